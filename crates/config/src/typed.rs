@@ -1,0 +1,304 @@
+//! Validated configuration: every value parsed, every default applied, every
+//! cross-reference resolved. Runtime code builds from these types only.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use ipnet::IpNet;
+use regex::Regex;
+
+/// The whole validated configuration of one tollgate process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Process-wide settings (workers, shutdown).
+    pub server: Server,
+    /// Every listener, in file order.
+    pub listeners: Vec<Listener>,
+    /// Every upstream pool, in file order; routes refer to them by index.
+    pub upstreams: Vec<Upstream>,
+    /// Every route, in file order (the router applies precedence).
+    pub routes: Vec<Route>,
+    /// Where access log lines go.
+    pub access_log: AccessLog,
+}
+
+/// Process-wide settings.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// Worker threads; each runs its own event loop and accept socket (SO_REUSEPORT).
+    pub workers: usize,
+    /// How long in-flight requests may run after SIGTERM/SIGINT before the process exits.
+    pub shutdown_timeout: Duration,
+}
+
+/// Protocol a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerProtocol {
+    /// HTTP/1.1 and HTTP/2 cleartext with prior knowledge, told apart by the connection preface.
+    Http,
+}
+
+/// One listening socket and the HTTP limits that apply on it.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// Unique name; routes may restrict themselves to listeners by name.
+    pub name: String,
+    /// Address to bind.
+    pub address: SocketAddr,
+    /// Protocol spoken.
+    pub protocol: ListenerProtocol,
+    /// Peers whose X-Forwarded-* / Forwarded headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Request-head and connection limits.
+    pub limits: HttpLimits,
+    /// HTTP/2 specific limits.
+    pub http2: Http2Limits,
+}
+
+/// Limits on requests and connections accepted by a listener.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
+    /// Largest request head (request line + headers) in bytes; larger is 431.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; more is 431.
+    pub max_headers: usize,
+    /// Longest request target in bytes; longer is 414.
+    pub max_uri_length: usize,
+    /// Time allowed to receive a whole request head (slowloris guard); 408 after.
+    pub header_read_timeout: Duration,
+    /// How long an idle keep-alive connection is kept open.
+    pub keepalive_timeout: Duration,
+    /// Most open client connections on this listener (per process); further ones wait in the backlog.
+    pub max_connections: usize,
+}
+
+/// HTTP/2 limits of a listener.
+#[derive(Debug, Clone)]
+pub struct Http2Limits {
+    /// SETTINGS_MAX_CONCURRENT_STREAMS advertised and enforced.
+    pub max_concurrent_streams: u32,
+    /// SETTINGS_MAX_HEADER_LIST_SIZE advertised and enforced.
+    pub max_header_list_size: u32,
+    /// Stream resets a client may cause on one connection before it is closed (rapid reset).
+    pub max_pending_resets: usize,
+}
+
+/// Wire protocol spoken to an upstream's targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamProtocol {
+    /// HTTP/1.1 with keep-alive.
+    Http1,
+    /// HTTP/2 cleartext with prior knowledge.
+    H2c,
+}
+
+/// A named pool of servers.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Unique name.
+    pub name: String,
+    /// Servers, in file order.
+    pub targets: Vec<Target>,
+    /// Protocol spoken to every target.
+    pub protocol: UpstreamProtocol,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
+    /// Time from the request fully sent to the response head received.
+    pub response_header_timeout: Duration,
+    /// Longest pause between two reads of an upstream response body.
+    pub read_idle_timeout: Duration,
+    /// Idle keep-alive connections kept per target and worker.
+    pub pool_max_idle: usize,
+    /// How long an idle pooled connection is kept.
+    pub pool_idle_timeout: Duration,
+}
+
+/// One server of an upstream.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `host:port` as written; resolved through DNS when not an IP address.
+    pub address: String,
+    /// Relative share of traffic (1..=1000).
+    pub weight: u32,
+}
+
+/// One route: what it matches and where matched requests go.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Unique name, used in logs and `explain`.
+    pub name: String,
+    /// Listener names this route serves; empty means all HTTP listeners.
+    pub listeners: Vec<String>,
+    /// Conditions, all of which must hold.
+    pub matcher: RouteMatch,
+    /// Path rewrite applied before forwarding.
+    pub rewrite: Option<Rewrite>,
+    /// Where matched requests go.
+    pub target: RouteTarget,
+    /// Forwarding header rules.
+    pub forwarding: Forwarding,
+    /// Whole-request deadline (from head received to response head sent).
+    pub timeout: Duration,
+    /// Largest request body accepted; larger is 413.
+    pub max_body: u64,
+}
+
+/// Match conditions of a route. Empty lists match anything.
+#[derive(Debug, Clone, Default)]
+pub struct RouteMatch {
+    /// Host patterns, lowercase, without port.
+    pub hosts: Vec<HostPattern>,
+    /// Path condition.
+    pub path: Option<PathMatch>,
+    /// Allowed methods.
+    pub methods: Vec<Method>,
+    /// Header conditions.
+    pub headers: Vec<HeaderMatch>,
+    /// Query parameter conditions.
+    pub query: Vec<QueryMatch>,
+}
+
+/// A host to match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostPattern {
+    /// `api.example.com`
+    Exact(String),
+    /// `*.example.com`, stored as `.example.com`: matches one or more labels before it.
+    Suffix(String),
+}
+
+/// A path condition.
+#[derive(Debug, Clone)]
+pub enum PathMatch {
+    /// The path equals this.
+    Exact(String),
+    /// The path starts with this at a segment boundary (`/api` matches `/api` and `/api/x`, not `/apix`),
+    /// unless it ends in `/`.
+    Prefix(String),
+    /// The regex matches the whole path (anchored by the validator).
+    Regex(Regex),
+}
+
+/// How a header or query value is compared.
+#[derive(Debug, Clone)]
+pub enum ValueMatch {
+    /// Present with any value.
+    Present,
+    /// Equals exactly.
+    Exact(String),
+    /// The regex matches the whole value.
+    Regex(Regex),
+}
+
+/// A header condition.
+#[derive(Debug, Clone)]
+pub struct HeaderMatch {
+    /// Header name.
+    pub name: HeaderName,
+    /// Comparison.
+    pub value: ValueMatch,
+}
+
+/// A query parameter condition.
+#[derive(Debug, Clone)]
+pub struct QueryMatch {
+    /// Parameter name (compared after percent-decoding).
+    pub name: String,
+    /// Comparison.
+    pub value: ValueMatch,
+}
+
+/// Path rewrite, applied in the order strip, regex, add.
+#[derive(Debug, Clone)]
+pub struct Rewrite {
+    /// Prefix removed from the path when present.
+    pub strip_prefix: Option<String>,
+    /// Regex replace on the path; `$1`, `${name}` refer to captures.
+    pub regex: Option<(Regex, String)>,
+    /// Prefix put in front of the path.
+    pub add_prefix: Option<String>,
+}
+
+/// What a route does with a matched request.
+#[derive(Debug, Clone)]
+pub enum RouteTarget {
+    /// Forward to the upstream at this index of `Config::upstreams`.
+    Upstream(usize),
+    /// Answer with a fixed response.
+    Respond(FixedResponse),
+    /// Answer with a redirect.
+    Redirect(Redirect),
+}
+
+/// A fixed response.
+#[derive(Debug, Clone)]
+pub struct FixedResponse {
+    /// Status code.
+    pub status: StatusCode,
+    /// Extra headers, in order.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Body bytes.
+    pub body: String,
+}
+
+/// A redirect response.
+#[derive(Debug, Clone)]
+pub struct Redirect {
+    /// Status: 301, 302, 303, 307 or 308.
+    pub status: StatusCode,
+    /// Location. `$path` and `$query` expand; when `keep_path`, the request path and query are appended.
+    pub location: String,
+    /// Append the original path and query to `location`.
+    pub keep_path: bool,
+}
+
+/// How a proxy header is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardMode {
+    /// Keep values from trusted peers and add ours.
+    Append,
+    /// Drop incoming values and write ours.
+    Replace,
+    /// Pass incoming headers untouched and add nothing.
+    Off,
+}
+
+/// What the Host header sent upstream is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostRewrite {
+    /// The client's Host.
+    Preserve,
+    /// The chosen target's `host:port`.
+    Target,
+    /// This fixed value.
+    Fixed(String),
+}
+
+/// Forwarding header rules of a route.
+#[derive(Debug, Clone)]
+pub struct Forwarding {
+    /// X-Forwarded-For, -Proto, -Host.
+    pub x_forwarded: ForwardMode,
+    /// RFC 7239 `Forwarded`.
+    pub forwarded: ForwardMode,
+    /// Add a `Via` header both ways.
+    pub via: bool,
+    /// Host header sent upstream.
+    pub host: HostRewrite,
+    /// Response headers removed from upstream answers (e.g. Server, X-Powered-By).
+    pub hide_response_headers: Vec<HeaderName>,
+    /// Request id header; generated when absent, passed upstream and returned.
+    pub request_id_header: HeaderName,
+}
+
+/// Access log destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLog {
+    /// No access log.
+    Off,
+    /// JSON lines on standard output.
+    Stdout,
+    /// JSON lines appended to this file.
+    File(std::path::PathBuf),
+}

@@ -1,0 +1,56 @@
+//! Binding one listening socket per worker on the same address.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// Backlog of each listening socket; the kernel caps it at somaxconn.
+const BACKLOG: i32 = 4096;
+
+/// Binds `count` sockets on `addr` with SO_REUSEPORT so each worker accepts on
+/// its own and the kernel spreads connections. With port 0 the first socket
+/// picks the port and the others join it.
+pub fn bind_group(addr: SocketAddr, count: usize) -> io::Result<Vec<TcpListener>> {
+    let first = bind_one(addr)?;
+    let actual = first.local_addr()?;
+    let mut all = Vec::with_capacity(count.max(1));
+    all.push(first);
+    for _ in 1..count {
+        all.push(bind_one(actual)?);
+    }
+    Ok(all)
+}
+
+fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
+/// Disables Nagle's algorithm; a proxy writes whole messages and must not wait.
+pub fn set_nodelay(stream: &tokio::net::TcpStream) {
+    // Best effort: a socket that refuses it still works, only slower.
+    let _ = stream.set_nodelay(true);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_shares_one_port() {
+        let group = bind_group("127.0.0.1:0".parse().unwrap(), 3).unwrap();
+        let port = group[0].local_addr().unwrap().port();
+        assert_ne!(port, 0);
+        assert!(group.iter().all(|l| l.local_addr().unwrap().port() == port));
+    }
+}
