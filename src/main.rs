@@ -1,1 +1,67 @@
-fn main() {}
+//! The tollgate command line: parse arguments, then hand over to the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// tollgate: reverse proxy, load balancer and API gateway in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "tollgate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve traffic with the given configuration until SIGTERM or SIGINT.
+    Run {
+        /// Configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Check a configuration file; exit 0 when valid, 1 with every error listed.
+    Validate {
+        /// Configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Show which route a request takes, the policies that run, and the target.
+    Explain {
+        /// Configuration file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Only this listener (default: every listener).
+        #[arg(short, long)]
+        listener: Option<String>,
+        /// Request header, `Name: value`; repeatable.
+        #[arg(short = 'H', long = "header")]
+        headers: Vec<String>,
+        /// Request method, e.g. GET.
+        method: String,
+        /// URL (`http://host/path?query`) or a path with a Host header.
+        url: String,
+    },
+    /// Print the version.
+    Version,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { config } => tollgate::run(&config),
+        Command::Validate { config } => tollgate::validate(&config),
+        Command::Explain {
+            config,
+            listener,
+            headers,
+            method,
+            url,
+        } => tollgate::explain(&config, listener.as_deref(), &headers, &method, &url),
+        Command::Version => {
+            println!("tollgate {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+    }
+}

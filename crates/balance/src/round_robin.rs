@@ -17,7 +17,11 @@ impl SmoothRoundRobin {
         let weights: Vec<i64> = weights.iter().map(|&w| i64::from(w.max(1))).collect();
         let total = weights.iter().sum();
         let current = Mutex::new(vec![0; weights.len()]);
-        Self { weights, total, current }
+        Self {
+            weights,
+            total,
+            current,
+        }
     }
 
     /// Index of the next target; `None` only for an empty pool.

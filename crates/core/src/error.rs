@@ -71,7 +71,12 @@ pub struct ProxyError {
 impl ProxyError {
     /// Builds an error.
     pub fn new(source: ErrorSource, kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { source, kind, retryable: false, message: message.into() }
+        Self {
+            source,
+            kind,
+            retryable: false,
+            message: message.into(),
+        }
     }
 
     /// A client-caused error of `kind`.

@@ -18,7 +18,10 @@ impl RequestIdGenerator {
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
         let prefix = nanos ^ (u64::from(std::process::id()) << 40);
-        Self { prefix: mix(prefix), counter: AtomicU64::new(0) }
+        Self {
+            prefix: mix(prefix),
+            counter: AtomicU64::new(0),
+        }
     }
 
     /// The next id, 32 lowercase hex characters.

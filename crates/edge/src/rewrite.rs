@@ -10,7 +10,11 @@ pub fn rewrite_path<'a>(rw: &Rewrite, path: &'a str) -> Cow<'a, str> {
     let mut out: Cow<'a, str> = Cow::Borrowed(path);
     if let Some(prefix) = &rw.strip_prefix {
         if let Some(rest) = strip_segment_prefix(&out, prefix) {
-            out = Cow::Owned(if rest.starts_with('/') { rest.to_owned() } else { format!("/{rest}") });
+            out = Cow::Owned(if rest.starts_with('/') {
+                rest.to_owned()
+            } else {
+                format!("/{rest}")
+            });
         }
     }
     if let Some((re, replacement)) = &rw.regex {

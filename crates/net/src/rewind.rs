@@ -18,7 +18,11 @@ pub struct Rewind<T> {
 impl<T> Rewind<T> {
     /// Replays `prefix`, then reads from `inner`.
     pub fn new(prefix: Vec<u8>, inner: T) -> Self {
-        Self { prefix, pos: 0, inner }
+        Self {
+            prefix,
+            pos: 0,
+            inner,
+        }
     }
 }
 

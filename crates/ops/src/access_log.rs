@@ -21,7 +21,9 @@ pub struct AccessLog {
 
 impl std::fmt::Debug for AccessLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AccessLog").field("enabled", &self.sink.is_some()).finish()
+        f.debug_struct("AccessLog")
+            .field("enabled", &self.sink.is_some())
+            .finish()
     }
 }
 
@@ -31,11 +33,13 @@ impl AccessLog {
         let sink: Option<Box<dyn Write + Send>> = match cfg {
             tollgate_config::AccessLog::Off => None,
             tollgate_config::AccessLog::Stdout => Some(Box::new(io::stdout())),
-            tollgate_config::AccessLog::File(path) => {
-                Some(Box::new(OpenOptions::new().create(true).append(true).open(path)?))
-            }
+            tollgate_config::AccessLog::File(path) => Some(Box::new(
+                OpenOptions::new().create(true).append(true).open(path)?,
+            )),
         };
-        Ok(Arc::new(Self { sink: sink.map(Mutex::new) }))
+        Ok(Arc::new(Self {
+            sink: sink.map(Mutex::new),
+        }))
     }
 
     /// Whether lines are written at all (skip building them when not).
@@ -94,7 +98,10 @@ pub struct AccessLogBuffer {
 impl AccessLogBuffer {
     /// A buffer for one worker.
     pub fn new(log: Arc<AccessLog>) -> Self {
-        Self { log, buf: Mutex::new(String::new()) }
+        Self {
+            log,
+            buf: Mutex::new(String::new()),
+        }
     }
 
     /// Whether records are wanted.

@@ -41,7 +41,10 @@ mod tests {
     #[test]
     fn formats_known_instants() {
         let mut s = String::new();
-        format_rfc3339_millis(UNIX_EPOCH + Duration::from_millis(1_700_000_000_123), &mut s);
+        format_rfc3339_millis(
+            UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            &mut s,
+        );
         assert_eq!(s, "2023-11-14T22:13:20.123Z");
         s.clear();
         format_rfc3339_millis(UNIX_EPOCH + Duration::from_secs(951_782_400), &mut s);

@@ -1,1 +1,19 @@
-//! tollgate-proxy
+//! tollgate's HTTP data path: the servers that accept requests, the router,
+//! the forwarding rules, the upstream client, and the pipeline that joins
+//! them (see `pipeline.rs` for the request's way through, top to bottom).
+
+mod body;
+mod explain;
+mod forward;
+mod pipeline;
+mod router;
+mod server;
+mod snapshot;
+mod upstream;
+
+pub use body::ResponseBody;
+pub use explain::explain;
+pub use router::{RouteInput, Router, Specificity};
+pub use server::{H1RequestBody, RunningServer};
+pub use snapshot::Snapshot;
+pub use upstream::UpstreamBody;

@@ -1,0 +1,98 @@
+//! tollgate's configuration in stages: `${ENV}` expansion of the text
+//! (`env`), the YAML file as written (`raw`, strict serde structs with
+//! spans), validation into typed values (`validate` → `typed`, using the
+//! unit parsers in `units`), and errors that name file, line, column and
+//! field path (`error`). Start-up, `validate` and reload all go through
+//! [`load`]. The file format is documented in `docs/configuration.md`.
+
+mod env;
+mod error;
+mod raw;
+pub mod typed;
+mod units;
+mod validate;
+
+pub use error::{ConfigError, ConfigErrors};
+pub use typed::*;
+
+use std::path::Path;
+
+/// Reads, expands `${ENV}`, parses and validates a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors::single(ConfigError::new(
+            path.display().to_string(),
+            None,
+            "",
+            format!("cannot read file: {e}"),
+        ))
+    })?;
+    parse_str(&text, &path.display().to_string())
+}
+
+/// Parses and validates configuration text; `file` names it in errors.
+/// `${NAME}` is taken from the process environment.
+pub fn parse_str(text: &str, file: &str) -> Result<Config, ConfigErrors> {
+    parse_str_with_env(text, file, |name| std::env::var(name).ok())
+}
+
+/// Like [`parse_str`], with `${NAME}` looked up through `env` instead of the
+/// process environment (for tests and tools).
+pub fn parse_str_with_env(
+    text: &str,
+    file: &str,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let expanded = env::expand_env(text, env).map_err(|errors| {
+        ConfigErrors(
+            errors
+                .into_iter()
+                .map(|(loc, message)| ConfigError::new(file, Some(loc), "", message))
+                .collect(),
+        )
+    })?;
+    let mut ctx = validate::Ctx::new(file, &expanded);
+    let raw = parse_yaml(&expanded.text).map_err(|(line, column, message)| {
+        ConfigErrors::single(ConfigError::new(file, ctx.map(line, column), "", message))
+    })?;
+    let config = validate::validate(&mut ctx, &raw);
+    let mut errors = ctx.errors;
+    if errors.is_empty() {
+        return Ok(config);
+    }
+    errors.sort_by_key(|e| e.location.unwrap_or((0, 0)));
+    Err(ConfigErrors(errors))
+}
+
+/// YAML text → raw structs; a failure is (line, column, message), with
+/// line 0 when serde-saphyr does not know the place.
+fn parse_yaml(text: &str) -> Result<raw::RawConfig, (u64, u64, String)> {
+    use serde_saphyr::MessageFormatter;
+
+    if text.lines().all(|l| {
+        let l = l.trim();
+        l.is_empty() || l.starts_with('#') || l == "---"
+    }) {
+        return Err((
+            0,
+            0,
+            "the file is empty: define at least `listeners` and `routes`".into(),
+        ));
+    }
+    let options = serde_saphyr::options! { with_snippet: false };
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+        let e = e.without_snippet();
+        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+        let mut message = serde_saphyr::DefaultMessageFormatter
+            .format_message(e)
+            .into_owned();
+        // Drop advice aimed at developers using serde-saphyr.
+        if let Some(i) = message.find(", set DuplicateKeyPolicy") {
+            message.truncate(i);
+        }
+        (line, column, message)
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,257 @@
+//! The configuration file as written: strict serde structs, every field
+//! optional and wrapped in [`Spanned`] so validation can report missing and
+//! invalid values together, each with its line and column.
+//!
+//! Scalars (numbers, durations, sizes, booleans, keywords) are read as text
+//! and parsed by the validator, so a bad value is a collected validation
+//! error rather than a serde error that stops everything.
+
+use std::fmt;
+
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_saphyr::Spanned;
+
+/// A value with the place it was written.
+pub(crate) type Sp<T> = Spanned<T>;
+/// An optional scalar, kept as written.
+pub(crate) type Text = Option<Sp<String>>;
+/// An optional list.
+pub(crate) type List<T> = Option<Sp<Vec<Sp<T>>>>;
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    pub(crate) server: Option<Sp<RawServer>>,
+    pub(crate) access_log: Option<Sp<RawAccessLog>>,
+    pub(crate) defaults: Option<Sp<RawDefaults>>,
+    pub(crate) listeners: List<RawListener>,
+    pub(crate) upstreams: List<RawUpstream>,
+    pub(crate) routes: List<RawRoute>,
+}
+
+/// `server:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub(crate) workers: Text,
+    pub(crate) shutdown_timeout: Text,
+}
+
+/// `access_log:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAccessLog {
+    pub(crate) output: Text,
+    pub(crate) path: Text,
+}
+
+/// `defaults:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    pub(crate) timeout: Text,
+    pub(crate) max_body: Text,
+    pub(crate) forwarding: Option<Sp<RawForwarding>>,
+}
+
+/// `forwarding:` in `defaults` or a route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawForwarding {
+    pub(crate) x_forwarded: Text,
+    pub(crate) forwarded: Text,
+    pub(crate) via: Text,
+    pub(crate) host: Option<Sp<RawHost>>,
+    pub(crate) hide_response_headers: List<String>,
+    pub(crate) request_id_header: Text,
+}
+
+/// `host: preserve | target | {fixed: "name"}`
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum RawHost {
+    Preserve,
+    Target,
+    Fixed(Sp<String>),
+}
+
+/// One of `listeners:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawListener {
+    pub(crate) name: Text,
+    pub(crate) address: Text,
+    pub(crate) protocol: Text,
+    pub(crate) trusted_proxies: List<String>,
+    pub(crate) limits: Option<Sp<RawLimits>>,
+    pub(crate) http2: Option<Sp<RawHttp2>>,
+}
+
+/// `limits:` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimits {
+    pub(crate) max_header_bytes: Text,
+    pub(crate) max_headers: Text,
+    pub(crate) max_uri_length: Text,
+    pub(crate) header_read_timeout: Text,
+    pub(crate) keepalive_timeout: Text,
+    pub(crate) max_connections: Text,
+}
+
+/// `http2:` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp2 {
+    pub(crate) max_concurrent_streams: Text,
+    pub(crate) max_header_list_size: Text,
+    pub(crate) max_pending_resets: Text,
+}
+
+/// One of `upstreams:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUpstream {
+    pub(crate) name: Text,
+    pub(crate) targets: List<RawTarget>,
+    pub(crate) protocol: Text,
+    pub(crate) timeouts: Option<Sp<RawTimeouts>>,
+    pub(crate) pool: Option<Sp<RawPool>>,
+}
+
+/// One of `targets:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTarget {
+    pub(crate) address: Text,
+    pub(crate) weight: Text,
+}
+
+/// `timeouts:` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTimeouts {
+    pub(crate) connect: Text,
+    pub(crate) response_header: Text,
+    pub(crate) read_idle: Text,
+}
+
+/// `pool:` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPool {
+    pub(crate) max_idle: Text,
+    pub(crate) idle_timeout: Text,
+}
+
+/// One of `routes:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRoute {
+    pub(crate) name: Text,
+    pub(crate) listeners: List<String>,
+    #[serde(rename = "match")]
+    pub(crate) matcher: Option<Sp<RawMatch>>,
+    pub(crate) upstream: Text,
+    pub(crate) respond: Option<Sp<RawRespond>>,
+    pub(crate) redirect: Option<Sp<RawRedirect>>,
+    pub(crate) rewrite: Option<Sp<RawRewrite>>,
+    pub(crate) timeout: Text,
+    pub(crate) max_body: Text,
+    pub(crate) forwarding: Option<Sp<RawForwarding>>,
+}
+
+/// `match:` of a route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMatch {
+    pub(crate) hosts: List<String>,
+    pub(crate) path: Option<Sp<RawPath>>,
+    pub(crate) methods: List<String>,
+    pub(crate) headers: List<RawValueMatch>,
+    pub(crate) query: List<RawValueMatch>,
+}
+
+/// `path:` of a match.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPath {
+    pub(crate) prefix: Text,
+    pub(crate) exact: Text,
+    pub(crate) regex: Text,
+}
+
+/// One header or query condition.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawValueMatch {
+    pub(crate) name: Text,
+    pub(crate) value: Text,
+    pub(crate) regex: Text,
+    pub(crate) present: Text,
+}
+
+/// `respond:` of a route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRespond {
+    pub(crate) status: Text,
+    pub(crate) headers: Option<Sp<OrderedMap>>,
+    pub(crate) body: Text,
+}
+
+/// `redirect:` of a route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRedirect {
+    pub(crate) to: Text,
+    pub(crate) status: Text,
+    pub(crate) keep_path: Text,
+}
+
+/// `rewrite:` of a route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRewrite {
+    pub(crate) strip_prefix: Text,
+    pub(crate) add_prefix: Text,
+    pub(crate) regex: Option<Sp<RawRegexRewrite>>,
+}
+
+/// `rewrite.regex:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRegexRewrite {
+    pub(crate) pattern: Text,
+    pub(crate) replace: Text,
+}
+
+/// A YAML mapping of strings kept in the order written.
+#[derive(Debug, Default)]
+pub(crate) struct OrderedMap(pub(crate) Vec<(Sp<String>, Sp<String>)>);
+
+impl<'de> Deserialize<'de> for OrderedMap {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MapVisitor;
+
+        impl<'de> Visitor<'de> for MapVisitor {
+            type Value = OrderedMap;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of header names to values")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<OrderedMap, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(OrderedMap(entries))
+            }
+        }
+
+        d.deserialize_map(MapVisitor)
+    }
+}

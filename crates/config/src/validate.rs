@@ -1,0 +1,447 @@
+//! Raw (as written) → typed configuration. Every problem is collected with
+//! its field path and location; nothing stops at the first error.
+
+mod listener;
+mod route;
+mod upstream;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use http::{HeaderName, HeaderValue};
+
+use crate::env::Expanded;
+use crate::error::ConfigError;
+use crate::raw::*;
+use crate::typed::*;
+use crate::units::{format_size, parse_bool, parse_duration, parse_size, parse_uint};
+
+/// 1-based (line, column) in the file as written, when known.
+pub(crate) type Loc = Option<(usize, usize)>;
+
+/// Validation state: where errors go and how positions map back.
+pub(crate) struct Ctx<'a> {
+    file: &'a str,
+    expanded: &'a Expanded,
+    /// Every problem found so far.
+    pub(crate) errors: Vec<ConfigError>,
+}
+
+/// `base.field`, or `field` at the top level.
+fn p(base: &str, field: &str) -> String {
+    if base.is_empty() {
+        field.to_string()
+    } else {
+        format!("{base}.{field}")
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// A context reporting errors against `file`.
+    pub(crate) fn new(file: &'a str, expanded: &'a Expanded) -> Self {
+        Self {
+            file,
+            expanded,
+            errors: Vec::new(),
+        }
+    }
+
+    /// Maps a position of the expanded text to the file as written.
+    pub(crate) fn map(&self, line: u64, column: u64) -> Loc {
+        if line == 0 {
+            return None;
+        }
+        Some(self.expanded.original((line as usize, column as usize)))
+    }
+
+    /// Where a spanned value was written.
+    fn at<T>(&self, s: &Sp<T>) -> Loc {
+        self.map(s.referenced.line(), s.referenced.column())
+    }
+
+    /// Records a problem.
+    fn err(&mut self, loc: Loc, path: &str, message: impl Into<String>) {
+        self.errors
+            .push(ConfigError::new(self.file, loc, path, message));
+    }
+
+    /// Parses an optional scalar, or returns `default` when absent.
+    fn field<T>(
+        &mut self,
+        v: &Text,
+        path: &str,
+        default: T,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> T {
+        let Some(v) = v else { return default };
+        match parse(&v.value) {
+            Ok(t) => t,
+            Err(e) => {
+                let loc = self.at(v);
+                self.err(loc, path, e);
+                default
+            }
+        }
+    }
+
+    /// A required, non-empty scalar; reports at `parent` when missing.
+    fn required<'r>(&mut self, v: &'r Text, parent: Loc, path: &str) -> Option<&'r Sp<String>> {
+        match v {
+            None => {
+                let field = path.rsplit('.').next().unwrap_or(path);
+                self.err(parent, path, format!("missing required field `{field}`"));
+                None
+            }
+            Some(s) if s.value.is_empty() => {
+                let loc = self.at(s);
+                self.err(loc, path, "must not be empty");
+                None
+            }
+            Some(s) => Some(s),
+        }
+    }
+
+    /// A duration that must be longer than zero.
+    fn timeout(&mut self, v: &Text, path: &str, default: Duration) -> Duration {
+        self.field(v, path, default, |s| {
+            let d = parse_duration(s)?;
+            if d.is_zero() {
+                return Err(format!("must be longer than zero, got `{s}`"));
+            }
+            Ok(d)
+        })
+    }
+
+    /// A whole number within `min..=max`.
+    fn count(&mut self, v: &Text, path: &str, default: u64, min: u64, max: u64) -> u64 {
+        self.field(v, path, default, |s| {
+            let n = parse_uint(s)?;
+            if n < min || n > max {
+                return Err(format!("must be between {min} and {max}, got {n}"));
+            }
+            Ok(n)
+        })
+    }
+
+    /// A size within `min..=max` bytes.
+    fn size(&mut self, v: &Text, path: &str, default: u64, min: u64, max: u64) -> u64 {
+        self.field(v, path, default, |s| {
+            let n = parse_size(s)?;
+            if n < min {
+                return Err(format!("must be at least {}, got `{s}`", format_size(min)));
+            }
+            if n > max {
+                return Err(format!("must be at most {}, got `{s}`", format_size(max)));
+            }
+            Ok(n)
+        })
+    }
+
+    /// Checks that names are unique; reports each repeat at its place.
+    fn unique(&mut self, kind: &str, names: &[(Option<String>, Loc, String)]) {
+        let mut seen: HashMap<&str, Loc> = HashMap::new();
+        for (name, loc, path) in names {
+            let Some(name) = name else { continue };
+            if let Some(first) = seen.get(name.as_str()) {
+                let first = match first {
+                    Some((line, _)) => format!(" (first defined at line {line})"),
+                    None => String::new(),
+                };
+                self.err(
+                    *loc,
+                    path,
+                    format!("duplicate {kind} name `{name}`{first}; names must be unique"),
+                );
+            } else {
+                seen.insert(name, *loc);
+            }
+        }
+    }
+}
+
+/// Validates a whole file.
+pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
+    let server = server(ctx, raw.server.as_ref());
+    let access_log = access_log(ctx, raw.access_log.as_ref());
+    let defaults = defaults(ctx, raw.defaults.as_ref());
+
+    let mut listeners = Vec::new();
+    match &raw.listeners {
+        None => ctx.err(
+            None,
+            "listeners",
+            "missing required field `listeners`: define at least one listener",
+        ),
+        Some(l) if l.value.is_empty() => {
+            let loc = ctx.at(l);
+            ctx.err(loc, "listeners", "at least one listener is required");
+        }
+        Some(l) => {
+            let mut names = Vec::new();
+            let mut addresses: HashMap<SocketAddr, String> = HashMap::new();
+            for (i, item) in l.value.iter().enumerate() {
+                let path = format!("listeners[{i}]");
+                let (listener, name, addr_loc) = listener::listener(ctx, item, &path);
+                if listener.address.port() != 0 && addr_loc.is_some() {
+                    if let Some(other) = addresses.get(&listener.address) {
+                        ctx.err(
+                            addr_loc.flatten(),
+                            &p(&path, "address"),
+                            format!(
+                                "address {} is already used by listener `{other}`",
+                                listener.address
+                            ),
+                        );
+                    } else {
+                        addresses.insert(listener.address, listener.name.clone());
+                    }
+                }
+                names.push((name, ctx.at(item), p(&path, "name")));
+                listeners.push(listener);
+            }
+            ctx.unique("listener", &names);
+        }
+    }
+
+    let mut upstreams = Vec::new();
+    if let Some(l) = &raw.upstreams {
+        let mut names = Vec::new();
+        for (i, item) in l.value.iter().enumerate() {
+            let path = format!("upstreams[{i}]");
+            let (upstream, name) = upstream::upstream(ctx, item, &path);
+            names.push((name, ctx.at(item), p(&path, "name")));
+            upstreams.push(upstream);
+        }
+        ctx.unique("upstream", &names);
+    }
+
+    let mut routes = Vec::new();
+    match &raw.routes {
+        None => ctx.err(
+            None,
+            "routes",
+            "missing required field `routes`: define at least one route",
+        ),
+        Some(l) if l.value.is_empty() => {
+            let loc = ctx.at(l);
+            ctx.err(loc, "routes", "at least one route is required");
+        }
+        Some(l) => {
+            let known = route::Known {
+                listeners: &listeners,
+                upstreams: &upstreams,
+            };
+            let mut names = Vec::new();
+            for (i, item) in l.value.iter().enumerate() {
+                let path = format!("routes[{i}]");
+                let (r, name) = route::route(ctx, item, &path, &known, &defaults);
+                names.push((name, ctx.at(item), p(&path, "name")));
+                routes.push(r);
+            }
+            ctx.unique("route", &names);
+        }
+    }
+
+    Config {
+        server,
+        listeners,
+        upstreams,
+        routes,
+        access_log,
+    }
+}
+
+fn server(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawServer>>) -> Server {
+    let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut server = Server {
+        workers: cores(),
+        shutdown_timeout: Duration::from_secs(30),
+    };
+    let Some(raw) = raw else { return server };
+    let workers = ctx.count(&raw.value.workers, "server.workers", 0, 0, 1024);
+    if workers > 0 {
+        server.workers = workers as usize;
+    }
+    server.shutdown_timeout = ctx.field(
+        &raw.value.shutdown_timeout,
+        "server.shutdown_timeout",
+        server.shutdown_timeout,
+        parse_duration,
+    );
+    server
+}
+
+fn access_log(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawAccessLog>>) -> AccessLog {
+    let Some(raw) = raw else {
+        return AccessLog::Stdout;
+    };
+    let output = ctx.field(
+        &raw.value.output,
+        "access_log.output",
+        "stdout",
+        |s| match s {
+            "stdout" => Ok("stdout"),
+            "off" => Ok("off"),
+            "file" => Ok("file"),
+            _ => Err(format!("expected `stdout`, `off` or `file`, got `{s}`")),
+        },
+    );
+    match (output, &raw.value.path) {
+        ("file", None) => {
+            let loc = ctx.at(raw);
+            ctx.err(
+                loc,
+                "access_log.path",
+                "missing required field `path`: `output: file` needs a file path",
+            );
+            AccessLog::Stdout
+        }
+        ("file", Some(path)) if path.value.is_empty() => {
+            let loc = ctx.at(path);
+            ctx.err(loc, "access_log.path", "must not be empty");
+            AccessLog::Stdout
+        }
+        ("file", Some(path)) => AccessLog::File(path.value.clone().into()),
+        (other, Some(path)) => {
+            let loc = ctx.at(path);
+            ctx.err(
+                loc,
+                "access_log.path",
+                format!("`path` is only allowed with `output: file`, not `output: {other}`"),
+            );
+            AccessLog::Stdout
+        }
+        ("off", None) => AccessLog::Off,
+        (_, None) => AccessLog::Stdout,
+    }
+}
+
+/// What every route inherits unless it sets its own.
+pub(crate) struct Defaults {
+    timeout: Duration,
+    max_body: u64,
+    forwarding: Forwarding,
+}
+
+fn builtin_forwarding() -> Forwarding {
+    Forwarding {
+        x_forwarded: ForwardMode::Append,
+        forwarded: ForwardMode::Off,
+        via: true,
+        host: HostRewrite::Preserve,
+        hide_response_headers: Vec::new(),
+        request_id_header: HeaderName::from_static("x-request-id"),
+    }
+}
+
+fn defaults(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawDefaults>>) -> Defaults {
+    let mut d = Defaults {
+        timeout: Duration::from_secs(60),
+        max_body: 10 << 20,
+        forwarding: builtin_forwarding(),
+    };
+    let Some(raw) = raw else { return d };
+    let raw = &raw.value;
+    d.timeout = ctx.timeout(&raw.timeout, "defaults.timeout", d.timeout);
+    d.max_body = ctx.size(&raw.max_body, "defaults.max_body", d.max_body, 0, u64::MAX);
+    d.forwarding = forwarding(
+        ctx,
+        raw.forwarding.as_ref(),
+        &d.forwarding,
+        "defaults.forwarding",
+    );
+    d
+}
+
+fn forward_mode(s: &str) -> Result<ForwardMode, String> {
+    match s {
+        "append" => Ok(ForwardMode::Append),
+        "replace" => Ok(ForwardMode::Replace),
+        "off" => Ok(ForwardMode::Off),
+        _ => Err(format!("expected `append`, `replace` or `off`, got `{s}`")),
+    }
+}
+
+/// Parses a header name such as `X-Request-Id`.
+fn header_name(s: &str) -> Result<HeaderName, String> {
+    HeaderName::from_bytes(s.as_bytes()).map_err(|_| {
+        format!("invalid header name `{s}`: use letters, digits and !#$%&'*+-.^_`|~ only")
+    })
+}
+
+/// Parses a header value (visible ASCII, spaces and tabs).
+fn header_value(s: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(s).map_err(|_| {
+        format!(
+            "invalid header value `{}`: use visible ASCII characters, spaces and tabs only",
+            s.escape_debug()
+        )
+    })
+}
+
+/// Forwarding rules: each field written in `raw` overrides `base`.
+fn forwarding(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&Sp<RawForwarding>>,
+    base: &Forwarding,
+    path: &str,
+) -> Forwarding {
+    let Some(raw) = raw else { return base.clone() };
+    let raw = &raw.value;
+    let host = match &raw.host {
+        None => base.host.clone(),
+        Some(h) => match &h.value {
+            RawHost::Preserve => HostRewrite::Preserve,
+            RawHost::Target => HostRewrite::Target,
+            RawHost::Fixed(name) => {
+                let fixed = ctx.field(&Some(name.clone()), &p(path, "host.fixed"), None, |s| {
+                    if s.is_empty() {
+                        return Err("must not be empty".into());
+                    }
+                    header_value(s)?;
+                    Ok(Some(s.to_string()))
+                });
+                fixed.map_or(base.host.clone(), HostRewrite::Fixed)
+            }
+        },
+    };
+    let hide_response_headers = match &raw.hide_response_headers {
+        None => base.hide_response_headers.clone(),
+        Some(list) => {
+            let mut out = Vec::new();
+            for (i, item) in list.value.iter().enumerate() {
+                let path = format!("{}[{i}]", p(path, "hide_response_headers"));
+                if let Some(h) = ctx.field(&Some(item.clone()), &path, None, |s| {
+                    header_name(s).map(Some)
+                }) {
+                    out.push(h);
+                }
+            }
+            out
+        }
+    };
+    Forwarding {
+        x_forwarded: ctx.field(
+            &raw.x_forwarded,
+            &p(path, "x_forwarded"),
+            base.x_forwarded,
+            forward_mode,
+        ),
+        forwarded: ctx.field(
+            &raw.forwarded,
+            &p(path, "forwarded"),
+            base.forwarded,
+            forward_mode,
+        ),
+        via: ctx.field(&raw.via, &p(path, "via"), base.via, parse_bool),
+        host,
+        hide_response_headers,
+        request_id_header: ctx.field(
+            &raw.request_id_header,
+            &p(path, "request_id_header"),
+            base.request_id_header.clone(),
+            header_name,
+        ),
+    }
+}

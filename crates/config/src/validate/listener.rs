@@ -1,0 +1,211 @@
+//! Validation of listeners: address, trusted proxies and limits.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::str::FromStr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+use super::{p, Ctx, Loc};
+use crate::raw::*;
+use crate::typed::*;
+
+/// Returns the listener, its name when valid, and the address location
+/// (`None` when the address is missing or invalid).
+pub(super) fn listener(
+    ctx: &mut Ctx<'_>,
+    item: &Sp<RawListener>,
+    path: &str,
+) -> (Listener, Option<String>, Option<Loc>) {
+    let raw = &item.value;
+    let here = ctx.at(item);
+    let name = ctx
+        .required(&raw.name, here, &p(path, "name"))
+        .and_then(|n| {
+            let ok = n
+                .value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            if !ok {
+                let loc = ctx.at(n);
+                ctx.err(
+                    loc,
+                    &p(path, "name"),
+                    format!(
+                        "invalid listener name `{}`: use letters, digits, `_` and `-` only",
+                        n.value
+                    ),
+                );
+            }
+            ok.then(|| n.value.clone())
+        });
+    let mut address = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
+    let mut addr_loc = None;
+    if let Some(a) = ctx.required(&raw.address, here, &p(path, "address")) {
+        match SocketAddr::from_str(&a.value) {
+            Ok(addr) => {
+                address = addr;
+                addr_loc = Some(ctx.at(a));
+            }
+            Err(_) => {
+                let loc = ctx.at(a);
+                ctx.err(
+                    loc,
+                    &p(path, "address"),
+                    format!(
+                        "invalid address `{}`: expected ip:port such as `127.0.0.1:8080`, `0.0.0.0:80` or `\"[::1]:8080\"` (host names are not allowed)",
+                        a.value
+                    ),
+                );
+            }
+        }
+    }
+    let protocol = ctx.field(
+        &raw.protocol,
+        &p(path, "protocol"),
+        ListenerProtocol::Http,
+        |s| match s {
+            "http" => Ok(ListenerProtocol::Http),
+            _ => Err(format!(
+                "unsupported protocol `{s}`: only `http` is supported"
+            )),
+        },
+    );
+    let mut trusted_proxies = Vec::new();
+    if let Some(list) = &raw.trusted_proxies {
+        for (i, item) in list.value.iter().enumerate() {
+            let path = format!("{path}.trusted_proxies[{i}]");
+            if let Some(net) =
+                ctx.field(&Some(item.clone()), &path, None, |s| parse_net(s).map(Some))
+            {
+                trusted_proxies.push(net);
+            }
+        }
+    }
+    let limits = limits(ctx, raw.limits.as_ref(), &p(path, "limits"));
+    let http2 = http2(ctx, raw.http2.as_ref(), &p(path, "http2"));
+    let listener = Listener {
+        name: name.clone().unwrap_or_default(),
+        address,
+        protocol,
+        trusted_proxies,
+        limits,
+        http2,
+    };
+    (listener, name, addr_loc)
+}
+
+/// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare address (`10.1.2.3`, `::1`).
+fn parse_net(s: &str) -> Result<IpNet, String> {
+    if let Ok(net) = IpNet::from_str(s) {
+        return Ok(net.trunc());
+    }
+    if let Ok(ip) = IpAddr::from_str(s) {
+        return Ok(IpNet::from(ip));
+    }
+    Err(format!("invalid address `{s}`: expected a CIDR such as `10.0.0.0/8` or `fd00::/8`, or an IP address such as `10.1.2.3` or `::1`"))
+}
+
+fn limits(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawLimits>>, path: &str) -> HttpLimits {
+    let mut l = HttpLimits {
+        max_header_bytes: 16 << 10,
+        max_headers: 100,
+        max_uri_length: 8 << 10,
+        header_read_timeout: Duration::from_secs(10),
+        keepalive_timeout: Duration::from_secs(75),
+        max_connections: 10_000,
+    };
+    let Some(raw) = raw else { return l };
+    let raw = &raw.value;
+    let max = usize::MAX as u64;
+    l.max_header_bytes = ctx.size(
+        &raw.max_header_bytes,
+        &p(path, "max_header_bytes"),
+        l.max_header_bytes as u64,
+        1 << 10,
+        max,
+    ) as usize;
+    l.max_headers = ctx.count(
+        &raw.max_headers,
+        &p(path, "max_headers"),
+        l.max_headers as u64,
+        1,
+        max,
+    ) as usize;
+    l.max_uri_length = ctx.size(
+        &raw.max_uri_length,
+        &p(path, "max_uri_length"),
+        l.max_uri_length as u64,
+        1,
+        max,
+    ) as usize;
+    l.header_read_timeout = ctx.timeout(
+        &raw.header_read_timeout,
+        &p(path, "header_read_timeout"),
+        l.header_read_timeout,
+    );
+    l.keepalive_timeout = ctx.timeout(
+        &raw.keepalive_timeout,
+        &p(path, "keepalive_timeout"),
+        l.keepalive_timeout,
+    );
+    l.max_connections = ctx.count(
+        &raw.max_connections,
+        &p(path, "max_connections"),
+        l.max_connections as u64,
+        1,
+        max,
+    ) as usize;
+    l
+}
+
+fn http2(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawHttp2>>, path: &str) -> Http2Limits {
+    let mut h = Http2Limits {
+        max_concurrent_streams: 100,
+        max_header_list_size: 16 << 10,
+        max_pending_resets: 100,
+    };
+    let Some(raw) = raw else { return h };
+    let raw = &raw.value;
+    let u32max = u64::from(u32::MAX);
+    h.max_concurrent_streams = ctx.count(
+        &raw.max_concurrent_streams,
+        &p(path, "max_concurrent_streams"),
+        100,
+        1,
+        u32max,
+    ) as u32;
+    h.max_header_list_size = ctx.size(
+        &raw.max_header_list_size,
+        &p(path, "max_header_list_size"),
+        16 << 10,
+        1 << 10,
+        u32max,
+    ) as u32;
+    h.max_pending_resets = ctx.count(
+        &raw.max_pending_resets,
+        &p(path, "max_pending_resets"),
+        100,
+        1,
+        usize::MAX as u64,
+    ) as usize;
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nets() {
+        assert_eq!(parse_net("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_net("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_net("::1").unwrap().to_string(), "::1/128");
+        assert_eq!(
+            parse_net("192.168.1.1").unwrap().to_string(),
+            "192.168.1.1/32"
+        );
+        assert!(parse_net("10.0.0.0/33").is_err());
+        assert!(parse_net("example.com").is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! Validation of upstreams: targets, protocol, timeouts and pool.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::{p, Ctx};
+use crate::raw::*;
+use crate::typed::*;
+
+/// Returns the upstream and its name when valid.
+pub(super) fn upstream(
+    ctx: &mut Ctx<'_>,
+    item: &Sp<RawUpstream>,
+    path: &str,
+) -> (Upstream, Option<String>) {
+    let raw = &item.value;
+    let here = ctx.at(item);
+    let name = ctx
+        .required(&raw.name, here, &p(path, "name"))
+        .map(|n| n.value.clone());
+    let mut targets = Vec::new();
+    match &raw.targets {
+        None => ctx.err(
+            here,
+            &p(path, "targets"),
+            "missing required field `targets`: list at least one target",
+        ),
+        Some(list) if list.value.is_empty() => {
+            let loc = ctx.at(list);
+            ctx.err(loc, &p(path, "targets"), "at least one target is required");
+        }
+        Some(list) => {
+            for (i, t) in list.value.iter().enumerate() {
+                let tpath = format!("{path}.targets[{i}]");
+                let tloc = ctx.at(t);
+                let address = ctx
+                    .required(&t.value.address, tloc, &p(&tpath, "address"))
+                    .and_then(|a| {
+                        ctx.field(&Some(a.clone()), &p(&tpath, "address"), None, |s| {
+                            check_host_port(s).map(|()| Some(s.to_string()))
+                        })
+                    });
+                let weight = ctx.count(&t.value.weight, &p(&tpath, "weight"), 1, 1, 1000) as u32;
+                targets.push(Target {
+                    address: address.unwrap_or_default(),
+                    weight,
+                });
+            }
+        }
+    }
+    let protocol = ctx.field(
+        &raw.protocol,
+        &p(path, "protocol"),
+        UpstreamProtocol::Http1,
+        |s| match s {
+            "http1" => Ok(UpstreamProtocol::Http1),
+            "h2c" => Ok(UpstreamProtocol::H2c),
+            _ => Err(format!("expected `http1` or `h2c`, got `{s}`")),
+        },
+    );
+    let mut u = Upstream {
+        name: name.clone().unwrap_or_default(),
+        targets,
+        protocol,
+        connect_timeout: Duration::from_secs(5),
+        response_header_timeout: Duration::from_secs(60),
+        read_idle_timeout: Duration::from_secs(60),
+        pool_max_idle: 64,
+        pool_idle_timeout: Duration::from_secs(60),
+    };
+    if let Some(t) = &raw.timeouts {
+        let tp = p(path, "timeouts");
+        u.connect_timeout = ctx.timeout(&t.value.connect, &p(&tp, "connect"), u.connect_timeout);
+        u.response_header_timeout = ctx.timeout(
+            &t.value.response_header,
+            &p(&tp, "response_header"),
+            u.response_header_timeout,
+        );
+        u.read_idle_timeout = ctx.timeout(
+            &t.value.read_idle,
+            &p(&tp, "read_idle"),
+            u.read_idle_timeout,
+        );
+    }
+    if let Some(pool) = &raw.pool {
+        let pp = p(path, "pool");
+        u.pool_max_idle = ctx.count(
+            &pool.value.max_idle,
+            &p(&pp, "max_idle"),
+            64,
+            0,
+            usize::MAX as u64,
+        ) as usize;
+        u.pool_idle_timeout = ctx.timeout(
+            &pool.value.idle_timeout,
+            &p(&pp, "idle_timeout"),
+            u.pool_idle_timeout,
+        );
+    }
+    (u, name)
+}
+
+/// Checks `host:port` where host is a DNS name, an IPv4 address or `[IPv6]`.
+fn check_host_port(s: &str) -> Result<(), String> {
+    let usage =
+        "expected host:port such as `127.0.0.1:9001`, `users.internal:80` or `\"[::1]:9001\"`";
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!("invalid address `{s}`: missing port; {usage}"));
+    };
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => {
+            return Err(format!(
+                "invalid port `{port}` in `{s}`: expected 1..=65535; {usage}"
+            ))
+        }
+        Ok(_) => {}
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        let ok = inner
+            .strip_suffix(']')
+            .is_some_and(|ip| Ipv6Addr::from_str(ip).is_ok());
+        return if ok {
+            Ok(())
+        } else {
+            Err(format!("invalid IPv6 address in `{s}`; {usage}"))
+        };
+    }
+    if host.contains(':') {
+        return Err(format!(
+            "invalid address `{s}`: IPv6 addresses must be in brackets; {usage}"
+        ));
+    }
+    let labels: Vec<&str> = host.split('.').collect();
+    if labels
+        .iter()
+        .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Ipv4Addr::from_str(host)
+            .map(drop)
+            .map_err(|_| format!("invalid IPv4 address in `{s}`; {usage}"));
+    }
+    let label_ok = |l: &&str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if host.len() > 253 || !labels.iter().all(label_ok) {
+        return Err(format!("invalid host name `{host}` in `{s}`; {usage}"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port() {
+        for ok in [
+            "127.0.0.1:9001",
+            "users.internal:80",
+            "[::1]:9001",
+            "localhost:1",
+            "a_b-c.x:65535",
+        ] {
+            assert_eq!(check_host_port(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "127.0.0.1",
+            "host:0",
+            "host:70000",
+            "::1:80",
+            "[::1:80",
+            "[zz]:80",
+            "999.1.1.1:80",
+            "a..b:80",
+            "-a:80",
+            ":80",
+        ] {
+            assert!(check_host_port(bad).is_err(), "{bad}");
+        }
+    }
+}

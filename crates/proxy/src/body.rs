@@ -1,0 +1,186 @@
+//! Body types of the data path. Request bodies are read from the client
+//! connection while the upstream is written; response bodies are read from
+//! the upstream while the client is written. Nothing is buffered whole.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use tollgate_core::{ErrorKind, ProxyError};
+
+use crate::server::H1RequestBody;
+use crate::upstream::UpstreamBody;
+
+/// A request body on its way upstream.
+#[derive(Debug)]
+pub(crate) enum RequestBody<'a> {
+    /// No body.
+    Empty,
+    /// An HTTP/1.1 body read from the client connection.
+    H1(H1RequestBody<'a>),
+    /// An HTTP/2 stream's body.
+    H2 {
+        /// The stream.
+        body: hyper::body::Incoming,
+        /// Most bytes accepted.
+        limit: u64,
+        /// Bytes received so far.
+        received: u64,
+    },
+}
+
+impl RequestBody<'_> {
+    /// Exact length, when known before reading.
+    pub(crate) fn known_length(&self) -> Option<u64> {
+        match self {
+            RequestBody::Empty => Some(0),
+            RequestBody::H1(b) => b.known_length(),
+            RequestBody::H2 { body, .. } => {
+                if body.is_end_stream() {
+                    Some(0)
+                } else {
+                    body.size_hint().exact()
+                }
+            }
+        }
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub(crate) async fn next_data(&mut self) -> Result<Option<Bytes>, ProxyError> {
+        match self {
+            RequestBody::Empty => Ok(None),
+            RequestBody::H1(b) => b.next_data().await,
+            RequestBody::H2 {
+                body,
+                limit,
+                received,
+            } => loop {
+                match body.frame().await {
+                    None => return Ok(None),
+                    Some(Err(e)) => {
+                        return Err(ProxyError::client(
+                            ErrorKind::BadRequest,
+                            format!("request body: {e}"),
+                        ))
+                    }
+                    Some(Ok(frame)) => {
+                        if let Ok(data) = frame.into_data() {
+                            *received += data.len() as u64;
+                            if *received > *limit {
+                                return Err(too_large());
+                            }
+                            return Ok(Some(data));
+                        }
+                    }
+                }
+            },
+        }
+    }
+
+    /// Sets the most bytes the body may have (the route's limit).
+    pub(crate) fn set_limit(&mut self, max: u64) {
+        match self {
+            RequestBody::Empty => {}
+            RequestBody::H1(b) => b.set_limit(max),
+            RequestBody::H2 { limit, .. } => *limit = max,
+        }
+    }
+
+    /// Body bytes received from the client so far.
+    pub(crate) fn received(&self) -> u64 {
+        match self {
+            RequestBody::Empty => 0,
+            RequestBody::H1(b) => b.received(),
+            RequestBody::H2 { received, .. } => *received,
+        }
+    }
+}
+
+/// The 413 error for a body over the route's limit.
+pub(crate) fn too_large() -> ProxyError {
+    ProxyError::client(ErrorKind::PayloadTooLarge, "request body too large")
+}
+
+/// A response body on its way to the client.
+#[derive(Debug)]
+pub enum ResponseBody {
+    /// No body.
+    Empty,
+    /// A body in memory (fixed responses, errors).
+    Full(Bytes),
+    /// Streamed from an HTTP/1.1 upstream connection.
+    Upstream(UpstreamBody),
+    /// Streamed from an HTTP/2 upstream.
+    H2(hyper::body::Incoming),
+}
+
+impl ResponseBody {
+    /// A body holding `bytes`.
+    pub(crate) fn full(bytes: impl Into<Bytes>) -> Self {
+        let b = bytes.into();
+        if b.is_empty() {
+            Self::Empty
+        } else {
+            Self::Full(b)
+        }
+    }
+
+    /// Exact length, when known before sending.
+    pub(crate) fn exact_len(&self) -> Option<u64> {
+        match self {
+            ResponseBody::Empty => Some(0),
+            ResponseBody::Full(b) => Some(b.len() as u64),
+            ResponseBody::Upstream(u) => u.exact_len(),
+            ResponseBody::H2(b) => b.size_hint().exact(),
+        }
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = ProxyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ProxyError>>> {
+        let this = self.get_mut();
+        match this {
+            ResponseBody::Empty => Poll::Ready(None),
+            ResponseBody::Full(b) => {
+                let data = std::mem::take(b);
+                *this = ResponseBody::Empty;
+                Poll::Ready(Some(Ok(Frame::data(data))))
+            }
+            ResponseBody::Upstream(u) => u.poll_data(cx).map(|o| o.map(|r| r.map(Frame::data))),
+            ResponseBody::H2(b) => Pin::new(b).poll_frame(cx).map(|o| {
+                o.map(|r| {
+                    r.map_err(|e| {
+                        ProxyError::upstream(
+                            ErrorKind::UpstreamProtocol,
+                            format!("upstream body: {e}"),
+                        )
+                    })
+                })
+            }),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ResponseBody::Empty => true,
+            ResponseBody::Full(b) => b.is_empty(),
+            ResponseBody::Upstream(u) => u.is_done(),
+            ResponseBody::H2(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.exact_len() {
+            Some(n) => SizeHint::with_exact(n),
+            None => SizeHint::default(),
+        }
+    }
+}

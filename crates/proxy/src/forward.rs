@@ -1,0 +1,279 @@
+//! Forwarding rules of RFC 9110 §7.6: hop-by-hop fields removed, proxy
+//! headers (X-Forwarded-*, Forwarded, Via) written, request ids passed on.
+
+use std::net::{IpAddr, SocketAddr};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use tollgate_config::{ForwardMode, Forwarding};
+
+/// What the forwarding rules know about the client connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientInfo {
+    /// The peer address of the connection.
+    pub(crate) peer: SocketAddr,
+    /// Whether the peer is a trusted proxy (its forwarding headers are kept).
+    pub(crate) trusted: bool,
+    /// `http` or `https`.
+    pub(crate) proto: &'static str,
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+const VIA_VALUE: &str = "1.1 tollgate";
+
+/// The Via entry for a message received with `version` (RFC 9110 §7.6.3).
+fn via_for(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_10 => "1.0 tollgate",
+        http::Version::HTTP_2 => "2 tollgate",
+        _ => VIA_VALUE,
+    }
+}
+
+/// Removes the hop-by-hop fields of a message: Connection and every field it
+/// names, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade (kept when the
+/// message is an upgrade) and Proxy-*. Also drops Content-Length: the sender
+/// on the other side sets framing itself.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    if let Some(conn) = headers.get(header::CONNECTION) {
+        if conn.as_bytes() != b"close" && conn.as_bytes() != b"keep-alive" {
+            let named: Vec<HeaderName> = headers
+                .get_all(header::CONNECTION)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+                .filter(|n| !(keep_upgrade && n == header::UPGRADE))
+                .collect();
+            for name in named {
+                headers.remove(name);
+            }
+        }
+        headers.remove(header::CONNECTION);
+    }
+    headers.remove(&KEEP_ALIVE);
+    headers.remove(header::TE);
+    headers.remove(header::TRAILER);
+    headers.remove(header::TRANSFER_ENCODING);
+    headers.remove(header::CONTENT_LENGTH);
+    headers.remove(&PROXY_CONNECTION);
+    headers.remove(header::PROXY_AUTHORIZATION);
+    headers.remove(header::PROXY_AUTHENTICATE);
+    if keep_upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(header::UPGRADE);
+    }
+}
+
+/// Applies the route's forwarding rules to a request about to go upstream.
+/// `host` is the Host the client asked for (with port, as sent).
+pub(crate) fn request_headers(
+    headers: &mut HeaderMap,
+    rules: &Forwarding,
+    client: &ClientInfo,
+    host: &str,
+    version: http::Version,
+) {
+    let ip = client.peer.ip();
+    match rules.x_forwarded {
+        ForwardMode::Off => {}
+        mode => {
+            let keep = mode == ForwardMode::Append && client.trusted;
+            append_or_set(headers, &X_FORWARDED_FOR, &ip.to_string(), keep);
+            if !(keep && headers.contains_key(&X_FORWARDED_PROTO)) {
+                headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static(client.proto));
+            }
+            if !(keep && headers.contains_key(&X_FORWARDED_HOST)) {
+                if let Ok(v) = HeaderValue::from_str(host) {
+                    headers.insert(&X_FORWARDED_HOST, v);
+                }
+            }
+        }
+    }
+    match rules.forwarded {
+        ForwardMode::Off => {}
+        mode => {
+            let keep = mode == ForwardMode::Append && client.trusted;
+            let element = forwarded_element(ip, client.proto, host);
+            append_or_set(headers, &header::FORWARDED, &element, keep);
+        }
+    }
+    if rules.via {
+        append_or_set(headers, &header::VIA, via_for(version), true);
+    }
+}
+
+/// Applies the route's rules to an upstream response on its way to the client.
+pub(crate) fn response_headers(headers: &mut HeaderMap, rules: &Forwarding) {
+    for name in &rules.hide_response_headers {
+        headers.remove(name);
+    }
+    if rules.via {
+        append_or_set(headers, &header::VIA, VIA_VALUE, true);
+    }
+}
+
+/// An RFC 7239 element: `for=...;proto=...;host=...`, quoting where needed.
+fn forwarded_element(ip: IpAddr, proto: &str, host: &str) -> String {
+    let for_value = match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    };
+    let host_is_token = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'*+^`|".contains(&b));
+    if host_is_token {
+        format!("for={for_value};proto={proto};host={host}")
+    } else {
+        let escaped = host.replace('\\', "\\\\").replace('"', "\\\"");
+        format!("for={for_value};proto={proto};host=\"{escaped}\"")
+    }
+}
+
+/// Appends `value` to the field's existing values as one comma list when
+/// `keep`, or replaces them.
+fn append_or_set(headers: &mut HeaderMap, name: &HeaderName, value: &str, keep: bool) {
+    let combined = if keep {
+        let existing: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if existing.is_empty() {
+            value.to_owned()
+        } else {
+            format!("{}, {value}", existing.join(", "))
+        }
+    } else {
+        value.to_owned()
+    };
+    if let Ok(v) = HeaderValue::from_str(&combined) {
+        headers.insert(name, v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tollgate_config::HostRewrite;
+
+    fn rules(x: ForwardMode, fwd: ForwardMode) -> Forwarding {
+        Forwarding {
+            x_forwarded: x,
+            forwarded: fwd,
+            via: true,
+            host: HostRewrite::Preserve,
+            hide_response_headers: vec![HeaderName::from_static("server")],
+            request_id_header: HeaderName::from_static("x-request-id"),
+        }
+    }
+
+    fn client(trusted: bool) -> ClientInfo {
+        ClientInfo {
+            peer: "10.0.0.9:4000".parse().unwrap(),
+            trusted,
+            proto: "http",
+        }
+    }
+
+    #[test]
+    fn connection_named_fields_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, X-Secret, te"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("te", HeaderValue::from_static("trailers"));
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        h.insert("proxy-authorization", HeaderValue::from_static("Basic x"));
+        h.insert("x-keep", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h, false);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn upgrade_survives_on_upgrade_requests() {
+        let mut h = HeaderMap::new();
+        h.insert("connection", HeaderValue::from_static("Upgrade"));
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        strip_hop_by_hop(&mut h, true);
+        assert_eq!(h["upgrade"], "websocket");
+        assert_eq!(h["connection"], "upgrade");
+    }
+
+    #[test]
+    fn untrusted_forwarded_for_is_replaced() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        request_headers(
+            &mut h,
+            &rules(ForwardMode::Append, ForwardMode::Off),
+            &client(false),
+            "a.com",
+            http::Version::HTTP_11,
+        );
+        assert_eq!(h["x-forwarded-for"], "10.0.0.9");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "a.com");
+        assert_eq!(h["via"], "1.1 tollgate");
+    }
+
+    #[test]
+    fn trusted_forwarded_for_is_appended() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("1.2.3.4"));
+        h.insert("forwarded", HeaderValue::from_static("for=1.2.3.4"));
+        request_headers(
+            &mut h,
+            &rules(ForwardMode::Append, ForwardMode::Append),
+            &client(true),
+            "a.com:80",
+            http::Version::HTTP_11,
+        );
+        assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.0.0.9");
+        assert_eq!(
+            h["forwarded"],
+            "for=1.2.3.4, for=10.0.0.9;proto=http;host=\"a.com:80\""
+        );
+    }
+
+    #[test]
+    fn replace_mode_ignores_trust() {
+        let mut h = HeaderMap::new();
+        h.insert("forwarded", HeaderValue::from_static("for=1.2.3.4"));
+        request_headers(
+            &mut h,
+            &rules(ForwardMode::Off, ForwardMode::Replace),
+            &client(true),
+            "a.com",
+            http::Version::HTTP_11,
+        );
+        assert_eq!(h["forwarded"], "for=10.0.0.9;proto=http;host=a.com");
+        assert!(!h.contains_key("x-forwarded-for"));
+    }
+
+    #[test]
+    fn ipv6_forwarded_is_quoted() {
+        assert_eq!(
+            forwarded_element("::1".parse().unwrap(), "https", "h"),
+            "for=\"[::1]\";proto=https;host=h"
+        );
+    }
+
+    #[test]
+    fn hidden_response_headers_go() {
+        let mut h = HeaderMap::new();
+        h.insert("server", HeaderValue::from_static("apache"));
+        response_headers(&mut h, &rules(ForwardMode::Off, ForwardMode::Off));
+        assert!(!h.contains_key("server"));
+        assert_eq!(h["via"], "1.1 tollgate");
+    }
+}

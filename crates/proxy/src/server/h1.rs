@@ -1,0 +1,423 @@
+//! The HTTP/1.1 connection loop: read a head, run the pipeline, write the
+//! answer, repeat while the connection may be kept. One task per
+//! connection does all of it, so no channel sits between client and upstream.
+
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderValue};
+use http::{Method, Response, StatusCode, Version};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::watch;
+use tollgate_core::{ErrorKind, ProxyError};
+use tollgate_h1::{BodyFraming, HeadLimits, RequestHead};
+use tollgate_ops::AccessRecord;
+
+use super::h1_body::{BodyDecoder, ClientIo, H1RequestBody};
+use super::ListenerCtx;
+use crate::body::{RequestBody, ResponseBody};
+use crate::forward::ClientInfo;
+use crate::pipeline::{self, error_response, Exchange, Incoming};
+use crate::snapshot::Worker;
+
+/// Initial capacity of a client connection's read buffer.
+const READ_BUF: usize = 4 * 1024;
+/// Response body pieces up to this size are copied next to the head.
+const COALESCE_BELOW: usize = 16 * 1024;
+
+/// What waiting for the next request head gave.
+enum NextHead {
+    Head(Box<RequestHead>),
+    /// The client closed, went idle too long, or the server is shutting down.
+    Closed,
+    /// The connection opened with the HTTP/2 preface.
+    H2,
+}
+
+/// Serves one client connection until it closes.
+pub(crate) async fn serve(
+    stream: tokio::net::TcpStream,
+    client: ClientInfo,
+    ctx: Arc<ListenerCtx>,
+    worker: Arc<Worker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut io = ClientIo {
+        stream,
+        rbuf: BytesMut::with_capacity(READ_BUF),
+        wbuf: BytesMut::new(),
+    };
+    let limits = HeadLimits {
+        max_head_bytes: ctx.limits.max_header_bytes,
+        max_headers: ctx.limits.max_headers,
+        max_uri_length: ctx.limits.max_uri_length,
+    };
+    let mut first = true;
+    loop {
+        let head = match next_head(&mut io, &limits, &ctx, first, &mut shutdown).await {
+            Ok(NextHead::Head(h)) => h,
+            Ok(NextHead::Closed) => return,
+            Ok(NextHead::H2) => {
+                let prefix = std::mem::take(&mut io.rbuf).to_vec();
+                super::h2::serve(io.stream, prefix, client, ctx, worker, shutdown).await;
+                return;
+            }
+            Err(e) => {
+                let id = HeaderValue::from_str(&worker.ids.next_id())
+                    .unwrap_or(HeaderValue::from_static(""));
+                let mut resp = error_response(&e, &id);
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                let _ = write_response(&mut io, resp, &Method::GET, Version::HTTP_11, true).await;
+                return;
+            }
+        };
+        first = false;
+        let shutting_down = *shutdown.borrow();
+        let keep = serve_one(&mut io, *head, client, &ctx, &worker, shutting_down).await;
+        if !keep {
+            return;
+        }
+    }
+}
+
+/// Waits for and parses the next request head. Idle time before the first
+/// byte is bounded by the keep-alive timeout, the head itself by the header
+/// read timeout (slow clients are cut off with 408).
+async fn next_head(
+    io: &mut ClientIo,
+    limits: &HeadLimits,
+    ctx: &ListenerCtx,
+    first: bool,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<NextHead, ProxyError> {
+    let idle_deadline = tokio::time::Instant::now()
+        + if first {
+            ctx.limits.header_read_timeout
+        } else {
+            ctx.limits.keepalive_timeout
+        };
+    let mut head_deadline: Option<tokio::time::Instant> = None;
+    loop {
+        if !io.rbuf.is_empty() {
+            if first && io.rbuf[0] == b'P' {
+                match tollgate_h1::is_h2_preface(&io.rbuf) {
+                    Some(true) => return Ok(NextHead::H2),
+                    None => {}
+                    Some(false) => {}
+                }
+            }
+            let preface_pending =
+                first && io.rbuf[0] == b'P' && tollgate_h1::is_h2_preface(&io.rbuf).is_none();
+            if !preface_pending {
+                match tollgate_h1::parse_request(&io.rbuf, limits) {
+                    Ok(Some((head, used))) => {
+                        let _ = io.rbuf.split_to(used);
+                        return Ok(NextHead::Head(Box::new(head)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => return Err(ProxyError::client(kind_of(e.status()), e.to_string())),
+                }
+            }
+            if head_deadline.is_none() {
+                head_deadline = Some(tokio::time::Instant::now() + ctx.limits.header_read_timeout);
+            }
+        } else if *shutdown.borrow() {
+            return Ok(NextHead::Closed);
+        }
+        let deadline = head_deadline.unwrap_or(idle_deadline);
+        if io.rbuf.capacity() - io.rbuf.len() < 1024 {
+            io.rbuf.reserve(READ_BUF);
+        }
+        let read = tokio::select! {
+            r = tokio::time::timeout_at(deadline, io.stream.read_buf(&mut io.rbuf)) => r,
+            _ = shutdown.changed(), if io.rbuf.is_empty() => return Ok(NextHead::Closed),
+        };
+        match read {
+            Err(_) if head_deadline.is_some() => {
+                return Err(ProxyError::client(
+                    ErrorKind::RequestTimeout,
+                    "request head not received in time",
+                ))
+            }
+            Err(_) => return Ok(NextHead::Closed),
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(NextHead::Closed),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+fn kind_of(status: StatusCode) -> ErrorKind {
+    match status.as_u16() {
+        408 => ErrorKind::RequestTimeout,
+        413 => ErrorKind::PayloadTooLarge,
+        414 => ErrorKind::UriTooLong,
+        417 => ErrorKind::ExpectationFailed,
+        431 => ErrorKind::HeadersTooLarge,
+        501 => ErrorKind::NotImplemented,
+        505 => ErrorKind::VersionNotSupported,
+        _ => ErrorKind::BadRequest,
+    }
+}
+
+/// Serves one request; returns whether the connection may carry another.
+async fn serve_one(
+    io: &mut ClientIo,
+    head: RequestHead,
+    client: ClientInfo,
+    ctx: &ListenerCtx,
+    worker: &Worker,
+    shutting_down: bool,
+) -> bool {
+    let start = Instant::now();
+    let wall = SystemTime::now();
+    let RequestHead {
+        method,
+        uri,
+        version,
+        headers,
+        framing,
+        keep_alive,
+        expect_continue,
+        upgrade,
+        ..
+    } = head;
+    let request_id = match headers.get(&ctx.request_id_header) {
+        Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
+        _ => HeaderValue::from_str(&worker.ids.next_id()).unwrap_or(HeaderValue::from_static("")),
+    };
+    let logged = worker.log.enabled().then(|| {
+        let host = pipeline::request_host(&uri, &headers);
+        let path = uri
+            .path_and_query()
+            .map_or_else(|| uri.to_string(), |pq| pq.as_str().to_owned());
+        (host, path)
+    });
+
+    let decoder = match framing {
+        BodyFraming::Length(n) if n > 0 => Some(BodyDecoder::length(n)),
+        BodyFraming::Chunked => Some(BodyDecoder::chunked()),
+        _ => None,
+    };
+    let body = match decoder {
+        Some(d) => RequestBody::H1(H1RequestBody::new(
+            io,
+            d,
+            u64::MAX,
+            expect_continue,
+            ctx.body_read_timeout,
+        )),
+        None => RequestBody::Empty,
+    };
+    let mut req = Incoming {
+        listener: ctx.index,
+        client,
+        method: method.clone(),
+        uri,
+        version,
+        headers,
+        body,
+        upgrade,
+        request_id: request_id.clone(),
+    };
+    let mut ex = Exchange::default();
+    let result = pipeline::handle(worker, &mut req, &mut ex).await;
+    let bytes_in = req.body.received();
+    let body_done = match &req.body {
+        RequestBody::Empty => true,
+        RequestBody::H1(b) => b.is_done(),
+        RequestBody::H2 { .. } => true,
+    };
+    drop(req);
+
+    let (mut resp, mut close) = match result {
+        Ok(resp) => (resp, false),
+        Err(e) => (error_response(&e, &request_id), e.closes_connection()),
+    };
+    close |= !keep_alive || !body_done || shutting_down;
+    if close {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    let status = resp.status();
+    if status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
+        return tunnel(io, resp).await;
+    }
+    let (bytes_out, clean) = write_response(io, resp, &method, version, close).await;
+    let close = close || !clean;
+
+    if let Some((log_host, log_path)) = &logged {
+        let snapshot = &worker.snapshot;
+        worker.log.record(&AccessRecord {
+            start: wall,
+            request_id: request_id.to_str().unwrap_or(""),
+            client: client.peer,
+            method: method.as_str(),
+            host: log_host,
+            path: log_path,
+            status: status.as_u16(),
+            bytes_in,
+            bytes_out,
+            duration: start.elapsed(),
+            route: ex.route.map(|i| snapshot.config.routes[i].name.as_str()),
+            upstream: ex.upstream.as_deref(),
+            upstream_time: ex.upstream_time,
+        });
+    }
+    !close
+}
+
+/// Writes a response with framing chosen for the client; returns the body
+/// bytes sent and whether the message was completed cleanly.
+async fn write_response(
+    io: &mut ClientIo,
+    resp: Response<ResponseBody>,
+    method: &Method,
+    version: Version,
+    close: bool,
+) -> (u64, bool) {
+    let (mut parts, mut body) = resp.into_parts();
+    let status = parts.status.as_u16();
+    let bodiless =
+        *method == Method::HEAD || status == 204 || status == 304 || (100..200).contains(&status);
+    let mut chunked = false;
+    let mut close_delimited = false;
+    if !bodiless {
+        parts.headers.remove(header::TRANSFER_ENCODING);
+        match body.exact_len() {
+            Some(n) => {
+                parts
+                    .headers
+                    .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+            }
+            None => {
+                parts.headers.remove(header::CONTENT_LENGTH);
+                if version == Version::HTTP_11 {
+                    parts.headers.insert(
+                        header::TRANSFER_ENCODING,
+                        HeaderValue::from_static("chunked"),
+                    );
+                    chunked = true;
+                } else {
+                    close_delimited = true;
+                    parts
+                        .headers
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+            }
+        }
+    } else if status == 204 || (100..200).contains(&status) {
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
+    if !close && !close_delimited && version == Version::HTTP_10 {
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    }
+    io.wbuf.clear();
+    tollgate_h1::encode_response_head(parts.status, &parts.headers, &mut io.wbuf);
+    if bodiless {
+        let ok = io.stream.write_all(&io.wbuf).await.is_ok();
+        return (0, ok);
+    }
+    let mut sent = 0u64;
+    loop {
+        let next = poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame_data(cx)).await;
+        match next {
+            Some(Ok(data)) => {
+                sent += data.len() as u64;
+                if chunked {
+                    tollgate_h1::encode_chunk(&data, &mut io.wbuf);
+                } else if data.len() < COALESCE_BELOW {
+                    io.wbuf.extend_from_slice(&data);
+                } else {
+                    if !flush(io).await || io.stream.write_all(&data).await.is_err() {
+                        return (sent, false);
+                    }
+                    continue;
+                }
+                if io.wbuf.len() >= COALESCE_BELOW && !flush(io).await {
+                    return (sent, false);
+                }
+            }
+            Some(Err(_)) => {
+                // The upstream failed mid-body: the client can only learn by the connection closing.
+                let _ = flush(io).await;
+                return (sent, false);
+            }
+            None => break,
+        }
+    }
+    if chunked {
+        tollgate_h1::encode_last_chunk(None, &mut io.wbuf);
+    }
+    let ok = flush(io).await;
+    (sent, ok && !close_delimited)
+}
+
+async fn flush(io: &mut ClientIo) -> bool {
+    if io.wbuf.is_empty() {
+        return true;
+    }
+    let ok = io.stream.write_all(&io.wbuf).await.is_ok();
+    io.wbuf.clear();
+    ok
+}
+
+/// After a 101: write the head, then relay bytes both ways until either side closes.
+async fn tunnel(io: &mut ClientIo, resp: Response<ResponseBody>) -> bool {
+    let (parts, body) = resp.into_parts();
+    let ResponseBody::Upstream(up) = body else {
+        return false;
+    };
+    let Some(mut conn) = up.into_upgraded() else {
+        return false;
+    };
+    io.wbuf.clear();
+    tollgate_h1::encode_response_head(parts.status, &parts.headers, &mut io.wbuf);
+    if !conn.rbuf.is_empty() {
+        io.wbuf.extend_from_slice(&conn.rbuf);
+        conn.rbuf.clear();
+    }
+    if !flush(io).await {
+        return false;
+    }
+    if !io.rbuf.is_empty() {
+        let pending: Bytes = io.rbuf.split().freeze();
+        if conn.stream.write_all(&pending).await.is_err() {
+            return false;
+        }
+    }
+    let _ = tokio::io::copy_bidirectional(&mut io.stream, &mut conn.stream).await;
+    false
+}
+
+/// Polls the next data piece of a response body.
+trait PollData {
+    fn poll_frame_data(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Bytes, ProxyError>>>;
+}
+
+impl PollData for ResponseBody {
+    fn poll_frame_data(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Bytes, ProxyError>>> {
+        use http_body::Body;
+        loop {
+            match std::task::ready!(self.as_mut().poll_frame(cx)) {
+                None => return std::task::Poll::Ready(None),
+                Some(Err(e)) => return std::task::Poll::Ready(Some(Err(e))),
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        return std::task::Poll::Ready(Some(Ok(data)));
+                    }
+                }
+            }
+        }
+    }
+}

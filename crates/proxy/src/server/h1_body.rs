@@ -1,0 +1,163 @@
+//! A request body read from an HTTP/1.1 client connection while it is
+//! forwarded, with `100 Continue` sent when the body is first wanted.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tollgate_core::{ErrorKind, ProxyError};
+use tollgate_h1::{ChunkEvent, ChunkedDecoder, LengthDecoder};
+
+use crate::body::too_large;
+
+/// Trailer bytes accepted at the end of a chunked request body.
+const MAX_TRAILER_BYTES: usize = 16 * 1024;
+
+/// The client side of an HTTP/1.1 connection with its buffers.
+#[derive(Debug)]
+pub(crate) struct ClientIo {
+    /// The socket.
+    pub(crate) stream: TcpStream,
+    /// Bytes read and not yet consumed.
+    pub(crate) rbuf: BytesMut,
+    /// Bytes about to be written.
+    pub(crate) wbuf: BytesMut,
+}
+
+#[derive(Debug)]
+pub(crate) enum BodyDecoder {
+    Length(LengthDecoder, u64),
+    Chunked(ChunkedDecoder),
+}
+
+impl BodyDecoder {
+    /// A decoder for a `Content-Length: n` body.
+    pub(crate) fn length(n: u64) -> Self {
+        Self::Length(LengthDecoder::new(n), n)
+    }
+
+    /// A decoder for a chunked body.
+    pub(crate) fn chunked() -> Self {
+        Self::Chunked(ChunkedDecoder::new(MAX_TRAILER_BYTES))
+    }
+}
+
+/// A request body being read from the client.
+#[derive(Debug)]
+pub struct H1RequestBody<'a> {
+    io: &'a mut ClientIo,
+    decoder: BodyDecoder,
+    limit: u64,
+    received: u64,
+    done: bool,
+    send_continue: bool,
+    read_timeout: Duration,
+}
+
+impl<'a> H1RequestBody<'a> {
+    /// Reads a body with `decoder` from `io`, refusing more than `limit` bytes.
+    pub(crate) fn new(
+        io: &'a mut ClientIo,
+        decoder: BodyDecoder,
+        limit: u64,
+        send_continue: bool,
+        read_timeout: Duration,
+    ) -> Self {
+        Self {
+            io,
+            decoder,
+            limit,
+            received: 0,
+            done: false,
+            send_continue,
+            read_timeout,
+        }
+    }
+
+    /// Exact length for a Content-Length body.
+    pub(crate) fn known_length(&self) -> Option<u64> {
+        match &self.decoder {
+            BodyDecoder::Length(_, n) => Some(*n),
+            BodyDecoder::Chunked(_) => None,
+        }
+    }
+
+    /// Sets the most bytes accepted.
+    pub(crate) fn set_limit(&mut self, limit: u64) {
+        self.limit = limit;
+    }
+
+    /// Bytes received so far.
+    pub(crate) fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Whether the whole body was read (the connection is in sync).
+    pub(crate) fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The next piece of the body; `None` at its end.
+    pub(crate) async fn next_data(&mut self) -> Result<Option<Bytes>, ProxyError> {
+        if self.done {
+            return Ok(None);
+        }
+        if self.send_continue {
+            self.send_continue = false;
+            self.io
+                .stream
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .map_err(|e| client_gone(&e))?;
+        }
+        loop {
+            let event = match &mut self.decoder {
+                BodyDecoder::Length(d, _) => d.decode(&mut self.io.rbuf),
+                BodyDecoder::Chunked(d) => d.decode(&mut self.io.rbuf).map_err(|e| {
+                    ProxyError::client(ErrorKind::BadRequest, format!("invalid chunked body: {e}"))
+                })?,
+            };
+            match event {
+                ChunkEvent::Data(b) => {
+                    self.received += b.len() as u64;
+                    if self.received > self.limit {
+                        return Err(too_large());
+                    }
+                    return Ok(Some(b));
+                }
+                ChunkEvent::End { .. } => {
+                    self.done = true;
+                    return Ok(None);
+                }
+                ChunkEvent::NeedMore => {}
+            }
+            if self.io.rbuf.capacity() - self.io.rbuf.len() < 4096 {
+                self.io.rbuf.reserve(16 * 1024);
+            }
+            let read = tokio::time::timeout(
+                self.read_timeout,
+                self.io.stream.read_buf(&mut self.io.rbuf),
+            )
+            .await
+            .map_err(|_| ProxyError::client(ErrorKind::RequestTimeout, "request body timed out"))?;
+            match read {
+                Ok(0) => {
+                    return Err(ProxyError::client(
+                        ErrorKind::BadRequest,
+                        "client closed the connection mid-body",
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(client_gone(&e)),
+            }
+        }
+    }
+}
+
+fn client_gone(e: &std::io::Error) -> ProxyError {
+    ProxyError::client(
+        ErrorKind::BadRequest,
+        format!("client connection failed: {e}"),
+    )
+}

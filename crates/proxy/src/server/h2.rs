@@ -1,0 +1,117 @@
+//! HTTP/2 connections (cleartext, prior knowledge), served by hyper with
+//! the listener's stream, header-list and reset limits.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::header::HeaderValue;
+use http::Request;
+use hyper::body::Incoming as HyperBody;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::sync::watch;
+use tollgate_net::Rewind;
+use tollgate_ops::AccessRecord;
+
+use super::ListenerCtx;
+use crate::body::{RequestBody, ResponseBody};
+use crate::forward::ClientInfo;
+use crate::pipeline::{self, error_response, Exchange, Incoming};
+use crate::snapshot::Worker;
+
+/// Serves an HTTP/2 connection whose first bytes (`prefix`) were already read.
+pub(crate) async fn serve(
+    stream: tokio::net::TcpStream,
+    prefix: Vec<u8>,
+    client: ClientInfo,
+    ctx: Arc<ListenerCtx>,
+    worker: Arc<Worker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let io = TokioIo::new(Rewind::new(prefix, stream));
+    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(ctx.http2.max_concurrent_streams)
+        .max_header_list_size(ctx.http2.max_header_list_size)
+        .max_pending_accept_reset_streams(ctx.http2.max_pending_resets)
+        .max_local_error_reset_streams(ctx.http2.max_pending_resets);
+    let listener = ctx.index;
+    let service = service_fn(move |req: Request<HyperBody>| {
+        let worker = worker.clone();
+        async move { Ok::<_, Infallible>(handle(&worker, listener, client, req).await) }
+    });
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = shutdown.changed() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = conn.await;
+        }
+    }
+}
+
+async fn handle(
+    worker: &Worker,
+    listener: usize,
+    client: ClientInfo,
+    req: Request<HyperBody>,
+) -> http::Response<ResponseBody> {
+    let start = Instant::now();
+    let wall = SystemTime::now();
+    let (parts, body) = req.into_parts();
+    let request_id = match parts.headers.get("x-request-id") {
+        Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
+        _ => HeaderValue::from_str(&worker.ids.next_id()).unwrap_or(HeaderValue::from_static("")),
+    };
+    let logged = worker.log.enabled().then(|| {
+        let host = pipeline::request_host(&parts.uri, &parts.headers);
+        let path = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
+        (host, path, parts.method.clone())
+    });
+    let mut incoming = Incoming {
+        listener,
+        client,
+        method: parts.method,
+        uri: parts.uri,
+        version: parts.version,
+        headers: parts.headers,
+        body: RequestBody::H2 {
+            body,
+            limit: u64::MAX,
+            received: 0,
+        },
+        upgrade: false,
+        request_id: request_id.clone(),
+    };
+    let mut ex = Exchange::default();
+    let resp = match pipeline::handle(worker, &mut incoming, &mut ex).await {
+        Ok(r) => r,
+        Err(e) => error_response(&e, &request_id),
+    };
+    if let Some((host, path, method)) = &logged {
+        worker.log.record(&AccessRecord {
+            start: wall,
+            request_id: request_id.to_str().unwrap_or(""),
+            client: client.peer,
+            method: method.as_str(),
+            host,
+            path,
+            status: resp.status().as_u16(),
+            bytes_in: incoming.body.received(),
+            bytes_out: resp.body().exact_len().unwrap_or(0),
+            duration: start.elapsed(),
+            route: ex
+                .route
+                .map(|i| worker.snapshot.config.routes[i].name.as_str()),
+            upstream: ex.upstream.as_deref(),
+            upstream_time: ex.upstream_time,
+        });
+    }
+    resp
+}

@@ -1,0 +1,231 @@
+//! Worker threads, listeners and connection lifecycles. Each worker runs its
+//! own single-threaded event loop with its own accept socket per listener
+//! (SO_REUSEPORT) and its own upstream pools: nothing on the data path is
+//! shared between cores except the immutable snapshot.
+
+mod h1;
+mod h1_body;
+mod h2;
+
+pub use h1_body::H1RequestBody;
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use http::HeaderName;
+use ipnet::IpNet;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tollgate_config::{Config, Http2Limits, HttpLimits};
+use tollgate_core::RequestIdGenerator;
+use tollgate_ops::AccessLog;
+
+use crate::forward::ClientInfo;
+use crate::snapshot::{Snapshot, Worker};
+
+/// How often workers hand buffered access log lines to the sink.
+const LOG_FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// What a connection needs to know about the listener it came in on.
+#[derive(Debug)]
+pub(crate) struct ListenerCtx {
+    pub(crate) index: usize,
+    pub(crate) limits: HttpLimits,
+    pub(crate) http2: Http2Limits,
+    trusted: Vec<IpNet>,
+    pub(crate) request_id_header: HeaderName,
+    pub(crate) body_read_timeout: Duration,
+    connections: Arc<Semaphore>,
+}
+
+/// A running tollgate: its bound addresses and the handle to stop it.
+#[derive(Debug)]
+pub struct RunningServer {
+    addresses: Vec<(String, SocketAddr)>,
+    shutdown: watch::Sender<bool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    /// Binds every listener and starts the workers.
+    pub fn start(config: Config) -> io::Result<Self> {
+        let workers = config.server.workers.max(1);
+        let drain = config.server.shutdown_timeout;
+        let log = AccessLog::open(&config.access_log)?;
+        let mut sockets = Vec::new();
+        let mut addresses = Vec::new();
+        let mut contexts = Vec::new();
+        for (index, l) in config.listeners.iter().enumerate() {
+            let group = tollgate_net::bind_group(l.address, workers).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("listener {} on {}: {e}", l.name, l.address),
+                )
+            })?;
+            addresses.push((l.name.clone(), group[0].local_addr()?));
+            sockets.push(group);
+            contexts.push(Arc::new(ListenerCtx {
+                index,
+                limits: l.limits.clone(),
+                http2: l.http2.clone(),
+                trusted: l.trusted_proxies.clone(),
+                request_id_header: HeaderName::from_static("x-request-id"),
+                body_read_timeout: l.limits.keepalive_timeout,
+                connections: Arc::new(Semaphore::new(l.limits.max_connections.max(1))),
+            }));
+        }
+        let snapshot = Arc::new(Snapshot::build(config));
+        let ids = Arc::new(RequestIdGenerator::new());
+        let (shutdown, _) = watch::channel(false);
+        let mut threads = Vec::with_capacity(workers);
+        for w in 0..workers {
+            let mine: Vec<std::net::TcpListener> =
+                sockets.iter_mut().map(|g| g.remove(0)).collect();
+            let worker = Arc::new(Worker::new(snapshot.clone(), ids.clone(), log.clone()));
+            let contexts = contexts.clone();
+            let rx = shutdown.subscribe();
+            let thread = std::thread::Builder::new()
+                .name(format!("tollgate-worker-{w}"))
+                .spawn(move || run_worker(worker, mine, contexts, rx, drain))?;
+            threads.push(thread);
+        }
+        Ok(Self {
+            addresses,
+            shutdown,
+            threads,
+        })
+    }
+
+    /// The bound address of the listener called `name`.
+    pub fn address(&self, name: &str) -> Option<SocketAddr> {
+        self.addresses
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, a)| *a)
+    }
+
+    /// Every listener's name and bound address.
+    pub fn addresses(&self) -> &[(String, SocketAddr)] {
+        &self.addresses
+    }
+
+    /// Stops accepting, lets in-flight requests finish (up to the configured
+    /// drain timeout) and waits for the workers to exit.
+    pub fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn run_worker(
+    worker: Arc<Worker>,
+    sockets: Vec<std::net::TcpListener>,
+    contexts: Vec<Arc<ListenerCtx>>,
+    shutdown: watch::Receiver<bool>,
+    drain: Duration,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("worker runtime failed to start: {e}");
+            return;
+        }
+    };
+    let active = Arc::new(AtomicUsize::new(0));
+    runtime.block_on(async {
+        for (socket, ctx) in sockets.into_iter().zip(contexts) {
+            match TcpListener::from_std(socket) {
+                Ok(listener) => {
+                    tokio::spawn(accept_loop(
+                        listener,
+                        ctx,
+                        worker.clone(),
+                        shutdown.clone(),
+                        active.clone(),
+                    ));
+                }
+                Err(e) => tracing::error!("listener setup failed: {e}"),
+            }
+        }
+        let flusher = {
+            let worker = worker.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(LOG_FLUSH_EVERY);
+                loop {
+                    tick.tick().await;
+                    worker.log.flush();
+                }
+            })
+        };
+        let mut rx = shutdown.clone();
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + drain;
+        while active.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        flusher.abort();
+        worker.log.flush();
+    });
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<ListenerCtx>,
+    worker: Arc<Worker>,
+    mut shutdown: watch::Receiver<bool>,
+    active: Arc<AtomicUsize>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let permit = tokio::select! {
+            p = ctx.connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = shutdown.changed() => return,
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of descriptors or a connection reset before accept: back off briefly.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        tollgate_net::set_nodelay(&stream);
+        let client = ClientInfo {
+            peer,
+            trusted: ctx.trusted.iter().any(|n| n.contains(&peer.ip())),
+            proto: "http",
+        };
+        active.fetch_add(1, Ordering::AcqRel);
+        let (ctx, worker, rx, active) = (
+            ctx.clone(),
+            worker.clone(),
+            shutdown.clone(),
+            active.clone(),
+        );
+        tokio::spawn(async move {
+            h1::serve(stream, client, ctx, worker, rx).await;
+            drop(permit);
+            active.fetch_sub(1, Ordering::AcqRel);
+        });
+    }
+}

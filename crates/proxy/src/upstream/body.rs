@@ -1,0 +1,194 @@
+//! A response body streamed from an HTTP/1.1 upstream connection. When the
+//! body ends cleanly the connection goes back to its pool.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::{Instant, Sleep};
+use tollgate_core::{ErrorKind, ProxyError};
+use tollgate_h1::{BodyFraming, ChunkEvent, ChunkedDecoder, LengthDecoder};
+
+use super::pool::{PooledConn, TargetPool};
+
+/// Largest read from an upstream in one go.
+const READ_CHUNK: usize = 64 * 1024;
+/// Trailer bytes accepted at the end of a chunked upstream body.
+const MAX_TRAILER_BYTES: usize = 16 * 1024;
+
+#[derive(Debug)]
+enum Decoder {
+    Length(LengthDecoder),
+    Chunked(ChunkedDecoder),
+    Close,
+    Done,
+}
+
+/// The body of an upstream HTTP/1.1 response.
+#[derive(Debug)]
+pub struct UpstreamBody {
+    conn: Option<PooledConn>,
+    pool: Arc<TargetPool>,
+    decoder: Decoder,
+    exact: Option<u64>,
+    keep_alive: bool,
+    read_idle: Duration,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl UpstreamBody {
+    /// Reads the body framed by `framing` from `conn`; the connection returns
+    /// to `pool` at the end when `keep_alive`.
+    pub(crate) fn new(
+        conn: PooledConn,
+        pool: Arc<TargetPool>,
+        framing: &BodyFraming,
+        keep_alive: bool,
+        read_idle: Duration,
+    ) -> Self {
+        let (decoder, exact) = match framing {
+            BodyFraming::Empty => (Decoder::Done, Some(0)),
+            BodyFraming::Length(n) => (Decoder::Length(LengthDecoder::new(*n)), Some(*n)),
+            BodyFraming::Chunked => (
+                Decoder::Chunked(ChunkedDecoder::new(MAX_TRAILER_BYTES)),
+                None,
+            ),
+            BodyFraming::CloseDelimited => (Decoder::Close, None),
+        };
+        let mut body = Self {
+            conn: Some(conn),
+            pool,
+            decoder,
+            exact,
+            keep_alive: keep_alive && !matches!(framing, BodyFraming::CloseDelimited),
+            read_idle,
+            timer: None,
+        };
+        if matches!(body.decoder, Decoder::Done) {
+            body.finish();
+        }
+        body
+    }
+
+    /// Exact length when the upstream announced one.
+    pub(crate) fn exact_len(&self) -> Option<u64> {
+        self.exact
+    }
+
+    /// Whether the whole body was read.
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self.decoder, Decoder::Done)
+    }
+
+    /// Takes the connection out for a protocol upgrade (after a 101).
+    pub(crate) fn into_upgraded(mut self) -> Option<PooledConn> {
+        self.decoder = Decoder::Done;
+        self.conn.take()
+    }
+
+    fn finish(&mut self) {
+        self.decoder = Decoder::Done;
+        if let Some(conn) = self.conn.take() {
+            if self.keep_alive {
+                self.pool.release(conn);
+            }
+        }
+    }
+
+    /// Polls for the next piece of body data.
+    pub(crate) fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, ProxyError>>> {
+        loop {
+            let Some(conn) = self.conn.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let event = match &mut self.decoder {
+                Decoder::Done => return Poll::Ready(None),
+                Decoder::Length(d) => d.decode(&mut conn.rbuf),
+                Decoder::Chunked(d) => match d.decode(&mut conn.rbuf) {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        return Poll::Ready(Some(Err(protocol(format!(
+                            "upstream chunked body: {e}"
+                        )))))
+                    }
+                },
+                Decoder::Close => {
+                    if conn.rbuf.is_empty() {
+                        ChunkEvent::NeedMore
+                    } else {
+                        ChunkEvent::Data(conn.rbuf.split().freeze())
+                    }
+                }
+            };
+            match event {
+                ChunkEvent::Data(b) => return Poll::Ready(Some(Ok(b))),
+                ChunkEvent::End { .. } => {
+                    self.finish();
+                    return Poll::Ready(None);
+                }
+                ChunkEvent::NeedMore => {}
+            }
+            match conn.stream.poll_read_ready(cx) {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(read_error(e)))),
+                Poll::Pending => return self.poll_idle_timer(cx),
+            }
+            if conn.rbuf.capacity() - conn.rbuf.len() < 4096 {
+                conn.rbuf.reserve(READ_CHUNK);
+            }
+            match conn.stream.try_read_buf(&mut conn.rbuf) {
+                Ok(0) => {
+                    if matches!(self.decoder, Decoder::Close) {
+                        self.keep_alive = false;
+                        self.finish();
+                        return Poll::Ready(None);
+                    }
+                    self.decoder = Decoder::Done;
+                    self.conn = None;
+                    return Poll::Ready(Some(Err(protocol(
+                        "upstream closed the connection mid-body".into(),
+                    ))));
+                }
+                Ok(_) => self.timer = None,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    self.decoder = Decoder::Done;
+                    self.conn = None;
+                    return Poll::Ready(Some(Err(read_error(e))));
+                }
+            }
+        }
+    }
+
+    fn poll_idle_timer(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, ProxyError>>> {
+        let idle = self.read_idle;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + idle)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                self.decoder = Decoder::Done;
+                self.conn = None;
+                Poll::Ready(Some(Err(ProxyError::upstream(
+                    ErrorKind::UpstreamTimeout,
+                    "upstream body read timed out",
+                ))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+fn protocol(msg: String) -> ProxyError {
+    ProxyError::upstream(ErrorKind::UpstreamProtocol, msg)
+}
+
+fn read_error(e: std::io::Error) -> ProxyError {
+    protocol(format!("upstream read failed: {e}"))
+}

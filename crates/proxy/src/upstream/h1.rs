@@ -1,0 +1,216 @@
+//! One HTTP/1.1 exchange on an upstream connection: write the request head
+//! and stream the body, then read the response head.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use http::header::{self, HeaderMap, HeaderValue};
+use http::Method;
+use tokio::io::AsyncWriteExt;
+use tollgate_core::{ErrorKind, ProxyError};
+use tollgate_h1::{HeadLimits, ResponseHead};
+
+use super::pool::PooledConn;
+use crate::body::RequestBody;
+
+/// Limits on upstream response heads.
+const RESPONSE_HEAD_LIMITS: HeadLimits = HeadLimits {
+    max_head_bytes: 64 * 1024,
+    max_headers: 256,
+    max_uri_length: 0,
+};
+/// A body piece smaller than this is copied next to the head, saving a write.
+const COALESCE_BELOW: usize = 16 * 1024;
+
+/// What goes upstream.
+pub(crate) struct OutgoingRequest<'r, 'b> {
+    /// Method.
+    pub(crate) method: &'r Method,
+    /// Request target in origin form.
+    pub(crate) target: &'r str,
+    /// Headers after forwarding rules (no framing fields).
+    pub(crate) headers: &'r mut HeaderMap,
+    /// Body source.
+    pub(crate) body: &'r mut RequestBody<'b>,
+}
+
+/// Why an exchange failed, and whether anything reached the upstream.
+#[derive(Debug)]
+pub(crate) struct ExchangeError {
+    /// The error.
+    pub(crate) error: ProxyError,
+    /// No byte of a response arrived and the request had no body that was consumed.
+    pub(crate) before_response: bool,
+}
+
+impl From<ProxyError> for ExchangeError {
+    fn from(error: ProxyError) -> Self {
+        Self {
+            error,
+            before_response: false,
+        }
+    }
+}
+
+/// Sends `req` on `conn` and waits up to `header_timeout` (after the request
+/// is sent) for the response head. Informational 1xx answers other than 101
+/// are skipped.
+pub(crate) async fn exchange(
+    conn: &mut PooledConn,
+    req: OutgoingRequest<'_, '_>,
+    header_timeout: Duration,
+) -> Result<ResponseHead, ExchangeError> {
+    let known = req.body.known_length();
+    let chunked = known.is_none();
+    match known {
+        Some(0) if !method_implies_body(req.method) => {}
+        Some(n) => {
+            req.headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+        None => {
+            req.headers.insert(
+                header::TRANSFER_ENCODING,
+                HeaderValue::from_static("chunked"),
+            );
+        }
+    }
+    let mut wbuf = BytesMut::with_capacity(1024);
+    tollgate_h1::encode_request_head(req.method, req.target, req.headers, &mut wbuf);
+
+    let body_was_empty = known == Some(0);
+    send_body(conn, &mut wbuf, req.body, chunked)
+        .await
+        .map_err(|error| ExchangeError {
+            before_response: body_was_empty
+                && conn.reused
+                && error.kind == ErrorKind::UpstreamProtocol,
+            error,
+        })?;
+
+    let head = tokio::time::timeout(header_timeout, read_head(conn, req.method))
+        .await
+        .map_err(|_| {
+            ExchangeError::from(ProxyError::upstream(
+                ErrorKind::UpstreamTimeout,
+                "upstream did not answer in time",
+            ))
+        })?;
+    head.map_err(|(error, nothing_read)| ExchangeError {
+        before_response: nothing_read && body_was_empty && conn.reused,
+        error,
+    })
+}
+
+fn method_implies_body(m: &Method) -> bool {
+    *m == Method::POST || *m == Method::PUT || *m == Method::PATCH
+}
+
+async fn send_body(
+    conn: &mut PooledConn,
+    wbuf: &mut BytesMut,
+    body: &mut RequestBody<'_>,
+    chunked: bool,
+) -> Result<(), ProxyError> {
+    if matches!(body, RequestBody::Empty) {
+        return write_all(conn, wbuf).await;
+    }
+    let mut head_pending = true;
+    while let Some(data) = body.next_data().await? {
+        if data.is_empty() {
+            continue;
+        }
+        if chunked {
+            tollgate_h1::encode_chunk(&data, wbuf);
+        } else if data.len() < COALESCE_BELOW || !head_pending {
+            wbuf.extend_from_slice(&data);
+        } else {
+            write_all(conn, wbuf).await?;
+            conn.stream.write_all(&data).await.map_err(write_error)?;
+            head_pending = false;
+            continue;
+        }
+        if wbuf.len() >= COALESCE_BELOW {
+            write_all(conn, wbuf).await?;
+            head_pending = false;
+        }
+    }
+    if chunked {
+        tollgate_h1::encode_last_chunk(None, wbuf);
+    }
+    write_all(conn, wbuf).await
+}
+
+async fn write_all(conn: &mut PooledConn, wbuf: &mut BytesMut) -> Result<(), ProxyError> {
+    if wbuf.is_empty() {
+        return Ok(());
+    }
+    conn.stream.write_all(wbuf).await.map_err(write_error)?;
+    wbuf.clear();
+    Ok(())
+}
+
+fn write_error(e: std::io::Error) -> ProxyError {
+    ProxyError::upstream(
+        ErrorKind::UpstreamProtocol,
+        format!("upstream write failed: {e}"),
+    )
+}
+
+/// Reads until a final response head parses. The flag in the error says
+/// whether no byte at all was received.
+async fn read_head(
+    conn: &mut PooledConn,
+    method: &Method,
+) -> Result<ResponseHead, (ProxyError, bool)> {
+    use tokio::io::AsyncReadExt;
+    let mut any = !conn.rbuf.is_empty();
+    loop {
+        if !conn.rbuf.is_empty() {
+            match tollgate_h1::parse_response(&conn.rbuf, &RESPONSE_HEAD_LIMITS, method) {
+                Ok(Some((head, used))) => {
+                    let _ = conn.rbuf.split_to(used);
+                    let code = head.status.as_u16();
+                    if (100..200).contains(&code) && code != 101 {
+                        continue;
+                    }
+                    return Ok(head);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return Err((
+                        ProxyError::upstream(
+                            ErrorKind::UpstreamProtocol,
+                            format!("invalid upstream response: {e}"),
+                        ),
+                        false,
+                    ))
+                }
+            }
+        }
+        if conn.rbuf.capacity() - conn.rbuf.len() < 4096 {
+            conn.rbuf.reserve(16 * 1024);
+        }
+        match conn.stream.read_buf(&mut conn.rbuf).await {
+            Ok(0) => {
+                return Err((
+                    ProxyError::upstream(
+                        ErrorKind::UpstreamProtocol,
+                        "upstream closed the connection before answering",
+                    ),
+                    !any,
+                ))
+            }
+            Ok(_) => any = true,
+            Err(e) => {
+                return Err((
+                    ProxyError::upstream(
+                        ErrorKind::UpstreamProtocol,
+                        format!("upstream read failed: {e}"),
+                    ),
+                    !any,
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The upstream client: pooled HTTP/1.1 connections and shared HTTP/2
+//! sessions per target, one set per worker thread.
+
+mod body;
+mod h1;
+mod h2;
+mod pool;
+
+pub use body::UpstreamBody;
+pub(crate) use h1::{exchange, OutgoingRequest};
+pub(crate) use h2::H2Session;
+pub(crate) use pool::TargetPool;

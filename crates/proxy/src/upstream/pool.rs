@@ -1,0 +1,131 @@
+//! Per-worker pools of idle keep-alive connections, one pool per target.
+//! Each worker thread owns its pools, so connections never cross event loops
+//! and the lock is never contended.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use tokio::net::TcpStream;
+use tollgate_core::{ErrorKind, ProxyError};
+
+/// Initial read buffer of an upstream connection.
+const READ_BUF: usize = 16 * 1024;
+
+/// Idle connections to one target, owned by one worker.
+#[derive(Debug)]
+pub(crate) struct TargetPool {
+    /// `host:port` as configured.
+    pub(crate) address: String,
+    idle: Mutex<Vec<IdleConn>>,
+    max_idle: usize,
+    idle_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+#[derive(Debug)]
+struct IdleConn {
+    stream: TcpStream,
+    rbuf: BytesMut,
+    since: Instant,
+}
+
+/// A connection checked out of a pool, for one exchange at a time.
+#[derive(Debug)]
+pub(crate) struct PooledConn {
+    /// The socket.
+    pub(crate) stream: TcpStream,
+    /// Bytes read from the upstream and not yet consumed.
+    pub(crate) rbuf: BytesMut,
+    /// Whether the connection served an earlier request (it may have been
+    /// closed by the upstream meanwhile).
+    pub(crate) reused: bool,
+}
+
+impl TargetPool {
+    /// A pool for `address`.
+    pub(crate) fn new(
+        address: String,
+        max_idle: usize,
+        idle_timeout: Duration,
+        connect_timeout: Duration,
+    ) -> Self {
+        Self {
+            address,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+            idle_timeout,
+            connect_timeout,
+        }
+    }
+
+    /// The most recently used live idle connection, or a new one.
+    pub(crate) async fn checkout(&self) -> Result<PooledConn, ProxyError> {
+        if let Some(conn) = self.take_idle() {
+            return Ok(conn);
+        }
+        self.connect().await
+    }
+
+    /// A new connection, bypassing idle ones.
+    pub(crate) async fn connect(&self) -> Result<PooledConn, ProxyError> {
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&*self.address))
+            .await
+            .map_err(|_| {
+                ProxyError::upstream(
+                    ErrorKind::UpstreamTimeout,
+                    format!("connect to {} timed out", self.address),
+                )
+                .retryable()
+            })?
+            .map_err(|e| {
+                ProxyError::upstream(
+                    ErrorKind::UpstreamConnect,
+                    format!("connect to {} failed: {e}", self.address),
+                )
+                .retryable()
+            })?;
+        tollgate_net::set_nodelay(&stream);
+        Ok(PooledConn {
+            stream,
+            rbuf: BytesMut::with_capacity(READ_BUF),
+            reused: false,
+        })
+    }
+
+    fn take_idle(&self) -> Option<PooledConn> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        while let Some(c) = idle.pop() {
+            if now.duration_since(c.since) < self.idle_timeout {
+                return Some(PooledConn {
+                    stream: c.stream,
+                    rbuf: c.rbuf,
+                    reused: true,
+                });
+            }
+        }
+        None
+    }
+
+    /// Returns a connection whose last exchange ended cleanly.
+    pub(crate) fn release(&self, conn: PooledConn) {
+        if !conn.rbuf.is_empty() {
+            return; // bytes beyond the response: the stream is out of sync
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        idle.retain(|c| now.duration_since(c.since) < self.idle_timeout);
+        if idle.len() < self.max_idle {
+            let mut rbuf = conn.rbuf;
+            if rbuf.capacity() < READ_BUF {
+                rbuf = BytesMut::with_capacity(READ_BUF);
+            }
+            idle.push(IdleConn {
+                stream: conn.stream,
+                rbuf,
+                since: now,
+            });
+        }
+    }
+}
