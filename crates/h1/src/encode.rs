@@ -3,6 +3,37 @@
 use bytes::{BufMut, BytesMut};
 use http::{HeaderMap, Method, StatusCode};
 
+/// Fields a sender adds to the head it encodes, written after the map's
+/// fields so hot paths need not insert them into the map (which allocates).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeadExtras {
+    /// Body framing to announce.
+    pub framing: FramingField,
+    /// `Connection: close` or `Connection: keep-alive`, when set.
+    pub connection: Option<ConnectionField>,
+}
+
+/// The framing field of an encoded head.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FramingField {
+    /// No framing field (no body, or the map already carries one).
+    #[default]
+    None,
+    /// `Content-Length: n`.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// The Connection field of an encoded head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionField {
+    /// `Connection: close`.
+    Close,
+    /// `Connection: keep-alive` (for HTTP/1.0 peers).
+    KeepAlive,
+}
+
 /// Appends `METHOD target HTTP/1.1\r\n`, the fields as given, and the empty
 /// line. The caller decides framing headers (Content-Length / TE / Host).
 /// Bytes in `path_and_query` that are not allowed in a request-target
@@ -12,6 +43,7 @@ pub fn encode_request_head(
     method: &Method,
     path_and_query: &str,
     headers: &HeaderMap,
+    extras: HeadExtras,
     buf: &mut BytesMut,
 ) {
     let target = path_and_query.as_bytes();
@@ -34,12 +66,18 @@ pub fn encode_request_head(
     }
     buf.put_slice(b" HTTP/1.1\r\n");
     put_fields(headers, buf);
+    put_extras(extras, buf);
     buf.put_slice(b"\r\n");
 }
 
 /// Appends `HTTP/1.1 <code> <canonical reason>\r\n`, the fields and the
 /// empty line. Unknown codes get an empty reason (`HTTP/1.1 599 \r\n`).
-pub fn encode_response_head(status: StatusCode, headers: &HeaderMap, buf: &mut BytesMut) {
+pub fn encode_response_head(
+    status: StatusCode,
+    headers: &HeaderMap,
+    extras: HeadExtras,
+    buf: &mut BytesMut,
+) {
     let reason = status.canonical_reason().unwrap_or("").as_bytes();
     buf.reserve(15 + reason.len() + fields_len(headers));
     buf.put_slice(b"HTTP/1.1 ");
@@ -48,7 +86,42 @@ pub fn encode_response_head(status: StatusCode, headers: &HeaderMap, buf: &mut B
     buf.put_slice(reason);
     buf.put_slice(b"\r\n");
     put_fields(headers, buf);
+    put_extras(extras, buf);
     buf.put_slice(b"\r\n");
+}
+
+fn put_extras(extras: HeadExtras, buf: &mut BytesMut) {
+    match extras.framing {
+        FramingField::None => {}
+        FramingField::Length(n) => {
+            buf.put_slice(b"content-length: ");
+            put_decimal(n, buf);
+            buf.put_slice(b"\r\n");
+        }
+        FramingField::Chunked => buf.put_slice(b"transfer-encoding: chunked\r\n"),
+    }
+    match extras.connection {
+        None => {}
+        Some(ConnectionField::Close) => buf.put_slice(b"connection: close\r\n"),
+        Some(ConnectionField::KeepAlive) => buf.put_slice(b"connection: keep-alive\r\n"),
+    }
+}
+
+fn put_decimal(mut n: u64, buf: &mut BytesMut) {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(d) = digits.get_mut(start) {
+            // `n % 10` is always < 10.
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
+    }
+    buf.put_slice(digits.get(start..).unwrap_or_default());
 }
 
 /// Appends one chunk: hex size, CRLF, data, CRLF. Empty data writes nothing

@@ -15,13 +15,20 @@ pub(crate) const STACK_HEADERS: usize = 128;
 /// endings; RFC 9112 §2.2 lets us reject them and doing so closes a class of
 /// smuggling bugs. (Bare CR is already rejected by httparse everywhere.)
 pub(crate) fn check_line_endings(head: &[u8]) -> Result<(), HeadError> {
-    for pos in memchr::memchr_iter(b'\n', head) {
-        let prev = pos.checked_sub(1).and_then(|p| head.get(p));
-        if prev != Some(&b'\r') {
-            return Err(HeadError::BareLf);
-        }
+    // Branch-free over byte pairs so it vectorizes (a memchr loop costs a
+    // call per line).
+    let rest = head.get(1..).unwrap_or_default();
+    let bad = head
+        .iter()
+        .zip(rest)
+        .fold(head.first() == Some(&b'\n'), |bad, (&prev, &b)| {
+            bad | ((b == b'\n') & (prev != b'\r'))
+        });
+    if bad {
+        Err(HeadError::BareLf)
+    } else {
+        Ok(())
     }
-    Ok(())
 }
 
 /// Maps an httparse error met in the header section (or a generic one) to a

@@ -18,7 +18,10 @@ mod request;
 mod response;
 
 pub use chunked::{ChunkEvent, ChunkedDecoder};
-pub use encode::{encode_chunk, encode_last_chunk, encode_request_head, encode_response_head};
+pub use encode::{
+    encode_chunk, encode_last_chunk, encode_request_head, encode_response_head, ConnectionField,
+    FramingField, HeadExtras,
+};
 pub use error::{ChunkError, HeadError};
 pub use framing::BodyFraming;
 pub use length::LengthDecoder;

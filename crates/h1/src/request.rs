@@ -112,10 +112,12 @@ fn parse_in<'b>(
     if target.len() > limits.max_uri_length {
         return Err(HeadError::UriTooLong);
     }
-    if !target
-        .iter()
-        .all(|&b| (0x21..0x7f).contains(&b) && b != b'#')
-    {
+    // Visible ASCII only (RFC 9112 §3.2), no fragment. Branch-free so it
+    // vectorizes.
+    let bad = target.iter().fold(false, |bad, &b| {
+        bad | (b.wrapping_sub(0x21) > 0x7e - 0x21) | (b == b'#')
+    });
+    if bad {
         return Err(HeadError::InvalidTarget);
     }
 
@@ -264,6 +266,7 @@ fn request_line_error(err: httparse::Error, buf: &[u8]) -> HeadError {
         httparse::Error::Version => {
             let version = line.splitn(3, |&b| b == b' ').nth(2).unwrap_or_default();
             match version {
+                _ if version.contains(&b' ') => HeadError::InvalidTarget,
                 [b'H', b'T', b'T', b'P', b'/', d, ..] if d.is_ascii_digit() => {
                     HeadError::VersionNotSupported
                 }

@@ -4,7 +4,7 @@ use bytes::BytesMut;
 use http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use tollgate_h1::{
     encode_chunk, encode_last_chunk, encode_request_head, encode_response_head, parse_request,
-    parse_response, BodyFraming, ChunkEvent, ChunkedDecoder, HeadLimits,
+    parse_response, BodyFraming, ChunkEvent, ChunkedDecoder, HeadExtras, HeadLimits,
 };
 
 fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
@@ -24,7 +24,13 @@ fn request_round_trip() {
         ("x-multi", "2"),
     ]);
     let mut buf = BytesMut::new();
-    encode_request_head(&Method::POST, "/p?q=1", &map, &mut buf);
+    encode_request_head(
+        &Method::POST,
+        "/p?q=1",
+        &map,
+        HeadExtras::default(),
+        &mut buf,
+    );
     assert_eq!(
         &buf[..],
         b"POST /p?q=1 HTTP/1.1\r\nhost: a.example\r\ncontent-length: 3\r\nx-multi: 1\r\nx-multi: 2\r\n\r\n"
@@ -43,7 +49,13 @@ fn request_round_trip() {
 fn request_target_is_sanitized() {
     let map = headers(&[("host", "a")]);
     let mut buf = BytesMut::new();
-    encode_request_head(&Method::GET, "/a b\r\nX: y", &map, &mut buf);
+    encode_request_head(
+        &Method::GET,
+        "/a b\r\nX: y",
+        &map,
+        HeadExtras::default(),
+        &mut buf,
+    );
     assert!(buf.starts_with(b"GET /a%20b%0d%0aX:%20y HTTP/1.1\r\n"));
     let (head, _) = parse_request(&buf, &HeadLimits::default())
         .unwrap()
@@ -51,7 +63,7 @@ fn request_target_is_sanitized() {
     assert_eq!(head.headers.len(), 1);
 
     buf.clear();
-    encode_request_head(&Method::GET, "", &map, &mut buf);
+    encode_request_head(&Method::GET, "", &map, HeadExtras::default(), &mut buf);
     assert!(buf.starts_with(b"GET / HTTP/1.1\r\n"));
 }
 
@@ -59,7 +71,7 @@ fn request_target_is_sanitized() {
 fn response_round_trip() {
     let map = headers(&[("transfer-encoding", "chunked"), ("server", "tollgate")]);
     let mut buf = BytesMut::new();
-    encode_response_head(StatusCode::OK, &map, &mut buf);
+    encode_response_head(StatusCode::OK, &map, HeadExtras::default(), &mut buf);
     assert!(buf.starts_with(b"HTTP/1.1 200 OK\r\n"));
     let (head, n) = parse_response(&buf, &HeadLimits::default(), &Method::GET)
         .unwrap()
@@ -72,7 +84,7 @@ fn response_round_trip() {
 
     buf.clear();
     let unknown = StatusCode::from_u16(599).unwrap();
-    encode_response_head(unknown, &HeaderMap::new(), &mut buf);
+    encode_response_head(unknown, &HeaderMap::new(), HeadExtras::default(), &mut buf);
     assert_eq!(&buf[..], b"HTTP/1.1 599 \r\n\r\n");
     let (head, _) = parse_response(&buf, &HeadLimits::default(), &Method::GET)
         .unwrap()
@@ -82,7 +94,12 @@ fn response_round_trip() {
     assert_eq!(head.framing, BodyFraming::CloseDelimited);
 
     buf.clear();
-    encode_response_head(StatusCode::NOT_FOUND, &HeaderMap::new(), &mut buf);
+    encode_response_head(
+        StatusCode::NOT_FOUND,
+        &HeaderMap::new(),
+        HeadExtras::default(),
+        &mut buf,
+    );
     assert_eq!(&buf[..], b"HTTP/1.1 404 Not Found\r\n\r\n");
 }
 
@@ -114,4 +131,28 @@ fn chunks_round_trip() {
 
     encode_last_chunk(None, &mut buf);
     assert_eq!(&buf[..], b"0\r\n\r\n");
+}
+
+#[test]
+fn extras_are_written_after_the_fields() {
+    use tollgate_h1::{ConnectionField, FramingField};
+    let mut map = HeaderMap::new();
+    map.insert("x-a", "1".parse().unwrap());
+    let mut buf = BytesMut::new();
+    let extras = HeadExtras {
+        framing: FramingField::Length(1234567),
+        connection: Some(ConnectionField::Close),
+    };
+    encode_response_head(StatusCode::OK, &map, extras, &mut buf);
+    assert_eq!(
+        &buf[..],
+        b"HTTP/1.1 200 OK\r\nx-a: 1\r\ncontent-length: 1234567\r\nconnection: close\r\n\r\n"
+    );
+    buf.clear();
+    let extras = HeadExtras {
+        framing: FramingField::Length(0),
+        connection: None,
+    };
+    encode_request_head(&Method::GET, "/", &HeaderMap::new(), extras, &mut buf);
+    assert_eq!(&buf[..], b"GET / HTTP/1.1\r\ncontent-length: 0\r\n\r\n");
 }

@@ -142,7 +142,7 @@ const REJECT: &[(&str, &[u8], HeadError)] = &[
     ("bad version", b"GET / HTTX/1.1\r\nHost: a\r\n\r\n", HeadError::InvalidVersion),
     ("lower version", b"GET / http/1.1\r\nHost: a\r\n\r\n", HeadError::InvalidVersion),
     ("long version", b"GET / HTTP/1.10\r\nHost: a\r\n\r\n", HeadError::InvalidVersion),
-    ("target with space", b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", HeadError::InvalidVersion),
+    ("target with space", b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n", HeadError::InvalidTarget),
     ("http 0.9 request", b"GET /\r\n\r\n", HeadError::InvalidTarget),
     ("expect other", b"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 200-ok\r\n\r\n", HeadError::UnsupportedExpectation),
     ("expect list", b"PUT / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue, foo\r\n\r\n", HeadError::UnsupportedExpectation),

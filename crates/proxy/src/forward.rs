@@ -38,6 +38,14 @@ fn via_for(version: http::Version) -> &'static str {
 /// message is an upgrade) and Proxy-*. Also drops Content-Length: the sender
 /// on the other side sets framing itself.
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    // Most messages carry none of these: one pass over the names is cheaper
+    // than a lookup per field.
+    if !headers.keys().any(is_hop_by_hop) {
+        if keep_upgrade {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        }
+        return;
+    }
     if let Some(conn) = headers.get(header::CONNECTION) {
         if conn.as_bytes() != b"close" && conn.as_bytes() != b"keep-alive" {
             let named: Vec<HeaderName> = headers
@@ -67,6 +75,19 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     } else {
         headers.remove(header::UPGRADE);
     }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::TRANSFER_ENCODING
+        || name == header::CONTENT_LENGTH
+        || name == header::UPGRADE
+        || name == header::PROXY_AUTHORIZATION
+        || name == header::PROXY_AUTHENTICATE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
 }
 
 /// Applies the route's forwarding rules to a request about to go upstream.

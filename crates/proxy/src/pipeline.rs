@@ -2,6 +2,7 @@
 //! answer from the route's target (fixed response, redirect, or upstream).
 //! Errors become responses in [`error_response`] and nowhere else.
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
@@ -43,20 +44,28 @@ pub(crate) struct Incoming<'a> {
 pub(crate) struct Exchange {
     /// Index of the route taken.
     pub(crate) route: Option<usize>,
-    /// Upstream target address used.
-    pub(crate) upstream: Option<String>,
+    /// Upstream and target index used.
+    pub(crate) upstream: Option<(usize, usize)>,
     /// Time the upstream took to answer with a head.
     pub(crate) upstream_time: Option<Duration>,
 }
 
+impl Exchange {
+    /// Address of the upstream target used, if any.
+    pub(crate) fn upstream_address<'w>(&self, worker: &'w Worker) -> Option<&'w str> {
+        self.upstream
+            .map(|(u, t)| worker.pools[u][t].address.as_str())
+    }
+}
+
 /// The host a request is for: lowercase, without port.
-pub(crate) fn request_host(uri: &Uri, headers: &HeaderMap) -> String {
-    let raw = uri
-        .authority()
-        .map(|a| a.as_str())
-        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
-        .unwrap_or("");
-    strip_port(raw).to_ascii_lowercase()
+pub(crate) fn request_host<'h>(uri: &'h Uri, headers: &'h HeaderMap) -> Cow<'h, str> {
+    let host = strip_port(request_host_with_port(uri, headers));
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
 }
 
 /// The Host as sent, with port (for X-Forwarded-Host and Forwarded).
@@ -164,10 +173,13 @@ async fn forward_upstream(
         .pick()
         .ok_or_else(|| ProxyError::upstream(ErrorKind::Unavailable, "upstream has no targets"))?;
     let pool = &worker.pools[u][t];
-    ex.upstream = Some(pool.address.clone());
+    ex.upstream = Some((u, t));
 
     let mut headers = std::mem::take(&mut req.headers);
-    let host_sent = request_host_with_port(&req.uri, &headers).to_owned();
+    let host_sent: Cow<'_, str> = match req.uri.authority() {
+        Some(a) => Cow::Borrowed(a.as_str()),
+        None => Cow::Owned(request_host_with_port(&req.uri, &headers).to_owned()),
+    };
     forward::strip_hop_by_hop(&mut headers, req.upgrade);
     headers.remove(header::EXPECT);
     forward::request_headers(
@@ -178,18 +190,20 @@ async fn forward_upstream(
         req.version,
     );
     headers.insert(&route.forwarding.request_id_header, req.request_id.clone());
-    let upstream_host = match &route.forwarding.host {
-        HostRewrite::Preserve => host_sent.clone(),
-        HostRewrite::Target => pool.address.clone(),
-        HostRewrite::Fixed(h) => h.clone(),
+    let upstream_host: &str = match &route.forwarding.host {
+        HostRewrite::Preserve => &host_sent,
+        HostRewrite::Target => &pool.address,
+        HostRewrite::Fixed(h) => h,
     };
-    let path = match &route.rewrite {
-        Some(rw) => tollgate_edge::rewrite_path(rw, req.uri.path()).into_owned(),
-        None => req.uri.path().to_owned(),
-    };
-    let target = match req.uri.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
+    let target: Cow<'_, str> = match &route.rewrite {
+        Some(rw) => {
+            let path = tollgate_edge::rewrite_path(rw, req.uri.path());
+            match req.uri.query() {
+                Some(q) => Cow::Owned(format!("{path}?{q}")),
+                None => Cow::Owned(path.into_owned()),
+            }
+        }
+        None => Cow::Borrowed(req.uri.path_and_query().map_or("/", |pq| pq.as_str())),
     };
     let started = Instant::now();
 
@@ -222,8 +236,14 @@ async fn forward_upstream(
         return Ok(Response::from_parts(parts, ResponseBody::H2(body)));
     }
 
-    if let Ok(v) = HeaderValue::from_str(&upstream_host) {
-        headers.insert(header::HOST, v);
+    // HTTP/1.1 clients' Host is already right (the codec aligned it with an
+    // absolute-form target); only a rewrite or an HTTP/2 :authority needs writing.
+    let host_in_place =
+        route.forwarding.host == HostRewrite::Preserve && headers.contains_key(header::HOST);
+    if !host_in_place {
+        if let Ok(v) = HeaderValue::from_str(upstream_host) {
+            headers.insert(header::HOST, v);
+        }
     }
     let idempotent = matches!(
         req.method,

@@ -53,6 +53,12 @@ pub(crate) struct Worker {
 }
 
 impl Worker {
+    /// A fresh request id as a header value.
+    pub(crate) fn new_request_id(&self) -> http::HeaderValue {
+        let id = bytes::Bytes::from(self.ids.next_id().into_bytes());
+        http::HeaderValue::from_maybe_shared(id).unwrap_or(http::HeaderValue::from_static(""))
+    }
+
     /// A worker over `snapshot` with empty pools.
     pub(crate) fn new(
         snapshot: Arc<Snapshot>,

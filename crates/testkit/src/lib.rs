@@ -1,1 +1,61 @@
-//! tollgate-testkit
+//! tollgate-testkit: what tollgate's integration tests are built from.
+//!
+//! - [`Upstream`]: small HTTP servers on `127.0.0.1:0` (echo, fixed status,
+//!   slow, streaming, closing, WebSocket echo, h2c echo) that record what
+//!   reached them and stop when dropped.
+//! - [`Tollgate`]: tollgate started in-process from a YAML string, stopped
+//!   when dropped.
+//! - Clients: [`raw_request`] and friends for byte-exact HTTP/1.1, and
+//!   [`get`] / [`request`] / [`h2_get`] / [`h2_request`] (hyper based) for
+//!   convenience.
+//! - [`render`]: `{name}` placeholders in config templates.
+//!
+//! # Sync by design
+//!
+//! Every helper is blocking and tests are plain `#[test]` functions. The
+//! upstream servers and the hyper clients run on one shared multi-threaded
+//! tokio runtime owned by this crate (see [`runtime`]); tollgate runs on its
+//! own worker threads. Do not call the client helpers from inside an async
+//! context (they use `block_on`).
+
+mod client;
+mod harness;
+mod raw;
+mod upstream;
+mod ws;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub use client::{get, h2_get, h2_request, request, Echo, HttpResponse};
+pub use harness::{render, unused_addr, Tollgate, TEST_PREAMBLE};
+pub use raw::{
+    connect, parse_response, parse_status, raw_request, raw_request_timeout, read_all, read_until,
+    read_until_timeout,
+};
+pub use upstream::{RecordedRequest, Upstream};
+pub use ws::{websocket_accept, WEBSOCKET_KEY};
+
+/// Re-exported so tests need no extra dependency for header maps and versions.
+pub use bytes;
+/// Re-exported so tests need no extra dependency for header maps and versions.
+pub use http;
+/// Re-exported for tests that parse JSON bodies and log lines.
+pub use serde_json;
+
+/// How long any single client helper may take before the test fails.
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The runtime the upstream servers and hyper clients run on (two worker
+/// threads, created on first use, lives for the whole test binary).
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("testkit-rt")
+            .enable_all()
+            .build()
+            .expect("testkit runtime")
+    })
+}

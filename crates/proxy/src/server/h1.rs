@@ -6,13 +6,15 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderValue};
+use bytes::{Buf, Bytes, BytesMut};
+use http::header;
 use http::{Method, Response, StatusCode, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 use tollgate_core::{ErrorKind, ProxyError};
-use tollgate_h1::{BodyFraming, HeadLimits, RequestHead};
+use tollgate_h1::{
+    BodyFraming, ConnectionField, FramingField, HeadExtras, HeadLimits, RequestHead,
+};
 use tollgate_ops::AccessRecord;
 
 use super::h1_body::{BodyDecoder, ClientIo, H1RequestBody};
@@ -65,11 +67,8 @@ pub(crate) async fn serve(
                 return;
             }
             Err(e) => {
-                let id = HeaderValue::from_str(&worker.ids.next_id())
-                    .unwrap_or(HeaderValue::from_static(""));
-                let mut resp = error_response(&e, &id);
-                resp.headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                let id = worker.new_request_id();
+                let resp = error_response(&e, &id);
                 let _ = write_response(&mut io, resp, &Method::GET, Version::HTTP_11, true).await;
                 return;
             }
@@ -114,7 +113,7 @@ async fn next_head(
             if !preface_pending {
                 match tollgate_h1::parse_request(&io.rbuf, limits) {
                     Ok(Some((head, used))) => {
-                        let _ = io.rbuf.split_to(used);
+                        io.rbuf.advance(used);
                         return Ok(NextHead::Head(Box::new(head)));
                     }
                     Ok(None) => {}
@@ -186,10 +185,10 @@ async fn serve_one(
     } = head;
     let request_id = match headers.get(&ctx.request_id_header) {
         Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
-        _ => HeaderValue::from_str(&worker.ids.next_id()).unwrap_or(HeaderValue::from_static("")),
+        _ => worker.new_request_id(),
     };
     let logged = worker.log.enabled().then(|| {
-        let host = pipeline::request_host(&uri, &headers);
+        let host = pipeline::request_host(&uri, &headers).into_owned();
         let path = uri
             .path_and_query()
             .map_or_else(|| uri.to_string(), |pq| pq.as_str().to_owned());
@@ -232,15 +231,11 @@ async fn serve_one(
     };
     drop(req);
 
-    let (mut resp, mut close) = match result {
+    let (resp, mut close) = match result {
         Ok(resp) => (resp, false),
         Err(e) => (error_response(&e, &request_id), e.closes_connection()),
     };
     close |= !keep_alive || !body_done || shutting_down;
-    if close {
-        resp.headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
     let status = resp.status();
     if status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
         return tunnel(io, resp).await;
@@ -262,7 +257,7 @@ async fn serve_one(
             bytes_out,
             duration: start.elapsed(),
             route: ex.route.map(|i| snapshot.config.routes[i].name.as_str()),
-            upstream: ex.upstream.as_deref(),
+            upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
         });
     }
@@ -284,40 +279,28 @@ async fn write_response(
         *method == Method::HEAD || status == 204 || status == 304 || (100..200).contains(&status);
     let mut chunked = false;
     let mut close_delimited = false;
+    let mut extras = HeadExtras::default();
     if !bodiless {
-        parts.headers.remove(header::TRANSFER_ENCODING);
+        // The map never carries framing for bodies: it is chosen here.
+        parts.headers.remove(header::CONTENT_LENGTH);
         match body.exact_len() {
-            Some(n) => {
-                parts
-                    .headers
-                    .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+            Some(n) => extras.framing = FramingField::Length(n),
+            None if version == Version::HTTP_11 => {
+                extras.framing = FramingField::Chunked;
+                chunked = true;
             }
-            None => {
-                parts.headers.remove(header::CONTENT_LENGTH);
-                if version == Version::HTTP_11 {
-                    parts.headers.insert(
-                        header::TRANSFER_ENCODING,
-                        HeaderValue::from_static("chunked"),
-                    );
-                    chunked = true;
-                } else {
-                    close_delimited = true;
-                    parts
-                        .headers
-                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-                }
-            }
+            None => close_delimited = true,
         }
     } else if status == 204 || (100..200).contains(&status) {
         parts.headers.remove(header::CONTENT_LENGTH);
     }
-    if !close && !close_delimited && version == Version::HTTP_10 {
-        parts
-            .headers
-            .insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+    if close || close_delimited {
+        extras.connection = Some(ConnectionField::Close);
+    } else if version == Version::HTTP_10 {
+        extras.connection = Some(ConnectionField::KeepAlive);
     }
     io.wbuf.clear();
-    tollgate_h1::encode_response_head(parts.status, &parts.headers, &mut io.wbuf);
+    tollgate_h1::encode_response_head(parts.status, &parts.headers, extras, &mut io.wbuf);
     if bodiless {
         let ok = io.stream.write_all(&io.wbuf).await.is_ok();
         return (0, ok);
@@ -376,7 +359,12 @@ async fn tunnel(io: &mut ClientIo, resp: Response<ResponseBody>) -> bool {
         return false;
     };
     io.wbuf.clear();
-    tollgate_h1::encode_response_head(parts.status, &parts.headers, &mut io.wbuf);
+    tollgate_h1::encode_response_head(
+        parts.status,
+        &parts.headers,
+        HeadExtras::default(),
+        &mut io.wbuf,
+    );
     if !conn.rbuf.is_empty() {
         io.wbuf.extend_from_slice(&conn.rbuf);
         conn.rbuf.clear();

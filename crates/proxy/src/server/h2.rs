@@ -5,7 +5,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use http::header::HeaderValue;
 use http::Request;
 use hyper::body::Incoming as HyperBody;
 use hyper::service::service_fn;
@@ -64,10 +63,10 @@ async fn handle(
     let (parts, body) = req.into_parts();
     let request_id = match parts.headers.get("x-request-id") {
         Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
-        _ => HeaderValue::from_str(&worker.ids.next_id()).unwrap_or(HeaderValue::from_static("")),
+        _ => worker.new_request_id(),
     };
     let logged = worker.log.enabled().then(|| {
-        let host = pipeline::request_host(&parts.uri, &parts.headers);
+        let host = pipeline::request_host(&parts.uri, &parts.headers).into_owned();
         let path = parts
             .uri
             .path_and_query()
@@ -109,7 +108,7 @@ async fn handle(
             route: ex
                 .route
                 .map(|i| worker.snapshot.config.routes[i].name.as_str()),
-            upstream: ex.upstream.as_deref(),
+            upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
         });
     }

@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
-use bytes::BytesMut;
-use http::header::{self, HeaderMap, HeaderValue};
+use bytes::{Buf, BytesMut};
+use http::header::HeaderMap;
 use http::Method;
 use tokio::io::AsyncWriteExt;
 use tollgate_core::{ErrorKind, ProxyError};
-use tollgate_h1::{HeadLimits, ResponseHead};
+use tollgate_h1::{FramingField, HeadExtras, HeadLimits, ResponseHead};
 
 use super::pool::PooledConn;
 use crate::body::RequestBody;
@@ -62,31 +62,26 @@ pub(crate) async fn exchange(
 ) -> Result<ResponseHead, ExchangeError> {
     let known = req.body.known_length();
     let chunked = known.is_none();
-    match known {
-        Some(0) if !method_implies_body(req.method) => {}
-        Some(n) => {
-            req.headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
-        }
-        None => {
-            req.headers.insert(
-                header::TRANSFER_ENCODING,
-                HeaderValue::from_static("chunked"),
-            );
-        }
-    }
-    let mut wbuf = BytesMut::with_capacity(1024);
-    tollgate_h1::encode_request_head(req.method, req.target, req.headers, &mut wbuf);
+    let framing = match known {
+        Some(0) if !method_implies_body(req.method) => FramingField::None,
+        Some(n) => FramingField::Length(n),
+        None => FramingField::Chunked,
+    };
+    let mut wbuf = std::mem::take(&mut conn.wbuf);
+    wbuf.clear();
+    let extras = HeadExtras {
+        framing,
+        connection: None,
+    };
+    tollgate_h1::encode_request_head(req.method, req.target, req.headers, extras, &mut wbuf);
 
     let body_was_empty = known == Some(0);
-    send_body(conn, &mut wbuf, req.body, chunked)
-        .await
-        .map_err(|error| ExchangeError {
-            before_response: body_was_empty
-                && conn.reused
-                && error.kind == ErrorKind::UpstreamProtocol,
-            error,
-        })?;
+    let sent = send_body(conn, &mut wbuf, req.body, chunked).await;
+    conn.wbuf = wbuf;
+    sent.map_err(|error| ExchangeError {
+        before_response: body_was_empty && conn.reused && error.kind == ErrorKind::UpstreamProtocol,
+        error,
+    })?;
 
     let head = tokio::time::timeout(header_timeout, read_head(conn, req.method))
         .await
@@ -169,7 +164,7 @@ async fn read_head(
         if !conn.rbuf.is_empty() {
             match tollgate_h1::parse_response(&conn.rbuf, &RESPONSE_HEAD_LIMITS, method) {
                 Ok(Some((head, used))) => {
-                    let _ = conn.rbuf.split_to(used);
+                    conn.rbuf.advance(used);
                     let code = head.status.as_u16();
                     if (100..200).contains(&code) && code != 101 {
                         continue;

@@ -27,6 +27,7 @@ pub(crate) struct TargetPool {
 struct IdleConn {
     stream: TcpStream,
     rbuf: BytesMut,
+    wbuf: BytesMut,
     since: Instant,
 }
 
@@ -37,6 +38,8 @@ pub(crate) struct PooledConn {
     pub(crate) stream: TcpStream,
     /// Bytes read from the upstream and not yet consumed.
     pub(crate) rbuf: BytesMut,
+    /// Write buffer, kept with the connection so requests reuse it.
+    pub(crate) wbuf: BytesMut,
     /// Whether the connection served an earlier request (it may have been
     /// closed by the upstream meanwhile).
     pub(crate) reused: bool,
@@ -89,6 +92,7 @@ impl TargetPool {
         Ok(PooledConn {
             stream,
             rbuf: BytesMut::with_capacity(READ_BUF),
+            wbuf: BytesMut::with_capacity(1024),
             reused: false,
         })
     }
@@ -101,6 +105,7 @@ impl TargetPool {
                 return Some(PooledConn {
                     stream: c.stream,
                     rbuf: c.rbuf,
+                    wbuf: c.wbuf,
                     reused: true,
                 });
             }
@@ -115,15 +120,20 @@ impl TargetPool {
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        idle.retain(|c| now.duration_since(c.since) < self.idle_timeout);
+        // Oldest first: only the front can have expired, so this is O(1) when nothing has.
+        let expired = idle
+            .iter()
+            .take_while(|c| now.duration_since(c.since) >= self.idle_timeout)
+            .count();
+        idle.drain(..expired);
         if idle.len() < self.max_idle {
             let mut rbuf = conn.rbuf;
-            if rbuf.capacity() < READ_BUF {
-                rbuf = BytesMut::with_capacity(READ_BUF);
-            }
+            // Reclaims the whole buffer when the body pieces split off it are gone.
+            rbuf.reserve(READ_BUF);
             idle.push(IdleConn {
                 stream: conn.stream,
                 rbuf,
+                wbuf: conn.wbuf,
                 since: now,
             });
         }

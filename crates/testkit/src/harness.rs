@@ -1,0 +1,111 @@
+//! tollgate in-process, and config templates.
+
+use std::fmt::Display;
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tollgate_proxy::RunningServer;
+
+/// Settings most test configs start with: one worker, a short drain, no
+/// access log. [`Tollgate::start_with_defaults`] puts them in front.
+pub const TEST_PREAMBLE: &str =
+    "server: {workers: 1, shutdown_timeout: 5s}\naccess_log: {output: off}\n";
+
+/// How long dropping a [`Tollgate`] waits for it to stop before giving up.
+const DROP_WAIT: Duration = Duration::from_secs(10);
+
+/// A tollgate running in this process; stopped when dropped.
+#[derive(Debug)]
+pub struct Tollgate {
+    server: Option<RunningServer>,
+    addresses: Vec<(String, SocketAddr)>,
+}
+
+impl Tollgate {
+    /// Parses `yaml` (as `test.yaml`) and starts tollgate. Panics with every
+    /// configuration error when the config is invalid, or when it cannot start.
+    pub fn start(yaml: &str) -> Self {
+        let config = tollgate_config::parse_str(yaml, "test.yaml")
+            .unwrap_or_else(|e| panic!("invalid test config:\n{e}\n--- config ---\n{yaml}"));
+        let server = RunningServer::start(config).expect("tollgate failed to start");
+        let addresses = server.addresses().to_vec();
+        Self {
+            server: Some(server),
+            addresses,
+        }
+    }
+
+    /// [`Tollgate::start`] with [`TEST_PREAMBLE`] in front of `rest`
+    /// (which then holds listeners, upstreams, routes, defaults).
+    pub fn start_with_defaults(rest: &str) -> Self {
+        Self::start(&format!("{TEST_PREAMBLE}{rest}"))
+    }
+
+    /// The bound address of `listener`; panics when there is no such listener.
+    pub fn addr(&self, listener: &str) -> SocketAddr {
+        self.addresses
+            .iter()
+            .find(|(n, _)| n == listener)
+            .map(|(_, a)| *a)
+            .unwrap_or_else(|| panic!("no listener named {listener:?}"))
+    }
+
+    /// `http://<addr of listener><path>`.
+    pub fn url(&self, listener: &str, path: &str) -> String {
+        format!("http://{}{path}", self.addr(listener))
+    }
+
+    /// Stops tollgate and waits for it: in-flight requests drain up to
+    /// `server.shutdown_timeout`. Blocks.
+    pub fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+        }
+    }
+}
+
+impl Drop for Tollgate {
+    fn drop(&mut self) {
+        let Some(server) = self.server.take() else {
+            return;
+        };
+        // Shut down on another thread so a stuck drain can never hang a test.
+        let (tx, rx) = mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("tollgate-shutdown".into())
+            .spawn(move || {
+                server.shutdown();
+                let _ = tx.send(());
+            });
+        if spawned.is_ok() {
+            let _ = rx.recv_timeout(DROP_WAIT);
+        }
+    }
+}
+
+/// Replaces every `{name}` in `template` with its value. Panics when a
+/// placeholder given in `vars` does not occur (a typo in the test).
+///
+/// ```
+/// let yaml = tollgate_testkit::render("address: {up}", &[("up", &"127.0.0.1:9")]);
+/// assert_eq!(yaml, "address: 127.0.0.1:9");
+/// ```
+pub fn render(template: &str, vars: &[(&str, &dyn Display)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in vars {
+        let placeholder = format!("{{{name}}}");
+        assert!(
+            out.contains(&placeholder),
+            "placeholder {placeholder} not found in template"
+        );
+        out = out.replace(&placeholder, &value.to_string());
+    }
+    out
+}
+
+/// An address on 127.0.0.1 where nothing listens (bound, then released).
+pub fn unused_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("address")
+}

@@ -1,0 +1,303 @@
+//! The upstream side: connection pooling, h2c, body streaming both ways,
+//! `Expect: 100-continue`, timeouts and failures, WebSocket tunnels, and
+//! HTTP/2 clients.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use tollgate_testkit::{
+    connect, get, h2_get, h2_request, parse_response, parse_status, raw_request, read_all,
+    read_until, render, request, unused_addr, websocket_accept, Tollgate, Upstream, WEBSOCKET_KEY,
+};
+
+/// tollgate with listener `web` and one upstream `u` (extra upstream
+/// settings in `upstream_extra`, e.g. `protocol: h2c`) at `addr`, and
+/// `routes` (default: everything to `u`).
+fn proxy_to(addr: std::net::SocketAddr, upstream_extra: &str, routes: Option<&str>) -> Tollgate {
+    Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - {name: u, targets: [{address: "{addr}"}]{extra}}
+routes:
+{routes}"#,
+        &[
+            ("addr", &addr),
+            ("extra", &upstream_extra),
+            (
+                "routes",
+                &routes.unwrap_or("  - {name: all, upstream: u}\n"),
+            ),
+        ],
+    ))
+}
+
+fn assert_json_error(resp: &tollgate_testkit::HttpResponse, status: u16) {
+    assert_eq!(resp.status, status, "{}", resp.text());
+    assert_eq!(resp.header("content-type"), Some("application/json"));
+    let body = resp.json();
+    assert!(body["error"].is_string(), "{body}");
+    assert_eq!(
+        body["request_id"].as_str(),
+        resp.header("x-request-id"),
+        "{body}"
+    );
+}
+
+#[test]
+fn keep_alive_connections_are_pooled() {
+    let up = Upstream::echo();
+    let tg = proxy_to(up.addr(), "", None);
+    for i in 0..5 {
+        let resp = get(tg.addr("web"), &format!("/req/{i}"));
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.echo().path, format!("/req/{i}"));
+    }
+    assert_eq!(up.request_count(), 5);
+    assert_eq!(up.connection_count(), 1, "upstream connection not reused");
+}
+
+#[test]
+fn pool_max_idle_zero_disables_pooling() {
+    let up = Upstream::echo();
+    let tg = proxy_to(up.addr(), ", pool: {max_idle: 0}", None);
+    for _ in 0..3 {
+        assert_eq!(get(tg.addr("web"), "/").status, 200);
+    }
+    assert_eq!(up.connection_count(), 3);
+}
+
+#[test]
+fn h2c_upstream() {
+    let up = Upstream::h2c_echo();
+    let tg = proxy_to(up.addr(), ", protocol: h2c", None);
+    for i in 0..3 {
+        let resp = get(tg.addr("web"), &format!("/h2/{i}?x=1"));
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        let echo = resp.echo();
+        assert_eq!(echo.version, "HTTP/2.0");
+        assert_eq!(echo.path, format!("/h2/{i}?x=1"));
+        assert_eq!(resp.header("x-upstream-id"), Some(up.id()));
+    }
+    let body = vec![b'z'; 200_000];
+    let resp = request(tg.addr("web"), "POST", "/upload", &[], &body);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.echo().body_len, 200_000);
+    assert_eq!(up.connection_count(), 1, "h2c session not shared");
+}
+
+#[test]
+fn request_body_with_content_length_is_forwarded() {
+    let up = Upstream::echo();
+    let tg = proxy_to(up.addr(), "", None);
+    let body: Vec<u8> = (0..1 << 20).map(|i| b'a' + (i % 26) as u8).collect();
+    let resp = request(tg.addr("web"), "POST", "/upload", &[], &body);
+    assert_eq!(resp.status, 200);
+    let echo = resp.echo();
+    assert_eq!(echo.body_len, 1 << 20);
+    assert_eq!(echo.header("content-length"), Some("1048576"));
+    assert_eq!(up.last_request().body.as_ref(), body.as_slice());
+}
+
+#[test]
+fn chunked_request_body_is_forwarded() {
+    let up = Upstream::echo();
+    let tg = proxy_to(up.addr(), "", None);
+    let mut stream = connect(tg.addr("web"));
+    stream
+        .write_all(
+            b"POST /chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let piece = vec![b'q'; 64 * 1024];
+    for _ in 0..16 {
+        write!(stream, "{:x}\r\n", piece.len()).unwrap();
+        stream.write_all(&piece).unwrap();
+        stream.write_all(b"\r\n").unwrap();
+    }
+    stream.write_all(b"0\r\n\r\n").unwrap();
+    let resp = parse_response(&read_all(&mut stream));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.echo().body_len, 1 << 20);
+    assert_eq!(up.last_request().body.len(), 1 << 20);
+}
+
+#[test]
+fn response_body_is_streamed() {
+    let up = Upstream::streaming(
+        &["first-piece;", "second;", "third;", "last."],
+        Duration::from_millis(400),
+    );
+    let tg = proxy_to(up.addr(), "", None);
+    let start = Instant::now();
+    let mut stream = connect(tg.addr("web"));
+    stream
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let _ = read_until(&mut stream, b"first-piece;");
+    let first_at = Instant::now();
+    let mut rest = read_all(&mut stream);
+    let times = up.chunk_times();
+    assert_eq!(times.len(), 4);
+    assert!(
+        first_at < times[3],
+        "the first piece only arrived after the last was sent"
+    );
+    assert!(
+        first_at - start < Duration::from_millis(1000),
+        "first piece took {:?}",
+        first_at - start
+    );
+    let mut all = b"HTTP/1.1".to_vec();
+    all.clear();
+    all.append(&mut rest);
+    let text = String::from_utf8_lossy(&all);
+    assert!(text.contains("last."), "{text}");
+}
+
+#[test]
+fn expect_100_continue() {
+    let up = Upstream::echo();
+    let tg = proxy_to(up.addr(), "", None);
+    let mut stream = connect(tg.addr("web"));
+    stream
+        .write_all(
+            b"POST /upload HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let interim = read_until(&mut stream, b"\r\n\r\n");
+    assert!(
+        interim.starts_with(b"HTTP/1.1 100 Continue\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&interim)
+    );
+    assert_eq!(up.request_count(), 0);
+    stream.write_all(b"hello").unwrap();
+    let resp = parse_response(&read_all(&mut stream));
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let echo = resp.echo();
+    assert_eq!(echo.body, "hello");
+    assert!(!echo.has_header("expect"), "Expect forwarded upstream");
+}
+
+#[test]
+fn slow_upstream_beyond_response_header_timeout_is_504() {
+    let up = Upstream::slow(Duration::from_secs(3));
+    let tg = proxy_to(up.addr(), ", timeouts: {response_header: 300ms}", None);
+    let start = Instant::now();
+    let resp = get(tg.addr("web"), "/");
+    assert_json_error(&resp, 504);
+    assert!(start.elapsed() < Duration::from_millis(2500));
+}
+
+#[test]
+fn route_timeout_is_504() {
+    let up = Upstream::slow(Duration::from_secs(3));
+    let tg = proxy_to(
+        up.addr(),
+        "",
+        Some("  - {name: all, upstream: u, timeout: 300ms}\n"),
+    );
+    let start = Instant::now();
+    let resp = get(tg.addr("web"), "/");
+    assert_json_error(&resp, 504);
+    assert!(start.elapsed() < Duration::from_millis(2500));
+}
+
+#[test]
+fn dead_upstream_is_502() {
+    let tg = proxy_to(unused_addr(), "", None);
+    assert_json_error(&get(tg.addr("web"), "/"), 502);
+    // The connection to the client stays usable for the next request.
+    assert_json_error(&get(tg.addr("web"), "/"), 502);
+}
+
+#[test]
+fn upstream_closing_without_answer_is_502() {
+    let up = Upstream::closing();
+    let tg = proxy_to(up.addr(), "", None);
+    assert_json_error(&get(tg.addr("web"), "/"), 502);
+    assert!(up.connection_count() >= 1);
+}
+
+#[test]
+fn websocket_upgrade_is_tunnelled() {
+    let up = Upstream::websocket_echo();
+    let tg = proxy_to(up.addr(), "", None);
+    let mut stream = connect(tg.addr("web"));
+    write!(
+        stream,
+        "GET /chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {WEBSOCKET_KEY}\r\n\r\n"
+    )
+    .unwrap();
+    let head = read_until(&mut stream, b"\r\n\r\n");
+    let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert_eq!(parse_status(&head), 101, "{text}");
+    assert!(text.contains("upgrade: websocket"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "sec-websocket-accept: {}",
+            websocket_accept(WEBSOCKET_KEY).to_ascii_lowercase()
+        )),
+        "{text}"
+    );
+    let seen = up.last_request();
+    assert_eq!(seen.headers["upgrade"], "websocket");
+    assert_eq!(seen.path, "/chat");
+
+    for msg in [
+        &b"\x81\x05hello"[..],
+        b"second message",
+        &[0u8, 255, 13, 10],
+    ] {
+        stream.write_all(msg).unwrap();
+        let back = read_until(&mut stream, msg);
+        assert_eq!(back, msg);
+    }
+}
+
+#[test]
+fn http2_client_to_tollgate() {
+    let up = Upstream::echo();
+    let tg = proxy_to(
+        up.addr(),
+        "",
+        Some(
+            "  - {name: fixed, match: {path: {exact: /fixed}}, respond: {status: 201, body: made}}\n  - {name: all, upstream: u}\n",
+        ),
+    );
+    let resp = h2_get(tg.addr("web"), "/fixed");
+    assert_eq!(resp.version, tollgate_testkit::http::Version::HTTP_2);
+    assert_eq!(resp.status, 201);
+    assert_eq!(resp.text(), "made");
+
+    let resp = h2_request(
+        tg.addr("web"),
+        "POST",
+        "/up?x=1",
+        &[("host", "app.test"), ("x-test", "1")],
+        &vec![b'b'; 100_000],
+    );
+    assert_eq!(resp.version, tollgate_testkit::http::Version::HTTP_2);
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let echo = resp.echo();
+    assert_eq!(echo.method, "POST");
+    assert_eq!(echo.path, "/up?x=1");
+    assert_eq!(echo.version, "HTTP/1.1");
+    assert_eq!(echo.header("host"), Some("app.test"));
+    assert_eq!(echo.header("x-test"), Some("1"));
+    assert_eq!(echo.body_len, 100_000);
+}
+
+#[test]
+fn http10_client_gets_close_delimited_streaming_answer() {
+    let up = Upstream::streaming(&["a", "b"], Duration::from_millis(50));
+    let tg = proxy_to(up.addr(), "", None);
+    let raw = raw_request(tg.addr("web"), b"GET / HTTP/1.0\r\nHost: h\r\n\r\n");
+    let resp = parse_response(&raw);
+    assert_eq!(resp.status, 200);
+    assert!(resp.header("transfer-encoding").is_none());
+    assert_eq!(resp.text(), "ab");
+}
