@@ -15,6 +15,15 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // Signal handlers go in before anything is announced, so a SIGTERM sent
+    // as soon as the listeners are printed still drains instead of killing.
+    let signals = match Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tollgate: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let server = match RunningServer::start(config) {
         Ok(s) => s,
         Err(e) => {
@@ -25,45 +34,52 @@ pub fn run(path: &Path) -> ExitCode {
     for (name, addr) in server.addresses() {
         eprintln!("tollgate: listener {name} on http://{addr}");
     }
-    wait_for_signal();
+    signals.wait();
     eprintln!("tollgate: shutting down, draining in-flight requests");
     server.shutdown();
     ExitCode::SUCCESS
 }
 
-/// Blocks until SIGTERM or SIGINT arrives.
-fn wait_for_signal() {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tollgate: signal handling unavailable: {e}");
-            return;
-        }
-    };
-    rt.block_on(async {
+/// SIGTERM and SIGINT, registered with the OS and waited for later.
+struct Signals {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
-            match signal(SignalKind::terminate()) {
-                Ok(mut term) => {
-                    tokio::select! {
-                        _ = term.recv() => {}
-                        _ = tokio::signal::ctrl_c() => {}
-                    }
-                }
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                }
-            }
+            let _guard = runtime.enter();
+            let term = signal(SignalKind::terminate())?;
+            let int = signal(SignalKind::interrupt())?;
+            Ok(Self { runtime, term, int })
         }
         #[cfg(not(unix))]
-        {
+        Ok(Self { runtime })
+    }
+
+    /// Blocks until SIGTERM or SIGINT arrives.
+    fn wait(mut self) {
+        #[cfg(unix)]
+        self.runtime.block_on(async {
+            tokio::select! {
+                _ = self.term.recv() => {}
+                _ = self.int.recv() => {}
+            }
+        });
+        #[cfg(not(unix))]
+        self.runtime.block_on(async {
             let _ = tokio::signal::ctrl_c().await;
-        }
-    });
+        });
+    }
 }
 
 /// `tollgate validate`: 0 when the file is valid, 1 with every error listed.

@@ -257,6 +257,67 @@ fn request_id_is_generated_passed_upstream_and_returned() {
 }
 
 #[test]
+fn request_id_is_returned_on_fixed_responses_and_redirects() {
+    let up = Upstream::echo();
+    let tg = start(
+        &up,
+        r#"
+  - {name: fixed, match: {path: {exact: /fixed}}, respond: {body: ok}}
+  - {name: moved, match: {path: {exact: /moved}}, redirect: {to: /fixed}}
+"#,
+    );
+    for path in ["/fixed", "/moved"] {
+        let resp = get(tg.addr("web"), path);
+        let id = resp.header("x-request-id").unwrap_or_default();
+        assert!(
+            is_hex32(id),
+            "{path}: no generated request id in {:?}",
+            resp.headers
+        );
+        let resp = request(
+            tg.addr("web"),
+            "GET",
+            path,
+            &[("X-Request-Id", "mine")],
+            b"",
+        );
+        assert_eq!(resp.header_all("x-request-id"), ["mine"], "{path}");
+    }
+}
+
+#[test]
+fn custom_request_id_header_is_kept_when_the_client_sends_it() {
+    let up = Upstream::echo();
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+defaults:
+  forwarding: {request_id_header: X-Trace-Id}
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - {name: u, targets: [{address: "{up}"}]}
+routes:
+  - {name: all, upstream: u}
+"#,
+        &[("up", &up.addr())],
+    ));
+    let resp = get(tg.addr("web"), "/");
+    let id = resp.header("x-trace-id").expect("x-trace-id").to_owned();
+    assert!(is_hex32(&id), "{id:?}");
+    assert_eq!(resp.echo().header_all("x-trace-id"), [id.as_str()]);
+
+    let resp = request(
+        tg.addr("web"),
+        "GET",
+        "/",
+        &[("X-Trace-Id", "trace-7")],
+        b"",
+    );
+    assert_eq!(resp.echo().header_all("x-trace-id"), ["trace-7"]);
+    assert_eq!(resp.header_all("x-trace-id"), ["trace-7"]);
+}
+
+#[test]
 fn request_id_over_http2() {
     let up = Upstream::echo();
     let tg = start(&up, "  - {name: all, upstream: u}\n");

@@ -84,7 +84,6 @@ fn redirect_status_and_location() {
 }
 
 #[test]
-#[ignore = "bug: redirect `to` does not expand $path / $query as documented"]
 fn redirect_expands_path_and_query_variables() {
     let tg = start(
         r#"

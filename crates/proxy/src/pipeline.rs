@@ -110,13 +110,29 @@ pub(crate) async fn handle(
     })?;
     ex.route = Some(index);
     let route = &snapshot.config.routes[index];
+    let id_header = &route.forwarding.request_id_header;
+    if id_header != "x-request-id" {
+        if let Some(v) = req.headers.get(id_header) {
+            if !v.is_empty() && v.len() <= 200 {
+                req.request_id = v.clone();
+            }
+        }
+    }
     req.body.set_limit(route.max_body);
     if req.body.known_length().is_some_and(|n| n > route.max_body) {
         return Err(too_large());
     }
     match &route.target {
-        RouteTarget::Respond(fixed) => Ok(fixed_response(fixed)),
-        RouteTarget::Redirect(r) => Ok(redirect(r, &req.uri)),
+        RouteTarget::Respond(fixed) => {
+            let mut resp = fixed_response(fixed);
+            resp.headers_mut().insert(id_header, req.request_id.clone());
+            Ok(resp)
+        }
+        RouteTarget::Redirect(r) => {
+            let mut resp = redirect(r, &req.uri);
+            resp.headers_mut().insert(id_header, req.request_id.clone());
+            Ok(resp)
+        }
         RouteTarget::Upstream(u) => {
             let forward = forward_upstream(worker, route, *u, req, ex);
             match tokio::time::timeout(route.timeout, forward).await {
@@ -140,7 +156,13 @@ fn fixed_response(fixed: &FixedResponse) -> Response<ResponseBody> {
 }
 
 fn redirect(r: &Redirect, uri: &Uri) -> Response<ResponseBody> {
-    let mut location = r.location.clone();
+    let mut location = if r.location.contains('$') {
+        r.location
+            .replace("$path", uri.path())
+            .replace("$query", uri.query().unwrap_or(""))
+    } else {
+        r.location.clone()
+    };
     if r.keep_path {
         let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
         location.push_str(if location.ends_with('/') {
@@ -275,13 +297,17 @@ async fn forward_upstream(
     }
     let mut resp_headers = head.headers;
     finish_response_headers(&mut resp_headers, route, &req.request_id, switching);
-    let body = UpstreamBody::new(
-        conn,
-        pool.clone(),
-        &head.framing,
-        head.keep_alive,
-        upstream.read_idle_timeout,
-    );
+    let body = if switching {
+        UpstreamBody::switched(conn, pool.clone())
+    } else {
+        UpstreamBody::new(
+            conn,
+            pool.clone(),
+            &head.framing,
+            head.keep_alive,
+            upstream.read_idle_timeout,
+        )
+    };
     let mut resp = Response::new(ResponseBody::Upstream(body));
     *resp.status_mut() = head.status;
     *resp.headers_mut() = resp_headers;

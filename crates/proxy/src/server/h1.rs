@@ -307,7 +307,22 @@ async fn write_response(
     }
     let mut sent = 0u64;
     loop {
-        let next = poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame_data(cx)).await;
+        // Whatever is buffered goes out before waiting on the upstream, so
+        // slow streams (SSE, long polls) reach the client as they arrive.
+        let step = poll_fn(
+            |cx| match std::pin::Pin::new(&mut body).poll_frame_data(cx) {
+                std::task::Poll::Pending if !io.wbuf.is_empty() => std::task::Poll::Ready(None),
+                std::task::Poll::Pending => std::task::Poll::Pending,
+                std::task::Poll::Ready(next) => std::task::Poll::Ready(Some(next)),
+            },
+        )
+        .await;
+        let Some(next) = step else {
+            if !flush(io).await {
+                return (sent, false);
+            }
+            continue;
+        };
         match next {
             Some(Ok(data)) => {
                 sent += data.len() as u64;

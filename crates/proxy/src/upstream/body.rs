@@ -73,6 +73,20 @@ impl UpstreamBody {
         body
     }
 
+    /// The connection after a `101 Switching Protocols`: no HTTP body, and
+    /// never back to the pool; [`UpstreamBody::into_upgraded`] takes it out.
+    pub(crate) fn switched(conn: PooledConn, pool: Arc<TargetPool>) -> Self {
+        Self {
+            conn: Some(conn),
+            pool,
+            decoder: Decoder::Done,
+            exact: Some(0),
+            keep_alive: false,
+            read_idle: Duration::ZERO,
+            timer: None,
+        }
+    }
+
     /// Exact length when the upstream announced one.
     pub(crate) fn exact_len(&self) -> Option<u64> {
         self.exact
