@@ -134,8 +134,9 @@ pub(crate) async fn handle(
             Ok(resp)
         }
         RouteTarget::Upstream(u) => {
-            let forward = forward_upstream(worker, route, *u, req, ex);
-            match tokio::time::timeout(route.timeout, forward).await {
+            let deadline = tokio::time::Instant::now() + route.timeout;
+            let forward = forward_upstream(worker, route, *u, req, ex, deadline);
+            match tokio::time::timeout_at(deadline, forward).await {
                 Ok(result) => result,
                 Err(_) => Err(ProxyError::upstream(
                     ErrorKind::UpstreamTimeout,
@@ -188,6 +189,7 @@ async fn forward_upstream(
     u: usize,
     req: &mut Incoming<'_>,
     ex: &mut Exchange,
+    deadline: tokio::time::Instant,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let snapshot = &*worker.snapshot;
     let upstream = &snapshot.config.upstreams[u];
@@ -279,7 +281,14 @@ async fn forward_upstream(
             headers: &mut headers,
             body: &mut req.body,
         };
-        match exchange(&mut conn, outgoing, upstream.response_header_timeout).await {
+        match exchange(
+            &mut conn,
+            outgoing,
+            upstream.response_header_timeout,
+            deadline,
+        )
+        .await
+        {
             Ok(head) => break head,
             Err(e) if e.before_response && idempotent && conn.reused => {
                 conn = pool.connect().await?;

@@ -31,7 +31,7 @@ const COALESCE_BELOW: usize = 16 * 1024;
 
 /// What waiting for the next request head gave.
 enum NextHead {
-    Head(Box<RequestHead>),
+    Head(RequestHead),
     /// The client closed, went idle too long, or the server is shutting down.
     Closed,
     /// The connection opened with the HTTP/2 preface.
@@ -63,7 +63,11 @@ pub(crate) async fn serve(
             Ok(NextHead::Closed) => return,
             Ok(NextHead::H2) => {
                 let prefix = std::mem::take(&mut io.rbuf).to_vec();
-                super::h2::serve(io.stream, prefix, client, ctx, worker, shutdown).await;
+                // Boxed: hyper's connection state is large and only HTTP/2 clients need it.
+                Box::pin(super::h2::serve(
+                    io.stream, prefix, client, ctx, worker, shutdown,
+                ))
+                .await;
                 return;
             }
             Err(e) => {
@@ -75,7 +79,7 @@ pub(crate) async fn serve(
         };
         first = false;
         let shutting_down = *shutdown.borrow();
-        let keep = serve_one(&mut io, *head, client, &ctx, &worker, shutting_down).await;
+        let keep = serve_one(&mut io, head, client, &ctx, &worker, shutting_down).await;
         if !keep {
             return;
         }
@@ -114,7 +118,7 @@ async fn next_head(
                 match tollgate_h1::parse_request(&io.rbuf, limits) {
                     Ok(Some((head, used))) => {
                         io.rbuf.advance(used);
-                        return Ok(NextHead::Head(Box::new(head)));
+                        return Ok(NextHead::Head(head));
                     }
                     Ok(None) => {}
                     Err(e) => return Err(ProxyError::client(kind_of(e.status()), e.to_string())),

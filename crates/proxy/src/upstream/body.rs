@@ -14,8 +14,8 @@ use tollgate_h1::{BodyFraming, ChunkEvent, ChunkedDecoder, LengthDecoder};
 
 use super::pool::{PooledConn, TargetPool};
 
-/// Largest read from an upstream in one go.
-const READ_CHUNK: usize = 64 * 1024;
+/// Room made in the read buffer before reading more of a body.
+const READ_CHUNK: usize = 16 * 1024;
 /// Trailer bytes accepted at the end of a chunked upstream body.
 const MAX_TRAILER_BYTES: usize = 16 * 1024;
 

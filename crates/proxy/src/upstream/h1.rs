@@ -52,13 +52,14 @@ impl From<ProxyError> for ExchangeError {
     }
 }
 
-/// Sends `req` on `conn` and waits up to `header_timeout` (after the request
-/// is sent) for the response head. Informational 1xx answers other than 101
-/// are skipped.
+/// Sends `req` on `conn` and waits up to `header_timeout` after the request
+/// is sent for the response head (`outer_deadline` is the caller's own limit
+/// on the whole exchange). Informational 1xx answers other than 101 are skipped.
 pub(crate) async fn exchange(
     conn: &mut PooledConn,
     req: OutgoingRequest<'_, '_>,
     header_timeout: Duration,
+    outer_deadline: tokio::time::Instant,
 ) -> Result<ResponseHead, ExchangeError> {
     let known = req.body.known_length();
     let chunked = known.is_none();
@@ -83,14 +84,21 @@ pub(crate) async fn exchange(
         error,
     })?;
 
-    let head = tokio::time::timeout(header_timeout, read_head(conn, req.method))
-        .await
-        .map_err(|_| {
-            ExchangeError::from(ProxyError::upstream(
-                ErrorKind::UpstreamTimeout,
-                "upstream did not answer in time",
-            ))
-        })?;
+    // The caller bounds the whole exchange by the route's deadline; a second
+    // timer is only armed when the header timeout would fire before it.
+    let header_deadline = tokio::time::Instant::now() + header_timeout;
+    let head = if header_deadline < outer_deadline {
+        tokio::time::timeout_at(header_deadline, read_head(conn, req.method))
+            .await
+            .map_err(|_| {
+                ExchangeError::from(ProxyError::upstream(
+                    ErrorKind::UpstreamTimeout,
+                    "upstream did not answer in time",
+                ))
+            })?
+    } else {
+        read_head(conn, req.method).await
+    };
     head.map_err(|(error, nothing_read)| ExchangeError {
         before_response: nothing_read && body_was_empty && conn.reused,
         error,

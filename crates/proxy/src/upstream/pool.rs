@@ -9,8 +9,12 @@ use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tollgate_core::{ErrorKind, ProxyError};
 
-/// Initial read buffer of an upstream connection.
-const READ_BUF: usize = 16 * 1024;
+/// Read buffer an upstream connection starts with and keeps while idle;
+/// bodies grow it while they stream.
+const READ_BUF: usize = 4 * 1024;
+/// An idle connection whose buffer grew past this gets a fresh small one,
+/// so a thousand idle connections cost a thousand small buffers.
+const KEEP_BUF_BELOW: usize = 32 * 1024;
 
 /// Idle connections to one target, owned by one worker.
 #[derive(Debug)]
@@ -128,8 +132,12 @@ impl TargetPool {
         idle.drain(..expired);
         if idle.len() < self.max_idle {
             let mut rbuf = conn.rbuf;
-            // Reclaims the whole buffer when the body pieces split off it are gone.
-            rbuf.reserve(READ_BUF);
+            if rbuf.capacity() > KEEP_BUF_BELOW {
+                rbuf = BytesMut::with_capacity(READ_BUF);
+            } else {
+                // Reclaims the whole buffer when the body pieces split off it are gone.
+                rbuf.reserve(READ_BUF);
+            }
             idle.push(IdleConn {
                 stream: conn.stream,
                 rbuf,
