@@ -16,6 +16,9 @@ use crate::router::RouteInput;
 use crate::snapshot::Worker;
 use crate::upstream::{exchange, OutgoingRequest, UpstreamBody};
 
+/// The request id header read before a route is known.
+static DEFAULT_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+
 /// A request as the pipeline sees it, whichever protocol brought it.
 #[derive(Debug)]
 pub(crate) struct Incoming<'a> {
@@ -111,7 +114,9 @@ pub(crate) async fn handle(
     ex.route = Some(index);
     let route = &snapshot.config.routes[index];
     let id_header = &route.forwarding.request_id_header;
-    if id_header != "x-request-id" {
+    // The servers read X-Request-Id before routing; a route that names
+    // another header takes the client's id from there.
+    if *id_header != DEFAULT_REQUEST_ID {
         if let Some(v) = req.headers.get(id_header) {
             if !v.is_empty() && v.len() <= 200 {
                 req.request_id = v.clone();
@@ -245,7 +250,8 @@ async fn forward_upstream(
         }
         let resp = tokio::time::timeout(
             upstream.response_header_timeout,
-            worker.h2[u][t].send(pool, builder, &mut req.body),
+            // Boxed: the h2c client's state would otherwise enlarge every request's future.
+            Box::pin(worker.h2[u][t].send(pool, builder, &mut req.body)),
         )
         .await
         .map_err(|_| {

@@ -242,7 +242,7 @@ async fn serve_one(
     close |= !keep_alive || !body_done || shutting_down;
     let status = resp.status();
     if status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
-        return tunnel(io, resp).await;
+        return Box::pin(tunnel(io, resp)).await;
     }
     let (bytes_out, clean) = write_response(io, resp, &method, version, close).await;
     let close = close || !clean;

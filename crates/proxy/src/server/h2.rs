@@ -39,7 +39,8 @@ pub(crate) async fn serve(
     let listener = ctx.index;
     let service = service_fn(move |req: Request<HyperBody>| {
         let worker = worker.clone();
-        async move { Ok::<_, Infallible>(handle(&worker, listener, client, req).await) }
+        // Boxed so hyper moves a pointer, not the whole pipeline state, into each stream task.
+        Box::pin(async move { Ok::<_, Infallible>(handle(&worker, listener, client, req).await) })
     });
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
