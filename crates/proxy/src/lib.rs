@@ -3,6 +3,7 @@
 //! them (see `pipeline.rs` for the request's way through, top to bottom).
 
 mod body;
+mod date;
 mod explain;
 mod forward;
 mod pipeline;

@@ -8,6 +8,7 @@ use tollgate_config::{Config, UpstreamProtocol};
 use tollgate_core::RequestIdGenerator;
 use tollgate_ops::{AccessLog, AccessLogBuffer};
 
+use crate::date::DateCache;
 use crate::router::Router;
 use crate::upstream::{H2Session, TargetPool};
 
@@ -50,6 +51,8 @@ pub(crate) struct Worker {
     pub(crate) h2: Vec<Vec<H2Session>>,
     pub(crate) ids: Arc<RequestIdGenerator>,
     pub(crate) log: AccessLogBuffer,
+    /// `Date` values for answers that lack one.
+    pub(crate) date: DateCache,
 }
 
 impl Worker {
@@ -98,6 +101,7 @@ impl Worker {
             h2,
             ids,
             log: AccessLogBuffer::new(log),
+            date: DateCache::new(),
         }
     }
 }

@@ -20,6 +20,7 @@ use tollgate_ops::AccessRecord;
 use super::h1_body::{BodyDecoder, ClientIo, H1RequestBody};
 use super::ListenerCtx;
 use crate::body::{RequestBody, ResponseBody};
+use crate::date::DateCache;
 use crate::forward::ClientInfo;
 use crate::pipeline::{self, error_response, Exchange, Incoming};
 use crate::snapshot::Worker;
@@ -73,7 +74,15 @@ pub(crate) async fn serve(
             Err(e) => {
                 let id = worker.new_request_id();
                 let resp = error_response(&e, &id);
-                let _ = write_response(&mut io, resp, &Method::GET, Version::HTTP_11, true).await;
+                let _ = write_response(
+                    &mut io,
+                    resp,
+                    &Method::GET,
+                    Version::HTTP_11,
+                    true,
+                    &worker.date,
+                )
+                .await;
                 return;
             }
         };
@@ -244,7 +253,7 @@ async fn serve_one(
     if status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
         return Box::pin(tunnel(io, resp)).await;
     }
-    let (bytes_out, clean) = write_response(io, resp, &method, version, close).await;
+    let (bytes_out, clean) = write_response(io, resp, &method, version, close, &worker.date).await;
     let close = close || !clean;
 
     if let Some((log_host, log_path)) = &logged {
@@ -276,8 +285,13 @@ async fn write_response(
     method: &Method,
     version: Version,
     close: bool,
+    date: &DateCache,
 ) -> (u64, bool) {
     let (mut parts, mut body) = resp.into_parts();
+    if !parts.headers.contains_key(header::DATE) {
+        // RFC 9110 §6.6.1: answers without a Date get the time they were sent.
+        parts.headers.insert(header::DATE, date.now());
+    }
     let status = parts.status.as_u16();
     let bodiless =
         *method == Method::HEAD || status == 204 || status == 304 || (100..200).contains(&status);
