@@ -28,7 +28,9 @@ fn respond_sends_status_headers_and_body() {
     assert_eq!(resp.header("cache-control"), Some("no-cache"));
     assert_eq!(resp.text(), "short and stout\n");
     assert_eq!(resp.header("content-length"), Some("16"));
-    let date = resp.header("date").expect("answers made by tollgate carry a Date");
+    let date = resp
+        .header("date")
+        .expect("answers made by tollgate carry a Date");
     assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
 
     let resp = get(tg.addr("web"), "/empty");

@@ -95,6 +95,13 @@ pub(crate) async fn handle(
     ex: &mut Exchange,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let snapshot = &*worker.snapshot;
+    if req.method == Method::CONNECT {
+        // tollgate is a reverse proxy: it opens no tunnels to arbitrary hosts.
+        return Err(ProxyError::client(
+            ErrorKind::NotImplemented,
+            "CONNECT is not supported",
+        ));
+    }
     let host = request_host(&req.uri, &req.headers);
     let input = RouteInput {
         listener: req.listener,
@@ -232,7 +239,13 @@ async fn forward_upstream(
                 None => Cow::Owned(path.into_owned()),
             }
         }
-        None => Cow::Borrowed(req.uri.path_and_query().map_or("/", |pq| pq.as_str())),
+        None => match req.uri.path_and_query().map(|pq| pq.as_str()) {
+            Some(pq) if pq.starts_with('/') => Cow::Borrowed(pq),
+            // An absolute-form target with an empty path (`http://a?b=1`)
+            // goes upstream as `/?b=1` (RFC 9112 §3.2.1).
+            Some(pq) => Cow::Owned(format!("/{pq}")),
+            None => Cow::Borrowed("/"),
+        },
     };
     let started = Instant::now();
 

@@ -2,6 +2,7 @@
 //! the listener's stream, header-list and reset limits.
 
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
@@ -9,7 +10,7 @@ use http::Request;
 use hyper::body::Incoming as HyperBody;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tollgate_net::Rewind;
 use tollgate_ops::AccessRecord;
 
@@ -37,10 +38,27 @@ pub(crate) async fn serve(
         .max_pending_accept_reset_streams(ctx.http2.max_pending_resets)
         .max_local_error_reset_streams(ctx.http2.max_pending_resets);
     let listener = ctx.index;
+    let resets = Arc::new(ResetBudget {
+        cancelled: AtomicUsize::new(0),
+        completed: AtomicUsize::new(0),
+        limit: ctx.http2.max_pending_resets,
+        exceeded: Notify::new(),
+    });
+    let budget = resets.clone();
     let service = service_fn(move |req: Request<HyperBody>| {
         let worker = worker.clone();
+        let guard = CancelGuard {
+            budget: budget.clone(),
+            armed: true,
+        };
         // Boxed so hyper moves a pointer, not the whole pipeline state, into each stream task.
-        Box::pin(async move { Ok::<_, Infallible>(handle(&worker, listener, client, req).await) })
+        Box::pin(async move {
+            let mut guard = guard;
+            let resp = handle(&worker, listener, client, req).await;
+            guard.armed = false;
+            guard.budget.completed.fetch_add(1, Ordering::Relaxed);
+            Ok::<_, Infallible>(resp)
+        })
     });
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
@@ -49,6 +67,41 @@ pub(crate) async fn serve(
         _ = shutdown.changed() => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
+        }
+        // Dropping the connection closes it at once: a client resetting
+        // streams faster than it lets them finish is attacking, not browsing.
+        _ = resets.exceeded.notified() => {}
+    }
+}
+
+/// Client-cancelled streams on one connection (rapid reset, CVE-2023-44487):
+/// each cancelled handler may already have cost an upstream request, so a
+/// connection whose cancellations pass the limit and outnumber its completed
+/// requests is closed.
+#[derive(Debug)]
+struct ResetBudget {
+    cancelled: AtomicUsize,
+    completed: AtomicUsize,
+    limit: usize,
+    exceeded: Notify,
+}
+
+/// Counts the handler as cancelled if it is dropped before it answered.
+struct CancelGuard {
+    budget: Arc<ResetBudget>,
+    armed: bool,
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let cancelled = self.budget.cancelled.fetch_add(1, Ordering::Relaxed) + 1;
+        if cancelled > self.budget.limit
+            && cancelled > self.budget.completed.load(Ordering::Relaxed)
+        {
+            self.budget.exceeded.notify_one();
         }
     }
 }
