@@ -86,6 +86,7 @@ pub(crate) async fn serve(
                     &worker.date,
                 )
                 .await;
+                linger_close(&mut io).await;
                 return;
             }
         };
@@ -257,6 +258,9 @@ async fn serve_one(
         return Box::pin(tunnel(io, resp)).await;
     }
     let (bytes_out, clean) = write_response(io, resp, &method, version, close, &worker.date).await;
+    if close && clean && !body_done {
+        linger_close(io).await;
+    }
     let close = close || !clean;
 
     if let Some((log_host, log_path)) = &logged {
@@ -374,6 +378,29 @@ async fn write_response(
     }
     let ok = flush(io).await;
     (sent, ok && !close_delimited)
+}
+
+/// Longest a closing connection keeps reading what the client still sends.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
+/// Most bytes read and discarded while lingering.
+const LINGER_BYTES: usize = 256 * 1024;
+
+/// Closes after an answer that left client bytes unread (an error, a body not
+/// taken): send FIN, then read and drop what still arrives for a moment, so the
+/// kernel does not answer it with a reset that could destroy our answer in flight.
+async fn linger_close(io: &mut ClientIo) {
+    if io.stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + LINGER;
+    let mut discarded = 0;
+    while discarded < LINGER_BYTES {
+        io.rbuf.clear();
+        match tokio::time::timeout_at(deadline, io.stream.read_buf(&mut io.rbuf)).await {
+            Ok(Ok(n)) if n > 0 => discarded += n,
+            _ => return,
+        }
+    }
 }
 
 async fn flush(io: &mut ClientIo) -> bool {
