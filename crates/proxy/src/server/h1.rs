@@ -331,6 +331,7 @@ async fn write_response(
         return (0, ok);
     }
     let mut sent = 0u64;
+    let mut looked_again = false;
     loop {
         // Whatever is buffered goes out before waiting on the upstream, so
         // slow streams (SSE, long polls) reach the client as they arrive.
@@ -343,11 +344,20 @@ async fn write_response(
         )
         .await;
         let Some(next) = step else {
+            if !looked_again {
+                // The rest is often already in flight (a head and its body in two
+                // segments): let the event loop look once more before sending a
+                // partial answer, which would cost a write and a client wake-up.
+                looked_again = true;
+                tokio::task::yield_now().await;
+                continue;
+            }
             if !flush(io).await {
                 return (sent, false);
             }
             continue;
         };
+        looked_again = false;
         match next {
             Some(Ok(data)) => {
                 sent += data.len() as u64;
@@ -356,7 +366,10 @@ async fn write_response(
                 } else if data.len() < COALESCE_BELOW {
                     io.wbuf.extend_from_slice(&data);
                 } else {
-                    if !flush(io).await || io.stream.write_all(&data).await.is_err() {
+                    // Large piece: one vectored write with whatever is buffered, no copy.
+                    let written = write_pair(&mut io.stream, &io.wbuf, &data).await;
+                    io.wbuf.clear();
+                    if written.is_err() {
                         return (sent, false);
                     }
                     continue;
@@ -378,6 +391,29 @@ async fn write_response(
     }
     let ok = flush(io).await;
     (sent, ok && !close_delimited)
+}
+
+/// Writes `first` then `second` with vectored writes, so a buffered head and a
+/// large body piece leave in one system call.
+async fn write_pair(
+    stream: &mut tokio::net::TcpStream,
+    mut first: &[u8],
+    mut second: &[u8],
+) -> std::io::Result<()> {
+    while !first.is_empty() {
+        let slices = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
+        let n = stream.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        if n < first.len() {
+            first = &first[n..];
+        } else {
+            second = &second[n - first.len()..];
+            first = &[];
+        }
+    }
+    stream.write_all(second).await
 }
 
 /// Longest a closing connection keeps reading what the client still sends.

@@ -209,6 +209,7 @@ async fn accept_loop(
                 continue;
             }
         };
+        #[cfg(not(target_os = "linux"))]
         tollgate_net::set_nodelay(&stream);
         let client = ClientInfo {
             peer,
