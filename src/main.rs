@@ -5,11 +5,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// mimalloc instead of the system allocator: glibc malloc/free took about 3%
-/// of tollgate's CPU per proxied request (perf, bench/run.sh small case).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// tollgate: reverse proxy, load balancer and API gateway in one binary.
 #[derive(Debug, Parser)]
 #[command(name = "tollgate", version, about)]
