@@ -62,7 +62,7 @@ pub fn explain(
             let name = &config.routes[i].name;
             match result {
                 Ok(spec) => {
-                    let _ = writeln!(out, "  route {name}: matches ({spec:?})");
+                    let _ = writeln!(out, "  route {name}: matches ({spec})");
                 }
                 Err(why) => {
                     let _ = writeln!(out, "  route {name}: no, {why}");

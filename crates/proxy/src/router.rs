@@ -33,6 +33,23 @@ pub struct Specificity {
     conditions: u32,
 }
 
+impl std::fmt::Display for Specificity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = match self.host {
+            0 => "any host".to_owned(),
+            u32::MAX => "exact host".to_owned(),
+            n => format!("wildcard host ({} chars)", n - 1),
+        };
+        let path = match self.path_kind {
+            0 => "any path".to_owned(),
+            1 => format!("path prefix ({} chars)", self.path_len),
+            2 => "path regex".to_owned(),
+            _ => "exact path".to_owned(),
+        };
+        write!(f, "{host}, {path}, {} other condition(s)", self.conditions)
+    }
+}
+
 /// Route selection over one configuration's routes.
 #[derive(Debug)]
 pub struct Router {
