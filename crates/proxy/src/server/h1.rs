@@ -27,6 +27,8 @@ use crate::snapshot::Worker;
 
 /// Initial capacity of a client connection's read buffer.
 const READ_BUF: usize = 4 * 1024;
+/// Initial capacity of a client connection's write buffer.
+const WRITE_BUF: usize = 1024;
 /// Response body pieces up to this size are copied next to the head.
 const COALESCE_BELOW: usize = 16 * 1024;
 
@@ -53,7 +55,8 @@ pub(crate) async fn serve(
     let mut io = ClientIo {
         stream,
         rbuf: BytesMut::with_capacity(READ_BUF),
-        wbuf: BytesMut::new(),
+        // Room for a typical head and small body, so answering does not grow it.
+        wbuf: BytesMut::with_capacity(WRITE_BUF),
     };
     let limits = HeadLimits {
         max_head_bytes: ctx.limits.max_header_bytes,

@@ -181,6 +181,22 @@ fn run_worker(
     });
 }
 
+/// Counts a connection as active until dropped, even if its task panics.
+struct ActiveGuard(Arc<AtomicUsize>);
+
+impl ActiveGuard {
+    fn new(active: Arc<AtomicUsize>) -> Self {
+        active.fetch_add(1, Ordering::AcqRel);
+        Self(active)
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     ctx: Arc<ListenerCtx>,
@@ -192,9 +208,13 @@ async fn accept_loop(
         if *shutdown.borrow() {
             return;
         }
-        let permit = tokio::select! {
-            p = ctx.connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-            _ = shutdown.changed() => return,
+        let permit = match ctx.connections.clone().try_acquire_owned() {
+            Ok(p) => p,
+            // Full: wait for a connection to close (new ones wait in the backlog).
+            Err(_) => tokio::select! {
+                p = ctx.connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                _ = shutdown.changed() => return,
+            },
         };
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -216,17 +236,12 @@ async fn accept_loop(
             trusted: ctx.trusted.iter().any(|n| n.contains(&peer.ip())),
             proto: "http",
         };
-        active.fetch_add(1, Ordering::AcqRel);
-        let (ctx, worker, rx, active) = (
-            ctx.clone(),
-            worker.clone(),
-            shutdown.clone(),
-            active.clone(),
-        );
+        let guard = ActiveGuard::new(active.clone());
+        let (ctx, worker, rx) = (ctx.clone(), worker.clone(), shutdown.clone());
         tokio::spawn(async move {
             h1::serve(stream, client, ctx, worker, rx).await;
             drop(permit);
-            active.fetch_sub(1, Ordering::AcqRel);
+            drop(guard);
         });
     }
 }
