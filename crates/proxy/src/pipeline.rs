@@ -17,7 +17,7 @@ use crate::snapshot::Worker;
 use crate::upstream::{exchange, OutgoingRequest, UpstreamBody};
 
 /// The request id header read before a route is known.
-static DEFAULT_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+pub(crate) static DEFAULT_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// A request as the pipeline sees it, whichever protocol brought it.
 #[derive(Debug)]

@@ -115,7 +115,7 @@ async fn handle(
     let start = Instant::now();
     let wall = SystemTime::now();
     let (parts, body) = req.into_parts();
-    let request_id = match parts.headers.get("x-request-id") {
+    let request_id = match parts.headers.get(&pipeline::DEFAULT_REQUEST_ID) {
         Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
         _ => worker.new_request_id(),
     };
