@@ -35,16 +35,25 @@ fn via_for(version: http::Version) -> &'static str {
 
 /// Removes the hop-by-hop fields of a message: Connection and every field it
 /// names, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade (kept when the
-/// message is an upgrade) and Proxy-*. Also drops Content-Length: the sender
-/// on the other side sets framing itself.
-pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    // Most messages carry none of these: one pass over the names is cheaper
-    // than a lookup per field.
-    if !headers.keys().any(is_hop_by_hop) {
-        if keep_upgrade {
-            headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+/// message is an upgrade) and Proxy-*. Content-Length goes too unless
+/// `keep_length` (HEAD and 304 answers carry the length of a body not sent);
+/// otherwise the sender on the other side sets framing itself.
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool, keep_length: bool) {
+    // One pass over the names finds the few fields present; a lookup per
+    // possible field would hash ten names for every message.
+    let mut present: [Option<HeaderName>; 10] = Default::default();
+    let mut count = 0;
+    for name in headers.keys() {
+        let hop = is_hop_by_hop(name)
+            && !(keep_length && name == header::CONTENT_LENGTH)
+            && !(keep_upgrade && name == header::UPGRADE);
+        if hop
+            && count < present.len()
+            && !present[..count].iter().any(|p| p.as_ref() == Some(name))
+        {
+            present[count] = Some(name.clone());
+            count += 1;
         }
-        return;
     }
     if let Some(conn) = headers.get(header::CONNECTION) {
         if conn.as_bytes() != b"close" && conn.as_bytes() != b"keep-alive" {
@@ -55,25 +64,18 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
                 .flat_map(|v| v.split(','))
                 .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
                 .filter(|n| !(keep_upgrade && n == header::UPGRADE))
+                .filter(|n| !(keep_length && n == header::CONTENT_LENGTH))
                 .collect();
             for name in named {
                 headers.remove(name);
             }
         }
-        headers.remove(header::CONNECTION);
     }
-    headers.remove(&KEEP_ALIVE);
-    headers.remove(header::TE);
-    headers.remove(header::TRAILER);
-    headers.remove(header::TRANSFER_ENCODING);
-    headers.remove(header::CONTENT_LENGTH);
-    headers.remove(&PROXY_CONNECTION);
-    headers.remove(header::PROXY_AUTHORIZATION);
-    headers.remove(header::PROXY_AUTHENTICATE);
+    for name in present.iter().take(count).flatten() {
+        headers.remove(name);
+    }
     if keep_upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
-        headers.remove(header::UPGRADE);
     }
 }
 
@@ -215,7 +217,7 @@ mod tests {
         h.insert("upgrade", HeaderValue::from_static("websocket"));
         h.insert("proxy-authorization", HeaderValue::from_static("Basic x"));
         h.insert("x-keep", HeaderValue::from_static("1"));
-        strip_hop_by_hop(&mut h, false);
+        strip_hop_by_hop(&mut h, false, false);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key("x-keep"));
     }
@@ -225,7 +227,7 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("connection", HeaderValue::from_static("Upgrade"));
         h.insert("upgrade", HeaderValue::from_static("websocket"));
-        strip_hop_by_hop(&mut h, true);
+        strip_hop_by_hop(&mut h, true, false);
         assert_eq!(h["upgrade"], "websocket");
         assert_eq!(h["connection"], "upgrade");
     }

@@ -17,7 +17,8 @@ use crate::snapshot::Worker;
 use crate::upstream::{exchange, OutgoingRequest, UpstreamBody};
 
 /// The request id header read before a route is known.
-pub(crate) static DEFAULT_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
+pub(crate) static DEFAULT_REQUEST_ID: http::HeaderName =
+    http::HeaderName::from_static("x-request-id");
 
 /// A request as the pipeline sees it, whichever protocol brought it.
 #[derive(Debug)]
@@ -216,7 +217,7 @@ async fn forward_upstream(
         Some(a) => Cow::Borrowed(a.as_str()),
         None => Cow::Owned(request_host_with_port(&req.uri, &headers).to_owned()),
     };
-    forward::strip_hop_by_hop(&mut headers, req.upgrade);
+    forward::strip_hop_by_hop(&mut headers, req.upgrade, false);
     headers.remove(header::EXPECT);
     forward::request_headers(
         &mut headers,
@@ -350,11 +351,7 @@ fn finish_response_headers(
     request_id: &HeaderValue,
     upgrade: bool,
 ) {
-    let length = headers.remove(header::CONTENT_LENGTH);
-    forward::strip_hop_by_hop(headers, upgrade);
-    if let Some(v) = length {
-        headers.insert(header::CONTENT_LENGTH, v);
-    }
+    forward::strip_hop_by_hop(headers, upgrade, true);
     forward::response_headers(headers, &route.forwarding);
     if !headers.contains_key(&route.forwarding.request_id_header) {
         headers.insert(&route.forwarding.request_id_header, request_id.clone());
