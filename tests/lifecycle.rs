@@ -257,3 +257,49 @@ routes:
     drop(first);
     read_until(&mut third, b"pong");
 }
+
+/// A client that stops reading is cut off after `send_timeout` instead of
+/// holding its connection (and the upstream's) forever: when it finally reads,
+/// the answer ends early.
+#[test]
+fn slow_reader_is_cut_off_after_send_timeout() {
+    let chunk: &'static str = Box::leak("x".repeat(256 * 1024).into_boxed_str());
+    let chunks = vec![chunk; 128]; // 32 MiB, far more than loopback buffers hold
+    let up = Upstream::streaming(&chunks, Duration::ZERO);
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0, limits: {send_timeout: 300ms}}
+upstreams:
+  - {name: u, targets: [{address: "{up}"}]}
+routes:
+  - {name: all, upstream: u}
+"#,
+        &[("up", &up.addr())],
+    ));
+    let mut stream = connect(tg.addr("web"));
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut total = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let started = Instant::now();
+    loop {
+        match std::io::Read::read(&mut stream, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => total += n,
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the answer kept coming: tollgate did not give up on the slow reader"
+        );
+    }
+    assert!(
+        total < 128 * 256 * 1024,
+        "the whole answer ({total} bytes) arrived after the client stalled past send_timeout"
+    );
+}

@@ -1,12 +1,14 @@
 //! tollgate's configuration in stages: `${ENV}` expansion of the text
 //! (`env`), the YAML file as written (`raw`, strict serde structs with
-//! spans), validation into typed values (`validate` → `typed`, using the
+//! spans, read through `lenient` so that every unknown field is reported,
+//! not just the first), validation into typed values (`validate` → `typed`, using the
 //! unit parsers in `units`), and errors that name file, line, column and
 //! field path (`error`). Start-up, `validate` and reload all go through
 //! [`load`]. The file format is documented in `docs/configuration.md`.
 
 mod env;
 mod error;
+mod lenient;
 mod raw;
 pub mod typed;
 mod units;
@@ -52,21 +54,56 @@ pub fn parse_str_with_env(
         )
     })?;
     let mut ctx = validate::Ctx::new(file, &expanded);
-    let raw = parse_yaml(&expanded.text).map_err(|(line, column, message)| {
+    let read = parse_yaml(&expanded.text).map_err(|(line, column, message)| {
         ConfigErrors::single(ConfigError::new(file, ctx.map(line, column), "", message))
     })?;
-    let config = validate::validate(&mut ctx, &raw);
-    let mut errors = ctx.errors;
-    if errors.is_empty() {
-        return Ok(config);
+    let mut errors = Vec::new();
+    for u in &read.unknown {
+        errors.push(ConfigError::new(
+            file,
+            ctx.map(u.at.0, u.at.1),
+            u.path.clone(),
+            u.message(),
+        ));
+    }
+    for f in &read.failures {
+        errors.push(ConfigError::new(
+            file,
+            ctx.map(f.at.0, f.at.1),
+            f.path.clone(),
+            f.message.clone(),
+        ));
+    }
+    // Validation runs unless the file could not be read at all; unknown
+    // fields do not prevent it (they are left out of `raw`).
+    if let Some(raw) = &read.value {
+        let config = validate::validate(&mut ctx, raw);
+        // A misspelt field is also a missing one: say it once.
+        let implied: Vec<(String, String)> = read
+            .unknown
+            .iter()
+            .filter_map(|u| Some((u.suggested_path()?, u.suggestion()?.to_string())))
+            .collect();
+        errors.extend(ctx.errors.into_iter().filter(|e| {
+            !implied.iter().any(|(path, field)| {
+                e.path == *path
+                    && e.message
+                        .starts_with(&format!("missing required field `{field}`"))
+            })
+        }));
+        if errors.is_empty() {
+            return Ok(config);
+        }
     }
     errors.sort_by_key(|e| e.location.unwrap_or((0, 0)));
     Err(ConfigErrors(errors))
 }
 
-/// YAML text → raw structs; a failure is (line, column, message), with
-/// line 0 when serde-saphyr does not know the place.
-fn parse_yaml(text: &str) -> Result<raw::RawConfig, (u64, u64, String)> {
+/// YAML text → raw structs, with every unknown field and every other serde
+/// error (each with line 0 when serde-saphyr does not know the place); an
+/// empty file is an error of its own.
+fn parse_yaml(text: &str) -> Result<lenient::Outcome<raw::RawConfig>, (u64, u64, String)> {
+    use serde::Deserialize;
     use serde_saphyr::MessageFormatter;
 
     if text.lines().all(|l| {
@@ -79,19 +116,26 @@ fn parse_yaml(text: &str) -> Result<raw::RawConfig, (u64, u64, String)> {
             "the file is empty: define at least `listeners` and `routes`".into(),
         ));
     }
-    let options = serde_saphyr::options! { with_snippet: false };
-    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-        let e = e.without_snippet();
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let mut message = serde_saphyr::DefaultMessageFormatter
-            .format_message(e)
-            .into_owned();
-        // Drop advice aimed at developers using serde-saphyr.
-        if let Some(i) = message.find(", set DuplicateKeyPolicy") {
-            message.truncate(i);
-        }
-        (line, column, message)
-    })
+    Ok(lenient::read(
+        |rec| {
+            let options = serde_saphyr::options! { with_snippet: false };
+            serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| {
+                raw::RawConfig::deserialize(lenient::Lenient::new(de, rec))
+            })
+        },
+        |e| {
+            let e = e.without_snippet();
+            let at = e.location().map_or((0, 0), |l| (l.line(), l.column()));
+            let mut message = serde_saphyr::DefaultMessageFormatter
+                .format_message(e)
+                .into_owned();
+            // Drop advice aimed at developers using serde-saphyr.
+            if let Some(i) = message.find(", set DuplicateKeyPolicy") {
+                message.truncate(i);
+            }
+            (at, message)
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -2,6 +2,10 @@
 //! optional and wrapped in [`Spanned`] so validation can report missing and
 //! invalid values together, each with its line and column.
 //!
+//! Structs deny unknown fields, but they are read through
+//! [`crate::lenient`], which finds every unknown field first (using the
+//! field lists serde derives from these structs) and leaves them out.
+//!
 //! Scalars (numbers, durations, sizes, booleans, keywords) are read as text
 //! and parsed by the validator, so a bad value is a collected validation
 //! error rather than a serde error that stops everything.
@@ -98,6 +102,7 @@ pub(crate) struct RawLimits {
     pub(crate) max_uri_length: Text,
     pub(crate) header_read_timeout: Text,
     pub(crate) keepalive_timeout: Text,
+    pub(crate) send_timeout: Text,
     pub(crate) max_connections: Text,
 }
 

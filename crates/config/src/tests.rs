@@ -459,23 +459,190 @@ fn missing_sections_and_references() {
 #[test]
 fn unknown_field_has_location() {
     let errs = errors("listeners:\n  - name: web\n    adress: 127.0.0.1:80\n");
-    assert_eq!(errs.len(), 1);
-    let e = &errs[0];
+    // The file is read past the unknown field: `routes` is missing too.
+    assert_errors(
+        &errs,
+        &[
+            (0, "routes", "missing required field `routes`"),
+            (3, "listeners[0].adress", "unknown field `adress`"),
+        ],
+    );
+    let e = &errs[1];
     assert_eq!(e.location, Some((3, 5)));
+    assert_eq!(
+        e.to_string(),
+        "test.yaml:3:5: listeners[0].adress: unknown field `adress` (did you mean `address`?), \
+         expected one of `name`, `address`, `protocol`, `trusted_proxies`, `limits`, `http2`"
+    );
+}
+
+#[test]
+fn every_unknown_field_is_reported() {
+    let text = "\
+listeners:
+  - name: web
+    adress: 127.0.0.1:8080
+upstreams:
+  - name: users
+    targets: [{address: \"10.0.0.1:80\"}]
+    timeouts:
+      conect: 1s
+routes:
+  - name: r
+    match:
+      pathh: {prefix: /}
+    upstream: users
+";
+    let errs = errors(text);
+    // Not also `missing required field `address``: the typo says it.
+    assert_errors(
+        &errs,
+        &[
+            (
+                3,
+                "listeners[0].adress",
+                "unknown field `adress` (did you mean `address`?), expected one of `name`, `address`,",
+            ),
+            (
+                8,
+                "upstreams[0].timeouts.conect",
+                "unknown field `conect` (did you mean `connect`?), expected one of `connect`, `response_header`, `read_idle`",
+            ),
+            (
+                12,
+                "routes[0].match.pathh",
+                "unknown field `pathh` (did you mean `path`?), expected one of `hosts`, `path`, `methods`, `headers`, `query`",
+            ),
+        ],
+    );
+    let cols: Vec<_> = errs.iter().map(|e| e.location.unwrap().1).collect();
+    assert_eq!(cols, [5, 7, 7]);
+
+    // Fixing the typos gives a valid file.
+    let fixed = text
+        .replace("adress", "address")
+        .replace("conect", "connect")
+        .replace("pathh", "path");
+    let c = parse(&fixed).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.upstreams[0].connect_timeout, secs(1));
+}
+
+#[test]
+fn unknown_fields_and_bad_values_together() {
+    let text = "\
+listners:
+  - {name: web, address: \"127.0.0.1:80\"}
+server: {workers: lots, threads: 4}
+routes:
+  - name: r
+    timeout: 0s
+    respond: {status: 200, bdy: hi, headers: {X-Any-Name: ok}}
+    forwarding: {host: {fixed: \"a b\\u0001\"}, via: maybe, hide_response_header: [Server]}
+";
+    assert_errors(
+        &errors(text),
+        &[
+            (
+                1,
+                "listners",
+                "unknown field `listners` (did you mean `listeners`?)",
+            ),
+            (3, "server.workers", "expected a whole number"),
+            (
+                3,
+                "server.threads",
+                "unknown field `threads`, expected one of `workers`, `shutdown_timeout`",
+            ),
+            (6, "routes[0].timeout", "longer than zero"),
+            (
+                7,
+                "routes[0].respond.bdy",
+                "unknown field `bdy` (did you mean `body`?)",
+            ),
+            (8, "routes[0].forwarding.host.fixed", "invalid header value"),
+            (8, "routes[0].forwarding.via", "expected `true` or `false`"),
+            (
+                8,
+                "routes[0].forwarding.hide_response_header",
+                "(did you mean `hide_response_headers`?)",
+            ),
+        ],
+    );
+    // Flow style: columns point at each key.
+    let errs = errors(text);
+    let at = |path: &str| errs.iter().find(|e| e.path == path).unwrap().location;
+    assert_eq!(at("server.threads"), Some((3, 25)));
+    assert_eq!(at("routes[0].respond.bdy"), Some((7, 28)));
+    assert_eq!(
+        at("routes[0].forwarding.hide_response_header"),
+        Some((8, 58))
+    );
+}
+
+#[test]
+fn unknown_fields_after_a_read_error_are_reported() {
+    // A value of the wrong shape stops the reading of its field only; the
+    // rest of the file is still checked for unknown fields and wrong shapes.
+    // Validation needs the whole file, so it does not run.
+    let text = "\
+listeners:
+  - name: web
+    address: [1, 2]
+    limits: {max_headers: 10, max_body: 1MiB}
+upstreams:
+  - name: u
+    targets: {address: \"10.0.0.1:80\"}
+routes:
+  - name: r
+    match: {pathh: /x}
+    timeout: 0s
+    forwarding: {host: somewhere}
+";
+    let errs = errors(text);
+    assert_errors(
+        &errs,
+        &[
+            (3, "listeners[0].address", "expected string scalar"),
+            (
+                4,
+                "listeners[0].limits.max_body",
+                "unknown field `max_body`",
+            ),
+            (7, "upstreams[0].targets", "expected sequence"),
+            (10, "routes[0].match.pathh", "unknown field `pathh`"),
+            (
+                12,
+                "routes[0].forwarding.host",
+                "unknown variant `somewhere`",
+            ),
+        ],
+    );
+    assert_eq!(errs[0].location, Some((3, 14)));
+}
+
+#[test]
+fn unknown_fields_with_env_and_odd_keys() {
+    let env: HashMap<&str, &str> = [("TG_ADDR", "127.0.0.1:7000")].into();
+    let errs = parse_str_with_env(
+        "listeners: [{name: web, address: ${TG_ADDR}, 7: x, \"adress\": y}]\nroutes: [{name: r, respond: {}}]\n",
+        "env.yaml",
+        |n| env.get(n).map(|v| v.to_string()),
+    )
+    .unwrap_err();
+    let shown: Vec<String> = errs.0.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 2, "{shown:#?}");
+    // Columns after the substitution refer to the file as written.
     assert!(
-        e.message.contains("unknown field `adress`"),
-        "{}",
-        e.message
+        shown[0].starts_with("env.yaml:1:46: listeners[0].7: unknown field `7`, expected one of"),
+        "{shown:#?}"
     );
     assert!(
-        e.message.contains("address"),
-        "lists the allowed fields: {}",
-        e.message
+        shown[1].starts_with("env.yaml:1:52: listeners[0].adress: unknown field `adress`"),
+        "{shown:#?}"
     );
-    assert!(
-        e.to_string().starts_with("test.yaml:3:5: unknown field"),
-        "{e}"
-    );
+    // Keys of free-form mappings are not fields.
+    parse("listeners: [{name: a, address: \"1.2.3.4:5\"}]\nroutes: [{name: r, respond: {headers: {X-Whatever: y}}}]\n")
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -591,4 +758,22 @@ fn documented_example_is_valid() {
         c.access_log,
         AccessLog::File("/var/log/tollgate/access.log".into())
     );
+}
+
+#[test]
+fn read_errors_are_capped() {
+    let mut text = String::from("listeners:\n");
+    for i in 0..100 {
+        text.push_str(&format!("  - {{name: l{i}, address: [x], typo: 1}}\n"));
+    }
+    let errs = errors(&text);
+    assert!(
+        errs[0].message.starts_with("stopped after 64 values"),
+        "{errs:?}"
+    );
+    assert_eq!(errs[0].location, None);
+    // 64 attempts: 64 unreadable values and the unknown fields before the
+    // last one.
+    assert_eq!(errs.len(), 1 + 64 + 63, "{errs:#?}");
+    assert_eq!(errs.last().unwrap().path, "listeners[63].address");
 }

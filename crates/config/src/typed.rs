@@ -69,6 +69,9 @@ pub struct HttpLimits {
     pub header_read_timeout: Duration,
     /// How long an idle keep-alive connection is kept open.
     pub keepalive_timeout: Duration,
+    /// Longest a write to a client may wait for it to take the bytes
+    /// (slow readers); for HTTP/2 also how long a PING may go unanswered.
+    pub send_timeout: Duration,
     /// Most open client connections on this listener (per process); further ones wait in the backlog.
     pub max_connections: usize,
 }

@@ -113,6 +113,7 @@ fn limits(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawLimits>>, path: &str) -> HttpLim
         max_uri_length: 8 << 10,
         header_read_timeout: Duration::from_secs(10),
         keepalive_timeout: Duration::from_secs(75),
+        send_timeout: Duration::from_secs(60),
         max_connections: 10_000,
     };
     let Some(raw) = raw else { return l };
@@ -149,6 +150,7 @@ fn limits(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawLimits>>, path: &str) -> HttpLim
         &p(path, "keepalive_timeout"),
         l.keepalive_timeout,
     );
+    l.send_timeout = ctx.timeout(&raw.send_timeout, &p(path, "send_timeout"), l.send_timeout);
     l.max_connections = ctx.count(
         &raw.max_connections,
         &p(path, "max_connections"),

@@ -57,6 +57,7 @@ pub(crate) async fn serve(
         rbuf: BytesMut::with_capacity(READ_BUF),
         // Room for a typical head and small body, so answering does not grow it.
         wbuf: BytesMut::with_capacity(WRITE_BUF),
+        send_timeout: ctx.limits.send_timeout,
     };
     let limits = HeadLimits {
         max_head_bytes: ctx.limits.max_header_bytes,
@@ -330,8 +331,7 @@ async fn write_response(
     io.wbuf.clear();
     tollgate_h1::encode_response_head(parts.status, &parts.headers, extras, &mut io.wbuf);
     if bodiless {
-        let ok = io.stream.write_all(&io.wbuf).await.is_ok();
-        return (0, ok);
+        return (0, flush(io).await);
     }
     let mut sent = 0u64;
     let mut looked_again = false;
@@ -370,7 +370,12 @@ async fn write_response(
                     io.wbuf.extend_from_slice(&data);
                 } else {
                     // Large piece: one vectored write with whatever is buffered, no copy.
-                    let written = write_pair(&mut io.stream, &io.wbuf, &data).await;
+                    let written = tokio::time::timeout(
+                        io.send_timeout,
+                        write_pair(&mut io.stream, &io.wbuf, &data),
+                    )
+                    .await
+                    .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
                     io.wbuf.clear();
                     if written.is_err() {
                         return (sent, false);
@@ -442,11 +447,16 @@ async fn linger_close(io: &mut ClientIo) {
     }
 }
 
+/// Writes the buffer out; false when the client is gone or did not take the
+/// bytes within the send timeout (a slow reader holding resources).
 async fn flush(io: &mut ClientIo) -> bool {
     if io.wbuf.is_empty() {
         return true;
     }
-    let ok = io.stream.write_all(&io.wbuf).await.is_ok();
+    let ok = matches!(
+        tokio::time::timeout(io.send_timeout, io.stream.write_all(&io.wbuf)).await,
+        Ok(Ok(()))
+    );
     io.wbuf.clear();
     ok
 }

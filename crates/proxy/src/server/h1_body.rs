@@ -23,6 +23,8 @@ pub(crate) struct ClientIo {
     pub(crate) rbuf: BytesMut,
     /// Bytes about to be written.
     pub(crate) wbuf: BytesMut,
+    /// Longest a write to the client may wait (slow readers are cut off).
+    pub(crate) send_timeout: std::time::Duration,
 }
 
 #[derive(Debug)]

@@ -20,6 +20,9 @@ use crate::forward::ClientInfo;
 use crate::pipeline::{self, error_response, Exchange, Incoming};
 use crate::snapshot::Worker;
 
+/// Interval of HTTP/2 PINGs that check the client still reads.
+const H2_PING_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves an HTTP/2 connection whose first bytes (`prefix`) were already read.
 pub(crate) async fn serve(
     stream: tokio::net::TcpStream,
@@ -36,7 +39,11 @@ pub(crate) async fn serve(
         .max_concurrent_streams(ctx.http2.max_concurrent_streams)
         .max_header_list_size(ctx.http2.max_header_list_size)
         .max_pending_accept_reset_streams(ctx.http2.max_pending_resets)
-        .max_local_error_reset_streams(ctx.http2.max_pending_resets);
+        .max_local_error_reset_streams(ctx.http2.max_pending_resets)
+        // A peer that stops reading cannot answer PINGs: the connection is
+        // closed instead of holding streams and upstream connections forever.
+        .keep_alive_interval(Some(H2_PING_EVERY))
+        .keep_alive_timeout(ctx.limits.send_timeout);
     let listener = ctx.index;
     let resets = Arc::new(ResetBudget {
         cancelled: AtomicUsize::new(0),
