@@ -141,6 +141,7 @@ routes:
     let stdout = text(&out.stdout);
     assert!(stdout.contains("=> route api"), "{stdout}");
     assert!(stdout.contains("target: upstream app"), "{stdout}");
+    assert!(stdout.contains("by round_robin"), "{stdout}");
     assert!(stdout.contains("127.0.0.1:9"), "{stdout}");
     assert!(stdout.contains("upstream path: /users"), "{stdout}");
 

@@ -124,6 +124,19 @@ pub(crate) struct RawUpstream {
     pub(crate) protocol: Text,
     pub(crate) timeouts: Option<Sp<RawTimeouts>>,
     pub(crate) pool: Option<Sp<RawPool>>,
+    pub(crate) balance: Text,
+    pub(crate) hash_on: Option<Sp<RawHashOn>>,
+}
+
+/// `hash_on:` of an upstream: exactly one of the fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHashOn {
+    pub(crate) header: Text,
+    pub(crate) cookie: Text,
+    pub(crate) query: Text,
+    pub(crate) client_ip: Text,
+    pub(crate) path: Text,
 }
 
 /// One of `targets:`

@@ -777,3 +777,139 @@ fn read_errors_are_capped() {
     assert_eq!(errs.len(), 1 + 64 + 63, "{errs:#?}");
     assert_eq!(errs.last().unwrap().path, "listeners[63].address");
 }
+
+fn upstream_with(extra: &str) -> String {
+    format!(
+        "listeners: [{{name: a, address: \"127.0.0.1:1\"}}]\nupstreams:\n  - name: u\n    targets: [{{address: \"127.0.0.1:2\"}}]\n{extra}routes: [{{name: r, upstream: u}}]\n"
+    )
+}
+
+#[test]
+fn balance_algorithms() {
+    let c = parse(&upstream_with("")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.upstreams[0].balance, Balance::RoundRobin);
+    for (written, want) in [
+        ("round_robin", Balance::RoundRobin),
+        ("least_connections", Balance::LeastConnections),
+        ("least_request", Balance::LeastRequest),
+        ("random", Balance::Random),
+        ("ip_hash", Balance::IpHash),
+    ] {
+        let c = parse(&upstream_with(&format!("    balance: {written}\n")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.upstreams[0].balance, want);
+        assert_eq!(want.name(), written);
+    }
+    for (written, want) in [
+        (
+            "{header: X-User-Id}",
+            HashOn::Header(http::HeaderName::from_static("x-user-id")),
+        ),
+        ("{cookie: session}", HashOn::Cookie("session".into())),
+        ("{query: tenant}", HashOn::Query("tenant".into())),
+        ("{client_ip: true}", HashOn::ClientIp),
+        ("{path: true}", HashOn::Path),
+    ] {
+        let c = parse(&upstream_with(&format!(
+            "    balance: consistent_hash\n    hash_on: {written}\n"
+        )))
+        .unwrap_or_else(|e| panic!("{written}: {e}"));
+        assert_eq!(c.upstreams[0].balance, Balance::ConsistentHash(want));
+        assert_eq!(c.upstreams[0].balance.name(), "consistent_hash");
+    }
+}
+
+#[test]
+fn balance_errors() {
+    assert_errors(
+        &errors(&upstream_with("    balance: fastest\n")),
+        &[(
+            5,
+            "upstreams[0].balance",
+            "unknown algorithm `fastest`: expected `round_robin`, `least_connections`, `least_request`, `random`, `ip_hash` or `consistent_hash`",
+        )],
+    );
+    assert_errors(
+        &errors(&upstream_with("    balance: consistent_hash\n")),
+        &[(
+            5,
+            "upstreams[0].hash_on",
+            "missing required field `hash_on`: `balance: consistent_hash` needs a key",
+        )],
+    );
+    assert_errors(
+        &errors(&upstream_with(
+            "    balance: ip_hash\n    hash_on: {header: X-A}\n",
+        )),
+        &[(
+            6,
+            "upstreams[0].hash_on",
+            "only allowed with `balance: consistent_hash`, not with `balance: ip_hash`",
+        )],
+    );
+    assert_errors(
+        &errors(&upstream_with("    hash_on: {path: true}\n")),
+        &[(
+            5,
+            "upstreams[0].hash_on",
+            "not with the default `balance: round_robin`",
+        )],
+    );
+    let ch = |h: &str| upstream_with(&format!("    balance: consistent_hash\n    hash_on: {h}\n"));
+    assert_errors(
+        &errors(&ch("{header: X-A, cookie: b}")),
+        &[(
+            6,
+            "upstreams[0].hash_on",
+            "exactly one of `header`, `cookie`, `query`, `client_ip: true` or `path: true`, found `header` and `cookie`",
+        )],
+    );
+    assert_errors(
+        &errors(&ch("{}")),
+        &[(6, "upstreams[0].hash_on", "exactly one of `header`")],
+    );
+    assert_errors(
+        &errors(&ch("{header: \"bad name\"}")),
+        &[(
+            6,
+            "upstreams[0].hash_on.header",
+            "invalid header name `bad name`",
+        )],
+    );
+    assert_errors(
+        &errors(&ch("{cookie: \"a=b\"}")),
+        &[(6, "upstreams[0].hash_on.cookie", "invalid cookie name")],
+    );
+    assert_errors(
+        &errors(&ch("{query: \"\"}")),
+        &[(6, "upstreams[0].hash_on.query", "must not be empty")],
+    );
+    assert_errors(
+        &errors(&ch("{client_ip: false}")),
+        &[(
+            6,
+            "upstreams[0].hash_on.client_ip",
+            "`client_ip: false` is not supported",
+        )],
+    );
+    assert_errors(
+        &errors(&ch("{path: maybe}")),
+        &[(6, "upstreams[0].hash_on.path", "expected `true` or `false`")],
+    );
+    // An unknown key inside `hash_on` is reported like any unknown field.
+    let errs = errors(&ch("{heder: X-A}"));
+    assert!(
+        errs.iter().any(|e| e.path == "upstreams[0].hash_on.heder"),
+        "{errs:#?}"
+    );
+    // A bad algorithm and a bad hash_on are both reported.
+    assert_errors(
+        &errors(&upstream_with(
+            "    balance: nope\n    hash_on: {client_ip: no}\n",
+        )),
+        &[
+            (5, "upstreams[0].balance", "unknown algorithm `nope`"),
+            (6, "upstreams[0].hash_on.client_ip", "expected `true`"),
+        ],
+    );
+}

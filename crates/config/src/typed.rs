@@ -115,6 +115,66 @@ pub struct Upstream {
     pub pool_max_idle: usize,
     /// How long an idle pooled connection is kept.
     pub pool_idle_timeout: Duration,
+    /// How a target is chosen for each request.
+    pub balance: Balance,
+}
+
+/// Load-balancing algorithm of an upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Balance {
+    /// Smooth weighted round robin (the default).
+    RoundRobin,
+    /// Fewest requests in flight relative to weight.
+    LeastConnections,
+    /// Power of two random choices by in-flight requests × response latency.
+    LeastRequest,
+    /// Random in proportion to weight.
+    Random,
+    /// The same target per client network (IPv4 /24, IPv6 address).
+    IpHash,
+    /// The same target per request key (ketama ring).
+    ConsistentHash(HashOn),
+}
+
+impl Balance {
+    /// The name as written in the configuration, e.g. `round_robin`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Balance::RoundRobin => "round_robin",
+            Balance::LeastConnections => "least_connections",
+            Balance::LeastRequest => "least_request",
+            Balance::Random => "random",
+            Balance::IpHash => "ip_hash",
+            Balance::ConsistentHash(_) => "consistent_hash",
+        }
+    }
+}
+
+/// What a consistent hash is computed from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashOn {
+    /// The value of this request header (the first one when repeated).
+    Header(HeaderName),
+    /// The value of this cookie.
+    Cookie(String),
+    /// The value of this query parameter (as sent, not decoded).
+    Query(String),
+    /// The client's address (the connection's peer).
+    ClientIp,
+    /// The request path as received (before any rewrite).
+    Path,
+}
+
+impl std::fmt::Display for HashOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HashOn::Header(h) => write!(f, "header {h}"),
+            HashOn::Cookie(c) => write!(f, "cookie {c}"),
+            HashOn::Query(q) => write!(f, "query parameter {q}"),
+            HashOn::ClientIp => f.write_str("client ip"),
+            HashOn::Path => f.write_str("path"),
+        }
+    }
 }
 
 /// One server of an upstream.

@@ -11,6 +11,7 @@ use http_body_util::BodyExt;
 use tollgate_core::{ErrorKind, ProxyError};
 
 use crate::server::H1RequestBody;
+use crate::snapshot::InFlightTicket;
 use crate::upstream::UpstreamBody;
 
 /// A request body on its way upstream.
@@ -112,8 +113,9 @@ pub enum ResponseBody {
     Full(Bytes),
     /// Streamed from an HTTP/1.1 upstream connection.
     Upstream(UpstreamBody),
-    /// Streamed from an HTTP/2 upstream.
-    H2(hyper::body::Incoming),
+    /// Streamed from an HTTP/2 upstream; the request counts as in flight
+    /// on its target until this body is dropped.
+    H2(hyper::body::Incoming, InFlightTicket),
 }
 
 impl ResponseBody {
@@ -133,7 +135,7 @@ impl ResponseBody {
             ResponseBody::Empty => Some(0),
             ResponseBody::Full(b) => Some(b.len() as u64),
             ResponseBody::Upstream(u) => u.exact_len(),
-            ResponseBody::H2(b) => b.size_hint().exact(),
+            ResponseBody::H2(b, _) => b.size_hint().exact(),
         }
     }
 }
@@ -155,7 +157,7 @@ impl Body for ResponseBody {
                 Poll::Ready(Some(Ok(Frame::data(data))))
             }
             ResponseBody::Upstream(u) => u.poll_data(cx).map(|o| o.map(|r| r.map(Frame::data))),
-            ResponseBody::H2(b) => Pin::new(b).poll_frame(cx).map(|o| {
+            ResponseBody::H2(b, _) => Pin::new(b).poll_frame(cx).map(|o| {
                 o.map(|r| {
                     r.map_err(|e| {
                         ProxyError::upstream(
@@ -173,7 +175,7 @@ impl Body for ResponseBody {
             ResponseBody::Empty => true,
             ResponseBody::Full(b) => b.is_empty(),
             ResponseBody::Upstream(u) => u.is_done(),
-            ResponseBody::H2(b) => b.is_end_stream(),
+            ResponseBody::H2(b, _) => b.is_end_stream(),
         }
     }
 

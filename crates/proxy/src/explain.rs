@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
-use tollgate_config::{Config, HostRewrite, RouteTarget};
+use tollgate_config::{Balance, Config, HostRewrite, RouteTarget};
 
 use crate::pipeline::request_host;
 use crate::router::{RouteInput, Router};
@@ -127,9 +127,13 @@ fn describe_route(config: &Config, i: usize, uri: &Uri, out: &mut String) {
                 .iter()
                 .map(|t| format!("{} (weight {})", t.address, t.weight))
                 .collect();
+            let by = match &up.balance {
+                Balance::ConsistentHash(on) => format!("consistent_hash on {on}"),
+                other => other.name().to_owned(),
+            };
             let _ = writeln!(
                 out,
-                "     target: upstream {} [{}] by round robin, {:?}",
+                "     target: upstream {} [{}] by {by}, {:?}",
                 up.name,
                 targets.join(", "),
                 up.protocol

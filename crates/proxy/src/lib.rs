@@ -16,5 +16,5 @@ pub use body::ResponseBody;
 pub use explain::explain;
 pub use router::{RouteInput, Router, Specificity};
 pub use server::{H1RequestBody, RunningServer};
-pub use snapshot::Snapshot;
+pub use snapshot::{InFlightTicket, Snapshot};
 pub use upstream::UpstreamBody;

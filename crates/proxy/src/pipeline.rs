@@ -7,13 +7,16 @@ use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode, Uri, Version};
-use tollgate_config::{FixedResponse, HostRewrite, Redirect, Route, RouteTarget, UpstreamProtocol};
+use tollgate_balance::PickContext;
+use tollgate_config::{
+    Balance, FixedResponse, HashOn, HostRewrite, Redirect, Route, RouteTarget, UpstreamProtocol,
+};
 use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 
 use crate::body::{too_large, RequestBody, ResponseBody};
 use crate::forward::{self, ClientInfo};
 use crate::router::RouteInput;
-use crate::snapshot::Worker;
+use crate::snapshot::{InFlightTicket, Worker};
 use crate::upstream::{exchange, OutgoingRequest, UpstreamBody};
 
 /// The request id header read before a route is known.
@@ -206,9 +209,27 @@ async fn forward_upstream(
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let snapshot = &*worker.snapshot;
     let upstream = &snapshot.config.upstreams[u];
-    let t = snapshot.balancers[u]
-        .pick()
-        .ok_or_else(|| ProxyError::upstream(ErrorKind::Unavailable, "upstream has no targets"))?;
+    let balancer = &snapshot.balancers[u];
+    let t = {
+        // Only the hashing algorithms look at the request.
+        let mut ip_key = [0u8; 16];
+        let mut ctx = PickContext::new(&snapshot.available[u]);
+        match &upstream.balance {
+            Balance::IpHash => ctx = ctx.with_client_ip(req.client.peer.ip()),
+            Balance::ConsistentHash(on) => {
+                if let Some(key) = hash_key(on, req, &mut ip_key) {
+                    ctx = ctx.with_hash_key(key);
+                }
+            }
+            _ => {}
+        }
+        balancer.pick(&ctx).ok_or_else(|| {
+            ProxyError::upstream(ErrorKind::Unavailable, "upstream has no available target")
+        })?
+    };
+    // In flight from here until the response body is over (or this
+    // request fails and the ticket drops).
+    let ticket = InFlightTicket::acquire(&worker.snapshot, u, t);
     let pool = &worker.pools[u][t];
     ex.upstream = Some((u, t));
 
@@ -274,10 +295,12 @@ async fn forward_upstream(
                 "upstream did not answer in time",
             )
         })??;
-        ex.upstream_time = Some(started.elapsed());
+        let elapsed = started.elapsed();
+        ex.upstream_time = Some(elapsed);
+        balancer.record_latency(t, elapsed);
         let (mut parts, body) = resp.into_parts();
         finish_response_headers(&mut parts.headers, route, &req.request_id, false);
-        return Ok(Response::from_parts(parts, ResponseBody::H2(body)));
+        return Ok(Response::from_parts(parts, ResponseBody::H2(body, ticket)));
     }
 
     // HTTP/1.1 clients' Host is already right (the codec aligned it with an
@@ -316,7 +339,9 @@ async fn forward_upstream(
             Err(e) => return Err(e.error),
         }
     };
-    ex.upstream_time = Some(started.elapsed());
+    let elapsed = started.elapsed();
+    ex.upstream_time = Some(elapsed);
+    balancer.record_latency(t, elapsed);
     let switching = head.status == StatusCode::SWITCHING_PROTOCOLS;
     if switching && !req.upgrade {
         return Err(ProxyError::upstream(
@@ -327,7 +352,7 @@ async fn forward_upstream(
     let mut resp_headers = head.headers;
     finish_response_headers(&mut resp_headers, route, &req.request_id, switching);
     let body = if switching {
-        UpstreamBody::switched(conn, pool.clone())
+        UpstreamBody::switched(conn, pool.clone(), ticket)
     } else {
         UpstreamBody::new(
             conn,
@@ -335,12 +360,68 @@ async fn forward_upstream(
             &head.framing,
             head.keep_alive,
             upstream.read_idle_timeout,
+            ticket,
         )
     };
     let mut resp = Response::new(ResponseBody::Upstream(body));
     *resp.status_mut() = head.status;
     *resp.headers_mut() = resp_headers;
     Ok(resp)
+}
+
+/// The bytes a consistent hash is computed from, when the request has them
+/// (without, the balancer falls back to round robin). Borrows from the
+/// request; the client address is written into `ip_key`.
+fn hash_key<'r>(on: &HashOn, req: &'r Incoming<'_>, ip_key: &'r mut [u8; 16]) -> Option<&'r [u8]> {
+    match on {
+        HashOn::Header(name) => req.headers.get(name).map(HeaderValue::as_bytes),
+        HashOn::Cookie(name) => req
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .find_map(|v| cookie_value(v.as_bytes(), name.as_bytes())),
+        HashOn::Query(name) => query_value(req.uri.query()?, name),
+        HashOn::Path => Some(req.uri.path().as_bytes()),
+        HashOn::ClientIp => match req.client.peer.ip().to_canonical() {
+            std::net::IpAddr::V4(v4) => {
+                let (head, _) = ip_key.split_at_mut(4);
+                head.copy_from_slice(&v4.octets());
+                Some(head)
+            }
+            std::net::IpAddr::V6(v6) => {
+                *ip_key = v6.octets();
+                Some(&ip_key[..])
+            }
+        },
+    }
+}
+
+/// The value of cookie `name` in a `Cookie` field (`a=1; b=2`), without
+/// surrounding quotes.
+fn cookie_value<'v>(field: &'v [u8], name: &[u8]) -> Option<&'v [u8]> {
+    field.split(|&b| b == b';').find_map(|pair| {
+        let pair = pair.trim_ascii();
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        let (n, v) = (&pair[..eq], &pair[eq + 1..]);
+        if n.trim_ascii() != name {
+            return None;
+        }
+        let v = v.trim_ascii();
+        Some(
+            v.strip_prefix(b"\"")
+                .and_then(|v| v.strip_suffix(b"\""))
+                .unwrap_or(v),
+        )
+    })
+}
+
+/// The value of the first query parameter `name` (compared and returned as
+/// sent, not percent-decoded); a parameter without `=` has an empty value.
+fn query_value<'q>(query: &'q str, name: &str) -> Option<&'q [u8]> {
+    query.split('&').find_map(|pair| {
+        let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (n == name).then_some(v.as_bytes())
+    })
 }
 
 /// Response fields on the way back: hop-by-hop out (Content-Length stays:
@@ -392,5 +473,21 @@ mod tests {
         assert_eq!(request_host(&"/x".parse().unwrap(), &h), "[::1]");
         h.insert(header::HOST, HeaderValue::from_static("a.b"));
         assert_eq!(request_host(&"/x".parse().unwrap(), &h), "a.b");
+    }
+
+    #[test]
+    fn cookie_and_query_values() {
+        let field = b"a=1; sid=\"xyz\";  other = 2 ;empty=;noeq";
+        assert_eq!(cookie_value(field, b"a"), Some(&b"1"[..]));
+        assert_eq!(cookie_value(field, b"sid"), Some(&b"xyz"[..]));
+        assert_eq!(cookie_value(field, b"other"), Some(&b"2"[..]));
+        assert_eq!(cookie_value(field, b"empty"), Some(&b""[..]));
+        assert_eq!(cookie_value(field, b"noeq"), None);
+        assert_eq!(cookie_value(field, b"b"), None);
+        assert_eq!(cookie_value(b"", b"a"), None);
+
+        assert_eq!(query_value("a=1&t=x%20y&t=2&f", "t"), Some(&b"x%20y"[..]));
+        assert_eq!(query_value("a=1&f", "f"), Some(&b""[..]));
+        assert_eq!(query_value("a=1", "b"), None);
     }
 }

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
-use tollgate_balance::SmoothRoundRobin;
-use tollgate_config::{Config, UpstreamProtocol};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tollgate_balance::{Algorithm, Available, Balancer, Target, DEFAULT_DECAY};
+use tollgate_config::{Balance, Config, UpstreamProtocol};
 use tollgate_core::RequestIdGenerator;
 use tollgate_ops::{AccessLog, AccessLogBuffer};
 
@@ -19,8 +21,12 @@ pub struct Snapshot {
     pub config: Config,
     /// Route selection.
     pub router: Router,
-    /// One balancer per upstream, in config order.
-    pub(crate) balancers: Vec<SmoothRoundRobin>,
+    /// One balancer per upstream, in config order. Shared by every worker,
+    /// so in-flight counts and latency estimates are process-wide.
+    pub(crate) balancers: Vec<Balancer>,
+    /// Which targets of each upstream may be picked (all, until health
+    /// checks exist); built once so a pick allocates nothing.
+    pub(crate) available: Vec<Available>,
 }
 
 impl Snapshot {
@@ -28,15 +34,84 @@ impl Snapshot {
     pub fn build(config: Config) -> Self {
         let names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
         let router = Router::new(&config.routes, &names);
+        // Seeds of the random pickers: distinct per upstream, different
+        // from run to run.
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        let time_seed = now.as_secs() ^ u64::from(now.subsec_nanos()).rotate_left(32);
         let balancers = config
             .upstreams
             .iter()
-            .map(|u| SmoothRoundRobin::new(&u.targets.iter().map(|t| t.weight).collect::<Vec<_>>()))
+            .enumerate()
+            .map(|(i, u)| {
+                let seed = time_seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                let algorithm = algorithm(&u.balance, seed);
+                let targets: Vec<Target<'_>> = u
+                    .targets
+                    .iter()
+                    .map(|t| Target::new(&t.address, t.weight))
+                    .collect();
+                Balancer::new(&algorithm, &targets)
+            })
+            .collect();
+        let available = config
+            .upstreams
+            .iter()
+            .map(|u| Available::all(u.targets.len()))
             .collect();
         Self {
             config,
             router,
             balancers,
+            available,
+        }
+    }
+}
+
+/// The balancer algorithm for a configured `balance`.
+fn algorithm(balance: &Balance, seed: u64) -> Algorithm {
+    match balance {
+        Balance::RoundRobin => Algorithm::RoundRobin,
+        Balance::LeastConnections => Algorithm::WeightedLeastConnections,
+        Balance::LeastRequest => Algorithm::PowerOfTwoChoices {
+            decay: DEFAULT_DECAY,
+            seed,
+        },
+        Balance::Random => Algorithm::WeightedRandom { seed },
+        Balance::IpHash => Algorithm::IpHash,
+        Balance::ConsistentHash(_) => Algorithm::ConsistentHash,
+    }
+}
+
+/// One request counted in flight on a target of an upstream, from the pick
+/// until the response body has been streamed or dropped; releases on drop.
+/// Owned (it holds the snapshot), so it can travel inside a response body.
+#[derive(Debug)]
+pub struct InFlightTicket {
+    snapshot: Arc<Snapshot>,
+    upstream: usize,
+    target: usize,
+}
+
+impl InFlightTicket {
+    /// Counts a request to `target` of `upstream` as started.
+    pub(crate) fn acquire(snapshot: &Arc<Snapshot>, upstream: usize, target: usize) -> Self {
+        if let Some(b) = snapshot.balancers.get(upstream) {
+            b.acquire(target);
+        }
+        Self {
+            snapshot: snapshot.clone(),
+            upstream,
+            target,
+        }
+    }
+}
+
+impl Drop for InFlightTicket {
+    fn drop(&mut self) {
+        if let Some(b) = self.snapshot.balancers.get(self.upstream) {
+            b.release(self.target);
         }
     }
 }

@@ -4,9 +4,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{p, Ctx};
+use super::{header_name, p, Ctx};
 use crate::raw::*;
 use crate::typed::*;
+use crate::units::parse_bool;
 
 /// Returns the upstream and its name when valid.
 pub(super) fn upstream(
@@ -59,6 +60,7 @@ pub(super) fn upstream(
             _ => Err(format!("expected `http1` or `h2c`, got `{s}`")),
         },
     );
+    let balance = balance(ctx, raw, item, path);
     let mut u = Upstream {
         name: name.clone().unwrap_or_default(),
         targets,
@@ -68,6 +70,7 @@ pub(super) fn upstream(
         read_idle_timeout: Duration::from_secs(60),
         pool_max_idle: 64,
         pool_idle_timeout: Duration::from_secs(60),
+        balance,
     };
     if let Some(t) = &raw.timeouts {
         let tp = p(path, "timeouts");
@@ -99,6 +102,151 @@ pub(super) fn upstream(
         );
     }
     (u, name)
+}
+
+/// The algorithms `balance` accepts, as written.
+const ALGORITHMS: &str =
+    "`round_robin`, `least_connections`, `least_request`, `random`, `ip_hash` or `consistent_hash`";
+
+/// `balance` and `hash_on`: `hash_on` is required for `consistent_hash`
+/// and forbidden otherwise.
+fn balance(ctx: &mut Ctx<'_>, raw: &RawUpstream, item: &Sp<RawUpstream>, path: &str) -> Balance {
+    // `None` when invalid; `Some(None)` for consistent_hash, whose key
+    // comes from `hash_on`.
+    let simple = match &raw.balance {
+        None => Some(Some(Balance::RoundRobin)),
+        Some(_) => ctx.field(&raw.balance, &p(path, "balance"), None, |s| match s {
+            "round_robin" => Ok(Some(Some(Balance::RoundRobin))),
+            "least_connections" => Ok(Some(Some(Balance::LeastConnections))),
+            "least_request" => Ok(Some(Some(Balance::LeastRequest))),
+            "random" => Ok(Some(Some(Balance::Random))),
+            "ip_hash" => Ok(Some(Some(Balance::IpHash))),
+            "consistent_hash" => Ok(Some(None)),
+            _ => Err(format!("unknown algorithm `{s}`: expected {ALGORITHMS}")),
+        }),
+    };
+    let hpath = p(path, "hash_on");
+    match (simple, &raw.hash_on) {
+        // An invalid `balance` was reported; `hash_on` is still checked.
+        (None, Some(h)) => {
+            hash_on(ctx, h, &hpath);
+            Balance::RoundRobin
+        }
+        (None, None) => Balance::RoundRobin,
+        (Some(Some(b)), None) => b,
+        (Some(Some(b)), Some(h)) => {
+            let loc = ctx.at(h);
+            let shown = if raw.balance.is_some() {
+                format!("`balance: {}`", b.name())
+            } else {
+                format!("the default `balance: {}`", b.name())
+            };
+            ctx.err(
+                loc,
+                &hpath,
+                format!(
+                    "`hash_on` is only allowed with `balance: consistent_hash`, not with {shown}"
+                ),
+            );
+            b
+        }
+        (Some(None), None) => {
+            let loc = raw
+                .balance
+                .as_ref()
+                .map_or_else(|| ctx.at(item), |b| ctx.at(b));
+            ctx.err(
+                loc,
+                &hpath,
+                "missing required field `hash_on`: `balance: consistent_hash` needs a key, one of `{header: Name}`, `{cookie: name}`, `{query: name}`, `{client_ip: true}` or `{path: true}`",
+            );
+            Balance::RoundRobin
+        }
+        (Some(None), Some(h)) => match hash_on(ctx, h, &hpath) {
+            Some(on) => Balance::ConsistentHash(on),
+            None => Balance::RoundRobin,
+        },
+    }
+}
+
+/// `hash_on`: exactly one of `header`, `cookie`, `query`, `client_ip: true`, `path: true`.
+fn hash_on(ctx: &mut Ctx<'_>, h: &Sp<RawHashOn>, path: &str) -> Option<HashOn> {
+    let raw = &h.value;
+    let given: Vec<&str> = [
+        raw.header.as_ref().map(|_| "header"),
+        raw.cookie.as_ref().map(|_| "cookie"),
+        raw.query.as_ref().map(|_| "query"),
+        raw.client_ip.as_ref().map(|_| "client_ip"),
+        raw.path.as_ref().map(|_| "path"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if given.len() != 1 {
+        let loc = ctx.at(h);
+        let found = if given.is_empty() {
+            String::new()
+        } else {
+            format!(", found `{}`", given.join("` and `"))
+        };
+        ctx.err(
+            loc,
+            path,
+            format!("`hash_on` needs exactly one of `header`, `cookie`, `query`, `client_ip: true` or `path: true`{found}"),
+        );
+        return None;
+    }
+    let non_empty = |what: &str, s: &str| {
+        if s.is_empty() {
+            Err(format!("the {what} name must not be empty"))
+        } else {
+            Ok(())
+        }
+    };
+    let flag = |field: &'static str, on: HashOn| {
+        move |s: &str| match parse_bool(s)? {
+            true => Ok(Some(on)),
+            false => Err(format!(
+                "`{field}: false` is not supported; write `{field}: true` or choose another key"
+            )),
+        }
+    };
+    if raw.header.is_some() {
+        ctx.field(&raw.header, &p(path, "header"), None, |s| {
+            non_empty("header", s)?;
+            header_name(s).map(|n| Some(HashOn::Header(n)))
+        })
+    } else if raw.cookie.is_some() {
+        ctx.field(&raw.cookie, &p(path, "cookie"), None, |s| {
+            non_empty("cookie", s)?;
+            if s.bytes().any(|b| b <= b' ' || b >= 0x7f || b"=;,\"".contains(&b)) {
+                return Err(format!(
+                    "invalid cookie name `{}`: no spaces, control characters, `=`, `;`, `,` or quotes",
+                    s.escape_debug()
+                ));
+            }
+            Ok(Some(HashOn::Cookie(s.to_string())))
+        })
+    } else if raw.query.is_some() {
+        ctx.field(&raw.query, &p(path, "query"), None, |s| {
+            non_empty("query parameter", s)?;
+            Ok(Some(HashOn::Query(s.to_string())))
+        })
+    } else if raw.client_ip.is_some() {
+        ctx.field(
+            &raw.client_ip,
+            &p(path, "client_ip"),
+            None,
+            flag("client_ip", HashOn::ClientIp),
+        )
+    } else {
+        ctx.field(
+            &raw.path,
+            &p(path, "path"),
+            None,
+            flag("path", HashOn::Path),
+        )
+    }
 }
 
 /// Checks `host:port` where host is a DNS name, an IPv4 address or `[IPv6]`.

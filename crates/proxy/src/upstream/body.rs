@@ -1,5 +1,7 @@
 //! A response body streamed from an HTTP/1.1 upstream connection. When the
-//! body ends cleanly the connection goes back to its pool.
+//! body ends cleanly the connection goes back to its pool. The request
+//! counts as in flight on its target (for the balancer) until the body has
+//! ended, failed or been dropped.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,6 +15,7 @@ use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_h1::{BodyFraming, ChunkEvent, ChunkedDecoder, LengthDecoder};
 
 use super::pool::{PooledConn, TargetPool};
+use crate::snapshot::InFlightTicket;
 
 /// Room made in the read buffer before reading more of a body.
 const READ_CHUNK: usize = 16 * 1024;
@@ -37,17 +40,20 @@ pub struct UpstreamBody {
     keep_alive: bool,
     read_idle: Duration,
     timer: Option<Pin<Box<Sleep>>>,
+    /// Released as soon as the body is over.
+    ticket: Option<InFlightTicket>,
 }
 
 impl UpstreamBody {
     /// Reads the body framed by `framing` from `conn`; the connection returns
-    /// to `pool` at the end when `keep_alive`.
+    /// to `pool` at the end when `keep_alive`, and `ticket` is released.
     pub(crate) fn new(
         conn: PooledConn,
         pool: Arc<TargetPool>,
         framing: &BodyFraming,
         keep_alive: bool,
         read_idle: Duration,
+        ticket: InFlightTicket,
     ) -> Self {
         let (decoder, exact) = match framing {
             BodyFraming::Empty => (Decoder::Done, Some(0)),
@@ -66,6 +72,7 @@ impl UpstreamBody {
             keep_alive: keep_alive && !matches!(framing, BodyFraming::CloseDelimited),
             read_idle,
             timer: None,
+            ticket: Some(ticket),
         };
         if matches!(body.decoder, Decoder::Done) {
             body.finish();
@@ -74,8 +81,13 @@ impl UpstreamBody {
     }
 
     /// The connection after a `101 Switching Protocols`: no HTTP body, and
-    /// never back to the pool; [`UpstreamBody::into_upgraded`] takes it out.
-    pub(crate) fn switched(conn: PooledConn, pool: Arc<TargetPool>) -> Self {
+    /// never back to the pool; [`UpstreamBody::into_upgraded`] takes it out
+    /// (and releases `ticket`: a tunnel does not count as a request in flight).
+    pub(crate) fn switched(
+        conn: PooledConn,
+        pool: Arc<TargetPool>,
+        ticket: InFlightTicket,
+    ) -> Self {
         Self {
             conn: Some(conn),
             pool,
@@ -84,6 +96,7 @@ impl UpstreamBody {
             keep_alive: false,
             read_idle: Duration::ZERO,
             timer: None,
+            ticket: Some(ticket),
         }
     }
 
@@ -100,16 +113,25 @@ impl UpstreamBody {
     /// Takes the connection out for a protocol upgrade (after a 101).
     pub(crate) fn into_upgraded(mut self) -> Option<PooledConn> {
         self.decoder = Decoder::Done;
+        self.ticket = None;
         self.conn.take()
     }
 
     fn finish(&mut self) {
         self.decoder = Decoder::Done;
+        self.ticket = None;
         if let Some(conn) = self.conn.take() {
             if self.keep_alive {
                 self.pool.release(conn);
             }
         }
+    }
+
+    /// The body failed: the connection is dropped, the request is over.
+    fn abort(&mut self) {
+        self.decoder = Decoder::Done;
+        self.conn = None;
+        self.ticket = None;
     }
 
     /// Polls for the next piece of body data.
@@ -163,8 +185,7 @@ impl UpstreamBody {
                         self.finish();
                         return Poll::Ready(None);
                     }
-                    self.decoder = Decoder::Done;
-                    self.conn = None;
+                    self.abort();
                     return Poll::Ready(Some(Err(protocol(
                         "upstream closed the connection mid-body".into(),
                     ))));
@@ -172,8 +193,7 @@ impl UpstreamBody {
                 Ok(_) => self.timer = None,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => {
-                    self.decoder = Decoder::Done;
-                    self.conn = None;
+                    self.abort();
                     return Poll::Ready(Some(Err(read_error(e))));
                 }
             }
@@ -187,8 +207,7 @@ impl UpstreamBody {
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(Instant::now() + idle)));
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => {
-                self.decoder = Decoder::Done;
-                self.conn = None;
+                self.abort();
                 Poll::Ready(Some(Err(ProxyError::upstream(
                     ErrorKind::UpstreamTimeout,
                     "upstream body read timed out",
