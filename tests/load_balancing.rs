@@ -243,3 +243,50 @@ fn bad_balance_and_missing_hash_on_are_config_errors() {
     ));
     assert!(ok, "{err}");
 }
+
+/// A target that refuses connections got nothing of the request, so the
+/// request fails over to another target instead of failing.
+#[test]
+fn connect_failure_fails_over_to_another_target() {
+    let live = Upstream::echo();
+    let dead = tollgate_testkit::unused_addr();
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - name: pool
+    targets: [{address: "{dead}"}, {address: "{live}"}]
+routes:
+  - {name: all, upstream: pool}
+"#,
+        &[("dead", &dead), ("live", &live.addr())],
+    ));
+    for i in 0..20 {
+        let resp = get(tg.addr("web"), &format!("/r{i}"));
+        assert_eq!(resp.status, 200, "request {i}: {}", resp.text());
+    }
+    assert_eq!(live.request_count(), 20);
+}
+
+/// With every target refusing connections the answer is a 502.
+#[test]
+fn all_targets_down_is_a_bad_gateway() {
+    let (a, b) = (
+        tollgate_testkit::unused_addr(),
+        tollgate_testkit::unused_addr(),
+    );
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - name: pool
+    targets: [{address: "{a}"}, {address: "{b}"}]
+routes:
+  - {name: all, upstream: pool}
+"#,
+        &[("a", &a), ("b", &b)],
+    ));
+    assert_eq!(get(tg.addr("web"), "/").status, 502);
+}

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode, Uri, Version};
-use tollgate_balance::PickContext;
+use tollgate_balance::{Available, PickContext};
 use tollgate_config::{
     Balance, FixedResponse, HashOn, HostRewrite, Redirect, Route, RouteTarget, UpstreamProtocol,
 };
@@ -210,23 +210,32 @@ async fn forward_upstream(
     let snapshot = &*worker.snapshot;
     let upstream = &snapshot.config.upstreams[u];
     let balancer = &snapshot.balancers[u];
-    let t = {
-        // Only the hashing algorithms look at the request.
-        let mut ip_key = [0u8; 16];
-        let mut ctx = PickContext::new(&snapshot.available[u]);
-        match &upstream.balance {
-            Balance::IpHash => ctx = ctx.with_client_ip(req.client.peer.ip()),
-            Balance::ConsistentHash(on) => {
-                if let Some(key) = hash_key(on, req, &mut ip_key) {
-                    ctx = ctx.with_hash_key(key);
+    let mut t = pick_target(worker, u, req, &snapshot.available[u]).ok_or_else(|| {
+        ProxyError::upstream(ErrorKind::Unavailable, "upstream has no available target")
+    })?;
+    // Failover: a target that cannot be connected to got nothing of the
+    // request, so another one is tried (each at most once).
+    let mut fresh = None;
+    if upstream.protocol == UpstreamProtocol::Http1 {
+        let mut excluded: Option<Available> = None;
+        loop {
+            match worker.pools[u][t].checkout().await {
+                Ok(conn) => {
+                    fresh = Some(conn);
+                    break;
                 }
+                Err(e) if e.retryable => {
+                    let available = excluded.get_or_insert_with(|| snapshot.available[u].clone());
+                    available.set(t, false);
+                    match pick_target(worker, u, req, available) {
+                        Some(next) => t = next,
+                        None => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
             }
-            _ => {}
         }
-        balancer.pick(&ctx).ok_or_else(|| {
-            ProxyError::upstream(ErrorKind::Unavailable, "upstream has no available target")
-        })?
-    };
+    }
     // In flight from here until the response body is over (or this
     // request fails and the ticket drops).
     let ticket = InFlightTicket::acquire(&worker.snapshot, u, t);
@@ -316,7 +325,10 @@ async fn forward_upstream(
         req.method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     );
-    let mut conn = pool.checkout().await?;
+    let mut conn = match fresh {
+        Some(conn) => conn,
+        None => pool.checkout().await?,
+    };
     let head = loop {
         let outgoing = OutgoingRequest {
             method: &req.method,
@@ -367,6 +379,29 @@ async fn forward_upstream(
     *resp.status_mut() = head.status;
     *resp.headers_mut() = resp_headers;
     Ok(resp)
+}
+
+/// A target of upstream `u` among `available`, by the upstream's algorithm;
+/// only the hashing algorithms look at the request.
+fn pick_target(
+    worker: &Worker,
+    u: usize,
+    req: &Incoming<'_>,
+    available: &Available,
+) -> Option<usize> {
+    let snapshot = &*worker.snapshot;
+    let mut ip_key = [0u8; 16];
+    let mut ctx = PickContext::new(available);
+    match &snapshot.config.upstreams[u].balance {
+        Balance::IpHash => ctx = ctx.with_client_ip(req.client.peer.ip()),
+        Balance::ConsistentHash(on) => {
+            if let Some(key) = hash_key(on, req, &mut ip_key) {
+                ctx = ctx.with_hash_key(key);
+            }
+        }
+        _ => {}
+    }
+    snapshot.balancers[u].pick(&ctx)
 }
 
 /// The bytes a consistent hash is computed from, when the request has them
