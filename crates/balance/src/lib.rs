@@ -3,7 +3,7 @@
 //! Every algorithm here is pure bookkeeping: no I/O, no tasks, no clock
 //! except where a caller asks for one ([`PowerOfTwoChoices::record_latency`]).
 //! Each picker takes the set of targets that are [`Available`] right now, so
-//! health checks and outlier ejection can be layered on later, and returns
+//! health checks and outlier ejection (in the proxy) decide which, and returns
 //! `None` when none is. Pickers are `Sync`: one instance can serve every
 //! worker. A weight of 0 counts as 1 everywhere (as the existing round robin
 //! always did); taking a target out of rotation is what availability is for.

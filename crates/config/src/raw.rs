@@ -126,6 +126,43 @@ pub(crate) struct RawUpstream {
     pub(crate) pool: Option<Sp<RawPool>>,
     pub(crate) balance: Text,
     pub(crate) hash_on: Option<Sp<RawHashOn>>,
+    pub(crate) health: Option<Sp<RawHealth>>,
+}
+
+/// `health:` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHealth {
+    pub(crate) active: Option<Sp<RawActiveHealth>>,
+    pub(crate) passive: Option<Sp<RawPassiveHealth>>,
+    pub(crate) when_all_down: Text,
+}
+
+/// `health.active:` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawActiveHealth {
+    #[serde(rename = "type")]
+    pub(crate) kind: Text,
+    pub(crate) path: Text,
+    pub(crate) method: Text,
+    pub(crate) host: Text,
+    pub(crate) expect: List<String>,
+    pub(crate) interval: Text,
+    pub(crate) jitter: Text,
+    pub(crate) timeout: Text,
+    pub(crate) healthy: Text,
+    pub(crate) unhealthy: Text,
+}
+
+/// `health.passive:` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPassiveHealth {
+    pub(crate) consecutive_failures: Text,
+    pub(crate) eject_for: Text,
+    pub(crate) max_eject_for: Text,
+    pub(crate) max_ejected: Text,
 }
 
 /// `hash_on:` of an upstream: exactly one of the fields.

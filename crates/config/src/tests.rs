@@ -913,3 +913,209 @@ fn balance_errors() {
         ],
     );
 }
+
+#[test]
+fn health_defaults_and_full() {
+    let c = parse(&upstream_with("    health: {active: {}}\n")).unwrap_or_else(|e| panic!("{e}"));
+    let h = c.upstreams[0].health.clone().expect("health");
+    assert_eq!(h.when_all_down, WhenAllDown::Fail);
+    assert_eq!(h.passive, None);
+    assert_eq!(
+        h.active,
+        Some(ActiveHealth {
+            probe: Probe::Http {
+                method: http::Method::GET,
+                path: "/".into(),
+                host: None,
+                expect: vec![(200, 399)],
+            },
+            interval: secs(5),
+            jitter_percent: 10,
+            timeout: secs(1),
+            healthy: 2,
+            unhealthy: 3,
+        })
+    );
+    assert_eq!(parse(&upstream_with("")).unwrap().upstreams[0].health, None);
+
+    let c = parse(&upstream_with(
+        "    health:\n      active: {type: http, path: /health, method: HEAD, host: users.internal, expect: [200, 204, 300-308], interval: 250ms, jitter: 0%, timeout: 100ms, healthy: 1, unhealthy: 4}\n      passive: {consecutive_failures: 3, eject_for: 10s, max_eject_for: 1m, max_ejected: 100%}\n      when_all_down: panic\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let h = c.upstreams[0].health.clone().expect("health");
+    assert_eq!(h.when_all_down, WhenAllDown::Panic);
+    let a = h.active.expect("active");
+    assert_eq!(
+        a.probe,
+        Probe::Http {
+            method: http::Method::HEAD,
+            path: "/health".into(),
+            host: Some("users.internal".into()),
+            expect: vec![(200, 200), (204, 204), (300, 308)],
+        }
+    );
+    assert_eq!(
+        (
+            a.interval,
+            a.jitter_percent,
+            a.timeout,
+            a.healthy,
+            a.unhealthy
+        ),
+        (
+            Duration::from_millis(250),
+            0,
+            Duration::from_millis(100),
+            1,
+            4
+        )
+    );
+    assert_eq!(
+        h.passive,
+        Some(PassiveHealth {
+            consecutive_failures: 3,
+            eject_for: secs(10),
+            max_eject_for: secs(60),
+            max_ejected_percent: 100,
+        })
+    );
+
+    let c = parse(&upstream_with(
+        "    health: {active: {type: tcp}, passive: {eject_for: 10m}}\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let h = c.upstreams[0].health.clone().expect("health");
+    assert_eq!(h.active.expect("active").probe, Probe::Tcp);
+    let p = h.passive.expect("passive");
+    // max_eject_for defaults to 300s, or eject_for when that is longer.
+    assert_eq!((p.consecutive_failures, p.max_eject_for), (5, secs(600)));
+    assert_eq!(p.max_ejected_percent, 50);
+}
+
+#[test]
+fn health_errors() {
+    let h = |s: &str| errors(&upstream_with(&format!("    health: {s}\n")));
+    assert_errors(
+        &h("{when_all_down: fail}"),
+        &[(
+            5,
+            "upstreams[0].health",
+            "`health` needs `active`, `passive` or both",
+        )],
+    );
+    assert_errors(
+        &h("{active: {}, when_all_down: retry}"),
+        &[(
+            5,
+            "upstreams[0].health.when_all_down",
+            "expected `fail` or `panic`, got `retry`",
+        )],
+    );
+    assert_errors(
+        &h("{active: {type: udp}}"),
+        &[(
+            5,
+            "upstreams[0].health.active.type",
+            "expected `http` or `tcp`, got `udp`",
+        )],
+    );
+    assert_errors(
+        &h("{active: {type: tcp, path: /health}}"),
+        &[(
+            5,
+            "upstreams[0].health.active.path",
+            "`path` is only allowed with `type: http`, not with `type: tcp`",
+        )],
+    );
+    assert_errors(
+        &h("{active: {path: health, method: get}}"),
+        &[
+            (5, "upstreams[0].health.active.path", "must start with `/`"),
+            (
+                5,
+                "upstreams[0].health.active.method",
+                "invalid method `get`",
+            ),
+        ],
+    );
+    assert_errors(
+        &h("{active: {expect: [200, 99, 300-200, 2xx]}}"),
+        &[
+            (
+                5,
+                "upstreams[0].health.active.expect[1]",
+                "invalid status `99`",
+            ),
+            (
+                5,
+                "upstreams[0].health.active.expect[2]",
+                "invalid range `300-200`",
+            ),
+            (
+                5,
+                "upstreams[0].health.active.expect[3]",
+                "invalid status `2xx`",
+            ),
+        ],
+    );
+    assert_errors(
+        &h("{active: {expect: []}}"),
+        &[(
+            5,
+            "upstreams[0].health.active.expect",
+            "list at least one status",
+        )],
+    );
+    assert_errors(
+        &h("{active: {interval: 0s, timeout: 5, jitter: 10, healthy: 0, unhealthy: 1001}}"),
+        &[
+            (
+                5,
+                "upstreams[0].health.active.interval",
+                "must be longer than zero",
+            ),
+            (5, "upstreams[0].health.active.timeout", "missing unit"),
+            (5, "upstreams[0].health.active.jitter", "missing `%`"),
+            (
+                5,
+                "upstreams[0].health.active.healthy",
+                "must be between 1 and 1000",
+            ),
+            (
+                5,
+                "upstreams[0].health.active.unhealthy",
+                "must be between 1 and 1000",
+            ),
+        ],
+    );
+    assert_errors(
+        &h("{active: {jitter: 60%}}"),
+        &[(5, "upstreams[0].health.active.jitter", "between 0% and 50%")],
+    );
+    assert_errors(
+        &h("{passive: {consecutive_failures: 0, max_ejected: 150%}}"),
+        &[
+            (
+                5,
+                "upstreams[0].health.passive.consecutive_failures",
+                "must be between 1 and",
+            ),
+            (5, "upstreams[0].health.passive.max_ejected", "at most 100%"),
+        ],
+    );
+    assert_errors(
+        &h("{passive: {eject_for: 1m, max_eject_for: 30s}}"),
+        &[(
+            5,
+            "upstreams[0].health.passive.max_eject_for",
+            "must be at least `eject_for`",
+        )],
+    );
+    // Unknown fields are reported with their path.
+    let errs = h("{active: {intervall: 1s}}");
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "upstreams[0].health.active.intervall"),
+        "{errs:#?}"
+    );
+}

@@ -117,6 +117,78 @@ pub struct Upstream {
     pub pool_idle_timeout: Duration,
     /// How a target is chosen for each request.
     pub balance: Balance,
+    /// Health checking; `None` when the upstream has no `health` section
+    /// (every target is always available).
+    pub health: Option<Health>,
+}
+
+/// Health checking of an upstream's targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// Probes sent to every target in the background.
+    pub active: Option<ActiveHealth>,
+    /// Outlier ejection from the answers to real requests.
+    pub passive: Option<PassiveHealth>,
+    /// What happens when no target is available.
+    pub when_all_down: WhenAllDown,
+}
+
+/// What an active probe does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// An HTTP/1.1 request on a fresh connection; healthy when the status
+    /// is one of `expect`.
+    Http {
+        /// Method sent.
+        method: Method,
+        /// Path (and query) sent.
+        path: String,
+        /// Host header sent; `None` means the target's `host:port`.
+        host: Option<String>,
+        /// Inclusive status ranges that count as healthy.
+        expect: Vec<(u16, u16)>,
+    },
+    /// A TCP connect only.
+    Tcp,
+}
+
+/// Active health checks (`health.active`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveHealth {
+    /// The probe.
+    pub probe: Probe,
+    /// Time between two probes of a target.
+    pub interval: Duration,
+    /// Each wait is `interval` ± up to this percentage of it (0..=50).
+    pub jitter_percent: u8,
+    /// How long a probe may take (connect + answer).
+    pub timeout: Duration,
+    /// Consecutive successes that bring an unhealthy target back.
+    pub healthy: u32,
+    /// Consecutive failures that take a healthy target out.
+    pub unhealthy: u32,
+}
+
+/// Passive health checks (`health.passive`): outlier ejection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PassiveHealth {
+    /// Consecutive failed exchanges (connect error, 5xx) that eject a target.
+    pub consecutive_failures: u32,
+    /// Base ejection time, multiplied by the number of times ejected.
+    pub eject_for: Duration,
+    /// Longest ejection.
+    pub max_eject_for: Duration,
+    /// Most of the pool that may be ejected at once, in percent (0..=100).
+    pub max_ejected_percent: u8,
+}
+
+/// What a request gets when no target of its upstream is available.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenAllDown {
+    /// 503 `no healthy target`.
+    Fail,
+    /// Every target is picked from as if all were healthy (Envoy's panic mode).
+    Panic,
 }
 
 /// Load-balancing algorithm of an upstream.

@@ -6,6 +6,7 @@ mod body;
 mod date;
 mod explain;
 mod forward;
+mod health;
 mod pipeline;
 mod router;
 mod server;

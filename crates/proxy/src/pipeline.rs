@@ -15,6 +15,7 @@ use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 
 use crate::body::{too_large, RequestBody, ResponseBody};
 use crate::forward::{self, ClientInfo};
+use crate::health::UpstreamHealth;
 use crate::router::RouteInput;
 use crate::snapshot::{InFlightTicket, Worker};
 use crate::upstream::{exchange, OutgoingRequest, UpstreamBody};
@@ -210,7 +211,20 @@ async fn forward_upstream(
     let snapshot = &*worker.snapshot;
     let upstream = &snapshot.config.upstreams[u];
     let balancer = &snapshot.balancers[u];
-    let mut t = pick_target(worker, u, req, &snapshot.available[u]).ok_or_else(|| {
+    let health = snapshot.health[u].as_deref();
+    // Without a `health` section every target is always available; with
+    // one, the set is the health state's current one (healthy, not ejected).
+    let current;
+    let available: &Available = match health {
+        None => &snapshot.available[u],
+        Some(h) => {
+            current = h
+                .current()
+                .ok_or_else(|| ProxyError::upstream(ErrorKind::Unavailable, "no healthy target"))?;
+            &current
+        }
+    };
+    let mut t = pick_target(worker, u, req, available).ok_or_else(|| {
         ProxyError::upstream(ErrorKind::Unavailable, "upstream has no available target")
     })?;
     // Failover: a target that cannot be connected to got nothing of the
@@ -225,14 +239,18 @@ async fn forward_upstream(
                     break;
                 }
                 Err(e) if e.retryable => {
-                    let available = excluded.get_or_insert_with(|| snapshot.available[u].clone());
+                    report(health, t, false);
+                    let available = excluded.get_or_insert_with(|| available.clone());
                     available.set(t, false);
                     match pick_target(worker, u, req, available) {
                         Some(next) => t = next,
                         None => return Err(e),
                     }
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    report(health, t, false);
+                    return Err(e);
+                }
             }
         }
     }
@@ -303,7 +321,14 @@ async fn forward_upstream(
                 ErrorKind::UpstreamTimeout,
                 "upstream did not answer in time",
             )
-        })??;
+        })
+        .and_then(|r| r)
+        .inspect_err(|e| {
+            if e.source == ErrorSource::Upstream {
+                report(health, t, false);
+            }
+        })?;
+        report(health, t, resp.status().as_u16() < 500);
         let elapsed = started.elapsed();
         ex.upstream_time = Some(elapsed);
         balancer.record_latency(t, elapsed);
@@ -327,7 +352,10 @@ async fn forward_upstream(
     );
     let mut conn = match fresh {
         Some(conn) => conn,
-        None => pool.checkout().await?,
+        None => pool
+            .checkout()
+            .await
+            .inspect_err(|_| report(health, t, false))?,
     };
     let head = loop {
         let outgoing = OutgoingRequest {
@@ -346,11 +374,20 @@ async fn forward_upstream(
         {
             Ok(head) => break head,
             Err(e) if e.before_response && idempotent && conn.reused => {
-                conn = pool.connect().await?;
+                conn = pool
+                    .connect()
+                    .await
+                    .inspect_err(|_| report(health, t, false))?;
             }
-            Err(e) => return Err(e.error),
+            Err(e) => {
+                if e.error.source == ErrorSource::Upstream {
+                    report(health, t, false);
+                }
+                return Err(e.error);
+            }
         }
     };
+    report(health, t, head.status.as_u16() < 500);
     let elapsed = started.elapsed();
     ex.upstream_time = Some(elapsed);
     balancer.record_latency(t, elapsed);
@@ -379,6 +416,18 @@ async fn forward_upstream(
     *resp.status_mut() = head.status;
     *resp.headers_mut() = resp_headers;
     Ok(resp)
+}
+
+/// Passive health: tells the upstream's health state (if any) how an
+/// exchange with target `t` went.
+fn report(health: Option<&UpstreamHealth>, t: usize, ok: bool) {
+    if let Some(h) = health {
+        if ok {
+            h.record_success(t);
+        } else {
+            h.record_failure(t);
+        }
+    }
 }
 
 /// A target of upstream `u` among `available`, by the upstream's algorithm;

@@ -11,6 +11,7 @@ use tollgate_core::RequestIdGenerator;
 use tollgate_ops::{AccessLog, AccessLogBuffer};
 
 use crate::date::DateCache;
+use crate::health::UpstreamHealth;
 use crate::router::Router;
 use crate::upstream::{H2Session, TargetPool};
 
@@ -24,9 +25,12 @@ pub struct Snapshot {
     /// One balancer per upstream, in config order. Shared by every worker,
     /// so in-flight counts and latency estimates are process-wide.
     pub(crate) balancers: Vec<Balancer>,
-    /// Which targets of each upstream may be picked (all, until health
-    /// checks exist); built once so a pick allocates nothing.
+    /// Which targets of each upstream may be picked when it has no
+    /// `health` section (all of them); built once so a pick allocates nothing.
     pub(crate) available: Vec<Available>,
+    /// Health state of each upstream with a `health` section (`None`
+    /// without): shared by every worker and the health checker thread.
+    pub(crate) health: Vec<Option<Arc<UpstreamHealth>>>,
 }
 
 impl Snapshot {
@@ -60,11 +64,17 @@ impl Snapshot {
             .iter()
             .map(|u| Available::all(u.targets.len()))
             .collect();
+        let health = config
+            .upstreams
+            .iter()
+            .map(|u| UpstreamHealth::new(u).map(Arc::new))
+            .collect();
         Self {
             config,
             router,
             balancers,
             available,
+            health,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -66,6 +66,9 @@ enum Kind {
 #[derive(Debug, Default)]
 struct Shared {
     connections: AtomicUsize,
+    /// When not 0, the status HTTP/1.1 echo servers answer with instead of
+    /// their own (see [`Upstream::set_status`]).
+    status_override: AtomicU16,
     requests: Mutex<Vec<RecordedRequest>>,
     chunk_times: Mutex<Vec<Instant>>,
 }
@@ -208,6 +211,23 @@ impl Upstream {
             .expect("the upstream received no request")
     }
 
+    /// For an HTTP/1.1 echo server ([`Upstream::echo`], [`Upstream::status`],
+    /// [`Upstream::slow`], [`Upstream::with_headers`]): answer every request
+    /// from now on with status `code` (e.g. to make a health check fail);
+    /// `0` restores the server's own status.
+    pub fn set_status(&self, code: u16) {
+        self.shared.status_override.store(code, Ordering::SeqCst);
+    }
+
+    /// Requests received so far whose path (without query) is not `path`,
+    /// e.g. client traffic without the health probes.
+    pub fn request_count_except(&self, path: &str) -> usize {
+        lock(&self.shared.requests)
+            .iter()
+            .filter(|r| r.path.split('?').next() != Some(path))
+            .count()
+    }
+
     /// For a [`Upstream::streaming`] server: when each chunk was handed to
     /// the connection.
     pub fn chunk_times(&self) -> Vec<Instant> {
@@ -290,6 +310,10 @@ async fn http1_answer(
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
+            let status = match shared.status_override.load(Ordering::SeqCst) {
+                0 => status,
+                code => code,
+            };
             echo_response(&recorded, status, &extra, id)
         }
         Kind::Streaming { chunks, interval } => {

@@ -4,6 +4,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 use std::time::Duration;
 
+use http::Method;
+
 use super::{header_name, p, Ctx};
 use crate::raw::*;
 use crate::typed::*;
@@ -61,6 +63,10 @@ pub(super) fn upstream(
         },
     );
     let balance = balance(ctx, raw, item, path);
+    let health = raw
+        .health
+        .as_ref()
+        .and_then(|h| health(ctx, h, &p(path, "health")));
     let mut u = Upstream {
         name: name.clone().unwrap_or_default(),
         targets,
@@ -71,6 +77,7 @@ pub(super) fn upstream(
         pool_max_idle: 64,
         pool_idle_timeout: Duration::from_secs(60),
         balance,
+        health,
     };
     if let Some(t) = &raw.timeouts {
         let tp = p(path, "timeouts");
@@ -247,6 +254,252 @@ fn hash_on(ctx: &mut Ctx<'_>, h: &Sp<RawHashOn>, path: &str) -> Option<HashOn> {
             flag("path", HashOn::Path),
         )
     }
+}
+
+/// `health`: `active`, `passive` (at least one) and `when_all_down`.
+fn health(ctx: &mut Ctx<'_>, h: &Sp<RawHealth>, path: &str) -> Option<Health> {
+    let raw = &h.value;
+    if raw.active.is_none() && raw.passive.is_none() {
+        let loc = ctx.at(h);
+        ctx.err(
+            loc,
+            path,
+            "`health` needs `active`, `passive` or both: e.g. `active: {type: http, path: /health}`",
+        );
+    }
+    let when_all_down = ctx.field(
+        &raw.when_all_down,
+        &p(path, "when_all_down"),
+        WhenAllDown::Fail,
+        |s| match s {
+            "fail" => Ok(WhenAllDown::Fail),
+            "panic" => Ok(WhenAllDown::Panic),
+            _ => Err(format!("expected `fail` or `panic`, got `{s}`")),
+        },
+    );
+    let active = raw
+        .active
+        .as_ref()
+        .and_then(|a| active_health(ctx, a, &p(path, "active")));
+    let passive = raw
+        .passive
+        .as_ref()
+        .and_then(|a| passive_health(ctx, a, &p(path, "passive")));
+    if active.is_none() && passive.is_none() {
+        return None;
+    }
+    Some(Health {
+        active,
+        passive,
+        when_all_down,
+    })
+}
+
+/// `health.active`.
+fn active_health(ctx: &mut Ctx<'_>, a: &Sp<RawActiveHealth>, path: &str) -> Option<ActiveHealth> {
+    let raw = &a.value;
+    let errors_before = ctx.errors.len();
+    let http = ctx.field(&raw.kind, &p(path, "type"), true, |s| match s {
+        "http" => Ok(true),
+        "tcp" => Ok(false),
+        _ => Err(format!("expected `http` or `tcp`, got `{s}`")),
+    });
+    let probe = if http {
+        let method = ctx.field(&raw.method, &p(path, "method"), Method::GET, |s| {
+            if s.is_empty() || !s.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(format!(
+                    "invalid method `{}`: use an uppercase method such as `GET` or `HEAD`",
+                    s.escape_debug()
+                ));
+            }
+            Method::from_bytes(s.as_bytes()).map_err(|_| format!("invalid method `{s}`"))
+        });
+        let probe_path = ctx.field(&raw.path, &p(path, "path"), "/".to_string(), |s| {
+            if !s.starts_with('/') {
+                return Err(format!("must start with `/`, got `{}`", s.escape_debug()));
+            }
+            if s.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+                return Err(format!(
+                    "invalid path `{}`: no spaces or control characters (percent-encode them)",
+                    s.escape_debug()
+                ));
+            }
+            Ok(s.to_string())
+        });
+        let host = ctx.field(&raw.host, &p(path, "host"), None, |s| {
+            if s.is_empty() {
+                return Err("must not be empty".into());
+            }
+            if s.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+                return Err(format!(
+                    "invalid host `{}`: no spaces or control characters",
+                    s.escape_debug()
+                ));
+            }
+            Ok(Some(s.to_string()))
+        });
+        let expect = match &raw.expect {
+            None => vec![(200, 399)],
+            Some(list) if list.value.is_empty() => {
+                let loc = ctx.at(list);
+                ctx.err(
+                    loc,
+                    &p(path, "expect"),
+                    "list at least one status, e.g. `[200, 204]` or `[200-299]`",
+                );
+                vec![(200, 399)]
+            }
+            Some(list) => {
+                let mut out = Vec::new();
+                for (i, item) in list.value.iter().enumerate() {
+                    let ipath = format!("{}[{i}]", p(path, "expect"));
+                    if let Some(r) = ctx.field(&Some(item.clone()), &ipath, None, |s| {
+                        status_range(s).map(Some)
+                    }) {
+                        out.push(r);
+                    }
+                }
+                out
+            }
+        };
+        Probe::Http {
+            method,
+            path: probe_path,
+            host,
+            expect,
+        }
+    } else {
+        for (field, given) in [
+            ("path", raw.path.is_some()),
+            ("method", raw.method.is_some()),
+            ("host", raw.host.is_some()),
+            ("expect", raw.expect.is_some()),
+        ] {
+            if given {
+                let loc = ctx.at(a);
+                ctx.err(
+                    loc,
+                    &p(path, field),
+                    format!("`{field}` is only allowed with `type: http`, not with `type: tcp`"),
+                );
+            }
+        }
+        Probe::Tcp
+    };
+    let interval = ctx.timeout(&raw.interval, &p(path, "interval"), Duration::from_secs(5));
+    let jitter_percent = ctx.field(&raw.jitter, &p(path, "jitter"), 10, |s| {
+        let n = percent(s)?;
+        if n > 50 {
+            return Err(format!("must be between 0% and 50%, got `{s}`"));
+        }
+        Ok(n)
+    });
+    let timeout = ctx.timeout(&raw.timeout, &p(path, "timeout"), Duration::from_secs(1));
+    let healthy = ctx.count(&raw.healthy, &p(path, "healthy"), 2, 1, 1000) as u32;
+    let unhealthy = ctx.count(&raw.unhealthy, &p(path, "unhealthy"), 3, 1, 1000) as u32;
+    if ctx.errors.len() != errors_before {
+        return None;
+    }
+    Some(ActiveHealth {
+        probe,
+        interval,
+        jitter_percent,
+        timeout,
+        healthy,
+        unhealthy,
+    })
+}
+
+/// `health.passive`.
+fn passive_health(
+    ctx: &mut Ctx<'_>,
+    a: &Sp<RawPassiveHealth>,
+    path: &str,
+) -> Option<PassiveHealth> {
+    let raw = &a.value;
+    let errors_before = ctx.errors.len();
+    let consecutive_failures = ctx.count(
+        &raw.consecutive_failures,
+        &p(path, "consecutive_failures"),
+        5,
+        1,
+        1_000_000,
+    ) as u32;
+    let eject_for = ctx.timeout(
+        &raw.eject_for,
+        &p(path, "eject_for"),
+        Duration::from_secs(30),
+    );
+    let max_eject_for = ctx.timeout(
+        &raw.max_eject_for,
+        &p(path, "max_eject_for"),
+        Duration::from_secs(300).max(eject_for),
+    );
+    let max_ejected_percent = ctx.field(&raw.max_ejected, &p(path, "max_ejected"), 50, |s| {
+        let n = percent(s)?;
+        if n > 100 {
+            return Err(format!("must be between 0% and 100%, got `{s}`"));
+        }
+        Ok(n)
+    });
+    if ctx.errors.len() != errors_before {
+        return None;
+    }
+    if max_eject_for < eject_for {
+        let loc = raw
+            .max_eject_for
+            .as_ref()
+            .map_or_else(|| ctx.at(a), |m| ctx.at(m));
+        ctx.err(
+            loc,
+            &p(path, "max_eject_for"),
+            "must be at least `eject_for`",
+        );
+        return None;
+    }
+    Some(PassiveHealth {
+        consecutive_failures,
+        eject_for,
+        max_eject_for,
+        max_ejected_percent,
+    })
+}
+
+/// A percentage such as `10%` (the `%` is required).
+fn percent(s: &str) -> Result<u8, String> {
+    let usage = "use a whole percentage such as `10%`";
+    let Some(n) = s.strip_suffix('%') else {
+        return Err(format!("invalid percentage `{s}`: missing `%`; {usage}"));
+    };
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("invalid percentage `{s}`; {usage}"));
+    }
+    match n.parse::<u16>() {
+        Ok(v) if v <= 100 => Ok(v as u8),
+        _ => Err(format!("invalid percentage `{s}`: at most 100%")),
+    }
+}
+
+/// A status `200` or an inclusive range `200-299`, within 100..=599.
+fn status_range(s: &str) -> Result<(u16, u16), String> {
+    let usage = "use a status such as `200` or a range such as `200-299`, within 100..=599";
+    let code = |t: &str| match t.trim().parse::<u16>() {
+        Ok(c) if (100..=599).contains(&c) && t.trim().len() == 3 => Ok(c),
+        _ => Err(format!("invalid status `{s}`; {usage}")),
+    };
+    let (lo, hi) = match s.split_once('-') {
+        Some((a, b)) => (code(a)?, code(b)?),
+        None => {
+            let c = code(s)?;
+            (c, c)
+        }
+    };
+    if lo > hi {
+        return Err(format!(
+            "invalid range `{s}`: the first status is larger than the second; {usage}"
+        ));
+    }
+    Ok((lo, hi))
 }
 
 /// Checks `host:port` where host is a DNS name, an IPv4 address or `[IPv6]`.

@@ -81,7 +81,12 @@ impl RunningServer {
         let snapshot = Arc::new(Snapshot::build(config));
         let ids = Arc::new(RequestIdGenerator::new());
         let (shutdown, _) = watch::channel(false);
-        let mut threads = Vec::with_capacity(workers);
+        let mut threads = Vec::with_capacity(workers + 1);
+        if let Some(checker) =
+            crate::health::start_checkers(&snapshot.health, shutdown.subscribe())?
+        {
+            threads.push(checker);
+        }
         for w in 0..workers {
             let mine: Vec<std::net::TcpListener> =
                 sockets.iter_mut().map(|g| g.remove(0)).collect();

@@ -105,7 +105,7 @@ impl TargetPool {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         while let Some(c) = idle.pop() {
-            if now.duration_since(c.since) < self.idle_timeout {
+            if now.duration_since(c.since) < self.idle_timeout && still_open(&c.stream) {
                 return Some(PooledConn {
                     stream: c.stream,
                     rbuf: c.rbuf,
@@ -146,4 +146,14 @@ impl TargetPool {
             });
         }
     }
+}
+
+/// Whether an idle connection still looks usable: nothing to read (a
+/// closed one reads end of file, a confused one has stray bytes). Uses the
+/// readiness the event loop already has, so it costs no system call while
+/// the connection is quiet. A connection closed too recently to be seen is
+/// still caught by the exchange's retry.
+fn still_open(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
 }

@@ -1,0 +1,437 @@
+//! Upstream health: one shared state per upstream with a `health` section,
+//! fed by active probes (a task per target on the `tollgate-health` thread)
+//! and by passive outlier detection (the pipeline reports each exchange).
+//!
+//! The availability set every pick reads is rebuilt only when a target's
+//! state changes, and swapped in atomically; a pick loads it with one
+//! atomic reference count. Upstreams without `health` never come here.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tollgate_balance::Available;
+use tollgate_config::{ActiveHealth, Health, PassiveHealth, Probe, Upstream, WhenAllDown};
+
+/// No ejection in progress.
+const NOT_EJECTED: u64 = 0;
+
+/// Health of one target; every field is written by one checker task or
+/// by the pipeline, and read by everyone.
+#[derive(Debug, Default)]
+struct TargetHealth {
+    /// Active checks' verdict (starts healthy).
+    healthy: AtomicBool,
+    /// Consecutive successful probes.
+    probe_ok: AtomicU32,
+    /// Consecutive failed probes.
+    probe_fail: AtomicU32,
+    /// Consecutive failed exchanges (passive).
+    failures: AtomicU32,
+    /// Milliseconds since the state's epoch until which the target is
+    /// ejected; [`NOT_EJECTED`] when it is not.
+    ejected_until: AtomicU64,
+    /// When the last ejection ended (ms since epoch), to forget old ones.
+    last_return: AtomicU64,
+    /// How many times in a row (without a quiet `max_eject_for`) it was ejected.
+    times_ejected: AtomicU32,
+}
+
+/// The health of one upstream's targets, shared by every worker.
+#[derive(Debug)]
+pub(crate) struct UpstreamHealth {
+    name: String,
+    addresses: Vec<String>,
+    targets: Vec<TargetHealth>,
+    /// Targets that are healthy and not ejected, rebuilt on every change.
+    available: ArcSwap<Available>,
+    /// Every target: what `when_all_down: panic` picks from.
+    all: Arc<Available>,
+    when_all_down: WhenAllDown,
+    active: Option<ActiveHealth>,
+    passive: Option<PassiveHealth>,
+    epoch: Instant,
+    /// The earliest end of an ejection (ms since epoch), `u64::MAX` when
+    /// none is ejected: a pick after it rebuilds the set.
+    next_return: AtomicU64,
+    /// Targets ejected right now.
+    ejected: AtomicUsize,
+    /// Serialises rebuilds and ejections.
+    rebuild: Mutex<()>,
+}
+
+impl UpstreamHealth {
+    /// The state of `upstream`'s targets, all healthy, or `None` when it
+    /// has no `health` section.
+    pub(crate) fn new(upstream: &Upstream) -> Option<Self> {
+        let health: &Health = upstream.health.as_ref()?;
+        let n = upstream.targets.len();
+        let targets = (0..n)
+            .map(|_| TargetHealth {
+                healthy: AtomicBool::new(true),
+                ..TargetHealth::default()
+            })
+            .collect();
+        Some(Self {
+            name: upstream.name.clone(),
+            addresses: upstream.targets.iter().map(|t| t.address.clone()).collect(),
+            targets,
+            available: ArcSwap::from_pointee(Available::all(n)),
+            all: Arc::new(Available::all(n)),
+            when_all_down: health.when_all_down,
+            active: health.active.clone(),
+            passive: health.passive.clone(),
+            epoch: Instant::now(),
+            next_return: AtomicU64::new(u64::MAX),
+            ejected: AtomicUsize::new(0),
+            rebuild: Mutex::new(()),
+        })
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// The targets a pick may choose from, or `None` when none is
+    /// available and the upstream answers 503 (`when_all_down: fail`).
+    pub(crate) fn current(&self) -> Option<Arc<Available>> {
+        if self.passive.is_some() && self.now_ms() >= self.next_return.load(Ordering::Acquire) {
+            self.rebuild();
+        }
+        let available = self.available.load_full();
+        if available.count() > 0 {
+            return Some(available);
+        }
+        match self.when_all_down {
+            WhenAllDown::Fail => None,
+            WhenAllDown::Panic => Some(self.all.clone()),
+        }
+    }
+
+    /// Recomputes the available set from the targets' states (ending
+    /// ejections that are over) and swaps it in.
+    fn rebuild(&self) {
+        let _lock = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        let now = self.now_ms();
+        let mut next = u64::MAX;
+        let mut ejected = 0;
+        let set: Available = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let until = t.ejected_until.load(Ordering::Acquire);
+                let mut out = until != NOT_EJECTED;
+                if out && now >= until {
+                    t.ejected_until.store(NOT_EJECTED, Ordering::Release);
+                    t.last_return.store(now, Ordering::Release);
+                    t.failures.store(0, Ordering::Release);
+                    tracing::info!(
+                        upstream = %self.name,
+                        target = %self.addresses[i],
+                        "target returns after ejection"
+                    );
+                    out = false;
+                }
+                if out {
+                    ejected += 1;
+                    next = next.min(until);
+                }
+                !out && t.healthy.load(Ordering::Acquire)
+            })
+            .collect();
+        self.ejected.store(ejected, Ordering::Release);
+        self.next_return.store(next, Ordering::Release);
+        if **self.available.load() != set {
+            self.available.store(Arc::new(set));
+        }
+    }
+
+    /// Passive: an exchange with target `t` succeeded (an answer below 500).
+    pub(crate) fn record_success(&self, t: usize) {
+        if self.passive.is_none() {
+            return;
+        }
+        if let Some(target) = self.targets.get(t) {
+            if target.failures.load(Ordering::Relaxed) != 0 {
+                target.failures.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Passive: an exchange with target `t` failed (connect error, no
+    /// answer, or a 5xx answer).
+    pub(crate) fn record_failure(&self, t: usize) {
+        let (Some(passive), Some(target)) = (&self.passive, self.targets.get(t)) else {
+            return;
+        };
+        let failures = target.failures.fetch_add(1, Ordering::AcqRel) + 1;
+        if failures < passive.consecutive_failures {
+            return;
+        }
+        let _lock = self.rebuild.lock().unwrap_or_else(|p| p.into_inner());
+        if target.ejected_until.load(Ordering::Acquire) != NOT_EJECTED {
+            return; // already out (requests picked before it left)
+        }
+        let n = self.targets.len();
+        let allowed = if passive.max_ejected_percent == 0 {
+            0
+        } else {
+            (n * usize::from(passive.max_ejected_percent) / 100).max(1)
+        };
+        if self.ejected.load(Ordering::Acquire) >= allowed {
+            target.failures.store(0, Ordering::Release);
+            return;
+        }
+        let now = self.now_ms();
+        let max_ms = millis(passive.max_eject_for);
+        // Ejections long forgotten (a quiet `max_eject_for` since the last
+        // one ended) start over at `eject_for`.
+        let last = target.last_return.load(Ordering::Acquire);
+        if last != 0 && now.saturating_sub(last) >= max_ms {
+            target.times_ejected.store(0, Ordering::Release);
+        }
+        let times = target.times_ejected.fetch_add(1, Ordering::AcqRel) + 1;
+        let duration = millis(passive.eject_for)
+            .saturating_mul(u64::from(times))
+            .min(max_ms)
+            .max(1);
+        let until = now.saturating_add(duration).max(1);
+        target.ejected_until.store(until, Ordering::Release);
+        target.failures.store(0, Ordering::Release);
+        tracing::warn!(
+            upstream = %self.name,
+            target = %self.addresses[t],
+            failures,
+            eject_for_ms = duration,
+            "target ejected after consecutive failures"
+        );
+        drop(_lock);
+        self.rebuild();
+    }
+
+    /// Active: one probe of target `t` ended.
+    fn record_probe(&self, t: usize, ok: bool, why: &str) {
+        let (Some(active), Some(target)) = (&self.active, self.targets.get(t)) else {
+            return;
+        };
+        let healthy = target.healthy.load(Ordering::Acquire);
+        if ok {
+            target.probe_fail.store(0, Ordering::Release);
+            let n = target.probe_ok.fetch_add(1, Ordering::AcqRel) + 1;
+            if !healthy && n >= active.healthy {
+                target.healthy.store(true, Ordering::Release);
+                tracing::info!(
+                    upstream = %self.name,
+                    target = %self.addresses[t],
+                    "target is healthy again after {n} successful probes"
+                );
+                self.rebuild();
+            }
+        } else {
+            target.probe_ok.store(0, Ordering::Release);
+            let n = target.probe_fail.fetch_add(1, Ordering::AcqRel) + 1;
+            if healthy && n >= active.unhealthy {
+                target.healthy.store(false, Ordering::Release);
+                tracing::warn!(
+                    upstream = %self.name,
+                    target = %self.addresses[t],
+                    "target is unhealthy after {n} failed probes (last: {why})"
+                );
+                self.rebuild();
+            }
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Starts the `tollgate-health` thread running one probe task per target
+/// of every upstream with active checks; it stops when `shutdown` turns
+/// true. `None` when no upstream has active checks.
+pub(crate) fn start_checkers(
+    states: &[Option<Arc<UpstreamHealth>>],
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    let active: Vec<Arc<UpstreamHealth>> = states
+        .iter()
+        .flatten()
+        .filter(|h| h.active.is_some() && !h.targets.is_empty())
+        .cloned()
+        .collect();
+    if active.is_empty() {
+        return Ok(None);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let thread = std::thread::Builder::new()
+        .name("tollgate-health".into())
+        .spawn(move || {
+            runtime.block_on(async {
+                let mut seed = seed();
+                for state in &active {
+                    for t in 0..state.targets.len() {
+                        seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                        tokio::spawn(check_loop(state.clone(), t, seed));
+                    }
+                }
+                while !*shutdown.borrow() {
+                    if shutdown.changed().await.is_err() {
+                        break;
+                    }
+                }
+            });
+            // Probes in progress (and DNS lookups on blocking threads) are
+            // abandoned, not awaited.
+            runtime.shutdown_background();
+        })?;
+    Ok(Some(thread))
+}
+
+fn seed() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    now.as_secs() ^ u64::from(now.subsec_nanos()).rotate_left(32)
+}
+
+/// splitmix64.
+fn next_random(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// `interval` ± up to `percent`% of it.
+fn jittered(interval: Duration, percent: u8, rng: &mut u64) -> Duration {
+    let span = millis(interval).saturating_mul(u64::from(percent)) / 100;
+    if span == 0 {
+        return interval;
+    }
+    let offset = next_random(rng) % (2 * span + 1);
+    (interval + Duration::from_millis(offset)).saturating_sub(Duration::from_millis(span))
+}
+
+/// Probes target `t` forever: first after a random part of the jitter (so
+/// targets are not probed in lockstep), then every jittered interval.
+async fn check_loop(state: Arc<UpstreamHealth>, t: usize, mut rng: u64) {
+    let Some(active) = state.active.clone() else {
+        return;
+    };
+    let Some(address) = state.addresses.get(t).cloned() else {
+        return;
+    };
+    let spread = millis(active.interval).saturating_mul(u64::from(active.jitter_percent)) / 100;
+    if spread > 0 {
+        tokio::time::sleep(Duration::from_millis(next_random(&mut rng) % spread)).await;
+    }
+    let request = match &active.probe {
+        Probe::Http {
+            method, path, host, ..
+        } => Some(format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nUser-Agent: tollgate-health\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+            host.as_deref().unwrap_or(&address)
+        )),
+        Probe::Tcp => None,
+    };
+    loop {
+        let started = tokio::time::Instant::now();
+        let outcome = tokio::time::timeout(
+            active.timeout,
+            probe(&address, request.as_deref(), &active.probe),
+        )
+        .await
+        .unwrap_or_else(|_| Err("timed out".to_string()));
+        match outcome {
+            Ok(()) => state.record_probe(t, true, ""),
+            Err(why) => state.record_probe(t, false, &why),
+        }
+        let wait = jittered(active.interval, active.jitter_percent, &mut rng);
+        tokio::time::sleep_until(started + wait).await;
+    }
+}
+
+/// One probe: connect, and for HTTP send `request` and check the status.
+async fn probe(address: &str, request: Option<&str>, kind: &Probe) -> Result<(), String> {
+    let mut stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| format!("connect failed: {e}"))?;
+    let (Some(request), Probe::Http { expect, .. }) = (request, kind) else {
+        return Ok(());
+    };
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("write failed: {e}"))?;
+    let mut buf = [0u8; 512];
+    let mut len = 0;
+    // Reads until the status line is complete.
+    let line_end = loop {
+        if let Some(end) = buf[..len].windows(2).position(|w| w == b"\r\n") {
+            break end;
+        }
+        if len == buf.len() {
+            return Err("status line too long".into());
+        }
+        let n = stream
+            .read(&mut buf[len..])
+            .await
+            .map_err(|e| format!("read failed: {e}"))?;
+        if n == 0 {
+            return Err("connection closed before a status line".into());
+        }
+        len += n;
+    };
+    let status = parse_status(&buf[..line_end]).ok_or("malformed status line")?;
+    if expect.iter().any(|&(lo, hi)| (lo..=hi).contains(&status)) {
+        Ok(())
+    } else {
+        Err(format!("status {status}"))
+    }
+}
+
+/// The status of `HTTP/1.x NNN reason`.
+fn parse_status(line: &[u8]) -> Option<u16> {
+    let rest = line
+        .strip_prefix(b"HTTP/1.1 ")
+        .or_else(|| line.strip_prefix(b"HTTP/1.0 "))?;
+    let code = rest.get(..3)?;
+    if !code.iter().all(u8::is_ascii_digit) || rest.get(3).is_some_and(|&b| b != b' ') {
+        return None;
+    }
+    std::str::from_utf8(code).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(parse_status(b"HTTP/1.1 200 OK"), Some(200));
+        assert_eq!(parse_status(b"HTTP/1.0 503"), Some(503));
+        assert_eq!(parse_status(b"HTTP/1.1 20"), None);
+        assert_eq!(parse_status(b"HTTP/1.1 2000"), None);
+        assert_eq!(parse_status(b"SSH-2.0"), None);
+    }
+
+    #[test]
+    fn jitter_stays_in_range() {
+        let mut rng = 7;
+        let i = Duration::from_millis(1000);
+        for _ in 0..1000 {
+            let d = jittered(i, 10, &mut rng);
+            assert!(d >= Duration::from_millis(900) && d <= Duration::from_millis(1100));
+        }
+        assert_eq!(jittered(i, 0, &mut rng), i);
+    }
+}
