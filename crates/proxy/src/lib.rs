@@ -1,6 +1,6 @@
 //! tollgate's HTTP data path: the servers that accept requests, the router,
 //! the forwarding rules, the upstream client, and the pipeline that joins
-//! them (see `pipeline.rs` for the request's way through, top to bottom).
+//! them (see `pipeline/` for the request's way through, top to bottom).
 
 mod body;
 mod date;

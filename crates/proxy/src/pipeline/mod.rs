@@ -1,0 +1,235 @@
+//! The request's way through, top to bottom: route, check limits, then
+//! answer from the route's target (fixed response, redirect, or upstream,
+//! in `upstream.rs`). Errors become responses in [`error_response`] and
+//! nowhere else.
+
+mod hash_key;
+mod upstream;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Response, Uri, Version};
+use tollgate_config::{FixedResponse, Redirect, RouteTarget};
+use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
+
+use crate::body::{too_large, RequestBody, ResponseBody};
+use crate::forward::ClientInfo;
+use crate::router::RouteInput;
+use crate::snapshot::Worker;
+use upstream::forward_upstream;
+
+/// The request id header read before a route is known.
+pub(crate) static DEFAULT_REQUEST_ID: http::HeaderName =
+    http::HeaderName::from_static("x-request-id");
+
+/// A request as the pipeline sees it, whichever protocol brought it.
+#[derive(Debug)]
+pub(crate) struct Incoming<'a> {
+    /// Index of the listener.
+    pub(crate) listener: usize,
+    /// The client connection.
+    pub(crate) client: ClientInfo,
+    /// Method.
+    pub(crate) method: Method,
+    /// Request target.
+    pub(crate) uri: Uri,
+    /// Protocol version of the client side.
+    pub(crate) version: Version,
+    /// Header fields as received.
+    pub(crate) headers: HeaderMap,
+    /// Body.
+    pub(crate) body: RequestBody<'a>,
+    /// The client asked to switch protocols (HTTP/1.1 Upgrade).
+    pub(crate) upgrade: bool,
+    /// Request id, received or generated.
+    pub(crate) request_id: HeaderValue,
+}
+
+/// What happened, for the access log.
+#[derive(Debug, Default)]
+pub(crate) struct Exchange {
+    /// Index of the route taken.
+    pub(crate) route: Option<usize>,
+    /// Upstream and target index used.
+    pub(crate) upstream: Option<(usize, usize)>,
+    /// Time the upstream took to answer with a head.
+    pub(crate) upstream_time: Option<Duration>,
+}
+
+impl Exchange {
+    /// Address of the upstream target used, if any.
+    pub(crate) fn upstream_address<'w>(&self, worker: &'w Worker) -> Option<&'w str> {
+        self.upstream
+            .map(|(u, t)| worker.pools[u][t].address.as_str())
+    }
+}
+
+/// The host a request is for: lowercase, without port.
+pub(crate) fn request_host<'h>(uri: &'h Uri, headers: &'h HeaderMap) -> Cow<'h, str> {
+    let host = strip_port(request_host_with_port(uri, headers));
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
+}
+
+/// The Host as sent, with port (for X-Forwarded-Host and Forwarded).
+pub(super) fn request_host_with_port<'h>(uri: &'h Uri, headers: &'h HeaderMap) -> &'h str {
+    uri.authority()
+        .map(|a| a.as_str())
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
+        .unwrap_or("")
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest
+            .split_once(']')
+            .map_or(host, |(v6, _)| &host[..v6.len() + 2]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+/// Runs the request through its route.
+pub(crate) async fn handle(
+    worker: &Worker,
+    req: &mut Incoming<'_>,
+    ex: &mut Exchange,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let snapshot = &*worker.snapshot;
+    if req.method == Method::CONNECT {
+        // tollgate is a reverse proxy: it opens no tunnels to arbitrary hosts.
+        return Err(ProxyError::client(
+            ErrorKind::NotImplemented,
+            "CONNECT is not supported",
+        ));
+    }
+    let host = request_host(&req.uri, &req.headers);
+    let input = RouteInput {
+        listener: req.listener,
+        host: &host,
+        path: req.uri.path(),
+        query: req.uri.query(),
+        method: &req.method,
+        headers: &req.headers,
+    };
+    let index = snapshot.router.route(&input).ok_or_else(|| {
+        ProxyError::new(
+            ErrorSource::Config,
+            ErrorKind::NoRoute,
+            "no route matches this request",
+        )
+    })?;
+    ex.route = Some(index);
+    let route = &snapshot.config.routes[index];
+    let id_header = &route.forwarding.request_id_header;
+    // The servers read X-Request-Id before routing; a route that names
+    // another header takes the client's id from there.
+    if *id_header != DEFAULT_REQUEST_ID {
+        if let Some(v) = req.headers.get(id_header) {
+            if !v.is_empty() && v.len() <= 200 {
+                req.request_id = v.clone();
+            }
+        }
+    }
+    req.body.set_limit(route.max_body);
+    if req.body.known_length().is_some_and(|n| n > route.max_body) {
+        return Err(too_large());
+    }
+    match &route.target {
+        RouteTarget::Respond(fixed) => {
+            let mut resp = fixed_response(fixed);
+            resp.headers_mut().insert(id_header, req.request_id.clone());
+            Ok(resp)
+        }
+        RouteTarget::Redirect(r) => {
+            let mut resp = redirect(r, &req.uri);
+            resp.headers_mut().insert(id_header, req.request_id.clone());
+            Ok(resp)
+        }
+        RouteTarget::Upstream(u) => {
+            let deadline = tokio::time::Instant::now() + route.timeout;
+            let forward = forward_upstream(worker, route, *u, req, ex, deadline);
+            match tokio::time::timeout_at(deadline, forward).await {
+                Ok(result) => result,
+                Err(_) => Err(ProxyError::upstream(
+                    ErrorKind::UpstreamTimeout,
+                    "request timed out",
+                )),
+            }
+        }
+    }
+}
+
+fn fixed_response(fixed: &FixedResponse) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::full(fixed.body.clone()));
+    *resp.status_mut() = fixed.status;
+    for (name, value) in &fixed.headers {
+        resp.headers_mut().append(name, value.clone());
+    }
+    resp
+}
+
+fn redirect(r: &Redirect, uri: &Uri) -> Response<ResponseBody> {
+    let mut location = if r.location.contains('$') {
+        r.location
+            .replace("$path", uri.path())
+            .replace("$query", uri.query().unwrap_or(""))
+    } else {
+        r.location.clone()
+    };
+    if r.keep_path {
+        let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        location.push_str(if location.ends_with('/') {
+            pq.trim_start_matches('/')
+        } else {
+            pq
+        });
+    }
+    let mut resp = Response::new(ResponseBody::Empty);
+    *resp.status_mut() = r.status;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+/// The one place an error becomes an answer: status from the error's kind,
+/// a small JSON body with the request id.
+pub(crate) fn error_response(err: &ProxyError, request_id: &HeaderValue) -> Response<ResponseBody> {
+    let id = request_id.to_str().unwrap_or("");
+    let mut resp = Response::new(ResponseBody::full(err.json_body(id)));
+    *resp.status_mut() = err.status();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(id) {
+        h.insert("x-request-id", v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_is_lowercased_without_port() {
+        let h = HeaderMap::new();
+        assert_eq!(
+            request_host(&"http://API.Example.com:8080/x".parse().unwrap(), &h),
+            "api.example.com"
+        );
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("[::1]:80"));
+        assert_eq!(request_host(&"/x".parse().unwrap(), &h), "[::1]");
+        h.insert(header::HOST, HeaderValue::from_static("a.b"));
+        assert_eq!(request_host(&"/x".parse().unwrap(), &h), "a.b");
+    }
+}
