@@ -66,6 +66,29 @@ impl<'a> Ctx<'a> {
             .push(ConfigError::new(self.file, loc, path, message));
     }
 
+    /// Checks that exactly one alternative of a choice was written: `given`
+    /// lists the options present, `needs` says what needs one of them
+    /// ("a route needs exactly one of `upstream`, `respond` or `redirect`").
+    /// Reports otherwise, naming the options found, and returns false.
+    fn exactly_one(&mut self, loc: Loc, path: &str, given: &[Option<&str>], needs: &str) -> bool {
+        let found: Vec<&str> = given.iter().flatten().copied().collect();
+        match found.len() {
+            1 => true,
+            0 => {
+                self.err(loc, path, needs.to_owned());
+                false
+            }
+            _ => {
+                self.err(
+                    loc,
+                    path,
+                    format!("{needs}, found `{}`", found.join("` and `")),
+                );
+                false
+            }
+        }
+    }
+
     /// Parses an optional scalar, or returns `default` when absent.
     fn field<T>(
         &mut self,

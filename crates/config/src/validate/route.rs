@@ -139,24 +139,13 @@ fn target(
             body: String::new(),
         })
     };
-    let given: Vec<&str> = [
+    let given = [
         raw.upstream.as_ref().map(|_| "upstream"),
         raw.respond.as_ref().map(|_| "respond"),
         raw.redirect.as_ref().map(|_| "redirect"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if given.len() != 1 {
-        let msg = if given.is_empty() {
-            "a route needs exactly one of `upstream`, `respond` or `redirect`".to_string()
-        } else {
-            format!(
-                "a route needs exactly one of `upstream`, `respond` or `redirect`, found `{}`",
-                given.join("` and `")
-            )
-        };
-        ctx.err(here, path, msg);
+    ];
+    let needs = "a route needs exactly one of `upstream`, `respond` or `redirect`";
+    if !ctx.exactly_one(here, path, &given, needs) {
         return placeholder();
     }
     if raw.upstream.is_some() {
@@ -399,26 +388,14 @@ fn host_pattern(s: &str) -> Result<HostPattern, String> {
 
 fn path_match(ctx: &mut Ctx<'_>, pm: &Sp<RawPath>, path: &str) -> Option<PathMatch> {
     let raw = &pm.value;
-    let given: Vec<&str> = [
+    let given = [
         raw.prefix.as_ref().map(|_| "prefix"),
         raw.exact.as_ref().map(|_| "exact"),
         raw.regex.as_ref().map(|_| "regex"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if given.len() != 1 {
-        let loc = ctx.at(pm);
-        let found = if given.is_empty() {
-            String::new()
-        } else {
-            format!(", found `{}`", given.join("` and `"))
-        };
-        ctx.err(
-            loc,
-            path,
-            format!("a path condition needs exactly one of `prefix`, `exact` or `regex`{found}"),
-        );
+    ];
+    let loc = ctx.at(pm);
+    let needs = "a path condition needs exactly one of `prefix`, `exact` or `regex`";
+    if !ctx.exactly_one(loc, path, &given, needs) {
         return None;
     }
     let slash = |s: &str| {
@@ -462,25 +439,13 @@ fn value_match(
                 Some(n.value.clone())
             }
         });
-    let given: Vec<&str> = [
+    let given = [
         raw.value.as_ref().map(|_| "value"),
         raw.regex.as_ref().map(|_| "regex"),
         raw.present.as_ref().map(|_| "present"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if given.len() != 1 {
-        let found = if given.is_empty() {
-            String::new()
-        } else {
-            format!(", found `{}`", given.join("` and `"))
-        };
-        ctx.err(
-            here,
-            path,
-            format!("a condition needs exactly one of `value`, `regex` or `present: true`{found}"),
-        );
+    ];
+    let needs = "a condition needs exactly one of `value`, `regex` or `present: true`";
+    if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
     let value = if raw.value.is_some() {

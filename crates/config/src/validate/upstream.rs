@@ -179,28 +179,17 @@ fn balance(ctx: &mut Ctx<'_>, raw: &RawUpstream, item: &Sp<RawUpstream>, path: &
 /// `hash_on`: exactly one of `header`, `cookie`, `query`, `client_ip: true`, `path: true`.
 fn hash_on(ctx: &mut Ctx<'_>, h: &Sp<RawHashOn>, path: &str) -> Option<HashOn> {
     let raw = &h.value;
-    let given: Vec<&str> = [
+    let given = [
         raw.header.as_ref().map(|_| "header"),
         raw.cookie.as_ref().map(|_| "cookie"),
         raw.query.as_ref().map(|_| "query"),
         raw.client_ip.as_ref().map(|_| "client_ip"),
         raw.path.as_ref().map(|_| "path"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    if given.len() != 1 {
-        let loc = ctx.at(h);
-        let found = if given.is_empty() {
-            String::new()
-        } else {
-            format!(", found `{}`", given.join("` and `"))
-        };
-        ctx.err(
-            loc,
-            path,
-            format!("`hash_on` needs exactly one of `header`, `cookie`, `query`, `client_ip: true` or `path: true`{found}"),
-        );
+    ];
+    let loc = ctx.at(h);
+    let needs =
+        "`hash_on` needs exactly one of `header`, `cookie`, `query`, `client_ip: true` or `path: true`";
+    if !ctx.exactly_one(loc, path, &given, needs) {
         return None;
     }
     let non_empty = |what: &str, s: &str| {
