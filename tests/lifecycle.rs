@@ -54,6 +54,11 @@ fn graceful_shutdown_finishes_in_flight_requests() {
     let resp = client.join().expect("client panicked");
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.echo().path, "/slow");
+    assert_eq!(
+        resp.header("connection"),
+        Some("close"),
+        "an answer finished during shutdown tells the client not to reuse the connection"
+    );
     assert!(
         waited >= Duration::from_millis(500),
         "shutdown returned after {waited:?}, before the request finished"

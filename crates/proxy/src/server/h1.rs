@@ -95,8 +95,7 @@ pub(crate) async fn serve(
             }
         };
         first = false;
-        let shutting_down = *shutdown.borrow();
-        let keep = serve_one(&mut io, head, client, &ctx, &worker, shutting_down).await;
+        let keep = serve_one(&mut io, head, client, &ctx, &worker, &shutdown).await;
         if !keep {
             return;
         }
@@ -189,7 +188,7 @@ async fn serve_one(
     client: ClientInfo,
     ctx: &ListenerCtx,
     worker: &Worker,
-    shutting_down: bool,
+    shutdown: &watch::Receiver<bool>,
 ) -> bool {
     let start = Instant::now();
     let wall = SystemTime::now();
@@ -256,6 +255,9 @@ async fn serve_one(
         Ok(resp) => (resp, false),
         Err(e) => (error_response(&e, &request_id), e.closes_connection()),
     };
+    // Read now, not when the request arrived: a shutdown that began while the
+    // upstream worked still tells this client to go elsewhere next time.
+    let shutting_down = *shutdown.borrow();
     close |= !keep_alive || !body_done || shutting_down;
     let status = resp.status();
     if status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
