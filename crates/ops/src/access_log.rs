@@ -9,6 +9,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use tollgate_core::push_json_string;
+
 use crate::time::format_rfc3339_millis;
 
 /// Bytes a worker buffers before writing them out.
@@ -140,13 +142,13 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
     out.push_str("{\"time\":\"");
     format_rfc3339_millis(r.start, out);
     out.push_str("\",\"request_id\":");
-    push_json(out, r.request_id);
+    push_json_string(out, r.request_id);
     let _ = write!(out, ",\"client\":\"{}\",\"method\":", r.client);
-    push_json(out, r.method);
+    push_json_string(out, r.method);
     out.push_str(",\"host\":");
-    push_json(out, r.host);
+    push_json_string(out, r.host);
     out.push_str(",\"path\":");
-    push_json(out, r.path);
+    push_json_string(out, r.path);
     let _ = write!(
         out,
         ",\"status\":{},\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{:.3}",
@@ -170,24 +172,9 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
 
 fn push_opt(out: &mut String, v: Option<&str>) {
     match v {
-        Some(s) => push_json(out, s),
+        Some(s) => push_json_string(out, s),
         None => out.push_str("null"),
     }
-}
-
-fn push_json(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]
