@@ -76,6 +76,32 @@ fn valid_name(name: &str) -> bool {
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
 }
 
+/// Copies one character of the text as written, starting a new literal
+/// anchor run when one is due (after a substitution, an escape, a line end).
+fn copy_literal(
+    c: char,
+    out: &mut String,
+    anchors: &mut Vec<Anchor>,
+    inp: &mut Pos,
+    outp: &mut Pos,
+    need_anchor: &mut bool,
+) {
+    if *need_anchor {
+        anchors.push(Anchor {
+            out: outp.get(),
+            orig: inp.get(),
+            literal: true,
+        });
+        *need_anchor = false;
+    }
+    out.push(c);
+    inp.advance(c);
+    outp.advance(c);
+    if c == '\n' {
+        *need_anchor = true;
+    }
+}
+
 /// Replaces every `${NAME}` in `text` with `lookup(NAME)`; collects every
 /// unset variable and malformed reference.
 pub(crate) fn expand_env(
@@ -98,17 +124,14 @@ pub(crate) fn expand_env(
             rest = &rest[1..];
             need_anchor = true;
             for c in ['$', '{'] {
-                if need_anchor {
-                    anchors.push(Anchor {
-                        out: outp.get(),
-                        orig: inp.get(),
-                        literal: true,
-                    });
-                    need_anchor = false;
-                }
-                out.push(c);
-                inp.advance(c);
-                outp.advance(c);
+                copy_literal(
+                    c,
+                    &mut out,
+                    &mut anchors,
+                    &mut inp,
+                    &mut outp,
+                    &mut need_anchor,
+                );
             }
             rest = &rest[2..];
             continue;
@@ -159,20 +182,14 @@ pub(crate) fn expand_env(
             need_anchor = true;
             continue;
         }
-        if need_anchor {
-            anchors.push(Anchor {
-                out: outp.get(),
-                orig: inp.get(),
-                literal: true,
-            });
-            need_anchor = false;
-        }
-        out.push(c);
-        inp.advance(c);
-        outp.advance(c);
-        if c == '\n' {
-            need_anchor = true;
-        }
+        copy_literal(
+            c,
+            &mut out,
+            &mut anchors,
+            &mut inp,
+            &mut outp,
+            &mut need_anchor,
+        );
         rest = &rest[c.len_utf8()..];
     }
 
