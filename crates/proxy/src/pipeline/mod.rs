@@ -210,7 +210,7 @@ pub(crate) fn error_response(err: &ProxyError, request_id: &HeaderValue) -> Resp
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if let Ok(v) = HeaderValue::from_str(id) {
-        h.insert("x-request-id", v);
+        h.insert(&DEFAULT_REQUEST_ID, v);
     }
     resp
 }

@@ -203,7 +203,7 @@ async fn serve_one(
         upgrade,
         ..
     } = head;
-    let request_id = match headers.get(&ctx.request_id_header) {
+    let request_id = match headers.get(&pipeline::DEFAULT_REQUEST_ID) {
         Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
         _ => worker.new_request_id(),
     };

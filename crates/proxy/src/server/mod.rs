@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use http::HeaderName;
 use ipnet::IpNet;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -37,7 +36,6 @@ pub(crate) struct ListenerCtx {
     pub(crate) limits: HttpLimits,
     pub(crate) http2: Http2Limits,
     trusted: Vec<IpNet>,
-    pub(crate) request_id_header: HeaderName,
     pub(crate) body_read_timeout: Duration,
     connections: Arc<Semaphore>,
 }
@@ -73,7 +71,6 @@ impl RunningServer {
                 limits: l.limits.clone(),
                 http2: l.http2.clone(),
                 trusted: l.trusted_proxies.clone(),
-                request_id_header: HeaderName::from_static("x-request-id"),
                 body_read_timeout: l.limits.keepalive_timeout,
                 connections: Arc::new(Semaphore::new(l.limits.max_connections.max(1))),
             }));
