@@ -9,6 +9,7 @@
 mod env;
 mod error;
 mod lenient;
+mod policy;
 mod raw;
 pub mod typed;
 mod units;

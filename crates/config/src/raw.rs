@@ -33,6 +33,7 @@ pub(crate) struct RawConfig {
     pub(crate) listeners: List<RawListener>,
     pub(crate) upstreams: List<RawUpstream>,
     pub(crate) routes: List<RawRoute>,
+    pub(crate) policies: Option<Sp<NamedMap<RawPolicy>>>,
 }
 
 /// `server:`
@@ -58,6 +59,7 @@ pub(crate) struct RawDefaults {
     pub(crate) timeout: Text,
     pub(crate) max_body: Text,
     pub(crate) forwarding: Option<Sp<RawForwarding>>,
+    pub(crate) policies: List<RawPolicy>,
 }
 
 /// `forwarding:` in `defaults` or a route.
@@ -216,6 +218,7 @@ pub(crate) struct RawRoute {
     pub(crate) timeout: Text,
     pub(crate) max_body: Text,
     pub(crate) forwarding: Option<Sp<RawForwarding>>,
+    pub(crate) policies: List<RawPolicy>,
 }
 
 /// `match:` of a route.
@@ -284,6 +287,59 @@ pub(crate) struct RawRegexRewrite {
 }
 
 /// A YAML mapping of strings kept in the order written.
+/// One entry of a `policies` list: exactly one field is set. Each policy
+/// kind adds its field here and its validation in `validate/policy.rs`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicy {
+    #[serde(rename = "use")]
+    pub(crate) use_named: Text,
+    pub(crate) headers: Option<Sp<RawHeaderRules>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeaderRules {
+    pub(crate) request: Option<Sp<RawHeaderOps>>,
+    pub(crate) response: Option<Sp<RawHeaderOps>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeaderOps {
+    pub(crate) set: Option<Sp<OrderedMap>>,
+    pub(crate) add: Option<Sp<OrderedMap>>,
+    pub(crate) remove: List<String>,
+}
+
+/// A mapping from names to values, in file order.
+#[derive(Debug)]
+pub(crate) struct NamedMap<T>(pub(crate) Vec<(Sp<String>, Sp<T>)>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for NamedMap<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct MapVisitor<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for MapVisitor<T> {
+            type Value = NamedMap<T>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a mapping of names to definitions")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NamedMap<T>, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(NamedMap(entries))
+            }
+        }
+
+        d.deserialize_map(MapVisitor(std::marker::PhantomData))
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct OrderedMap(pub(crate) Vec<(Sp<String>, Sp<String>)>);
 

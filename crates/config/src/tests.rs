@@ -1119,3 +1119,87 @@ fn health_errors() {
         "{errs:#?}"
     );
 }
+
+const POLICIES: &str = r#"
+policies:
+  tag:
+    headers:
+      response: {set: {X-Served-By: "tollgate $request_id"}}
+defaults:
+  policies:
+    - headers: {request: {remove: [X-Debug]}}
+listeners: [{name: web, address: 127.0.0.1:0}]
+routes:
+  - name: r
+    respond: {status: 200}
+    policies:
+      - use: tag
+      - headers:
+          request:
+            set: {X-Client: $client_ip}
+            add: {X-Trace: "a-$1"}
+"#;
+
+#[test]
+fn policies_resolve_defaults_then_route_with_named_ones_inlined() {
+    let c = parse(POLICIES).unwrap();
+    let kinds: Vec<&str> = c.routes[0].policies.iter().map(|p| p.kind()).collect();
+    assert_eq!(kinds, ["headers", "headers", "headers"]);
+    let Policy::Headers(first) = &c.routes[0].policies[0];
+    assert_eq!(
+        first.request.remove,
+        [http::HeaderName::from_static("x-debug")]
+    );
+    let Policy::Headers(named) = &c.routes[0].policies[1];
+    assert_eq!(named.response.set[0].0, "x-served-by");
+    assert_eq!(
+        named.response.set[0].1.parts()[1],
+        Part::Var(Var::RequestId)
+    );
+    let Policy::Headers(own) = &c.routes[0].policies[2];
+    assert!(own.request.add[0].1.uses_captures());
+}
+
+#[test]
+fn policy_errors_name_field_and_place() {
+    let errs = errors(
+        r#"
+policies:
+  a: {use: b}
+listeners: [{name: web, address: 127.0.0.1:0}]
+routes:
+  - name: r
+    respond: {status: 200}
+    policies:
+      - use: nope
+      - {}
+      - headers: {response: {set: {X-A: $nope}, remove: ["bad name"]}}
+"#,
+    );
+    assert_errors(
+        &errs,
+        &[
+            (3, "policies.a.use", "cannot `use` another"),
+            (
+                9,
+                "routes[0].policies[0].use",
+                "unknown policy `nope`; named policies: `a`",
+            ),
+            (
+                10,
+                "routes[0].policies[1]",
+                "exactly one of `use` or `headers`",
+            ),
+            (
+                11,
+                "routes[0].policies[2].headers.response.set.X-A",
+                "unknown variable `$nope`",
+            ),
+            (
+                11,
+                "routes[0].policies[2].headers.response.remove[0]",
+                "invalid header name",
+            ),
+        ],
+    );
+}

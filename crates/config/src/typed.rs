@@ -8,6 +8,8 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use ipnet::IpNet;
 use regex::Regex;
 
+pub use crate::policy::{HeaderOps, HeaderRules, Part, Policy, Template, Var};
+
 /// The whole validated configuration of one tollgate process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -277,6 +279,9 @@ pub struct Route {
     pub timeout: Duration,
     /// Largest request body accepted; larger is 413.
     pub max_body: u64,
+    /// Policy chain: `defaults.policies`, then the route's own, with every
+    /// `use` resolved.
+    pub policies: Vec<Policy>,
 }
 
 /// Match conditions of a route. Empty lists match anything.

@@ -2,6 +2,7 @@
 //! its field path and location; nothing stops at the first error.
 
 mod listener;
+mod policy;
 mod route;
 mod upstream;
 
@@ -187,7 +188,8 @@ impl<'a> Ctx<'a> {
 pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     let server = server(ctx, raw.server.as_ref());
     let access_log = access_log(ctx, raw.access_log.as_ref());
-    let defaults = defaults(ctx, raw.defaults.as_ref());
+    let named = policy::named(ctx, raw.policies.as_ref());
+    let defaults = defaults(ctx, raw.defaults.as_ref(), &named);
 
     let mut listeners = Vec::new();
     match &raw.listeners {
@@ -254,6 +256,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
             let known = route::Known {
                 listeners: &listeners,
                 upstreams: &upstreams,
+                policies: &named,
             };
             let mut names = Vec::new();
             for (i, item) in l.value.iter().enumerate() {
@@ -345,6 +348,7 @@ pub(crate) struct Defaults {
     timeout: Duration,
     max_body: u64,
     forwarding: Forwarding,
+    policies: Vec<Policy>,
 }
 
 fn builtin_forwarding() -> Forwarding {
@@ -358,11 +362,12 @@ fn builtin_forwarding() -> Forwarding {
     }
 }
 
-fn defaults(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawDefaults>>) -> Defaults {
+fn defaults(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawDefaults>>, named: &policy::Named) -> Defaults {
     let mut d = Defaults {
         timeout: Duration::from_secs(60),
         max_body: 10 << 20,
         forwarding: builtin_forwarding(),
+        policies: Vec::new(),
     };
     let Some(raw) = raw else { return d };
     let raw = &raw.value;
@@ -374,6 +379,7 @@ fn defaults(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawDefaults>>) -> Defaults {
         &d.forwarding,
         "defaults.forwarding",
     );
+    d.policies = policy::list(ctx, &raw.policies, "defaults.policies", named);
     d
 }
 

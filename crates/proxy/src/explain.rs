@@ -97,7 +97,16 @@ fn describe_route(config: &Config, i: usize, uri: &Uri, out: &mut String) {
         "     limits: max_body {} bytes, timeout {:?}",
         route.max_body, route.timeout
     );
-    let _ = writeln!(out, "     policies, in order: (none)");
+    let kinds: Vec<&str> = route.policies.iter().map(|p| p.kind()).collect();
+    let _ = writeln!(
+        out,
+        "     policies, in order: {}",
+        if kinds.is_empty() {
+            "(none)".to_string()
+        } else {
+            kinds.join(", ")
+        }
+    );
     match &route.target {
         RouteTarget::Respond(r) => {
             let _ = writeln!(

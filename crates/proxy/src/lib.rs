@@ -8,6 +8,7 @@ mod explain;
 mod forward;
 mod health;
 mod pipeline;
+mod policy;
 mod router;
 mod server;
 mod snapshot;

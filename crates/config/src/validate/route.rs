@@ -13,6 +13,7 @@ use crate::units::{parse_bool, parse_uint};
 pub(super) struct Known<'a> {
     pub(super) listeners: &'a [Listener],
     pub(super) upstreams: &'a [Upstream],
+    pub(super) policies: &'a super::policy::Named,
 }
 
 /// Compiles a regex; `anchored` wraps it as `^(?:...)$` so it must match
@@ -93,6 +94,13 @@ pub(super) fn route(
         rewrite(ctx, &r.value, &p(path, "rewrite"))
     });
 
+    let mut policies = defaults.policies.clone();
+    policies.extend(super::policy::list(
+        ctx,
+        &raw.policies,
+        &p(path, "policies"),
+        known.policies,
+    ));
     let route = Route {
         name: name.clone().unwrap_or_default(),
         listeners,
@@ -113,6 +121,7 @@ pub(super) fn route(
             0,
             u64::MAX,
         ),
+        policies,
     };
     (route, name)
 }

@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, Uri, Version};
-use tollgate_config::{FixedResponse, Redirect, RouteTarget};
+use tollgate_config::{FixedResponse, Redirect, Route, RouteTarget};
 use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 
 use crate::body::{too_large, RequestBody, ResponseBody};
 use crate::forward::ClientInfo;
+use crate::policy::{self, ChainState};
 use crate::router::RouteInput;
 use crate::snapshot::Worker;
 use upstream::forward_upstream;
@@ -139,6 +140,35 @@ pub(crate) async fn handle(
     if req.body.known_length().is_some_and(|n| n > route.max_body) {
         return Err(too_large());
     }
+    if route.policies.is_empty() {
+        return answer(worker, route, req, ex).await;
+    }
+    let host = host.into_owned();
+    let mut chain = ChainState::default();
+    let mut answered = match policy::request_phase(route, req, &host, &mut chain).await {
+        Some(mut early) => {
+            early
+                .headers_mut()
+                .entry(id_header)
+                .or_insert_with(|| req.request_id.clone());
+            Ok(early)
+        }
+        None => answer(worker, route, req, ex).await,
+    };
+    if let Ok(resp) = &mut answered {
+        policy::response_phase(route, resp, &mut chain);
+    }
+    answered
+}
+
+/// The answer of the route's target.
+async fn answer(
+    worker: &Worker,
+    route: &Route,
+    req: &mut Incoming<'_>,
+    ex: &mut Exchange,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let id_header = &route.forwarding.request_id_header;
     match &route.target {
         RouteTarget::Respond(fixed) => {
             let mut resp = fixed_response(fixed);

@@ -1,0 +1,172 @@
+//! Validation of policies: the named ones at the top level, and the lists
+//! in `defaults` and routes, where `use: <name>` pulls a named one in.
+//! A policy kind adds its field to `RawPolicy`, its arm in [`policy`] and
+//! its own function here (or in a file of its own when it grows).
+
+use http::HeaderName;
+
+use super::{header_name, p, Ctx};
+use crate::raw::*;
+use crate::typed::*;
+
+/// The top-level named policies, in file order.
+pub(crate) struct Named(Vec<(String, Option<Policy>)>);
+
+impl Named {
+    fn get(&self, name: &str) -> Option<&Option<Policy>> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, p)| p)
+    }
+}
+
+/// Validates the top-level `policies:` mapping.
+pub(crate) fn named(ctx: &mut Ctx<'_>, raw: Option<&Sp<NamedMap<RawPolicy>>>) -> Named {
+    let mut out: Vec<(String, Option<Policy>)> = Vec::new();
+    let Some(map) = raw else {
+        return Named(out);
+    };
+    for (name, item) in &map.value.0 {
+        let path = format!("policies.{}", name.value);
+        if out.iter().any(|(n, _)| *n == name.value) {
+            let loc = ctx.at(name);
+            ctx.err(
+                loc,
+                &path,
+                format!("policy `{}` is defined twice", name.value),
+            );
+            continue;
+        }
+        if let Some(u) = &item.value.use_named {
+            let loc = ctx.at(u);
+            ctx.err(
+                loc,
+                &p(&path, "use"),
+                "a named policy cannot `use` another; list both on the route instead",
+            );
+            out.push((name.value.clone(), None));
+            continue;
+        }
+        // A broken definition is still recorded, so routes using it do not
+        // also report an unknown name.
+        let policy = policy(ctx, item, &path, &Named(Vec::new()));
+        out.push((name.value.clone(), policy));
+    }
+    Named(out)
+}
+
+/// Validates a `policies` list, resolving `use`.
+pub(crate) fn list(
+    ctx: &mut Ctx<'_>,
+    raw: &List<RawPolicy>,
+    path: &str,
+    named: &Named,
+) -> Vec<Policy> {
+    let Some(items) = raw else {
+        return Vec::new();
+    };
+    items
+        .value
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| policy(ctx, item, &format!("{path}[{i}]"), named))
+        .collect()
+}
+
+fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) -> Option<Policy> {
+    let raw = &item.value;
+    let here = ctx.at(item);
+    let given = [
+        raw.use_named.as_ref().map(|_| "use"),
+        raw.headers.as_ref().map(|_| "headers"),
+    ];
+    let needs = "a policy needs exactly one of `use` or `headers`";
+    if !ctx.exactly_one(here, path, &given, needs) {
+        return None;
+    }
+    if let Some(name) = &raw.use_named {
+        return match named.get(&name.value) {
+            Some(policy) => policy.clone(),
+            None => {
+                let defined: Vec<String> = named.0.iter().map(|(n, _)| format!("`{n}`")).collect();
+                let loc = ctx.at(name);
+                ctx.err(
+                    loc,
+                    &p(path, "use"),
+                    format!(
+                        "unknown policy `{}`; named policies: {}",
+                        name.value,
+                        if defined.is_empty() {
+                            "none".to_string()
+                        } else {
+                            defined.join(", ")
+                        }
+                    ),
+                );
+                None
+            }
+        };
+    }
+    if let Some(h) = &raw.headers {
+        return Some(Policy::Headers(header_rules(
+            ctx,
+            &h.value,
+            &p(path, "headers"),
+        )));
+    }
+    None
+}
+
+fn header_rules(ctx: &mut Ctx<'_>, raw: &RawHeaderRules, path: &str) -> HeaderRules {
+    let side = |ctx: &mut Ctx<'_>, ops: &Option<Sp<RawHeaderOps>>, name: &str| {
+        ops.as_ref()
+            .map(|o| header_ops(ctx, &o.value, &p(path, name)))
+            .unwrap_or_default()
+    };
+    HeaderRules {
+        request: side(ctx, &raw.request, "request"),
+        response: side(ctx, &raw.response, "response"),
+    }
+}
+
+fn header_ops(ctx: &mut Ctx<'_>, raw: &RawHeaderOps, path: &str) -> HeaderOps {
+    let mut ops = HeaderOps::default();
+    if let Some(list) = &raw.remove {
+        for (i, item) in list.value.iter().enumerate() {
+            let at = format!("{}[{i}]", p(path, "remove"));
+            if let Some(h) = ctx.field(&Some(item.clone()), &at, None, |s| header_name(s).map(Some))
+            {
+                ops.remove.push(h);
+            }
+        }
+    }
+    ops.set = templated_fields(ctx, raw.set.as_ref(), &p(path, "set"));
+    ops.add = templated_fields(ctx, raw.add.as_ref(), &p(path, "add"));
+    ops
+}
+
+/// `name: template` entries; a literal value must also be a valid header value.
+fn templated_fields(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&Sp<OrderedMap>>,
+    path: &str,
+) -> Vec<(HeaderName, Template)> {
+    let mut out = Vec::new();
+    let Some(map) = raw else { return out };
+    for (k, v) in &map.value.0 {
+        let at = format!("{path}.{}", k.value);
+        let name = ctx.field(&Some(k.clone()), &at, None, |s| header_name(s).map(Some));
+        let value = ctx.field(&Some(v.clone()), &at, None, |s| {
+            let t = Template::parse(s)?;
+            if s.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+                return Err(format!(
+                    "invalid header value `{}`: use visible ASCII characters, spaces and tabs only",
+                    s.escape_debug()
+                ));
+            }
+            Ok(Some(t))
+        });
+        if let (Some(name), Some(value)) = (name, value) {
+            out.push((name, value));
+        }
+    }
+    out
+}
