@@ -12,22 +12,26 @@
 
 mod available;
 mod balancer;
+mod breaker;
 mod consistent;
 mod hash;
 mod inflight;
 mod ip_hash;
 mod p2c;
 mod random;
+mod retry;
 mod round_robin;
 mod weighted_least;
 
 pub use available::Available;
 pub use balancer::{Algorithm, Balancer, PickContext, Target};
+pub use breaker::{Admission, BreakerSettings, BreakerState, CircuitBreaker, ConcurrencyLimit};
 pub use consistent::{ConsistentHash, MAX_POINTS, POINTS_PER_WEIGHT};
 pub use inflight::{InFlight, InFlightGuard};
 pub use ip_hash::IpHash;
 pub use p2c::{PowerOfTwoChoices, DEFAULT_DECAY};
 pub use random::WeightedRandom;
+pub use retry::{backoff, RetryBudget};
 pub use round_robin::SmoothRoundRobin;
 pub use weighted_least::WeightedLeastConnections;
 

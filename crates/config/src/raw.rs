@@ -129,6 +129,61 @@ pub(crate) struct RawUpstream {
     pub(crate) balance: Text,
     pub(crate) hash_on: Option<Sp<RawHashOn>>,
     pub(crate) health: Option<Sp<RawHealth>>,
+    pub(crate) retries: Option<Sp<RawRetries>>,
+    pub(crate) circuit_breaker: Option<Sp<RawBreaker>>,
+    pub(crate) sticky: Option<Sp<RawSticky>>,
+}
+
+/// `retries:` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRetries {
+    pub(crate) attempts: Text,
+    pub(crate) on: List<String>,
+    pub(crate) methods: Text,
+    pub(crate) backoff: Option<Sp<RawBackoff>>,
+    pub(crate) budget: Text,
+    pub(crate) min_per_second: Text,
+    pub(crate) buffer_body: Text,
+}
+
+/// `retries.backoff:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBackoff {
+    pub(crate) base: Text,
+    pub(crate) max: Text,
+}
+
+/// `circuit_breaker:` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBreaker {
+    pub(crate) max_requests: Text,
+    pub(crate) error_rate: Option<Sp<RawErrorRate>>,
+}
+
+/// `circuit_breaker.error_rate:`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawErrorRate {
+    pub(crate) threshold: Text,
+    pub(crate) min_requests: Text,
+    pub(crate) window: Text,
+    pub(crate) open_for: Text,
+    pub(crate) probes: Text,
+}
+
+/// `sticky:` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSticky {
+    pub(crate) cookie: Text,
+    pub(crate) max_age: Text,
+    pub(crate) path: Text,
+    pub(crate) secure: Text,
+    pub(crate) http_only: Text,
+    pub(crate) same_site: Text,
 }
 
 /// `health:` of an upstream.

@@ -1203,3 +1203,79 @@ routes:
         ],
     );
 }
+
+#[test]
+fn retries_breaker_and_sticky() {
+    let c = parse(
+        r#"
+listeners: [{name: web, address: 127.0.0.1:0}]
+upstreams:
+  - name: a
+    targets: [{address: "127.0.0.1:1"}]
+    retries: {on: [timeout, 500], methods: all, budget: 10%}
+    circuit_breaker: {max_requests: 9, error_rate: {threshold: 25%}}
+    sticky: {cookie: s}
+  - name: b
+    targets: [{address: "127.0.0.1:1"}]
+routes: [{name: r, upstream: a}]
+"#,
+    )
+    .unwrap();
+    let a = &c.upstreams[0];
+    let r = a.retries.as_ref().unwrap();
+    assert_eq!(r.attempts, 2);
+    assert_eq!(
+        r.on,
+        RetryOn {
+            connect_error: false,
+            reset: false,
+            timeout: true,
+            statuses: vec![500]
+        }
+    );
+    assert!(r.non_idempotent);
+    assert_eq!(r.budget_percent, 10);
+    assert_eq!(a.circuit_breaker.max_requests, Some(9));
+    let e = a.circuit_breaker.error_rate.as_ref().unwrap();
+    assert_eq!((e.threshold_percent, e.min_requests, e.probes), (25, 20, 3));
+    assert_eq!(a.sticky.as_ref().unwrap().cookie, "s");
+    assert!(a.sticky.as_ref().unwrap().http_only);
+    assert!(c.upstreams[1].retries.is_none());
+
+    let errs = errors(
+        r#"
+listeners: [{name: web, address: 127.0.0.1:0}]
+upstreams:
+  - name: a
+    targets: [{address: "127.0.0.1:1"}]
+    retries: {on: [404, reset], methods: some, backoff: {base: 1s, max: 10ms}}
+    circuit_breaker: {max_requests: 0, error_rate: {threshold: 0%}}
+    sticky: {cookie: "a b", same_site: sometimes}
+routes: [{name: r, upstream: a}]
+"#,
+    );
+    assert_errors(
+        &errs,
+        &[
+            (
+                6,
+                "upstreams[0].retries.on[0]",
+                "status code from 500 to 599, got `404`",
+            ),
+            (6, "upstreams[0].retries.methods", "`idempotent` or `all`"),
+            (6, "upstreams[0].retries.backoff", "must not be shorter"),
+            (7, "upstreams[0].circuit_breaker.max_requests", ""),
+            (
+                7,
+                "upstreams[0].circuit_breaker.error_rate.threshold",
+                "above 0%",
+            ),
+            (8, "upstreams[0].sticky.cookie", "invalid cookie name"),
+            (
+                8,
+                "upstreams[0].sticky.same_site",
+                "`lax`, `strict` or `none`",
+            ),
+        ],
+    );
+}

@@ -122,6 +122,88 @@ pub struct Upstream {
     /// Health checking; `None` when the upstream has no `health` section
     /// (every target is always available).
     pub health: Option<Health>,
+    /// Retries after a request reached a target; `None` without a `retries` section.
+    pub retries: Option<Retries>,
+    /// Concurrency cap and error-rate breaker.
+    pub circuit_breaker: CircuitBreakerConfig,
+    /// Sticky sessions by cookie.
+    pub sticky: Option<Sticky>,
+}
+
+/// When and how a request that reached a target is tried again.
+#[derive(Debug, Clone)]
+pub struct Retries {
+    /// Extra attempts after the first.
+    pub attempts: u32,
+    /// Conditions that allow a retry.
+    pub on: RetryOn,
+    /// Retry non-idempotent methods (POST, PATCH) too.
+    pub non_idempotent: bool,
+    /// First backoff step (full jitter, doubling).
+    pub backoff_base: Duration,
+    /// Longest backoff.
+    pub backoff_max: Duration,
+    /// Retries may be at most this percentage of requests.
+    pub budget_percent: u32,
+    /// Retries allowed per second whatever the budget.
+    pub min_per_second: u32,
+    /// Request bodies up to this size (with a known length) are kept to be
+    /// sent again; larger ones make the request not retryable once sent.
+    pub buffer_body: u64,
+}
+
+/// Conditions under which a retry is allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetryOn {
+    /// Every target refused or timed out the connection (after failover).
+    pub connect_error: bool,
+    /// The connection closed or reset before a response head arrived.
+    pub reset: bool,
+    /// No response head within `timeouts.response_header`.
+    pub timeout: bool,
+    /// Response statuses.
+    pub statuses: Vec<u16>,
+}
+
+/// Circuit breaking of an upstream.
+#[derive(Debug, Clone, Default)]
+pub struct CircuitBreakerConfig {
+    /// Most requests in flight at once; more are answered 503 at once.
+    pub max_requests: Option<usize>,
+    /// Error-rate breaker.
+    pub error_rate: Option<ErrorRate>,
+}
+
+/// The error-rate breaker's settings.
+#[derive(Debug, Clone)]
+pub struct ErrorRate {
+    /// Opens at this percentage of failed requests (5xx answers and errors)…
+    pub threshold_percent: u8,
+    /// …among at least this many requests in the window.
+    pub min_requests: u32,
+    /// Sliding window.
+    pub window: Duration,
+    /// Time open before probing.
+    pub open_for: Duration,
+    /// Probe requests when half-open; all must succeed to close.
+    pub probes: u32,
+}
+
+/// Sticky sessions: a cookie names the target that served the client.
+#[derive(Debug, Clone)]
+pub struct Sticky {
+    /// Cookie name.
+    pub cookie: String,
+    /// `Max-Age`; `None` for a session cookie.
+    pub max_age: Option<Duration>,
+    /// Cookie `Path`.
+    pub path: String,
+    /// `Secure` attribute.
+    pub secure: bool,
+    /// `HttpOnly` attribute.
+    pub http_only: bool,
+    /// `SameSite` value (`Lax`, `Strict`, `None`), if any.
+    pub same_site: Option<String>,
 }
 
 /// Health checking of an upstream's targets.

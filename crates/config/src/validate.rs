@@ -3,6 +3,7 @@
 
 mod listener;
 mod policy;
+mod resilience;
 mod route;
 mod upstream;
 

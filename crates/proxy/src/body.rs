@@ -21,6 +21,9 @@ pub(crate) enum RequestBody<'a> {
     Empty,
     /// An HTTP/1.1 body read from the client connection.
     H1(H1RequestBody<'a>),
+    /// A body read whole beforehand (kept to be sent again on a retry);
+    /// `None` once sent.
+    Buffered(Option<Bytes>),
     /// An HTTP/2 stream's body.
     H2 {
         /// The stream.
@@ -37,6 +40,7 @@ impl RequestBody<'_> {
     pub(crate) fn known_length(&self) -> Option<u64> {
         match self {
             RequestBody::Empty => Some(0),
+            RequestBody::Buffered(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
             RequestBody::H1(b) => b.known_length(),
             RequestBody::H2 { body, .. } => {
                 if body.is_end_stream() {
@@ -52,6 +56,7 @@ impl RequestBody<'_> {
     pub(crate) async fn next_data(&mut self) -> Result<Option<Bytes>, ProxyError> {
         match self {
             RequestBody::Empty => Ok(None),
+            RequestBody::Buffered(b) => Ok(b.take()),
             RequestBody::H1(b) => b.next_data().await,
             RequestBody::H2 {
                 body,
@@ -80,10 +85,21 @@ impl RequestBody<'_> {
         }
     }
 
+    /// Reads the whole body into memory (the caller checked its length).
+    pub(crate) async fn read_all(&mut self) -> Result<Bytes, ProxyError> {
+        let mut all = bytes::BytesMut::with_capacity(
+            usize::try_from(self.known_length().unwrap_or(0)).unwrap_or(0),
+        );
+        while let Some(data) = self.next_data().await? {
+            all.extend_from_slice(&data);
+        }
+        Ok(all.freeze())
+    }
+
     /// Sets the most bytes the body may have (the route's limit).
     pub(crate) fn set_limit(&mut self, max: u64) {
         match self {
-            RequestBody::Empty => {}
+            RequestBody::Empty | RequestBody::Buffered(_) => {}
             RequestBody::H1(b) => b.set_limit(max),
             RequestBody::H2 { limit, .. } => *limit = max,
         }
@@ -92,7 +108,7 @@ impl RequestBody<'_> {
     /// Body bytes received from the client so far.
     pub(crate) fn received(&self) -> u64 {
         match self {
-            RequestBody::Empty => 0,
+            RequestBody::Empty | RequestBody::Buffered(_) => 0,
             RequestBody::H1(b) => b.received(),
             RequestBody::H2 { received, .. } => *received,
         }

@@ -9,6 +9,7 @@ mod forward;
 mod health;
 mod pipeline;
 mod policy;
+mod resilience;
 mod router;
 mod server;
 mod snapshot;

@@ -12,6 +12,7 @@ use tollgate_ops::{AccessLog, AccessLogBuffer};
 
 use crate::date::DateCache;
 use crate::health::UpstreamHealth;
+use crate::resilience::{RequestSlot, Resilience};
 use crate::router::Router;
 use crate::upstream::{H2Session, TargetPool};
 
@@ -31,6 +32,8 @@ pub struct Snapshot {
     /// Health state of each upstream with a `health` section (`None`
     /// without): shared by every worker and the health checker thread.
     pub(crate) health: Vec<Option<Arc<UpstreamHealth>>>,
+    /// Retry budget, concurrency cap, breaker and sticky ids per upstream.
+    pub(crate) resilience: Vec<Resilience>,
 }
 
 impl Snapshot {
@@ -69,12 +72,14 @@ impl Snapshot {
             .iter()
             .map(|u| UpstreamHealth::new(u).map(Arc::new))
             .collect();
+        let resilience = config.upstreams.iter().map(Resilience::new).collect();
         Self {
             config,
             router,
             balancers,
             available,
             health,
+            resilience,
         }
     }
 }
@@ -102,6 +107,8 @@ pub struct InFlightTicket {
     snapshot: Arc<Snapshot>,
     upstream: usize,
     target: usize,
+    /// Also releases a `circuit_breaker.max_requests` slot.
+    holds_slot: bool,
 }
 
 impl InFlightTicket {
@@ -114,6 +121,16 @@ impl InFlightTicket {
             snapshot: snapshot.clone(),
             upstream,
             target,
+            holds_slot: false,
+        }
+    }
+
+    /// Takes over releasing the request's concurrency slot, so it is held
+    /// until the response body is over.
+    pub(crate) fn take_slot(&mut self, slot: RequestSlot<'_>) {
+        if slot.held() {
+            slot.hand_over();
+            self.holds_slot = true;
         }
     }
 }
@@ -122,6 +139,16 @@ impl Drop for InFlightTicket {
     fn drop(&mut self) {
         if let Some(b) = self.snapshot.balancers.get(self.upstream) {
             b.release(self.target);
+        }
+        if self.holds_slot {
+            if let Some(l) = self
+                .snapshot
+                .resilience
+                .get(self.upstream)
+                .and_then(|r| r.max_requests.as_ref())
+            {
+                l.release();
+            }
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::Method;
 
-use super::{header_name, p, Ctx};
+use super::{header_name, p, resilience, Ctx};
 use crate::raw::*;
 use crate::typed::*;
 use crate::units::parse_bool;
@@ -78,6 +78,19 @@ pub(super) fn upstream(
         pool_idle_timeout: Duration::from_secs(60),
         balance,
         health,
+        retries: raw
+            .retries
+            .as_ref()
+            .map(|r| resilience::retries(ctx, &r.value, &p(path, "retries"))),
+        circuit_breaker: raw
+            .circuit_breaker
+            .as_ref()
+            .map(|b| resilience::breaker(ctx, &b.value, &p(path, "circuit_breaker")))
+            .unwrap_or_default(),
+        sticky: raw
+            .sticky
+            .as_ref()
+            .map(|st| resilience::sticky(ctx, st, &p(path, "sticky"))),
     };
     if let Some(t) = &raw.timeouts {
         let tp = p(path, "timeouts");
@@ -455,7 +468,7 @@ fn passive_health(
 }
 
 /// A percentage such as `10%` (the `%` is required).
-fn percent(s: &str) -> Result<u8, String> {
+pub(super) fn percent(s: &str) -> Result<u8, String> {
     let usage = "use a whole percentage such as `10%`";
     let Some(n) = s.strip_suffix('%') else {
         return Err(format!("invalid percentage `{s}`: missing `%`; {usage}"));

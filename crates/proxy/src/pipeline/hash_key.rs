@@ -39,7 +39,7 @@ pub(super) fn hash_key<'r>(
 
 /// The value of cookie `name` in a `Cookie` field (`a=1; b=2`), without
 /// surrounding quotes.
-fn cookie_value<'v>(field: &'v [u8], name: &[u8]) -> Option<&'v [u8]> {
+pub(super) fn cookie_value<'v>(field: &'v [u8], name: &[u8]) -> Option<&'v [u8]> {
     field.split(|&b| b == b';').find_map(|pair| {
         let pair = pair.trim_ascii();
         let eq = pair.iter().position(|&b| b == b'=')?;

@@ -3,25 +3,25 @@
 //! the answer.
 
 use std::borrow::Cow;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, Method, Response, StatusCode, Version};
-use tollgate_balance::{Available, PickContext};
-use tollgate_config::{Balance, HostRewrite, Route, UpstreamProtocol};
+use http::{HeaderMap, Method, Response, StatusCode, Uri, Version};
+use tollgate_balance::{backoff, Admission, Available, PickContext, RetryBudget};
+use tollgate_config::{Balance, HostRewrite, Retries, Route, Sticky, UpstreamProtocol};
 use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 
-use super::hash_key::hash_key;
+use super::hash_key::{cookie_value, hash_key};
 use super::{request_host_with_port, Exchange, Incoming};
-use crate::body::ResponseBody;
+use crate::body::{RequestBody, ResponseBody};
 use crate::forward;
 use crate::health::UpstreamHealth;
+use crate::resilience::{now_secs, random_unit, RequestSlot};
 use crate::snapshot::{InFlightTicket, Worker};
 use crate::upstream::{exchange, OutgoingRequest, UpstreamBody};
 
-/// Forwards to a target of upstream `u`, retrying once on a fresh
-/// connection when a reused one turned out dead before answering an
-/// idempotent request.
+/// Forwards to upstream `u`: admission (concurrency cap, breaker), then
+/// attempts with failover and retries; the breaker learns the outcome.
 pub(super) async fn forward_upstream(
     worker: &Worker,
     route: &Route,
@@ -30,9 +30,48 @@ pub(super) async fn forward_upstream(
     ex: &mut Exchange,
     deadline: tokio::time::Instant,
 ) -> Result<Response<ResponseBody>, ProxyError> {
+    let guards = &worker.snapshot.resilience[u];
+    let slot = RequestSlot::acquire(guards.max_requests.as_ref())?;
+    let Some(breaker) = &guards.breaker else {
+        return attempts(worker, route, u, req, ex, deadline, slot).await;
+    };
+    let admission = breaker.admit(Instant::now());
+    if admission == Admission::Refuse {
+        return Err(ProxyError::upstream(
+            ErrorKind::Unavailable,
+            "circuit breaker open",
+        ));
+    }
+    let result = attempts(worker, route, u, req, ex, deadline, slot).await;
+    let ok = matches!(&result, Ok(r) if r.status().as_u16() < 500);
+    breaker.record(admission, ok, Instant::now());
+    result
+}
+
+/// Why an attempt did not produce the answer.
+enum Failed {
+    /// Every target refused or timed out the connection.
+    Connect(ProxyError),
+    /// The exchange failed after the request (or part of it) was sent.
+    Exchange(ProxyError),
+    /// The upstream answered with a status `retries.on` names.
+    Status,
+}
+
+/// The attempts: pick a target (failover on connect), send, and retry on
+/// the conditions `retries` allows while the budget lasts.
+async fn attempts(
+    worker: &Worker,
+    route: &Route,
+    u: usize,
+    req: &mut Incoming<'_>,
+    ex: &mut Exchange,
+    deadline: tokio::time::Instant,
+    slot: RequestSlot<'_>,
+) -> Result<Response<ResponseBody>, ProxyError> {
     let snapshot = &*worker.snapshot;
     let upstream = &snapshot.config.upstreams[u];
-    let balancer = &snapshot.balancers[u];
+    let guards = &snapshot.resilience[u];
     let health = snapshot.health[u].as_deref();
     // Without a `health` section every target is always available; with
     // one, the set is the health state's current one (healthy, not ejected).
@@ -46,9 +85,152 @@ pub(super) async fn forward_upstream(
             &current
         }
     };
-    let mut t = pick_target(worker, u, req, available).ok_or_else(|| {
-        ProxyError::upstream(ErrorKind::Unavailable, "upstream has no available target")
-    })?;
+    let idempotent = is_idempotent(&req.method);
+    let retry = upstream
+        .retries
+        .as_ref()
+        .filter(|r| r.attempts > 0 && (idempotent || r.non_idempotent));
+    // A body is kept in memory to be sent again only when retries may
+    // need it and its announced length is under the limit.
+    let replay = match retry {
+        Some(r)
+            if !req.upgrade
+                && req
+                    .body
+                    .known_length()
+                    .is_some_and(|n| n > 0 && n <= r.buffer_body) =>
+        {
+            Some(req.body.read_all().await?)
+        }
+        _ => None,
+    };
+    let resendable = replay.is_some() || req.body.known_length() == Some(0);
+    if retry.is_some() {
+        if let Some(b) = &guards.budget {
+            b.deposit();
+        }
+    }
+    let sticky = sticky_target(snapshot, u, req);
+    let key = PickKey::of(worker, u, req);
+    let mut headers = forwarded_headers(route, req);
+    // A handle on the URI (reference-counted, no copy) so the target can
+    // borrow from it while the request is lent to each attempt.
+    let uri = req.uri.clone();
+    let target_path = upstream_target(route, &uri);
+
+    let mut slot = Some(slot);
+    let mut tried: Option<Available> = None;
+    let mut retries_done = 0u32;
+    loop {
+        let pool_set = tried
+            .as_ref()
+            .filter(|t| t.count() > 0)
+            .unwrap_or(available);
+        let first = match sticky.filter(|&t| pool_set.contains(t)) {
+            Some(t) => t,
+            None => pick_target(worker, u, &key, pool_set).ok_or_else(|| {
+                ProxyError::upstream(ErrorKind::Unavailable, "upstream has no available target")
+            })?,
+        };
+        let mut body = replay
+            .as_ref()
+            .map(|bytes| RequestBody::Buffered(Some(bytes.clone())));
+        let status_retry = guards
+            .budget
+            .as_ref()
+            .filter(|_| resendable && retry.is_some_and(|r| retries_done < r.attempts));
+        let outcome = attempt(
+            worker,
+            route,
+            u,
+            first,
+            pool_set,
+            &key,
+            req,
+            body.as_mut(),
+            status_retry,
+            &mut headers,
+            &target_path,
+            deadline,
+            &mut slot,
+        )
+        .await;
+        let (t, failed) = match outcome {
+            Ok((t, mut resp, elapsed)) => {
+                ex.upstream = Some((u, t));
+                ex.upstream_time = Some(elapsed);
+                if let Some(st) = &upstream.sticky {
+                    if sticky != Some(t) {
+                        set_sticky_cookie(resp.headers_mut(), st, &guards.sticky_ids[t], req);
+                    }
+                }
+                return Ok(resp);
+            }
+            Err((t, failed)) => (t, failed),
+        };
+        ex.upstream = t.map(|t| (u, t));
+        if let Some(e) = give_up(
+            failed,
+            retry,
+            retries_done,
+            resendable,
+            guards.budget.as_ref(),
+        ) {
+            return Err(e);
+        }
+        retries_done += 1;
+        // Another target next time, while there is one not yet tried.
+        if let Some(t) = t {
+            let set = tried.get_or_insert_with(|| available.clone());
+            set.set(t, false);
+        }
+        if let Some(r) = retry {
+            let wait = backoff(r.backoff_base, r.backoff_max, retries_done, random_unit());
+            if tokio::time::Instant::now() + wait >= deadline {
+                return Err(ProxyError::upstream(
+                    ErrorKind::UpstreamTimeout,
+                    "request timed out",
+                ));
+            }
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// One attempt: connect to `first` (failing over to others of `set` on
+/// connect errors), send, and read the head. On success returns the target
+/// and the answer with its in-flight ticket.
+#[allow(clippy::too_many_arguments)]
+async fn attempt<'b>(
+    worker: &Worker,
+    route: &Route,
+    u: usize,
+    first: usize,
+    set: &Available,
+    key: &PickKey,
+    req: &mut Incoming<'b>,
+    replay: Option<&mut RequestBody<'b>>,
+    status_retry: Option<&RetryBudget>,
+    headers: &mut HeaderMap,
+    target_path: &str,
+    deadline: tokio::time::Instant,
+    slot: &mut Option<RequestSlot<'_>>,
+) -> Result<(usize, Response<ResponseBody>, Duration), (Option<usize>, Failed)> {
+    let snapshot = &*worker.snapshot;
+    let upstream = &snapshot.config.upstreams[u];
+    let health = snapshot.health[u].as_deref();
+    // A status `retries.on` names is retried only while a retry is left;
+    // otherwise the answer goes to the client as it is.
+    let retry_status = |code: StatusCode| {
+        status_retry.is_some_and(|budget| {
+            upstream
+                .retries
+                .as_ref()
+                .is_some_and(|r| r.on.statuses.contains(&code.as_u16()))
+                && budget.try_withdraw(now_secs())
+        })
+    };
+    let mut t = first;
     // Failover: a target that cannot be connected to got nothing of the
     // request, so another one is tried (each at most once).
     let mut fresh = None;
@@ -60,82 +242,56 @@ pub(super) async fn forward_upstream(
                     fresh = Some(conn);
                     break;
                 }
-                Err(e) if e.retryable => {
-                    report(health, t, false);
-                    let available = excluded.get_or_insert_with(|| available.clone());
-                    available.set(t, false);
-                    match pick_target(worker, u, req, available) {
-                        Some(next) => t = next,
-                        None => return Err(e),
-                    }
-                }
                 Err(e) => {
                     report(health, t, false);
-                    return Err(e);
+                    if !e.retryable {
+                        return Err((Some(t), Failed::Connect(e)));
+                    }
+                    let others = excluded.get_or_insert_with(|| set.clone());
+                    others.set(t, false);
+                    match pick_target(worker, u, key, others) {
+                        Some(next) => t = next,
+                        None => return Err((Some(t), Failed::Connect(e))),
+                    }
                 }
             }
         }
     }
     // In flight from here until the response body is over (or this
-    // request fails and the ticket drops).
-    let ticket = InFlightTicket::acquire(&worker.snapshot, u, t);
+    // attempt fails and the ticket drops).
+    let mut ticket = InFlightTicket::acquire(&worker.snapshot, u, t);
     let pool = &worker.pools[u][t];
-    ex.upstream = Some((u, t));
-
-    let mut headers = std::mem::take(&mut req.headers);
-    let host_sent: Cow<'_, str> = match req.uri.authority() {
-        Some(a) => Cow::Borrowed(a.as_str()),
-        None => Cow::Owned(request_host_with_port(&req.uri, &headers).to_owned()),
+    let balancer = &snapshot.balancers[u];
+    let started = Instant::now();
+    let body: &mut RequestBody<'_> = match replay {
+        Some(b) => b,
+        None => &mut req.body,
     };
-    forward::strip_hop_by_hop(&mut headers, req.upgrade, false);
-    headers.remove(header::EXPECT);
-    forward::request_headers(
-        &mut headers,
-        &route.forwarding,
-        &req.client,
-        &host_sent,
-        req.version,
-    );
-    headers.insert(&route.forwarding.request_id_header, req.request_id.clone());
     let upstream_host: &str = match &route.forwarding.host {
-        HostRewrite::Preserve => &host_sent,
+        HostRewrite::Preserve => headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or(&pool.address),
         HostRewrite::Target => &pool.address,
         HostRewrite::Fixed(h) => h,
     };
-    let target: Cow<'_, str> = match &route.rewrite {
-        Some(rw) => {
-            let path = tollgate_edge::rewrite_path(rw, req.uri.path());
-            match req.uri.query() {
-                Some(q) => Cow::Owned(format!("{path}?{q}")),
-                None => Cow::Owned(path.into_owned()),
-            }
-        }
-        None => match req.uri.path_and_query().map(|pq| pq.as_str()) {
-            Some(pq) if pq.starts_with('/') => Cow::Borrowed(pq),
-            // An absolute-form target with an empty path (`http://a?b=1`)
-            // goes upstream as `/?b=1` (RFC 9112 §3.2.1).
-            Some(pq) => Cow::Owned(format!("/{pq}")),
-            None => Cow::Borrowed("/"),
-        },
-    };
-    let started = Instant::now();
 
     if upstream.protocol == UpstreamProtocol::H2c {
-        let uri = format!("http://{upstream_host}{target}");
+        let uri = format!("http://{upstream_host}{target_path}");
         let mut builder = http::Request::builder()
             .method(req.method.clone())
             .uri(uri)
             .version(Version::HTTP_2);
-        headers.remove(header::HOST);
-        headers.remove(header::CONNECTION);
-        headers.remove(header::UPGRADE);
         if let Some(h) = builder.headers_mut() {
-            *h = headers;
+            *h = headers.clone();
+            h.remove(header::HOST);
+            h.remove(header::CONNECTION);
+            h.remove(header::UPGRADE);
         }
         let resp = tokio::time::timeout(
             upstream.response_header_timeout,
             // Boxed: the h2c client's state would otherwise enlarge every request's future.
-            Box::pin(worker.h2[u][t].send(pool, builder, &mut req.body)),
+            Box::pin(worker.h2[u][t].send(pool, builder, body)),
         )
         .await
         .map_err(|_| {
@@ -145,46 +301,51 @@ pub(super) async fn forward_upstream(
             )
         })
         .and_then(|r| r)
-        .inspect_err(|e| {
+        .map_err(|e| {
             if e.source == ErrorSource::Upstream {
                 report(health, t, false);
             }
+            (Some(t), Failed::Exchange(e))
         })?;
         report(health, t, resp.status().as_u16() < 500);
         let elapsed = started.elapsed();
-        ex.upstream_time = Some(elapsed);
         balancer.record_latency(t, elapsed);
+        if retry_status(resp.status()) {
+            return Err((Some(t), Failed::Status));
+        }
+        if let Some(s) = slot.take() {
+            ticket.take_slot(s);
+        }
         let (mut parts, body) = resp.into_parts();
         finish_response_headers(&mut parts.headers, route, &req.request_id, false);
-        return Ok(Response::from_parts(parts, ResponseBody::H2(body, ticket)));
+        return Ok((
+            t,
+            Response::from_parts(parts, ResponseBody::H2(body, ticket)),
+            elapsed,
+        ));
     }
 
-    // HTTP/1.1 clients' Host is already right (the codec aligned it with an
-    // absolute-form target); only a rewrite or an HTTP/2 :authority needs writing.
-    let host_in_place =
-        route.forwarding.host == HostRewrite::Preserve && headers.contains_key(header::HOST);
-    if !host_in_place {
-        if let Ok(v) = HeaderValue::from_str(upstream_host) {
-            headers.insert(header::HOST, v);
-        }
+    let host_value = match &route.forwarding.host {
+        HostRewrite::Preserve if headers.contains_key(header::HOST) => None,
+        _ => HeaderValue::from_str(upstream_host).ok(),
+    };
+    if let Some(v) = host_value {
+        headers.insert(header::HOST, v);
     }
-    let idempotent = matches!(
-        req.method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    );
     let mut conn = match fresh {
         Some(conn) => conn,
-        None => pool
-            .checkout()
-            .await
-            .inspect_err(|_| report(health, t, false))?,
+        None => pool.checkout().await.map_err(|e| {
+            report(health, t, false);
+            (Some(t), Failed::Connect(e))
+        })?,
     };
+    let idempotent = is_idempotent(&req.method);
     let head = loop {
         let outgoing = OutgoingRequest {
             method: &req.method,
-            target: &target,
-            headers: &mut headers,
-            body: &mut req.body,
+            target: target_path,
+            headers,
+            body,
         };
         match exchange(
             &mut conn,
@@ -195,30 +356,41 @@ pub(super) async fn forward_upstream(
         .await
         {
             Ok(head) => break head,
+            // A reused connection the upstream had closed: nothing was
+            // processed, so a fresh connection to the same target is safe.
             Err(e) if e.before_response && idempotent && conn.reused => {
-                conn = pool
-                    .connect()
-                    .await
-                    .inspect_err(|_| report(health, t, false))?;
+                conn = pool.connect().await.map_err(|e| {
+                    report(health, t, false);
+                    (Some(t), Failed::Connect(e))
+                })?;
             }
             Err(e) => {
                 if e.error.source == ErrorSource::Upstream {
                     report(health, t, false);
                 }
-                return Err(e.error);
+                return Err((Some(t), Failed::Exchange(e.error)));
             }
         }
     };
     report(health, t, head.status.as_u16() < 500);
     let elapsed = started.elapsed();
-    ex.upstream_time = Some(elapsed);
     balancer.record_latency(t, elapsed);
+    if retry_status(head.status) {
+        // The connection is dropped with the unread answer.
+        return Err((Some(t), Failed::Status));
+    }
     let switching = head.status == StatusCode::SWITCHING_PROTOCOLS;
     if switching && !req.upgrade {
-        return Err(ProxyError::upstream(
-            ErrorKind::UpstreamProtocol,
-            "upstream switched protocols unasked",
+        return Err((
+            Some(t),
+            Failed::Exchange(ProxyError::upstream(
+                ErrorKind::UpstreamProtocol,
+                "upstream switched protocols unasked",
+            )),
         ));
+    }
+    if let Some(s) = slot.take() {
+        ticket.take_slot(s);
     }
     let mut resp_headers = head.headers;
     finish_response_headers(&mut resp_headers, route, &req.request_id, switching);
@@ -237,7 +409,130 @@ pub(super) async fn forward_upstream(
     let mut resp = Response::new(ResponseBody::Upstream(body));
     *resp.status_mut() = head.status;
     *resp.headers_mut() = resp_headers;
-    Ok(resp)
+    Ok((t, resp, elapsed))
+}
+
+/// The error to answer with when `failed` may not be retried, `None` when
+/// a retry is allowed (and charged to the budget).
+fn give_up(
+    failed: Failed,
+    retry: Option<&Retries>,
+    retries_done: u32,
+    resendable: bool,
+    budget: Option<&RetryBudget>,
+) -> Option<ProxyError> {
+    let (error, condition) = match failed {
+        // The budget was charged when the status was judged retryable.
+        Failed::Status => return None,
+        Failed::Connect(e) => (e, retry.is_some_and(|r| r.on.connect_error)),
+        Failed::Exchange(e) => {
+            let on = retry.map(|r| &r.on);
+            let condition = resendable
+                && on.is_some_and(|on| {
+                    (on.reset && e.kind == ErrorKind::UpstreamProtocol)
+                        || (on.timeout && e.kind == ErrorKind::UpstreamTimeout)
+                });
+            (e, condition)
+        }
+    };
+    let allowed = condition
+        && retry.is_some_and(|r| retries_done < r.attempts)
+        && budget.is_some_and(|b| b.try_withdraw(now_secs()));
+    (!allowed).then_some(error)
+}
+
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
+    )
+}
+
+/// The request's fields after the forwarding rules (hop-by-hop out,
+/// X-Forwarded-*, Forwarded, Via, request id); Host is set per attempt.
+fn forwarded_headers(route: &Route, req: &mut Incoming<'_>) -> HeaderMap {
+    let mut headers = std::mem::take(&mut req.headers);
+    let host_sent: Cow<'_, str> = match req.uri.authority() {
+        Some(a) => Cow::Borrowed(a.as_str()),
+        None => Cow::Owned(request_host_with_port(&req.uri, &headers).to_owned()),
+    };
+    forward::strip_hop_by_hop(&mut headers, req.upgrade, false);
+    headers.remove(header::EXPECT);
+    forward::request_headers(
+        &mut headers,
+        &route.forwarding,
+        &req.client,
+        &host_sent,
+        req.version,
+    );
+    headers.insert(&route.forwarding.request_id_header, req.request_id.clone());
+    // HTTP/1.1 clients' Host is already right (the codec aligned it with an
+    // absolute-form target); an HTTP/2 :authority needs writing.
+    if route.forwarding.host == HostRewrite::Preserve && !headers.contains_key(header::HOST) {
+        if let Ok(v) = HeaderValue::from_str(&host_sent) {
+            headers.insert(header::HOST, v);
+        }
+    }
+    headers
+}
+
+/// The request target sent upstream: the route's rewrite applied, origin form.
+fn upstream_target<'u>(route: &Route, uri: &'u Uri) -> Cow<'u, str> {
+    match &route.rewrite {
+        Some(rw) => {
+            let path = tollgate_edge::rewrite_path(rw, uri.path());
+            match uri.query() {
+                Some(q) => Cow::Owned(format!("{path}?{q}")),
+                None => Cow::Owned(path.into_owned()),
+            }
+        }
+        None => match uri.path_and_query().map(|pq| pq.as_str()) {
+            Some(pq) if pq.starts_with('/') => Cow::Borrowed(pq),
+            // An absolute-form target with an empty path (`http://a?b=1`)
+            // goes upstream as `/?b=1` (RFC 9112 §3.2.1).
+            Some(pq) => Cow::Owned(format!("/{pq}")),
+            None => Cow::Borrowed("/"),
+        },
+    }
+}
+
+/// The target a sticky cookie names, when the upstream has `sticky`.
+fn sticky_target(
+    snapshot: &crate::snapshot::Snapshot,
+    u: usize,
+    req: &Incoming<'_>,
+) -> Option<usize> {
+    let st = snapshot.config.upstreams[u].sticky.as_ref()?;
+    let value = req
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .find_map(|v| cookie_value(v.as_bytes(), st.cookie.as_bytes()))?;
+    snapshot.resilience[u]
+        .sticky_ids
+        .iter()
+        .position(|id| id.as_bytes() == value)
+}
+
+/// Adds the `Set-Cookie` that binds the client to target id `id`.
+fn set_sticky_cookie(headers: &mut HeaderMap, st: &Sticky, id: &str, req: &Incoming<'_>) {
+    use std::fmt::Write;
+    let mut c = format!("{}={id}; Path={}", st.cookie, st.path);
+    if let Some(age) = st.max_age {
+        let _ = write!(c, "; Max-Age={}", age.as_secs());
+    }
+    if st.secure || req.client.proto == "https" {
+        c.push_str("; Secure");
+    }
+    if st.http_only {
+        c.push_str("; HttpOnly");
+    }
+    if let Some(s) = &st.same_site {
+        let _ = write!(c, "; SameSite={s}");
+    }
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        headers.append(header::SET_COOKIE, v);
+    }
 }
 
 /// Passive health: tells the upstream's health state (if any) how an
@@ -254,25 +549,41 @@ fn report(health: Option<&UpstreamHealth>, t: usize, ok: bool) {
 
 /// A target of upstream `u` among `available`, by the upstream's algorithm;
 /// only the hashing algorithms look at the request.
-fn pick_target(
-    worker: &Worker,
-    u: usize,
-    req: &Incoming<'_>,
-    available: &Available,
-) -> Option<usize> {
-    let snapshot = &*worker.snapshot;
-    let mut ip_key = [0u8; 16];
+fn pick_target(worker: &Worker, u: usize, key: &PickKey, available: &Available) -> Option<usize> {
     let mut ctx = PickContext::new(available);
-    match &snapshot.config.upstreams[u].balance {
-        Balance::IpHash => ctx = ctx.with_client_ip(req.client.peer.ip()),
-        Balance::ConsistentHash(on) => {
-            if let Some(key) = hash_key(on, req, &mut ip_key) {
-                ctx = ctx.with_hash_key(key);
-            }
-        }
-        _ => {}
+    match key {
+        PickKey::None => {}
+        PickKey::Ip(ip) => ctx = ctx.with_client_ip(*ip),
+        PickKey::Bytes(b) => ctx = ctx.with_hash_key(b),
     }
-    snapshot.balancers[u].pick(&ctx)
+    worker.snapshot.balancers[u].pick(&ctx)
+}
+
+/// What the hashing algorithms pick by, taken from the request once
+/// (before its fields move into the upstream request).
+pub(super) enum PickKey {
+    /// The algorithm does not look at the request.
+    None,
+    /// `ip_hash`: the client's address.
+    Ip(std::net::IpAddr),
+    /// `consistent_hash`: the bytes of the configured source.
+    Bytes(Vec<u8>),
+}
+
+impl PickKey {
+    fn of(worker: &Worker, u: usize, req: &Incoming<'_>) -> Self {
+        match &worker.snapshot.config.upstreams[u].balance {
+            Balance::IpHash => PickKey::Ip(req.client.peer.ip()),
+            Balance::ConsistentHash(on) => {
+                let mut ip_key = [0u8; 16];
+                match hash_key(on, req, &mut ip_key) {
+                    Some(key) => PickKey::Bytes(key.to_vec()),
+                    None => PickKey::None,
+                }
+            }
+            _ => PickKey::None,
+        }
+    }
 }
 
 /// Response fields on the way back: hop-by-hop out (Content-Length stays:

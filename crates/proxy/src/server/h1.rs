@@ -245,7 +245,7 @@ async fn serve_one(
     let result = pipeline::handle(worker, &mut req, &mut ex).await;
     let bytes_in = req.body.received();
     let body_done = match &req.body {
-        RequestBody::Empty => true,
+        RequestBody::Empty | RequestBody::Buffered(_) => true,
         RequestBody::H1(b) => b.is_done(),
         RequestBody::H2 { .. } => true,
     };

@@ -1,0 +1,148 @@
+//! Per-upstream protection state shared by every worker: the retry budget,
+//! the concurrency cap, the error-rate breaker, and the sticky-cookie ids
+//! of the targets. Built once per snapshot from the upstream's config.
+
+use std::time::{Duration, Instant};
+
+use tollgate_balance::{BreakerSettings, CircuitBreaker, ConcurrencyLimit, RetryBudget};
+use tollgate_config::Upstream;
+use tollgate_core::{ErrorKind, ProxyError};
+
+/// What guards one upstream.
+#[derive(Debug)]
+pub(crate) struct Resilience {
+    /// Present when the upstream has `retries`.
+    pub(crate) budget: Option<RetryBudget>,
+    /// `circuit_breaker.max_requests`.
+    pub(crate) max_requests: Option<ConcurrencyLimit>,
+    /// `circuit_breaker.error_rate`.
+    pub(crate) breaker: Option<CircuitBreaker>,
+    /// Per target, the value a sticky cookie carries (empty without `sticky`).
+    pub(crate) sticky_ids: Vec<String>,
+}
+
+impl Resilience {
+    /// The state for `u`.
+    pub(crate) fn new(u: &Upstream) -> Self {
+        let cb = &u.circuit_breaker;
+        Self {
+            budget: u
+                .retries
+                .as_ref()
+                .map(|r| RetryBudget::new(r.budget_percent, r.min_per_second)),
+            max_requests: cb.max_requests.map(ConcurrencyLimit::new),
+            breaker: cb.error_rate.as_ref().map(|e| {
+                CircuitBreaker::new(BreakerSettings {
+                    error_percent: u32::from(e.threshold_percent),
+                    min_requests: e.min_requests,
+                    window: e.window,
+                    open_for: e.open_for,
+                    probes: e.probes,
+                })
+            }),
+            sticky_ids: if u.sticky.is_some() {
+                u.targets.iter().map(|t| sticky_id(&t.address)).collect()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// A stable id for a target address: the cookie names the server, not its
+/// position in the file, so reordering targets keeps sessions.
+fn sticky_id(address: &str) -> String {
+    // FNV-1a: stable across builds and processes (std's hasher is not).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in address.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// A slot of `circuit_breaker.max_requests`, given back on drop unless
+/// handed to the response body's in-flight ticket.
+#[derive(Debug)]
+pub(crate) struct RequestSlot<'a> {
+    limit: Option<&'a ConcurrencyLimit>,
+}
+
+impl<'a> RequestSlot<'a> {
+    /// Takes a slot, or fails with 503 when the upstream is at its cap.
+    pub(crate) fn acquire(limit: Option<&'a ConcurrencyLimit>) -> Result<Self, ProxyError> {
+        match limit {
+            Some(l) if !l.try_acquire() => Err(ProxyError::upstream(
+                ErrorKind::Unavailable,
+                "upstream is at its concurrent request limit",
+            )),
+            _ => Ok(Self { limit }),
+        }
+    }
+
+    /// Whether a slot is held.
+    pub(crate) fn held(&self) -> bool {
+        self.limit.is_some()
+    }
+
+    /// Gives up the duty to release (the in-flight ticket took it over).
+    pub(crate) fn hand_over(mut self) {
+        self.limit = None;
+    }
+}
+
+impl Drop for RequestSlot<'_> {
+    fn drop(&mut self) {
+        if let Some(l) = self.limit {
+            l.release();
+        }
+    }
+}
+
+/// Whole seconds since the first call: the retry budget's clock.
+pub(crate) fn now_secs() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_secs()
+}
+
+/// A number in `[0, 1)` for backoff jitter and slow start, from a cheap
+/// per-thread generator.
+pub(crate) fn random_unit() -> f64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or(Duration::ZERO);
+            (t.as_nanos() as u64) | 1
+        });
+    }
+    STATE.with(|s| {
+        // xorshift64*
+        let mut x = s.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sticky_ids_are_stable_and_distinct() {
+        assert_eq!(sticky_id("10.0.0.1:80"), sticky_id("10.0.0.1:80"));
+        assert_ne!(sticky_id("10.0.0.1:80"), sticky_id("10.0.0.2:80"));
+        assert_eq!(sticky_id("a").len(), 16);
+    }
+
+    #[test]
+    fn random_unit_is_in_range() {
+        for _ in 0..1000 {
+            let r = random_unit();
+            assert!((0.0..1.0).contains(&r));
+        }
+    }
+}

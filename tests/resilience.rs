@@ -1,0 +1,240 @@
+//! Retries (conditions, budget, body replay), circuit breaking (concurrency
+//! cap, error-rate breaker) and sticky sessions, against real upstreams.
+
+use std::time::{Duration, Instant};
+
+use tollgate_testkit::{get, render, request, Tollgate, Upstream};
+
+/// tollgate in front of `targets` (round robin) with `extra` in the upstream.
+fn start(targets: &[&Upstream], extra: &str) -> Tollgate {
+    let list: Vec<String> = targets
+        .iter()
+        .map(|t| format!("{{address: \"{}\"}}", t.addr()))
+        .collect();
+    Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - name: pool
+    targets: [{targets}]
+{extra}
+routes:
+  - {name: all, upstream: pool}
+"#,
+        &[("targets", &list.join(", ")), ("extra", &extra)],
+    ))
+}
+
+#[test]
+fn a_503_is_retried_on_another_target() {
+    let failing = Upstream::status(503);
+    let good = Upstream::echo();
+    let tg = start(
+        &[&failing, &good],
+        "    retries: {attempts: 2, on: [503], min_per_second: 100}",
+    );
+    for _ in 0..20 {
+        let resp = get(tg.addr("web"), "/");
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    }
+    assert_eq!(good.request_count(), 20);
+    // Round robin sends about half of the first attempts to the failing target.
+    assert!(
+        (5..=15).contains(&failing.request_count()),
+        "{}",
+        failing.request_count()
+    );
+}
+
+#[test]
+fn a_target_that_drops_connections_loses_no_idempotent_request() {
+    let dying = Upstream::closing();
+    let good = Upstream::echo();
+    let tg = start(
+        &[&dying, &good],
+        "    retries: {attempts: 1, on: [reset], min_per_second: 100}",
+    );
+    for i in 0..30 {
+        let resp = request(
+            tg.addr("web"),
+            "PUT",
+            &format!("/item/{i}"),
+            &[],
+            b"payload",
+        );
+        assert_eq!(resp.status, 200, "request {i}: {}", resp.text());
+        assert_eq!(resp.echo().body, "payload");
+    }
+    assert!(dying.connection_count() > 0);
+}
+
+#[test]
+fn the_retry_budget_holds_when_every_target_fails() {
+    let a = Upstream::status(503);
+    let b = Upstream::status(503);
+    let tg = start(
+        &[&a, &b],
+        "    retries: {attempts: 3, on: [503], budget: 20%, min_per_second: 0, backoff: {base: 1ms, max: 1ms}}",
+    );
+    let requests = 100;
+    for _ in 0..requests {
+        // No retry left: the upstream's own 503 reaches the client.
+        assert_eq!(get(tg.addr("web"), "/").status, 503);
+    }
+    let sent = a.request_count() + b.request_count();
+    // Without a budget this would be 400 (1 + 3 attempts each).
+    assert!(
+        (requests + 15..=requests + 20).contains(&sent),
+        "{sent} upstream requests for {requests}"
+    );
+}
+
+#[test]
+fn post_is_not_retried_unless_configured_and_then_its_body_is_replayed() {
+    let failing = Upstream::status(502);
+    let good = Upstream::echo();
+    let tg = start(
+        &[&failing, &good],
+        "    retries: {attempts: 1, on: [502], min_per_second: 100}",
+    );
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(request(tg.addr("web"), "POST", "/", &[], b"order").status);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 200, 502, 502]);
+    drop(tg);
+
+    let tg = start(
+        &[&failing, &good],
+        "    retries: {attempts: 1, on: [502], methods: all, min_per_second: 100}",
+    );
+    for _ in 0..4 {
+        let resp = request(tg.addr("web"), "POST", "/", &[], b"order-42");
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        assert_eq!(resp.echo().body, "order-42");
+    }
+}
+
+#[test]
+fn the_breaker_opens_on_errors_then_half_opens_and_closes() {
+    let up = Upstream::status(500);
+    let tg = start(
+        &[&up],
+        "    circuit_breaker: {error_rate: {threshold: 50%, min_requests: 4, window: 10s, open_for: 1s, probes: 1}}",
+    );
+    for _ in 0..4 {
+        assert_eq!(get(tg.addr("web"), "/").status, 500);
+    }
+    // Open: answered at once, the upstream sees nothing.
+    let open = get(tg.addr("web"), "/");
+    assert_eq!(open.status, 503);
+    assert!(
+        open.text().contains("circuit breaker open"),
+        "{}",
+        open.text()
+    );
+    assert_eq!(up.request_count(), 4);
+
+    up.set_status(200);
+    let reopened = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < reopened {
+        assert_eq!(get(tg.addr("web"), "/").status, 503);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    // Half-open: the probe succeeds, which closes the breaker.
+    assert_eq!(get(tg.addr("web"), "/").status, 200);
+    for _ in 0..5 {
+        assert_eq!(get(tg.addr("web"), "/").status, 200);
+    }
+}
+
+#[test]
+fn max_requests_answers_503_at_once_when_full() {
+    let slow = Upstream::slow(Duration::from_millis(600));
+    let tg = start(&[&slow], "    circuit_breaker: {max_requests: 2}");
+    let addr = tg.addr("web");
+    let started = Instant::now();
+    let handles: Vec<_> = (0..5)
+        .map(|_| std::thread::spawn(move || (get(addr, "/").status, Instant::now())))
+        .collect();
+    let results: Vec<(u16, Instant)> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = results.iter().filter(|(s, _)| *s == 200).count();
+    let refused: Vec<_> = results.iter().filter(|(s, _)| *s == 503).collect();
+    assert_eq!((ok, refused.len()), (2, 3), "{results:?}");
+    for (_, at) in refused {
+        assert!(at.duration_since(started) < Duration::from_millis(500));
+    }
+    // The slots come back when the answers are over.
+    assert_eq!(get(addr, "/").status, 200);
+}
+
+#[test]
+fn sticky_cookie_binds_a_client_to_its_target() {
+    let a = Upstream::echo();
+    let b = Upstream::echo();
+    let tg = start(
+        &[&a, &b],
+        "    sticky: {cookie: srv, max_age: 1h, same_site: lax}",
+    );
+    let first = get(tg.addr("web"), "/");
+    assert_eq!(first.status, 200);
+    let set = first.header("set-cookie").expect("set-cookie").to_owned();
+    assert!(set.starts_with("srv="), "{set}");
+    assert!(
+        set.contains("; Path=/; Max-Age=3600; HttpOnly; SameSite=Lax"),
+        "{set}"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    let served_by = first.header("x-upstream-id").unwrap().to_owned();
+    for _ in 0..10 {
+        let resp = request(
+            tg.addr("web"),
+            "GET",
+            "/",
+            &[("Cookie", &format!("x=1; {cookie}"))],
+            b"",
+        );
+        assert_eq!(resp.header("x-upstream-id"), Some(served_by.as_str()));
+        // Already bound: no new cookie.
+        assert_eq!(resp.header("set-cookie"), None);
+    }
+    // An unknown id is replaced.
+    let resp = request(tg.addr("web"), "GET", "/", &[("Cookie", "srv=0000")], b"");
+    assert!(resp
+        .header("set-cookie")
+        .is_some_and(|c| c.starts_with("srv=")));
+}
+
+#[test]
+fn sticky_sessions_move_when_the_target_is_down() {
+    let a = Upstream::echo();
+    let b = Upstream::echo();
+    let tg = start(
+        &[&a, &b],
+        "    sticky: {cookie: srv}\n    health: {passive: {consecutive_failures: 1, eject_for: 30s}}",
+    );
+    // Find the cookie of each target.
+    let mut cookies = std::collections::HashMap::new();
+    for _ in 0..4 {
+        let r = get(tg.addr("web"), "/");
+        let id = r.header("x-upstream-id").unwrap().to_owned();
+        let c = r
+            .header("set-cookie")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        cookies.insert(id, c);
+    }
+    let cookie_a = cookies[a.id()].clone();
+    drop(a);
+    // The first request fails over on connect; the client is re-bound to b.
+    let resp = request(tg.addr("web"), "GET", "/", &[("Cookie", &cookie_a)], b"");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("x-upstream-id"), Some(b.id()));
+    assert!(resp.header("set-cookie").is_some());
+}
