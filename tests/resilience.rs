@@ -238,3 +238,100 @@ fn sticky_sessions_move_when_the_target_is_down() {
     assert_eq!(resp.header("x-upstream-id"), Some(b.id()));
     assert!(resp.header("set-cookie").is_some());
 }
+
+#[test]
+fn target_state_shows_health_in_flight_latency_and_the_breaker() {
+    let slow = Upstream::slow(Duration::from_millis(400));
+    let dead = tollgate_testkit::unused_addr();
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - name: pool
+    targets: [{address: "{slow}"}, {address: "{dead}"}]
+    health:
+      active: {type: tcp, interval: 100ms, timeout: 100ms, unhealthy: 1, healthy: 1}
+    circuit_breaker: {error_rate: {threshold: 50%}}
+routes:
+  - {name: all, upstream: pool}
+"#,
+        &[("slow", &slow.addr()), ("dead", &dead)],
+    ));
+    let addr = tg.addr("web");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    // The dead target is out after one failed probe.
+    loop {
+        let s = &tg.upstream_states()[0];
+        if !s.targets[1].available {
+            let (ok, why, _) = s.targets[1].last_check.clone().expect("a check ran");
+            assert!(!ok && !why.is_empty(), "{why}");
+            assert!(!s.targets[1].healthy);
+            break;
+        }
+        assert!(Instant::now() < deadline, "dead target never marked down");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pending = std::thread::spawn(move || get(addr, "/").status);
+    // While the slow request runs it counts as in flight.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while tg.upstream_states()[0].targets[0].in_flight != 1 {
+        assert!(Instant::now() < deadline, "request never seen in flight");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(pending.join().unwrap(), 200);
+    let s = &tg.upstream_states()[0];
+    assert_eq!(s.name, "pool");
+    assert_eq!(s.targets[0].in_flight, 0);
+    assert!(s.targets[0].available && s.targets[0].healthy);
+    let latency = s.targets[0].latency.expect("latency recorded");
+    assert!(latency >= Duration::from_millis(380), "{latency:?}");
+    assert_eq!(s.breaker, Some(tollgate_proxy::BreakerState::Closed));
+}
+
+#[test]
+fn slow_start_ramps_a_recovered_target_up() {
+    let steady = Upstream::echo();
+    let back = Upstream::status(503);
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - name: pool
+    targets: [{address: "{a}"}, {address: "{b}"}]
+    slow_start: 3s
+    health:
+      active: {type: http, path: /health, interval: 50ms, timeout: 1s, unhealthy: 1, healthy: 1}
+routes:
+  - {name: all, upstream: pool}
+"#,
+        &[("a", &steady.addr()), ("b", &back.addr())],
+    ));
+    let wait_for = |available: bool| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while tg.upstream_states()[0].targets[1].available != available {
+            assert!(
+                Instant::now() < deadline,
+                "target never became available={available}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(false);
+    back.set_status(200);
+    wait_for(true);
+    let share_of_back = |n: usize| {
+        let before = back.request_count_except("/health");
+        for _ in 0..n {
+            assert_eq!(get(tg.addr("web"), "/").status, 200);
+        }
+        (back.request_count_except("/health") - before) as f64 / n as f64
+    };
+    let early = share_of_back(200);
+    // Right after it came back it gets a small part of its half.
+    assert!(early < 0.25, "early share {early}");
+    std::thread::sleep(Duration::from_secs(3));
+    let late = share_of_back(200);
+    assert!((0.4..=0.6).contains(&late), "late share {late}");
+}

@@ -132,6 +132,7 @@ pub(crate) struct RawUpstream {
     pub(crate) retries: Option<Sp<RawRetries>>,
     pub(crate) circuit_breaker: Option<Sp<RawBreaker>>,
     pub(crate) sticky: Option<Sp<RawSticky>>,
+    pub(crate) slow_start: Text,
 }
 
 /// `retries:` of an upstream.

@@ -128,6 +128,9 @@ pub struct Upstream {
     pub circuit_breaker: CircuitBreakerConfig,
     /// Sticky sessions by cookie.
     pub sticky: Option<Sticky>,
+    /// A target that comes back (healthy again, or its ejection over) gets
+    /// a share of traffic growing from 10 % to 100 % over this time.
+    pub slow_start: Option<Duration>,
 }
 
 /// When and how a request that reached a target is tried again.

@@ -39,6 +39,21 @@ struct TargetHealth {
     last_return: AtomicU64,
     /// How many times in a row (without a quiet `max_eject_for`) it was ejected.
     times_ejected: AtomicU32,
+    /// The last probe: success, why it failed, when (for the state readers).
+    last_probe: Mutex<Option<(bool, String, Instant)>>,
+    /// When the target last came back (ms since epoch; 0: never left).
+    returned: AtomicU64,
+}
+
+/// A target's health as the state readers see it.
+#[derive(Debug, Clone)]
+pub(crate) struct TargetHealthView {
+    /// The active checks' verdict (true without active checks).
+    pub healthy: bool,
+    /// Time left of a passive ejection, if ejected.
+    pub ejected_for: Option<Duration>,
+    /// The last probe: success, failure reason, and how long ago.
+    pub last_check: Option<(bool, String, Duration)>,
 }
 
 /// The health of one upstream's targets, shared by every worker.
@@ -129,6 +144,7 @@ impl UpstreamHealth {
                 if out && now >= until {
                     t.ejected_until.store(NOT_EJECTED, Ordering::Release);
                     t.last_return.store(now, Ordering::Release);
+                    t.returned.store(now.max(1), Ordering::Release);
                     t.failures.store(0, Ordering::Release);
                     tracing::info!(
                         upstream = %self.name,
@@ -214,17 +230,55 @@ impl UpstreamHealth {
         self.rebuild();
     }
 
+    /// Target `t`'s share of its normal traffic under slow start: from 0.1
+    /// right after it came back to 1.0 once `ramp` has passed.
+    pub(crate) fn ramp(&self, t: usize, ramp: Duration) -> f64 {
+        let Some(target) = self.targets.get(t) else {
+            return 1.0;
+        };
+        let returned = target.returned.load(Ordering::Acquire);
+        if returned == 0 {
+            return 1.0;
+        }
+        let since = self.now_ms().saturating_sub(returned) as f64;
+        (since / ramp.as_millis().max(1) as f64).clamp(0.1, 1.0)
+    }
+
+    /// Target `t`'s health now, for the state readers.
+    pub(crate) fn view(&self, t: usize) -> Option<TargetHealthView> {
+        let target = self.targets.get(t)?;
+        let now = self.now_ms();
+        let until = target.ejected_until.load(Ordering::Acquire);
+        let last = target
+            .last_probe
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|(ok, why, at)| (*ok, why.clone(), at.elapsed()));
+        Some(TargetHealthView {
+            healthy: target.healthy.load(Ordering::Acquire),
+            ejected_for: (until != NOT_EJECTED && until > now)
+                .then(|| Duration::from_millis(until - now)),
+            last_check: last,
+        })
+    }
+
     /// Active: one probe of target `t` ended.
     fn record_probe(&self, t: usize, ok: bool, why: &str) {
         let (Some(active), Some(target)) = (&self.active, self.targets.get(t)) else {
             return;
         };
+        *target.last_probe.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((ok, why.to_owned(), Instant::now()));
         let healthy = target.healthy.load(Ordering::Acquire);
         if ok {
             target.probe_fail.store(0, Ordering::Release);
             let n = target.probe_ok.fetch_add(1, Ordering::AcqRel) + 1;
             if !healthy && n >= active.healthy {
                 target.healthy.store(true, Ordering::Release);
+                target
+                    .returned
+                    .store(self.now_ms().max(1), Ordering::Release);
                 tracing::info!(
                     upstream = %self.name,
                     target = %self.addresses[t],

@@ -13,6 +13,7 @@ mod resilience;
 mod router;
 mod server;
 mod snapshot;
+mod state;
 mod upstream;
 
 pub use body::ResponseBody;
@@ -20,4 +21,6 @@ pub use explain::explain;
 pub use router::{RouteInput, Router, Specificity};
 pub use server::{H1RequestBody, RunningServer};
 pub use snapshot::{InFlightTicket, Snapshot};
+pub use state::{TargetState, UpstreamState};
+pub use tollgate_balance::BreakerState;
 pub use upstream::UpstreamBody;

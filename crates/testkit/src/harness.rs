@@ -42,7 +42,15 @@ impl Tollgate {
         Self::start(&format!("{TEST_PREAMBLE}{rest}"))
     }
 
-    /// The bound address of `listener`; panics when there is no such listener.
+    /// The load balancer's view of every upstream and target now.
+    pub fn upstream_states(&self) -> Vec<tollgate_proxy::UpstreamState> {
+        self.server
+            .as_ref()
+            .map(RunningServer::upstream_states)
+            .unwrap_or_default()
+    }
+
+    /// The bound address of listener `listener`; panics when there is none.
     pub fn addr(&self, listener: &str) -> SocketAddr {
         self.addresses
             .iter()

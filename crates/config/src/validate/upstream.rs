@@ -91,7 +91,21 @@ pub(super) fn upstream(
             .sticky
             .as_ref()
             .map(|st| resilience::sticky(ctx, st, &p(path, "sticky"))),
+        slow_start: None,
     };
+    if let Some(ss) = &raw.slow_start {
+        let d = ctx.timeout(&raw.slow_start, &p(path, "slow_start"), Duration::ZERO);
+        if u.health.is_none() && raw.health.is_none() {
+            let loc = ctx.at(ss);
+            ctx.err(
+                loc,
+                &p(path, "slow_start"),
+                "`slow_start` needs a `health` section: it ramps up targets that come back",
+            );
+        } else if !d.is_zero() {
+            u.slow_start = Some(d);
+        }
+    }
     if let Some(t) = &raw.timeouts {
         let tp = p(path, "timeouts");
         u.connect_timeout = ctx.timeout(&t.value.connect, &p(&tp, "connect"), u.connect_timeout);

@@ -128,9 +128,12 @@ async fn attempts(
             .unwrap_or(available);
         let first = match sticky.filter(|&t| pool_set.contains(t)) {
             Some(t) => t,
-            None => pick_target(worker, u, &key, pool_set).ok_or_else(|| {
-                ProxyError::upstream(ErrorKind::Unavailable, "upstream has no available target")
-            })?,
+            None => {
+                let t = pick_target(worker, u, &key, pool_set).ok_or_else(|| {
+                    ProxyError::upstream(ErrorKind::Unavailable, "upstream has no available target")
+                })?;
+                slow_start(worker, u, &key, pool_set, t)
+            }
         };
         let mut body = replay
             .as_ref()
@@ -310,6 +313,7 @@ async fn attempt<'b>(
         report(health, t, resp.status().as_u16() < 500);
         let elapsed = started.elapsed();
         balancer.record_latency(t, elapsed);
+        pool.record_latency(elapsed);
         if retry_status(resp.status()) {
             return Err((Some(t), Failed::Status));
         }
@@ -375,6 +379,7 @@ async fn attempt<'b>(
     report(health, t, head.status.as_u16() < 500);
     let elapsed = started.elapsed();
     balancer.record_latency(t, elapsed);
+    pool.record_latency(elapsed);
     if retry_status(head.status) {
         // The connection is dropped with the unread answer.
         return Err((Some(t), Failed::Status));
@@ -557,6 +562,26 @@ fn pick_target(worker: &Worker, u: usize, key: &PickKey, available: &Available) 
         PickKey::Bytes(b) => ctx = ctx.with_hash_key(b),
     }
     worker.snapshot.balancers[u].pick(&ctx)
+}
+
+/// Slow start: a target that came back recently keeps a pick only with
+/// probability equal to its ramp; otherwise another available target is
+/// picked. So its share grows from 10 % to its full share over the ramp.
+fn slow_start(worker: &Worker, u: usize, key: &PickKey, set: &Available, t: usize) -> usize {
+    let snapshot = &*worker.snapshot;
+    let (Some(ramp), Some(health)) = (
+        snapshot.config.upstreams[u].slow_start,
+        snapshot.health[u].as_deref(),
+    ) else {
+        return t;
+    };
+    let share = health.ramp(t, ramp);
+    if share >= 1.0 || random_unit() < share || set.count() < 2 {
+        return t;
+    }
+    let mut others = set.clone();
+    others.set(t, false);
+    pick_target(worker, u, key, &others).unwrap_or(t)
 }
 
 /// What the hashing algorithms pick by, taken from the request once

@@ -44,6 +44,8 @@ pub(crate) struct ListenerCtx {
 #[derive(Debug)]
 pub struct RunningServer {
     addresses: Vec<(String, SocketAddr)>,
+    snapshot: Arc<Snapshot>,
+    workers: Vec<Arc<Worker>>,
     shutdown: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -79,6 +81,7 @@ impl RunningServer {
         let ids = Arc::new(RequestIdGenerator::new());
         let (shutdown, _) = watch::channel(false);
         let mut threads = Vec::with_capacity(workers + 1);
+        let mut all_workers = Vec::with_capacity(workers);
         if let Some(checker) =
             crate::health::start_checkers(&snapshot.health, shutdown.subscribe())?
         {
@@ -88,6 +91,7 @@ impl RunningServer {
             let mine: Vec<std::net::TcpListener> =
                 sockets.iter_mut().map(|g| g.remove(0)).collect();
             let worker = Arc::new(Worker::new(snapshot.clone(), ids.clone(), log.clone()));
+            all_workers.push(worker.clone());
             let contexts = contexts.clone();
             let rx = shutdown.subscribe();
             let thread = std::thread::Builder::new()
@@ -97,6 +101,8 @@ impl RunningServer {
         }
         Ok(Self {
             addresses,
+            snapshot,
+            workers: all_workers,
             shutdown,
             threads,
         })
@@ -108,6 +114,12 @@ impl RunningServer {
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, a)| *a)
+    }
+
+    /// Health, ejection, in-flight requests, latency and breaker state of
+    /// every upstream and target, now.
+    pub fn upstream_states(&self) -> Vec<crate::UpstreamState> {
+        crate::state::upstream_states(&self.snapshot, &self.workers)
     }
 
     /// Every listener's name and bound address.

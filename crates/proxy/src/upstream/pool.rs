@@ -2,6 +2,7 @@
 //! Each worker thread owns its pools, so connections never cross event loops
 //! and the lock is never contended.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,9 @@ pub(crate) struct TargetPool {
     max_idle: usize,
     idle_timeout: Duration,
     connect_timeout: Duration,
+    /// Moving average of response-head latency in µs (0: none yet). Per
+    /// worker, so recording it touches no cache line another core writes.
+    latency_us: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -63,6 +67,27 @@ impl TargetPool {
             max_idle,
             idle_timeout,
             connect_timeout,
+            latency_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Folds one response-head latency into the moving average (weight 1/8).
+    pub(crate) fn record_latency(&self, d: Duration) {
+        let sample = u64::try_from(d.as_micros()).unwrap_or(u64::MAX).max(1);
+        let old = self.latency_us.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample
+        } else {
+            (old.saturating_mul(7).saturating_add(sample)) / 8
+        };
+        self.latency_us.store(new, Ordering::Relaxed);
+    }
+
+    /// The moving average of response-head latency, if any was recorded.
+    pub(crate) fn latency(&self) -> Option<Duration> {
+        match self.latency_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
         }
     }
 
