@@ -335,3 +335,27 @@ routes:
     let late = share_of_back(200);
     assert!((0.4..=0.6).contains(&late), "late share {late}");
 }
+
+#[test]
+fn dns_named_targets_are_resolved_and_shown() {
+    let up = Upstream::echo();
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - name: pool
+    targets: [{address: "localhost:{port}"}]
+    dns_refresh: 100ms
+routes:
+  - {name: all, upstream: pool}
+"#,
+        &[("port", &up.addr().port())],
+    ));
+    // localhost may also resolve to ::1, where nothing listens: failover
+    // is per target, so retry a few times rather than assume the order.
+    let ok = (0..4).any(|_| get(tg.addr("web"), "/").status == 200);
+    assert!(ok);
+    let resolved = &tg.upstream_states()[0].targets[0].resolved;
+    assert!(resolved.contains(&up.addr()), "{resolved:?}");
+}

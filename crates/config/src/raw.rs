@@ -133,6 +133,7 @@ pub(crate) struct RawUpstream {
     pub(crate) circuit_breaker: Option<Sp<RawBreaker>>,
     pub(crate) sticky: Option<Sp<RawSticky>>,
     pub(crate) slow_start: Text,
+    pub(crate) dns_refresh: Text,
 }
 
 /// `retries:` of an upstream.

@@ -131,6 +131,8 @@ pub struct Upstream {
     /// A target that comes back (healthy again, or its ejection over) gets
     /// a share of traffic growing from 10 % to 100 % over this time.
     pub slow_start: Option<Duration>,
+    /// How often DNS names among the targets are resolved again.
+    pub dns_refresh: Duration,
 }
 
 /// When and how a request that reached a target is tried again.

@@ -14,7 +14,7 @@ use crate::date::DateCache;
 use crate::health::UpstreamHealth;
 use crate::resilience::{RequestSlot, Resilience};
 use crate::router::Router;
-use crate::upstream::{H2Session, TargetPool};
+use crate::upstream::{H2Session, TargetAddrs, TargetPool};
 
 /// Everything the data path reads, built once from a [`Config`].
 #[derive(Debug)]
@@ -34,6 +34,8 @@ pub struct Snapshot {
     pub(crate) health: Vec<Option<Arc<UpstreamHealth>>>,
     /// Retry budget, concurrency cap, breaker and sticky ids per upstream.
     pub(crate) resilience: Vec<Resilience>,
+    /// `[upstream][target]` resolved addresses, shared by every worker's pools.
+    pub(crate) addrs: Vec<Vec<Arc<TargetAddrs>>>,
 }
 
 impl Snapshot {
@@ -73,6 +75,16 @@ impl Snapshot {
             .map(|u| UpstreamHealth::new(u).map(Arc::new))
             .collect();
         let resilience = config.upstreams.iter().map(Resilience::new).collect();
+        let addrs = config
+            .upstreams
+            .iter()
+            .map(|u| {
+                u.targets
+                    .iter()
+                    .map(|t| Arc::new(TargetAddrs::new(&t.address)))
+                    .collect()
+            })
+            .collect();
         Self {
             config,
             router,
@@ -80,6 +92,7 @@ impl Snapshot {
             available,
             health,
             resilience,
+            addrs,
         }
     }
 }
@@ -184,12 +197,15 @@ impl Worker {
             .config
             .upstreams
             .iter()
-            .map(|u| {
+            .zip(&snapshot.addrs)
+            .map(|(u, addrs)| {
                 u.targets
                     .iter()
-                    .map(|t| {
+                    .zip(addrs)
+                    .map(|(t, addrs)| {
                         Arc::new(TargetPool::new(
                             t.address.clone(),
+                            addrs.clone(),
                             u.pool_max_idle,
                             u.pool_idle_timeout,
                             u.connect_timeout,

@@ -26,6 +26,9 @@ pub struct UpstreamState {
 pub struct TargetState {
     /// `host:port` as configured.
     pub address: String,
+    /// What the address resolves to now (DNS names are re-resolved on
+    /// `dns_refresh`; connections to addresses that left are drained).
+    pub resolved: Vec<std::net::SocketAddr>,
     /// Whether a request may be sent to it now (healthy and not ejected).
     pub available: bool,
     /// The active checks' verdict (true without active checks).
@@ -66,6 +69,7 @@ pub(crate) fn upstream_states(snapshot: &Snapshot, workers: &[Arc<Worker>]) -> V
                         .then(|| latencies.iter().sum::<Duration>() / latencies.len() as u32);
                     TargetState {
                         address: target.address.clone(),
+                        resolved: snapshot.addrs[u][t].current().to_vec(),
                         available: match (health, &available) {
                             (None, _) => true,
                             (Some(_), Some(set)) => set.contains(t),

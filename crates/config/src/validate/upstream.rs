@@ -92,6 +92,11 @@ pub(super) fn upstream(
             .as_ref()
             .map(|st| resilience::sticky(ctx, st, &p(path, "sticky"))),
         slow_start: None,
+        dns_refresh: ctx.timeout(
+            &raw.dns_refresh,
+            &p(path, "dns_refresh"),
+            Duration::from_secs(30),
+        ),
     };
     if let Some(ss) = &raw.slow_start {
         let d = ctx.timeout(&raw.slow_start, &p(path, "slow_start"), Duration::ZERO);

@@ -87,6 +87,16 @@ impl RunningServer {
         {
             threads.push(checker);
         }
+        let named: Vec<_> = snapshot
+            .config
+            .upstreams
+            .iter()
+            .zip(&snapshot.addrs)
+            .flat_map(|(u, addrs)| addrs.iter().map(|a| (a.clone(), u.dns_refresh)))
+            .collect();
+        if let Some(resolver) = crate::upstream::start_resolver(named, shutdown.subscribe())? {
+            threads.push(resolver);
+        }
         for w in 0..workers {
             let mine: Vec<std::net::TcpListener> =
                 sockets.iter_mut().map(|g| g.remove(0)).collect();

@@ -5,8 +5,10 @@ mod body;
 mod h1;
 mod h2;
 mod pool;
+mod resolve;
 
 pub use body::UpstreamBody;
 pub(crate) use h1::{exchange, OutgoingRequest};
 pub(crate) use h2::H2Session;
 pub(crate) use pool::TargetPool;
+pub(crate) use resolve::{start_resolver, TargetAddrs};

@@ -2,13 +2,16 @@
 //! Each worker thread owns its pools, so connections never cross event loops
 //! and the lock is never contended.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tollgate_core::{ErrorKind, ProxyError};
+
+use super::resolve::TargetAddrs;
 
 /// Read buffer an upstream connection starts with and keeps while idle;
 /// bodies grow it while they stream.
@@ -22,6 +25,8 @@ const KEEP_BUF_BELOW: usize = 32 * 1024;
 pub(crate) struct TargetPool {
     /// `host:port` as configured.
     pub(crate) address: String,
+    /// What `address` resolves to now (shared by every worker's pool).
+    addrs: Arc<TargetAddrs>,
     idle: Mutex<Vec<IdleConn>>,
     max_idle: usize,
     idle_timeout: Duration,
@@ -34,6 +39,7 @@ pub(crate) struct TargetPool {
 #[derive(Debug)]
 struct IdleConn {
     stream: TcpStream,
+    peer: SocketAddr,
     rbuf: BytesMut,
     wbuf: BytesMut,
     since: Instant,
@@ -44,6 +50,8 @@ struct IdleConn {
 pub(crate) struct PooledConn {
     /// The socket.
     pub(crate) stream: TcpStream,
+    /// The address it is connected to.
+    peer: SocketAddr,
     /// Bytes read from the upstream and not yet consumed.
     pub(crate) rbuf: BytesMut,
     /// Write buffer, kept with the connection so requests reuse it.
@@ -57,12 +65,14 @@ impl TargetPool {
     /// A pool for `address`.
     pub(crate) fn new(
         address: String,
+        addrs: Arc<TargetAddrs>,
         max_idle: usize,
         idle_timeout: Duration,
         connect_timeout: Duration,
     ) -> Self {
         Self {
             address,
+            addrs,
             idle: Mutex::new(Vec::new()),
             max_idle,
             idle_timeout,
@@ -101,7 +111,14 @@ impl TargetPool {
 
     /// A new connection, bypassing idle ones.
     pub(crate) async fn connect(&self) -> Result<PooledConn, ProxyError> {
-        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&*self.address))
+        let Some(peer) = self.addrs.pick() else {
+            return Err(ProxyError::upstream(
+                ErrorKind::UpstreamConnect,
+                format!("{} resolves to no address", self.address),
+            )
+            .retryable());
+        };
+        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(peer))
             .await
             .map_err(|_| {
                 ProxyError::upstream(
@@ -120,6 +137,7 @@ impl TargetPool {
         tollgate_net::set_nodelay(&stream);
         Ok(PooledConn {
             stream,
+            peer,
             rbuf: BytesMut::with_capacity(READ_BUF),
             wbuf: BytesMut::with_capacity(1024),
             reused: false,
@@ -130,9 +148,15 @@ impl TargetPool {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         while let Some(c) = idle.pop() {
-            if now.duration_since(c.since) < self.idle_timeout && still_open(&c.stream) {
+            // An address that left the target's DNS answer is drained:
+            // its idle connections are closed instead of reused.
+            if now.duration_since(c.since) < self.idle_timeout
+                && still_open(&c.stream)
+                && self.addrs.contains(&c.peer)
+            {
                 return Some(PooledConn {
                     stream: c.stream,
+                    peer: c.peer,
                     rbuf: c.rbuf,
                     wbuf: c.wbuf,
                     reused: true,
@@ -146,6 +170,9 @@ impl TargetPool {
     pub(crate) fn release(&self, conn: PooledConn) {
         if !conn.rbuf.is_empty() {
             return; // bytes beyond the response: the stream is out of sync
+        }
+        if !self.addrs.contains(&conn.peer) {
+            return; // drained: the address left the target's DNS answer
         }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
@@ -165,6 +192,7 @@ impl TargetPool {
             }
             idle.push(IdleConn {
                 stream: conn.stream,
+                peer: conn.peer,
                 rbuf,
                 wbuf: conn.wbuf,
                 since: now,
@@ -181,4 +209,44 @@ impl TargetPool {
 fn still_open(stream: &TcpStream) -> bool {
     let mut byte = [0u8; 1];
     matches!(stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[tokio::test]
+    async fn connections_to_an_address_that_left_are_drained() {
+        let a = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let b = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        let addrs = Arc::new(TargetAddrs::new(&a_addr.to_string()));
+        let pool = TargetPool::new(
+            "svc.internal:80".into(),
+            addrs.clone(),
+            8,
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+        );
+        let conn = pool.checkout().await.unwrap();
+        let (mut on_a, _) = a.accept().await.unwrap();
+        // In flight while the answer changes: it finishes, then is not pooled.
+        addrs.update(vec![b_addr]);
+        pool.release(conn);
+        let mut byte = [0u8; 1];
+        let closed = tokio::time::timeout(Duration::from_secs(2), on_a.read(&mut byte)).await;
+        assert!(matches!(closed, Ok(Ok(0))), "{closed:?}");
+        let conn = pool.checkout().await.unwrap();
+        assert!(!conn.reused);
+        assert_eq!(conn.stream.peer_addr().unwrap(), b_addr);
+        let _on_b = b.accept().await.unwrap();
+
+        // An idle connection whose address leaves is closed, not reused.
+        pool.release(conn);
+        addrs.update(vec![a_addr]);
+        let conn = pool.checkout().await.unwrap();
+        assert!(!conn.reused);
+        assert_eq!(conn.stream.peer_addr().unwrap(), a_addr);
+    }
 }

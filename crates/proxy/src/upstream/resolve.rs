@@ -1,0 +1,171 @@
+//! Target addresses: an IP literal is used as is; a DNS name is resolved
+//! at start and again on an interval by the `tollgate-dns` thread. Every
+//! worker's pool for the target reads the current set; connections to an
+//! address that left the set are drained (finished, never reused).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::sync::watch;
+
+/// The addresses a configured `host:port` stands for, shared by all workers.
+#[derive(Debug)]
+pub(crate) struct TargetAddrs {
+    /// `host:port` as configured.
+    name: String,
+    /// True for a name that needs DNS.
+    dynamic: bool,
+    current: ArcSwap<Vec<SocketAddr>>,
+    /// Spreads new connections over the addresses.
+    next: AtomicUsize,
+}
+
+impl TargetAddrs {
+    /// Addresses of `name`: parsed when it is an IP literal, resolved now
+    /// (blocking) when it is a DNS name. A name that does not resolve
+    /// starts empty (connects fail over to other targets) and is retried
+    /// on every refresh.
+    pub(crate) fn new(name: &str) -> Self {
+        let literal = name.parse::<SocketAddr>().ok();
+        let (dynamic, addrs) = match literal {
+            Some(a) => (false, vec![a]),
+            None => (
+                true,
+                lookup(name).unwrap_or_else(|e| {
+                    tracing::warn!(target = %name, "cannot resolve target: {e}");
+                    Vec::new()
+                }),
+            ),
+        };
+        Self {
+            name: name.to_owned(),
+            dynamic,
+            current: ArcSwap::from_pointee(addrs),
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The address the next connection goes to, `None` while it resolves to nothing.
+    pub(crate) fn pick(&self) -> Option<SocketAddr> {
+        let addrs = self.current.load();
+        if addrs.is_empty() {
+            return None;
+        }
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % addrs.len();
+        Some(addrs[i])
+    }
+
+    /// Whether `addr` is still one of the target's addresses.
+    pub(crate) fn contains(&self, addr: &SocketAddr) -> bool {
+        self.current.load().contains(addr)
+    }
+
+    /// The current addresses.
+    pub(crate) fn current(&self) -> Arc<Vec<SocketAddr>> {
+        self.current.load_full()
+    }
+
+    /// Replaces the addresses (a new DNS answer); logs a change.
+    pub(crate) fn update(&self, mut addrs: Vec<SocketAddr>) {
+        addrs.sort_unstable();
+        addrs.dedup();
+        if **self.current.load() != addrs {
+            tracing::info!(target = %self.name, addresses = ?addrs, "target resolves to new addresses");
+            self.current.store(Arc::new(addrs));
+        }
+    }
+}
+
+fn lookup(name: &str) -> std::io::Result<Vec<SocketAddr>> {
+    use std::net::ToSocketAddrs;
+    let mut addrs: Vec<SocketAddr> = name.to_socket_addrs()?.collect();
+    addrs.sort_unstable();
+    addrs.dedup();
+    Ok(addrs)
+}
+
+/// Starts the `tollgate-dns` thread re-resolving every DNS-named target at
+/// its upstream's interval; `None` when no target has a DNS name. A failed
+/// lookup keeps the last good answer.
+pub(crate) fn start_resolver(
+    targets: Vec<(Arc<TargetAddrs>, Duration)>,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<Option<JoinHandle<()>>> {
+    let targets: Vec<_> = targets.into_iter().filter(|(t, _)| t.dynamic).collect();
+    if targets.is_empty() {
+        return Ok(None);
+    }
+    let thread = std::thread::Builder::new()
+        .name("tollgate-dns".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                tracing::error!("DNS resolver runtime failed to start");
+                return;
+            };
+            rt.block_on(async move {
+                for (target, every) in targets {
+                    let mut stop = shutdown.clone();
+                    tokio::spawn(async move {
+                        loop {
+                            tokio::select! {
+                                _ = tokio::time::sleep(every) => {}
+                                _ = stop.changed() => return,
+                            }
+                            let name = target.name.clone();
+                            match tokio::task::spawn_blocking(move || lookup(&name)).await {
+                                Ok(Ok(addrs)) if !addrs.is_empty() => target.update(addrs),
+                                Ok(Ok(_)) => tracing::warn!(target = %target.name, "DNS answer is empty; keeping the last addresses"),
+                                Ok(Err(e)) => tracing::warn!(target = %target.name, "DNS lookup failed, keeping the last addresses: {e}"),
+                                Err(_) => {}
+                            }
+                        }
+                    });
+                }
+                while !*shutdown.borrow() {
+                    if shutdown.changed().await.is_err() {
+                        break;
+                    }
+                }
+            });
+        })?;
+    Ok(Some(thread))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literals_are_fixed_and_names_resolve() {
+        let lit = TargetAddrs::new("127.0.0.1:81");
+        assert!(!lit.dynamic);
+        assert_eq!(lit.pick(), Some("127.0.0.1:81".parse().unwrap()));
+        let named = TargetAddrs::new("localhost:81");
+        assert!(named.dynamic);
+        assert!(named
+            .current()
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == 81));
+        let missing = TargetAddrs::new("no-such-host.invalid:80");
+        assert_eq!(missing.pick(), None);
+    }
+
+    #[test]
+    fn picks_rotate_and_updates_replace_the_set() {
+        let t = TargetAddrs::new("127.0.0.1:1");
+        let a: SocketAddr = "127.0.0.2:1".parse().unwrap();
+        let b: SocketAddr = "127.0.0.3:1".parse().unwrap();
+        t.update(vec![b, a, a]);
+        assert_eq!(*t.current(), vec![a, b]);
+        let picks: Vec<_> = (0..4).filter_map(|_| t.pick()).collect();
+        assert_eq!(picks.iter().filter(|p| **p == a).count(), 2);
+        assert!(!t.contains(&"127.0.0.1:1".parse().unwrap()));
+    }
+}
