@@ -78,6 +78,7 @@ pub(super) fn upstream(
         pool_idle_timeout: Duration::from_secs(60),
         balance,
         health,
+        proxy_protocol: None,
     };
     if let Some(t) = &raw.timeouts {
         let tp = p(path, "timeouts");
