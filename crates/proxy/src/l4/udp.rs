@@ -115,16 +115,24 @@ pub(crate) async fn serve_udp(
             }
         };
         let existing = table.lock().get(&client).cloned();
-        let session = match existing {
-            Some(s) => s,
+        let (session, sent) = match existing {
+            Some(s) => {
+                let sent = s.socket.try_send(&buf[..n]);
+                (s, sent)
+            }
             None if stopping => continue,
             None => match open(&table, &ctx, &snapshot, u, client, &active).await {
-                Some(s) => s,
+                // A new socket's writability is not known before the event
+                // loop has looked once (`try_send` would drop the datagram).
+                Some(s) => {
+                    let sent = s.socket.send(&buf[..n]).await;
+                    (s, sent)
+                }
                 None => continue,
             },
         };
         table.touch(&session);
-        match session.socket.try_send(&buf[..n]) {
+        match sent {
             Ok(_) => {}
             // A full socket buffer drops the datagram, as the network would.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

@@ -61,6 +61,7 @@ enum WorkerSocket {
 #[derive(Debug)]
 pub struct RunningServer {
     addresses: Vec<(String, SocketAddr)>,
+    snapshot: Arc<Snapshot>,
     shutdown: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -131,6 +132,7 @@ impl RunningServer {
         }
         Ok(Self {
             addresses,
+            snapshot,
             shutdown,
             threads,
         })
@@ -147,6 +149,19 @@ impl RunningServer {
     /// Every listener's name and bound address.
     pub fn addresses(&self) -> &[(String, SocketAddr)] {
         &self.addresses
+    }
+
+    /// Requests, relayed connections and UDP sessions in flight on each
+    /// target of the upstream called `name` (in target order).
+    pub fn in_flight(&self, name: &str) -> Option<Vec<u64>> {
+        let u = self
+            .snapshot
+            .config
+            .upstreams
+            .iter()
+            .position(|u| u.name == name)?;
+        let counts = self.snapshot.balancers.get(u)?.in_flight();
+        Some((0..counts.len()).map(|t| counts.get(t)).collect())
     }
 
     /// Stops accepting, lets in-flight requests finish (up to the configured
