@@ -62,6 +62,14 @@ pub fn explain(
             headers: &map,
         };
         let _ = writeln!(out, "\nlistener {} ({}):", l.name, l.address);
+        if !l.proxy_protocol.is_empty() {
+            let nets: Vec<String> = l.proxy_protocol.iter().map(|n| n.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "  PROXY header required from {}: its client is the client",
+                nets.join(", ")
+            );
+        }
         for (i, result) in router.explain(&input) {
             let name = &config.routes[i].name;
             match result {
@@ -113,14 +121,14 @@ fn describe_l4(config: &Config, l: &Listener, l4: &tollgate_config::L4Listener, 
             })
             .collect();
         let _ = writeln!(out, "  sni {} =>", hosts.join(", "));
-        describe_l4_upstream(config, route.upstream, out);
+        describe_l4_upstream(config, route.upstream, l.protocol, out);
     }
     match l4.upstream {
         Some(u) => {
             if !l4.sni.is_empty() {
                 let _ = writeln!(out, "  no server name, or no match =>");
             }
-            describe_l4_upstream(config, u, out);
+            describe_l4_upstream(config, u, l.protocol, out);
         }
         None => {
             let _ = writeln!(out, "  no server name, or no match => connection closed");
@@ -128,7 +136,12 @@ fn describe_l4(config: &Config, l: &Listener, l4: &tollgate_config::L4Listener, 
     }
 }
 
-fn describe_l4_upstream(config: &Config, u: usize, out: &mut String) {
+fn describe_l4_upstream(
+    config: &Config,
+    u: usize,
+    protocol: tollgate_config::ListenerProtocol,
+    out: &mut String,
+) {
     let Some(up) = config.upstreams.get(u) else {
         return;
     };
@@ -142,15 +155,20 @@ fn describe_l4_upstream(config: &Config, u: usize, out: &mut String) {
         other => other.name().to_owned(),
     };
     let proxy = match up.proxy_protocol {
-        Some(v) => format!(", sends PROXY {v:?} header"),
-        None => String::new(),
+        Some(tollgate_config::ProxyProtocolVersion::V1) => ", sends a PROXY v1 header",
+        Some(tollgate_config::ProxyProtocolVersion::V2) => ", sends a PROXY v2 header",
+        None => "",
+    };
+    let connect = if protocol == tollgate_config::ListenerProtocol::Udp {
+        String::new()
+    } else {
+        format!(", connect timeout {:?}", up.connect_timeout)
     };
     let _ = writeln!(
         out,
-        "     upstream {} [{}] by {by}, connect timeout {:?}{proxy}",
+        "     upstream {} [{}] by {by}{connect}{proxy}",
         up.name,
-        targets.join(", "),
-        up.connect_timeout
+        targets.join(", ")
     );
 }
 
