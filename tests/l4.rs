@@ -439,3 +439,41 @@ fn shutdown_lets_relays_finish() {
     assert_eq!(read_all(&mut s), b"got 16 bytes");
     stopping.join().unwrap();
 }
+
+#[test]
+fn udp_target_that_refuses_is_ejected() {
+    let dead = {
+        let s = udp_client();
+        s.local_addr().unwrap()
+    };
+    let live = UdpServer::echo();
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: dns, address: 127.0.0.1:0, protocol: udp, upstream: pool, idle_timeout: 500ms}
+upstreams:
+  - name: pool
+    targets: [{address: "{dead}"}, {address: "{live}"}]
+    health: {passive: {consecutive_failures: 1, eject_for: 30s}}
+"#,
+        &[("dead", &dead), ("live", &live.addr())],
+    ));
+    let to = tg.addr("dns");
+    let client = udp_client();
+    // The first session goes to the dead port: its ICMP port unreachable
+    // ends the session and ejects the target; a retry lands on the live one.
+    assert_eq!(
+        udp_exchange(&client, to, b"1", Duration::from_millis(300)),
+        None
+    );
+    wait_until(Duration::from_secs(3), "dead session ends", || {
+        tg.in_flight("pool") == [0, 0]
+    });
+    for q in ["2", "3", "4"] {
+        let who = answered_by(
+            udp_exchange(&client, to, q.as_bytes(), Duration::from_secs(3)),
+            q,
+        );
+        assert_eq!(who, live.addr().to_string());
+    }
+}

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
@@ -32,6 +33,8 @@ const REPLY_BURST: usize = 32;
 struct Session {
     /// Connected to the target.
     socket: UdpSocket,
+    /// The target's index in the upstream.
+    target: usize,
     /// Milliseconds after the table's epoch of the last datagram either way.
     last_seen: AtomicU64,
     /// Wakes the session's task to end it (its target refused).
@@ -138,32 +141,13 @@ pub(crate) async fn serve_udp(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => {
                 if e.kind() == io::ErrorKind::ConnectionRefused {
-                    report_target(&snapshot, u, &session, false);
+                    report(&snapshot, u, session.target, false);
                 }
                 tracing::debug!(%client, "udp session ends: {e}");
                 table.remove(client, &session);
                 session.closed.notify_one();
             }
         }
-    }
-}
-
-/// Passive health for the target a session is connected to.
-fn report_target(snapshot: &Snapshot, u: usize, session: &Session, ok: bool) {
-    let Ok(peer) = session.socket.peer_addr() else {
-        return;
-    };
-    let Some(upstream) = snapshot.config.upstreams.get(u) else {
-        return;
-    };
-    // Sessions are few next to datagrams: finding the index by address is
-    // cheaper than keeping it in every session.
-    if let Some(t) = upstream
-        .targets
-        .iter()
-        .position(|t| t.address.parse::<SocketAddr>().ok() == Some(peer))
-    {
-        report(snapshot, u, t, ok);
     }
 }
 
@@ -194,6 +178,7 @@ async fn open(
             Ok(socket) => {
                 let session = Arc::new(Session {
                     socket,
+                    target: t,
                     last_seen: AtomicU64::new(0),
                     closed: Notify::new(),
                 });
@@ -204,7 +189,6 @@ async fn open(
                     client,
                     snapshot: snapshot.clone(),
                     upstream: u,
-                    target: t,
                     _ticket: InFlightTicket::acquire(snapshot, u, t),
                     _permit: permit,
                     _active: ActiveGuard::new(active.clone()),
@@ -246,7 +230,6 @@ struct SessionTask {
     client: SocketAddr,
     snapshot: Arc<Snapshot>,
     upstream: usize,
-    target: usize,
     // Held for the session's life: in flight on the target, one of
     // `max_sessions`, active for the drain.
     _ticket: InFlightTicket,
@@ -262,9 +245,26 @@ impl SessionTask {
         let mut answered = false;
         loop {
             tokio::select! {
-                r = session.socket.readable() => {
-                    if r.is_err() {
-                        break;
+                // ERROR too: an ICMP refusal is reported as a socket error,
+                // which does not make the socket readable.
+                r = session.socket.ready(Interest::READABLE | Interest::ERROR) => {
+                    let Ok(ready) = r else { break };
+                    if ready.is_error() {
+                        match session.socket.take_error() {
+                            Ok(Some(e)) | Err(e) => {
+                                self.failed(&e);
+                                break;
+                            }
+                            // Spurious: clear the readiness so it can fire again.
+                            Ok(None) => {
+                                let _ = session.socket.try_io(Interest::ERROR, || {
+                                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                                });
+                            }
+                        }
+                    }
+                    if !ready.is_readable() {
+                        continue;
                     }
                     match self.forward_replies() {
                         Ok(0) => {}
@@ -272,14 +272,11 @@ impl SessionTask {
                             table.touch(session);
                             if !answered {
                                 answered = true;
-                                report(&self.snapshot, self.upstream, self.target, true);
+                                report(&self.snapshot, self.upstream, session.target, true);
                             }
                         }
                         Err(e) => {
-                            if e.kind() == io::ErrorKind::ConnectionRefused {
-                                report(&self.snapshot, self.upstream, self.target, false);
-                            }
-                            tracing::debug!(client = %self.client, "udp session ends: {e}");
+                            self.failed(&e);
                             break;
                         }
                     }
@@ -296,6 +293,14 @@ impl SessionTask {
             }
         }
         table.remove(self.client, session);
+    }
+
+    /// The session's socket failed: a refusal counts against the target.
+    fn failed(&self, e: &io::Error) {
+        if e.kind() == io::ErrorKind::ConnectionRefused {
+            report(&self.snapshot, self.upstream, self.session.target, false);
+        }
+        tracing::debug!(client = %self.client, "udp session ends: {e}");
     }
 
     /// Sends the replies waiting on the session's socket to the client;
