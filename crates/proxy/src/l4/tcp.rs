@@ -50,7 +50,11 @@ pub(crate) async fn accept_loop(
     let plan = Arc::new(Plan {
         protocol: ctx.protocol,
         sni: SniTable::new(l4),
-        relay: RelayConfig::new(l4.idle_timeout),
+        // Plain TCP on both sides: closing the sockets sends the last FIN.
+        relay: RelayConfig {
+            close_sends_last_fin: true,
+            ..RelayConfig::new(l4.idle_timeout)
+        },
     });
     loop {
         if *shutdown.borrow() {
