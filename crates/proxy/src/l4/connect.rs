@@ -107,9 +107,15 @@ pub(super) async fn connect(
         let ticket = InFlightTicket::acquire(snapshot, u, t);
         let address = upstream.targets[t].address.as_str();
         let attempt = tokio::time::timeout(upstream.connect_timeout, TcpStream::connect(address));
+        let started = std::time::Instant::now();
         let error = match attempt.await {
             Ok(Ok(stream)) => {
                 report(snapshot, u, t, true);
+                // A byte stream has no response time: least_request weighs
+                // targets by how fast they accept connections.
+                if let Some(b) = snapshot.balancers.get(u) {
+                    b.record_latency(t, started.elapsed());
+                }
                 tollgate_net::set_nodelay(&stream);
                 return Ok(Connected {
                     stream,
