@@ -24,6 +24,16 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let schemes: Vec<&'static str> = config
+        .listeners
+        .iter()
+        .map(|l| match l.protocol {
+            tollgate_config::ListenerProtocol::Http => "http",
+            tollgate_config::ListenerProtocol::Tcp => "tcp",
+            tollgate_config::ListenerProtocol::TlsPassthrough => "tls",
+            tollgate_config::ListenerProtocol::Udp => "udp",
+        })
+        .collect();
     let server = match RunningServer::start(config) {
         Ok(s) => s,
         Err(e) => {
@@ -31,8 +41,8 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    for (name, addr) in server.addresses() {
-        eprintln!("tollgate: listener {name} on http://{addr}");
+    for ((name, addr), scheme) in server.addresses().iter().zip(schemes) {
+        eprintln!("tollgate: listener {name} on {scheme}://{addr}");
     }
     signals.wait();
     eprintln!("tollgate: shutting down, draining in-flight requests");

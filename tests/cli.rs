@@ -161,6 +161,38 @@ routes:
 }
 
 #[test]
+fn validate_and_explain_l4_listeners() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/tcp.yaml");
+    let file = example.to_str().unwrap();
+    let out = tollgate(&["validate", "-c", file]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("valid (5 listeners"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = tollgate(&["explain", "-c", file, "GET", "/"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for want in [
+        "listener pg (127.0.0.1:5433): tcp relay",
+        "upstream postgres [127.0.0.1:5432 (weight 1), 127.0.0.1:5442 (weight 1)] by ip_hash",
+        "sni *.apps.example.com =>",
+        "no server name, or no match =>",
+        "sends a PROXY v2 header",
+        "listener dns (127.0.0.1:5353): udp relay",
+        "by consistent_hash on client ip",
+        "PROXY header required from 10.0.0.0/8, ::1/128",
+        "=> route all",
+    ] {
+        assert!(stdout.contains(want), "{want:?} in\n{stdout}");
+    }
+    let out = tollgate(&["explain", "-c", file, "-l", "pg", "GET", "/"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("listener web"));
+}
+
+#[test]
 fn version_prints_the_version() {
     let out = tollgate(&["version"]);
     assert!(out.status.success());

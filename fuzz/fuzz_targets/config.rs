@@ -19,7 +19,12 @@ fuzz_target!(|data: &[u8]| {
     match tollgate_config::parse_str_with_env(text, "fuzz.yaml", env) {
         Ok(config) => {
             assert!(!config.listeners.is_empty(), "a config without listeners");
-            assert!(!config.routes.is_empty(), "a config without routes");
+            // Only files whose listeners are all L4 may have no routes.
+            let l4_only = config.listeners.iter().all(|l| l.protocol.is_l4());
+            assert!(l4_only || !config.routes.is_empty(), "a config without routes");
+            for l in &config.listeners {
+                assert_eq!(l.l4.is_some(), l.protocol.is_l4(), "L4 settings on {}", l.name);
+            }
         }
         Err(errors) => {
             let rendered = errors.to_string();

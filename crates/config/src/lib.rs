@@ -141,3 +141,5 @@ fn parse_yaml(text: &str) -> Result<lenient::Outcome<raw::RawConfig>, (u64, u64,
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_l4;

@@ -93,6 +93,27 @@ pub(crate) struct RawListener {
     pub(crate) trusted_proxies: List<String>,
     pub(crate) limits: Option<Sp<RawLimits>>,
     pub(crate) http2: Option<Sp<RawHttp2>>,
+    // L4 listeners (validate/l4.rs).
+    pub(crate) upstream: Text,
+    pub(crate) sni: List<RawSniRoute>,
+    pub(crate) idle_timeout: Text,
+    pub(crate) max_sessions: Text,
+    pub(crate) proxy_protocol: Option<Sp<RawAcceptProxy>>,
+}
+
+/// One of `sni:` of a `tls_passthrough` listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSniRoute {
+    pub(crate) hosts: List<String>,
+    pub(crate) upstream: Text,
+}
+
+/// `proxy_protocol:` of a listener: who must send a PROXY header.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAcceptProxy {
+    pub(crate) trusted: List<String>,
 }
 
 /// `limits:` of a listener.
@@ -134,6 +155,8 @@ pub(crate) struct RawUpstream {
     pub(crate) sticky: Option<Sp<RawSticky>>,
     pub(crate) slow_start: Text,
     pub(crate) dns_refresh: Text,
+    /// PROXY protocol version sent to targets (validate/l4.rs).
+    pub(crate) proxy_protocol: Text,
 }
 
 /// `retries:` of an upstream.

@@ -39,6 +39,30 @@ pub struct Server {
 pub enum ListenerProtocol {
     /// HTTP/1.1 and HTTP/2 cleartext with prior knowledge, told apart by the connection preface.
     Http,
+    /// A TCP byte relay to an upstream (L4).
+    Tcp,
+    /// TLS relayed without terminating it, to an upstream chosen by the
+    /// ClientHello's server name (L4).
+    TlsPassthrough,
+    /// A UDP datagram relay with per-client sessions (L4).
+    Udp,
+}
+
+impl ListenerProtocol {
+    /// The name as written in the configuration, e.g. `tls_passthrough`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Http => "http",
+            Self::Tcp => "tcp",
+            Self::TlsPassthrough => "tls_passthrough",
+            Self::Udp => "udp",
+        }
+    }
+
+    /// Whether the listener relays bytes or datagrams (no HTTP, no routes).
+    pub fn is_l4(&self) -> bool {
+        matches!(self, Self::Tcp | Self::TlsPassthrough | Self::Udp)
+    }
 }
 
 /// One listening socket and the HTTP limits that apply on it.
@@ -56,6 +80,46 @@ pub struct Listener {
     pub limits: HttpLimits,
     /// HTTP/2 specific limits.
     pub http2: Http2Limits,
+    /// Peers that must open every connection with a PROXY protocol header
+    /// (v1 or v2), whose client address then replaces theirs; empty when
+    /// the listener reads no PROXY headers.
+    pub proxy_protocol: Vec<IpNet>,
+    /// Where an L4 listener relays to: `Some` exactly for `tcp`,
+    /// `tls_passthrough` and `udp` listeners.
+    pub l4: Option<L4Listener>,
+}
+
+/// What an L4 (`tcp`, `tls_passthrough`, `udp`) listener relays to.
+#[derive(Debug, Clone)]
+pub struct L4Listener {
+    /// The upstream (index into `Config::upstreams`): always set for `tcp`
+    /// and `udp`; for `tls_passthrough` the one used when no `sni` route
+    /// matches (`None`: such connections are closed).
+    pub upstream: Option<usize>,
+    /// `tls_passthrough` only: server name routes, most specific match wins.
+    pub sni: Vec<SniRoute>,
+    /// A relay (TCP) or session (UDP) ends after this long without traffic.
+    pub idle_timeout: Duration,
+    /// `udp` only: most client sessions at once (per process).
+    pub max_sessions: usize,
+}
+
+/// A `tls_passthrough` route: server names and the upstream they go to.
+#[derive(Debug, Clone)]
+pub struct SniRoute {
+    /// Exact names and `*.` wildcards, lowercase.
+    pub hosts: Vec<HostPattern>,
+    /// Index into `Config::upstreams`.
+    pub upstream: usize,
+}
+
+/// Version of the PROXY protocol header sent to an upstream's targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyProtocolVersion {
+    /// The text line.
+    V1,
+    /// The binary header.
+    V2,
 }
 
 /// Limits on requests and connections accepted by a listener.
@@ -133,6 +197,9 @@ pub struct Upstream {
     pub slow_start: Option<Duration>,
     /// How often DNS names among the targets are resolved again.
     pub dns_refresh: Duration,
+    /// PROXY protocol header sent first on every relayed connection (only
+    /// upstreams of `tcp` and `tls_passthrough` listeners); `None`: none.
+    pub proxy_protocol: Option<ProxyProtocolVersion>,
 }
 
 /// When and how a request that reached a target is tried again.

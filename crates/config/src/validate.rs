@@ -1,6 +1,7 @@
 //! Raw (as written) → typed configuration. Every problem is collected with
 //! its field path and location; nothing stops at the first error.
 
+mod l4;
 mod listener;
 mod policy;
 mod resilience;
@@ -243,7 +244,11 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     }
 
     let mut routes = Vec::new();
+    // A file whose listeners are all L4 (tcp, udp, ...) needs no routes.
+    let l4_only = !listeners.is_empty() && listeners.iter().all(|l| l.protocol.is_l4());
     match &raw.routes {
+        None if l4_only => {}
+        Some(l) if l4_only && l.value.is_empty() => {}
         None => ctx.err(
             None,
             "routes",
@@ -269,6 +274,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
             ctx.unique("route", &names);
         }
     }
+    l4::check(ctx, raw, &mut listeners, &mut upstreams, &routes);
 
     Config {
         server,

@@ -1,8 +1,19 @@
-//! Sockets: listening sockets shared by worker threads through SO_REUSEPORT,
-//! and an I/O adapter that replays bytes already read during protocol sniffing.
+//! Sockets and the byte-level protocols around them: listening sockets
+//! shared by worker threads through SO_REUSEPORT (TCP and UDP), an I/O
+//! adapter that replays bytes already read during protocol sniffing, the L4
+//! byte relay, the PROXY protocol (v1 and v2), and the TLS ClientHello
+//! reader that finds the server name for SNI routing without terminating TLS.
 
+pub mod client_hello;
 mod listen;
+pub mod proxy_protocol;
+mod relay;
 mod rewind;
 
-pub use listen::{bind_group, set_nodelay};
+pub use client_hello::{read_server_name, sniff_server_name, ClientHelloError, Sniffed};
+pub use listen::{bind_group, bind_udp_group, set_nodelay};
+pub use proxy_protocol::{ProxyAddresses, ProxyHeader, ProxyHeaderError, ProxyVersion};
+pub use relay::{
+    relay, RelayConfig, RelayEnd, RelayOutcome, RELAY_INITIAL_BUFFER, RELAY_MAX_BUFFER,
+};
 pub use rewind::Rewind;

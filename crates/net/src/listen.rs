@@ -1,7 +1,7 @@
 //! Binding one listening socket per worker on the same address.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -39,6 +39,33 @@ fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Binds `count` UDP sockets on `addr` with SO_REUSEPORT, one per worker:
+/// the kernel hashes each client's address and port to one of them, so a
+/// client's datagrams keep reaching the same worker.
+pub fn bind_udp_group(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
+    let first = bind_udp(addr)?;
+    let actual = first.local_addr()?;
+    let mut all = Vec::with_capacity(count.max(1));
+    all.push(first);
+    for _ in 1..count {
+        all.push(bind_udp(actual)?);
+    }
+    Ok(all)
+}
+
+fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
 /// Disables Nagle's algorithm; a proxy writes whole messages and must not wait.
 pub fn set_nodelay(stream: &tokio::net::TcpStream) {
     // Best effort: a socket that refuses it still works, only slower.
@@ -57,6 +84,14 @@ mod tests {
         listener.set_nonblocking(false).unwrap();
         let (accepted, _) = listener.accept().unwrap();
         assert!(accepted.nodelay().unwrap());
+    }
+
+    #[test]
+    fn udp_group_shares_one_port() {
+        let group = bind_udp_group("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+        let port = group[0].local_addr().unwrap().port();
+        assert_ne!(port, 0);
+        assert_eq!(group[1].local_addr().unwrap().port(), port);
     }
 
     #[test]

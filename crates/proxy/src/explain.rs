@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
-use tollgate_config::{Balance, Config, HostRewrite, RouteTarget};
+use tollgate_config::{Balance, Config, HostPattern, HostRewrite, Listener, RouteTarget};
 
 use crate::pipeline::request_host;
 use crate::router::{RouteInput, Router};
@@ -49,6 +49,10 @@ pub fn explain(
             continue;
         }
         any = true;
+        if let Some(l4) = &l.l4 {
+            describe_l4(config, l, l4, &mut out);
+            continue;
+        }
         let input = RouteInput {
             listener: index,
             host: &host,
@@ -58,6 +62,14 @@ pub fn explain(
             headers: &map,
         };
         let _ = writeln!(out, "\nlistener {} ({}):", l.name, l.address);
+        if !l.proxy_protocol.is_empty() {
+            let nets: Vec<String> = l.proxy_protocol.iter().map(|n| n.to_string()).collect();
+            let _ = writeln!(
+                out,
+                "  PROXY header required from {}: its client is the client",
+                nets.join(", ")
+            );
+        }
         for (i, result) in router.explain(&input) {
             let name = &config.routes[i].name;
             match result {
@@ -83,6 +95,81 @@ pub fn explain(
         return Err(format!("no listener named {:?}", listener.unwrap_or("")));
     }
     Ok(out)
+}
+
+/// An L4 listener does no HTTP routing: it says where its bytes go.
+fn describe_l4(config: &Config, l: &Listener, l4: &tollgate_config::L4Listener, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "\nlistener {} ({}): {} relay, no HTTP routing (idle_timeout {:?})",
+        l.name,
+        l.address,
+        l.protocol.name(),
+        l4.idle_timeout
+    );
+    if !l.proxy_protocol.is_empty() {
+        let nets: Vec<String> = l.proxy_protocol.iter().map(|n| n.to_string()).collect();
+        let _ = writeln!(out, "  PROXY header required from: {}", nets.join(", "));
+    }
+    for route in &l4.sni {
+        let hosts: Vec<String> = route
+            .hosts
+            .iter()
+            .map(|h| match h {
+                HostPattern::Exact(e) => e.clone(),
+                HostPattern::Suffix(s) => format!("*{s}"),
+            })
+            .collect();
+        let _ = writeln!(out, "  sni {} =>", hosts.join(", "));
+        describe_l4_upstream(config, route.upstream, l.protocol, out);
+    }
+    match l4.upstream {
+        Some(u) => {
+            if !l4.sni.is_empty() {
+                let _ = writeln!(out, "  no server name, or no match =>");
+            }
+            describe_l4_upstream(config, u, l.protocol, out);
+        }
+        None => {
+            let _ = writeln!(out, "  no server name, or no match => connection closed");
+        }
+    }
+}
+
+fn describe_l4_upstream(
+    config: &Config,
+    u: usize,
+    protocol: tollgate_config::ListenerProtocol,
+    out: &mut String,
+) {
+    let Some(up) = config.upstreams.get(u) else {
+        return;
+    };
+    let targets: Vec<String> = up
+        .targets
+        .iter()
+        .map(|t| format!("{} (weight {})", t.address, t.weight))
+        .collect();
+    let by = match &up.balance {
+        Balance::ConsistentHash(on) => format!("consistent_hash on {on}"),
+        other => other.name().to_owned(),
+    };
+    let proxy = match up.proxy_protocol {
+        Some(tollgate_config::ProxyProtocolVersion::V1) => ", sends a PROXY v1 header",
+        Some(tollgate_config::ProxyProtocolVersion::V2) => ", sends a PROXY v2 header",
+        None => "",
+    };
+    let connect = if protocol == tollgate_config::ListenerProtocol::Udp {
+        String::new()
+    } else {
+        format!(", connect timeout {:?}", up.connect_timeout)
+    };
+    let _ = writeln!(
+        out,
+        "     upstream {} [{}] by {by}{connect}{proxy}",
+        up.name,
+        targets.join(", ")
+    );
 }
 
 fn describe_route(config: &Config, i: usize, uri: &Uri, out: &mut String) {

@@ -1,12 +1,14 @@
-//! tollgate's HTTP data path: the servers that accept requests, the router,
+//! tollgate's data path: the servers that accept requests, the router,
 //! the forwarding rules, the upstream client, and the pipeline that joins
-//! them (see `pipeline/` for the request's way through, top to bottom).
+//! them (see `pipeline/` for the request's way through, top to bottom);
+//! and the L4 listeners (`l4/`): TCP relays, TLS passthrough by SNI, UDP.
 
 mod body;
 mod date;
 mod explain;
 mod forward;
 mod health;
+mod l4;
 mod pipeline;
 mod policy;
 mod resilience;

@@ -64,6 +64,15 @@ impl Tollgate {
         format!("http://{}{path}", self.addr(listener))
     }
 
+    /// Requests, relayed connections and UDP sessions in flight on each
+    /// target of upstream `name`; panics when there is no such upstream.
+    pub fn in_flight(&self, name: &str) -> Vec<u64> {
+        self.server
+            .as_ref()
+            .and_then(|s| s.in_flight(name))
+            .unwrap_or_else(|| panic!("no upstream named {name:?}"))
+    }
+
     /// Stops tollgate and waits for it: in-flight requests drain up to
     /// `server.shutdown_timeout`. Blocks.
     pub fn shutdown(mut self) {

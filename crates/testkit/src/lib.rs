@@ -9,6 +9,8 @@
 //!   [`get`] / [`request`] / [`h2_get`] / [`h2_request`] (hyper based) for
 //!   convenience.
 //! - [`render`]: `{name}` placeholders in config templates.
+//! - L4: [`TcpServer`] (echo, hello, half-close, PROXY protocol echo) and
+//!   [`UdpServer`] (echo naming itself), with [`read_line`] and [`udp_exchange`].
 //!
 //! # Sync by design
 //!
@@ -20,6 +22,7 @@
 
 mod client;
 mod harness;
+mod l4;
 mod raw;
 mod upstream;
 mod ws;
@@ -29,6 +32,7 @@ use std::time::Duration;
 
 pub use client::{get, h2_get, h2_request, request, Echo, HttpResponse};
 pub use harness::{render, unused_addr, Tollgate, TEST_PREAMBLE};
+pub use l4::{read_line, read_line_buffered, udp_exchange, TcpServer, UdpServer};
 pub use raw::{
     connect, parse_response, parse_status, raw_request, raw_request_timeout, read_all, read_until,
     read_until_timeout,

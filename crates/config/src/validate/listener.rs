@@ -66,8 +66,11 @@ pub(super) fn listener(
         ListenerProtocol::Http,
         |s| match s {
             "http" => Ok(ListenerProtocol::Http),
+            "tcp" => Ok(ListenerProtocol::Tcp),
+            "tls_passthrough" => Ok(ListenerProtocol::TlsPassthrough),
+            "udp" => Ok(ListenerProtocol::Udp),
             _ => Err(format!(
-                "unsupported protocol `{s}`: only `http` is supported"
+                "unsupported protocol `{s}`: expected `http`, `tcp`, `tls_passthrough` or `udp`"
             )),
         },
     );
@@ -91,12 +94,15 @@ pub(super) fn listener(
         trusted_proxies,
         limits,
         http2,
+        // Filled in by `l4::listeners` once upstreams are known.
+        proxy_protocol: Vec::new(),
+        l4: None,
     };
     (listener, name, addr_loc)
 }
 
 /// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare address (`10.1.2.3`, `::1`).
-fn parse_net(s: &str) -> Result<IpNet, String> {
+pub(super) fn parse_net(s: &str) -> Result<IpNet, String> {
     if let Ok(net) = IpNet::from_str(s) {
         return Ok(net.trunc());
     }

@@ -346,7 +346,7 @@ fn route_match(ctx: &mut Ctx<'_>, raw: &RawMatch, path: &str) -> RouteMatch {
 }
 
 /// `api.example.com` → exact; `*.example.com` → suffix `.example.com`.
-fn host_pattern(s: &str) -> Result<HostPattern, String> {
+pub(super) fn host_pattern(s: &str) -> Result<HostPattern, String> {
     let lower = s.to_ascii_lowercase();
     if lower.is_empty() {
         return Err("empty host pattern".into());

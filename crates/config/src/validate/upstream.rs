@@ -97,6 +97,7 @@ pub(super) fn upstream(
             &p(path, "dns_refresh"),
             Duration::from_secs(30),
         ),
+        proxy_protocol: None,
     };
     if let Some(ss) = &raw.slow_start {
         let d = ctx.timeout(&raw.slow_start, &p(path, "slow_start"), Duration::ZERO);

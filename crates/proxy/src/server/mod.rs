@@ -17,9 +17,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use ipnet::IpNet;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{watch, Semaphore};
-use tollgate_config::{Config, Http2Limits, HttpLimits};
+use tollgate_config::{Config, Http2Limits, HttpLimits, ListenerProtocol};
 use tollgate_core::RequestIdGenerator;
 use tollgate_ops::AccessLog;
 
@@ -33,11 +33,28 @@ const LOG_FLUSH_EVERY: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 pub(crate) struct ListenerCtx {
     pub(crate) index: usize,
+    pub(crate) protocol: ListenerProtocol,
     pub(crate) limits: HttpLimits,
     pub(crate) http2: Http2Limits,
     trusted: Vec<IpNet>,
+    /// Peers that must send a PROXY protocol header first.
+    pub(crate) proxy_from: Vec<IpNet>,
     pub(crate) body_read_timeout: Duration,
-    connections: Arc<Semaphore>,
+    /// Open connections (UDP: sessions) allowed on this listener.
+    pub(crate) connections: Arc<Semaphore>,
+}
+
+impl ListenerCtx {
+    /// Whether `ip`'s X-Forwarded-* / Forwarded headers are believed.
+    pub(crate) fn trusts(&self, ip: std::net::IpAddr) -> bool {
+        self.trusted.iter().any(|n| n.contains(&ip))
+    }
+}
+
+/// One worker's socket of a listener.
+enum WorkerSocket {
+    Stream(std::net::TcpListener),
+    Datagram(std::net::UdpSocket),
 }
 
 /// A running tollgate: its bound addresses and the handle to stop it.
@@ -60,21 +77,39 @@ impl RunningServer {
         let mut addresses = Vec::new();
         let mut contexts = Vec::new();
         for (index, l) in config.listeners.iter().enumerate() {
-            let group = tollgate_net::bind_group(l.address, workers).map_err(|e| {
+            let named = |e: io::Error| {
                 io::Error::new(
                     e.kind(),
                     format!("listener {} on {}: {e}", l.name, l.address),
                 )
-            })?;
-            addresses.push((l.name.clone(), group[0].local_addr()?));
+            };
+            let (group, local): (Vec<WorkerSocket>, SocketAddr) = match l.protocol {
+                ListenerProtocol::Udp => {
+                    let g = tollgate_net::bind_udp_group(l.address, workers).map_err(named)?;
+                    let local = g[0].local_addr()?;
+                    (g.into_iter().map(WorkerSocket::Datagram).collect(), local)
+                }
+                _ => {
+                    let g = tollgate_net::bind_group(l.address, workers).map_err(named)?;
+                    let local = g[0].local_addr()?;
+                    (g.into_iter().map(WorkerSocket::Stream).collect(), local)
+                }
+            };
+            addresses.push((l.name.clone(), local));
             sockets.push(group);
+            let max_open = match (&l.l4, l.protocol) {
+                (Some(l4), ListenerProtocol::Udp) => l4.max_sessions,
+                _ => l.limits.max_connections,
+            };
             contexts.push(Arc::new(ListenerCtx {
                 index,
+                protocol: l.protocol,
                 limits: l.limits.clone(),
                 http2: l.http2.clone(),
                 trusted: l.trusted_proxies.clone(),
+                proxy_from: l.proxy_protocol.clone(),
                 body_read_timeout: l.limits.keepalive_timeout,
-                connections: Arc::new(Semaphore::new(l.limits.max_connections.max(1))),
+                connections: Arc::new(Semaphore::new(max_open.max(1))),
             }));
         }
         let snapshot = Arc::new(Snapshot::build(config));
@@ -98,8 +133,7 @@ impl RunningServer {
             threads.push(resolver);
         }
         for w in 0..workers {
-            let mine: Vec<std::net::TcpListener> =
-                sockets.iter_mut().map(|g| g.remove(0)).collect();
+            let mine: Vec<WorkerSocket> = sockets.iter_mut().map(|g| g.remove(0)).collect();
             let worker = Arc::new(Worker::new(snapshot.clone(), ids.clone(), log.clone()));
             all_workers.push(worker.clone());
             let contexts = contexts.clone();
@@ -137,6 +171,19 @@ impl RunningServer {
         &self.addresses
     }
 
+    /// Requests, relayed connections and UDP sessions in flight on each
+    /// target of the upstream called `name` (in target order).
+    pub fn in_flight(&self, name: &str) -> Option<Vec<u64>> {
+        let u = self
+            .snapshot
+            .config
+            .upstreams
+            .iter()
+            .position(|u| u.name == name)?;
+        let counts = self.snapshot.balancers.get(u)?.in_flight();
+        Some((0..counts.len()).map(|t| counts.get(t)).collect())
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to the configured
     /// drain timeout) and waits for the workers to exit.
     pub fn shutdown(self) {
@@ -149,7 +196,7 @@ impl RunningServer {
 
 fn run_worker(
     worker: Arc<Worker>,
-    sockets: Vec<std::net::TcpListener>,
+    sockets: Vec<WorkerSocket>,
     contexts: Vec<Arc<ListenerCtx>>,
     shutdown: watch::Receiver<bool>,
     drain: Duration,
@@ -167,17 +214,23 @@ fn run_worker(
     let active = Arc::new(AtomicUsize::new(0));
     runtime.block_on(async {
         for (socket, ctx) in sockets.into_iter().zip(contexts) {
-            match TcpListener::from_std(socket) {
-                Ok(listener) => {
-                    tokio::spawn(accept_loop(
-                        listener,
-                        ctx,
-                        worker.clone(),
-                        shutdown.clone(),
-                        active.clone(),
-                    ));
-                }
-                Err(e) => tracing::error!("listener setup failed: {e}"),
+            let (w, rx, a) = (worker.clone(), shutdown.clone(), active.clone());
+            match socket {
+                WorkerSocket::Stream(s) => match TcpListener::from_std(s) {
+                    Ok(listener) if ctx.protocol.is_l4() => {
+                        tokio::spawn(crate::l4::accept_loop(listener, ctx, w, rx, a));
+                    }
+                    Ok(listener) => {
+                        tokio::spawn(accept_loop(listener, ctx, w, rx, a));
+                    }
+                    Err(e) => tracing::error!("listener setup failed: {e}"),
+                },
+                WorkerSocket::Datagram(s) => match UdpSocket::from_std(s) {
+                    Ok(socket) => {
+                        tokio::spawn(crate::l4::serve_udp(socket, ctx, w, rx, a));
+                    }
+                    Err(e) => tracing::error!("listener setup failed: {e}"),
+                },
             }
         }
         let flusher = {
@@ -206,10 +259,10 @@ fn run_worker(
 }
 
 /// Counts a connection as active until dropped, even if its task panics.
-struct ActiveGuard(Arc<AtomicUsize>);
+pub(crate) struct ActiveGuard(Arc<AtomicUsize>);
 
 impl ActiveGuard {
-    fn new(active: Arc<AtomicUsize>) -> Self {
+    pub(crate) fn new(active: Arc<AtomicUsize>) -> Self {
         active.fetch_add(1, Ordering::AcqRel);
         Self(active)
     }
@@ -255,14 +308,27 @@ async fn accept_loop(
         };
         #[cfg(not(target_os = "linux"))]
         tollgate_net::set_nodelay(&stream);
-        let client = ClientInfo {
+        let mut client = ClientInfo {
             peer,
-            trusted: ctx.trusted.iter().any(|n| n.contains(&peer.ip())),
+            trusted: ctx.trusts(peer.ip()),
             proto: "http",
         };
         let guard = ActiveGuard::new(active.clone());
         let (ctx, worker, rx) = (ctx.clone(), worker.clone(), shutdown.clone());
         tokio::spawn(async move {
+            let mut stream = stream;
+            if !ctx.proxy_from.is_empty() {
+                // The client named by a trusted proxy's PROXY header is the
+                // client (for X-Forwarded-For, ip_hash, trust).
+                match crate::l4::accept_proxy_header(&mut stream, peer, &ctx).await {
+                    Ok(Some(a)) => {
+                        client.peer = a.source;
+                        client.trusted = ctx.trusts(a.source.ip());
+                    }
+                    Ok(None) => {}
+                    Err(()) => return,
+                }
+            }
             h1::serve(stream, client, ctx, worker, rx).await;
             drop(permit);
             drop(guard);

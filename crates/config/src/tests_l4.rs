@@ -1,0 +1,391 @@
+//! Whole-file tests of L4 listeners and PROXY protocol settings.
+
+use std::time::Duration;
+
+use crate::*;
+
+fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    parse_str_with_env(text, "test.yaml", |_| None)
+}
+
+/// (line, path, message fragment) of each error, compared in order.
+fn assert_errors(text: &str, want: &[(usize, &str, &str)]) {
+    let errs = match parse(text) {
+        Ok(_) => panic!("expected errors in:\n{text}"),
+        Err(e) => e.0,
+    };
+    let got: Vec<(usize, &str, &str)> = errs
+        .iter()
+        .map(|e| {
+            (
+                e.location.map_or(0, |l| l.0),
+                e.path.as_str(),
+                e.message.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!((g.0, g.1), (w.0, w.1), "{got:#?}");
+        assert!(g.2.contains(w.2), "`{}` should contain `{}`", g.2, w.2);
+    }
+}
+
+const L4: &str = r#"
+listeners:
+  - name: web
+    address: 127.0.0.1:8080
+    proxy_protocol: {trusted: [10.0.0.0/8, "::1"]}
+  - name: pg
+    address: 127.0.0.1:5433
+    protocol: tcp
+    upstream: db
+    idle_timeout: 1h
+    proxy_protocol: {trusted: [192.168.0.0/16]}
+    limits: {max_connections: 100, header_read_timeout: 2s}
+  - name: tls
+    address: 127.0.0.1:8443
+    protocol: tls_passthrough
+    sni:
+      - {hosts: [api.example.com, "*.api.example.com"], upstream: api}
+      - {hosts: [Web.Example.com], upstream: db}
+    upstream: api
+  - name: dns
+    address: 127.0.0.1:5353
+    protocol: udp
+    upstream: dns
+    max_sessions: 500
+upstreams:
+  - name: db
+    targets: [{address: "127.0.0.1:5432"}]
+    balance: consistent_hash
+    hash_on: {client_ip: true}
+    proxy_protocol: v2
+    health: {active: {interval: 1s}}
+  - name: api
+    targets: [{address: "127.0.0.1:9443"}]
+    balance: least_connections
+    proxy_protocol: v1
+  - name: dns
+    targets: [{address: "127.0.0.1:53"}, {address: "127.0.0.1:54"}]
+    balance: ip_hash
+    health: {active: {type: tcp}}
+  - name: http
+    targets: [{address: "127.0.0.1:80"}]
+    health: {active: {}}
+routes:
+  - {name: all, upstream: http}
+"#;
+
+#[test]
+fn l4_listeners_and_proxy_protocol() {
+    let c = parse(L4).unwrap_or_else(|e| panic!("{e}"));
+    let [web, pg, tls, dns] = &c.listeners[..] else {
+        panic!("four listeners")
+    };
+    assert_eq!(web.protocol, ListenerProtocol::Http);
+    assert!(web.l4.is_none());
+    assert_eq!(web.proxy_protocol.len(), 2);
+
+    assert_eq!(pg.protocol, ListenerProtocol::Tcp);
+    assert_eq!(pg.proxy_protocol[0].to_string(), "192.168.0.0/16");
+    assert_eq!(pg.limits.max_connections, 100);
+    assert_eq!(pg.limits.header_read_timeout, Duration::from_secs(2));
+    let l4 = pg.l4.as_ref().unwrap();
+    assert_eq!(l4.upstream, Some(0));
+    assert_eq!(l4.idle_timeout, Duration::from_secs(3600));
+
+    assert_eq!(tls.protocol, ListenerProtocol::TlsPassthrough);
+    let l4 = tls.l4.as_ref().unwrap();
+    assert_eq!(l4.upstream, Some(1));
+    assert_eq!(l4.idle_timeout, Duration::from_secs(600));
+    assert_eq!(l4.sni.len(), 2);
+    assert_eq!(
+        l4.sni[0].hosts,
+        [
+            HostPattern::Exact("api.example.com".into()),
+            HostPattern::Suffix(".api.example.com".into())
+        ]
+    );
+    assert_eq!((l4.sni[0].upstream, l4.sni[1].upstream), (1, 0));
+    assert_eq!(
+        l4.sni[1].hosts,
+        [HostPattern::Exact("web.example.com".into())]
+    );
+
+    assert_eq!(dns.protocol, ListenerProtocol::Udp);
+    let l4 = dns.l4.as_ref().unwrap();
+    assert_eq!((l4.upstream, l4.max_sessions), (Some(2), 500));
+    assert_eq!(l4.idle_timeout, Duration::from_secs(30));
+
+    let [db, api, udp, http] = &c.upstreams[..] else {
+        panic!("four upstreams")
+    };
+    assert_eq!(db.proxy_protocol, Some(ProxyProtocolVersion::V2));
+    assert_eq!(api.proxy_protocol, Some(ProxyProtocolVersion::V1));
+    assert_eq!(udp.proxy_protocol, None);
+    // Active checks of an upstream only L4 listeners use probe TCP unless
+    // told otherwise; a routed upstream keeps the HTTP default.
+    let probe = |u: &Upstream| {
+        u.health
+            .as_ref()
+            .unwrap()
+            .active
+            .as_ref()
+            .unwrap()
+            .probe
+            .clone()
+    };
+    assert_eq!(probe(db), Probe::Tcp);
+    assert_eq!(probe(udp), Probe::Tcp);
+    assert!(matches!(probe(http), Probe::Http { .. }));
+}
+
+#[test]
+fn an_l4_only_file_needs_no_routes() {
+    let c = parse(
+        "listeners: [{name: t, address: \"127.0.0.1:1\", protocol: tcp, upstream: u}]\nupstreams: [{name: u, targets: [{address: \"127.0.0.1:2\"}]}]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.routes.is_empty());
+    let l4 = c.listeners[0].l4.as_ref().unwrap();
+    assert_eq!(l4.idle_timeout, Duration::from_secs(600));
+    assert_eq!(l4.max_sessions, 10_000);
+    assert!(c.listeners[0].proxy_protocol.is_empty());
+    // ... but an HTTP listener still does.
+    assert_errors(
+        "listeners: [{name: t, address: \"127.0.0.1:1\"}]\n",
+        &[(0, "routes", "missing required field `routes`")],
+    );
+}
+
+#[test]
+fn l4_listener_errors() {
+    assert_errors(
+        r#"listeners:
+  - name: t
+    address: 127.0.0.1:1
+    protocol: tcp
+    trusted_proxies: [10.0.0.0/8]
+    http2: {max_concurrent_streams: 5}
+    limits: {max_connections: 5, max_headers: 10, keepalive_timeout: 5s}
+    sni: [{hosts: [a.example], upstream: u}]
+    max_sessions: 5
+    idle_timeout: 0s
+  - {name: n, address: "127.0.0.1:2", protocol: tcp}
+  - {name: x, address: "127.0.0.1:3", protocol: tcp, upstream: nope}
+upstreams: [{name: u, targets: [{address: "127.0.0.1:9"}]}]
+"#,
+        &[
+            (
+                2,
+                "listeners[0].upstream",
+                "missing required field `upstream`",
+            ),
+            (
+                5,
+                "listeners[0].trusted_proxies",
+                "only allowed on `http` listeners",
+            ),
+            (6, "listeners[0].http2", "only allowed on `http` listeners"),
+            (
+                7,
+                "listeners[0].limits.max_headers",
+                "applies to `http` listeners only",
+            ),
+            (
+                7,
+                "listeners[0].limits.keepalive_timeout",
+                "applies to `http` listeners only",
+            ),
+            (
+                8,
+                "listeners[0].sni",
+                "only allowed on `tls_passthrough` listeners",
+            ),
+            (
+                9,
+                "listeners[0].max_sessions",
+                "only allowed on `udp` listeners",
+            ),
+            (10, "listeners[0].idle_timeout", "longer than zero"),
+            (
+                11,
+                "listeners[1].upstream",
+                "missing required field `upstream`",
+            ),
+            (
+                12,
+                "listeners[2].upstream",
+                "unknown upstream `nope`; defined upstreams: `u`",
+            ),
+        ],
+    );
+    assert_errors(
+        "listeners: [{name: y, address: \"127.0.0.1:4\", protocol: sctp}]\nroutes: [{name: r, respond: {}}]\n",
+        &[(1, "listeners[0].protocol", "expected `http`, `tcp`, `tls_passthrough` or `udp`")],
+    );
+}
+
+#[test]
+fn tls_passthrough_and_udp_errors() {
+    assert_errors(
+        r#"listeners:
+  - {name: a, address: "127.0.0.1:1", protocol: tls_passthrough}
+  - name: b
+    address: 127.0.0.1:2
+    protocol: tls_passthrough
+    sni:
+      - {hosts: [x.example, "*"], upstream: u}
+      - {hosts: [X.example, "[::1]", "*.y.example"]}
+      - {hosts: [], upstream: nope}
+  - {name: c, address: "127.0.0.1:3", protocol: tls_passthrough, sni: []}
+  - name: d
+    address: 127.0.0.1:4
+    protocol: udp
+    upstream: u
+    limits: {max_connections: 5}
+    proxy_protocol: {trusted: [10.0.0.0/8]}
+  - name: e
+    address: 127.0.0.1:5
+    proxy_protocol: {trusted: []}
+    upstream: u
+    idle_timeout: 5s
+  - {name: f, address: "127.0.0.1:6", proxy_protocol: {trusted: [nonsense]}}
+upstreams: [{name: u, targets: [{address: "127.0.0.1:9"}]}]
+routes: [{name: r, respond: {}}]
+"#,
+        &[
+            (
+                2,
+                "listeners[0].sni",
+                "needs `sni` routes, a default `upstream`, or both",
+            ),
+            (
+                7,
+                "listeners[1].sni[0].hosts[1]",
+                "`*` alone is not a host pattern",
+            ),
+            (
+                8,
+                "listeners[1].sni[1].upstream",
+                "missing required field `upstream`",
+            ),
+            (
+                8,
+                "listeners[1].sni[1].hosts[0]",
+                "`x.example` is already routed by listeners[1].sni[0]",
+            ),
+            (8, "listeners[1].sni[1].hosts[1]", "never IP addresses"),
+            (
+                9,
+                "listeners[1].sni[2].hosts",
+                "list at least one server name",
+            ),
+            (9, "listeners[1].sni[2].upstream", "unknown upstream `nope`"),
+            (10, "listeners[2].sni", "list at least one route"),
+            (15, "listeners[3].limits", "not allowed on `udp` listeners"),
+            (
+                16,
+                "listeners[3].proxy_protocol",
+                "not read on `udp` listeners",
+            ),
+            (
+                19,
+                "listeners[4].proxy_protocol.trusted",
+                "list at least one CIDR",
+            ),
+            (
+                20,
+                "listeners[4].upstream",
+                "only allowed on `tcp`, `tls_passthrough` and `udp` listeners",
+            ),
+            (
+                21,
+                "listeners[4].idle_timeout",
+                "only allowed on `tcp`, `tls_passthrough` and `udp` listeners",
+            ),
+            (
+                22,
+                "listeners[5].proxy_protocol.trusted[0]",
+                "invalid address `nonsense`",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn what_l4_listeners_require_of_upstreams_and_routes() {
+    assert_errors(
+        r#"listeners:
+  - {name: web, address: "127.0.0.1:1"}
+  - {name: t, address: "127.0.0.1:2", protocol: tcp, upstream: a}
+  - {name: d, address: "127.0.0.1:3", protocol: udp, upstream: b}
+upstreams:
+  - name: a
+    targets: [{address: "127.0.0.1:9"}]
+    balance: consistent_hash
+    hash_on: {header: X-User}
+    protocol: h2c
+    proxy_protocol: v3
+  - name: b
+    targets: [{address: "127.0.0.1:9"}]
+    proxy_protocol: v1
+    health: {active: {type: http}}
+  - name: c
+    targets: [{address: "127.0.0.1:9"}]
+    proxy_protocol: v2
+routes:
+  - {name: r1, listeners: [web, t], upstream: c}
+"#,
+        &[
+            (
+                9,
+                "upstreams[0].hash_on",
+                "needs an HTTP request, but upstream `a` is used by `tcp` listener `t`",
+            ),
+            (10, "upstreams[0].protocol", "`protocol: h2c` means nothing"),
+            (
+                11,
+                "upstreams[0].proxy_protocol",
+                "expected `v1` or `v2`, got `v3`",
+            ),
+            (
+                14,
+                "upstreams[1].proxy_protocol",
+                "only sent on TCP connections",
+            ),
+            (15, "upstreams[1].health.active.type", "must be `type: tcp`"),
+            (
+                20,
+                "routes[0].listeners[1]",
+                "listener `t` is a `tcp` listener",
+            ),
+            (
+                20,
+                "routes[0].upstream",
+                "upstream `c` sends PROXY protocol headers",
+            ),
+        ],
+    );
+    // Routes in a file without an HTTP listener can never match.
+    assert_errors(
+        "listeners: [{name: t, address: \"127.0.0.1:1\", protocol: tcp, upstream: u}]\nupstreams: [{name: u, targets: [{address: \"127.0.0.1:2\"}]}]\nroutes: [{name: r, respond: {}}]\n",
+        &[(3, "routes", "there is none")],
+    );
+    // An unknown field in the new sections is reported like any other.
+    let errs = parse(
+        "listeners: [{name: t, address: \"127.0.0.1:1\", protocol: tls_passthrough, sni: [{hosts: [a.b], upstream: u, hots: 1}], proxy_protocol: {trusted: [\"::1\"], versions: 1}}]\nupstreams: [{name: u, targets: [{address: \"127.0.0.1:2\"}]}]\n",
+    )
+    .unwrap_err()
+    .0;
+    let paths: Vec<&str> = errs.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "listeners[0].sni[0].hots",
+            "listeners[0].proxy_protocol.versions"
+        ],
+        "{errs:#?}"
+    );
+}

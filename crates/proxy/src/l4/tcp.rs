@@ -1,0 +1,208 @@
+//! `tcp` and `tls_passthrough` listeners: accept, learn the client (PROXY
+//! header), choose the upstream (SNI), connect with failover, send what
+//! the target must see first, relay.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tollgate_config::{ListenerProtocol, ProxyProtocolVersion};
+use tollgate_net::{ProxyAddresses, ProxyVersion, RelayConfig, RelayEnd};
+
+use super::connect::connect;
+use super::proxy_header::accept_proxy_header;
+use super::sni::SniTable;
+use crate::server::{ActiveGuard, ListenerCtx};
+use crate::snapshot::{Snapshot, Worker};
+
+/// What every connection of one listener shares (built once per worker).
+#[derive(Debug)]
+struct Plan {
+    protocol: ListenerProtocol,
+    /// `tcp`: the upstream; `tls_passthrough`: by server name.
+    sni: SniTable,
+    relay: RelayConfig,
+}
+
+/// Accepts connections on an L4 stream listener until shutdown; each is
+/// served by its own task, counted active until its relay ends.
+pub(crate) async fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<ListenerCtx>,
+    worker: Arc<Worker>,
+    mut shutdown: watch::Receiver<bool>,
+    active: Arc<AtomicUsize>,
+) {
+    let Some(l4) = worker
+        .snapshot
+        .config
+        .listeners
+        .get(ctx.index)
+        .and_then(|l| l.l4.as_ref())
+    else {
+        tracing::error!("L4 listener without L4 settings");
+        return;
+    };
+    let plan = Arc::new(Plan {
+        protocol: ctx.protocol,
+        sni: SniTable::new(l4),
+        // Plain TCP on both sides: closing the sockets sends the last FIN.
+        relay: RelayConfig {
+            close_sends_last_fin: true,
+            ..RelayConfig::new(l4.idle_timeout)
+        },
+    });
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let permit = match ctx.connections.clone().try_acquire_owned() {
+            Ok(p) => p,
+            // Full: wait for a connection to close (new ones wait in the backlog).
+            Err(_) => tokio::select! {
+                p = ctx.connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+                _ = shutdown.changed() => return,
+            },
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Out of descriptors or a connection reset before accept: back off briefly.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        #[cfg(not(target_os = "linux"))]
+        tollgate_net::set_nodelay(&stream);
+        let guard = ActiveGuard::new(active.clone());
+        let (ctx, plan, snapshot) = (ctx.clone(), plan.clone(), worker.snapshot.clone());
+        tokio::spawn(async move {
+            serve(stream, peer, &ctx, &plan, &snapshot).await;
+            drop(permit);
+            drop(guard);
+        });
+    }
+}
+
+/// Serves one client connection until its relay ends.
+async fn serve(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    ctx: &ListenerCtx,
+    plan: &Plan,
+    snapshot: &Arc<Snapshot>,
+) {
+    let Ok(original) = accept_proxy_header(&mut client, peer, ctx).await else {
+        return;
+    };
+    let source = original.map_or(peer, |a| a.source);
+    // Bytes read from the client before the relay starts (the ClientHello),
+    // written to the target first.
+    let mut sniffed = Vec::new();
+    let upstream = if plan.protocol == ListenerProtocol::TlsPassthrough {
+        let read = tollgate_net::read_server_name(&mut client, &mut sniffed);
+        let name = match tokio::time::timeout(ctx.limits.header_read_timeout, read).await {
+            Ok(Ok(name)) => name,
+            Ok(Err(e)) => {
+                tracing::debug!(client = %source, "closing: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(client = %source, "closing: no TLS ClientHello within header_read_timeout");
+                return;
+            }
+        };
+        match plan.sni.route(name.as_deref()) {
+            Some(u) => u,
+            None => {
+                tracing::debug!(client = %source, server_name = ?name, "closing: no sni route and no default upstream");
+                return;
+            }
+        }
+    } else {
+        match plan.sni.route(None) {
+            Some(u) => u,
+            None => return,
+        }
+    };
+    let mut target = match connect(snapshot, upstream, source.ip()).await {
+        Ok(t) => t,
+        Err(e) => {
+            let name = snapshot
+                .config
+                .upstreams
+                .get(upstream)
+                .map_or("", |u| u.name.as_str());
+            tracing::warn!(client = %source, upstream = name, "closing: {e}");
+            return;
+        }
+    };
+    let first = match first_bytes(snapshot, upstream, original, &client, peer, sniffed) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::debug!(client = %source, "closing: {e}");
+            return;
+        }
+    };
+    if !first.is_empty() && target.stream.write_all(&first).await.is_err() {
+        return;
+    }
+    drop(first);
+    let outcome = tollgate_net::relay(&mut client, &mut target.stream, &plan.relay).await;
+    let end = match &outcome.end {
+        RelayEnd::Closed => "closed",
+        RelayEnd::IdleTimeout => "idle timeout",
+        RelayEnd::Error(_) => "error",
+    };
+    tracing::debug!(
+        client = %source,
+        target = target.target,
+        sent = outcome.a_to_b,
+        received = outcome.b_to_a,
+        end,
+        "relay ended"
+    );
+}
+
+/// What the target gets before the relay: the PROXY header when its
+/// upstream asks for one (the original endpoints, or this connection's),
+/// then the bytes read while sniffing.
+fn first_bytes(
+    snapshot: &Snapshot,
+    upstream: usize,
+    original: Option<ProxyAddresses>,
+    client: &TcpStream,
+    peer: SocketAddr,
+    sniffed: Vec<u8>,
+) -> std::io::Result<Vec<u8>> {
+    let version = match snapshot
+        .config
+        .upstreams
+        .get(upstream)
+        .and_then(|u| u.proxy_protocol)
+    {
+        None => return Ok(sniffed),
+        Some(ProxyProtocolVersion::V1) => ProxyVersion::V1,
+        Some(ProxyProtocolVersion::V2) => ProxyVersion::V2,
+    };
+    let addresses = match original {
+        Some(a) => a,
+        None => ProxyAddresses {
+            source: peer,
+            destination: client.local_addr()?,
+        },
+    };
+    let mut out = Vec::with_capacity(64 + sniffed.len());
+    tollgate_net::proxy_protocol::encode(version, Some(&addresses), &mut out);
+    out.extend_from_slice(&sniffed);
+    Ok(out)
+}

@@ -1,0 +1,322 @@
+//! `udp` listeners: each client address gets a session, a UDP socket
+//! connected to one target (picked once, so the client sticks to it);
+//! replies are sent back from the listener's socket. A session ends after
+//! `idle_timeout` without a datagram either way, or when its target
+//! refuses (ICMP port unreachable, which also counts as a passive health
+//! failure). Sessions are bounded by `max_sessions` per process.
+//!
+//! With SO_REUSEPORT the kernel sends a client's datagrams to the same
+//! worker every time, so each worker keeps its own session table.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
+use tokio::time::Instant;
+
+use super::connect::{pick, report, Candidates};
+use crate::server::{ActiveGuard, ListenerCtx};
+use crate::snapshot::{InFlightTicket, Snapshot, Worker};
+
+/// Room for the largest UDP payload.
+const MAX_DATAGRAM: usize = 65_536;
+/// Replies forwarded per wake-up of a session before others get a turn.
+const REPLY_BURST: usize = 32;
+
+/// One client's session.
+struct Session {
+    /// Connected to the target.
+    socket: UdpSocket,
+    /// The target's index in the upstream.
+    target: usize,
+    /// Milliseconds after the table's epoch of the last datagram either way.
+    last_seen: AtomicU64,
+    /// Wakes the session's task to end it (its target refused).
+    closed: Notify,
+}
+
+/// What a listener's receive loop and its sessions' tasks share.
+struct Table {
+    listener: Arc<UdpSocket>,
+    sessions: Mutex<HashMap<SocketAddr, Arc<Session>>>,
+    epoch: Instant,
+    idle: Duration,
+    /// One reply buffer for every session of this worker: filled and sent
+    /// without an await in between, so a single-threaded worker never
+    /// waits for it, and a session costs no buffer of its own.
+    reply: Mutex<Box<[u8]>>,
+}
+
+impl Table {
+    fn touch(&self, s: &Session) {
+        let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+        s.last_seen.store(ms, Ordering::Relaxed);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Forgets `client`'s session if it is still `session`.
+    fn remove(&self, client: SocketAddr, session: &Arc<Session>) {
+        let mut map = self.lock();
+        if map.get(&client).is_some_and(|s| Arc::ptr_eq(s, session)) {
+            map.remove(&client);
+        }
+    }
+}
+
+/// Relays datagrams of a `udp` listener until the worker stops. After
+/// shutdown starts, datagrams of new clients are dropped while existing
+/// sessions go on until they end (they count as active for the drain).
+pub(crate) async fn serve_udp(
+    socket: UdpSocket,
+    ctx: Arc<ListenerCtx>,
+    worker: Arc<Worker>,
+    mut shutdown: watch::Receiver<bool>,
+    active: Arc<AtomicUsize>,
+) {
+    let snapshot = worker.snapshot.clone();
+    let l4 = snapshot
+        .config
+        .listeners
+        .get(ctx.index)
+        .and_then(|l| l.l4.as_ref());
+    let (Some(u), Some(idle)) = (l4.and_then(|l| l.upstream), l4.map(|l| l.idle_timeout)) else {
+        tracing::error!("udp listener without an upstream");
+        return;
+    };
+    let table = Arc::new(Table {
+        listener: Arc::new(socket),
+        sessions: Mutex::new(HashMap::new()),
+        epoch: Instant::now(),
+        idle,
+        reply: Mutex::new(vec![0u8; MAX_DATAGRAM].into_boxed_slice()),
+    });
+    let mut buf = vec![0u8; MAX_DATAGRAM].into_boxed_slice();
+    let mut stopping = *shutdown.borrow();
+    loop {
+        let received = tokio::select! {
+            r = table.listener.recv_from(&mut buf) => r,
+            _ = shutdown.changed(), if !stopping => {
+                stopping = true;
+                continue;
+            }
+        };
+        let (n, client) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!("udp receive failed: {e}");
+                tokio::task::yield_now().await;
+                continue;
+            }
+        };
+        let existing = table.lock().get(&client).cloned();
+        let (session, sent) = match existing {
+            Some(s) => {
+                let sent = s.socket.try_send(&buf[..n]);
+                (s, sent)
+            }
+            None if stopping => continue,
+            None => match open(&table, &ctx, &snapshot, u, client, &active).await {
+                // A new socket's writability is not known before the event
+                // loop has looked once (`try_send` would drop the datagram).
+                Some(s) => {
+                    let sent = s.socket.send(&buf[..n]).await;
+                    (s, sent)
+                }
+                None => continue,
+            },
+        };
+        table.touch(&session);
+        match sent {
+            Ok(_) => {}
+            // A full socket buffer drops the datagram, as the network would.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                if e.kind() == io::ErrorKind::ConnectionRefused {
+                    report(&snapshot, u, session.target, false);
+                }
+                tracing::debug!(%client, "udp session ends: {e}");
+                table.remove(client, &session);
+                session.closed.notify_one();
+            }
+        }
+    }
+}
+
+/// Opens a session for `client`: a `max_sessions` permit, a target by the
+/// upstream's algorithm (skipping targets that cannot be resolved or
+/// connected), and a task that relays its replies.
+async fn open(
+    table: &Arc<Table>,
+    ctx: &ListenerCtx,
+    snapshot: &Arc<Snapshot>,
+    u: usize,
+    client: SocketAddr,
+    active: &Arc<AtomicUsize>,
+) -> Option<Arc<Session>> {
+    let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
+        tracing::debug!(%client, "max_sessions reached: datagram dropped");
+        return None;
+    };
+    let upstream = snapshot.config.upstreams.get(u)?;
+    let candidates = Candidates::of(snapshot, u)?;
+    let all = candidates.set();
+    let mut excluded = None;
+    loop {
+        let set = excluded.as_ref().unwrap_or(all);
+        let t = pick(snapshot, u, set, client.ip())?;
+        let address = upstream.targets.get(t)?.address.as_str();
+        match connected_socket(address).await {
+            Ok(socket) => {
+                let session = Arc::new(Session {
+                    socket,
+                    target: t,
+                    last_seen: AtomicU64::new(0),
+                    closed: Notify::new(),
+                });
+                table.lock().insert(client, session.clone());
+                let task = SessionTask {
+                    table: table.clone(),
+                    session: session.clone(),
+                    client,
+                    snapshot: snapshot.clone(),
+                    upstream: u,
+                    _ticket: InFlightTicket::acquire(snapshot, u, t),
+                    _permit: permit,
+                    _active: ActiveGuard::new(active.clone()),
+                };
+                tokio::spawn(task.run());
+                return Some(session);
+            }
+            Err(e) => {
+                tracing::debug!(upstream = %upstream.name, "udp target {address}: {e}; trying another");
+                report(snapshot, u, t, false);
+                excluded.get_or_insert_with(|| all.clone()).set(t, false);
+            }
+        }
+    }
+}
+
+/// A UDP socket connected to `address` (`host:port`, resolved when not an IP).
+async fn connected_socket(address: &str) -> io::Result<UdpSocket> {
+    let target = match address.parse::<SocketAddr>() {
+        Ok(a) => a,
+        Err(_) => tokio::net::lookup_host(address)
+            .await?
+            .next()
+            .ok_or_else(|| io::Error::other("no address"))?,
+    };
+    let any = match target.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    };
+    let socket = UdpSocket::bind(SocketAddr::new(any, 0)).await?;
+    socket.connect(target).await?;
+    Ok(socket)
+}
+
+/// The task of one session: replies back to the client, idle expiry.
+struct SessionTask {
+    table: Arc<Table>,
+    session: Arc<Session>,
+    client: SocketAddr,
+    snapshot: Arc<Snapshot>,
+    upstream: usize,
+    // Held for the session's life: in flight on the target, one of
+    // `max_sessions`, active for the drain.
+    _ticket: InFlightTicket,
+    _permit: OwnedSemaphorePermit,
+    _active: ActiveGuard,
+}
+
+impl SessionTask {
+    async fn run(self) {
+        let (table, session) = (&self.table, &self.session);
+        let idle = tokio::time::sleep_until(Instant::now() + table.idle);
+        tokio::pin!(idle);
+        let mut answered = false;
+        loop {
+            tokio::select! {
+                // ERROR too: an ICMP refusal is reported as a socket error,
+                // which does not make the socket readable.
+                r = session.socket.ready(Interest::READABLE | Interest::ERROR) => {
+                    let Ok(ready) = r else { break };
+                    if ready.is_error() {
+                        match session.socket.take_error() {
+                            Ok(Some(e)) | Err(e) => {
+                                self.failed(&e);
+                                break;
+                            }
+                            // Spurious: clear the readiness so it can fire again.
+                            Ok(None) => {
+                                let _ = session.socket.try_io(Interest::ERROR, || {
+                                    Err::<(), _>(io::ErrorKind::WouldBlock.into())
+                                });
+                            }
+                        }
+                    }
+                    if !ready.is_readable() {
+                        continue;
+                    }
+                    match self.forward_replies() {
+                        Ok(0) => {}
+                        Ok(_) => {
+                            table.touch(session);
+                            if !answered {
+                                answered = true;
+                                report(&self.snapshot, self.upstream, session.target, true);
+                            }
+                        }
+                        Err(e) => {
+                            self.failed(&e);
+                            break;
+                        }
+                    }
+                }
+                () = &mut idle => {
+                    let last = Duration::from_millis(session.last_seen.load(Ordering::Relaxed));
+                    let due = table.epoch + last + table.idle;
+                    if due <= Instant::now() {
+                        break;
+                    }
+                    idle.as_mut().reset(due);
+                }
+                () = session.closed.notified() => break,
+            }
+        }
+        table.remove(self.client, session);
+    }
+
+    /// The session's socket failed: a refusal counts against the target.
+    fn failed(&self, e: &io::Error) {
+        if e.kind() == io::ErrorKind::ConnectionRefused {
+            report(&self.snapshot, self.upstream, self.session.target, false);
+        }
+        tracing::debug!(client = %self.client, "udp session ends: {e}");
+    }
+
+    /// Sends the replies waiting on the session's socket to the client;
+    /// how many there were.
+    fn forward_replies(&self) -> io::Result<usize> {
+        let mut buf = self.table.reply.lock().unwrap_or_else(|p| p.into_inner());
+        for sent in 0..REPLY_BURST {
+            match self.session.socket.try_recv(&mut buf) {
+                Ok(n) => {
+                    // Best effort, as UDP is: a full buffer drops the reply.
+                    let _ = self.table.listener.try_send_to(&buf[..n], self.client);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(sent),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(REPLY_BURST)
+    }
+}
