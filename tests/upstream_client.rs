@@ -256,6 +256,35 @@ fn websocket_upgrade_is_tunnelled() {
 }
 
 #[test]
+fn an_idle_websocket_tunnel_is_closed_after_read_idle() {
+    let up = Upstream::websocket_echo();
+    let tg = proxy_to(up.addr(), ", timeouts: {read_idle: 300ms}", None);
+    let mut stream = connect(tg.addr("web"));
+    write!(
+        stream,
+        "GET /chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {WEBSOCKET_KEY}\r\n\r\n"
+    )
+    .unwrap();
+    assert_eq!(parse_status(&read_until(&mut stream, b"\r\n\r\n")), 101);
+    // Traffic keeps it open past the idle time…
+    for _ in 0..4 {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+        stream.write_all(b"ping").unwrap();
+        assert_eq!(read_until(&mut stream, b"ping"), b"ping");
+    }
+    // …silence closes it.
+    let started = std::time::Instant::now();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(std::io::Read::read(&mut stream, &mut buf).unwrap_or(0), 0);
+    let waited = started.elapsed();
+    assert!(waited < std::time::Duration::from_secs(2), "{waited:?}");
+}
+
+#[test]
 fn http2_client_to_tollgate() {
     let up = Upstream::echo();
     let tg = proxy_to(

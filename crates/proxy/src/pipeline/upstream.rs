@@ -400,7 +400,7 @@ async fn attempt<'b>(
     let mut resp_headers = head.headers;
     finish_response_headers(&mut resp_headers, route, &req.request_id, switching);
     let body = if switching {
-        UpstreamBody::switched(conn, pool.clone(), ticket)
+        UpstreamBody::switched(conn, pool.clone(), ticket, upstream.read_idle_timeout)
     } else {
         UpstreamBody::new(
             conn,

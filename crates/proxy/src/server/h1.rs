@@ -463,13 +463,14 @@ async fn flush(io: &mut ClientIo) -> bool {
     ok
 }
 
-/// After a 101: write the head, then relay bytes both ways until either side closes.
+/// After a 101: write the head, then relay bytes both ways until both
+/// sides close, one fails, or the tunnel is idle too long.
 async fn tunnel(io: &mut ClientIo, resp: Response<ResponseBody>) -> bool {
     let (parts, body) = resp.into_parts();
     let ResponseBody::Upstream(up) = body else {
         return false;
     };
-    let Some(mut conn) = up.into_upgraded() else {
+    let Some((mut conn, idle)) = up.into_upgraded() else {
         return false;
     };
     io.wbuf.clear();
@@ -492,7 +493,10 @@ async fn tunnel(io: &mut ClientIo, resp: Response<ResponseBody>) -> bool {
             return false;
         }
     }
-    let _ = tokio::io::copy_bidirectional(&mut io.stream, &mut conn.stream).await;
+    // Ends when both sides closed, one failed, or nothing moved for the
+    // upstream's `read_idle` (as a proxy read timeout ends a WebSocket).
+    let config = tollgate_net::RelayConfig::new(idle);
+    let _ = tollgate_net::relay(&mut io.stream, &mut conn.stream, &config).await;
     false
 }
 

@@ -83,10 +83,12 @@ impl UpstreamBody {
     /// The connection after a `101 Switching Protocols`: no HTTP body, and
     /// never back to the pool; [`UpstreamBody::into_upgraded`] takes it out
     /// (and releases `ticket`: a tunnel does not count as a request in flight).
+    /// `idle` ends the tunnel when no byte moves either way that long.
     pub(crate) fn switched(
         conn: PooledConn,
         pool: Arc<TargetPool>,
         ticket: InFlightTicket,
+        idle: Duration,
     ) -> Self {
         Self {
             conn: Some(conn),
@@ -94,7 +96,7 @@ impl UpstreamBody {
             decoder: Decoder::Done,
             exact: Some(0),
             keep_alive: false,
-            read_idle: Duration::ZERO,
+            read_idle: idle,
             timer: None,
             ticket: Some(ticket),
         }
@@ -110,11 +112,12 @@ impl UpstreamBody {
         matches!(self.decoder, Decoder::Done)
     }
 
-    /// Takes the connection out for a protocol upgrade (after a 101).
-    pub(crate) fn into_upgraded(mut self) -> Option<PooledConn> {
+    /// Takes the connection out for a protocol upgrade (after a 101),
+    /// with the tunnel's idle timeout.
+    pub(crate) fn into_upgraded(mut self) -> Option<(PooledConn, Duration)> {
         self.decoder = Decoder::Done;
         self.ticket = None;
-        self.conn.take()
+        self.conn.take().map(|c| (c, self.read_idle))
     }
 
     fn finish(&mut self) {
