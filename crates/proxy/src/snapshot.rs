@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tollgate_balance::{Algorithm, Available, Balancer, Target, DEFAULT_DECAY};
 use tollgate_config::{Balance, Config, UpstreamProtocol};
 use tollgate_core::RequestIdGenerator;
+use tollgate_edge::client_limits::ClientLimiter;
 use tollgate_ops::{AccessLog, AccessLogBuffer};
 
 use crate::date::DateCache;
@@ -31,6 +32,9 @@ pub struct Snapshot {
     /// Health state of each upstream with a `health` section (`None`
     /// without): shared by every worker and the health checker thread.
     pub(crate) health: Vec<Option<Arc<UpstreamHealth>>>,
+    /// Per listener, its per-client caps (`None` without `per_client`):
+    /// shared by every worker, so the caps hold for the whole process.
+    pub(crate) client_limits: Vec<Option<Arc<ClientLimiter>>>,
 }
 
 impl Snapshot {
@@ -69,12 +73,22 @@ impl Snapshot {
             .iter()
             .map(|u| UpstreamHealth::new(u).map(Arc::new))
             .collect();
+        let client_limits = config
+            .listeners
+            .iter()
+            .map(|l| {
+                l.per_client
+                    .as_ref()
+                    .map(|c| Arc::new(ClientLimiter::new(c)))
+            })
+            .collect();
         Self {
             config,
             router,
             balancers,
             available,
             health,
+            client_limits,
         }
     }
 }

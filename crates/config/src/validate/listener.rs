@@ -1,4 +1,6 @@
-//! Validation of listeners: address, trusted proxies and limits.
+//! Validation of listeners: address, trusted proxies, limits, and the
+//! connection-level security settings (IP filter, per-client caps, path
+//! normalization; their details are in `security.rs`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::str::FromStr;
@@ -84,6 +86,26 @@ pub(super) fn listener(
     }
     let limits = limits(ctx, raw.limits.as_ref(), &p(path, "limits"));
     let http2 = http2(ctx, raw.http2.as_ref(), &p(path, "http2"));
+    let ip_filter = raw
+        .ip_filter
+        .as_ref()
+        .map(|f| super::security::ip_filter(ctx, f, &p(path, "ip_filter")));
+    let per_client = raw
+        .per_client
+        .as_ref()
+        .map(|c| super::security::per_client(ctx, c, &p(path, "per_client")));
+    let normalize_path = ctx.field(
+        &raw.normalize_path,
+        &p(path, "normalize_path"),
+        true,
+        crate::units::parse_bool,
+    );
+    let encoded_slash = ctx.field(
+        &raw.encoded_slash,
+        &p(path, "encoded_slash"),
+        EncodedSlash::Keep,
+        super::security::encoded_slash,
+    );
     let listener = Listener {
         name: name.clone().unwrap_or_default(),
         address,
@@ -91,12 +113,16 @@ pub(super) fn listener(
         trusted_proxies,
         limits,
         http2,
+        ip_filter,
+        per_client,
+        normalize_path,
+        encoded_slash,
     };
     (listener, name, addr_loc)
 }
 
 /// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare address (`10.1.2.3`, `::1`).
-fn parse_net(s: &str) -> Result<IpNet, String> {
+pub(super) fn parse_net(s: &str) -> Result<IpNet, String> {
     if let Ok(net) = IpNet::from_str(s) {
         return Ok(net.trunc());
     }

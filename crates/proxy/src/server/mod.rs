@@ -3,6 +3,7 @@
 //! (SO_REUSEPORT) and its own upstream pools: nothing on the data path is
 //! shared between cores except the immutable snapshot.
 
+mod admission;
 mod h1;
 mod h1_body;
 mod h2;
@@ -231,6 +232,10 @@ async fn accept_loop(
                 continue;
             }
         };
+        // Refused clients are closed here, before a byte is read.
+        let Some(admitted) = admission::admit(&worker.snapshot, ctx.index, peer.ip()) else {
+            continue;
+        };
         #[cfg(not(target_os = "linux"))]
         tollgate_net::set_nodelay(&stream);
         let client = ClientInfo {
@@ -242,6 +247,7 @@ async fn accept_loop(
         let (ctx, worker, rx) = (ctx.clone(), worker.clone(), shutdown.clone());
         tokio::spawn(async move {
             h1::serve(stream, client, ctx, worker, rx).await;
+            drop(admitted);
             drop(permit);
             drop(guard);
         });
