@@ -5,10 +5,12 @@
 //!   reached them and stop when dropped.
 //! - [`Tollgate`]: tollgate started in-process from a YAML string, stopped
 //!   when dropped.
-//! - Clients: [`raw_request`] and friends for byte-exact HTTP/1.1, and
+//! - Clients: [`raw_request`] and friends for byte-exact HTTP/1.1 (also
+//!   from another loopback address, [`raw_request_from`]), and
 //!   [`get`] / [`request`] / [`h2_get`] / [`h2_request`] (hyper based) for
 //!   convenience.
 //! - [`render`]: `{name}` placeholders in config templates.
+//! - [`TempDir`]: a directory of files (static roots), removed when dropped.
 //!
 //! # Sync by design
 //!
@@ -21,6 +23,7 @@
 mod client;
 mod harness;
 mod raw;
+mod tempdir;
 mod upstream;
 mod ws;
 
@@ -30,9 +33,10 @@ use std::time::Duration;
 pub use client::{get, h2_get, h2_request, request, Echo, HttpResponse};
 pub use harness::{render, unused_addr, Tollgate, TEST_PREAMBLE};
 pub use raw::{
-    connect, parse_response, parse_status, raw_request, raw_request_timeout, read_all, read_until,
-    read_until_timeout,
+    connect, connect_from, parse_response, parse_status, raw_request, raw_request_from,
+    raw_request_timeout, read_all, read_until, read_until_timeout,
 };
+pub use tempdir::TempDir;
 pub use upstream::{RecordedRequest, Upstream};
 pub use ws::{websocket_accept, WEBSOCKET_KEY};
 
