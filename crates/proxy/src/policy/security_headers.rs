@@ -22,3 +22,40 @@ pub(super) fn on_response(rules: &SecurityHeaders, tls: bool, headers: &mut Head
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderName, HeaderValue};
+
+    fn rules(overwrite: bool) -> SecurityHeaders {
+        SecurityHeaders {
+            hsts: Some(HeaderValue::from_static("max-age=60")),
+            fields: vec![(
+                HeaderName::from_static("x-frame-options"),
+                HeaderValue::from_static("DENY"),
+            )],
+            overwrite,
+        }
+    }
+
+    #[test]
+    fn hsts_only_over_tls_and_existing_fields_kept() {
+        let mut h = HeaderMap::new();
+        h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+        on_response(&rules(false), false, &mut h);
+        assert!(!h.contains_key("strict-transport-security"));
+        assert_eq!(h["x-frame-options"], "SAMEORIGIN");
+        on_response(&rules(false), true, &mut h);
+        assert_eq!(h["strict-transport-security"], "max-age=60");
+        let mut h = HeaderMap::new();
+        h.insert(
+            "strict-transport-security",
+            HeaderValue::from_static("max-age=1"),
+        );
+        h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+        on_response(&rules(true), true, &mut h);
+        assert_eq!(h["strict-transport-security"], "max-age=60");
+        assert_eq!(h["x-frame-options"], "DENY");
+    }
+}
