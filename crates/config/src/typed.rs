@@ -248,7 +248,7 @@ pub enum HashOn {
     Query(String),
     /// The client's address (the connection's peer).
     ClientIp,
-    /// The request path as received (before any rewrite).
+    /// The request path (normalized when the listener normalizes; before any rewrite).
     Path,
 }
 

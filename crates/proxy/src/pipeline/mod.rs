@@ -1,7 +1,8 @@
-//! The request's way through, top to bottom: route, check limits, then
-//! answer from the route's target (fixed response, redirect, or upstream,
-//! in `upstream.rs`). Errors become responses in [`error_response`] and
-//! nowhere else.
+//! The request's way through, top to bottom: the listener's checks
+//! (`guard.rs`: per-client rate, path normalization), route, check limits,
+//! then answer from the route's target (fixed response, redirect, static
+//! files in `static_target.rs`, or upstream in `upstream.rs`). Errors
+//! become responses in [`error_response`] and nowhere else.
 
 mod guard;
 mod hash_key;
