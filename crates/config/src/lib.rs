@@ -11,6 +11,8 @@ mod error;
 mod lenient;
 mod policy;
 mod raw;
+mod security;
+mod static_files;
 pub mod typed;
 mod units;
 mod validate;
@@ -21,6 +23,8 @@ pub use typed::*;
 use std::path::Path;
 
 /// Reads, expands `${ENV}`, parses and validates a configuration file.
+/// Relative paths in it (static roots) are resolved against the file's
+/// directory.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         ConfigErrors::single(ConfigError::new(
@@ -30,7 +34,13 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             format!("cannot read file: {e}"),
         ))
     })?;
-    parse_str(&text, &path.display().to_string())
+    let base = path.parent().map(Path::to_path_buf);
+    parse(
+        &text,
+        &path.display().to_string(),
+        |name| std::env::var(name).ok(),
+        base,
+    )
 }
 
 /// Parses and validates configuration text; `file` names it in errors.
@@ -46,6 +56,17 @@ pub fn parse_str_with_env(
     file: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
+    parse(text, file, env, None)
+}
+
+/// The one parsing path; relative file paths in the configuration (static
+/// roots) are resolved against `base_dir`, or the working directory.
+fn parse(
+    text: &str,
+    file: &str,
+    env: impl Fn(&str) -> Option<String>,
+    base_dir: Option<std::path::PathBuf>,
+) -> Result<Config, ConfigErrors> {
     let expanded = env::expand_env(text, env).map_err(|errors| {
         ConfigErrors(
             errors
@@ -55,6 +76,7 @@ pub fn parse_str_with_env(
         )
     })?;
     let mut ctx = validate::Ctx::new(file, &expanded);
+    ctx.base_dir = base_dir.filter(|d| !d.as_os_str().is_empty());
     let read = parse_yaml(&expanded.text).map_err(|(line, column, message)| {
         ConfigErrors::single(ConfigError::new(file, ctx.map(line, column), "", message))
     })?;
@@ -141,5 +163,7 @@ fn parse_yaml(text: &str) -> Result<lenient::Outcome<raw::RawConfig>, (u64, u64,
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_edge;
 #[cfg(test)]
 mod tests_l4;

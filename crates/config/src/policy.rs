@@ -3,12 +3,22 @@
 
 use http::HeaderName;
 
+use crate::security::{AllowedMethods, Cors, IpFilter, SecurityHeaders};
+
 /// One step of a route's policy chain. Request phases run in the order
 /// listed (after `defaults.policies`), response phases in reverse order.
 #[derive(Debug, Clone)]
 pub enum Policy {
     /// Request and response header rules.
     Headers(HeaderRules),
+    /// Client addresses allowed or refused (403).
+    IpFilter(IpFilter),
+    /// Methods accepted (405 with `Allow` for others).
+    Methods(AllowedMethods),
+    /// Security response headers (HSTS, nosniff, frame options, ...).
+    SecurityHeaders(SecurityHeaders),
+    /// CORS: preflights answered here, allowed origins marked on answers.
+    Cors(Cors),
 }
 
 impl Policy {
@@ -16,6 +26,10 @@ impl Policy {
     pub fn kind(&self) -> &'static str {
         match self {
             Policy::Headers(_) => "headers",
+            Policy::IpFilter(_) => "ip_filter",
+            Policy::Methods(_) => "methods",
+            Policy::SecurityHeaders(_) => "security_headers",
+            Policy::Cors(_) => "cors",
         }
     }
 }
@@ -54,6 +68,7 @@ impl HeaderOps {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     parts: Vec<Part>,
+    written: String,
 }
 
 /// A piece of a [`Template`].
@@ -76,7 +91,7 @@ pub enum Var {
     Host,
     /// The request method.
     Method,
-    /// The request path as received.
+    /// The request path (normalized, before any rewrite).
     Path,
     /// The query string without `?` (empty when none).
     Query,
@@ -126,7 +141,15 @@ impl Template {
         if !literal.is_empty() {
             parts.push(Part::Literal(literal));
         }
-        Ok(Self { parts })
+        Ok(Self {
+            parts,
+            written: text.to_string(),
+        })
+    }
+
+    /// The template as written in the file (for `explain` and messages).
+    pub fn as_written(&self) -> &str {
+        &self.written
     }
 
     /// The pieces, in order.

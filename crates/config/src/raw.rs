@@ -99,6 +99,10 @@ pub(crate) struct RawListener {
     pub(crate) idle_timeout: Text,
     pub(crate) max_sessions: Text,
     pub(crate) proxy_protocol: Option<Sp<RawAcceptProxy>>,
+    pub(crate) ip_filter: Option<Sp<RawIpFilter>>,
+    pub(crate) per_client: Option<Sp<RawPerClient>>,
+    pub(crate) normalize_path: Text,
+    pub(crate) encoded_slash: Text,
 }
 
 /// One of `sni:` of a `tls_passthrough` listener.
@@ -114,6 +118,23 @@ pub(crate) struct RawSniRoute {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAcceptProxy {
     pub(crate) trusted: List<String>,
+}
+
+/// `ip_filter:` of a listener or a policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIpFilter {
+    pub(crate) allow: List<String>,
+    pub(crate) deny: List<String>,
+}
+
+/// `per_client:` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPerClient {
+    pub(crate) max_connections: Text,
+    pub(crate) rate: Text,
+    pub(crate) burst: Text,
 }
 
 /// `limits:` of a listener.
@@ -294,6 +315,8 @@ pub(crate) struct RawRoute {
     pub(crate) upstream: Text,
     pub(crate) respond: Option<Sp<RawRespond>>,
     pub(crate) redirect: Option<Sp<RawRedirect>>,
+    #[serde(rename = "static")]
+    pub(crate) static_files: Option<Sp<RawStatic>>,
     pub(crate) rewrite: Option<Sp<RawRewrite>>,
     pub(crate) timeout: Text,
     pub(crate) max_body: Text,
@@ -349,6 +372,20 @@ pub(crate) struct RawRedirect {
     pub(crate) keep_path: Text,
 }
 
+/// `static:` of a route.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStatic {
+    pub(crate) root: Text,
+    pub(crate) index: Text,
+    pub(crate) listing: Text,
+    pub(crate) precompressed: Text,
+    pub(crate) follow_symlinks_outside_root: Text,
+    pub(crate) allow_hidden: Text,
+    pub(crate) content_types: Option<Sp<OrderedMap>>,
+    pub(crate) default_content_type: Text,
+}
+
 /// `rewrite:` of a route.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -375,6 +412,34 @@ pub(crate) struct RawPolicy {
     #[serde(rename = "use")]
     pub(crate) use_named: Text,
     pub(crate) headers: Option<Sp<RawHeaderRules>>,
+    pub(crate) ip_filter: Option<Sp<RawIpFilter>>,
+    pub(crate) methods: List<String>,
+    pub(crate) security_headers: Option<Sp<RawSecurityHeaders>>,
+    pub(crate) cors: Option<Sp<RawCors>>,
+}
+
+/// `security_headers:` policy; `off` disables a field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecurityHeaders {
+    pub(crate) hsts: Text,
+    pub(crate) content_type_options: Text,
+    pub(crate) frame_options: Text,
+    pub(crate) referrer_policy: Text,
+    pub(crate) content_security_policy: Text,
+    pub(crate) overwrite: Text,
+}
+
+/// `cors:` policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCors {
+    pub(crate) allow_origins: List<String>,
+    pub(crate) allow_methods: List<String>,
+    pub(crate) allow_headers: List<String>,
+    pub(crate) expose_headers: List<String>,
+    pub(crate) allow_credentials: Text,
+    pub(crate) max_age: Text,
 }
 
 #[derive(Debug, Deserialize)]

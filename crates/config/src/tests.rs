@@ -264,11 +264,11 @@ fn full_file() {
     match (&c.routes[3].target, &c.routes[4].target) {
         (RouteTarget::Redirect(a), RouteTarget::Redirect(b)) => {
             assert_eq!(
-                (a.status.as_u16(), a.location.as_str(), a.keep_path),
+                (a.status.as_u16(), a.location.as_written(), a.keep_path),
                 (301, "https://example.com", true)
             );
             assert_eq!(
-                (b.status.as_u16(), b.location.as_str(), b.keep_path),
+                (b.status.as_u16(), b.location.as_written(), b.keep_path),
                 (302, "https://example.org/$path", false)
             );
         }
@@ -443,7 +443,7 @@ fn missing_sections_and_references() {
             (1, "access_log.path", "missing required field `path`"),
             (2, "listeners[0].name", "letters, digits"),
             (2, "listeners[0].address", "host names are not allowed"),
-            (3, "routes[0]", "exactly one of `upstream`, `respond` or `redirect`"),
+            (3, "routes[0]", "a route needs exactly one of `upstream`, `respond`"),
         ],
     );
     assert_errors(
@@ -472,7 +472,8 @@ fn unknown_field_has_location() {
     assert_eq!(
         e.to_string(),
         "test.yaml:3:5: listeners[0].adress: unknown field `adress` (did you mean `address`?), \
-         expected one of `name`, `address`, `protocol`, `trusted_proxies`, `limits`, `http2`, `upstream`, `sni`, `idle_timeout`, `max_sessions`, `proxy_protocol`"
+         expected one of `name`, `address`, `protocol`, `trusted_proxies`, `limits`, `http2`, `upstream`, `sni`, `idle_timeout`, `max_sessions`, `proxy_protocol`, \
+         `ip_filter`, `per_client`, `normalize_path`, `encoded_slash`"
     );
 }
 
@@ -1145,18 +1146,24 @@ fn policies_resolve_defaults_then_route_with_named_ones_inlined() {
     let c = parse(POLICIES).unwrap();
     let kinds: Vec<&str> = c.routes[0].policies.iter().map(|p| p.kind()).collect();
     assert_eq!(kinds, ["headers", "headers", "headers"]);
-    let Policy::Headers(first) = &c.routes[0].policies[0];
+    let Policy::Headers(first) = &c.routes[0].policies[0] else {
+        panic!("not a headers policy")
+    };
     assert_eq!(
         first.request.remove,
         [http::HeaderName::from_static("x-debug")]
     );
-    let Policy::Headers(named) = &c.routes[0].policies[1];
+    let Policy::Headers(named) = &c.routes[0].policies[1] else {
+        panic!("not a headers policy")
+    };
     assert_eq!(named.response.set[0].0, "x-served-by");
     assert_eq!(
         named.response.set[0].1.parts()[1],
         Part::Var(Var::RequestId)
     );
-    let Policy::Headers(own) = &c.routes[0].policies[2];
+    let Policy::Headers(own) = &c.routes[0].policies[2] else {
+        panic!("not a headers policy")
+    };
     assert!(own.request.add[0].1.uses_captures());
 }
 
@@ -1188,7 +1195,7 @@ routes:
             (
                 10,
                 "routes[0].policies[1]",
-                "exactly one of `use` or `headers`",
+                "a policy needs exactly one of `use`, `headers`",
             ),
             (
                 11,

@@ -9,6 +9,11 @@ use ipnet::IpNet;
 use regex::Regex;
 
 pub use crate::policy::{HeaderOps, HeaderRules, Part, Policy, Template, Var};
+pub use crate::security::{
+    AllowHeaders, AllowOrigins, AllowedMethods, ClientRate, Cors, EncodedSlash, IpFilter,
+    OriginPattern, PerClient, SecurityHeaders,
+};
+pub use crate::static_files::StaticFiles;
 
 /// The whole validated configuration of one tollgate process.
 #[derive(Debug, Clone)]
@@ -87,6 +92,14 @@ pub struct Listener {
     /// Where an L4 listener relays to: `Some` exactly for `tcp`,
     /// `tls_passthrough` and `udp` listeners.
     pub l4: Option<L4Listener>,
+    /// Client addresses refused at accept (the connection is closed unread).
+    pub ip_filter: Option<IpFilter>,
+    /// Connection and request-rate caps per client address.
+    pub per_client: Option<PerClient>,
+    /// Normalize request paths before routing (dot segments, escapes, `//`).
+    pub normalize_path: bool,
+    /// What normalization does with `%2F`, `%5C` and `\`.
+    pub encoded_slash: EncodedSlash,
 }
 
 /// What an L4 (`tcp`, `tls_passthrough`, `udp`) listener relays to.
@@ -389,7 +402,7 @@ pub enum HashOn {
     Query(String),
     /// The client's address (the connection's peer).
     ClientIp,
-    /// The request path as received (before any rewrite).
+    /// The request path (normalized when the listener normalizes; before any rewrite).
     Path,
 }
 
@@ -523,6 +536,8 @@ pub enum RouteTarget {
     Respond(FixedResponse),
     /// Answer with a redirect.
     Redirect(Redirect),
+    /// Serve files from a directory.
+    Static(Box<StaticFiles>),
 }
 
 /// A fixed response.
@@ -541,8 +556,9 @@ pub struct FixedResponse {
 pub struct Redirect {
     /// Status: 301, 302, 303, 307 or 308.
     pub status: StatusCode,
-    /// Location. `$path` and `$query` expand; when `keep_path`, the request path and query are appended.
-    pub location: String,
+    /// Location, a template (`$path`, `$query`, `$host`, `$1`, ...); when
+    /// `keep_path`, the request path and query are appended.
+    pub location: Template,
     /// Append the original path and query to `location`.
     pub keep_path: bool,
 }

@@ -109,7 +109,6 @@ pub(crate) fn parse_size(text: &str) -> Result<u64, String> {
 
 /// Parses a rate such as `100/s`, `1000/min`, `10/h` or `5/10s` into
 /// (count, period).
-#[allow(dead_code)] // used by rate limiting, which is not configurable yet
 pub(crate) fn parse_rate(text: &str) -> Result<(u64, Duration), String> {
     const RATE: &str = "use count/period, e.g. `100/s`, `1000/min`, `10/h` or `5/10s`";
     let bad = |why: &str| format!("invalid rate `{text}`: {why}; {RATE}");

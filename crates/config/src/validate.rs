@@ -6,10 +6,13 @@ mod listener;
 mod policy;
 mod resilience;
 mod route;
+mod security;
+mod static_files;
 mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
@@ -29,6 +32,9 @@ pub(crate) struct Ctx<'a> {
     expanded: &'a Expanded,
     /// Every problem found so far.
     pub(crate) errors: Vec<ConfigError>,
+    /// Directory relative paths in the file are resolved against (the
+    /// file's own); `None` resolves them against the working directory.
+    pub(crate) base_dir: Option<PathBuf>,
 }
 
 /// `base.field`, or `field` at the top level.
@@ -47,6 +53,7 @@ impl<'a> Ctx<'a> {
             file,
             expanded,
             errors: Vec::new(),
+            base_dir: None,
         }
     }
 

@@ -54,6 +54,16 @@ pub enum ErrorKind {
     UpstreamTimeout,
     /// Anything else inside tollgate (500).
     Internal,
+    /// Refused by an access rule such as an IP filter (403).
+    Forbidden,
+    /// The target has nothing at this path, e.g. no such static file (404).
+    NotFound,
+    /// A conditional request's precondition failed (412).
+    PreconditionFailed,
+    /// No part of the requested byte range exists (416).
+    RangeNotSatisfiable,
+    /// The client sent too many requests (429).
+    TooManyRequests,
 }
 
 /// An error on the data path.
@@ -114,6 +124,11 @@ impl ProxyError {
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ErrorKind::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
+            ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -161,6 +176,11 @@ mod tests {
             (ErrorKind::Unavailable, 503),
             (ErrorKind::UpstreamTimeout, 504),
             (ErrorKind::Internal, 500),
+            (ErrorKind::Forbidden, 403),
+            (ErrorKind::NotFound, 404),
+            (ErrorKind::PreconditionFailed, 412),
+            (ErrorKind::RangeNotSatisfiable, 416),
+            (ErrorKind::TooManyRequests, 429),
         ];
         for (kind, code) in cases {
             let e = ProxyError::new(ErrorSource::Internal, kind, "x");

@@ -1,6 +1,14 @@
-//! The reverse-proxy edge role: what happens to a request's URL and headers
-//! at the edge, before it is forwarded.
+//! The reverse-proxy edge role: what happens at the edge before (or
+//! instead of) forwarding: path normalization and rewrites, static files,
+//! IP filters, per-client caps, CORS.
 
+pub mod client_limits;
+pub mod cors;
+mod ip_filter;
+mod normalize;
 mod rewrite;
+pub mod static_files;
 
+pub use ip_filter::ip_allowed;
+pub use normalize::{normalize_path, PathError};
 pub use rewrite::rewrite_path;

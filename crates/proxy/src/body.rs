@@ -136,6 +136,8 @@ pub enum ResponseBody {
     /// Streamed from an HTTP/2 upstream; the request counts as in flight
     /// on its target until this body is dropped.
     H2(hyper::body::Incoming, InFlightTicket),
+    /// Streamed from a static file.
+    File(tollgate_edge::static_files::FileBody),
 }
 
 impl ResponseBody {
@@ -156,6 +158,7 @@ impl ResponseBody {
             ResponseBody::Full(b) => Some(b.len() as u64),
             ResponseBody::Upstream(u) => u.exact_len(),
             ResponseBody::H2(b, _) => b.size_hint().exact(),
+            ResponseBody::File(f) => Some(f.remaining()),
         }
     }
 }
@@ -187,6 +190,17 @@ impl Body for ResponseBody {
                     })
                 })
             }),
+            ResponseBody::File(f) => f.poll_chunk(cx).map(|o| {
+                o.map(|r| {
+                    r.map(Frame::data).map_err(|e| {
+                        ProxyError::new(
+                            tollgate_core::ErrorSource::Internal,
+                            ErrorKind::Internal,
+                            format!("static file: {e}"),
+                        )
+                    })
+                })
+            }),
         }
     }
 
@@ -196,6 +210,7 @@ impl Body for ResponseBody {
             ResponseBody::Full(b) => b.is_empty(),
             ResponseBody::Upstream(u) => u.is_done(),
             ResponseBody::H2(b, _) => b.is_end_stream(),
+            ResponseBody::File(f) => f.remaining() == 0,
         }
     }
 

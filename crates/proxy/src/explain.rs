@@ -53,10 +53,26 @@ pub fn explain(
             describe_l4(config, l, l4, &mut out);
             continue;
         }
+        // Routing sees the normalized path, as it does when serving.
+        let normalized = if l.normalize_path {
+            match tollgate_edge::normalize_path(uri.path(), l.encoded_slash) {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = writeln!(out, "\nlistener {} ({}):", l.name, l.address);
+                    let _ = writeln!(out, "  => 400 {{\"error\": \"{}\"}}", e.message());
+                    continue;
+                }
+            }
+        } else {
+            std::borrow::Cow::Borrowed(uri.path())
+        };
+        if normalized != uri.path() {
+            let _ = writeln!(out, "normalized path on {}: {normalized}", l.name);
+        }
         let input = RouteInput {
             listener: index,
             host: &host,
-            path: uri.path(),
+            path: &normalized,
             query: uri.query(),
             method: &method,
             headers: &map,
@@ -88,7 +104,7 @@ pub fn explain(
                     "  => no route: 404 {{\"error\": \"no route matches this request\"}}"
                 );
             }
-            Some(i) => describe_route(config, i, &uri, &mut out),
+            Some(i) => describe_route(config, i, &normalized, &mut out),
         }
     }
     if !any {
@@ -172,7 +188,7 @@ fn describe_l4_upstream(
     );
 }
 
-fn describe_route(config: &Config, i: usize, uri: &Uri, out: &mut String) {
+fn describe_route(config: &Config, i: usize, path: &str, out: &mut String) {
     let route = &config.routes[i];
     let _ = writeln!(
         out,
@@ -208,15 +224,30 @@ fn describe_route(config: &Config, i: usize, uri: &Uri, out: &mut String) {
                 out,
                 "     target: redirect {} to {}{}",
                 r.status,
-                r.location,
+                r.location.as_written(),
                 if r.keep_path { " + path" } else { "" }
             );
+        }
+        RouteTarget::Static(files) => {
+            let path = match &route.rewrite {
+                Some(rw) => tollgate_edge::rewrite_path(rw, path).into_owned(),
+                None => path.to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "     target: static files in {} (index {}, listing {}, precompressed {})",
+                files.root.display(),
+                files.index,
+                files.listing,
+                files.precompressed
+            );
+            let _ = writeln!(out, "     path under the root: {path}");
         }
         RouteTarget::Upstream(u) => {
             let up = &config.upstreams[*u];
             let path = match &route.rewrite {
-                Some(rw) => tollgate_edge::rewrite_path(rw, uri.path()).into_owned(),
-                None => uri.path().to_owned(),
+                Some(rw) => tollgate_edge::rewrite_path(rw, path).into_owned(),
+                None => path.to_owned(),
             };
             let targets: Vec<String> = up
                 .targets

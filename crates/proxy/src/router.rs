@@ -14,7 +14,7 @@ pub struct RouteInput<'a> {
     pub listener: usize,
     /// Host without port, lowercase.
     pub host: &'a str,
-    /// Path as received.
+    /// Path (normalized when the listener normalizes paths).
     pub path: &'a str,
     /// Raw query string, without `?`.
     pub query: Option<&'a str>,

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tollgate_balance::{Algorithm, Available, Balancer, Target, DEFAULT_DECAY};
 use tollgate_config::{Balance, Config, UpstreamProtocol};
 use tollgate_core::RequestIdGenerator;
+use tollgate_edge::client_limits::ClientLimiter;
 use tollgate_ops::{AccessLog, AccessLogBuffer};
 
 use crate::date::DateCache;
@@ -36,6 +37,9 @@ pub struct Snapshot {
     pub(crate) resilience: Vec<Resilience>,
     /// `[upstream][target]` resolved addresses, shared by every worker's pools.
     pub(crate) addrs: Vec<Vec<Arc<TargetAddrs>>>,
+    /// Per listener, its per-client caps (`None` without `per_client`):
+    /// shared by every worker, so the caps hold for the whole process.
+    pub(crate) client_limits: Vec<Option<Arc<ClientLimiter>>>,
 }
 
 impl Snapshot {
@@ -85,6 +89,15 @@ impl Snapshot {
                     .collect()
             })
             .collect();
+        let client_limits = config
+            .listeners
+            .iter()
+            .map(|l| {
+                l.per_client
+                    .as_ref()
+                    .map(|c| Arc::new(ClientLimiter::new(c)))
+            })
+            .collect();
         Self {
             config,
             router,
@@ -93,6 +106,7 @@ impl Snapshot {
             health,
             resilience,
             addrs,
+            client_limits,
         }
     }
 }

@@ -5,12 +5,14 @@
 //!   reached them and stop when dropped.
 //! - [`Tollgate`]: tollgate started in-process from a YAML string, stopped
 //!   when dropped.
-//! - Clients: [`raw_request`] and friends for byte-exact HTTP/1.1, and
+//! - Clients: [`raw_request`] and friends for byte-exact HTTP/1.1 (also
+//!   from another loopback address, [`raw_request_from`]), and
 //!   [`get`] / [`request`] / [`h2_get`] / [`h2_request`] (hyper based) for
 //!   convenience.
 //! - [`render`]: `{name}` placeholders in config templates.
 //! - L4: [`TcpServer`] (echo, hello, half-close, PROXY protocol echo) and
 //!   [`UdpServer`] (echo naming itself), with [`read_line`] and [`udp_exchange`].
+//! - [`TempDir`]: a directory of files (static roots), removed when dropped.
 //!
 //! # Sync by design
 //!
@@ -24,6 +26,7 @@ mod client;
 mod harness;
 mod l4;
 mod raw;
+mod tempdir;
 mod upstream;
 mod ws;
 
@@ -34,9 +37,10 @@ pub use client::{get, h2_get, h2_request, request, Echo, HttpResponse};
 pub use harness::{render, unused_addr, Tollgate, TEST_PREAMBLE};
 pub use l4::{read_line, read_line_buffered, udp_exchange, TcpServer, UdpServer};
 pub use raw::{
-    connect, parse_response, parse_status, raw_request, raw_request_timeout, read_all, read_until,
-    read_until_timeout,
+    connect, connect_from, parse_response, parse_status, raw_request, raw_request_from,
+    raw_request_timeout, read_all, read_until, read_until_timeout,
 };
+pub use tempdir::TempDir;
 pub use upstream::{RecordedRequest, Upstream};
 pub use ws::{websocket_accept, WEBSOCKET_KEY};
 

@@ -21,6 +21,40 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     stream
 }
 
+/// Connects to `addr` from the local address `from` (port chosen by the
+/// OS), e.g. `127.0.0.2` to appear as another client on loopback (Linux
+/// routes all of 127/8 to `lo`). 5 s timeout, Nagle off.
+pub fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> TcpStream {
+    let stream = crate::runtime().block_on(async move {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()
+        } else {
+            tokio::net::TcpSocket::new_v6()
+        }
+        .expect("socket");
+        socket
+            .bind(SocketAddr::new(from, 0))
+            .unwrap_or_else(|e| panic!("bind {from}: {e}"));
+        tokio::time::timeout(RAW_TIMEOUT, socket.connect(addr))
+            .await
+            .unwrap_or_else(|_| panic!("connect to {addr} from {from} timed out"))
+            .unwrap_or_else(|e| panic!("connect to {addr} from {from}: {e}"))
+    });
+    let stream = stream.into_std().expect("std stream");
+    stream.set_nonblocking(false).expect("blocking mode");
+    let _ = stream.set_nodelay(true);
+    stream
+}
+
+/// [`raw_request`] from the local address `from` (see [`connect_from`]).
+pub fn raw_request_from(from: std::net::IpAddr, addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    let mut stream = connect_from(from, addr);
+    // The server may refuse the connection before reading: a failed write
+    // then shows as an empty answer.
+    let _ = stream.write_all(bytes);
+    read_to_close(&mut stream, RAW_TIMEOUT)
+}
+
 /// Writes `bytes` on a new connection and returns everything the server
 /// sends until it closes the connection or 5 s pass.
 pub fn raw_request(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {

@@ -1,4 +1,6 @@
-//! Validation of listeners: address, trusted proxies and limits.
+//! Validation of listeners: address, trusted proxies, limits, and the
+//! connection-level security settings (IP filter, per-client caps, path
+//! normalization; their details are in `security.rs`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::str::FromStr;
@@ -87,6 +89,26 @@ pub(super) fn listener(
     }
     let limits = limits(ctx, raw.limits.as_ref(), &p(path, "limits"));
     let http2 = http2(ctx, raw.http2.as_ref(), &p(path, "http2"));
+    let ip_filter = raw
+        .ip_filter
+        .as_ref()
+        .map(|f| super::security::ip_filter(ctx, f, &p(path, "ip_filter")));
+    let per_client = raw
+        .per_client
+        .as_ref()
+        .map(|c| super::security::per_client(ctx, c, &p(path, "per_client")));
+    let normalize_path = ctx.field(
+        &raw.normalize_path,
+        &p(path, "normalize_path"),
+        true,
+        crate::units::parse_bool,
+    );
+    let encoded_slash = ctx.field(
+        &raw.encoded_slash,
+        &p(path, "encoded_slash"),
+        EncodedSlash::Keep,
+        super::security::encoded_slash,
+    );
     let listener = Listener {
         name: name.clone().unwrap_or_default(),
         address,
@@ -97,6 +119,10 @@ pub(super) fn listener(
         // Filled in by `l4::listeners` once upstreams are known.
         proxy_protocol: Vec::new(),
         l4: None,
+        ip_filter,
+        per_client,
+        normalize_path,
+        encoded_slash,
     };
     (listener, name, addr_loc)
 }

@@ -5,7 +5,7 @@
 
 use http::HeaderName;
 
-use super::{header_name, p, Ctx};
+use super::{header_name, p, security, Ctx};
 use crate::raw::*;
 use crate::typed::*;
 
@@ -77,8 +77,12 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
     let given = [
         raw.use_named.as_ref().map(|_| "use"),
         raw.headers.as_ref().map(|_| "headers"),
+        raw.ip_filter.as_ref().map(|_| "ip_filter"),
+        raw.methods.as_ref().map(|_| "methods"),
+        raw.security_headers.as_ref().map(|_| "security_headers"),
+        raw.cors.as_ref().map(|_| "cors"),
     ];
-    let needs = "a policy needs exactly one of `use` or `headers`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers` or `cors`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -111,6 +115,26 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
             &h.value,
             &p(path, "headers"),
         )));
+    }
+    if let Some(f) = &raw.ip_filter {
+        return Some(Policy::IpFilter(security::ip_filter(
+            ctx,
+            f,
+            &p(path, "ip_filter"),
+        )));
+    }
+    if let Some(m) = &raw.methods {
+        return security::methods(ctx, m, &p(path, "methods")).map(Policy::Methods);
+    }
+    if let Some(h) = &raw.security_headers {
+        return Some(Policy::SecurityHeaders(security::security_headers(
+            ctx,
+            &h.value,
+            &p(path, "security_headers"),
+        )));
+    }
+    if let Some(c) = &raw.cors {
+        return security::cors(ctx, c, &p(path, "cors")).map(Policy::Cors);
     }
     None
 }

@@ -83,12 +83,13 @@ pub(super) fn route(
     };
     let target = target(ctx, raw, here, path, known);
     let rewrite = raw.rewrite.as_ref().map(|r| {
-        if raw.upstream.is_none() && (raw.respond.is_some() || raw.redirect.is_some()) {
+        let other_target = raw.respond.is_some() || raw.redirect.is_some();
+        if raw.upstream.is_none() && raw.static_files.is_none() && other_target {
             let loc = ctx.at(r);
             ctx.err(
                 loc,
                 &p(path, "rewrite"),
-                "`rewrite` is only allowed on routes with `upstream`",
+                "`rewrite` is only allowed on routes with `upstream` or `static`",
             );
         }
         rewrite(ctx, &r.value, &p(path, "rewrite"))
@@ -152,8 +153,9 @@ fn target(
         raw.upstream.as_ref().map(|_| "upstream"),
         raw.respond.as_ref().map(|_| "respond"),
         raw.redirect.as_ref().map(|_| "redirect"),
+        raw.static_files.as_ref().map(|_| "static"),
     ];
-    let needs = "a route needs exactly one of `upstream`, `respond` or `redirect`";
+    let needs = "a route needs exactly one of `upstream`, `respond`, `redirect` or `static`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return placeholder();
     }
@@ -184,6 +186,10 @@ fn target(
     }
     if let Some(r) = &raw.respond {
         return RouteTarget::Respond(respond(ctx, &r.value, &p(path, "respond")));
+    }
+    if let Some(s) = &raw.static_files {
+        return super::static_files::static_files(ctx, s, &p(path, "static"))
+            .map_or_else(placeholder, RouteTarget::Static);
     }
     match &raw.redirect {
         Some(r) => {
@@ -246,7 +252,8 @@ fn redirect(ctx: &mut Ctx<'_>, r: &Sp<RawRedirect>, path: &str) -> Option<Redire
     let keep_path = ctx.field(&raw.keep_path, &p(path, "keep_path"), false, parse_bool);
     let to = ctx.required(&raw.to, here, &p(path, "to"))?;
     let location = ctx.field(&Some(to.clone()), &p(path, "to"), None, |s| {
-        header_value(s).map(|_| Some(s.to_string()))
+        header_value(s)?;
+        Template::parse(s).map(Some)
     })?;
     Some(Redirect {
         status,
@@ -312,17 +319,7 @@ fn route_match(ctx: &mut Ctx<'_>, raw: &RawMatch, path: &str) -> RouteMatch {
     if let Some(methods) = &raw.methods {
         for (i, meth) in methods.value.iter().enumerate() {
             let mpath = format!("{path}.methods[{i}]");
-            let parsed = ctx.field(&Some(meth.clone()), &mpath, None, |s| {
-                let upper = s.to_ascii_uppercase();
-                if s != upper {
-                    return Err(format!(
-                        "methods are case-sensitive: write `{upper}`, not `{s}`"
-                    ));
-                }
-                Method::from_bytes(s.as_bytes()).map(Some).map_err(|_| {
-                    format!("invalid method `{s}`: expected a token such as GET, POST, PUT, DELETE")
-                })
-            });
+            let parsed = ctx.field(&Some(meth.clone()), &mpath, None, |s| method(s).map(Some));
             m.methods.extend(parsed);
         }
     }
@@ -343,6 +340,19 @@ fn route_match(ctx: &mut Ctx<'_>, raw: &RawMatch, path: &str) -> RouteMatch {
         }
     }
     m
+}
+
+/// An uppercase method token such as `GET` or `PURGE`.
+pub(super) fn method(s: &str) -> Result<Method, String> {
+    let upper = s.to_ascii_uppercase();
+    if s != upper {
+        return Err(format!(
+            "methods are case-sensitive: write `{upper}`, not `{s}`"
+        ));
+    }
+    Method::from_bytes(s.as_bytes()).map_err(|_| {
+        format!("invalid method `{s}`: expected a token such as GET, POST, PUT, DELETE")
+    })
 }
 
 /// `api.example.com` → exact; `*.example.com` → suffix `.example.com`.

@@ -1,9 +1,12 @@
-//! The request's way through, top to bottom: route, check limits, then
-//! answer from the route's target (fixed response, redirect, or upstream,
-//! in `upstream.rs`). Errors become responses in [`error_response`] and
-//! nowhere else.
+//! The request's way through, top to bottom: the listener's checks
+//! (`guard.rs`: per-client rate, path normalization), route, check limits,
+//! then answer from the route's target (fixed response, redirect, static
+//! files in `static_target.rs`, or upstream in `upstream.rs`). Errors
+//! become responses in [`error_response`] and nowhere else.
 
+mod guard;
 mod hash_key;
+mod static_target;
 mod upstream;
 
 use std::borrow::Cow;
@@ -16,7 +19,7 @@ use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 
 use crate::body::{too_large, RequestBody, ResponseBody};
 use crate::forward::ClientInfo;
-use crate::policy::{self, ChainState};
+use crate::policy::{self, ChainState, RequestVars};
 use crate::router::RouteInput;
 use crate::snapshot::Worker;
 use upstream::forward_upstream;
@@ -108,6 +111,9 @@ pub(crate) async fn handle(
             "CONNECT is not supported",
         ));
     }
+    if let Some(refused) = guard::before_routing(snapshot, req)? {
+        return Ok(refused);
+    }
     let host = request_host(&req.uri, &req.headers);
     let input = RouteInput {
         listener: req.listener,
@@ -176,8 +182,15 @@ async fn answer(
             Ok(resp)
         }
         RouteTarget::Redirect(r) => {
-            let mut resp = redirect(r, &req.uri);
+            let mut resp = redirect(r, route, req);
             resp.headers_mut().insert(id_header, req.request_id.clone());
+            Ok(resp)
+        }
+        RouteTarget::Static(files) => {
+            let mut resp = static_target::serve(route, files, req).await;
+            resp.headers_mut()
+                .entry(id_header)
+                .or_insert_with(|| req.request_id.clone());
             Ok(resp)
         }
         RouteTarget::Upstream(u) => {
@@ -203,16 +216,18 @@ fn fixed_response(fixed: &FixedResponse) -> Response<ResponseBody> {
     resp
 }
 
-fn redirect(r: &Redirect, uri: &Uri) -> Response<ResponseBody> {
-    let mut location = if r.location.contains('$') {
-        r.location
-            .replace("$path", uri.path())
-            .replace("$query", uri.query().unwrap_or(""))
-    } else {
-        r.location.clone()
+fn redirect(r: &Redirect, route: &Route, req: &Incoming<'_>) -> Response<ResponseBody> {
+    let mut location = match r.location.as_literal() {
+        Some(fixed) => fixed.to_owned(),
+        None => {
+            let host = request_host(&req.uri, &req.headers);
+            let mut out = String::new();
+            RequestVars::new(route, req, &host).render(&r.location, &mut out);
+            out
+        }
     };
     if r.keep_path {
-        let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
+        let pq = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
         location.push_str(if location.ends_with('/') {
             pq.trim_start_matches('/')
         } else {
@@ -243,6 +258,20 @@ pub(crate) fn error_response(err: &ProxyError, request_id: &HeaderValue) -> Resp
         h.insert(&DEFAULT_REQUEST_ID, v);
     }
     resp
+}
+
+/// The error answer of a request refused by configuration (403, 404, 405,
+/// 429, ...), as an answer rather than an error so that the caller can add
+/// fields (`Allow`, `Retry-After`) and the connection stays open.
+pub(crate) fn refusal(
+    kind: ErrorKind,
+    message: &str,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody> {
+    error_response(
+        &ProxyError::new(ErrorSource::Config, kind, message),
+        request_id,
+    )
 }
 
 #[cfg(test)]

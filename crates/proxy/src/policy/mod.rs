@@ -6,7 +6,10 @@
 //! Answers made from errors (`error_response`) do not pass through the
 //! response phase.
 
+mod access;
+mod cors;
 mod headers;
+mod security_headers;
 mod vars;
 
 use http::Response;
@@ -33,6 +36,10 @@ enum StepState {
     None,
     /// Response header values rendered while the request was at hand.
     Headers(headers::Rendered),
+    /// CORS fields for the answer of an actual CORS request.
+    Cors(tollgate_edge::cors::CorsFields),
+    /// Whether the request came over TLS (HSTS is only sent then).
+    Security { tls: bool },
 }
 
 /// Runs the request phase of every policy of `route`, in order. `Some` is
@@ -51,6 +58,29 @@ pub(crate) async fn request_phase(
                 let rendered = headers::on_request(rules, route, req, host);
                 state.steps.push(StepState::Headers(rendered));
             }
+            Policy::IpFilter(filter) => {
+                if let Some(refused) = access::ip_filter(filter, req) {
+                    return Some(refused);
+                }
+                state.steps.push(StepState::None);
+            }
+            Policy::Methods(allowed) => {
+                if let Some(refused) = access::methods(allowed, req) {
+                    return Some(refused);
+                }
+                state.steps.push(StepState::None);
+            }
+            Policy::SecurityHeaders(_) => {
+                let tls = req.client.proto == "https";
+                state.steps.push(StepState::Security { tls });
+            }
+            Policy::Cors(rules) => match cors::on_request(rules, &req.method, &req.headers) {
+                cors::CorsRequest::Preflight(fields) => {
+                    return Some(cors::preflight_answer(fields));
+                }
+                cors::CorsRequest::Actual(fields) => state.steps.push(StepState::Cors(fields)),
+                cors::CorsRequest::NotCors => state.steps.push(StepState::None),
+            },
         }
     }
     None
@@ -68,7 +98,17 @@ pub(crate) fn response_phase(
             (Policy::Headers(rules), Some(StepState::Headers(rendered))) => {
                 headers::on_response(rules, rendered, resp.headers_mut());
             }
-            (Policy::Headers(_), _) => {}
+            (Policy::SecurityHeaders(rules), Some(StepState::Security { tls })) => {
+                security_headers::on_response(rules, tls, resp.headers_mut());
+            }
+            (Policy::Cors(_), Some(StepState::Cors(fields))) => {
+                cors::on_response(fields, resp);
+            }
+            (Policy::Headers(_), _)
+            | (Policy::IpFilter(_), _)
+            | (Policy::Methods(_), _)
+            | (Policy::SecurityHeaders(_), _)
+            | (Policy::Cors(_), _) => {}
         }
     }
 }

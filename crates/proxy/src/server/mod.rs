@@ -3,6 +3,7 @@
 //! (SO_REUSEPORT) and its own upstream pools: nothing on the data path is
 //! shared between cores except the immutable snapshot.
 
+mod admission;
 mod h1;
 mod h1_body;
 mod h2;
@@ -306,6 +307,18 @@ async fn accept_loop(
                 continue;
             }
         };
+        // Refused clients are closed here, before a byte is read; behind a
+        // trusted PROXY-protocol sender the client is known only after its
+        // header, so the check waits for it.
+        let sends_proxy_header = ctx.proxy_from.iter().any(|n| n.contains(&peer.ip()));
+        let admitted = if sends_proxy_header {
+            None
+        } else {
+            match admission::admit(&worker.snapshot, ctx.index, peer.ip()) {
+                Some(a) => Some(a),
+                None => continue,
+            }
+        };
         #[cfg(not(target_os = "linux"))]
         tollgate_net::set_nodelay(&stream);
         let mut client = ClientInfo {
@@ -329,7 +342,15 @@ async fn accept_loop(
                     Err(()) => return,
                 }
             }
+            let admitted = match admitted {
+                Some(a) => a,
+                None => match admission::admit(&worker.snapshot, ctx.index, client.peer.ip()) {
+                    Some(a) => a,
+                    None => return,
+                },
+            };
             h1::serve(stream, client, ctx, worker, rx).await;
+            drop(admitted);
             drop(permit);
             drop(guard);
         });
