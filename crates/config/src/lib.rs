@@ -29,7 +29,15 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             format!("cannot read file: {e}"),
         ))
     })?;
-    parse_str(&text, &path.display().to_string())
+    // Files the configuration names (certificates, keys) are relative to
+    // the directory it is in, not to wherever tollgate was started.
+    let base = path.parent().filter(|p| !p.as_os_str().is_empty());
+    parse_text(
+        &text,
+        &path.display().to_string(),
+        base.unwrap_or(Path::new(".")),
+        |name| std::env::var(name).ok(),
+    )
 }
 
 /// Parses and validates configuration text; `file` names it in errors.
@@ -45,6 +53,17 @@ pub fn parse_str_with_env(
     file: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
+    parse_text(text, file, Path::new("."), env)
+}
+
+/// Parses and validates `text`; relative file paths in it are taken
+/// relative to `base`.
+fn parse_text(
+    text: &str,
+    file: &str,
+    base: &Path,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
     let expanded = env::expand_env(text, env).map_err(|errors| {
         ConfigErrors(
             errors
@@ -53,7 +72,7 @@ pub fn parse_str_with_env(
                 .collect(),
         )
     })?;
-    let mut ctx = validate::Ctx::new(file, &expanded);
+    let mut ctx = validate::Ctx::new(file, &expanded, base);
     let read = parse_yaml(&expanded.text).map_err(|(line, column, message)| {
         ConfigErrors::single(ConfigError::new(file, ctx.map(line, column), "", message))
     })?;
@@ -140,3 +159,5 @@ fn parse_yaml(text: &str) -> Result<lenient::Outcome<raw::RawConfig>, (u64, u64,
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;

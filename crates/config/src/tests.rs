@@ -472,7 +472,7 @@ fn unknown_field_has_location() {
     assert_eq!(
         e.to_string(),
         "test.yaml:3:5: listeners[0].adress: unknown field `adress` (did you mean `address`?), \
-         expected one of `name`, `address`, `protocol`, `trusted_proxies`, `limits`, `http2`"
+         expected one of `name`, `address`, `protocol`, `trusted_proxies`, `limits`, `http2`, `tls`, `hsts`, `redirect_https`"
     );
 }
 

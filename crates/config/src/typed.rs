@@ -8,6 +8,9 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use ipnet::IpNet;
 use regex::Regex;
 
+mod tls;
+pub use tls::*;
+
 /// The whole validated configuration of one tollgate process.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -37,6 +40,8 @@ pub struct Server {
 pub enum ListenerProtocol {
     /// HTTP/1.1 and HTTP/2 cleartext with prior knowledge, told apart by the connection preface.
     Http,
+    /// HTTP/1.1 and HTTP/2 over TLS, chosen by ALPN.
+    Https,
 }
 
 /// One listening socket and the HTTP limits that apply on it.
@@ -54,6 +59,12 @@ pub struct Listener {
     pub limits: HttpLimits,
     /// HTTP/2 specific limits.
     pub http2: Http2Limits,
+    /// TLS termination: `Some` exactly when `protocol` is `Https`.
+    pub tls: Option<ListenerTls>,
+    /// HSTS header on every answer (HTTPS listeners only).
+    pub hsts: Option<Hsts>,
+    /// Every request is redirected to HTTPS (HTTP listeners only).
+    pub redirect_https: Option<HttpsRedirect>,
 }
 
 /// Limits on requests and connections accepted by a listener.
@@ -94,6 +105,8 @@ pub enum UpstreamProtocol {
     Http1,
     /// HTTP/2 cleartext with prior knowledge.
     H2c,
+    /// HTTP/2 over TLS, agreed by ALPN.
+    H2,
 }
 
 /// A named pool of servers.
@@ -120,6 +133,8 @@ pub struct Upstream {
     /// Health checking; `None` when the upstream has no `health` section
     /// (every target is always available).
     pub health: Option<Health>,
+    /// TLS to the targets; `None`: cleartext.
+    pub tls: Option<UpstreamTls>,
 }
 
 /// Health checking of an upstream's targets.

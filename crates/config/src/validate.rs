@@ -3,10 +3,12 @@
 
 mod listener;
 mod route;
+mod tls;
 mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
@@ -24,6 +26,8 @@ pub(crate) type Loc = Option<(usize, usize)>;
 pub(crate) struct Ctx<'a> {
     file: &'a str,
     expanded: &'a Expanded,
+    /// Directory relative file paths are resolved against.
+    base: &'a Path,
     /// Every problem found so far.
     pub(crate) errors: Vec<ConfigError>,
 }
@@ -39,10 +43,11 @@ fn p(base: &str, field: &str) -> String {
 
 impl<'a> Ctx<'a> {
     /// A context reporting errors against `file`.
-    pub(crate) fn new(file: &'a str, expanded: &'a Expanded) -> Self {
+    pub(crate) fn new(file: &'a str, expanded: &'a Expanded, base: &'a Path) -> Self {
         Self {
             file,
             expanded,
+            base,
             errors: Vec::new(),
         }
     }

@@ -66,8 +66,9 @@ pub(super) fn listener(
         ListenerProtocol::Http,
         |s| match s {
             "http" => Ok(ListenerProtocol::Http),
+            "https" => Ok(ListenerProtocol::Https),
             _ => Err(format!(
-                "unsupported protocol `{s}`: only `http` is supported"
+                "unsupported protocol `{s}`: expected `http` or `https`"
             )),
         },
     );
@@ -84,6 +85,8 @@ pub(super) fn listener(
     }
     let limits = limits(ctx, raw.limits.as_ref(), &p(path, "limits"));
     let http2 = http2(ctx, raw.http2.as_ref(), &p(path, "http2"));
+    let (tls, hsts, redirect_https) =
+        super::tls::listener_parts(ctx, raw, here, path, protocol, &limits);
     let listener = Listener {
         name: name.clone().unwrap_or_default(),
         address,
@@ -91,6 +94,9 @@ pub(super) fn listener(
         trusted_proxies,
         limits,
         http2,
+        tls,
+        hsts,
+        redirect_https,
     };
     (listener, name, addr_loc)
 }
