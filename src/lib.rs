@@ -24,6 +24,11 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let schemes: Vec<&str> = config
+        .listeners
+        .iter()
+        .map(|l| if l.tls.is_some() { "https" } else { "http" })
+        .collect();
     let server = match RunningServer::start(config) {
         Ok(s) => s,
         Err(e) => {
@@ -31,8 +36,8 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    for (name, addr) in server.addresses() {
-        eprintln!("tollgate: listener {name} on http://{addr}");
+    for ((name, addr), scheme) in server.addresses().iter().zip(schemes) {
+        eprintln!("tollgate: listener {name} on {scheme}://{addr}");
     }
     signals.wait();
     eprintln!("tollgate: shutting down, draining in-flight requests");
@@ -84,7 +89,17 @@ impl Signals {
 
 /// `tollgate validate`: 0 when the file is valid, 1 with every error listed.
 pub fn validate(path: &Path) -> ExitCode {
-    match tollgate_config::load(path) {
+    // Files named by the configuration (certificates, keys) are read too:
+    // a file that would stop `run` makes the configuration invalid.
+    let loaded = tollgate_config::load(path).and_then(|c| {
+        let errors = tollgate_proxy::check_files(&c);
+        if errors.is_empty() {
+            Ok(c)
+        } else {
+            Err(tollgate_config::ConfigErrors(errors))
+        }
+    });
+    match loaded {
         Ok(c) => {
             println!(
                 "{}: valid ({} listeners, {} upstreams, {} routes)",

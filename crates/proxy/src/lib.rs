@@ -19,3 +19,10 @@ pub use router::{RouteInput, Router, Specificity};
 pub use server::{H1RequestBody, RunningServer};
 pub use snapshot::{InFlightTicket, Snapshot};
 pub use upstream::UpstreamBody;
+
+/// Reads every file the configuration's TLS settings name (certificates,
+/// keys, CA bundles) and returns what is wrong with them, each located
+/// like any other configuration error. `tollgate validate` runs it.
+pub fn check_files(config: &tollgate_config::Config) -> Vec<tollgate_config::ConfigError> {
+    tollgate_net::tls::check(config)
+}

@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use http::HeaderName;
 use tollgate_balance::{Algorithm, Available, Balancer, Target, DEFAULT_DECAY};
-use tollgate_config::{Balance, Config, UpstreamProtocol};
+use tollgate_config::{Balance, Config, ConfigError, UpstreamProtocol};
 use tollgate_core::RequestIdGenerator;
 use tollgate_ops::{AccessLog, AccessLogBuffer};
 
 use crate::date::DateCache;
 use crate::health::UpstreamHealth;
 use crate::router::Router;
+use crate::upstream::tls::{self, TargetTls};
 use crate::upstream::{H2Session, TargetPool};
 
 /// Everything the data path reads, built once from a [`Config`].
@@ -31,11 +33,18 @@ pub struct Snapshot {
     /// Health state of each upstream with a `health` section (`None`
     /// without): shared by every worker and the health checker thread.
     pub(crate) health: Vec<Option<Arc<UpstreamHealth>>>,
+    /// Per upstream with `tls`, per target: how to reach it over TLS.
+    pub(crate) tls: Vec<Option<Vec<TargetTls>>>,
+    /// Client certificate headers of every listener: removed from every
+    /// request so no client can forge them.
+    pub(crate) client_cert_headers: Vec<HeaderName>,
 }
 
 impl Snapshot {
-    /// Compiles `config`.
-    pub fn build(config: Config) -> Self {
+    /// Compiles `config`; reads the files its upstreams' TLS settings name
+    /// (CA bundles, client certificates), whose problems are the errors.
+    pub fn build(config: Config) -> Result<Self, Vec<ConfigError>> {
+        let tls = tls::build(&config)?;
         let names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
         let router = Router::new(&config.routes, &names);
         // Seeds of the random pickers: distinct per upstream, different
@@ -67,15 +76,30 @@ impl Snapshot {
         let health = config
             .upstreams
             .iter()
-            .map(|u| UpstreamHealth::new(u).map(Arc::new))
+            .zip(&tls)
+            .map(|(u, t)| UpstreamHealth::new(u, t.as_deref().map(tls::for_probes)).map(Arc::new))
             .collect();
-        Self {
+        let mut client_cert_headers = Vec::new();
+        for auth in config
+            .listeners
+            .iter()
+            .filter_map(|l| l.tls.as_ref()?.client_auth.as_ref())
+        {
+            for name in [&auth.subject_header, &auth.san_header] {
+                if !client_cert_headers.contains(name) {
+                    client_cert_headers.push(name.clone());
+                }
+            }
+        }
+        Ok(Self {
             config,
             router,
             balancers,
             available,
             health,
-        }
+            tls,
+            client_cert_headers,
+        })
     }
 }
 
@@ -157,15 +181,18 @@ impl Worker {
             .config
             .upstreams
             .iter()
-            .map(|u| {
+            .zip(&snapshot.tls)
+            .map(|(u, tls)| {
                 u.targets
                     .iter()
-                    .map(|t| {
+                    .enumerate()
+                    .map(|(i, t)| {
                         Arc::new(TargetPool::new(
                             t.address.clone(),
                             u.pool_max_idle,
                             u.pool_idle_timeout,
                             u.connect_timeout,
+                            tls.as_ref().and_then(|tls| tls.get(i).cloned()),
                         ))
                     })
                     .collect()
@@ -176,7 +203,9 @@ impl Worker {
             .upstreams
             .iter()
             .map(|u| match u.protocol {
-                UpstreamProtocol::H2c => u.targets.iter().map(|_| H2Session::default()).collect(),
+                UpstreamProtocol::H2c | UpstreamProtocol::H2 => {
+                    u.targets.iter().map(|_| H2Session::default()).collect()
+                }
                 UpstreamProtocol::Http1 => Vec::new(),
             })
             .collect();

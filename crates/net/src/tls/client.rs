@@ -89,6 +89,17 @@ impl UpstreamConnector {
         })
     }
 
+    /// The same settings offering other ALPN protocols (health probes
+    /// speak HTTP/1.1 to upstreams whose requests go over HTTP/2).
+    pub fn with_alpn(&self, alpn: &[&[u8]]) -> Self {
+        let mut config = (*self.config).clone();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Self {
+            config: Arc::new(config),
+            server_name: self.server_name.clone(),
+        }
+    }
+
     /// The name to send and verify for a target whose host is `host`
     /// (a DNS name, an IPv4 address or a bracketed IPv6 address): the
     /// configured `server_name`, else the host. IP addresses are verified

@@ -25,6 +25,7 @@ use tollgate_config::{Alpn, Config, ConfigError, TlsVersion, UpstreamProtocol};
 
 pub use client::UpstreamConnector;
 pub use reload::spawn_reloader;
+pub use rustls::pki_types::ServerName;
 pub use server::ServerTls;
 pub use store::SniResolver;
 pub use x509::CertNames;

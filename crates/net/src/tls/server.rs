@@ -106,6 +106,16 @@ impl ServerTls {
     }
 }
 
+impl ServerTls {
+    /// Starts the handshake of an accepted connection.
+    pub fn accept(
+        &self,
+        tcp: tokio::net::TcpStream,
+    ) -> tokio_rustls::Accept<tokio::net::TcpStream> {
+        tokio_rustls::TlsAcceptor::from(self.config.clone()).accept(tcp)
+    }
+}
+
 /// A failure that no configuration should cause (the provider refusing its
 /// own defaults), reported at the listener's first certificate.
 fn internal(tls: &ListenerTls, e: &rustls::Error) -> ConfigError {

@@ -97,6 +97,13 @@ pub(super) async fn forward_upstream(
         req.version,
     );
     headers.insert(&route.forwarding.request_id_header, req.request_id.clone());
+    let listener = &snapshot.config.listeners[req.listener];
+    forward::client_cert_headers(
+        &mut headers,
+        &snapshot.client_cert_headers,
+        listener.tls.as_ref().and_then(|t| t.client_auth.as_ref()),
+        req.client.cert.as_deref(),
+    );
     let upstream_host: &str = match &route.forwarding.host {
         HostRewrite::Preserve => &host_sent,
         HostRewrite::Target => &pool.address,
@@ -120,8 +127,13 @@ pub(super) async fn forward_upstream(
     };
     let started = Instant::now();
 
-    if upstream.protocol == UpstreamProtocol::H2c {
-        let uri = format!("http://{upstream_host}{target}");
+    if upstream.protocol != UpstreamProtocol::Http1 {
+        let scheme = if upstream.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let uri = format!("{scheme}://{upstream_host}{target}");
         let mut builder = http::Request::builder()
             .method(req.method.clone())
             .uri(uri)

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tollgate_core::{ErrorKind, ProxyError};
+use tollgate_net::{MaybeTls, OutboundStream};
+
+use super::tls::TargetTls;
 
 /// Read buffer an upstream connection starts with and keeps while idle;
 /// bodies grow it while they stream.
@@ -25,11 +28,13 @@ pub(crate) struct TargetPool {
     max_idle: usize,
     idle_timeout: Duration,
     connect_timeout: Duration,
+    /// TLS settings when the upstream is reached over TLS.
+    tls: Option<TargetTls>,
 }
 
 #[derive(Debug)]
 struct IdleConn {
-    stream: TcpStream,
+    stream: OutboundStream,
     rbuf: BytesMut,
     wbuf: BytesMut,
     since: Instant,
@@ -38,8 +43,8 @@ struct IdleConn {
 /// A connection checked out of a pool, for one exchange at a time.
 #[derive(Debug)]
 pub(crate) struct PooledConn {
-    /// The socket.
-    pub(crate) stream: TcpStream,
+    /// The connection (plain or TLS).
+    pub(crate) stream: OutboundStream,
     /// Bytes read from the upstream and not yet consumed.
     pub(crate) rbuf: BytesMut,
     /// Write buffer, kept with the connection so requests reuse it.
@@ -56,6 +61,7 @@ impl TargetPool {
         max_idle: usize,
         idle_timeout: Duration,
         connect_timeout: Duration,
+        tls: Option<TargetTls>,
     ) -> Self {
         Self {
             address,
@@ -63,7 +69,13 @@ impl TargetPool {
             max_idle,
             idle_timeout,
             connect_timeout,
+            tls,
         }
+    }
+
+    /// Whether connections to this target carry TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// The most recently used live idle connection, or a new one.
@@ -74,9 +86,12 @@ impl TargetPool {
         self.connect().await
     }
 
-    /// A new connection, bypassing idle ones.
+    /// A new connection, bypassing idle ones. With TLS, the handshake
+    /// counts towards the connect timeout, and a failed one (certificate
+    /// refused, no common protocol) is a connect error: nothing of the
+    /// request was sent, so another target may be tried.
     pub(crate) async fn connect(&self) -> Result<PooledConn, ProxyError> {
-        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(&*self.address))
+        let stream = tokio::time::timeout(self.connect_timeout, self.open())
             .await
             .map_err(|_| {
                 ProxyError::upstream(
@@ -84,15 +99,7 @@ impl TargetPool {
                     format!("connect to {} timed out", self.address),
                 )
                 .retryable()
-            })?
-            .map_err(|e| {
-                ProxyError::upstream(
-                    ErrorKind::UpstreamConnect,
-                    format!("connect to {} failed: {e}", self.address),
-                )
-                .retryable()
-            })?;
-        tollgate_net::set_nodelay(&stream);
+            })??;
         Ok(PooledConn {
             stream,
             rbuf: BytesMut::with_capacity(READ_BUF),
@@ -101,11 +108,35 @@ impl TargetPool {
         })
     }
 
+    async fn open(&self) -> Result<OutboundStream, ProxyError> {
+        let tcp = TcpStream::connect(&*self.address).await.map_err(|e| {
+            ProxyError::upstream(
+                ErrorKind::UpstreamConnect,
+                format!("connect to {} failed: {e}", self.address),
+            )
+            .retryable()
+        })?;
+        tollgate_net::set_nodelay(&tcp);
+        let Some(tls) = &self.tls else {
+            return Ok(MaybeTls::Plain(tcp));
+        };
+        tls.connector
+            .connect(tcp, tls.name.clone())
+            .await
+            .map_err(|e| {
+                ProxyError::upstream(
+                    ErrorKind::UpstreamConnect,
+                    format!("TLS handshake with {} failed: {e}", self.address),
+                )
+                .retryable()
+            })
+    }
+
     fn take_idle(&self) -> Option<PooledConn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        while let Some(c) = idle.pop() {
-            if now.duration_since(c.since) < self.idle_timeout && still_open(&c.stream) {
+        while let Some(mut c) = idle.pop() {
+            if now.duration_since(c.since) < self.idle_timeout && still_open(&mut c.stream) {
                 return Some(PooledConn {
                     stream: c.stream,
                     rbuf: c.rbuf,
@@ -153,7 +184,47 @@ impl TargetPool {
 /// readiness the event loop already has, so it costs no system call while
 /// the connection is quiet. A connection closed too recently to be seen is
 /// still caught by the exchange's retry.
-fn still_open(stream: &TcpStream) -> bool {
+fn still_open(stream: &mut OutboundStream) -> bool {
     let mut byte = [0u8; 1];
-    matches!(stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    match stream {
+        MaybeTls::Plain(tcp) => {
+            matches!(tcp.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        }
+        // Read through TLS, never the socket beneath: records that arrived
+        // while idle (TLS 1.3 session tickets, a close_notify) must reach
+        // rustls. Nothing readable yet means still open.
+        MaybeTls::Tls(tls) => {
+            use tokio::io::AsyncRead;
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let mut buf = tokio::io::ReadBuf::new(&mut byte);
+            std::pin::Pin::new(tls.as_mut())
+                .poll_read(&mut cx, &mut buf)
+                .is_pending()
+        }
+    }
+}
+
+/// Reads what the connection has into `buf`; `Ready(Ok(0))` at its end.
+/// Plain sockets read on readiness (no future set up per read); TLS
+/// connections decrypt through rustls.
+pub(crate) fn poll_read_buf(
+    stream: &mut OutboundStream,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut BytesMut,
+) -> std::task::Poll<std::io::Result<usize>> {
+    use std::future::Future;
+    use std::task::Poll;
+    match stream {
+        MaybeTls::Plain(tcp) => loop {
+            std::task::ready!(tcp.poll_read_ready(cx))?;
+            match tcp.try_read_buf(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                done => return Poll::Ready(done),
+            }
+        },
+        MaybeTls::Tls(tls) => {
+            use tokio::io::AsyncReadExt;
+            std::pin::pin!(tls.read_buf(buf)).poll(cx)
+        }
+    }
 }
