@@ -1,13 +1,15 @@
 //! tollgate-testkit: what tollgate's integration tests are built from.
 //!
 //! - [`Upstream`]: small HTTP servers on `127.0.0.1:0` (echo, fixed status,
-//!   slow, streaming, closing, WebSocket echo, h2c echo) that record what
-//!   reached them and stop when dropped.
+//!   slow, streaming, closing, WebSocket echo, h2c echo, TLS echo) that
+//!   record what reached them and stop when dropped.
 //! - [`Tollgate`]: tollgate started in-process from a YAML string, stopped
 //!   when dropped.
 //! - Clients: [`raw_request`] and friends for byte-exact HTTP/1.1, and
 //!   [`get`] / [`request`] / [`h2_get`] / [`h2_request`] (hyper based) for
 //!   convenience.
+//! - TLS: [`TestCa`] issues certificates, [`TempDir`] holds their files,
+//!   [`tls_connect`] / [`tls_get`] are TLS clients that report the handshake.
 //! - [`render`]: `{name}` placeholders in config templates.
 //!
 //! # Sync by design
@@ -21,6 +23,7 @@
 mod client;
 mod harness;
 mod raw;
+mod tls;
 mod upstream;
 mod ws;
 
@@ -33,7 +36,8 @@ pub use raw::{
     connect, parse_response, parse_status, raw_request, raw_request_timeout, read_all, read_until,
     read_until_timeout,
 };
-pub use upstream::{RecordedRequest, Upstream};
+pub use tls::{tls_connect, tls_get, CertPair, TempDir, TestCa, TlsConn, TlsOptions};
+pub use upstream::{RecordedRequest, TlsHandshake, Upstream};
 pub use ws::{websocket_accept, WEBSOCKET_KEY};
 
 /// Re-exported so tests need no extra dependency for header maps and versions.
