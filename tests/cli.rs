@@ -194,6 +194,26 @@ routes:
 }
 
 #[test]
+fn explain_shows_https_redirects() {
+    let cfg = TempConfig::new(
+        r#"listeners:
+  - {name: web, address: 127.0.0.1:0, redirect_https: {port: 8443}}
+routes:
+  - {name: home, respond: {}}
+"#,
+    );
+    let file = cfg.path().to_str().unwrap();
+    let out = tollgate(&["explain", "-c", file, "GET", "http://a.test/x?y=1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("=> redirect_https: 308 to https://a.test:8443/x?y=1"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("route home"), "{stdout}");
+}
+
+#[test]
 fn version_prints_the_version() {
     let out = tollgate(&["version"]);
     assert!(out.status.success());

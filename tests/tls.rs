@@ -7,8 +7,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use tollgate_testkit::{
-    connect, parse_response, raw_request, render, tls_connect, tls_get, CertPair, TempDir, TestCa,
-    TlsOptions, Tollgate, Upstream,
+    connect, parse_response, raw_request, render, tls_connect, tls_get, tls_raw_request, CertPair,
+    TempDir, TestCa, TlsOptions, Tollgate, Upstream,
 };
 
 /// Certificates signed by one CA, written to a temp dir.
@@ -175,6 +175,25 @@ fn alpn_h2_and_http11_reach_the_upstream_with_proto_https() {
     // The plain listener still says http.
     let plain = tollgate_testkit::get(tg.addr("web"), "/plain").echo();
     assert_eq!(plain.header("x-forwarded-proto"), Some("http"));
+}
+
+#[test]
+fn connections_end_with_close_notify() {
+    let pki = Pki::new();
+    let up = Upstream::streaming(&["first ", "second"], Duration::from_millis(20));
+    let tg = start(&up, &pki.server("site", &["site.test"]), "", "");
+    // HTTP/1.0 and a body of unknown length: the end of the answer is the
+    // end of the connection, which must be a clean TLS close.
+    let raw = tls_raw_request(
+        tg.addr("tls"),
+        &pki.opts("site.test"),
+        b"GET /stream HTTP/1.0\r\nHost: site.test\r\n\r\n",
+    )
+    .unwrap();
+    let resp = parse_response(&raw);
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.text(), "first second");
+    assert_eq!(resp.header("connection"), Some("close"));
 }
 
 #[test]

@@ -36,7 +36,9 @@ pub use raw::{
     connect, parse_response, parse_status, raw_request, raw_request_timeout, read_all, read_until,
     read_until_timeout,
 };
-pub use tls::{tls_connect, tls_get, CertPair, TempDir, TestCa, TlsConn, TlsOptions};
+pub use tls::{
+    tls_connect, tls_get, tls_raw_request, CertPair, TempDir, TestCa, TlsConn, TlsOptions,
+};
 pub use upstream::{RecordedRequest, TlsHandshake, Upstream};
 pub use ws::{websocket_accept, WEBSOCKET_KEY};
 

@@ -474,6 +474,43 @@ pub fn tls_get(addr: SocketAddr, opts: &TlsOptions, path: &str) -> Result<HttpRe
     tls_connect(addr, opts)?.get(&host, path)
 }
 
+/// Connects with TLS, writes `request` as is and reads until the server
+/// closes. `Err` also when the server closed without TLS close_notify
+/// (the answer could have been cut).
+pub fn tls_raw_request(
+    addr: SocketAddr,
+    opts: &TlsOptions,
+    request: &[u8],
+) -> Result<Vec<u8>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = opts.config();
+    let name = ServerName::try_from(
+        opts.server_name
+            .clone()
+            .unwrap_or_else(|| "no-sni.invalid".to_owned()),
+    )
+    .map_err(|e| format!("server name: {e}"))?;
+    let request = request.to_vec();
+    block_on(async move {
+        let tcp = TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let mut tls = tokio_rustls::TlsConnector::from(config)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS handshake: {e}"))?;
+        tls.write_all(&request)
+            .await
+            .map_err(|e| format!("write: {e}"))?;
+        tls.flush().await.map_err(|e| format!("write: {e}"))?;
+        let mut out = Vec::new();
+        tls.read_to_end(&mut out)
+            .await
+            .map_err(|e| format!("read: {e} (after {} bytes)", out.len()))?;
+        Ok(out)
+    })
+}
+
 fn block_on<T>(fut: impl std::future::Future<Output = T>) -> T {
     runtime().block_on(async {
         tokio::time::timeout(CLIENT_TIMEOUT, fut)

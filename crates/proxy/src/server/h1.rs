@@ -69,7 +69,10 @@ pub(crate) async fn serve(
     loop {
         let head = match next_head(&mut io, &limits, &ctx, first, &mut shutdown).await {
             Ok(NextHead::Head(h)) => h,
-            Ok(NextHead::Closed) => return,
+            Ok(NextHead::Closed) => {
+                close_tls(&mut io).await;
+                return;
+            }
             Ok(NextHead::H2) => {
                 let prefix = std::mem::take(&mut io.rbuf).to_vec();
                 // Boxed: hyper's connection state is large and only HTTP/2 clients need it.
@@ -99,6 +102,7 @@ pub(crate) async fn serve(
         first = false;
         let keep = serve_one(&mut io, head, &client, &ctx, &worker, &shutdown).await;
         if !keep {
+            close_tls(&mut io).await;
             return;
         }
     }
@@ -450,6 +454,15 @@ async fn linger_close(io: &mut ClientIo) {
             Ok(Ok(n)) if n > 0 => discarded += n,
             _ => return,
         }
+    }
+}
+
+/// Ends a TLS connection with close_notify, so the client can tell the
+/// end of the stream from a cut (answers delimited by the close depend on
+/// it). Plain connections are simply dropped.
+async fn close_tls(io: &mut ClientIo) {
+    if io.stream.is_tls() {
+        let _ = tokio::time::timeout(LINGER, io.stream.shutdown()).await;
     }
 }
 
