@@ -117,6 +117,27 @@ fn sni_chooses_the_certificate_exact_wildcard_or_default() {
 }
 
 #[test]
+fn the_chain_in_the_certificate_file_is_sent() {
+    let pki = Pki::new();
+    let up = Upstream::echo();
+    let intermediate = pki.ca.intermediate("tollgate test intermediate");
+    let leaf = intermediate.server_cert(&["chained.test"]);
+    // Clients trust only the root: the leaf verifies through the intermediate
+    // tollgate sends after it.
+    let chained = CertPair {
+        cert_pem: format!("{}{}", leaf.cert_pem, intermediate.cert_pem()),
+        key_pem: leaf.key_pem.clone(),
+    };
+    let tg = start(&up, &pki.entry("chained", &chained), "", "");
+    let resp = tls_get(tg.addr("tls"), &pki.opts("chained.test"), "/").unwrap();
+    assert_eq!(resp.status, 200);
+
+    let alone = start(&up, &pki.entry("alone", &leaf), "", "");
+    let err = tls_get(alone.addr("tls"), &pki.opts("chained.test"), "/").unwrap_err();
+    assert!(err.contains("UnknownIssuer"), "{err}");
+}
+
+#[test]
 fn a_certificate_marked_default_answers_unknown_names() {
     let pki = Pki::new();
     let up = Upstream::echo();

@@ -62,6 +62,25 @@ impl TestCa {
         }
     }
 
+    /// An intermediate CA signed by this one: certificates it issues
+    /// verify only when the intermediate is sent along (see
+    /// [`TestCa::cert_pem`] of the intermediate, to append to a chain).
+    pub fn intermediate(&self, name: &str) -> TestCa {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn(name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = KeyPair::generate().expect("intermediate key");
+        Self {
+            issuer: CertifiedIssuer::signed_by(params, key, &self.issuer)
+                .expect("intermediate certificate"),
+        }
+    }
+
     /// The CA certificate, PEM (what clients and servers trust).
     pub fn cert_pem(&self) -> String {
         self.issuer.pem()
