@@ -77,7 +77,11 @@ impl Snapshot {
             .upstreams
             .iter()
             .zip(&tls)
-            .map(|(u, t)| UpstreamHealth::new(u, t.as_deref().map(tls::for_probes)).map(Arc::new))
+            .map(|(u, t)| {
+                let active = u.health.as_ref().is_some_and(|h| h.active.is_some());
+                let probe_tls = t.as_deref().filter(|_| active).map(tls::for_probes);
+                UpstreamHealth::new(u, probe_tls).map(Arc::new)
+            })
             .collect();
         let mut client_cert_headers = Vec::new();
         for auth in config

@@ -48,10 +48,14 @@ pub(crate) fn build(config: &Config) -> Result<Vec<Option<Vec<TargetTls>>>, Vec<
 /// The same targets for health probes, which speak HTTP/1.1 whatever the
 /// upstream's protocol.
 pub(crate) fn for_probes(targets: &[TargetTls]) -> Vec<TargetTls> {
+    let Some(first) = targets.first() else {
+        return Vec::new();
+    };
+    let connector = first.connector.with_alpn(&[b"http/1.1"]);
     targets
         .iter()
         .map(|t| TargetTls {
-            connector: t.connector.with_alpn(&[b"http/1.1"]),
+            connector: connector.clone(),
             name: t.name.clone(),
         })
         .collect()
