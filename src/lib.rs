@@ -28,6 +28,7 @@ pub fn run(path: &Path) -> ExitCode {
         .listeners
         .iter()
         .map(|l| match l.protocol {
+            tollgate_config::ListenerProtocol::Https => "https",
             tollgate_config::ListenerProtocol::Http => "http",
             tollgate_config::ListenerProtocol::Tcp => "tcp",
             tollgate_config::ListenerProtocol::TlsPassthrough => "tls",
@@ -94,7 +95,17 @@ impl Signals {
 
 /// `tollgate validate`: 0 when the file is valid, 1 with every error listed.
 pub fn validate(path: &Path) -> ExitCode {
-    match tollgate_config::load(path) {
+    // Files named by the configuration (certificates, keys) are read too:
+    // a file that would stop `run` makes the configuration invalid.
+    let loaded = tollgate_config::load(path).and_then(|c| {
+        let errors = tollgate_proxy::check_files(&c);
+        if errors.is_empty() {
+            Ok(c)
+        } else {
+            Err(tollgate_config::ConfigErrors(errors))
+        }
+    });
+    match loaded {
         Ok(c) => {
             println!(
                 "{}: valid ({} listeners, {} upstreams, {} routes)",

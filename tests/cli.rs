@@ -111,6 +111,39 @@ routes:
 }
 
 #[test]
+fn validate_reads_tls_files_and_locates_their_errors() {
+    // Relative paths are taken from the configuration file's directory.
+    let cfg = TempConfig::new(
+        r#"listeners:
+  - name: secure
+    address: 127.0.0.1:0
+    protocol: https
+    tls:
+      certificates:
+        - {cert: no-such-dir/site.pem, key: no-such-dir/site.key}
+routes:
+  - {name: r, respond: {}}
+"#,
+    );
+    let file = cfg.path().to_str().unwrap();
+    let out = tollgate(&["validate", "-c", file]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let dir = cfg.path().parent().unwrap().join("no-such-dir/site.pem");
+    let want = format!(
+        "{file}:7:18: listeners[0].tls.certificates[0].cert: cannot read `{}`",
+        dir.display()
+    );
+    assert!(
+        stderr.contains(&want),
+        "{stderr}
+should contain
+{want}"
+    );
+    assert!(stderr.contains("1 error(s)"), "{stderr}");
+}
+
+#[test]
 fn validate_fails_on_a_missing_file() {
     let out = tollgate(&["validate", "-c", "/nonexistent/tollgate.yaml"]);
     assert_eq!(out.status.code(), Some(1));
@@ -190,6 +223,26 @@ fn validate_and_explain_l4_listeners() {
     let out = tollgate(&["explain", "-c", file, "-l", "pg", "GET", "/"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).contains("listener web"));
+}
+
+#[test]
+fn explain_shows_https_redirects() {
+    let cfg = TempConfig::new(
+        r#"listeners:
+  - {name: web, address: 127.0.0.1:0, redirect_https: {port: 8443}}
+routes:
+  - {name: home, respond: {}}
+"#,
+    );
+    let file = cfg.path().to_str().unwrap();
+    let out = tollgate(&["explain", "-c", file, "GET", "http://a.test/x?y=1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("=> redirect_https: 308 to https://a.test:8443/x?y=1"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("route home"), "{stdout}");
 }
 
 #[test]

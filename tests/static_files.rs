@@ -19,7 +19,7 @@ struct Site {
 
 impl Site {
     fn new() -> Self {
-        let dir = TempDir::new("static");
+        let dir = TempDir::tagged("static");
         dir.write("secret.txt", SECRET);
         dir.write("site/index.html", "<h1>home</h1>\n");
         dir.write("site/style.css", "body{}\n");

@@ -34,12 +34,14 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
             format!("cannot read file: {e}"),
         ))
     })?;
-    let base = path.parent().map(Path::to_path_buf);
-    parse(
+    // Files the configuration names (certificates, keys) are relative to
+    // the directory it is in, not to wherever tollgate was started.
+    let base = path.parent().filter(|p| !p.as_os_str().is_empty());
+    parse_text(
         &text,
         &path.display().to_string(),
+        base.unwrap_or(Path::new(".")),
         |name| std::env::var(name).ok(),
-        base,
     )
 }
 
@@ -56,16 +58,16 @@ pub fn parse_str_with_env(
     file: &str,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    parse(text, file, env, None)
+    parse_text(text, file, Path::new("."), env)
 }
 
-/// The one parsing path; relative file paths in the configuration (static
-/// roots) are resolved against `base_dir`, or the working directory.
-fn parse(
+/// Parses and validates `text`; relative file paths in it are taken
+/// relative to `base`.
+fn parse_text(
     text: &str,
     file: &str,
+    base: &Path,
     env: impl Fn(&str) -> Option<String>,
-    base_dir: Option<std::path::PathBuf>,
 ) -> Result<Config, ConfigErrors> {
     let expanded = env::expand_env(text, env).map_err(|errors| {
         ConfigErrors(
@@ -75,8 +77,7 @@ fn parse(
                 .collect(),
         )
     })?;
-    let mut ctx = validate::Ctx::new(file, &expanded);
-    ctx.base_dir = base_dir.filter(|d| !d.as_os_str().is_empty());
+    let mut ctx = validate::Ctx::new(file, &expanded, base);
     let read = parse_yaml(&expanded.text).map_err(|(line, column, message)| {
         ConfigErrors::single(ConfigError::new(file, ctx.map(line, column), "", message))
     })?;
@@ -167,3 +168,5 @@ mod tests;
 mod tests_edge;
 #[cfg(test)]
 mod tests_l4;
+#[cfg(test)]
+mod tls_tests;

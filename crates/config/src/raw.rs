@@ -103,6 +103,9 @@ pub(crate) struct RawListener {
     pub(crate) per_client: Option<Sp<RawPerClient>>,
     pub(crate) normalize_path: Text,
     pub(crate) encoded_slash: Text,
+    pub(crate) tls: Option<Sp<RawListenerTls>>,
+    pub(crate) hsts: Option<Sp<RawHsts>>,
+    pub(crate) redirect_https: Option<Sp<RawHttpsRedirect>>,
 }
 
 /// One of `sni:` of a `tls_passthrough` listener.
@@ -178,6 +181,7 @@ pub(crate) struct RawUpstream {
     pub(crate) dns_refresh: Text,
     /// PROXY protocol version sent to targets (validate/l4.rs).
     pub(crate) proxy_protocol: Text,
+    pub(crate) tls: Option<Sp<RawUpstreamTls>>,
 }
 
 /// `retries:` of an upstream.
@@ -401,6 +405,75 @@ pub(crate) struct RawRewrite {
 pub(crate) struct RawRegexRewrite {
     pub(crate) pattern: Text,
     pub(crate) replace: Text,
+}
+
+/// `tls:` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawListenerTls {
+    pub(crate) certificates: List<RawCertificate>,
+    pub(crate) min_version: Text,
+    pub(crate) alpn: List<String>,
+    pub(crate) session_tickets: Text,
+    pub(crate) session_cache: Text,
+    pub(crate) handshake_timeout: Text,
+    pub(crate) reload_interval: Text,
+    pub(crate) client_auth: Option<Sp<RawClientAuth>>,
+}
+
+/// One of `tls.certificates:` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCertificate {
+    pub(crate) cert: Text,
+    pub(crate) key: Text,
+    pub(crate) default: Text,
+}
+
+/// `tls.client_auth:` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawClientAuth {
+    pub(crate) mode: Text,
+    pub(crate) ca: Text,
+    pub(crate) subject_header: Text,
+    pub(crate) san_header: Text,
+}
+
+/// `hsts:` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHsts {
+    pub(crate) max_age: Text,
+    pub(crate) include_subdomains: Text,
+    pub(crate) preload: Text,
+}
+
+/// `redirect_https:` of a listener.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttpsRedirect {
+    pub(crate) port: Text,
+    pub(crate) status: Text,
+}
+
+/// `tls:` of an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawUpstreamTls {
+    pub(crate) ca: Text,
+    pub(crate) server_name: Text,
+    pub(crate) client_cert: Option<Sp<RawKeyPair>>,
+    pub(crate) verify: Text,
+    pub(crate) min_version: Text,
+}
+
+/// `client_cert:` of an upstream's `tls`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKeyPair {
+    pub(crate) cert: Text,
+    pub(crate) key: Text,
 }
 
 /// A YAML mapping of strings kept in the order written.

@@ -223,7 +223,7 @@ upstreams: [{name: u, targets: [{address: "127.0.0.1:9"}]}]
     );
     assert_errors(
         "listeners: [{name: y, address: \"127.0.0.1:4\", protocol: sctp}]\nroutes: [{name: r, respond: {}}]\n",
-        &[(1, "listeners[0].protocol", "expected `http`, `tcp`, `tls_passthrough` or `udp`")],
+        &[(1, "listeners[0].protocol", "expected `http`, `https`, `tcp`, `tls_passthrough` or `udp`")],
     );
 }
 

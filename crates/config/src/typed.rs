@@ -14,6 +14,8 @@ pub use crate::security::{
     OriginPattern, PerClient, SecurityHeaders,
 };
 pub use crate::static_files::StaticFiles;
+mod tls;
+pub use tls::*;
 
 /// The whole validated configuration of one tollgate process.
 #[derive(Debug, Clone)]
@@ -51,6 +53,8 @@ pub enum ListenerProtocol {
     TlsPassthrough,
     /// A UDP datagram relay with per-client sessions (L4).
     Udp,
+    /// HTTP/1.1 and HTTP/2 over TLS, chosen by ALPN.
+    Https,
 }
 
 impl ListenerProtocol {
@@ -58,6 +62,7 @@ impl ListenerProtocol {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Http => "http",
+            Self::Https => "https",
             Self::Tcp => "tcp",
             Self::TlsPassthrough => "tls_passthrough",
             Self::Udp => "udp",
@@ -100,6 +105,12 @@ pub struct Listener {
     pub normalize_path: bool,
     /// What normalization does with `%2F`, `%5C` and `\`.
     pub encoded_slash: EncodedSlash,
+    /// TLS termination: `Some` exactly when `protocol` is `Https`.
+    pub tls: Option<ListenerTls>,
+    /// HSTS header on every answer (HTTPS listeners only).
+    pub hsts: Option<Hsts>,
+    /// Every request is redirected to HTTPS (HTTP listeners only).
+    pub redirect_https: Option<HttpsRedirect>,
 }
 
 /// What an L4 (`tcp`, `tls_passthrough`, `udp`) listener relays to.
@@ -173,6 +184,8 @@ pub enum UpstreamProtocol {
     Http1,
     /// HTTP/2 cleartext with prior knowledge.
     H2c,
+    /// HTTP/2 over TLS, agreed by ALPN.
+    H2,
 }
 
 /// A named pool of servers.
@@ -213,6 +226,8 @@ pub struct Upstream {
     /// PROXY protocol header sent first on every relayed connection (only
     /// upstreams of `tcp` and `tls_passthrough` listeners); `None`: none.
     pub proxy_protocol: Option<ProxyProtocolVersion>,
+    /// TLS to the targets; `None`: cleartext.
+    pub tls: Option<UpstreamTls>,
 }
 
 /// When and how a request that reached a target is tried again.

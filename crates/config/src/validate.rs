@@ -8,11 +8,12 @@ mod resilience;
 mod route;
 mod security;
 mod static_files;
+mod tls;
 mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
@@ -30,11 +31,10 @@ pub(crate) type Loc = Option<(usize, usize)>;
 pub(crate) struct Ctx<'a> {
     file: &'a str,
     expanded: &'a Expanded,
+    /// Directory relative file paths are resolved against.
+    base: &'a Path,
     /// Every problem found so far.
     pub(crate) errors: Vec<ConfigError>,
-    /// Directory relative paths in the file are resolved against (the
-    /// file's own); `None` resolves them against the working directory.
-    pub(crate) base_dir: Option<PathBuf>,
 }
 
 /// `base.field`, or `field` at the top level.
@@ -48,12 +48,12 @@ fn p(base: &str, field: &str) -> String {
 
 impl<'a> Ctx<'a> {
     /// A context reporting errors against `file`.
-    pub(crate) fn new(file: &'a str, expanded: &'a Expanded) -> Self {
+    pub(crate) fn new(file: &'a str, expanded: &'a Expanded, base: &'a Path) -> Self {
         Self {
             file,
             expanded,
+            base,
             errors: Vec::new(),
-            base_dir: None,
         }
     }
 

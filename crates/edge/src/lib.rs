@@ -1,14 +1,16 @@
 //! The reverse-proxy edge role: what happens at the edge before (or
-//! instead of) forwarding: path normalization and rewrites, static files,
-//! IP filters, per-client caps, CORS.
+//! instead of) forwarding: path normalization and rewrites, redirects to
+//! HTTPS, static files, IP filters, per-client caps, CORS.
 
 pub mod client_limits;
 pub mod cors;
+mod https;
 mod ip_filter;
 mod normalize;
 mod rewrite;
 pub mod static_files;
 
+pub use https::https_location;
 pub use ip_filter::ip_allowed;
 pub use normalize::{normalize_path, PathError};
 pub use rewrite::rewrite_path;

@@ -2,13 +2,16 @@
 //! shared by worker threads through SO_REUSEPORT (TCP and UDP), an I/O
 //! adapter that replays bytes already read during protocol sniffing, the L4
 //! byte relay, the PROXY protocol (v1 and v2), and the TLS ClientHello
-//! reader that finds the server name for SNI routing without terminating TLS.
+//! reader that finds the server name for SNI routing without terminating TLS,
+//! connections that may carry TLS, and TLS itself (`tls`).
 
 pub mod client_hello;
 mod listen;
 pub mod proxy_protocol;
 mod relay;
 mod rewind;
+mod stream;
+pub mod tls;
 
 pub use client_hello::{read_server_name, sniff_server_name, ClientHelloError, Sniffed};
 pub use listen::{bind_group, bind_udp_group, set_nodelay};
@@ -17,3 +20,4 @@ pub use relay::{
     relay, RelayConfig, RelayEnd, RelayOutcome, RELAY_INITIAL_BUFFER, RELAY_MAX_BUFFER,
 };
 pub use rewind::Rewind;
+pub use stream::{InboundStream, MaybeTls, OutboundStream, OverTcp};

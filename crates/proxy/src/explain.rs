@@ -86,6 +86,17 @@ pub fn explain(
                 nets.join(", ")
             );
         }
+        if let Some(r) = &l.redirect_https {
+            let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
+            let to = tollgate_edge::https_location(r, &host, pq)
+                .unwrap_or_else(|| "(no host: 400)".into());
+            let _ = writeln!(
+                out,
+                "  => redirect_https: {} to {to} (routes do not run on this listener)",
+                r.status.as_u16()
+            );
+            continue;
+        }
         for (i, result) in router.explain(&input) {
             let name = &config.routes[i].name;
             match result {

@@ -2,12 +2,14 @@
 //! headers (X-Forwarded-*, Forwarded, Via) written, request ids passed on.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use tollgate_config::{ForwardMode, Forwarding};
+use tollgate_config::{ClientAuth, ForwardMode, Forwarding};
+use tollgate_net::tls::CertNames;
 
-/// What the forwarding rules know about the client connection.
-#[derive(Debug, Clone, Copy)]
+/// What the pipeline knows about the client connection.
+#[derive(Debug, Clone)]
 pub(crate) struct ClientInfo {
     /// The peer address of the connection.
     pub(crate) peer: SocketAddr,
@@ -15,6 +17,59 @@ pub(crate) struct ClientInfo {
     pub(crate) trusted: bool,
     /// `http` or `https`.
     pub(crate) proto: &'static str,
+    /// The verified client certificate (mTLS), for policies and upstreams.
+    pub(crate) cert: Option<Arc<ClientCert>>,
+}
+
+/// The identity in a verified client certificate.
+#[derive(Debug)]
+pub(crate) struct ClientCert {
+    /// Subject and alternative names, for policies that authorise by
+    /// client identity (consumers, ACLs); upstreams get them as headers.
+    #[allow(dead_code)]
+    pub(crate) names: CertNames,
+    /// `names.subject` as a header value.
+    subject: Option<HeaderValue>,
+    /// The alternative names as a header value (`DNS:a, URI:b`).
+    alt_names: Option<HeaderValue>,
+}
+
+impl ClientCert {
+    /// The identity in a DER certificate; `None` when its names cannot be read.
+    pub(crate) fn from_der(der: &[u8]) -> Option<Self> {
+        let names = CertNames::from_der(der)?;
+        let alt = names.alt_names_line();
+        Some(Self {
+            subject: HeaderValue::from_str(&names.subject).ok(),
+            alt_names: (!alt.is_empty())
+                .then(|| HeaderValue::from_str(&alt).ok())
+                .flatten(),
+            names,
+        })
+    }
+}
+
+/// The client certificate headers: every configured name is removed (a
+/// client must not forge them, on any listener), then the identity of this
+/// connection's verified certificate is written under its listener's names.
+pub(crate) fn client_cert_headers(
+    headers: &mut HeaderMap,
+    strip: &[HeaderName],
+    auth: Option<&ClientAuth>,
+    cert: Option<&ClientCert>,
+) {
+    for name in strip {
+        headers.remove(name);
+    }
+    let (Some(auth), Some(cert)) = (auth, cert) else {
+        return;
+    };
+    if let Some(v) = &cert.subject {
+        headers.insert(&auth.subject_header, v.clone());
+    }
+    if let Some(v) = &cert.alt_names {
+        headers.insert(&auth.san_header, v.clone());
+    }
 }
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -201,6 +256,7 @@ mod tests {
             peer: "10.0.0.9:4000".parse().unwrap(),
             trusted,
             proto: "http",
+            cert: None,
         }
     }
 

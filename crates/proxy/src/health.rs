@@ -16,6 +16,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tollgate_balance::Available;
 use tollgate_config::{ActiveHealth, Health, PassiveHealth, Probe, Upstream, WhenAllDown};
+use tollgate_net::MaybeTls;
+
+use crate::upstream::tls::TargetTls;
 
 /// No ejection in progress.
 const NOT_EJECTED: u64 = 0;
@@ -77,12 +80,14 @@ pub(crate) struct UpstreamHealth {
     ejected: AtomicUsize,
     /// Serialises rebuilds and ejections.
     rebuild: Mutex<()>,
+    /// Per target, how probes reach it over TLS (upstreams with `tls`).
+    probe_tls: Option<Vec<TargetTls>>,
 }
 
 impl UpstreamHealth {
     /// The state of `upstream`'s targets, all healthy, or `None` when it
     /// has no `health` section.
-    pub(crate) fn new(upstream: &Upstream) -> Option<Self> {
+    pub(crate) fn new(upstream: &Upstream, probe_tls: Option<Vec<TargetTls>>) -> Option<Self> {
         let health: &Health = upstream.health.as_ref()?;
         let n = upstream.targets.len();
         let targets = (0..n)
@@ -104,6 +109,7 @@ impl UpstreamHealth {
             next_return: AtomicU64::new(u64::MAX),
             ejected: AtomicUsize::new(0),
             rebuild: Mutex::new(()),
+            probe_tls,
         })
     }
 
@@ -384,6 +390,7 @@ async fn check_loop(state: Arc<UpstreamHealth>, t: usize, mut rng: u64) {
     let Some(address) = state.addresses.get(t).cloned() else {
         return;
     };
+    let tls = state.probe_tls.as_ref().and_then(|all| all.get(t).cloned());
     let spread = millis(active.interval).saturating_mul(u64::from(active.jitter_percent)) / 100;
     if spread > 0 {
         tokio::time::sleep(Duration::from_millis(next_random(&mut rng) % spread)).await;
@@ -401,7 +408,7 @@ async fn check_loop(state: Arc<UpstreamHealth>, t: usize, mut rng: u64) {
         let started = tokio::time::Instant::now();
         let outcome = tokio::time::timeout(
             active.timeout,
-            probe(&address, request.as_deref(), &active.probe),
+            probe(&address, tls.as_ref(), request.as_deref(), &active.probe),
         )
         .await
         .unwrap_or_else(|_| Err("timed out".to_string()));
@@ -414,16 +421,34 @@ async fn check_loop(state: Arc<UpstreamHealth>, t: usize, mut rng: u64) {
     }
 }
 
-/// One probe: connect, and for HTTP send `request` and check the status.
-async fn probe(address: &str, request: Option<&str>, kind: &Probe) -> Result<(), String> {
-    let mut stream = TcpStream::connect(address)
+/// One probe: connect (and handshake when the upstream uses TLS), and for
+/// HTTP send `request` and check the status.
+async fn probe(
+    address: &str,
+    tls: Option<&TargetTls>,
+    request: Option<&str>,
+    kind: &Probe,
+) -> Result<(), String> {
+    let tcp = TcpStream::connect(address)
         .await
         .map_err(|e| format!("connect failed: {e}"))?;
+    let mut stream = match tls {
+        None => MaybeTls::Plain(tcp),
+        Some(tls) => tls
+            .connector
+            .connect(tcp, tls.name.clone())
+            .await
+            .map_err(|e| format!("TLS handshake failed: {e}"))?,
+    };
     let (Some(request), Probe::Http { expect, .. }) = (request, kind) else {
         return Ok(());
     };
     stream
         .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("write failed: {e}"))?;
+    stream
+        .flush()
         .await
         .map_err(|e| format!("write failed: {e}"))?;
     let mut buf = [0u8; 512];

@@ -26,3 +26,10 @@ pub use snapshot::{InFlightTicket, Snapshot};
 pub use state::{TargetState, UpstreamState};
 pub use tollgate_balance::BreakerState;
 pub use upstream::UpstreamBody;
+
+/// Reads every file the configuration's TLS settings name (certificates,
+/// keys, CA bundles) and returns what is wrong with them, each located
+/// like any other configuration error. `tollgate validate` runs it.
+pub fn check_files(config: &tollgate_config::Config) -> Vec<tollgate_config::ConfigError> {
+    tollgate_net::tls::check(config)
+}

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use http::HeaderName;
 use tollgate_balance::{Algorithm, Available, Balancer, Target, DEFAULT_DECAY};
-use tollgate_config::{Balance, Config, UpstreamProtocol};
+use tollgate_config::{Balance, Config, ConfigError, UpstreamProtocol};
 use tollgate_core::RequestIdGenerator;
 use tollgate_edge::client_limits::ClientLimiter;
 use tollgate_ops::{AccessLog, AccessLogBuffer};
@@ -15,6 +16,7 @@ use crate::date::DateCache;
 use crate::health::UpstreamHealth;
 use crate::resilience::{RequestSlot, Resilience};
 use crate::router::Router;
+use crate::upstream::tls::{self, TargetTls};
 use crate::upstream::{H2Session, TargetAddrs, TargetPool};
 
 /// Everything the data path reads, built once from a [`Config`].
@@ -40,11 +42,18 @@ pub struct Snapshot {
     /// Per listener, its per-client caps (`None` without `per_client`):
     /// shared by every worker, so the caps hold for the whole process.
     pub(crate) client_limits: Vec<Option<Arc<ClientLimiter>>>,
+    /// Per upstream with `tls`, per target: how to reach it over TLS.
+    pub(crate) tls: Vec<Option<Vec<TargetTls>>>,
+    /// Client certificate headers of every listener: removed from every
+    /// request so no client can forge them.
+    pub(crate) client_cert_headers: Vec<HeaderName>,
 }
 
 impl Snapshot {
-    /// Compiles `config`.
-    pub fn build(config: Config) -> Self {
+    /// Compiles `config`; reads the files its upstreams' TLS settings name
+    /// (CA bundles, client certificates), whose problems are the errors.
+    pub fn build(config: Config) -> Result<Self, Vec<ConfigError>> {
+        let tls = tls::build(&config)?;
         let names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
         let router = Router::new(&config.routes, &names);
         // Seeds of the random pickers: distinct per upstream, different
@@ -76,7 +85,12 @@ impl Snapshot {
         let health = config
             .upstreams
             .iter()
-            .map(|u| UpstreamHealth::new(u).map(Arc::new))
+            .zip(&tls)
+            .map(|(u, t)| {
+                let active = u.health.as_ref().is_some_and(|h| h.active.is_some());
+                let probe_tls = t.as_deref().filter(|_| active).map(tls::for_probes);
+                UpstreamHealth::new(u, probe_tls).map(Arc::new)
+            })
             .collect();
         let resilience = config.upstreams.iter().map(Resilience::new).collect();
         let addrs = config
@@ -98,7 +112,19 @@ impl Snapshot {
                     .map(|c| Arc::new(ClientLimiter::new(c)))
             })
             .collect();
-        Self {
+        let mut client_cert_headers = Vec::new();
+        for auth in config
+            .listeners
+            .iter()
+            .filter_map(|l| l.tls.as_ref()?.client_auth.as_ref())
+        {
+            for name in [&auth.subject_header, &auth.san_header] {
+                if !client_cert_headers.contains(name) {
+                    client_cert_headers.push(name.clone());
+                }
+            }
+        }
+        Ok(Self {
             config,
             router,
             balancers,
@@ -107,7 +133,9 @@ impl Snapshot {
             resilience,
             addrs,
             client_limits,
-        }
+            tls,
+            client_cert_headers,
+        })
     }
 }
 
@@ -212,17 +240,20 @@ impl Worker {
             .upstreams
             .iter()
             .zip(&snapshot.addrs)
-            .map(|(u, addrs)| {
+            .zip(&snapshot.tls)
+            .map(|((u, addrs), tls)| {
                 u.targets
                     .iter()
                     .zip(addrs)
-                    .map(|(t, addrs)| {
+                    .enumerate()
+                    .map(|(i, (t, addrs))| {
                         Arc::new(TargetPool::new(
                             t.address.clone(),
                             addrs.clone(),
                             u.pool_max_idle,
                             u.pool_idle_timeout,
                             u.connect_timeout,
+                            tls.as_ref().and_then(|tls| tls.get(i).cloned()),
                         ))
                     })
                     .collect()
@@ -233,7 +264,9 @@ impl Worker {
             .upstreams
             .iter()
             .map(|u| match u.protocol {
-                UpstreamProtocol::H2c => u.targets.iter().map(|_| H2Session::default()).collect(),
+                UpstreamProtocol::H2c | UpstreamProtocol::H2 => {
+                    u.targets.iter().map(|_| H2Session::default()).collect()
+                }
                 UpstreamProtocol::Http1 => Vec::new(),
             })
             .collect();

@@ -214,7 +214,7 @@ pub fn h2_request(
     })
 }
 
-async fn collect(resp: http::Response<hyper::body::Incoming>) -> HttpResponse {
+pub(crate) async fn collect(resp: http::Response<hyper::body::Incoming>) -> HttpResponse {
     let (parts, body) = resp.into_parts();
     let body = body.collect().await.expect("response body").to_bytes();
     HttpResponse {

@@ -1,14 +1,16 @@
 //! tollgate-testkit: what tollgate's integration tests are built from.
 //!
 //! - [`Upstream`]: small HTTP servers on `127.0.0.1:0` (echo, fixed status,
-//!   slow, streaming, closing, WebSocket echo, h2c echo) that record what
-//!   reached them and stop when dropped.
+//!   slow, streaming, closing, WebSocket echo, h2c echo, TLS echo) that
+//!   record what reached them and stop when dropped.
 //! - [`Tollgate`]: tollgate started in-process from a YAML string, stopped
 //!   when dropped.
 //! - Clients: [`raw_request`] and friends for byte-exact HTTP/1.1 (also
 //!   from another loopback address, [`raw_request_from`]), and
 //!   [`get`] / [`request`] / [`h2_get`] / [`h2_request`] (hyper based) for
 //!   convenience.
+//! - TLS: [`TestCa`] issues certificates, [`TempDir`] holds their files,
+//!   [`tls_connect`] / [`tls_get`] are TLS clients that report the handshake.
 //! - [`render`]: `{name}` placeholders in config templates.
 //! - L4: [`TcpServer`] (echo, hello, half-close, PROXY protocol echo) and
 //!   [`UdpServer`] (echo naming itself), with [`read_line`] and [`udp_exchange`].
@@ -27,6 +29,7 @@ mod harness;
 mod l4;
 mod raw;
 mod tempdir;
+mod tls;
 mod upstream;
 mod ws;
 
@@ -41,7 +44,8 @@ pub use raw::{
     raw_request_timeout, read_all, read_until, read_until_timeout,
 };
 pub use tempdir::TempDir;
-pub use upstream::{RecordedRequest, Upstream};
+pub use tls::{tls_connect, tls_get, tls_raw_request, CertPair, TestCa, TlsConn, TlsOptions};
+pub use upstream::{RecordedRequest, TlsHandshake, Upstream};
 pub use ws::{websocket_accept, WEBSOCKET_KEY};
 
 /// Re-exported so tests need no extra dependency for header maps and versions.

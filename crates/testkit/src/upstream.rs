@@ -24,7 +24,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Sleep;
 
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
 use crate::runtime;
+use crate::tls::{CertPair, TestCa};
 
 /// A request as an upstream received it.
 #[derive(Debug, Clone)]
@@ -61,6 +65,19 @@ enum Kind {
     WebSocketEcho,
     /// HTTP/2 prior knowledge JSON echo.
     H2cEcho,
+    /// TLS, then the JSON echo over HTTP/2 or HTTP/1.1 as ALPN chose.
+    TlsEcho(Arc<rustls::ServerConfig>),
+}
+
+/// What a TLS upstream saw of one handshake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsHandshake {
+    /// The SNI name the client sent.
+    pub server_name: Option<String>,
+    /// The protocol ALPN chose.
+    pub alpn: Option<String>,
+    /// The subject of the client's certificate, when it presented one.
+    pub client_subject: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +88,7 @@ struct Shared {
     status_override: AtomicU16,
     requests: Mutex<Vec<RecordedRequest>>,
     chunk_times: Mutex<Vec<Instant>>,
+    handshakes: Mutex<Vec<TlsHandshake>>,
 }
 
 /// A test upstream server. Dropping the handle stops it (the listener and
@@ -159,6 +177,43 @@ impl Upstream {
         Self::start(Kind::H2cEcho)
     }
 
+    /// A TLS server presenting `pair` that offers `alpn` (e.g. `["h2",
+    /// "http/1.1"]`) and, with `client_ca`, requires a client certificate
+    /// from it; then the JSON echo of [`Upstream::echo`] over the protocol
+    /// ALPN chose. [`Upstream::handshakes`] tells what each handshake saw.
+    pub fn tls_echo(pair: &CertPair, alpn: &[&str], client_ca: Option<&TestCa>) -> Self {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("versions");
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                roots
+                    .add(CertificateDer::from_pem_slice(ca.cert_pem().as_bytes()).expect("CA"))
+                    .expect("CA root");
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots),
+                    provider,
+                )
+                .build()
+                .expect("client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let mut config = builder
+            .with_single_cert(
+                CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("certificate PEM"),
+                PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).expect("key PEM"),
+            )
+            .expect("server certificate");
+        config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+        Self::start(Kind::TlsEcho(Arc::new(config)))
+    }
+
     fn start(kind: Kind) -> Self {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
         std_listener
@@ -228,6 +283,11 @@ impl Upstream {
             .count()
     }
 
+    /// For a [`Upstream::tls_echo`] server: every handshake so far, in order.
+    pub fn handshakes(&self) -> Vec<TlsHandshake> {
+        lock(&self.shared.handshakes).clone()
+    }
+
     /// For a [`Upstream::streaming`] server: when each chunk was handed to
     /// the connection.
     pub fn chunk_times(&self) -> Vec<Instant> {
@@ -276,6 +336,7 @@ async fn serve_connection(stream: TcpStream, kind: Kind, id: String, shared: Arc
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         }
+        Kind::TlsEcho(config) => tls_echo(stream, config, id, shared).await,
         Kind::Echo { .. } | Kind::Streaming { .. } => {
             let service = service_fn(move |req| {
                 let (kind, id, shared) = (kind.clone(), id.clone(), shared.clone());
@@ -285,6 +346,54 @@ async fn serve_connection(stream: TcpStream, kind: Kind, id: String, shared: Arc
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         }
+    }
+}
+
+async fn tls_echo(
+    stream: TcpStream,
+    config: Arc<rustls::ServerConfig>,
+    id: String,
+    shared: Arc<Shared>,
+) {
+    let Ok(tls) = tokio_rustls::TlsAcceptor::from(config).accept(stream).await else {
+        return;
+    };
+    let conn = tls.get_ref().1;
+    let seen = TlsHandshake {
+        server_name: conn.server_name().map(str::to_owned),
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+        client_subject: conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|c| tollgate_net::tls::CertNames::from_der(c))
+            .map(|n| n.subject),
+    };
+    let h2 = seen.alpn.as_deref() == Some("h2");
+    lock(&shared.handshakes).push(seen);
+    let io = TokioIo::new(tls);
+    if h2 {
+        let service = service_fn(move |req| {
+            let (id, shared) = (id.clone(), shared.clone());
+            async move { Ok::<_, Infallible>(echo(req, 200, &[], &id, &shared).await) }
+        });
+        let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .serve_connection(io, service)
+            .await;
+    } else {
+        let kind = Kind::Echo {
+            status: 200,
+            delay: Duration::ZERO,
+            extra: Vec::new(),
+        };
+        let service = service_fn(move |req| {
+            let (kind, id, shared) = (kind.clone(), id.clone(), shared.clone());
+            async move { Ok::<_, Infallible>(http1_answer(req, kind, &id, &shared).await) }
+        });
+        let _ = hyper::server::conn::http1::Builder::new()
+            .serve_connection(io, service)
+            .await;
     }
 }
 

@@ -68,11 +68,12 @@ pub(super) fn listener(
         ListenerProtocol::Http,
         |s| match s {
             "http" => Ok(ListenerProtocol::Http),
+            "https" => Ok(ListenerProtocol::Https),
             "tcp" => Ok(ListenerProtocol::Tcp),
             "tls_passthrough" => Ok(ListenerProtocol::TlsPassthrough),
             "udp" => Ok(ListenerProtocol::Udp),
             _ => Err(format!(
-                "unsupported protocol `{s}`: expected `http`, `tcp`, `tls_passthrough` or `udp`"
+                "unsupported protocol `{s}`: expected `http`, `https`, `tcp`, `tls_passthrough` or `udp`"
             )),
         },
     );
@@ -109,6 +110,8 @@ pub(super) fn listener(
         EncodedSlash::Keep,
         super::security::encoded_slash,
     );
+    let (tls, hsts, redirect_https) =
+        super::tls::listener_parts(ctx, raw, here, path, protocol, &limits);
     let listener = Listener {
         name: name.clone().unwrap_or_default(),
         address,
@@ -123,6 +126,9 @@ pub(super) fn listener(
         per_client,
         normalize_path,
         encoded_slash,
+        tls,
+        hsts,
+        redirect_https,
     };
     (listener, name, addr_loc)
 }

@@ -69,12 +69,13 @@ pub(super) fn static_files(
     );
     let root_path = p(path, "root");
     let written = ctx.required(&r.root, here, &root_path)?;
-    let base = ctx.base_dir.clone();
+    let base = ctx.base.to_path_buf();
     let root = ctx.field(&Some(written.clone()), &root_path, None, |s| {
         let given = Path::new(s);
-        let full = match &base {
-            Some(dir) if given.is_relative() => dir.join(given),
-            _ => given.to_path_buf(),
+        let full = if given.is_relative() {
+            base.join(given)
+        } else {
+            given.to_path_buf()
         };
         let canonical = std::fs::canonicalize(&full)
             .map_err(|e| format!("cannot use `{}` as root: {e}", full.display()))?;

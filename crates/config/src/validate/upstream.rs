@@ -59,9 +59,15 @@ pub(super) fn upstream(
         |s| match s {
             "http1" => Ok(UpstreamProtocol::Http1),
             "h2c" => Ok(UpstreamProtocol::H2c),
-            _ => Err(format!("expected `http1` or `h2c`, got `{s}`")),
+            "h2" => Ok(UpstreamProtocol::H2),
+            _ => Err(format!("expected `http1`, `h2c` or `h2`, got `{s}`")),
         },
     );
+    let tls = raw
+        .tls
+        .as_ref()
+        .and_then(|t| super::tls::upstream_tls(ctx, t, &p(path, "tls")));
+    super::tls::check_upstream_protocol(ctx, raw, here, path, protocol);
     let balance = balance(ctx, raw, item, path);
     let health = raw
         .health
@@ -98,6 +104,7 @@ pub(super) fn upstream(
             Duration::from_secs(30),
         ),
         proxy_protocol: None,
+        tls,
     };
     if let Some(ss) = &raw.slow_start {
         let d = ctx.timeout(&raw.slow_start, &p(path, "slow_start"), Duration::ZERO);

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, Uri, Version};
-use tollgate_config::{FixedResponse, Redirect, Route, RouteTarget};
+use tollgate_config::{FixedResponse, HttpsRedirect, Redirect, Route, RouteTarget};
 use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 
 use crate::body::{too_large, RequestBody, ResponseBody};
@@ -115,6 +115,10 @@ pub(crate) async fn handle(
         return Ok(refused);
     }
     let host = request_host(&req.uri, &req.headers);
+    if let Some(r) = &snapshot.config.listeners[req.listener].redirect_https {
+        // A listener that only sends clients to HTTPS: no route runs.
+        return https_redirect(r, &host, req);
+    }
     let input = RouteInput {
         listener: req.listener,
         host: &host,
@@ -205,6 +209,24 @@ async fn answer(
             }
         }
     }
+}
+
+/// The answer of a `redirect_https` listener: same host and path, https.
+fn https_redirect(
+    r: &HttpsRedirect,
+    host: &str,
+    req: &Incoming<'_>,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let pq = req.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let location = tollgate_edge::https_location(r, host, pq)
+        .and_then(|l| HeaderValue::from_str(&l).ok())
+        .ok_or_else(|| ProxyError::client(ErrorKind::BadRequest, "no Host to redirect to"))?;
+    let mut resp = Response::new(ResponseBody::Empty);
+    *resp.status_mut() = r.status;
+    resp.headers_mut().insert(header::LOCATION, location);
+    resp.headers_mut()
+        .insert(&DEFAULT_REQUEST_ID, req.request_id.clone());
+    Ok(resp)
 }
 
 fn fixed_response(fixed: &FixedResponse) -> Response<ResponseBody> {

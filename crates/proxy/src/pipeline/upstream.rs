@@ -17,7 +17,7 @@ use crate::body::{RequestBody, ResponseBody};
 use crate::forward;
 use crate::health::UpstreamHealth;
 use crate::resilience::{now_secs, random_unit, RequestSlot};
-use crate::snapshot::{InFlightTicket, Worker};
+use crate::snapshot::{InFlightTicket, Snapshot, Worker};
 use crate::upstream::{exchange, OutgoingRequest, UpstreamBody};
 
 /// Forwards to upstream `u`: admission (concurrency cap, breaker), then
@@ -112,7 +112,7 @@ async fn attempts(
     }
     let sticky = sticky_target(snapshot, u, req);
     let key = PickKey::of(worker, u, req);
-    let mut headers = forwarded_headers(route, req);
+    let mut headers = forwarded_headers(snapshot, route, req);
     // A handle on the URI (reference-counted, no copy) so the target can
     // borrow from it while the request is lent to each attempt.
     let uri = req.uri.clone();
@@ -279,8 +279,13 @@ async fn attempt<'b>(
         HostRewrite::Fixed(h) => h,
     };
 
-    if upstream.protocol == UpstreamProtocol::H2c {
-        let uri = format!("http://{upstream_host}{target_path}");
+    if upstream.protocol != UpstreamProtocol::Http1 {
+        let scheme = if upstream.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let uri = format!("{scheme}://{upstream_host}{target_path}");
         let mut builder = http::Request::builder()
             .method(req.method.clone())
             .uri(uri)
@@ -455,7 +460,7 @@ fn is_idempotent(m: &Method) -> bool {
 
 /// The request's fields after the forwarding rules (hop-by-hop out,
 /// X-Forwarded-*, Forwarded, Via, request id); Host is set per attempt.
-fn forwarded_headers(route: &Route, req: &mut Incoming<'_>) -> HeaderMap {
+fn forwarded_headers(snapshot: &Snapshot, route: &Route, req: &mut Incoming<'_>) -> HeaderMap {
     let mut headers = std::mem::take(&mut req.headers);
     let host_sent: Cow<'_, str> = match req.uri.authority() {
         Some(a) => Cow::Borrowed(a.as_str()),
@@ -471,6 +476,13 @@ fn forwarded_headers(route: &Route, req: &mut Incoming<'_>) -> HeaderMap {
         req.version,
     );
     headers.insert(&route.forwarding.request_id_header, req.request_id.clone());
+    let listener = &snapshot.config.listeners[req.listener];
+    forward::client_cert_headers(
+        &mut headers,
+        &snapshot.client_cert_headers,
+        listener.tls.as_ref().and_then(|t| t.client_auth.as_ref()),
+        req.client.cert.as_deref(),
+    );
     // HTTP/1.1 clients' Host is already right (the codec aligned it with an
     // absolute-form target); an HTTP/2 :authority needs writing.
     if route.forwarding.host == HostRewrite::Preserve && !headers.contains_key(header::HOST) {
@@ -502,11 +514,7 @@ fn upstream_target<'u>(route: &Route, uri: &'u Uri) -> Cow<'u, str> {
 }
 
 /// The target a sticky cookie names, when the upstream has `sticky`.
-fn sticky_target(
-    snapshot: &crate::snapshot::Snapshot,
-    u: usize,
-    req: &Incoming<'_>,
-) -> Option<usize> {
+fn sticky_target(snapshot: &Snapshot, u: usize, req: &Incoming<'_>) -> Option<usize> {
     let st = snapshot.config.upstreams[u].sticky.as_ref()?;
     let value = req
         .headers

@@ -15,6 +15,7 @@ use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_h1::{
     BodyFraming, ConnectionField, FramingField, HeadExtras, HeadLimits, RequestHead,
 };
+use tollgate_net::InboundStream;
 use tollgate_ops::AccessRecord;
 
 use super::h1_body::{BodyDecoder, ClientIo, H1RequestBody};
@@ -46,7 +47,7 @@ enum NextHead {
 
 /// Serves one client connection until it closes.
 pub(crate) async fn serve(
-    stream: tokio::net::TcpStream,
+    stream: InboundStream,
     client: ClientInfo,
     ctx: Arc<ListenerCtx>,
     worker: Arc<Worker>,
@@ -68,7 +69,10 @@ pub(crate) async fn serve(
     loop {
         let head = match next_head(&mut io, &limits, &ctx, first, &mut shutdown).await {
             Ok(NextHead::Head(h)) => h,
-            Ok(NextHead::Closed) => return,
+            Ok(NextHead::Closed) => {
+                close_tls(&mut io).await;
+                return;
+            }
             Ok(NextHead::H2) => {
                 let prefix = std::mem::take(&mut io.rbuf).to_vec();
                 // Boxed: hyper's connection state is large and only HTTP/2 clients need it.
@@ -80,7 +84,8 @@ pub(crate) async fn serve(
             }
             Err(e) => {
                 let id = worker.new_request_id();
-                let resp = error_response(&e, &id);
+                let mut resp = error_response(&e, &id);
+                ctx.add_hsts(resp.headers_mut());
                 let _ = write_response(
                     &mut io,
                     resp,
@@ -95,8 +100,9 @@ pub(crate) async fn serve(
             }
         };
         first = false;
-        let keep = serve_one(&mut io, head, client, &ctx, &worker, &shutdown).await;
+        let keep = serve_one(&mut io, head, &client, &ctx, &worker, &shutdown).await;
         if !keep {
+            close_tls(&mut io).await;
             return;
         }
     }
@@ -185,7 +191,7 @@ fn kind_of(status: StatusCode) -> ErrorKind {
 async fn serve_one(
     io: &mut ClientIo,
     head: RequestHead,
-    client: ClientInfo,
+    client: &ClientInfo,
     ctx: &ListenerCtx,
     worker: &Worker,
     shutdown: &watch::Receiver<bool>,
@@ -232,7 +238,7 @@ async fn serve_one(
     };
     let mut req = Incoming {
         listener: ctx.index,
-        client,
+        client: client.clone(),
         method: method.clone(),
         uri,
         version,
@@ -251,10 +257,11 @@ async fn serve_one(
     };
     drop(req);
 
-    let (resp, mut close) = match result {
+    let (mut resp, mut close) = match result {
         Ok(resp) => (resp, false),
         Err(e) => (error_response(&e, &request_id), e.closes_connection()),
     };
+    ctx.add_hsts(resp.headers_mut());
     // Read now, not when the request arrived: a shutdown that began while the
     // upstream worked still tells this client to go elsewhere next time.
     let shutting_down = *shutdown.borrow();
@@ -404,9 +411,9 @@ async fn write_response(
 }
 
 /// Writes `first` then `second` with vectored writes, so a buffered head and a
-/// large body piece leave in one system call.
+/// large body piece leave in one system call (over TLS, in one record batch).
 async fn write_pair(
-    stream: &mut tokio::net::TcpStream,
+    stream: &mut InboundStream,
     mut first: &[u8],
     mut second: &[u8],
 ) -> std::io::Result<()> {
@@ -423,7 +430,8 @@ async fn write_pair(
             first = &[];
         }
     }
-    stream.write_all(second).await
+    stream.write_all(second).await?;
+    stream.flush().await
 }
 
 /// Longest a closing connection keeps reading what the client still sends.
@@ -449,14 +457,30 @@ async fn linger_close(io: &mut ClientIo) {
     }
 }
 
+/// Ends a TLS connection with close_notify, so the client can tell the
+/// end of the stream from a cut (answers delimited by the close depend on
+/// it). Plain connections are simply dropped.
+async fn close_tls(io: &mut ClientIo) {
+    if io.stream.is_tls() {
+        let _ = tokio::time::timeout(LINGER, io.stream.shutdown()).await;
+    }
+}
+
 /// Writes the buffer out; false when the client is gone or did not take the
 /// bytes within the send timeout (a slow reader holding resources).
 async fn flush(io: &mut ClientIo) -> bool {
     if io.wbuf.is_empty() {
         return true;
     }
+    let stream = &mut io.stream;
+    let wbuf = &io.wbuf;
+    let write = async move {
+        stream.write_all(wbuf).await?;
+        // A no-op for TCP; over TLS it pushes out records still buffered.
+        stream.flush().await
+    };
     let ok = matches!(
-        tokio::time::timeout(io.send_timeout, io.stream.write_all(&io.wbuf)).await,
+        tokio::time::timeout(io.send_timeout, write).await,
         Ok(Ok(()))
     );
     io.wbuf.clear();

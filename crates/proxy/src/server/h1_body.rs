@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_h1::{ChunkEvent, ChunkedDecoder, LengthDecoder};
+use tollgate_net::InboundStream;
 
 use crate::body::too_large;
 
@@ -17,8 +17,8 @@ const MAX_TRAILER_BYTES: usize = 16 * 1024;
 /// The client side of an HTTP/1.1 connection with its buffers.
 #[derive(Debug)]
 pub(crate) struct ClientIo {
-    /// The socket.
-    pub(crate) stream: TcpStream,
+    /// The connection (plain or TLS).
+    pub(crate) stream: InboundStream,
     /// Bytes read and not yet consumed.
     pub(crate) rbuf: BytesMut,
     /// Bytes about to be written.
@@ -107,11 +107,13 @@ impl<'a> H1RequestBody<'a> {
         }
         if self.send_continue {
             self.send_continue = false;
-            self.io
-                .stream
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .await
-                .map_err(|e| client_gone(&e))?;
+            let stream = &mut self.io.stream;
+            // Flushed: over TLS a write may stay in the record buffer.
+            let sent = match stream.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await {
+                Ok(()) => stream.flush().await,
+                Err(e) => Err(e),
+            };
+            sent.map_err(|e| client_gone(&e))?;
         }
         loop {
             let event = match &mut self.decoder {

@@ -25,7 +25,7 @@ const H2_PING_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Serves an HTTP/2 connection whose first bytes (`prefix`) were already read.
 pub(crate) async fn serve(
-    stream: tokio::net::TcpStream,
+    stream: tollgate_net::InboundStream,
     prefix: Vec<u8>,
     client: ClientInfo,
     ctx: Arc<ListenerCtx>,
@@ -45,6 +45,7 @@ pub(crate) async fn serve(
         .keep_alive_interval(Some(H2_PING_EVERY))
         .keep_alive_timeout(ctx.limits.send_timeout);
     let listener = ctx.index;
+    let hsts = ctx.hsts.clone();
     let resets = Arc::new(ResetBudget {
         cancelled: AtomicUsize::new(0),
         completed: AtomicUsize::new(0),
@@ -54,6 +55,8 @@ pub(crate) async fn serve(
     let budget = resets.clone();
     let service = service_fn(move |req: Request<HyperBody>| {
         let worker = worker.clone();
+        let client = client.clone();
+        let hsts = hsts.clone();
         let guard = CancelGuard {
             budget: budget.clone(),
             armed: true,
@@ -61,7 +64,12 @@ pub(crate) async fn serve(
         // Boxed so hyper moves a pointer, not the whole pipeline state, into each stream task.
         Box::pin(async move {
             let mut guard = guard;
-            let resp = handle(&worker, listener, client, req).await;
+            let mut resp = handle(&worker, listener, client, req).await;
+            if let Some(v) = hsts {
+                resp.headers_mut()
+                    .entry(http::header::STRICT_TRANSPORT_SECURITY)
+                    .or_insert(v);
+            }
             guard.armed = false;
             guard.budget.completed.fetch_add(1, Ordering::Relaxed);
             Ok::<_, Infallible>(resp)
@@ -158,7 +166,7 @@ async fn handle(
         worker.log.record(&AccessRecord {
             start: wall,
             request_id: request_id.to_str().unwrap_or(""),
-            client: client.peer,
+            client: incoming.client.peer,
             method: method.as_str(),
             host,
             path,

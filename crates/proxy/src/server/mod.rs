@@ -7,6 +7,7 @@ mod admission;
 mod h1;
 mod h1_body;
 mod h2;
+mod tls;
 
 pub use h1_body::H1RequestBody;
 
@@ -17,11 +18,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use http::header::{HeaderMap, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use ipnet::IpNet;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{watch, Semaphore};
-use tollgate_config::{Config, Http2Limits, HttpLimits, ListenerProtocol};
+use tollgate_config::{Config, ConfigError, Http2Limits, HttpLimits, ListenerProtocol};
 use tollgate_core::RequestIdGenerator;
+use tollgate_net::tls::ServerTls;
 use tollgate_ops::AccessLog;
 
 use crate::forward::ClientInfo;
@@ -43,6 +46,10 @@ pub(crate) struct ListenerCtx {
     pub(crate) body_read_timeout: Duration,
     /// Open connections (UDP: sessions) allowed on this listener.
     pub(crate) connections: Arc<Semaphore>,
+    /// TLS termination (HTTPS listeners).
+    pub(crate) tls: Option<Arc<ServerTls>>,
+    /// `Strict-Transport-Security` for every answer (HTTPS listeners with `hsts`).
+    pub(crate) hsts: Option<HeaderValue>,
 }
 
 impl ListenerCtx {
@@ -50,6 +57,23 @@ impl ListenerCtx {
     pub(crate) fn trusts(&self, ip: std::net::IpAddr) -> bool {
         self.trusted.iter().any(|n| n.contains(&ip))
     }
+
+    /// Adds the listener's HSTS header unless the answer has one (an
+    /// upstream may send its own, e.g. `max-age=0` to withdraw it).
+    pub(crate) fn add_hsts(&self, headers: &mut HeaderMap) {
+        if let Some(v) = &self.hsts {
+            headers
+                .entry(STRICT_TRANSPORT_SECURITY)
+                .or_insert_with(|| v.clone());
+        }
+    }
+}
+
+/// Turns configuration errors found while starting into one I/O error
+/// listing them all.
+fn config_errors(errors: Vec<ConfigError>) -> io::Error {
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    io::Error::new(io::ErrorKind::InvalidInput, lines.join("\n"))
 }
 
 /// One worker's socket of a listener.
@@ -77,7 +101,18 @@ impl RunningServer {
         let mut sockets = Vec::new();
         let mut addresses = Vec::new();
         let mut contexts = Vec::new();
+        let mut errors = Vec::new();
+        let mut tls_listeners = Vec::new();
         for (index, l) in config.listeners.iter().enumerate() {
+            let tls = match l.tls.as_ref().map(ServerTls::build) {
+                None => None,
+                Some(Ok(t)) => Some(Arc::new(t)),
+                Some(Err(e)) => {
+                    errors.extend(e);
+                    continue;
+                }
+            };
+            tls_listeners.extend(tls.clone());
             let named = |e: io::Error| {
                 io::Error::new(
                     e.kind(),
@@ -111,9 +146,21 @@ impl RunningServer {
                 proxy_from: l.proxy_protocol.clone(),
                 body_read_timeout: l.limits.keepalive_timeout,
                 connections: Arc::new(Semaphore::new(max_open.max(1))),
+                tls,
+                hsts: l
+                    .hsts
+                    .as_ref()
+                    .and_then(|h| HeaderValue::from_str(&h.header_value()).ok()),
             }));
         }
-        let snapshot = Arc::new(Snapshot::build(config));
+        let snapshot = match Snapshot::build(config) {
+            Ok(s) if errors.is_empty() => Arc::new(s),
+            Ok(_) => return Err(config_errors(errors)),
+            Err(e) => {
+                errors.extend(e);
+                return Err(config_errors(errors));
+            }
+        };
         let ids = Arc::new(RequestIdGenerator::new());
         let (shutdown, _) = watch::channel(false);
         let mut threads = Vec::with_capacity(workers + 1);
@@ -132,6 +179,11 @@ impl RunningServer {
             .collect();
         if let Some(resolver) = crate::upstream::start_resolver(named, shutdown.subscribe())? {
             threads.push(resolver);
+        }
+        if let Some(reloader) =
+            tollgate_net::tls::spawn_reloader(&tls_listeners, shutdown.subscribe())?
+        {
+            threads.push(reloader);
         }
         for w in 0..workers {
             let mine: Vec<WorkerSocket> = sockets.iter_mut().map(|g| g.remove(0)).collect();
@@ -324,7 +376,8 @@ async fn accept_loop(
         let mut client = ClientInfo {
             peer,
             trusted: ctx.trusts(peer.ip()),
-            proto: "http",
+            proto: if ctx.tls.is_some() { "https" } else { "http" },
+            cert: None,
         };
         let guard = ActiveGuard::new(active.clone());
         let (ctx, worker, rx) = (ctx.clone(), worker.clone(), shutdown.clone());
@@ -349,7 +402,7 @@ async fn accept_loop(
                     None => return,
                 },
             };
-            h1::serve(stream, client, ctx, worker, rx).await;
+            tls::serve(stream, client, ctx, worker, rx).await;
             drop(admitted);
             drop(permit);
             drop(guard);

@@ -14,7 +14,7 @@ use tokio::time::{Instant, Sleep};
 use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_h1::{BodyFraming, ChunkEvent, ChunkedDecoder, LengthDecoder};
 
-use super::pool::{PooledConn, TargetPool};
+use super::pool::{poll_read_buf, PooledConn, TargetPool};
 use crate::snapshot::InFlightTicket;
 
 /// Room made in the read buffer before reading more of a body.
@@ -173,15 +173,14 @@ impl UpstreamBody {
                 }
                 ChunkEvent::NeedMore => {}
             }
-            match conn.stream.poll_read_ready(cx) {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(e)) => return Poll::Ready(Some(Err(read_error(e)))),
-                Poll::Pending => return self.poll_idle_timer(cx),
-            }
             if conn.rbuf.capacity() - conn.rbuf.len() < 4096 {
                 conn.rbuf.reserve(READ_CHUNK);
             }
-            match conn.stream.try_read_buf(&mut conn.rbuf) {
+            let read = match poll_read_buf(&mut conn.stream, cx, &mut conn.rbuf) {
+                Poll::Ready(r) => r,
+                Poll::Pending => return self.poll_idle_timer(cx),
+            };
+            match read {
                 Ok(0) => {
                     if matches!(self.decoder, Decoder::Close) {
                         self.keep_alive = false;
@@ -194,7 +193,6 @@ impl UpstreamBody {
                     ))));
                 }
                 Ok(_) => self.timer = None,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => {
                     self.abort();
                     return Poll::Ready(Some(Err(read_error(e))));

@@ -130,6 +130,7 @@ async fn send_body(
         } else {
             write_all(conn, wbuf).await?;
             conn.stream.write_all(&data).await.map_err(write_error)?;
+            conn.stream.flush().await.map_err(write_error)?;
             head_pending = false;
             continue;
         }
@@ -149,6 +150,8 @@ async fn write_all(conn: &mut PooledConn, wbuf: &mut BytesMut) -> Result<(), Pro
         return Ok(());
     }
     conn.stream.write_all(wbuf).await.map_err(write_error)?;
+    // A no-op for TCP; over TLS it sends records still buffered.
+    conn.stream.flush().await.map_err(write_error)?;
     wbuf.clear();
     Ok(())
 }

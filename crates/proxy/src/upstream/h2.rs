@@ -1,5 +1,6 @@
-//! HTTP/2 cleartext (prior knowledge) to upstreams: one multiplexed
-//! connection per target and worker, re-established when it closes.
+//! HTTP/2 to upstreams, cleartext with prior knowledge (h2c) or over TLS
+//! agreed by ALPN (h2): one multiplexed connection per target and worker,
+//! re-established when it closes.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -69,6 +70,19 @@ impl H2Session {
             }
         }
         let conn = pool.connect().await?;
+        if pool.is_tls() && !tollgate_net::tls::is_h2(conn.stream.alpn()) {
+            return Err(ProxyError::upstream(
+                ErrorKind::UpstreamProtocol,
+                format!(
+                    "upstream {} did not agree to HTTP/2 by ALPN (it chose {})",
+                    pool.address,
+                    conn.stream.alpn().map_or("nothing".into(), |p| format!(
+                        "`{}`",
+                        String::from_utf8_lossy(p)
+                    ))
+                ),
+            ));
+        }
         let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .handshake(TokioIo::new(conn.stream))
             .await

@@ -1,11 +1,12 @@
 //! The upstream client: pooled HTTP/1.1 connections and shared HTTP/2
-//! sessions per target, one set per worker thread.
+//! sessions per target, one set per worker thread, cleartext or TLS.
 
 mod body;
 mod h1;
 mod h2;
 mod pool;
 mod resolve;
+pub(crate) mod tls;
 
 pub use body::UpstreamBody;
 pub(crate) use h1::{exchange, OutgoingRequest};

@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tollgate_core::{ErrorKind, ProxyError};
+use tollgate_net::{MaybeTls, OutboundStream};
 
 use super::resolve::TargetAddrs;
+use super::tls::TargetTls;
 
 /// Read buffer an upstream connection starts with and keeps while idle;
 /// bodies grow it while they stream.
@@ -31,6 +33,8 @@ pub(crate) struct TargetPool {
     max_idle: usize,
     idle_timeout: Duration,
     connect_timeout: Duration,
+    /// TLS settings when the upstream is reached over TLS.
+    tls: Option<TargetTls>,
     /// Moving average of response-head latency in µs (0: none yet). Per
     /// worker, so recording it touches no cache line another core writes.
     latency_us: AtomicU64,
@@ -38,7 +42,7 @@ pub(crate) struct TargetPool {
 
 #[derive(Debug)]
 struct IdleConn {
-    stream: TcpStream,
+    stream: OutboundStream,
     peer: SocketAddr,
     rbuf: BytesMut,
     wbuf: BytesMut,
@@ -48,8 +52,8 @@ struct IdleConn {
 /// A connection checked out of a pool, for one exchange at a time.
 #[derive(Debug)]
 pub(crate) struct PooledConn {
-    /// The socket.
-    pub(crate) stream: TcpStream,
+    /// The connection (plain or TLS).
+    pub(crate) stream: OutboundStream,
     /// The address it is connected to.
     peer: SocketAddr,
     /// Bytes read from the upstream and not yet consumed.
@@ -69,6 +73,7 @@ impl TargetPool {
         max_idle: usize,
         idle_timeout: Duration,
         connect_timeout: Duration,
+        tls: Option<TargetTls>,
     ) -> Self {
         Self {
             address,
@@ -77,6 +82,7 @@ impl TargetPool {
             max_idle,
             idle_timeout,
             connect_timeout,
+            tls,
             latency_us: AtomicU64::new(0),
         }
     }
@@ -101,6 +107,11 @@ impl TargetPool {
         }
     }
 
+    /// Whether connections to this target carry TLS.
+    pub(crate) fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// The most recently used live idle connection, or a new one.
     pub(crate) async fn checkout(&self) -> Result<PooledConn, ProxyError> {
         if let Some(conn) = self.take_idle() {
@@ -109,7 +120,10 @@ impl TargetPool {
         self.connect().await
     }
 
-    /// A new connection, bypassing idle ones.
+    /// A new connection, bypassing idle ones. With TLS, the handshake
+    /// counts towards the connect timeout, and a failed one (certificate
+    /// refused, no common protocol) is a connect error: nothing of the
+    /// request was sent, so another target may be tried.
     pub(crate) async fn connect(&self) -> Result<PooledConn, ProxyError> {
         let Some(peer) = self.addrs.pick() else {
             return Err(ProxyError::upstream(
@@ -118,7 +132,7 @@ impl TargetPool {
             )
             .retryable());
         };
-        let stream = tokio::time::timeout(self.connect_timeout, TcpStream::connect(peer))
+        let stream = tokio::time::timeout(self.connect_timeout, self.open(peer))
             .await
             .map_err(|_| {
                 ProxyError::upstream(
@@ -126,15 +140,7 @@ impl TargetPool {
                     format!("connect to {} timed out", self.address),
                 )
                 .retryable()
-            })?
-            .map_err(|e| {
-                ProxyError::upstream(
-                    ErrorKind::UpstreamConnect,
-                    format!("connect to {} failed: {e}", self.address),
-                )
-                .retryable()
-            })?;
-        tollgate_net::set_nodelay(&stream);
+            })??;
         Ok(PooledConn {
             stream,
             peer,
@@ -144,15 +150,39 @@ impl TargetPool {
         })
     }
 
+    async fn open(&self, peer: SocketAddr) -> Result<OutboundStream, ProxyError> {
+        let tcp = TcpStream::connect(peer).await.map_err(|e| {
+            ProxyError::upstream(
+                ErrorKind::UpstreamConnect,
+                format!("connect to {} failed: {e}", self.address),
+            )
+            .retryable()
+        })?;
+        tollgate_net::set_nodelay(&tcp);
+        let Some(tls) = &self.tls else {
+            return Ok(MaybeTls::Plain(tcp));
+        };
+        tls.connector
+            .connect(tcp, tls.name.clone())
+            .await
+            .map_err(|e| {
+                ProxyError::upstream(
+                    ErrorKind::UpstreamConnect,
+                    format!("TLS handshake with {} failed: {e}", self.address),
+                )
+                .retryable()
+            })
+    }
+
     fn take_idle(&self) -> Option<PooledConn> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        while let Some(c) = idle.pop() {
+        while let Some(mut c) = idle.pop() {
             // An address that left the target's DNS answer is drained:
             // its idle connections are closed instead of reused.
             if now.duration_since(c.since) < self.idle_timeout
-                && still_open(&c.stream)
                 && self.addrs.contains(&c.peer)
+                && still_open(&mut c.stream)
             {
                 return Some(PooledConn {
                     stream: c.stream,
@@ -206,9 +236,49 @@ impl TargetPool {
 /// readiness the event loop already has, so it costs no system call while
 /// the connection is quiet. A connection closed too recently to be seen is
 /// still caught by the exchange's retry.
-fn still_open(stream: &TcpStream) -> bool {
+fn still_open(stream: &mut OutboundStream) -> bool {
     let mut byte = [0u8; 1];
-    matches!(stream.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    match stream {
+        MaybeTls::Plain(tcp) => {
+            matches!(tcp.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        }
+        // Read through TLS, never the socket beneath: records that arrived
+        // while idle (TLS 1.3 session tickets, a close_notify) must reach
+        // rustls. Nothing readable yet means still open.
+        MaybeTls::Tls(tls) => {
+            use tokio::io::AsyncRead;
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            let mut buf = tokio::io::ReadBuf::new(&mut byte);
+            std::pin::Pin::new(tls.as_mut())
+                .poll_read(&mut cx, &mut buf)
+                .is_pending()
+        }
+    }
+}
+
+/// Reads what the connection has into `buf`; `Ready(Ok(0))` at its end.
+/// Plain sockets read on readiness (no future set up per read); TLS
+/// connections decrypt through rustls.
+pub(crate) fn poll_read_buf(
+    stream: &mut OutboundStream,
+    cx: &mut std::task::Context<'_>,
+    buf: &mut BytesMut,
+) -> std::task::Poll<std::io::Result<usize>> {
+    use std::future::Future;
+    use std::task::Poll;
+    match stream {
+        MaybeTls::Plain(tcp) => loop {
+            std::task::ready!(tcp.poll_read_ready(cx))?;
+            match tcp.try_read_buf(buf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                done => return Poll::Ready(done),
+            }
+        },
+        MaybeTls::Tls(tls) => {
+            use tokio::io::AsyncReadExt;
+            std::pin::pin!(tls.read_buf(buf)).poll(cx)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -228,6 +298,7 @@ mod tests {
             8,
             Duration::from_secs(60),
             Duration::from_secs(1),
+            None,
         );
         let conn = pool.checkout().await.unwrap();
         let (mut on_a, _) = a.accept().await.unwrap();
@@ -239,7 +310,7 @@ mod tests {
         assert!(matches!(closed, Ok(Ok(0))), "{closed:?}");
         let conn = pool.checkout().await.unwrap();
         assert!(!conn.reused);
-        assert_eq!(conn.stream.peer_addr().unwrap(), b_addr);
+        assert_eq!(conn.peer, b_addr);
         let _on_b = b.accept().await.unwrap();
 
         // An idle connection whose address leaves is closed, not reused.
@@ -247,6 +318,6 @@ mod tests {
         addrs.update(vec![a_addr]);
         let conn = pool.checkout().await.unwrap();
         assert!(!conn.reused);
-        assert_eq!(conn.stream.peer_addr().unwrap(), a_addr);
+        assert_eq!(conn.peer, a_addr);
     }
 }

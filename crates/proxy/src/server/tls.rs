@@ -1,0 +1,70 @@
+//! Connections on HTTPS listeners: the TLS handshake (bounded by the
+//! listener's handshake timeout, failures closed quietly), then HTTP/2 or
+//! HTTP/1.1 as ALPN chose, with the verified client certificate's identity.
+
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tollgate_net::tls::{is_h2, ServerTls};
+use tollgate_net::InboundStream;
+
+use super::{h1, h2, ListenerCtx};
+use crate::forward::{ClientCert, ClientInfo};
+use crate::snapshot::Worker;
+
+/// Serves one accepted connection: plain HTTP directly, HTTPS after the handshake.
+pub(crate) async fn serve(
+    tcp: TcpStream,
+    client: ClientInfo,
+    ctx: Arc<ListenerCtx>,
+    worker: Arc<Worker>,
+    shutdown: watch::Receiver<bool>,
+) {
+    match ctx.tls.clone() {
+        None => h1::serve(InboundStream::Plain(tcp), client, ctx, worker, shutdown).await,
+        // Boxed: the handshake state is large and plain connections never need it.
+        Some(tls) => Box::pin(serve_tls(tcp, tls, client, ctx, worker, shutdown)).await,
+    }
+}
+
+async fn serve_tls(
+    tcp: TcpStream,
+    tls: Arc<ServerTls>,
+    mut client: ClientInfo,
+    ctx: Arc<ListenerCtx>,
+    worker: Arc<Worker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let peer = client.peer;
+    let accept = tls.accept(tcp);
+    let stream = tokio::select! {
+        done = tokio::time::timeout(tls.handshake_timeout, accept) => match done {
+            Ok(Ok(stream)) => stream,
+            // Scanners, old clients and clients refusing our certificate:
+            // routine on the internet, not worth more than a debug line.
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, "TLS handshake failed: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        _ = shutdown.changed() => return,
+    };
+    let conn = stream.get_ref().1;
+    let h2 = is_h2(conn.alpn_protocol());
+    client.cert = conn
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|der| ClientCert::from_der(der))
+        .map(Arc::new);
+    let stream = InboundStream::Tls(Box::new(stream));
+    if h2 {
+        Box::pin(h2::serve(stream, Vec::new(), client, ctx, worker, shutdown)).await;
+    } else {
+        h1::serve(stream, client, ctx, worker, shutdown).await;
+    }
+}
