@@ -97,7 +97,7 @@ for f in l4-backend-nginx.conf l4-nginx.conf l4-haproxy.cfg; do
       -e "s#@HAPROXY@#$((BASE+2))#g" "$CONF/$f" > "$RUN/$f"
 done
 for port in $BASE $((BASE+1)) $((BASE+2)) $((BASE+3)); do
-  curl -s -o /dev/null "http://127.0.0.1:$port/" && { echo "port $port is in use: pick other ports with -p" >&2; exit 2; }
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { echo "port $port is in use: pick other ports with -p" >&2; exit 2; }
 done
 start backend $CLIENT_CORE nginx -p "$RUN" -c "$RUN/l4-backend-nginx.conf" -g 'daemon off;'
 wait_http $BASE || { echo "backend failed"; cat "$RUN/backend.log"; exit 1; }
