@@ -3,9 +3,9 @@
 # on one machine, in one run, in the style of run.sh (2-core box).
 #
 # Layout:  core 0 = proxy under test (alone)     core 1 = wrk client + nginx backend
-# Backend: nginx, 1 worker, 127.0.0.1:18280: "/" = 100 B body, "/big" = 16 MiB file (sendfile).
-# Proxies, one worker/thread each, defaults otherwise: nginx stream :18281, haproxy :18282,
-#          tollgate :18283 (bench/l4-tollgate.yaml).
+# Backend: nginx, 1 worker, 127.0.0.1:BASE: "/" = 100 B body, "/big" = 16 MiB file (sendfile).
+# Proxies, one worker/thread each, defaults otherwise: nginx stream BASE+1, haproxy BASE+2,
+#          tollgate BASE+3 (bench/l4-tollgate.yaml). BASE is 18380 unless -p says otherwise.
 # Cases:   conn  wrk -c50, small GET with `Connection: close`: every request is a new TCP
 #                connection through the proxy  -> proxy CPU µs per connection
 #          bulk  wrk -c8, keep-alive GET /big  -> proxy CPU seconds per GB relayed (10^9 bytes,
@@ -16,8 +16,10 @@
 # Usage: bench/l4.sh [options]
 #   -r N       rounds (default 3)                -d S   seconds per wrk run (default 10)
 #   -t LIST    proxies (default nginx,haproxy,tollgate)
-#   -s LIST    cases (default conn,bulk)
+#   -s LIST    cases (default conn,bulk)       -p BASE  first of the four ports (default 18380)
 #   --no-build use target/release/tollgate as it is (default: cargo build --release first)
+#   --big-buffers  nginx proxy_buffer_size 64k and haproxy tune.bufsize 64k (tollgate's
+#              largest relay buffer) instead of their 16k defaults
 #   NOISE_MAX (default 10): a run is noisy when processes other than ours used more than this
 #   % of one core; RETRIES (default 1): noisy runs are repeated, the least noisy one is kept.
 # Needs:   apt-get install -y nginx libnginx-mod-stream haproxy wrk
@@ -27,15 +29,17 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 CONF=$HERE/conf
-ROUNDS=3; DUR=10; TARGETS="nginx,haproxy,tollgate"; CASES="conn,bulk"; BUILD=1
+ROUNDS=3; DUR=10; TARGETS="nginx,haproxy,tollgate"; CASES="conn,bulk"; BUILD=1; BASE=18380
+NGINX_BUF=""; HAPROXY_BUF=""
 NOISE_MAX=${NOISE_MAX:-10}; RETRIES=${RETRIES:-1}
 PROXY_CORE=0; CLIENT_CORE=1
 while [ $# -gt 0 ]; do
   case "$1" in
     -r) ROUNDS=$2; shift 2;; -d) DUR=$2; shift 2;;
-    -t) TARGETS=$2; shift 2;; -s) CASES=$2; shift 2;;
+    -t) TARGETS=$2; shift 2;; -s) CASES=$2; shift 2;; -p) BASE=$2; shift 2;;
     --no-build) BUILD=0; shift;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0;;
+    --big-buffers) NGINX_BUF="proxy_buffer_size 64k;"; HAPROXY_BUF="tune.bufsize 65536"; shift;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0;;
     *) echo "unknown arg $1" >&2; exit 2;;
   esac
 done
@@ -92,17 +96,24 @@ foreign_snap() {  # "pid ticks" of every process that is not ours
 }
 
 # ---------------------------------------------------------------- start everything
-for f in l4-backend-nginx.conf l4-nginx.conf; do sed "s#@RUN@#$RUN#g" "$CONF/$f" > "$RUN/$f"; done
+for f in l4-backend-nginx.conf l4-nginx.conf l4-haproxy.cfg; do
+  sed -e "s#@RUN@#$RUN#g" -e "s#@BACKEND@#$BASE#g" -e "s#@NGINX@#$((BASE+1))#g" \
+      -e "s#@HAPROXY@#$((BASE+2))#g" -e "s#@NGINX_BUF@#$NGINX_BUF#g" \
+      -e "s#@HAPROXY_BUF@#$HAPROXY_BUF#g" "$CONF/$f" > "$RUN/$f"
+done
+for port in $BASE $((BASE+1)) $((BASE+2)) $((BASE+3)); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && { echo "port $port is in use: pick other ports with -p" >&2; exit 2; }
+done
 start backend $CLIENT_CORE nginx -p "$RUN" -c "$RUN/l4-backend-nginx.conf" -g 'daemon off;'
-wait_http 18280 || { echo "backend failed"; cat "$RUN/backend.log"; exit 1; }
+wait_http $BASE || { echo "backend failed"; cat "$RUN/backend.log"; exit 1; }
 IFS=, read -ra TLIST <<<"$TARGETS"
 IFS=, read -ra CLIST <<<"$CASES"
 for t in "${TLIST[@]}"; do
   case $t in
-    nginx)    start nginx $PROXY_CORE nginx -p "$RUN" -c "$RUN/l4-nginx.conf" -g 'daemon off;'; PORT[$t]=18281;;
-    haproxy)  start haproxy $PROXY_CORE haproxy -db -f "$CONF/l4-haproxy.cfg"; PORT[$t]=18282;;
-    tollgate) LISTEN_ADDR=127.0.0.1:18283 BACKEND_ADDR=127.0.0.1:18280 \
-                start tollgate $PROXY_CORE "$TOLLGATE" run -c "$HERE/l4-tollgate.yaml"; PORT[$t]=18283;;
+    nginx)    start nginx $PROXY_CORE nginx -p "$RUN" -c "$RUN/l4-nginx.conf" -g 'daemon off;'; PORT[$t]=$((BASE+1));;
+    haproxy)  start haproxy $PROXY_CORE haproxy -db -f "$RUN/l4-haproxy.cfg"; PORT[$t]=$((BASE+2));;
+    tollgate) LISTEN_ADDR=127.0.0.1:$((BASE+3)) BACKEND_ADDR=127.0.0.1:$BASE \
+                start tollgate $PROXY_CORE "$TOLLGATE" run -c "$HERE/l4-tollgate.yaml"; PORT[$t]=$((BASE+3));;
     *) echo "unknown proxy $t" >&2; exit 2;;
   esac
 done
@@ -114,6 +125,7 @@ done
 for p in "${STARTED[@]}"; do MYPIDS="$MYPIDS $(tree_pids "$p" | tr '\n' ' ')"; done
 
 { echo "date: $(date -Is)  host: $(uname -r)  cpus: $(nproc)  rounds=$ROUNDS dur=${DUR}s"
+  echo "buffers: nginx ${NGINX_BUF:-default (16k)} | haproxy ${HAPROXY_BUF:-default (16k)} | tollgate 16k growing to 64k"
   echo "versions: $(nginx -v 2>&1 | sed 's/.*: //') | $(haproxy -v | head -1 | awk '{print $1,$2,$3}') | $(wrk -v 2>&1 | head -1 | awk '{print $1,$2}') | tollgate $(cd "$ROOT" && git rev-parse --short HEAD)"
 } | tee "$RES/summary.txt"
 
