@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use tollgate_proxy::RunningServer;
 
-/// `tollgate run`: serve until SIGTERM/SIGINT, then drain and exit 0.
+/// `tollgate run`: serve until SIGTERM/SIGINT, then drain and exit 0;
+/// SIGHUP reloads the configuration file.
 pub fn run(path: &Path) -> ExitCode {
     let config = match tollgate_config::load(path) {
         Ok(c) => c,
@@ -17,7 +18,7 @@ pub fn run(path: &Path) -> ExitCode {
     };
     // Signal handlers go in before anything is announced, so a SIGTERM sent
     // as soon as the listeners are printed still drains instead of killing.
-    let signals = match Signals::install() {
+    let mut signals = match Signals::install() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("tollgate: cannot install signal handlers: {e}");
@@ -45,19 +46,53 @@ pub fn run(path: &Path) -> ExitCode {
     for ((name, addr), scheme) in server.addresses().iter().zip(schemes) {
         eprintln!("tollgate: listener {name} on {scheme}://{addr}");
     }
-    signals.wait();
+    while signals.wait() == Wakeup::Reload {
+        reload(&server, path);
+    }
     eprintln!("tollgate: shutting down, draining in-flight requests");
     server.shutdown();
     ExitCode::SUCCESS
 }
 
-/// SIGTERM and SIGINT, registered with the OS and waited for later.
+/// SIGHUP: reads the file again and applies it; a file with errors changes
+/// nothing (every error is printed) and tollgate serves on.
+fn reload(server: &RunningServer, path: &Path) {
+    let config = match tollgate_config::load(path) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("tollgate: reload refused, the configuration has errors:\n{errors}");
+            return;
+        }
+    };
+    match server.reload(config) {
+        Ok(summary) => eprintln!(
+            "tollgate: reloaded {}; upstreams kept: [{}], rebuilt: [{}]",
+            path.display(),
+            summary.kept.join(", "),
+            summary.rebuilt.join(", ")
+        ),
+        Err(e) => eprintln!("tollgate: reload refused: {e}"),
+    }
+}
+
+/// Why [`Signals::wait`] returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Wakeup {
+    /// SIGTERM or SIGINT: drain and exit.
+    Stop,
+    /// SIGHUP: reload the configuration.
+    Reload,
+}
+
+/// SIGTERM, SIGINT and SIGHUP, registered with the OS and waited for later.
 struct Signals {
     runtime: tokio::runtime::Runtime,
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -71,25 +106,33 @@ impl Signals {
             let _guard = runtime.enter();
             let term = signal(SignalKind::terminate())?;
             let int = signal(SignalKind::interrupt())?;
-            Ok(Self { runtime, term, int })
+            let hup = signal(SignalKind::hangup())?;
+            Ok(Self {
+                runtime,
+                term,
+                int,
+                hup,
+            })
         }
         #[cfg(not(unix))]
         Ok(Self { runtime })
     }
 
-    /// Blocks until SIGTERM or SIGINT arrives.
-    fn wait(mut self) {
+    /// Blocks until a signal arrives and says which.
+    fn wait(&mut self) -> Wakeup {
         #[cfg(unix)]
-        self.runtime.block_on(async {
+        return self.runtime.block_on(async {
             tokio::select! {
-                _ = self.term.recv() => {}
-                _ = self.int.recv() => {}
+                _ = self.term.recv() => Wakeup::Stop,
+                _ = self.int.recv() => Wakeup::Stop,
+                _ = self.hup.recv() => Wakeup::Reload,
             }
         });
         #[cfg(not(unix))]
         self.runtime.block_on(async {
             let _ = tokio::signal::ctrl_c().await;
-        });
+            Wakeup::Stop
+        })
     }
 }
 

@@ -389,3 +389,59 @@ fn sigterm_right_after_startup_line_exits_cleanly() {
         assert!(status.success(), "exit status {status}");
     }
 }
+
+/// Sends SIGHUP and waits (up to 10 s) for a stderr line containing `want`.
+fn hangup_and_expect(child: &Running, stderr: &mpsc::Receiver<String>, want: &str) -> String {
+    let kill = Command::new("kill")
+        .args(["-HUP", &child.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = stderr
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("no stderr line with {want:?} after SIGHUP"));
+        if line.contains(want) {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn sighup_reloads_the_file_and_a_broken_file_changes_nothing() {
+    let cfg = TempConfig::new(RUN_CONFIG);
+    let (mut child, stderr, addr) = spawn_run(&cfg);
+    assert_eq!(get(addr, "/").text(), "hello from run\n");
+    // The signal handlers are in place once the startup line is out; the
+    // first reload waits a little so the test does not race them.
+    std::thread::sleep(Duration::from_millis(200));
+
+    std::fs::write(
+        cfg.path(),
+        RUN_CONFIG.replace("routes:", "routes:\n  - {name: bad, upstream: nowhere}"),
+    )
+    .unwrap();
+    let line = hangup_and_expect(&child, &stderr, "reload refused");
+    assert!(line.contains("configuration has errors"), "{line}");
+    let mut more = Vec::new();
+    while let Ok(l) = stderr.recv_timeout(Duration::from_millis(300)) {
+        more.push(l);
+    }
+    assert!(
+        more.iter()
+            .any(|l| l.contains("unknown upstream `nowhere`")),
+        "{more:?}"
+    );
+    assert_eq!(get(addr, "/").text(), "hello from run\n");
+
+    std::fs::write(
+        cfg.path(),
+        RUN_CONFIG.replace("hello from run", "hello after reload"),
+    )
+    .unwrap();
+    hangup_and_expect(&child, &stderr, "tollgate: reloaded");
+    assert_eq!(get(addr, "/").text(), "hello after reload\n");
+    assert!(terminate(&mut child).success());
+}

@@ -210,7 +210,11 @@ fn listener_tls_errors() {
                 "at least one certificate",
             ),
             (17, "listeners[3].hsts.preload", "include_subdomains: true"),
-            (18, "listeners[4].protocol", "expected `http`, `https`, `tcp`, `tls_passthrough` or `udp`"),
+            (
+                18,
+                "listeners[4].protocol",
+                "expected `http`, `https`, `tcp`, `tls_passthrough` or `udp`",
+            ),
             (
                 18,
                 "listeners[4].redirect_https.port",

@@ -21,7 +21,7 @@ mod upstream;
 pub use body::ResponseBody;
 pub use explain::explain;
 pub use router::{RouteInput, Router, Specificity};
-pub use server::{H1RequestBody, RunningServer};
+pub use server::{H1RequestBody, ReloadSummary, RunningServer};
 pub use snapshot::{InFlightTicket, Snapshot};
 pub use state::{TargetState, UpstreamState};
 pub use tollgate_balance::BreakerState;

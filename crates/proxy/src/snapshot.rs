@@ -28,7 +28,7 @@ pub struct Snapshot {
     pub router: Router,
     /// One balancer per upstream, in config order. Shared by every worker,
     /// so in-flight counts and latency estimates are process-wide.
-    pub(crate) balancers: Vec<Balancer>,
+    pub(crate) balancers: Vec<Arc<Balancer>>,
     /// Which targets of each upstream may be picked when it has no
     /// `health` section (all of them); built once so a pick allocates nothing.
     pub(crate) available: Vec<Available>,
@@ -36,7 +36,7 @@ pub struct Snapshot {
     /// without): shared by every worker and the health checker thread.
     pub(crate) health: Vec<Option<Arc<UpstreamHealth>>>,
     /// Retry budget, concurrency cap, breaker and sticky ids per upstream.
-    pub(crate) resilience: Vec<Resilience>,
+    pub(crate) resilience: Vec<Arc<Resilience>>,
     /// `[upstream][target]` resolved addresses, shared by every worker's pools.
     pub(crate) addrs: Vec<Vec<Arc<TargetAddrs>>>,
     /// Per listener, its per-client caps (`None` without `per_client`):
@@ -47,6 +47,9 @@ pub struct Snapshot {
     /// Client certificate headers of every listener: removed from every
     /// request so no client can forge them.
     pub(crate) client_cert_headers: Vec<HeaderName>,
+    /// Per upstream, its index in the snapshot this one replaced when its
+    /// definition did not change (its state was carried over).
+    pub(crate) carried: Vec<Option<usize>>,
 }
 
 impl Snapshot {
@@ -74,7 +77,7 @@ impl Snapshot {
                     .iter()
                     .map(|t| Target::new(&t.address, t.weight))
                     .collect();
-                Balancer::new(&algorithm, &targets)
+                Arc::new(Balancer::new(&algorithm, &targets))
             })
             .collect();
         let available = config
@@ -92,7 +95,11 @@ impl Snapshot {
                 UpstreamHealth::new(u, probe_tls).map(Arc::new)
             })
             .collect();
-        let resilience = config.upstreams.iter().map(Resilience::new).collect();
+        let resilience = config
+            .upstreams
+            .iter()
+            .map(|u| Arc::new(Resilience::new(u)))
+            .collect();
         let addrs = config
             .upstreams
             .iter()
@@ -135,7 +142,46 @@ impl Snapshot {
             client_limits,
             tls,
             client_cert_headers,
+            carried: Vec::new(),
         })
+    }
+}
+
+impl Snapshot {
+    /// Compiles `config` to replace `old` (a reload): an upstream whose
+    /// definition is unchanged (same name, same settings) keeps its
+    /// balancer and in-flight counts, health state, retry budget and
+    /// breaker, resolved addresses and TLS settings, and (in
+    /// [`Worker::after`]) its connection pools.
+    pub fn build_after(config: Config, old: &Snapshot) -> Result<Self, Vec<ConfigError>> {
+        let mut new = Self::build(config)?;
+        let old_defs: Vec<String> = old
+            .config
+            .upstreams
+            .iter()
+            .map(|u| format!("{u:?}"))
+            .collect();
+        new.carried = new
+            .config
+            .upstreams
+            .iter()
+            .map(|u| {
+                // The debug form covers every setting, so equal text means
+                // an equal definition (names included).
+                let def = format!("{u:?}");
+                old_defs.iter().position(|d| *d == def)
+            })
+            .collect();
+        for (u, j) in new.carried.iter().enumerate() {
+            let Some(j) = *j else { continue };
+            new.balancers[u] = old.balancers[j].clone();
+            new.available[u] = old.available[j].clone();
+            new.health[u] = old.health[j].clone();
+            new.resilience[u] = old.resilience[j].clone();
+            new.addrs[u] = old.addrs[j].clone();
+            new.tls[u] = old.tls[j].clone();
+        }
+        Ok(new)
     }
 }
 
@@ -217,9 +263,12 @@ pub(crate) struct Worker {
     /// `[upstream][target]` HTTP/2 sessions (empty for HTTP/1.1 upstreams).
     pub(crate) h2: Vec<Vec<H2Session>>,
     pub(crate) ids: Arc<RequestIdGenerator>,
-    pub(crate) log: AccessLogBuffer,
+    /// Shared by the worker's generations, so a reload loses no line.
+    pub(crate) log: Arc<AccessLogBuffer>,
     /// `Date` values for answers that lack one.
     pub(crate) date: DateCache,
+    /// Set when a reload replaced this worker.
+    retired: std::sync::atomic::AtomicBool,
 }
 
 impl Worker {
@@ -229,11 +278,44 @@ impl Worker {
         http::HeaderValue::from_maybe_shared(id).unwrap_or(http::HeaderValue::from_static(""))
     }
 
+    /// The worker that replaces `self` after a reload to `snapshot`: pools
+    /// of carried-over upstreams are kept (their idle connections stay
+    /// warm), others start empty; the log buffer is the same.
+    pub(crate) fn after(&self, snapshot: Arc<Snapshot>) -> Self {
+        let mut next = Self::with_log(snapshot.clone(), self.ids.clone(), self.log.clone());
+        for (u, j) in snapshot.carried.iter().enumerate() {
+            if let Some(pools) = j.and_then(|j| self.pools.get(j)) {
+                next.pools[u] = pools.clone();
+            }
+        }
+        next
+    }
+
+    /// Marks this worker as replaced: its keep-alive connections close
+    /// after their current request.
+    pub(crate) fn retire(&self) {
+        self.retired
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether a reload replaced this worker.
+    pub(crate) fn is_retired(&self) -> bool {
+        self.retired.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// A worker over `snapshot` with empty pools.
     pub(crate) fn new(
         snapshot: Arc<Snapshot>,
         ids: Arc<RequestIdGenerator>,
         log: Arc<AccessLog>,
+    ) -> Self {
+        Self::with_log(snapshot, ids, Arc::new(AccessLogBuffer::new(log)))
+    }
+
+    fn with_log(
+        snapshot: Arc<Snapshot>,
+        ids: Arc<RequestIdGenerator>,
+        log: Arc<AccessLogBuffer>,
     ) -> Self {
         let pools = snapshot
             .config
@@ -275,8 +357,9 @@ impl Worker {
             pools,
             h2,
             ids,
-            log: AccessLogBuffer::new(log),
+            log,
             date: DateCache::new(),
+            retired: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

@@ -42,6 +42,19 @@ impl Tollgate {
         Self::start(&format!("{TEST_PREAMBLE}{rest}"))
     }
 
+    /// Reloads with `yaml` ([`TEST_PREAMBLE`] in front), as SIGHUP does.
+    pub fn reload_with_defaults(
+        &self,
+        rest: &str,
+    ) -> Result<tollgate_proxy::ReloadSummary, String> {
+        let yaml = format!("{TEST_PREAMBLE}{rest}");
+        let config = tollgate_config::parse_str(&yaml, "test.yaml").map_err(|e| e.to_string())?;
+        self.server
+            .as_ref()
+            .ok_or_else(|| "stopped".to_string())?
+            .reload(config)
+    }
+
     /// The load balancer's view of every upstream and target now.
     pub fn upstream_states(&self) -> Vec<tollgate_proxy::UpstreamState> {
         self.server

@@ -16,8 +16,9 @@ use tollgate_net::{ProxyAddresses, ProxyVersion, RelayConfig, RelayEnd};
 use super::connect::connect;
 use super::proxy_header::accept_proxy_header;
 use super::sni::SniTable;
+use crate::server::WorkerSlot;
 use crate::server::{ActiveGuard, ListenerCtx};
-use crate::snapshot::{Snapshot, Worker};
+use crate::snapshot::Snapshot;
 
 /// What every connection of one listener shares (built once per worker).
 #[derive(Debug)]
@@ -28,34 +29,40 @@ struct Plan {
     relay: RelayConfig,
 }
 
+impl Plan {
+    /// The plan of listener `ctx` in `snapshot`.
+    fn of(snapshot: &Snapshot, ctx: &ListenerCtx) -> Option<Arc<Self>> {
+        let l4 = snapshot
+            .config
+            .listeners
+            .get(ctx.index)
+            .and_then(|l| l.l4.as_ref())?;
+        Some(Arc::new(Plan {
+            protocol: ctx.protocol,
+            sni: SniTable::new(l4),
+            // Plain TCP on both sides: closing the sockets sends the last FIN.
+            relay: RelayConfig {
+                close_sends_last_fin: true,
+                ..RelayConfig::new(l4.idle_timeout)
+            },
+        }))
+    }
+}
+
 /// Accepts connections on an L4 stream listener until shutdown; each is
 /// served by its own task, counted active until its relay ends.
 pub(crate) async fn accept_loop(
     listener: TcpListener,
     ctx: Arc<ListenerCtx>,
-    worker: Arc<Worker>,
+    slot: Arc<WorkerSlot>,
     mut shutdown: watch::Receiver<bool>,
     active: Arc<AtomicUsize>,
 ) {
-    let Some(l4) = worker
-        .snapshot
-        .config
-        .listeners
-        .get(ctx.index)
-        .and_then(|l| l.l4.as_ref())
-    else {
+    let mut snapshot = slot.load().snapshot.clone();
+    let Some(mut plan) = Plan::of(&snapshot, &ctx) else {
         tracing::error!("L4 listener without L4 settings");
         return;
     };
-    let plan = Arc::new(Plan {
-        protocol: ctx.protocol,
-        sni: SniTable::new(l4),
-        // Plain TCP on both sides: closing the sockets sends the last FIN.
-        relay: RelayConfig {
-            close_sends_last_fin: true,
-            ..RelayConfig::new(l4.idle_timeout)
-        },
-    });
     loop {
         if *shutdown.borrow() {
             return;
@@ -84,7 +91,15 @@ pub(crate) async fn accept_loop(
         #[cfg(not(target_os = "linux"))]
         tollgate_net::set_nodelay(&stream);
         let guard = ActiveGuard::new(active.clone());
-        let (ctx, plan, snapshot) = (ctx.clone(), plan.clone(), worker.snapshot.clone());
+        // A reload may have replaced the snapshot: the plan follows it.
+        let current = slot.load().snapshot.clone();
+        if !Arc::ptr_eq(&current, &snapshot) {
+            if let Some(p) = Plan::of(&current, &ctx) {
+                plan = p;
+                snapshot = current;
+            }
+        }
+        let (ctx, plan, snapshot) = (ctx.clone(), plan.clone(), snapshot.clone());
         tokio::spawn(async move {
             serve(stream, peer, &ctx, &plan, &snapshot).await;
             drop(permit);

@@ -265,7 +265,9 @@ async fn serve_one(
     // Read now, not when the request arrived: a shutdown that began while the
     // upstream worked still tells this client to go elsewhere next time.
     let shutting_down = *shutdown.borrow();
-    close |= !keep_alive || !body_done || shutting_down;
+    // A reload replaced this connection's generation: the client's next
+    // request goes to a new connection, served by the new one.
+    close |= !keep_alive || !body_done || shutting_down || worker.is_retired();
     let status = resp.status();
     if status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
         return Box::pin(tunnel(io, resp)).await;

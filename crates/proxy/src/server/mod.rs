@@ -14,10 +14,11 @@ pub use h1_body::H1RequestBody;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use http::header::{HeaderMap, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use ipnet::IpNet;
 use tokio::net::{TcpListener, UdpSocket};
@@ -82,14 +83,55 @@ enum WorkerSocket {
     Datagram(std::net::UdpSocket),
 }
 
+/// A worker thread's current generation: replaced whole by a reload, read
+/// by each new connection.
+pub(crate) type WorkerSlot = ArcSwap<Worker>;
+
 /// A running tollgate: its bound addresses and the handle to stop it.
 #[derive(Debug)]
 pub struct RunningServer {
     addresses: Vec<(String, SocketAddr)>,
-    snapshot: Arc<Snapshot>,
-    workers: Vec<Arc<Worker>>,
+    snapshot: ArcSwap<Snapshot>,
+    slots: Vec<Arc<WorkerSlot>>,
+    /// The listeners as configured at start: a reload may not change them.
+    listeners: String,
     shutdown: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
+    /// The health checker and DNS resolver of the current snapshot, and
+    /// what stops them; replaced on reload.
+    helpers: Mutex<(watch::Sender<bool>, Vec<JoinHandle<()>>)>,
+}
+
+/// What a reload changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReloadSummary {
+    /// Upstreams whose state (health, in-flight counts, pools, breaker) was kept.
+    pub kept: Vec<String>,
+    /// Upstreams built afresh (new or changed).
+    pub rebuilt: Vec<String>,
+}
+
+/// Starts the threads that serve one snapshot's upstreams: the active
+/// health checker and the DNS resolver, stopped by `stop`.
+fn start_helpers(
+    snapshot: &Snapshot,
+    stop: &watch::Sender<bool>,
+) -> io::Result<Vec<JoinHandle<()>>> {
+    let mut threads = Vec::new();
+    if let Some(checker) = crate::health::start_checkers(&snapshot.health, stop.subscribe())? {
+        threads.push(checker);
+    }
+    let named: Vec<_> = snapshot
+        .config
+        .upstreams
+        .iter()
+        .zip(&snapshot.addrs)
+        .flat_map(|(u, addrs)| addrs.iter().map(|a| (a.clone(), u.dns_refresh)))
+        .collect();
+    if let Some(resolver) = crate::upstream::start_resolver(named, stop.subscribe())? {
+        threads.push(resolver);
+    }
+    Ok(threads)
 }
 
 impl RunningServer {
@@ -153,6 +195,7 @@ impl RunningServer {
                     .and_then(|h| HeaderValue::from_str(&h.header_value()).ok()),
             }));
         }
+        let listeners = format!("{:?}", config.listeners);
         let snapshot = match Snapshot::build(config) {
             Ok(s) if errors.is_empty() => Arc::new(s),
             Ok(_) => return Err(config_errors(errors)),
@@ -164,22 +207,9 @@ impl RunningServer {
         let ids = Arc::new(RequestIdGenerator::new());
         let (shutdown, _) = watch::channel(false);
         let mut threads = Vec::with_capacity(workers + 1);
-        let mut all_workers = Vec::with_capacity(workers);
-        if let Some(checker) =
-            crate::health::start_checkers(&snapshot.health, shutdown.subscribe())?
-        {
-            threads.push(checker);
-        }
-        let named: Vec<_> = snapshot
-            .config
-            .upstreams
-            .iter()
-            .zip(&snapshot.addrs)
-            .flat_map(|(u, addrs)| addrs.iter().map(|a| (a.clone(), u.dns_refresh)))
-            .collect();
-        if let Some(resolver) = crate::upstream::start_resolver(named, shutdown.subscribe())? {
-            threads.push(resolver);
-        }
+        let mut slots = Vec::with_capacity(workers);
+        let (helpers_stop, _) = watch::channel(false);
+        let helper_threads = start_helpers(&snapshot, &helpers_stop)?;
         if let Some(reloader) =
             tollgate_net::tls::spawn_reloader(&tls_listeners, shutdown.subscribe())?
         {
@@ -187,22 +217,79 @@ impl RunningServer {
         }
         for w in 0..workers {
             let mine: Vec<WorkerSocket> = sockets.iter_mut().map(|g| g.remove(0)).collect();
-            let worker = Arc::new(Worker::new(snapshot.clone(), ids.clone(), log.clone()));
-            all_workers.push(worker.clone());
+            let worker = Worker::new(snapshot.clone(), ids.clone(), log.clone());
+            let slot = Arc::new(ArcSwap::from_pointee(worker));
+            slots.push(slot.clone());
             let contexts = contexts.clone();
             let rx = shutdown.subscribe();
             let thread = std::thread::Builder::new()
                 .name(format!("tollgate-worker-{w}"))
-                .spawn(move || run_worker(worker, mine, contexts, rx, drain))?;
+                .spawn(move || run_worker(slot, mine, contexts, rx, drain))?;
             threads.push(thread);
         }
         Ok(Self {
             addresses,
-            snapshot,
-            workers: all_workers,
+            snapshot: ArcSwap::new(snapshot),
+            slots,
+            listeners,
             shutdown,
             threads,
+            helpers: Mutex::new((helpers_stop, helper_threads)),
         })
+    }
+
+    /// Applies a new configuration without dropping a connection: new
+    /// connections (and new requests on HTTP/1.1 keep-alive connections,
+    /// which close after their current answer) use it; requests in flight
+    /// finish on the old one. Upstreams whose definition did not change
+    /// keep their health state, in-flight counts, retry budget, breaker and
+    /// connection pools. Listeners must stay as they are (binding new
+    /// sockets needs a restart); the access log and `server` settings keep
+    /// their start values.
+    pub fn reload(&self, config: Config) -> Result<ReloadSummary, String> {
+        if format!("{:?}", config.listeners) != self.listeners {
+            return Err("listeners changed: a reload cannot bind, close or reconfigure listeners; restart tollgate to apply".into());
+        }
+        let old = self.snapshot.load_full();
+        let snapshot = Snapshot::build_after(config, &old).map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
+        let snapshot = Arc::new(snapshot);
+        let mut summary = ReloadSummary {
+            kept: Vec::new(),
+            rebuilt: Vec::new(),
+        };
+        for (u, carried) in snapshot.config.upstreams.iter().zip(&snapshot.carried) {
+            let list = if carried.is_some() {
+                &mut summary.kept
+            } else {
+                &mut summary.rebuilt
+            };
+            list.push(u.name.clone());
+        }
+        // New helper threads first: the new snapshot's targets are probed
+        // before the old checker stops, and a failure leaves the old running.
+        let (stop, _) = watch::channel(false);
+        let threads = start_helpers(&snapshot, &stop).map_err(|e| e.to_string())?;
+        for slot in &self.slots {
+            let previous = slot.load_full();
+            slot.store(Arc::new(previous.after(snapshot.clone())));
+            previous.retire();
+        }
+        self.snapshot.store(snapshot);
+        let old_helpers = {
+            let mut helpers = self.helpers.lock().unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *helpers, (stop, threads))
+        };
+        let _ = old_helpers.0.send(true);
+        for t in old_helpers.1 {
+            let _ = t.join();
+        }
+        Ok(summary)
     }
 
     /// The bound address of the listener called `name`.
@@ -216,7 +303,8 @@ impl RunningServer {
     /// Health, ejection, in-flight requests, latency and breaker state of
     /// every upstream and target, now.
     pub fn upstream_states(&self) -> Vec<crate::UpstreamState> {
-        crate::state::upstream_states(&self.snapshot, &self.workers)
+        let workers: Vec<Arc<Worker>> = self.slots.iter().map(|s| s.load_full()).collect();
+        crate::state::upstream_states(&self.snapshot.load(), &workers)
     }
 
     /// Every listener's name and bound address.
@@ -227,13 +315,13 @@ impl RunningServer {
     /// Requests, relayed connections and UDP sessions in flight on each
     /// target of the upstream called `name` (in target order).
     pub fn in_flight(&self, name: &str) -> Option<Vec<u64>> {
-        let u = self
-            .snapshot
+        let snapshot = self.snapshot.load();
+        let u = snapshot
             .config
             .upstreams
             .iter()
             .position(|u| u.name == name)?;
-        let counts = self.snapshot.balancers.get(u)?.in_flight();
+        let counts = snapshot.balancers.get(u)?.in_flight();
         Some((0..counts.len()).map(|t| counts.get(t)).collect())
     }
 
@@ -241,14 +329,16 @@ impl RunningServer {
     /// drain timeout) and waits for the workers to exit.
     pub fn shutdown(self) {
         let _ = self.shutdown.send(true);
-        for t in self.threads {
+        let (stop, helpers) = self.helpers.into_inner().unwrap_or_else(|p| p.into_inner());
+        let _ = stop.send(true);
+        for t in self.threads.into_iter().chain(helpers) {
             let _ = t.join();
         }
     }
 }
 
 fn run_worker(
-    worker: Arc<Worker>,
+    slot: Arc<WorkerSlot>,
     sockets: Vec<WorkerSocket>,
     contexts: Vec<Arc<ListenerCtx>>,
     shutdown: watch::Receiver<bool>,
@@ -267,7 +357,7 @@ fn run_worker(
     let active = Arc::new(AtomicUsize::new(0));
     runtime.block_on(async {
         for (socket, ctx) in sockets.into_iter().zip(contexts) {
-            let (w, rx, a) = (worker.clone(), shutdown.clone(), active.clone());
+            let (w, rx, a) = (slot.clone(), shutdown.clone(), active.clone());
             match socket {
                 WorkerSocket::Stream(s) => match TcpListener::from_std(s) {
                     Ok(listener) if ctx.protocol.is_l4() => {
@@ -280,19 +370,24 @@ fn run_worker(
                 },
                 WorkerSocket::Datagram(s) => match UdpSocket::from_std(s) {
                     Ok(socket) => {
+                        // UDP sessions keep the generation they started
+                        // with: a reload reaches them after a restart.
+                        let w = w.load_full();
                         tokio::spawn(crate::l4::serve_udp(socket, ctx, w, rx, a));
                     }
                     Err(e) => tracing::error!("listener setup failed: {e}"),
                 },
             }
         }
+        // The log buffer is shared by the worker's generations.
+        let log = slot.load().log.clone();
         let flusher = {
-            let worker = worker.clone();
+            let log = log.clone();
             tokio::spawn(async move {
                 let mut tick = tokio::time::interval(LOG_FLUSH_EVERY);
                 loop {
                     tick.tick().await;
-                    worker.log.flush();
+                    log.flush();
                 }
             })
         };
@@ -307,7 +402,7 @@ fn run_worker(
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         flusher.abort();
-        worker.log.flush();
+        log.flush();
     });
 }
 
@@ -330,7 +425,7 @@ impl Drop for ActiveGuard {
 async fn accept_loop(
     listener: TcpListener,
     ctx: Arc<ListenerCtx>,
-    worker: Arc<Worker>,
+    slot: Arc<WorkerSlot>,
     mut shutdown: watch::Receiver<bool>,
     active: Arc<AtomicUsize>,
 ) {
@@ -359,6 +454,8 @@ async fn accept_loop(
                 continue;
             }
         };
+        // The generation current now serves this connection.
+        let worker = slot.load_full();
         // Refused clients are closed here, before a byte is read; behind a
         // trusted PROXY-protocol sender the client is known only after its
         // header, so the check waits for it.
@@ -380,7 +477,7 @@ async fn accept_loop(
             cert: None,
         };
         let guard = ActiveGuard::new(active.clone());
-        let (ctx, worker, rx) = (ctx.clone(), worker.clone(), shutdown.clone());
+        let (ctx, rx) = (ctx.clone(), shutdown.clone());
         tokio::spawn(async move {
             let mut stream = stream;
             if !ctx.proxy_from.is_empty() {

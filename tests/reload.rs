@@ -1,0 +1,107 @@
+//! Reloading the configuration in place: new connections get the new
+//! routes, keep-alive connections close after their answer, unchanged
+//! upstreams keep their health state and pooled connections, and a reload
+//! that would change listeners is refused.
+
+use std::io::Write;
+
+use tollgate_testkit::{connect, parse_response, read_until, render, request, Tollgate, Upstream};
+
+fn config(up: &Upstream, body: &str, passive: bool) -> String {
+    let health = if passive {
+        "\n    health: {passive: {consecutive_failures: 1, eject_for: 60s}}"
+    } else {
+        ""
+    };
+    render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - name: app
+    targets: [{address: "{up}"}, {address: "127.0.0.1:1"}]{health}
+routes:
+  - {name: api, match: {path: {prefix: /api}}, upstream: app}
+  - {name: home, respond: {status: 200, body: "{body}"}}
+"#,
+        &[("up", &up.addr()), ("body", &body), ("health", &health)],
+    )
+}
+
+#[test]
+fn new_routes_apply_and_keep_alive_connections_move_over() {
+    let up = Upstream::echo();
+    let tg = Tollgate::start_with_defaults(&config(&up, "before", false));
+    let mut conn = connect(tg.addr("web"));
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let first = parse_response(&read_until(&mut conn, b"before"));
+    assert_eq!(first.status, 200);
+
+    let summary = tg
+        .reload_with_defaults(&config(&up, "after", false))
+        .expect("reload");
+    assert_eq!(summary.kept, ["app"]);
+
+    // The open connection's next answer is its last: it says so.
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .unwrap();
+    let second = read_until(&mut conn, b"before");
+    let text = String::from_utf8_lossy(&second).to_ascii_lowercase();
+    assert!(text.contains("connection: close"), "{text}");
+
+    let fresh = request(tg.addr("web"), "GET", "/", &[], b"");
+    assert_eq!(fresh.text(), "after");
+}
+
+#[test]
+fn unchanged_upstreams_keep_health_and_pooled_connections() {
+    let up = Upstream::echo();
+    let tg = Tollgate::start_with_defaults(&config(&up, "before", true));
+    // Round robin reaches the dead target once: it is ejected.
+    for _ in 0..4 {
+        let resp = request(tg.addr("web"), "GET", "/api/x", &[], b"");
+        assert_eq!(resp.status, 200, "{}", resp.text());
+    }
+    let states = tg.upstream_states();
+    assert!(states[0].targets[1].ejected_for.is_some());
+    let connections = up.connection_count();
+
+    let summary = tg
+        .reload_with_defaults(&config(&up, "after", true))
+        .expect("reload");
+    assert_eq!((summary.kept.len(), summary.rebuilt.len()), (1, 0));
+    let states = tg.upstream_states();
+    assert!(
+        states[0].targets[1].ejected_for.is_some(),
+        "ejection survives the reload"
+    );
+    for _ in 0..4 {
+        assert_eq!(
+            request(tg.addr("web"), "GET", "/api/x", &[], b"").status,
+            200
+        );
+    }
+    // Served from the pool kept across the reload: no new upstream connection.
+    assert_eq!(up.connection_count(), connections);
+}
+
+#[test]
+fn changed_upstreams_are_rebuilt_and_listener_changes_refused() {
+    let up = Upstream::echo();
+    let tg = Tollgate::start_with_defaults(&config(&up, "before", true));
+    let summary = tg
+        .reload_with_defaults(&config(&up, "after", false))
+        .expect("reload");
+    assert_eq!(summary.rebuilt, ["app"]);
+
+    let moved = config(&up, "after", false)
+        .replace("127.0.0.1:0}", "127.0.0.1:0, limits: {max_connections: 5}}");
+    let err = tg.reload_with_defaults(&moved).unwrap_err();
+    assert!(err.contains("listeners changed"), "{err}");
+    // Still serving the last good configuration.
+    assert_eq!(
+        request(tg.addr("web"), "GET", "/", &[], b"").text(),
+        "after"
+    );
+}
