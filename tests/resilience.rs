@@ -359,3 +359,37 @@ routes:
     let resolved = &tg.upstream_states()[0].targets[0].resolved;
     assert!(resolved.contains(&up.addr()), "{resolved:?}");
 }
+
+#[test]
+fn max_connections_queues_up_to_max_pending_and_refuses_the_rest() {
+    let slow = Upstream::slow(Duration::from_millis(400));
+    let tg = start(
+        &[&slow],
+        "    circuit_breaker: {max_connections: 1, max_pending: 1}\n    timeouts: {connect: 3s}",
+    );
+    let addr = tg.addr("web");
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            std::thread::spawn(move || {
+                // Staggered so the first holds the connection, the second
+                // waits, the third finds the queue full.
+                std::thread::sleep(Duration::from_millis(60 * i));
+                let started = Instant::now();
+                let resp = get(addr, "/");
+                (resp.status, resp.text(), started.elapsed())
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(results[0].0, 200, "{results:?}");
+    // The waiting request got the first one's connection once it was free.
+    assert_eq!(results[1].0, 200, "{results:?}");
+    assert!(results[1].2 >= Duration::from_millis(600), "{results:?}");
+    assert_eq!(results[2].0, 503, "{results:?}");
+    assert!(
+        results[2].1.contains("too many requests waiting"),
+        "{results:?}"
+    );
+    assert!(results[2].2 < Duration::from_millis(300), "{results:?}");
+    assert_eq!(slow.connection_count(), 1);
+}

@@ -210,6 +210,8 @@ pub(crate) struct RawBackoff {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBreaker {
     pub(crate) max_requests: Text,
+    pub(crate) max_connections: Text,
+    pub(crate) max_pending: Text,
     pub(crate) error_rate: Option<Sp<RawErrorRate>>,
 }
 

@@ -1220,7 +1220,7 @@ upstreams:
   - name: a
     targets: [{address: "127.0.0.1:1"}]
     retries: {on: [timeout, 500], methods: all, budget: 10%}
-    circuit_breaker: {max_requests: 9, error_rate: {threshold: 25%}}
+    circuit_breaker: {max_requests: 9, max_connections: 4, error_rate: {threshold: 25%}}
     sticky: {cookie: s}
   - name: b
     targets: [{address: "127.0.0.1:1"}]
@@ -1243,6 +1243,13 @@ routes: [{name: r, upstream: a}]
     assert!(r.non_idempotent);
     assert_eq!(r.budget_percent, 10);
     assert_eq!(a.circuit_breaker.max_requests, Some(9));
+    assert_eq!(
+        (
+            a.circuit_breaker.max_connections,
+            a.circuit_breaker.max_pending
+        ),
+        (Some(4), 1024)
+    );
     let e = a.circuit_breaker.error_rate.as_ref().unwrap();
     assert_eq!((e.threshold_percent, e.min_requests, e.probes), (25, 20, 3));
     assert_eq!(a.sticky.as_ref().unwrap().cookie, "s");

@@ -270,6 +270,11 @@ pub struct RetryOn {
 pub struct CircuitBreakerConfig {
     /// Most requests in flight at once; more are answered 503 at once.
     pub max_requests: Option<usize>,
+    /// Most connections open to the upstream at once (all targets and workers).
+    pub max_connections: Option<usize>,
+    /// With `max_connections`: most requests waiting for a connection;
+    /// more are answered 503 at once.
+    pub max_pending: usize,
     /// Error-rate breaker.
     pub error_rate: Option<ErrorRate>,
 }

@@ -2,11 +2,14 @@
 //! the concurrency cap, the error-rate breaker, and the sticky-cookie ids
 //! of the targets. Built once per snapshot from the upstream's config.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tollgate_balance::{BreakerSettings, CircuitBreaker, ConcurrencyLimit, RetryBudget};
 use tollgate_config::Upstream;
 use tollgate_core::{ErrorKind, ProxyError};
+
+use crate::upstream::ConnectionLimit;
 
 /// What guards one upstream.
 #[derive(Debug)]
@@ -15,6 +18,9 @@ pub(crate) struct Resilience {
     pub(crate) budget: Option<RetryBudget>,
     /// `circuit_breaker.max_requests`.
     pub(crate) max_requests: Option<ConcurrencyLimit>,
+    /// `circuit_breaker.max_connections` and `max_pending`, shared by the
+    /// pools of every target and worker.
+    pub(crate) connections: Option<Arc<ConnectionLimit>>,
     /// `circuit_breaker.error_rate`.
     pub(crate) breaker: Option<CircuitBreaker>,
     /// Per target, the value a sticky cookie carries (empty without `sticky`).
@@ -31,6 +37,9 @@ impl Resilience {
                 .as_ref()
                 .map(|r| RetryBudget::new(r.budget_percent, r.min_per_second)),
             max_requests: cb.max_requests.map(ConcurrencyLimit::new),
+            connections: cb
+                .max_connections
+                .map(|max| Arc::new(ConnectionLimit::new(max, cb.max_pending))),
             breaker: cb.error_rate.as_ref().map(|e| {
                 CircuitBreaker::new(BreakerSettings {
                     error_percent: u32::from(e.threshold_percent),

@@ -323,20 +323,25 @@ impl Worker {
             .iter()
             .zip(&snapshot.addrs)
             .zip(&snapshot.tls)
-            .map(|((u, addrs), tls)| {
+            .zip(&snapshot.resilience)
+            .map(|(((u, addrs), tls), guards)| {
+                let limit = &guards.connections;
                 u.targets
                     .iter()
                     .zip(addrs)
                     .enumerate()
                     .map(|(i, (t, addrs))| {
-                        Arc::new(TargetPool::new(
-                            t.address.clone(),
-                            addrs.clone(),
-                            u.pool_max_idle,
-                            u.pool_idle_timeout,
-                            u.connect_timeout,
-                            tls.as_ref().and_then(|tls| tls.get(i).cloned()),
-                        ))
+                        Arc::new(
+                            TargetPool::new(
+                                t.address.clone(),
+                                addrs.clone(),
+                                u.pool_max_idle,
+                                u.pool_idle_timeout,
+                                u.connect_timeout,
+                                tls.as_ref().and_then(|tls| tls.get(i).cloned()),
+                            )
+                            .with_limit(limit.clone()),
+                        )
                     })
                     .collect()
             })

@@ -96,6 +96,30 @@ pub(super) fn breaker(ctx: &mut Ctx<'_>, raw: &RawBreaker, path: &str) -> Circui
             u32::MAX.into(),
         ) as usize
     });
+    let max_connections = raw.max_connections.as_ref().map(|_| {
+        ctx.count(
+            &raw.max_connections,
+            &p(path, "max_connections"),
+            1,
+            1,
+            u32::MAX.into(),
+        ) as usize
+    });
+    let max_pending = ctx.count(
+        &raw.max_pending,
+        &p(path, "max_pending"),
+        1024,
+        0,
+        u32::MAX.into(),
+    ) as usize;
+    if let (Some(v), None) = (&raw.max_pending, &max_connections) {
+        let loc = ctx.at(v);
+        ctx.err(
+            loc,
+            &p(path, "max_pending"),
+            "`max_pending` counts requests waiting for a connection under `max_connections`; set `max_connections` too",
+        );
+    }
     let error_rate =
         raw.error_rate.as_ref().map(|e| {
             let ep = p(path, "error_rate");
@@ -116,6 +140,8 @@ pub(super) fn breaker(ctx: &mut Ctx<'_>, raw: &RawBreaker, path: &str) -> Circui
         });
     CircuitBreakerConfig {
         max_requests,
+        max_connections,
+        max_pending,
         error_rate,
     }
 }

@@ -11,5 +11,5 @@ pub(crate) mod tls;
 pub use body::UpstreamBody;
 pub(crate) use h1::{exchange, OutgoingRequest};
 pub(crate) use h2::H2Session;
-pub(crate) use pool::TargetPool;
+pub(crate) use pool::{ConnectionLimit, TargetPool};
 pub(crate) use resolve::{start_resolver, TargetAddrs};

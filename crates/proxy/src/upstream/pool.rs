@@ -3,12 +3,13 @@
 //! and the lock is never contended.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_net::{MaybeTls, OutboundStream};
 
@@ -38,12 +39,50 @@ pub(crate) struct TargetPool {
     /// Moving average of response-head latency in µs (0: none yet). Per
     /// worker, so recording it touches no cache line another core writes.
     latency_us: AtomicU64,
+    /// The upstream's `circuit_breaker.max_connections`, shared by every
+    /// target and worker.
+    limit: Option<Arc<ConnectionLimit>>,
+}
+
+/// A cap on open connections to an upstream and on requests waiting for
+/// one (`max_connections`, `max_pending`).
+#[derive(Debug)]
+pub(crate) struct ConnectionLimit {
+    slots: Arc<Semaphore>,
+    pending: AtomicUsize,
+    max_pending: usize,
+}
+
+impl ConnectionLimit {
+    /// At most `max` connections open and `max_pending` requests waiting.
+    pub(crate) fn new(max: usize, max_pending: usize) -> Self {
+        Self {
+            slots: Arc::new(Semaphore::new(max)),
+            pending: AtomicUsize::new(0),
+            max_pending,
+        }
+    }
+}
+
+/// Leaves the waiting count when dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn limit_error(message: &str) -> ProxyError {
+    // Not retryable: every target of the upstream shares the limit.
+    ProxyError::upstream(ErrorKind::Unavailable, message)
 }
 
 #[derive(Debug)]
 struct IdleConn {
     stream: OutboundStream,
     peer: SocketAddr,
+    _slot: Option<OwnedSemaphorePermit>,
     rbuf: BytesMut,
     wbuf: BytesMut,
     since: Instant,
@@ -56,6 +95,8 @@ pub(crate) struct PooledConn {
     pub(crate) stream: OutboundStream,
     /// The address it is connected to.
     peer: SocketAddr,
+    /// Its place under the upstream's `max_connections`, held while it is open.
+    slot: Option<OwnedSemaphorePermit>,
     /// Bytes read from the upstream and not yet consumed.
     pub(crate) rbuf: BytesMut,
     /// Write buffer, kept with the connection so requests reuse it.
@@ -84,7 +125,14 @@ impl TargetPool {
             connect_timeout,
             tls,
             latency_us: AtomicU64::new(0),
+            limit: None,
         }
+    }
+
+    /// Counts this pool's connections under the upstream's `limit`.
+    pub(crate) fn with_limit(mut self, limit: Option<Arc<ConnectionLimit>>) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// Folds one response-head latency into the moving average (weight 1/8).
@@ -117,7 +165,66 @@ impl TargetPool {
         if let Some(conn) = self.take_idle() {
             return Ok(conn);
         }
-        self.connect().await
+        let slot = match self.slot_now() {
+            Ok(slot) => slot,
+            // At `max_connections`: wait (as one of `max_pending`) for a
+            // connection to close or for one of this pool's to come back idle.
+            Err(limit) => match self.wait_for_slot(limit, true).await? {
+                Ok(slot) => Some(slot),
+                Err(idle) => return Ok(idle),
+            },
+        };
+        self.connect_with(slot).await
+    }
+
+    /// A slot under the limit now (`Ok(None)` without a limit), or the
+    /// limit that is full.
+    fn slot_now(&self) -> Result<Option<OwnedSemaphorePermit>, &ConnectionLimit> {
+        match &self.limit {
+            None => Ok(None),
+            Some(l) => l
+                .slots
+                .clone()
+                .try_acquire_owned()
+                .map(Some)
+                .map_err(|_| &**l),
+        }
+    }
+
+    /// Waits up to the connect timeout for a slot, or (when `reuse`) for an
+    /// idle connection of this pool.
+    async fn wait_for_slot(
+        &self,
+        limit: &ConnectionLimit,
+        reuse: bool,
+    ) -> Result<Result<OwnedSemaphorePermit, PooledConn>, ProxyError> {
+        if limit.pending.fetch_add(1, Ordering::AcqRel) >= limit.max_pending {
+            limit.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(limit_error(
+                "upstream connection limit reached and too many requests waiting",
+            ));
+        }
+        let _waiting = Waiting(&limit.pending);
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
+        loop {
+            tokio::select! {
+                slot = limit.slots.clone().acquire_owned() => {
+                    return slot.map(Ok).map_err(|_| limit_error("upstream connection limit closed"));
+                }
+                // Connections returned to this pool do not free a slot:
+                // look for them now and then.
+                _ = tokio::time::sleep(Duration::from_millis(2)) => {
+                    if reuse {
+                        if let Some(conn) = self.take_idle() {
+                            return Ok(Err(conn));
+                        }
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(limit_error("no upstream connection became free in time"));
+                    }
+                }
+            }
+        }
     }
 
     /// A new connection, bypassing idle ones. With TLS, the handshake
@@ -125,6 +232,20 @@ impl TargetPool {
     /// refused, no common protocol) is a connect error: nothing of the
     /// request was sent, so another target may be tried.
     pub(crate) async fn connect(&self) -> Result<PooledConn, ProxyError> {
+        let slot = match self.slot_now() {
+            Ok(slot) => slot,
+            Err(limit) => match self.wait_for_slot(limit, false).await? {
+                Ok(slot) => Some(slot),
+                Err(conn) => return Ok(conn),
+            },
+        };
+        self.connect_with(slot).await
+    }
+
+    async fn connect_with(
+        &self,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Result<PooledConn, ProxyError> {
         let Some(peer) = self.addrs.pick() else {
             return Err(ProxyError::upstream(
                 ErrorKind::UpstreamConnect,
@@ -144,6 +265,7 @@ impl TargetPool {
         Ok(PooledConn {
             stream,
             peer,
+            slot,
             rbuf: BytesMut::with_capacity(READ_BUF),
             wbuf: BytesMut::with_capacity(1024),
             reused: false,
@@ -187,6 +309,7 @@ impl TargetPool {
                 return Some(PooledConn {
                     stream: c.stream,
                     peer: c.peer,
+                    slot: c._slot,
                     rbuf: c.rbuf,
                     wbuf: c.wbuf,
                     reused: true,
@@ -223,6 +346,7 @@ impl TargetPool {
             idle.push(IdleConn {
                 stream: conn.stream,
                 peer: conn.peer,
+                _slot: conn.slot,
                 rbuf,
                 wbuf: conn.wbuf,
                 since: now,
