@@ -9,6 +9,6 @@ cd "$(dirname "$0")/.."
 for b in nginx haproxy wrk h2load; do
   command -v "$b" >/dev/null || { echo "missing $b: apt-get install -y nginx haproxy wrk nghttp2-client" >&2; exit 2; }
 done
-cargo build --release
+[ "${1:-}" = "--no-build" ] && shift || cargo build --release
 BENCH_CONF="$PWD/bench/conf-rr3" exec bench/run.sh -x "$PWD/target/release/tollgate run -c $PWD/bench/tollgate-rr3.yaml" \
   -p 18099 -n tollgate -s small,16k --no-h2 --no-mem "$@"
