@@ -1,7 +1,15 @@
 //! Route policies as validated: the policy kinds a route's `policies` list
 //! may hold, and the value templates (`$client_ip`, `$1`, …) they use.
 
+use std::sync::Arc;
+
 use http::HeaderName;
+
+mod cache;
+mod compress;
+
+pub use cache::{CacheKey, CachePolicy, Purge, QueryKey};
+pub use compress::{Coding, CompressPolicy, TypePattern, DEFAULT_TYPES};
 
 /// One step of a route's policy chain. Request phases run in the order
 /// listed (after `defaults.policies`), response phases in reverse order.
@@ -9,6 +17,12 @@ use http::HeaderName;
 pub enum Policy {
     /// Request and response header rules.
     Headers(HeaderRules),
+    /// A shared HTTP cache. The `Arc` is the store's identity: every
+    /// route holding the same one (a named policy, `defaults.policies`)
+    /// shares one store.
+    Cache(Arc<CachePolicy>),
+    /// Compression of answers.
+    Compress(CompressPolicy),
 }
 
 impl Policy {
@@ -16,6 +30,8 @@ impl Policy {
     pub fn kind(&self) -> &'static str {
         match self {
             Policy::Headers(_) => "headers",
+            Policy::Cache(_) => "cache",
+            Policy::Compress(_) => "compress",
         }
     }
 }

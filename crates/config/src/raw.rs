@@ -16,6 +16,12 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
+mod cache;
+mod compress;
+
+pub(crate) use cache::*;
+pub(crate) use compress::*;
+
 /// A value with the place it was written.
 pub(crate) type Sp<T> = Spanned<T>;
 /// An optional scalar, kept as written.
@@ -295,6 +301,8 @@ pub(crate) struct RawPolicy {
     #[serde(rename = "use")]
     pub(crate) use_named: Text,
     pub(crate) headers: Option<Sp<RawHeaderRules>>,
+    pub(crate) cache: Option<Sp<RawCache>>,
+    pub(crate) compress: Option<Sp<RawCompress>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -1145,18 +1145,24 @@ fn policies_resolve_defaults_then_route_with_named_ones_inlined() {
     let c = parse(POLICIES).unwrap();
     let kinds: Vec<&str> = c.routes[0].policies.iter().map(|p| p.kind()).collect();
     assert_eq!(kinds, ["headers", "headers", "headers"]);
-    let Policy::Headers(first) = &c.routes[0].policies[0];
+    let Policy::Headers(first) = &c.routes[0].policies[0] else {
+        panic!("headers expected")
+    };
     assert_eq!(
         first.request.remove,
         [http::HeaderName::from_static("x-debug")]
     );
-    let Policy::Headers(named) = &c.routes[0].policies[1];
+    let Policy::Headers(named) = &c.routes[0].policies[1] else {
+        panic!("headers expected")
+    };
     assert_eq!(named.response.set[0].0, "x-served-by");
     assert_eq!(
         named.response.set[0].1.parts()[1],
         Part::Var(Var::RequestId)
     );
-    let Policy::Headers(own) = &c.routes[0].policies[2];
+    let Policy::Headers(own) = &c.routes[0].policies[2] else {
+        panic!("headers expected")
+    };
     assert!(own.request.add[0].1.uses_captures());
 }
 
@@ -1188,7 +1194,7 @@ routes:
             (
                 10,
                 "routes[0].policies[1]",
-                "exactly one of `use` or `headers`",
+                "exactly one of `use`, `headers`, `cache` or `compress`",
             ),
             (
                 11,

@@ -1,6 +1,8 @@
-//! The reverse-proxy edge role: what happens to a request's URL and headers
-//! at the edge, before it is forwarded.
+//! The reverse-proxy edge role, independent of the data path: path
+//! rewrites, the HTTP cache (RFC 9111) and compression.
 
+pub mod cache;
+pub mod compress;
 mod rewrite;
 
 pub use rewrite::rewrite_path;

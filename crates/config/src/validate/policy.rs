@@ -3,6 +3,9 @@
 //! A policy kind adds its field to `RawPolicy`, its arm in [`policy`] and
 //! its own function here (or in a file of its own when it grows).
 
+mod cache;
+mod compress;
+
 use http::HeaderName;
 
 use super::{header_name, p, Ctx};
@@ -77,8 +80,10 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
     let given = [
         raw.use_named.as_ref().map(|_| "use"),
         raw.headers.as_ref().map(|_| "headers"),
+        raw.cache.as_ref().map(|_| "cache"),
+        raw.compress.as_ref().map(|_| "compress"),
     ];
-    let needs = "a policy needs exactly one of `use` or `headers`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `cache` or `compress`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -110,6 +115,16 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
             ctx,
             &h.value,
             &p(path, "headers"),
+        )));
+    }
+    if let Some(c) = &raw.cache {
+        return Some(Policy::Cache(cache::cache(ctx, c, &p(path, "cache"))));
+    }
+    if let Some(c) = &raw.compress {
+        return Some(Policy::Compress(compress::compress(
+            ctx,
+            c,
+            &p(path, "compress"),
         )));
     }
     None

@@ -455,7 +455,7 @@ fn passive_health(
 }
 
 /// A percentage such as `10%` (the `%` is required).
-fn percent(s: &str) -> Result<u8, String> {
+pub(crate) fn percent(s: &str) -> Result<u8, String> {
     let usage = "use a whole percentage such as `10%`";
     let Some(n) = s.strip_suffix('%') else {
         return Err(format!("invalid percentage `{s}`: missing `%`; {usage}"));
