@@ -10,6 +10,8 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use tollgate_core::{ErrorKind, ProxyError};
 
+use crate::policy::cache::TeeBody;
+use crate::policy::compress::CompressBody;
 use crate::server::H1RequestBody;
 use crate::snapshot::InFlightTicket;
 use crate::upstream::UpstreamBody;
@@ -116,6 +118,10 @@ pub enum ResponseBody {
     /// Streamed from an HTTP/2 upstream; the request counts as in flight
     /// on its target until this body is dropped.
     H2(hyper::body::Incoming, InFlightTicket),
+    /// Compressed on its way (the `compress` policy).
+    Compress(Box<CompressBody>),
+    /// Copied into the cache on its way (the `cache` policy).
+    Tee(Box<TeeBody>),
 }
 
 impl ResponseBody {
@@ -136,6 +142,8 @@ impl ResponseBody {
             ResponseBody::Full(b) => Some(b.len() as u64),
             ResponseBody::Upstream(u) => u.exact_len(),
             ResponseBody::H2(b, _) => b.size_hint().exact(),
+            ResponseBody::Compress(_) => None,
+            ResponseBody::Tee(t) => t.exact_len(),
         }
     }
 }
@@ -167,6 +175,8 @@ impl Body for ResponseBody {
                     })
                 })
             }),
+            ResponseBody::Compress(c) => c.poll_data(cx),
+            ResponseBody::Tee(t) => t.poll_data(cx),
         }
     }
 
@@ -176,6 +186,8 @@ impl Body for ResponseBody {
             ResponseBody::Full(b) => b.is_empty(),
             ResponseBody::Upstream(u) => u.is_done(),
             ResponseBody::H2(b, _) => b.is_end_stream(),
+            ResponseBody::Compress(c) => c.is_end_stream(),
+            ResponseBody::Tee(t) => t.is_end_stream(),
         }
     }
 

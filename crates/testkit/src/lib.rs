@@ -1,8 +1,9 @@
 //! tollgate-testkit: what tollgate's integration tests are built from.
 //!
 //! - [`Upstream`]: small HTTP servers on `127.0.0.1:0` (echo, fixed status,
-//!   slow, streaming, closing, WebSocket echo, h2c echo) that record what
-//!   reached them and stop when dropped.
+//!   slow, streaming, closing, WebSocket echo, h2c echo, and scripted ones
+//!   answering what the test says) that record what reached them and stop
+//!   when dropped.
 //! - [`Tollgate`]: tollgate started in-process from a YAML string, stopped
 //!   when dropped.
 //! - Clients: [`raw_request`] and friends for byte-exact HTTP/1.1, and
@@ -21,6 +22,7 @@
 mod client;
 mod harness;
 mod raw;
+mod scripted;
 mod upstream;
 mod ws;
 
@@ -33,6 +35,7 @@ pub use raw::{
     connect, parse_response, parse_status, raw_request, raw_request_timeout, read_all, read_until,
     read_until_timeout,
 };
+pub use scripted::Reply;
 pub use upstream::{RecordedRequest, Upstream};
 pub use ws::{websocket_accept, WEBSOCKET_KEY};
 

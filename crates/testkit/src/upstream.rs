@@ -25,6 +25,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Sleep;
 
 use crate::runtime;
+use crate::scripted::{Reply, Script};
 
 /// A request as an upstream received it.
 #[derive(Debug, Clone)]
@@ -61,6 +62,8 @@ enum Kind {
     WebSocketEcho,
     /// HTTP/2 prior knowledge JSON echo.
     H2cEcho,
+    /// HTTP/1.1, answers written by the test.
+    Scripted(Script),
 }
 
 #[derive(Debug, Default)]
@@ -157,6 +160,13 @@ impl Upstream {
     /// as [`Upstream::echo`].
     pub fn h2c_echo() -> Self {
         Self::start(Kind::H2cEcho)
+    }
+
+    /// Answers every HTTP/1.1 request with what `script` returns for it
+    /// (called once per request, after the request body was read). The
+    /// request is recorded first, so [`Upstream::request_count`] counts it.
+    pub fn scripted(script: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start(Kind::Scripted(Script(Arc::new(script))))
     }
 
     fn start(kind: Kind) -> Self {
@@ -276,7 +286,7 @@ async fn serve_connection(stream: TcpStream, kind: Kind, id: String, shared: Arc
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         }
-        Kind::Echo { .. } | Kind::Streaming { .. } => {
+        Kind::Echo { .. } | Kind::Streaming { .. } | Kind::Scripted(_) => {
             let service = service_fn(move |req| {
                 let (kind, id, shared) = (kind.clone(), id.clone(), shared.clone());
                 async move { Ok::<_, Infallible>(http1_answer(req, kind, &id, &shared).await) }
@@ -336,6 +346,17 @@ async fn http1_answer(
                 .insert("content-type", HeaderValue::from_static("text/plain"));
             insert_id(resp.headers_mut(), id);
             resp
+        }
+        Kind::Scripted(script) => {
+            let (parts, body) = req.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            let recorded = record(&parts, body, shared);
+            let reply = (script.0)(&recorded);
+            scripted_answer(reply, shared).await
         }
         _ => unreachable!("not an HTTP/1.1 echo kind"),
     }
@@ -420,6 +441,31 @@ fn echo_response(
     insert_id(h, id);
     for (n, v) in extra {
         h.append(
+            http::HeaderName::from_bytes(n.as_bytes()).expect("header name"),
+            HeaderValue::from_str(v).expect("header value"),
+        );
+    }
+    resp
+}
+
+async fn scripted_answer(reply: Reply, shared: &Arc<Shared>) -> Response<RespBody> {
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let body = match reply.chunks {
+        Some((chunks, interval)) => UnsyncBoxBody::new(Drip {
+            chunks: chunks.into(),
+            interval,
+            first: true,
+            sleep: None,
+            shared: shared.clone(),
+        }),
+        None => UnsyncBoxBody::new(Full::new(reply.body)),
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(reply.status).expect("valid status code");
+    for (n, v) in &reply.headers {
+        resp.headers_mut().append(
             http::HeaderName::from_bytes(n.as_bytes()).expect("header name"),
             HeaderValue::from_str(v).expect("header value"),
         );

@@ -125,8 +125,9 @@ impl Entry {
 
     /// Remaining freshness in whole seconds; negative once stale (RFC 9211 `ttl`).
     pub fn ttl(&self, now: SystemTime) -> i64 {
-        let age = self.age(now).as_secs() as i64;
-        (self.lifetime.as_secs() as i64).saturating_sub(age)
+        // Rounded down, so an answer stale by a fraction of a second says -1, not 0.
+        let left = self.lifetime.as_millis() as i64 - self.age(now).as_millis() as i64;
+        left.div_euclid(1000)
     }
 
     /// The entity tag, if any.

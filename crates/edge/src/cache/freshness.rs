@@ -247,7 +247,10 @@ mod tests {
             Duration::from_secs(100)
         );
         // Without Date, Expires counts from when the answer arrived.
-        assert_eq!(life(200, std::slice::from_ref(&e), base + 40), Duration::from_secs(60));
+        assert_eq!(
+            life(200, std::slice::from_ref(&e), base + 40),
+            Duration::from_secs(60)
+        );
         // Expires in the past, or invalid: stale at once.
         assert_eq!(
             life(200, &[(EXPIRES, date(base - 5)), d.clone()], base),
