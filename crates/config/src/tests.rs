@@ -1209,3 +1209,5 @@ routes:
         ],
     );
 }
+
+mod edge;
