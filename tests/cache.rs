@@ -457,7 +457,7 @@ fn stale_while_revalidate_serves_stale_and_refreshes_once_in_the_background() {
         Reply::ok(format!("v{v}"))
             .header("cache-control", "max-age=1, stale-while-revalidate=60")
             // Slow, so the stale requests below all overlap the refresh.
-            .delay(Duration::from_millis(if v == 1 { 0 } else { 300 }))
+            .delay(Duration::from_millis(if v == 1 { 0 } else { 1000 }))
     });
     let tg = cached(&up, "{}");
     assert_eq!(get(&tg, "/", &[]).text(), "v1");
@@ -515,7 +515,7 @@ fn concurrent_misses_of_one_key_make_one_origin_request() {
     let up = Upstream::scripted(|_| {
         Reply::ok("shared")
             .header("cache-control", "max-age=60")
-            .delay(Duration::from_millis(300))
+            .delay(Duration::from_millis(1000))
     });
     let tg = cached(&up, "{}");
     let addr = tg.addr("web");

@@ -22,7 +22,10 @@ fn cache_defaults() {
     assert_eq!(c.max_object_size, 8 << 20);
     assert_eq!(c.key.query, QueryKey::All);
     assert!(c.key.headers.is_empty() && c.key.cookies.is_empty());
-    assert_eq!((c.heuristic_percent, c.heuristic_max), (10, secs(24 * 3600)));
+    assert_eq!(
+        (c.heuristic_percent, c.heuristic_max),
+        (10, secs(24 * 3600))
+    );
     assert!(!c.store_set_cookie);
     assert_eq!(c.lock_timeout, secs(5));
     assert!(c.purge.is_none());
@@ -46,7 +49,10 @@ fn cache_fields() {
         panic!("cache expected")
     };
     assert_eq!((c.max_size, c.max_object_size), (64 << 20, 1 << 20));
-    assert_eq!(c.key.query, QueryKey::Include(vec!["id".into(), "page".into()]));
+    assert_eq!(
+        c.key.query,
+        QueryKey::Include(vec!["id".into(), "page".into()])
+    );
     assert_eq!(c.key.headers, ["x-tenant"]);
     assert_eq!(c.key.cookies, ["lang"]);
     assert_eq!((c.heuristic_percent, c.heuristic_max), (20, secs(3600)));
@@ -82,7 +88,10 @@ routes:
         Policy::Cache(c) => c.clone(),
         _ => panic!("cache expected"),
     };
-    assert!(Arc::ptr_eq(&cache(0, 0), &cache(1, 0)), "defaults: one store");
+    assert!(
+        Arc::ptr_eq(&cache(0, 0), &cache(1, 0)),
+        "defaults: one store"
+    );
     assert!(Arc::ptr_eq(&cache(0, 1), &cache(1, 1)), "named: one store");
     assert!(!Arc::ptr_eq(&cache(0, 1), &cache(1, 2)), "inline: its own");
 }
@@ -139,27 +148,28 @@ routes:
       - {cache: {}, compress: {}}
 "#,
     );
-    let at = "routes[0].policies";
+    let c = |f: &str| format!("routes[0].policies[0].cache.{f}");
+    let z = |f: &str| format!("routes[0].policies[1].compress.{f}");
     assert_errors(
         &errs,
         &[
-            (8, &format!("{at}[0].cache.max_size"), "must be at least 1MiB"),
-            (9, &format!("{at}[0].cache.max_object_size"), "must be at most 1GiB"),
-            (10, &format!("{at}[0].cache.key.headers[0]"), "invalid header name"),
-            (10, &format!("{at}[0].cache.key.cookies[0]"), "invalid name"),
-            (11, &format!("{at}[0].cache.heuristic.fraction"), "at most 100%"),
-            (12, &format!("{at}[0].cache.lock_timeout"), "invalid duration"),
-            (13, &format!("{at}[0].cache.purge.method"), "case-sensitive"),
-            (13, &format!("{at}[0].cache.purge.allow[0]"), "invalid address"),
-            (15, &format!("{at}[1].compress.algorithms[1]"), "unknown algorithm `deflate`"),
-            (15, &format!("{at}[1].compress.algorithms[2]"), "listed twice"),
-            (16, &format!("{at}[1].compress.min_length"), "must not be negative"),
-            (17, &format!("{at}[1].compress.types[0]"), "invalid media type"),
-            (17, &format!("{at}[1].compress.types[1]"), "invalid media type"),
-            (18, &format!("{at}[1].compress.levels.gzip"), "between 1 and 9"),
-            (18, &format!("{at}[1].compress.levels.br"), "between 0 and 11"),
-            (18, &format!("{at}[1].compress.levels.zstd"), "between 1 and 22"),
-            (19, &format!("{at}[2]"), "found `cache` and `compress`"),
+            (8, &c("max_size"), "must be at least 1MiB"),
+            (9, &c("max_object_size"), "must be at most 1GiB"),
+            (10, &c("key.headers[0]"), "invalid header name"),
+            (10, &c("key.cookies[0]"), "invalid name"),
+            (11, &c("heuristic.fraction"), "at most 100%"),
+            (12, &c("lock_timeout"), "invalid duration"),
+            (13, &c("purge.method"), "case-sensitive"),
+            (13, &c("purge.allow[0]"), "invalid address"),
+            (15, &z("algorithms[1]"), "unknown algorithm `deflate`"),
+            (15, &z("algorithms[2]"), "listed twice"),
+            (16, &z("min_length"), "must not be negative"),
+            (17, &z("types[0]"), "invalid media type"),
+            (17, &z("types[1]"), "invalid media type"),
+            (18, &z("levels.gzip"), "between 1 and 9"),
+            (18, &z("levels.br"), "between 0 and 11"),
+            (18, &z("levels.zstd"), "between 1 and 22"),
+            (19, "routes[0].policies[2]", "found `cache` and `compress`"),
         ],
     );
 }
