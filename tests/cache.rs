@@ -454,10 +454,14 @@ fn stale_while_revalidate_serves_stale_and_refreshes_once_in_the_background() {
     let count = n.clone();
     let up = Upstream::scripted(move |_| {
         let v = count.fetch_add(1, Ordering::SeqCst) + 1;
+        if v == 1 {
+            return Reply::ok("v1").header("cache-control", "max-age=1, stale-while-revalidate=60");
+        }
+        // Slow, so the stale requests below all overlap the refresh (and
+        // fresh for longer than it took: the exchange's time counts in its age).
         Reply::ok(format!("v{v}"))
-            .header("cache-control", "max-age=1, stale-while-revalidate=60")
-            // Slow, so the stale requests below all overlap the refresh.
-            .delay(Duration::from_millis(if v == 1 { 0 } else { 1000 }))
+            .header("cache-control", "max-age=60, stale-while-revalidate=60")
+            .delay(Duration::from_millis(1000))
     });
     let tg = cached(&up, "{}");
     assert_eq!(get(&tg, "/", &[]).text(), "v1");
