@@ -8,6 +8,8 @@
 //! The rules themselves are in `tollgate_edge::cache`.
 
 mod answer;
+mod background;
+mod invalidate;
 mod purge;
 mod tee;
 
@@ -16,8 +18,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, HeaderName, Method, Response, StatusCode, Uri, Version};
-use http_body_util::BodyExt;
+use http::{HeaderMap, HeaderName, Method, Response, StatusCode};
 use tollgate_config::Route;
 use tollgate_core::{ErrorSource, ProxyError};
 use tollgate_edge::cache::control::{RequestDirectives, ResponseDirectives};
@@ -30,14 +31,14 @@ use tollgate_edge::cache::storable::{storable, RequestFacts, Skip};
 use tollgate_edge::cache::store::Lookup;
 use tollgate_edge::cache::Cache;
 
+pub(crate) use background::{revalidate, Background};
 pub use tee::TeeBody;
 
 use super::ChainState;
-use crate::body::{RequestBody, ResponseBody};
-use crate::forward::ClientInfo;
-use crate::pipeline::{self, Exchange, Incoming};
-use crate::snapshot::Worker;
+use crate::body::ResponseBody;
+use crate::pipeline::Incoming;
 use answer::CACHE_STATUS;
+use invalidate::{invalidation, is_safe, Invalidate};
 use tee::Destination;
 
 thread_local! {
@@ -65,17 +66,6 @@ enum Mode {
     Fetch(Box<Fetch>),
 }
 
-/// An unsafe request: its answer invalidates stored ones (§4.4).
-#[derive(Debug)]
-struct Invalidate {
-    scheme: &'static str,
-    host: String,
-    /// The request's key; Location and Content-Location keys are made the same way.
-    key: Box<[u8]>,
-    /// The request fields the key configuration reads (empty when it reads none).
-    headers: HeaderMap,
-}
-
 /// A request on its way to the origin for the store.
 #[derive(Debug)]
 struct Fetch {
@@ -92,20 +82,6 @@ struct Fetch {
     guard: Option<FlightGuard>,
     id_header: HeaderName,
     request_id: HeaderValue,
-}
-
-/// A background revalidation asked for by a stale-while-revalidate hit.
-#[derive(Debug)]
-pub(crate) struct Background {
-    /// The cache step's index: the chain is run again from there.
-    from: usize,
-    /// The entry served stale; its claim is released when done.
-    entry: Arc<Entry>,
-    listener: usize,
-    client: ClientInfo,
-    uri: Uri,
-    version: Version,
-    headers: HeaderMap,
 }
 
 /// The request phase. `step` is the policy's index in the route's chain.
@@ -201,15 +177,7 @@ async fn decide(
         } => {
             status.collapsed = collapsed;
             if revalidate && entry.begin_revalidation() {
-                chain.background = Some(Background {
-                    from: step,
-                    entry: entry.clone(),
-                    listener: req.listener,
-                    client: req.client,
-                    uri: req.uri.clone(),
-                    version: req.version,
-                    headers: req.headers.clone(),
-                });
+                chain.background = Some(Background::new(step, entry.clone(), req));
             }
             let resp = answer::serve(&entry, &req.method, &req.headers, status, now);
             (Some(resp), Mode::Answered)
@@ -398,71 +366,6 @@ fn make_conditional(headers: &mut HeaderMap, entry: &Entry) -> bool {
     true
 }
 
-fn is_safe(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
-    )
-}
-
-fn invalidation(cache: &Cache, req: &Incoming<'_>, scheme: &'static str, host: &str) -> Invalidate {
-    let config = &cache.policy().key;
-    let headers = if config.headers.is_empty() && config.cookies.is_empty() {
-        HeaderMap::new()
-    } else {
-        req.headers.clone()
-    };
-    let mut key = Vec::new();
-    let input = KeyInput {
-        scheme,
-        host,
-        path: req.uri.path(),
-        query: req.uri.query(),
-        headers: &headers,
-    };
-    primary_key(&mut key, &input, config);
-    Invalidate {
-        scheme,
-        host: host.to_owned(),
-        key: key.into(),
-        headers,
-    }
-}
-
-impl Invalidate {
-    /// Removes the request's entry and those of Location and
-    /// Content-Location when they are on the same host.
-    fn apply(&self, cache: &Cache, answer: &HeaderMap) {
-        cache.purge_key(&self.key);
-        for name in [header::LOCATION, header::CONTENT_LOCATION] {
-            let Some(uri) = answer
-                .get(&name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|s| s.parse::<Uri>().ok())
-            else {
-                continue;
-            };
-            let same_host = match uri.host() {
-                None => true,
-                Some(h) => h.eq_ignore_ascii_case(&self.host),
-            };
-            if !same_host || !uri.path().starts_with('/') {
-                continue;
-            }
-            let mut key = Vec::new();
-            let input = KeyInput {
-                scheme: self.scheme,
-                host: &self.host,
-                path: uri.path(),
-                query: uri.query(),
-                headers: &self.headers,
-            };
-            primary_key(&mut key, &input, &cache.policy().key);
-            cache.purge_key(&key);
-        }
-    }
-}
-
 /// The response phase.
 pub(super) fn on_response(step: CacheStep, resp: &mut Response<ResponseBody>) {
     match step.mode {
@@ -580,40 +483,4 @@ pub(super) fn on_error(step: &mut CacheStep, err: &ProxyError) -> Option<Respons
     let resp = stale_answer(stale, f, now);
     step.mode = Mode::Answered;
     Some(resp)
-}
-
-/// Refreshes a stale entry in the background: the chain runs again from
-/// the cache step for a copy of the request (the cache step validates
-/// instead of serving), and the answer's body is read to its end so it is
-/// stored. Started by the pipeline after the stale answer was made.
-pub(crate) async fn revalidate(worker: Arc<Worker>, route: usize, job: Background) {
-    let snapshot = worker.snapshot.clone();
-    let Some(r) = snapshot.config.routes.get(route) else {
-        job.entry.end_revalidation();
-        return;
-    };
-    let mut req = Incoming {
-        listener: job.listener,
-        client: job.client,
-        method: Method::GET,
-        uri: job.uri,
-        version: job.version,
-        headers: job.headers,
-        body: RequestBody::Empty,
-        upgrade: false,
-        request_id: worker.new_request_id(),
-    };
-    let host = pipeline::request_host(&req.uri, &req.headers).into_owned();
-    let mut chain = ChainState::new(route, job.from);
-    chain.revalidation = true;
-    let mut ex = Exchange::default();
-    if let Ok(resp) = pipeline::chained(&worker, r, &mut req, &host, &mut ex, &mut chain).await {
-        let mut body = resp.into_body();
-        while let Some(frame) = body.frame().await {
-            if frame.is_err() {
-                break;
-            }
-        }
-    }
-    job.entry.end_revalidation();
 }
