@@ -813,3 +813,31 @@ fn compress_then_cache_stores_identity_and_compresses_each_hit() {
     assert_eq!(hit.header("content-encoding"), Some("gzip"));
     assert_eq!(up.request_count(), 1);
 }
+
+#[test]
+fn upgrades_bypass_the_cache_and_compression() {
+    use std::io::Write;
+    let up = Upstream::websocket_echo();
+    let tg = start(
+        &up,
+        "routes:\n  - name: r\n    upstream: u\n    policies: [{cache: {}}, {compress: {min_length: 0}}]\n",
+    );
+    let mut stream = tollgate_testkit::connect(tg.addr("web"));
+    write!(
+        stream,
+        "GET /chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Accept-Encoding: gzip\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {}\r\n\r\n",
+        tollgate_testkit::WEBSOCKET_KEY
+    )
+    .unwrap();
+    let head = tollgate_testkit::read_until(&mut stream, b"\r\n\r\n");
+    let text = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert_eq!(tollgate_testkit::parse_status(&head), 101, "{text}");
+    assert!(
+        text.contains("cache-status: tollgate; fwd=bypass; fwd-status=101"),
+        "{text}"
+    );
+    assert!(!text.contains("content-encoding"), "{text}");
+    stream.write_all(b"ping").unwrap();
+    assert_eq!(tollgate_testkit::read_until(&mut stream, b"ping"), b"ping");
+}

@@ -121,7 +121,12 @@ async fn decide(
     let get = req.method == Method::GET;
     if !(get || req.method == Method::HEAD) || req.upgrade {
         let invalidate = (!is_safe(&req.method)).then(|| invalidation(cache, req, scheme, host));
-        let status = CacheStatus::forward(Fwd::Method);
+        let fwd = if req.upgrade {
+            Fwd::Bypass
+        } else {
+            Fwd::Method
+        };
+        let status = CacheStatus::forward(fwd);
         return (None, Mode::Pass { status, invalidate });
     }
     let directives = RequestDirectives::parse(&req.headers);
