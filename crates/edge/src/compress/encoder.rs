@@ -61,10 +61,14 @@ struct Gzip {
 
 impl Gzip {
     fn new(level: u32) -> Self {
-        let pooled = DEFLATE.with_borrow_mut(|pool| {
-            let i = pool.iter().position(|(l, _)| *l == level)?;
-            Some(pool.swap_remove(i).1)
-        });
+        let pooled = DEFLATE
+            .try_with(|pool| {
+                let mut pool = pool.try_borrow_mut().ok()?;
+                let i = pool.iter().position(|(l, _)| *l == level)?;
+                Some(pool.swap_remove(i).1)
+            })
+            .ok()
+            .flatten();
         Self {
             deflate: Some(pooled.unwrap_or_else(|| Compress::new(Compression::new(level), false))),
             level,
@@ -123,9 +127,12 @@ impl Gzip {
         if let Some(mut d) = self.deflate.take() {
             d.reset();
             let level = self.level;
-            DEFLATE.with_borrow_mut(|pool| {
-                if pool.len() < POOLED_DEFLATE {
-                    pool.push((level, d));
+            // `try_`: an encoder dropped while its thread exits finds no pool.
+            let _ = DEFLATE.try_with(|pool| {
+                if let Ok(mut pool) = pool.try_borrow_mut() {
+                    if pool.len() < POOLED_DEFLATE {
+                        pool.push((level, d));
+                    }
                 }
             });
         }
