@@ -1,9 +1,16 @@
 //! Route policies as validated: the policy kinds a route's `policies` list
 //! may hold, and the value templates (`$client_ip`, `$1`, …) they use.
 
+use std::sync::Arc;
+
 use http::HeaderName;
 
 use crate::security::{AllowedMethods, Cors, IpFilter, SecurityHeaders};
+mod cache;
+mod compress;
+
+pub use cache::{CacheKey, CachePolicy, Purge, QueryKey};
+pub use compress::{Coding, CompressPolicy, TypePattern, DEFAULT_TYPES};
 
 /// One step of a route's policy chain. Request phases run in the order
 /// listed (after `defaults.policies`), response phases in reverse order.
@@ -19,6 +26,12 @@ pub enum Policy {
     SecurityHeaders(SecurityHeaders),
     /// CORS: preflights answered here, allowed origins marked on answers.
     Cors(Cors),
+    /// A shared HTTP cache. The `Arc` is the store's identity: every
+    /// route holding the same one (a named policy, `defaults.policies`)
+    /// shares one store.
+    Cache(Arc<CachePolicy>),
+    /// Compression of answers.
+    Compress(CompressPolicy),
 }
 
 impl Policy {
@@ -30,6 +43,8 @@ impl Policy {
             Policy::Methods(_) => "methods",
             Policy::SecurityHeaders(_) => "security_headers",
             Policy::Cors(_) => "cors",
+            Policy::Cache(_) => "cache",
+            Policy::Compress(_) => "compress",
         }
     }
 }

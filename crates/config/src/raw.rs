@@ -16,6 +16,12 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
+mod cache;
+mod compress;
+
+pub(crate) use cache::*;
+pub(crate) use compress::*;
+
 /// A value with the place it was written.
 pub(crate) type Sp<T> = Spanned<T>;
 /// An optional scalar, kept as written.
@@ -491,6 +497,8 @@ pub(crate) struct RawPolicy {
     pub(crate) methods: List<String>,
     pub(crate) security_headers: Option<Sp<RawSecurityHeaders>>,
     pub(crate) cors: Option<Sp<RawCors>>,
+    pub(crate) cache: Option<Sp<RawCache>>,
+    pub(crate) compress: Option<Sp<RawCompress>>,
 }
 
 /// `security_headers:` policy; `off` disables a field.

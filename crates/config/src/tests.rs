@@ -1293,3 +1293,5 @@ routes: [{name: r, upstream: a}]
         ],
     );
 }
+
+mod edge;

@@ -8,6 +8,9 @@ use http::{HeaderName, HeaderValue, Method, StatusCode};
 use ipnet::IpNet;
 use regex::Regex;
 
+pub use crate::policy::{
+    CacheKey, CachePolicy, Coding, CompressPolicy, Purge, QueryKey, TypePattern, DEFAULT_TYPES,
+};
 pub use crate::policy::{HeaderOps, HeaderRules, Part, Policy, Template, Var};
 pub use crate::security::{
     AllowHeaders, AllowOrigins, AllowedMethods, ClientRate, Cors, EncodedSlash, IpFilter,

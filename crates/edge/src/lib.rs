@@ -1,8 +1,11 @@
-//! The reverse-proxy edge role: what happens at the edge before (or
-//! instead of) forwarding: path normalization and rewrites, redirects to
-//! HTTPS, static files, IP filters, per-client caps, CORS.
+//! The reverse-proxy edge role, independent of the data path: what happens
+//! at the edge before (or instead of) forwarding: path normalization and
+//! rewrites, redirects to HTTPS, static files, IP filters, per-client caps,
+//! CORS, the HTTP cache (RFC 9111) and compression.
 
+pub mod cache;
 pub mod client_limits;
+pub mod compress;
 pub mod cors;
 mod https;
 mod ip_filter;

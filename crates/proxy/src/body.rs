@@ -10,6 +10,8 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use tollgate_core::{ErrorKind, ProxyError};
 
+use crate::policy::cache::TeeBody;
+use crate::policy::compress::CompressBody;
 use crate::server::H1RequestBody;
 use crate::snapshot::InFlightTicket;
 use crate::upstream::UpstreamBody;
@@ -138,6 +140,10 @@ pub enum ResponseBody {
     H2(hyper::body::Incoming, InFlightTicket),
     /// Streamed from a static file.
     File(tollgate_edge::static_files::FileBody),
+    /// Compressed on its way (the `compress` policy).
+    Compress(Box<CompressBody>),
+    /// Copied into the cache on its way (the `cache` policy).
+    Tee(Box<TeeBody>),
 }
 
 impl ResponseBody {
@@ -159,6 +165,8 @@ impl ResponseBody {
             ResponseBody::Upstream(u) => u.exact_len(),
             ResponseBody::H2(b, _) => b.size_hint().exact(),
             ResponseBody::File(f) => Some(f.remaining()),
+            ResponseBody::Compress(_) => None,
+            ResponseBody::Tee(t) => t.exact_len(),
         }
     }
 }
@@ -201,6 +209,8 @@ impl Body for ResponseBody {
                     })
                 })
             }),
+            ResponseBody::Compress(c) => c.poll_data(cx),
+            ResponseBody::Tee(t) => t.poll_data(cx),
         }
     }
 
@@ -211,6 +221,8 @@ impl Body for ResponseBody {
             ResponseBody::Upstream(u) => u.is_done(),
             ResponseBody::H2(b, _) => b.is_end_stream(),
             ResponseBody::File(f) => f.remaining() == 0,
+            ResponseBody::Compress(c) => c.is_end_stream(),
+            ResponseBody::Tee(t) => t.is_end_stream(),
         }
     }
 

@@ -20,6 +20,8 @@ mod upstream;
 
 pub use body::ResponseBody;
 pub use explain::explain;
+pub use policy::cache::TeeBody;
+pub use policy::compress::CompressBody;
 pub use router::{RouteInput, Router, Specificity};
 pub use server::{H1RequestBody, ReloadSummary, RunningServer};
 pub use snapshot::{InFlightTicket, Snapshot};

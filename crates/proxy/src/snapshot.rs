@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderName;
 use tollgate_balance::{Algorithm, Available, Balancer, Target, DEFAULT_DECAY};
-use tollgate_config::{Balance, Config, ConfigError, UpstreamProtocol};
+use tollgate_config::{Balance, Config, ConfigError, Policy, UpstreamProtocol};
 use tollgate_core::RequestIdGenerator;
+use tollgate_edge::cache::Cache;
 use tollgate_edge::client_limits::ClientLimiter;
 use tollgate_ops::{AccessLog, AccessLogBuffer};
 
@@ -50,6 +51,10 @@ pub struct Snapshot {
     /// Per upstream, its index in the snapshot this one replaced when its
     /// definition did not change (its state was carried over).
     pub(crate) carried: Vec<Option<usize>>,
+    /// `[route][step]`: the cache store of each `cache` step. One store per
+    /// definition: steps holding the same `Arc<CachePolicy>` (a named
+    /// policy, `defaults.policies`) share it.
+    caches: Vec<Vec<Option<Arc<Cache>>>>,
 }
 
 impl Snapshot {
@@ -131,6 +136,7 @@ impl Snapshot {
                 }
             }
         }
+        let caches = build_caches(&config);
         Ok(Self {
             config,
             router,
@@ -143,6 +149,7 @@ impl Snapshot {
             tls,
             client_cert_headers,
             carried: Vec::new(),
+            caches,
         })
     }
 }
@@ -183,6 +190,50 @@ impl Snapshot {
         }
         Ok(new)
     }
+
+    /// The cache store of step `step` of route `route`, if it is a `cache` step.
+    pub(crate) fn cache(&self, route: usize, step: usize) -> Option<&Arc<Cache>> {
+        self.caches.get(route)?.get(step)?.as_ref()
+    }
+
+    /// Every cache store, once each (for purges from outside the data path).
+    pub fn caches(&self) -> Vec<Arc<Cache>> {
+        let mut out: Vec<Arc<Cache>> = Vec::new();
+        for c in self.caches.iter().flatten().flatten() {
+            if !out.iter().any(|o| Arc::ptr_eq(o, c)) {
+                out.push(c.clone());
+            }
+        }
+        out
+    }
+}
+
+/// One store per distinct cache definition, placed at every step using it.
+fn build_caches(config: &Config) -> Vec<Vec<Option<Arc<Cache>>>> {
+    let mut made: Vec<Arc<Cache>> = Vec::new();
+    config
+        .routes
+        .iter()
+        .map(|r| {
+            r.policies
+                .iter()
+                .map(|p| match p {
+                    Policy::Cache(def) => {
+                        let existing = made
+                            .iter()
+                            .find(|c| std::ptr::eq(c.policy(), Arc::as_ptr(def)))
+                            .cloned();
+                        Some(existing.unwrap_or_else(|| {
+                            let c = Arc::new(Cache::new(def.clone()));
+                            made.push(c.clone());
+                            c
+                        }))
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// The balancer algorithm for a configured `balance`.

@@ -1,8 +1,9 @@
 //! tollgate-testkit: what tollgate's integration tests are built from.
 //!
 //! - [`Upstream`]: small HTTP servers on `127.0.0.1:0` (echo, fixed status,
-//!   slow, streaming, closing, WebSocket echo, h2c echo, TLS echo) that
-//!   record what reached them and stop when dropped.
+//!   slow, streaming, closing, WebSocket echo, h2c echo, TLS echo, and scripted
+//!   ones answering what the test says) that record what reached them and
+//!   stop when dropped.
 //! - [`Tollgate`]: tollgate started in-process from a YAML string, stopped
 //!   when dropped.
 //! - Clients: [`raw_request`] and friends for byte-exact HTTP/1.1 (also
@@ -28,6 +29,7 @@ mod client;
 mod harness;
 mod l4;
 mod raw;
+mod scripted;
 mod tempdir;
 mod tls;
 mod upstream;
@@ -43,6 +45,7 @@ pub use raw::{
     connect, connect_from, parse_response, parse_status, raw_request, raw_request_from,
     raw_request_timeout, read_all, read_until, read_until_timeout,
 };
+pub use scripted::Reply;
 pub use tempdir::TempDir;
 pub use tls::{tls_connect, tls_get, tls_raw_request, CertPair, TestCa, TlsConn, TlsOptions};
 pub use upstream::{RecordedRequest, TlsHandshake, Upstream};

@@ -28,6 +28,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::runtime;
+use crate::scripted::{Reply, Script};
 use crate::tls::{CertPair, TestCa};
 
 /// A request as an upstream received it.
@@ -67,6 +68,8 @@ enum Kind {
     H2cEcho,
     /// TLS, then the JSON echo over HTTP/2 or HTTP/1.1 as ALPN chose.
     TlsEcho(Arc<rustls::ServerConfig>),
+    /// HTTP/1.1, answers written by the test.
+    Scripted(Script),
 }
 
 /// What a TLS upstream saw of one handshake.
@@ -214,6 +217,13 @@ impl Upstream {
         Self::start(Kind::TlsEcho(Arc::new(config)))
     }
 
+    /// Answers every HTTP/1.1 request with what `script` returns for it
+    /// (called once per request, after the request body was read). The
+    /// request is recorded first, so [`Upstream::request_count`] counts it.
+    pub fn scripted(script: impl Fn(&RecordedRequest) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start(Kind::Scripted(Script(Arc::new(script))))
+    }
+
     fn start(kind: Kind) -> Self {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind upstream");
         std_listener
@@ -337,7 +347,7 @@ async fn serve_connection(stream: TcpStream, kind: Kind, id: String, shared: Arc
                 .await;
         }
         Kind::TlsEcho(config) => tls_echo(stream, config, id, shared).await,
-        Kind::Echo { .. } | Kind::Streaming { .. } => {
+        Kind::Echo { .. } | Kind::Streaming { .. } | Kind::Scripted(_) => {
             let service = service_fn(move |req| {
                 let (kind, id, shared) = (kind.clone(), id.clone(), shared.clone());
                 async move { Ok::<_, Infallible>(http1_answer(req, kind, &id, &shared).await) }
@@ -446,6 +456,17 @@ async fn http1_answer(
             insert_id(resp.headers_mut(), id);
             resp
         }
+        Kind::Scripted(script) => {
+            let (parts, body) = req.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            let recorded = record(&parts, body, shared);
+            let reply = (script.0)(&recorded);
+            scripted_answer(reply, shared).await
+        }
         _ => unreachable!("not an HTTP/1.1 echo kind"),
     }
 }
@@ -529,6 +550,31 @@ fn echo_response(
     insert_id(h, id);
     for (n, v) in extra {
         h.append(
+            http::HeaderName::from_bytes(n.as_bytes()).expect("header name"),
+            HeaderValue::from_str(v).expect("header value"),
+        );
+    }
+    resp
+}
+
+async fn scripted_answer(reply: Reply, shared: &Arc<Shared>) -> Response<RespBody> {
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    let body = match reply.chunks {
+        Some((chunks, interval)) => UnsyncBoxBody::new(Drip {
+            chunks: chunks.into(),
+            interval,
+            first: true,
+            sleep: None,
+            shared: shared.clone(),
+        }),
+        None => UnsyncBoxBody::new(Full::new(reply.body)),
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = StatusCode::from_u16(reply.status).expect("valid status code");
+    for (n, v) in &reply.headers {
+        resp.headers_mut().append(
             http::HeaderName::from_bytes(n.as_bytes()).expect("header name"),
             HeaderValue::from_str(v).expect("header value"),
         );

@@ -134,7 +134,7 @@ pub(super) fn listener(
 }
 
 /// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare address (`10.1.2.3`, `::1`).
-pub(super) fn parse_net(s: &str) -> Result<IpNet, String> {
+pub(crate) fn parse_net(s: &str) -> Result<IpNet, String> {
     if let Ok(net) = IpNet::from_str(s) {
         return Ok(net.trunc());
     }

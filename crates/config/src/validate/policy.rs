@@ -3,6 +3,9 @@
 //! A policy kind adds its field to `RawPolicy`, its arm in [`policy`] and
 //! its own function here (or in a file of its own when it grows).
 
+mod cache;
+mod compress;
+
 use http::HeaderName;
 
 use super::{header_name, p, security, Ctx};
@@ -81,8 +84,10 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         raw.methods.as_ref().map(|_| "methods"),
         raw.security_headers.as_ref().map(|_| "security_headers"),
         raw.cors.as_ref().map(|_| "cors"),
+        raw.cache.as_ref().map(|_| "cache"),
+        raw.compress.as_ref().map(|_| "compress"),
     ];
-    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers` or `cors`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache` or `compress`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -135,6 +140,16 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
     }
     if let Some(c) = &raw.cors {
         return security::cors(ctx, c, &p(path, "cors")).map(Policy::Cors);
+    }
+    if let Some(c) = &raw.cache {
+        return Some(Policy::Cache(cache::cache(ctx, c, &p(path, "cache"))));
+    }
+    if let Some(c) = &raw.compress {
+        return Some(Policy::Compress(compress::compress(
+            ctx,
+            c,
+            &p(path, "compress"),
+        )));
     }
     None
 }

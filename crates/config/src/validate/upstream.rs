@@ -495,7 +495,7 @@ fn passive_health(
 }
 
 /// A percentage such as `10%` (the `%` is required).
-pub(super) fn percent(s: &str) -> Result<u8, String> {
+pub(crate) fn percent(s: &str) -> Result<u8, String> {
     let usage = "use a whole percentage such as `10%`";
     let Some(n) = s.strip_suffix('%') else {
         return Err(format!("invalid percentage `{s}`: missing `%`; {usage}"));

@@ -10,6 +10,7 @@ mod static_target;
 mod upstream;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
@@ -99,7 +100,7 @@ fn strip_port(host: &str) -> &str {
 
 /// Runs the request through its route.
 pub(crate) async fn handle(
-    worker: &Worker,
+    worker: &Arc<Worker>,
     req: &mut Incoming<'_>,
     ex: &mut Exchange,
 ) -> Result<Response<ResponseBody>, ProxyError> {
@@ -154,8 +155,25 @@ pub(crate) async fn handle(
         return answer(worker, route, req, ex).await;
     }
     let host = host.into_owned();
-    let mut chain = ChainState::default();
-    let mut answered = match policy::request_phase(route, req, &host, &mut chain).await {
+    let mut chain = ChainState::new(index, 0);
+    let answered = chained(worker, route, req, &host, ex, &mut chain).await;
+    if let Some(job) = chain.background.take() {
+        tokio::spawn(policy::cache::revalidate(worker.clone(), index, job));
+    }
+    answered
+}
+
+/// The route's policy chain around its target, from the step `chain` starts at.
+pub(crate) async fn chained(
+    worker: &Arc<Worker>,
+    route: &Route,
+    req: &mut Incoming<'_>,
+    host: &str,
+    ex: &mut Exchange,
+    chain: &mut ChainState,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let id_header = &route.forwarding.request_id_header;
+    let mut answered = match policy::request_phase(worker, route, req, host, chain).await {
         Some(mut early) => {
             early
                 .headers_mut()
@@ -165,8 +183,13 @@ pub(crate) async fn handle(
         }
         None => answer(worker, route, req, ex).await,
     };
+    if let Err(e) = &answered {
+        if let Some(resp) = policy::error_phase(route, e, chain) {
+            answered = Ok(resp);
+        }
+    }
     if let Ok(resp) = &mut answered {
-        policy::response_phase(route, resp, &mut chain);
+        policy::response_phase(route, resp, chain);
     }
     answered
 }

@@ -4,19 +4,26 @@
 //! is one module; this file only dispatches.
 //!
 //! Answers made from errors (`error_response`) do not pass through the
-//! response phase.
+//! response phase, unless a step's error phase replaces them (a cache
+//! serving a stale answer on an origin error).
 
 mod access;
+pub(crate) mod cache;
+pub(crate) mod compress;
 mod cors;
 mod headers;
 mod security_headers;
 mod vars;
 
+use std::sync::Arc;
+
 use http::Response;
 use tollgate_config::{Policy, Route};
+use tollgate_core::ProxyError;
 
 use crate::body::ResponseBody;
 use crate::pipeline::Incoming;
+use crate::snapshot::Worker;
 
 pub(crate) use vars::RequestVars;
 
@@ -27,6 +34,28 @@ pub(crate) struct ChainState {
     ran: usize,
     /// Per step, what its request phase left for its response phase.
     steps: Vec<StepState>,
+    /// Index of the route in the snapshot (stores are found by it).
+    route: usize,
+    /// The first step run: 0, or a cache step's index for its background
+    /// revalidation (the steps before it ran for the original request).
+    from: usize,
+    /// This chain is a background revalidation: the cache step refreshes
+    /// its entry instead of serving it.
+    pub(crate) revalidation: bool,
+    /// A background revalidation a step asked for, started by the pipeline
+    /// once this request is answered.
+    pub(crate) background: Option<cache::Background>,
+}
+
+impl ChainState {
+    /// The state of route `route`'s chain run from step `from`.
+    pub(crate) fn new(route: usize, from: usize) -> Self {
+        Self {
+            route,
+            from,
+            ..Self::default()
+        }
+    }
 }
 
 /// What a step's request phase left for its response phase.
@@ -40,18 +69,23 @@ enum StepState {
     Cors(tollgate_edge::cors::CorsFields),
     /// Whether the request came over TLS (HSTS is only sent then).
     Security { tls: bool },
+    /// What the cache looked up, and what to do with the answer.
+    Cache(Box<cache::CacheStep>),
+    /// The coding negotiated for the answer.
+    Compress(tollgate_edge::compress::RequestSide),
 }
 
 /// Runs the request phase of every policy of `route`, in order. `Some` is
 /// an answer that ends the request (the target is not called).
 pub(crate) async fn request_phase(
+    worker: &Arc<Worker>,
     route: &Route,
     req: &mut Incoming<'_>,
     host: &str,
     state: &mut ChainState,
 ) -> Option<Response<ResponseBody>> {
-    state.steps.reserve_exact(route.policies.len());
-    for policy in &route.policies {
+    state.steps.reserve_exact(route.policies.len() - state.from);
+    for (i, policy) in route.policies.iter().enumerate().skip(state.from) {
         state.ran += 1;
         match policy {
             Policy::Headers(rules) => {
@@ -81,6 +115,39 @@ pub(crate) async fn request_phase(
                 cors::CorsRequest::Actual(fields) => state.steps.push(StepState::Cors(fields)),
                 cors::CorsRequest::NotCors => state.steps.push(StepState::None),
             },
+            Policy::Cache(_) => {
+                let Some(store) = worker.snapshot.cache(state.route, i) else {
+                    state.steps.push(StepState::None);
+                    continue;
+                };
+                let (early, step) = cache::on_request(store, route, req, host, i, state).await;
+                state.steps.push(StepState::Cache(step));
+                if early.is_some() {
+                    return early;
+                }
+            }
+            Policy::Compress(policy) => {
+                let side = compress::on_request(policy, req);
+                state.steps.push(StepState::Compress(side));
+            }
+        }
+    }
+    None
+}
+
+/// Lets the steps whose request phase ran replace an error with an answer
+/// (last first); `None` leaves the error as it is.
+pub(crate) fn error_phase(
+    route: &Route,
+    err: &ProxyError,
+    state: &mut ChainState,
+) -> Option<Response<ResponseBody>> {
+    let ran = &route.policies[state.from..state.from + state.ran];
+    for (i, policy) in ran.iter().enumerate().rev() {
+        if let (Policy::Cache(_), Some(StepState::Cache(step))) = (policy, state.steps.get_mut(i)) {
+            if let Some(resp) = cache::on_error(step, err) {
+                return Some(resp);
+            }
         }
     }
     None
@@ -92,7 +159,8 @@ pub(crate) fn response_phase(
     resp: &mut Response<ResponseBody>,
     state: &mut ChainState,
 ) {
-    for (i, policy) in route.policies[..state.ran].iter().enumerate().rev() {
+    let ran = &route.policies[state.from..state.from + state.ran];
+    for (i, policy) in ran.iter().enumerate().rev() {
         let step = state.steps.get_mut(i).map(std::mem::take);
         match (policy, step) {
             (Policy::Headers(rules), Some(StepState::Headers(rendered))) => {
@@ -109,6 +177,12 @@ pub(crate) fn response_phase(
             | (Policy::Methods(_), _)
             | (Policy::SecurityHeaders(_), _)
             | (Policy::Cors(_), _) => {}
+            (Policy::Cache(_), Some(StepState::Cache(step))) => cache::on_response(*step, resp),
+            (Policy::Cache(_), _) => {}
+            (Policy::Compress(policy), Some(StepState::Compress(side))) => {
+                compress::on_response(policy, &side, resp);
+            }
+            (Policy::Compress(_), _) => {}
         }
     }
 }

@@ -193,7 +193,7 @@ async fn serve_one(
     head: RequestHead,
     client: &ClientInfo,
     ctx: &ListenerCtx,
-    worker: &Worker,
+    worker: &Arc<Worker>,
     shutdown: &watch::Receiver<bool>,
 ) -> bool {
     let start = Instant::now();

@@ -122,7 +122,7 @@ impl Drop for CancelGuard {
 }
 
 async fn handle(
-    worker: &Worker,
+    worker: &Arc<Worker>,
     listener: usize,
     client: ClientInfo,
     req: Request<HyperBody>,
