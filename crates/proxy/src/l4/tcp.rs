@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -17,7 +16,7 @@ use super::connect::connect;
 use super::proxy_header::accept_proxy_header;
 use super::sni::SniTable;
 use crate::server::WorkerSlot;
-use crate::server::{ActiveGuard, ListenerCtx};
+use crate::server::{next_connection, ActiveGuard, ListenerCtx};
 use crate::snapshot::Snapshot;
 
 /// What every connection of one listener shares (built once per worker).
@@ -63,31 +62,7 @@ pub(crate) async fn accept_loop(
         tracing::error!("L4 listener without L4 settings");
         return;
     };
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        let permit = match ctx.connections.clone().try_acquire_owned() {
-            Ok(p) => p,
-            // Full: wait for a connection to close (new ones wait in the backlog).
-            Err(_) => tokio::select! {
-                p = ctx.connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                _ = shutdown.changed() => return,
-            },
-        };
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shutdown.changed() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                // Out of descriptors or a connection reset before accept: back off briefly.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+    while let Some((stream, peer, permit)) = next_connection(&listener, &ctx, &mut shutdown).await {
         #[cfg(not(target_os = "linux"))]
         tollgate_net::set_nodelay(&stream);
         let guard = ActiveGuard::new(active.clone());

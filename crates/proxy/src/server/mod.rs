@@ -422,6 +422,44 @@ impl Drop for ActiveGuard {
     }
 }
 
+/// The next client connection of a stream listener with its place under
+/// `max_connections` (waiting for one when all are taken: new connections
+/// wait in the backlog); `None` once shutdown begins.
+pub(crate) async fn next_connection(
+    listener: &TcpListener,
+    ctx: &ListenerCtx,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(
+    tokio::net::TcpStream,
+    SocketAddr,
+    tokio::sync::OwnedSemaphorePermit,
+)> {
+    loop {
+        if *shutdown.borrow() {
+            return None;
+        }
+        let permit = match ctx.connections.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => tokio::select! {
+                p = ctx.connections.clone().acquire_owned() => p.ok()?,
+                _ = shutdown.changed() => return None,
+            },
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => return None,
+        };
+        match accepted {
+            Ok((stream, peer)) => return Some((stream, peer, permit)),
+            Err(e) => {
+                // Out of descriptors or a connection reset before accept: back off briefly.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     ctx: Arc<ListenerCtx>,
@@ -429,31 +467,7 @@ async fn accept_loop(
     mut shutdown: watch::Receiver<bool>,
     active: Arc<AtomicUsize>,
 ) {
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        let permit = match ctx.connections.clone().try_acquire_owned() {
-            Ok(p) => p,
-            // Full: wait for a connection to close (new ones wait in the backlog).
-            Err(_) => tokio::select! {
-                p = ctx.connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-                _ = shutdown.changed() => return,
-            },
-        };
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shutdown.changed() => return,
-        };
-        let (stream, peer) = match accepted {
-            Ok(pair) => pair,
-            Err(e) => {
-                // Out of descriptors or a connection reset before accept: back off briefly.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            }
-        };
+    while let Some((stream, peer, permit)) = next_connection(&listener, &ctx, &mut shutdown).await {
         // The generation current now serves this connection.
         let worker = slot.load_full();
         // Refused clients are closed here, before a byte is read; behind a
