@@ -4,7 +4,7 @@
 # certificate for all, one worker each, in interleaved rounds.
 #
 # Layout (as run.sh): core 0 = the proxies (only one is loaded at a time),
-#                     core 1 = wrk + the nginx backend.
+#                     core 1 = wrk + the nginx backend (ports 28xxx, apart from run.sh's).
 # Cases:  ka     HTTPS keep-alive, small requests  (wrk -c50 https://...)
 #         close  a full handshake per request      (wrk -c50 -H 'Connection: close';
 #                wrk makes a new TLS session per connection: no resumption)
@@ -76,9 +76,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
 cat "$RUN/cert.pem" "$RUN/key.pem" > "$RUN/haproxy.pem"
 
 # ---------------------------------------------------------------- backend (as run.sh)
-sed "s#@RUN@#$RUN#g" "$HERE/conf/backend-nginx.conf" > "$RUN/backend-nginx.conf"
+# Ports of their own (backend 28080, proxies 28443-28445), so this can run
+# while run.sh's processes are up.
+sed -e "s#@RUN@#$RUN#g" -e 's/1807\([89]\)/2807\1/g; s/18080/28080/g' "$HERE/conf/backend-nginx.conf" > "$RUN/backend-nginx.conf"
 start backend $CLIENT_CORE nginx -p "$RUN" -c "$RUN/backend-nginx.conf" -g 'daemon off;'
-wait_url http://127.0.0.1:18080/ || { echo "backend failed"; cat "$RUN/backend.log"; exit 1; }
+wait_url http://127.0.0.1:28080/ || { echo "backend failed"; cat "$RUN/backend.log"; exit 1; }
 
 cat > "$RUN/nginx-tls.conf" <<EOF
 worker_processes 1;
@@ -93,9 +95,9 @@ http {
     keepalive_timeout 120s;
     client_body_temp_path $RUN/t_body; proxy_temp_path $RUN/t_proxy; fastcgi_temp_path $RUN/t_fcgi;
     uwsgi_temp_path $RUN/t_uwsgi; scgi_temp_path $RUN/t_scgi;
-    upstream be { server 127.0.0.1:18080; keepalive 1024; keepalive_requests 10000000; keepalive_timeout 120s; }
+    upstream be { server 127.0.0.1:28080; keepalive 1024; keepalive_requests 10000000; keepalive_timeout 120s; }
     server {
-        listen 127.0.0.1:18443 ssl http2 backlog=4096;
+        listen 127.0.0.1:28443 ssl http2 backlog=4096;
         ssl_certificate $RUN/cert.pem;
         ssl_certificate_key $RUN/key.pem;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -117,17 +119,17 @@ defaults
     option http-keep-alive
     http-reuse always
 frontend fe
-    bind 127.0.0.1:18444 ssl crt $RUN/haproxy.pem alpn h2,http/1.1 backlog 4096
+    bind 127.0.0.1:28444 ssl crt $RUN/haproxy.pem alpn h2,http/1.1 backlog 4096
     default_backend be
 backend be
-    server s1 127.0.0.1:18080 pool-max-conn 1024
+    server s1 127.0.0.1:28080 pool-max-conn 1024
 EOF
 cat > "$RUN/tollgate-tls.yaml" <<EOF
 server: {workers: 1}
 access_log: {output: off}
 listeners:
   - name: bench
-    address: 127.0.0.1:18445
+    address: 127.0.0.1:28445
     protocol: https
     tls:
       certificates: [{cert: $RUN/cert.pem, key: $RUN/key.pem}]
@@ -135,7 +137,7 @@ listeners:
     limits: {max_connections: 20000, keepalive_timeout: 120s}
 upstreams:
   - name: backend
-    targets: [{address: "127.0.0.1:18080"}]
+    targets: [{address: "127.0.0.1:28080"}]
     pool: {max_idle: 1024, idle_timeout: 120s}
 routes:
   - {name: all, upstream: backend, forwarding: {x_forwarded: off, via: false}}
@@ -145,9 +147,9 @@ IFS=, read -ra TLIST <<<"$TARGETS"
 IFS=, read -ra SLIST <<<"$SCENARIOS"
 for t in "${TLIST[@]}"; do
   case $t in
-    nginx)    start nginx $PROXY_CORE nginx -p "$RUN" -c "$RUN/nginx-tls.conf" -g 'daemon off;'; PORT[$t]=18443;;
-    haproxy)  start haproxy $PROXY_CORE haproxy -db -f "$RUN/haproxy-tls.cfg"; PORT[$t]=18444;;
-    tollgate) start tollgate $PROXY_CORE "$TOLLGATE_BIN" run -c "$RUN/tollgate-tls.yaml"; PORT[$t]=18445;;
+    nginx)    start nginx $PROXY_CORE nginx -p "$RUN" -c "$RUN/nginx-tls.conf" -g 'daemon off;'; PORT[$t]=28443;;
+    haproxy)  start haproxy $PROXY_CORE haproxy -db -f "$RUN/haproxy-tls.cfg"; PORT[$t]=28444;;
+    tollgate) start tollgate $PROXY_CORE "$TOLLGATE_BIN" run -c "$RUN/tollgate-tls.yaml"; PORT[$t]=28445;;
     *) echo "unknown target $t" >&2; exit 2;;
   esac
 done
