@@ -12,49 +12,54 @@ const BACKLOG: i32 = 4096;
 /// its own and the kernel spreads connections. With port 0 the first socket
 /// picks the port and the others join it.
 pub fn bind_group(addr: SocketAddr, count: usize) -> io::Result<Vec<TcpListener>> {
-    let first = bind_one(addr)?;
-    let actual = first.local_addr()?;
-    let mut all = Vec::with_capacity(count.max(1));
-    all.push(first);
-    for _ in 1..count {
-        all.push(bind_one(actual)?);
-    }
-    Ok(all)
-}
-
-fn bind_one(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    #[cfg(unix)]
-    socket.set_reuse_port(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.set_nonblocking(true)?;
-    // Accepted sockets inherit TCP_NODELAY on Linux: one setsockopt here
-    // instead of one per connection.
-    socket.set_tcp_nodelay(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(BACKLOG)?;
-    Ok(socket.into())
+    let group = group(addr, count, |addr| {
+        let socket = reuse_port_socket(addr, Type::STREAM, Protocol::TCP)?;
+        // Accepted sockets inherit TCP_NODELAY on Linux: one setsockopt here
+        // instead of one per connection.
+        socket.set_tcp_nodelay(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(BACKLOG)?;
+        Ok(socket)
+    })?;
+    Ok(group.into_iter().map(TcpListener::from).collect())
 }
 
 /// Binds `count` UDP sockets on `addr` with SO_REUSEPORT, one per worker:
 /// the kernel hashes each client's address and port to one of them, so a
 /// client's datagrams keep reaching the same worker.
 pub fn bind_udp_group(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
-    let first = bind_udp(addr)?;
-    let actual = first.local_addr()?;
+    let group = group(addr, count, |addr| {
+        let socket = reuse_port_socket(addr, Type::DGRAM, Protocol::UDP)?;
+        socket.bind(&addr.into())?;
+        Ok(socket)
+    })?;
+    Ok(group.into_iter().map(UdpSocket::from).collect())
+}
+
+/// `count` sockets made by `bind`, the first on `addr` and the others on
+/// the address it got (the port it picked when `addr` has port 0).
+fn group(
+    addr: SocketAddr,
+    count: usize,
+    bind: impl Fn(SocketAddr) -> io::Result<Socket>,
+) -> io::Result<Vec<Socket>> {
+    let first = bind(addr)?;
+    let actual = first
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("bound socket has no IP address"))?;
     let mut all = Vec::with_capacity(count.max(1));
     all.push(first);
     for _ in 1..count {
-        all.push(bind_udp(actual)?);
+        all.push(bind(actual)?);
     }
     Ok(all)
 }
 
-fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+/// A non-blocking socket for `addr`'s family with SO_REUSEADDR and
+/// SO_REUSEPORT, IPv6 sockets IPv6 only; not bound yet.
+fn reuse_port_socket(addr: SocketAddr, ty: Type, protocol: Protocol) -> io::Result<Socket> {
+    let socket = Socket::new(Domain::for_address(addr), ty, Some(protocol))?;
     socket.set_reuse_address(true)?;
     #[cfg(unix)]
     socket.set_reuse_port(true)?;
@@ -62,8 +67,7 @@ fn bind_udp(addr: SocketAddr) -> io::Result<UdpSocket> {
         socket.set_only_v6(true)?;
     }
     socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
 /// Disables Nagle's algorithm; a proxy writes whole messages and must not wait.
