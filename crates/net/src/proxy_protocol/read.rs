@@ -39,8 +39,9 @@ pub async fn read_header(stream: &mut TcpStream) -> io::Result<ProxyHeader> {
         seen.extend_from_slice(&peeked[..n]);
         match parse(&seen) {
             Ok(Some((header, used))) => {
-                let mut rest = vec![0u8; used.saturating_sub(consumed)];
-                stream.read_exact(&mut rest).await?;
+                // The header's unread part is within this peek.
+                let rest = used.saturating_sub(consumed).min(n);
+                stream.read_exact(&mut peeked[..rest]).await?;
                 return Ok(header);
             }
             Ok(None) => {
