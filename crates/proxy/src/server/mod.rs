@@ -2,18 +2,24 @@
 //! own single-threaded event loop with its own accept socket per listener
 //! (SO_REUSEPORT) and its own upstream pools: nothing on the data path is
 //! shared between cores except the immutable snapshot.
+//!
+//! Here: binding the listeners, what a connection knows of its listener
+//! (`ListenerCtx`), and the running server's start, reload and shutdown.
+//! `worker.rs` is one worker thread and its accept loops; `tls.rs`, `h1.rs`
+//! and `h2.rs` serve a connection; `admission.rs` decides whether to.
 
 mod admission;
 mod h1;
 mod h1_body;
 mod h2;
 mod tls;
+mod worker;
 
 pub use h1_body::H1RequestBody;
+pub(crate) use worker::{next_connection, ActiveGuard};
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -21,18 +27,14 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use http::header::{HeaderMap, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use ipnet::IpNet;
-use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{watch, Semaphore};
-use tollgate_config::{Config, ConfigError, Http2Limits, HttpLimits, ListenerProtocol};
+use tollgate_config::{Config, ConfigError, Http2Limits, HttpLimits, Listener, ListenerProtocol};
 use tollgate_core::RequestIdGenerator;
 use tollgate_net::tls::ServerTls;
 use tollgate_ops::AccessLog;
 
-use crate::forward::ClientInfo;
 use crate::snapshot::{Snapshot, Worker};
-
-/// How often workers hand buffered access log lines to the sink.
-const LOG_FLUSH_EVERY: Duration = Duration::from_millis(200);
+use worker::{run_worker, WorkerSocket};
 
 /// What a connection needs to know about the listener it came in on.
 #[derive(Debug)]
@@ -54,6 +56,29 @@ pub(crate) struct ListenerCtx {
 }
 
 impl ListenerCtx {
+    /// The context of `listener`, the `index`th, with its TLS termination.
+    fn new(index: usize, listener: &Listener, tls: Option<Arc<ServerTls>>) -> Self {
+        let max_open = match (&listener.l4, listener.protocol) {
+            (Some(l4), ListenerProtocol::Udp) => l4.max_sessions,
+            _ => listener.limits.max_connections,
+        };
+        Self {
+            index,
+            protocol: listener.protocol,
+            limits: listener.limits.clone(),
+            http2: listener.http2.clone(),
+            trusted: listener.trusted_proxies.clone(),
+            proxy_from: listener.proxy_protocol.clone(),
+            body_read_timeout: listener.limits.keepalive_timeout,
+            connections: Arc::new(Semaphore::new(max_open.max(1))),
+            tls,
+            hsts: listener
+                .hsts
+                .as_ref()
+                .and_then(|h| HeaderValue::from_str(&h.header_value()).ok()),
+        }
+    }
+
     /// Whether `ip`'s X-Forwarded-* / Forwarded headers are believed.
     pub(crate) fn trusts(&self, ip: std::net::IpAddr) -> bool {
         self.trusted.iter().any(|n| n.contains(&ip))
@@ -75,12 +100,6 @@ impl ListenerCtx {
 fn config_errors(errors: Vec<ConfigError>) -> io::Error {
     let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
     io::Error::new(io::ErrorKind::InvalidInput, lines.join("\n"))
-}
-
-/// One worker's socket of a listener.
-enum WorkerSocket {
-    Stream(std::net::TcpListener),
-    Datagram(std::net::UdpSocket),
 }
 
 /// A worker thread's current generation: replaced whole by a reload, read
@@ -175,25 +194,7 @@ impl RunningServer {
             };
             addresses.push((l.name.clone(), local));
             sockets.push(group);
-            let max_open = match (&l.l4, l.protocol) {
-                (Some(l4), ListenerProtocol::Udp) => l4.max_sessions,
-                _ => l.limits.max_connections,
-            };
-            contexts.push(Arc::new(ListenerCtx {
-                index,
-                protocol: l.protocol,
-                limits: l.limits.clone(),
-                http2: l.http2.clone(),
-                trusted: l.trusted_proxies.clone(),
-                proxy_from: l.proxy_protocol.clone(),
-                body_read_timeout: l.limits.keepalive_timeout,
-                connections: Arc::new(Semaphore::new(max_open.max(1))),
-                tls,
-                hsts: l
-                    .hsts
-                    .as_ref()
-                    .and_then(|h| HeaderValue::from_str(&h.header_value()).ok()),
-            }));
+            contexts.push(Arc::new(ListenerCtx::new(index, l, tls)));
         }
         let listeners = format!("{:?}", config.listeners);
         let snapshot = match Snapshot::build(config) {
@@ -334,189 +335,5 @@ impl RunningServer {
         for t in self.threads.into_iter().chain(helpers) {
             let _ = t.join();
         }
-    }
-}
-
-fn run_worker(
-    slot: Arc<WorkerSlot>,
-    sockets: Vec<WorkerSocket>,
-    contexts: Vec<Arc<ListenerCtx>>,
-    shutdown: watch::Receiver<bool>,
-    drain: Duration,
-) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            tracing::error!("worker runtime failed to start: {e}");
-            return;
-        }
-    };
-    let active = Arc::new(AtomicUsize::new(0));
-    runtime.block_on(async {
-        for (socket, ctx) in sockets.into_iter().zip(contexts) {
-            let (w, rx, a) = (slot.clone(), shutdown.clone(), active.clone());
-            match socket {
-                WorkerSocket::Stream(s) => match TcpListener::from_std(s) {
-                    Ok(listener) if ctx.protocol.is_l4() => {
-                        tokio::spawn(crate::l4::accept_loop(listener, ctx, w, rx, a));
-                    }
-                    Ok(listener) => {
-                        tokio::spawn(accept_loop(listener, ctx, w, rx, a));
-                    }
-                    Err(e) => tracing::error!("listener setup failed: {e}"),
-                },
-                WorkerSocket::Datagram(s) => match UdpSocket::from_std(s) {
-                    Ok(socket) => {
-                        // UDP sessions keep the generation they started
-                        // with: a reload reaches them after a restart.
-                        let w = w.load_full();
-                        tokio::spawn(crate::l4::serve_udp(socket, ctx, w, rx, a));
-                    }
-                    Err(e) => tracing::error!("listener setup failed: {e}"),
-                },
-            }
-        }
-        // The log buffer is shared by the worker's generations.
-        let log = slot.load().log.clone();
-        let flusher = {
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(LOG_FLUSH_EVERY);
-                loop {
-                    tick.tick().await;
-                    log.flush();
-                }
-            })
-        };
-        let mut rx = shutdown.clone();
-        while !*rx.borrow() {
-            if rx.changed().await.is_err() {
-                break;
-            }
-        }
-        let deadline = tokio::time::Instant::now() + drain;
-        while active.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        flusher.abort();
-        log.flush();
-    });
-}
-
-/// Counts a connection as active until dropped, even if its task panics.
-pub(crate) struct ActiveGuard(Arc<AtomicUsize>);
-
-impl ActiveGuard {
-    pub(crate) fn new(active: Arc<AtomicUsize>) -> Self {
-        active.fetch_add(1, Ordering::AcqRel);
-        Self(active)
-    }
-}
-
-impl Drop for ActiveGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The next client connection of a stream listener with its place under
-/// `max_connections` (waiting for one when all are taken: new connections
-/// wait in the backlog); `None` once shutdown begins.
-pub(crate) async fn next_connection(
-    listener: &TcpListener,
-    ctx: &ListenerCtx,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<(
-    tokio::net::TcpStream,
-    SocketAddr,
-    tokio::sync::OwnedSemaphorePermit,
-)> {
-    loop {
-        if *shutdown.borrow() {
-            return None;
-        }
-        let permit = match ctx.connections.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => tokio::select! {
-                p = ctx.connections.clone().acquire_owned() => p.ok()?,
-                _ = shutdown.changed() => return None,
-            },
-        };
-        let accepted = tokio::select! {
-            r = listener.accept() => r,
-            _ = shutdown.changed() => return None,
-        };
-        match accepted {
-            Ok((stream, peer)) => return Some((stream, peer, permit)),
-            Err(e) => {
-                // Out of descriptors or a connection reset before accept: back off briefly.
-                tracing::warn!("accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    ctx: Arc<ListenerCtx>,
-    slot: Arc<WorkerSlot>,
-    mut shutdown: watch::Receiver<bool>,
-    active: Arc<AtomicUsize>,
-) {
-    while let Some((stream, peer, permit)) = next_connection(&listener, &ctx, &mut shutdown).await {
-        // The generation current now serves this connection.
-        let worker = slot.load_full();
-        // Refused clients are closed here, before a byte is read; behind a
-        // trusted PROXY-protocol sender the client is known only after its
-        // header, so the check waits for it.
-        let sends_proxy_header = ctx.proxy_from.iter().any(|n| n.contains(&peer.ip()));
-        let admitted = if sends_proxy_header {
-            None
-        } else {
-            match admission::admit(&worker.snapshot, ctx.index, peer.ip()) {
-                Some(a) => Some(a),
-                None => continue,
-            }
-        };
-        #[cfg(not(target_os = "linux"))]
-        tollgate_net::set_nodelay(&stream);
-        let mut client = ClientInfo {
-            peer,
-            trusted: ctx.trusts(peer.ip()),
-            proto: if ctx.tls.is_some() { "https" } else { "http" },
-            cert: None,
-        };
-        let guard = ActiveGuard::new(active.clone());
-        let (ctx, rx) = (ctx.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            let mut stream = stream;
-            if !ctx.proxy_from.is_empty() {
-                // The client named by a trusted proxy's PROXY header is the
-                // client (for X-Forwarded-For, ip_hash, trust).
-                match crate::l4::accept_proxy_header(&mut stream, peer, &ctx).await {
-                    Ok(Some(a)) => {
-                        client.peer = a.source;
-                        client.trusted = ctx.trusts(a.source.ip());
-                    }
-                    Ok(None) => {}
-                    Err(()) => return,
-                }
-            }
-            let admitted = match admitted {
-                Some(a) => a,
-                None => match admission::admit(&worker.snapshot, ctx.index, client.peer.ip()) {
-                    Some(a) => a,
-                    None => return,
-                },
-            };
-            tls::serve(stream, client, ctx, worker, rx).await;
-            drop(admitted);
-            drop(permit);
-            drop(guard);
-        });
     }
 }

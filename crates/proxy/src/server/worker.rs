@@ -1,0 +1,207 @@
+//! A worker thread: its single-threaded runtime, the accept loop of each of
+//! its listener sockets, the access log flusher, and the drain on shutdown.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::watch;
+
+use super::{admission, tls, ListenerCtx, WorkerSlot};
+use crate::forward::ClientInfo;
+
+/// How often workers hand buffered access log lines to the sink.
+const LOG_FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// One worker's socket of a listener.
+pub(super) enum WorkerSocket {
+    Stream(std::net::TcpListener),
+    Datagram(std::net::UdpSocket),
+}
+
+/// Runs one worker thread until shutdown and the drain are over.
+pub(super) fn run_worker(
+    slot: Arc<WorkerSlot>,
+    sockets: Vec<WorkerSocket>,
+    contexts: Vec<Arc<ListenerCtx>>,
+    shutdown: watch::Receiver<bool>,
+    drain: Duration,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!("worker runtime failed to start: {e}");
+            return;
+        }
+    };
+    let active = Arc::new(AtomicUsize::new(0));
+    runtime.block_on(async {
+        for (socket, ctx) in sockets.into_iter().zip(contexts) {
+            let (w, rx, a) = (slot.clone(), shutdown.clone(), active.clone());
+            match socket {
+                WorkerSocket::Stream(s) => match TcpListener::from_std(s) {
+                    Ok(listener) if ctx.protocol.is_l4() => {
+                        tokio::spawn(crate::l4::accept_loop(listener, ctx, w, rx, a));
+                    }
+                    Ok(listener) => {
+                        tokio::spawn(accept_loop(listener, ctx, w, rx, a));
+                    }
+                    Err(e) => tracing::error!("listener setup failed: {e}"),
+                },
+                WorkerSocket::Datagram(s) => match UdpSocket::from_std(s) {
+                    Ok(socket) => {
+                        // UDP sessions keep the generation they started
+                        // with: a reload reaches them after a restart.
+                        let w = w.load_full();
+                        tokio::spawn(crate::l4::serve_udp(socket, ctx, w, rx, a));
+                    }
+                    Err(e) => tracing::error!("listener setup failed: {e}"),
+                },
+            }
+        }
+        // The log buffer is shared by the worker's generations.
+        let log = slot.load().log.clone();
+        let flusher = {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(LOG_FLUSH_EVERY);
+                loop {
+                    tick.tick().await;
+                    log.flush();
+                }
+            })
+        };
+        let mut rx = shutdown.clone();
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                break;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + drain;
+        while active.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        flusher.abort();
+        log.flush();
+    });
+}
+
+/// Counts a connection as active until dropped, even if its task panics.
+pub(crate) struct ActiveGuard(Arc<AtomicUsize>);
+
+impl ActiveGuard {
+    pub(crate) fn new(active: Arc<AtomicUsize>) -> Self {
+        active.fetch_add(1, Ordering::AcqRel);
+        Self(active)
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The next client connection of a stream listener with its place under
+/// `max_connections` (waiting for one when all are taken: new connections
+/// wait in the backlog); `None` once shutdown begins.
+pub(crate) async fn next_connection(
+    listener: &TcpListener,
+    ctx: &ListenerCtx,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<(
+    tokio::net::TcpStream,
+    SocketAddr,
+    tokio::sync::OwnedSemaphorePermit,
+)> {
+    loop {
+        if *shutdown.borrow() {
+            return None;
+        }
+        let permit = match ctx.connections.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => tokio::select! {
+                p = ctx.connections.clone().acquire_owned() => p.ok()?,
+                _ = shutdown.changed() => return None,
+            },
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.changed() => return None,
+        };
+        match accepted {
+            Ok((stream, peer)) => return Some((stream, peer, permit)),
+            Err(e) => {
+                // Out of descriptors or a connection reset before accept: back off briefly.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<ListenerCtx>,
+    slot: Arc<WorkerSlot>,
+    mut shutdown: watch::Receiver<bool>,
+    active: Arc<AtomicUsize>,
+) {
+    while let Some((stream, peer, permit)) = next_connection(&listener, &ctx, &mut shutdown).await {
+        // The generation current now serves this connection.
+        let worker = slot.load_full();
+        // Refused clients are closed here, before a byte is read; behind a
+        // trusted PROXY-protocol sender the client is known only after its
+        // header, so the check waits for it.
+        let sends_proxy_header = ctx.proxy_from.iter().any(|n| n.contains(&peer.ip()));
+        let admitted = if sends_proxy_header {
+            None
+        } else {
+            match admission::admit(&worker.snapshot, ctx.index, peer.ip()) {
+                Some(a) => Some(a),
+                None => continue,
+            }
+        };
+        #[cfg(not(target_os = "linux"))]
+        tollgate_net::set_nodelay(&stream);
+        let mut client = ClientInfo {
+            peer,
+            trusted: ctx.trusts(peer.ip()),
+            proto: if ctx.tls.is_some() { "https" } else { "http" },
+            cert: None,
+        };
+        let guard = ActiveGuard::new(active.clone());
+        let (ctx, rx) = (ctx.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let mut stream = stream;
+            if !ctx.proxy_from.is_empty() {
+                // The client named by a trusted proxy's PROXY header is the
+                // client (for X-Forwarded-For, ip_hash, trust).
+                match crate::l4::accept_proxy_header(&mut stream, peer, &ctx).await {
+                    Ok(Some(a)) => {
+                        client.peer = a.source;
+                        client.trusted = ctx.trusts(a.source.ip());
+                    }
+                    Ok(None) => {}
+                    Err(()) => return,
+                }
+            }
+            let admitted = match admitted {
+                Some(a) => a,
+                None => match admission::admit(&worker.snapshot, ctx.index, client.peer.ip()) {
+                    Some(a) => a,
+                    None => return,
+                },
+            };
+            tls::serve(stream, client, ctx, worker, rx).await;
+            drop(admitted);
+            drop(permit);
+            drop(guard);
+        });
+    }
+}
