@@ -395,6 +395,43 @@ upstreams:
 }
 
 #[test]
+fn udp_sessions_keep_their_generation_and_new_clients_get_the_reloaded_one() {
+    let a = UdpServer::echo();
+    let b = UdpServer::echo();
+    let config = |target: &UdpServer| {
+        render(
+            r#"
+listeners:
+  - {name: dns, address: 127.0.0.1:0, protocol: udp, upstream: pool, idle_timeout: 5s}
+upstreams:
+  - {name: pool, targets: [{address: "{t}"}]}
+"#,
+            &[("t", &target.addr())],
+        )
+    };
+    let tg = Tollgate::start_with_defaults(&config(&a));
+    let wait = Duration::from_secs(3);
+    let to = tg.addr("dns");
+    let (old, new) = (udp_client(), udp_client());
+    assert_eq!(
+        answered_by(udp_exchange(&old, to, b"1", wait), "1"),
+        a.addr().to_string()
+    );
+    let summary = tg.reload_with_defaults(&config(&b)).expect("reload");
+    assert_eq!(summary.rebuilt, ["pool"]);
+    // The open session stays with its target; a new client's session is
+    // opened in the new generation.
+    assert_eq!(
+        answered_by(udp_exchange(&old, to, b"2", wait), "2"),
+        a.addr().to_string()
+    );
+    assert_eq!(
+        answered_by(udp_exchange(&new, to, b"3", wait), "3"),
+        b.addr().to_string()
+    );
+}
+
+#[test]
 fn udp_max_sessions_drops_new_clients() {
     let a = UdpServer::echo();
     let tg = Tollgate::start_with_defaults(&render(

@@ -21,8 +21,8 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use super::connect::{pick, report, Candidates};
-use crate::server::{ActiveGuard, ListenerCtx};
-use crate::snapshot::{InFlightTicket, Snapshot, Worker};
+use crate::server::{ActiveGuard, ListenerCtx, WorkerSlot};
+use crate::snapshot::{InFlightTicket, Snapshot};
 
 /// Room for the largest UDP payload.
 const MAX_DATAGRAM: usize = 65_536;
@@ -33,6 +33,11 @@ const REPLY_BURST: usize = 32;
 struct Session {
     /// Connected to the target.
     socket: UdpSocket,
+    /// The generation the session began in: its target's health and
+    /// in-flight counts are reported there.
+    snapshot: Arc<Snapshot>,
+    /// The upstream's index.
+    upstream: usize,
     /// The target's index in the upstream.
     target: usize,
     /// Milliseconds after the table's epoch of the last datagram either way.
@@ -72,23 +77,20 @@ impl Table {
     }
 }
 
-/// Relays datagrams of a `udp` listener until the worker stops. After
-/// shutdown starts, datagrams of new clients are dropped while existing
-/// sessions go on until they end (they count as active for the drain).
+/// Relays datagrams of a `udp` listener until the worker stops. A new
+/// session takes the worker's current generation (a reload reaches new
+/// clients) and keeps it. After shutdown starts, datagrams of new clients
+/// are dropped while existing sessions go on until they end (they count as
+/// active for the drain).
 pub(crate) async fn serve_udp(
     socket: UdpSocket,
     ctx: Arc<ListenerCtx>,
-    worker: Arc<Worker>,
+    slot: Arc<WorkerSlot>,
     mut shutdown: watch::Receiver<bool>,
     active: Arc<AtomicUsize>,
 ) {
-    let snapshot = worker.snapshot.clone();
-    let l4 = snapshot
-        .config
-        .listeners
-        .get(ctx.index)
-        .and_then(|l| l.l4.as_ref());
-    let (Some(u), Some(idle)) = (l4.and_then(|l| l.upstream), l4.map(|l| l.idle_timeout)) else {
+    // A reload keeps listeners as they are, so the idle timeout stays.
+    let Some(idle) = l4_upstream(&slot.load().snapshot, &ctx).map(|(_, idle)| idle) else {
         tracing::error!("udp listener without an upstream");
         return;
     };
@@ -124,7 +126,7 @@ pub(crate) async fn serve_udp(
                 (s, sent)
             }
             None if stopping => continue,
-            None => match open(&table, &ctx, &snapshot, u, client, &active).await {
+            None => match open(&table, &ctx, &slot, client, &active).await {
                 // A new socket's writability is not known before the event
                 // loop has looked once (`try_send` would drop the datagram).
                 Some(s) => {
@@ -141,7 +143,7 @@ pub(crate) async fn serve_udp(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => {
                 if e.kind() == io::ErrorKind::ConnectionRefused {
-                    report(&snapshot, u, session.target, false);
+                    session.report(false);
                 }
                 tracing::debug!(%client, "udp session ends: {e}");
                 table.remove(client, &session);
@@ -151,14 +153,20 @@ pub(crate) async fn serve_udp(
     }
 }
 
-/// Opens a session for `client`: a `max_sessions` permit, a target by the
-/// upstream's algorithm (skipping targets that cannot be resolved or
-/// connected), and a task that relays its replies.
+/// The upstream and idle timeout of listener `ctx` in `snapshot`.
+fn l4_upstream(snapshot: &Snapshot, ctx: &ListenerCtx) -> Option<(usize, Duration)> {
+    let l4 = snapshot.config.listeners.get(ctx.index)?.l4.as_ref()?;
+    Some((l4.upstream?, l4.idle_timeout))
+}
+
+/// Opens a session for `client` in the worker's current generation: a
+/// `max_sessions` permit, a target by the upstream's algorithm (skipping
+/// targets without an address or whose socket cannot be set up), and a
+/// task that relays its replies.
 async fn open(
     table: &Arc<Table>,
     ctx: &ListenerCtx,
-    snapshot: &Arc<Snapshot>,
-    u: usize,
+    slot: &WorkerSlot,
     client: SocketAddr,
     active: &Arc<AtomicUsize>,
 ) -> Option<Arc<Session>> {
@@ -166,18 +174,27 @@ async fn open(
         tracing::debug!(%client, "max_sessions reached: datagram dropped");
         return None;
     };
+    let snapshot = slot.load().snapshot.clone();
+    let (u, _) = l4_upstream(&snapshot, ctx)?;
     let upstream = snapshot.config.upstreams.get(u)?;
-    let candidates = Candidates::of(snapshot, u)?;
+    let candidates = Candidates::of(&snapshot, u)?;
     let all = candidates.set();
     let mut excluded = None;
     loop {
         let set = excluded.as_ref().unwrap_or(all);
-        let t = pick(snapshot, u, set, client.ip())?;
-        let address = upstream.targets.get(t)?.address.as_str();
-        match connected_socket(address).await {
+        let t = pick(&snapshot, u, set, client.ip())?;
+        // The target's current DNS answer (kept fresh by the resolver
+        // thread): this loop never waits for a lookup.
+        let connected = match snapshot.addrs[u][t].pick() {
+            Some(target) => connected_socket(target).await,
+            None => Err(io::Error::other("resolves to no address")),
+        };
+        match connected {
             Ok(socket) => {
                 let session = Arc::new(Session {
                     socket,
+                    snapshot: snapshot.clone(),
+                    upstream: u,
                     target: t,
                     last_seen: AtomicU64::new(0),
                     closed: Notify::new(),
@@ -187,9 +204,7 @@ async fn open(
                     table: table.clone(),
                     session: session.clone(),
                     client,
-                    snapshot: snapshot.clone(),
-                    upstream: u,
-                    _ticket: InFlightTicket::acquire(snapshot, u, t),
+                    _ticket: InFlightTicket::acquire(&snapshot, u, t),
                     _permit: permit,
                     _active: ActiveGuard::new(active.clone()),
                 };
@@ -197,23 +212,24 @@ async fn open(
                 return Some(session);
             }
             Err(e) => {
+                let address = &upstream.targets[t].address;
                 tracing::debug!(upstream = %upstream.name, "udp target {address}: {e}; trying another");
-                report(snapshot, u, t, false);
+                report(&snapshot, u, t, false);
                 excluded.get_or_insert_with(|| all.clone()).set(t, false);
             }
         }
     }
 }
 
-/// A UDP socket connected to `address` (`host:port`, resolved when not an IP).
-async fn connected_socket(address: &str) -> io::Result<UdpSocket> {
-    let target = match address.parse::<SocketAddr>() {
-        Ok(a) => a,
-        Err(_) => tokio::net::lookup_host(address)
-            .await?
-            .next()
-            .ok_or_else(|| io::Error::other("no address"))?,
-    };
+impl Session {
+    /// Passive health: how the session's target answered.
+    fn report(&self, ok: bool) {
+        report(&self.snapshot, self.upstream, self.target, ok);
+    }
+}
+
+/// A UDP socket connected to `target`.
+async fn connected_socket(target: SocketAddr) -> io::Result<UdpSocket> {
     let any = match target.ip() {
         IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
         IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
@@ -228,8 +244,6 @@ struct SessionTask {
     table: Arc<Table>,
     session: Arc<Session>,
     client: SocketAddr,
-    snapshot: Arc<Snapshot>,
-    upstream: usize,
     // Held for the session's life: in flight on the target, one of
     // `max_sessions`, active for the drain.
     _ticket: InFlightTicket,
@@ -272,7 +286,7 @@ impl SessionTask {
                             table.touch(session);
                             if !answered {
                                 answered = true;
-                                report(&self.snapshot, self.upstream, session.target, true);
+                                session.report(true);
                             }
                         }
                         Err(e) => {
@@ -298,7 +312,7 @@ impl SessionTask {
     /// The session's socket failed: a refusal counts against the target.
     fn failed(&self, e: &io::Error) {
         if e.kind() == io::ErrorKind::ConnectionRefused {
-            report(&self.snapshot, self.upstream, self.session.target, false);
+            self.session.report(false);
         }
         tracing::debug!(client = %self.client, "udp session ends: {e}");
     }

@@ -55,9 +55,6 @@ pub(super) fn run_worker(
                 },
                 WorkerSocket::Datagram(s) => match UdpSocket::from_std(s) {
                     Ok(socket) => {
-                        // UDP sessions keep the generation they started
-                        // with: a reload reaches them after a restart.
-                        let w = w.load_full();
                         tokio::spawn(crate::l4::serve_udp(socket, ctx, w, rx, a));
                     }
                     Err(e) => tracing::error!("listener setup failed: {e}"),
