@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use tollgate_net::client_hello::build_client_hello;
 use tollgate_testkit::{
-    connect, read_all, read_line, render, udp_exchange, unused_addr, TcpServer, Tollgate, UdpServer,
+    connect, connect_from, read_all, read_line, render, udp_exchange, unused_addr, TcpServer,
+    Tollgate, UdpServer,
 };
 
 /// tollgate with a `tcp` listener in front of `targets`; `listener` and
@@ -250,6 +251,38 @@ fn an_idle_relay_is_closed_after_idle_timeout() {
 }
 
 #[test]
+fn ip_filter_and_per_client_hold_on_a_tcp_listener() {
+    let echo = TcpServer::echo();
+    let tg = tcp_relay(
+        &[echo.addr()],
+        "    ip_filter: {deny: [127.0.0.2]}\n    per_client: {max_connections: 1}",
+        "",
+    );
+    let addr = tg.addr("tcp");
+    let other: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    // Refused by the filter: closed unread, the target never sees it.
+    let mut refused = connect_from(other, addr);
+    let _ = refused.write_all(b"x");
+    assert!(closed_without_data(&mut refused, Duration::from_secs(3)));
+    // One relay per client: a second one from the same address is closed.
+    let mut first = connect(addr);
+    first.write_all(b"1").unwrap();
+    assert_eq!(read_n(&mut first, 1), b"1");
+    let mut second = connect(addr);
+    let _ = second.write_all(b"2");
+    assert!(closed_without_data(&mut second, Duration::from_secs(3)));
+    assert_eq!(echo.accepted(), 1);
+    // Its place comes back when the first relay ends.
+    drop(first);
+    wait_until(Duration::from_secs(3), "first relay ends", || {
+        tg.in_flight("pool") == [0]
+    });
+    let mut third = connect(addr);
+    third.write_all(b"3").unwrap();
+    assert_eq!(read_n(&mut third, 1), b"3");
+}
+
+#[test]
 fn max_connections_bounds_open_relays() {
     let echo = TcpServer::echo();
     let tg = tcp_relay(&[echo.addr()], "    limits: {max_connections: 1}", "");
@@ -429,6 +462,36 @@ upstreams:
         answered_by(udp_exchange(&new, to, b"3", wait), "3"),
         b.addr().to_string()
     );
+}
+
+#[test]
+fn ip_filter_drops_a_refused_udp_client() {
+    let a = UdpServer::echo();
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: dns, address: 127.0.0.1:0, protocol: udp, upstream: pool, ip_filter: {deny: [127.0.0.2]}}
+upstreams:
+  - {name: pool, targets: [{address: "{a}"}]}
+"#,
+        &[("a", &a.addr())],
+    ));
+    let to = tg.addr("dns");
+    let refused = UdpSocket::bind("127.0.0.2:0").unwrap();
+    assert_eq!(
+        udp_exchange(&refused, to, b"no", Duration::from_millis(300)),
+        None
+    );
+    assert_eq!(tg.in_flight("pool"), [0]);
+    let allowed = udp_client();
+    assert_eq!(
+        answered_by(
+            udp_exchange(&allowed, to, b"yes", Duration::from_secs(3)),
+            "yes"
+        ),
+        a.addr().to_string()
+    );
+    assert_eq!(a.sources().len(), 1);
 }
 
 #[test]

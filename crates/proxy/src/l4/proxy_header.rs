@@ -19,7 +19,7 @@ pub(crate) async fn accept_proxy_header(
     peer: SocketAddr,
     ctx: &ListenerCtx,
 ) -> Result<Option<ProxyAddresses>, ()> {
-    if !ctx.proxy_from.iter().any(|n| n.contains(&peer.ip())) {
+    if !ctx.expects_proxy_header(peer.ip()) {
         return Ok(None);
     }
     let read = tollgate_net::proxy_protocol::read_header(stream);

@@ -16,7 +16,7 @@ use super::connect::connect;
 use super::proxy_header::accept_proxy_header;
 use super::sni::SniTable;
 use crate::server::WorkerSlot;
-use crate::server::{next_connection, ActiveGuard, ListenerCtx};
+use crate::server::{next_connection, ActiveGuard, AtAccept, ListenerCtx};
 use crate::snapshot::Snapshot;
 
 /// What every connection of one listener shares (built once per worker).
@@ -63,9 +63,6 @@ pub(crate) async fn accept_loop(
         return;
     };
     while let Some((stream, peer, permit)) = next_connection(&listener, &ctx, &mut shutdown).await {
-        #[cfg(not(target_os = "linux"))]
-        tollgate_net::set_nodelay(&stream);
-        let guard = ActiveGuard::new(active.clone());
         // A reload may have replaced the snapshot: the plan follows it.
         let current = slot.load().snapshot.clone();
         if !Arc::ptr_eq(&current, &snapshot) {
@@ -74,9 +71,17 @@ pub(crate) async fn accept_loop(
                 snapshot = current;
             }
         }
+        // `ip_filter` and `per_client` as on HTTP listeners: refused
+        // clients are closed unread.
+        let Some(admission) = AtAccept::check(&snapshot, &ctx, peer.ip()) else {
+            continue;
+        };
+        #[cfg(not(target_os = "linux"))]
+        tollgate_net::set_nodelay(&stream);
+        let guard = ActiveGuard::new(active.clone());
         let (ctx, plan, snapshot) = (ctx.clone(), plan.clone(), snapshot.clone());
         tokio::spawn(async move {
-            serve(stream, peer, &ctx, &plan, &snapshot).await;
+            serve(stream, peer, admission, &ctx, &plan, &snapshot).await;
             drop(permit);
             drop(guard);
         });
@@ -87,6 +92,7 @@ pub(crate) async fn accept_loop(
 async fn serve(
     mut client: TcpStream,
     peer: SocketAddr,
+    admission: AtAccept,
     ctx: &ListenerCtx,
     plan: &Plan,
     snapshot: &Arc<Snapshot>,
@@ -95,6 +101,10 @@ async fn serve(
         return;
     };
     let source = original.map_or(peer, |a| a.source);
+    // Held until the relay ends.
+    let Some(_admitted) = admission.complete(snapshot, ctx, source.ip()) else {
+        return;
+    };
     // Bytes read from the client before the relay starts (the ClientHello),
     // written to the target first.
     let mut sniffed = Vec::new();

@@ -21,7 +21,7 @@ use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use super::connect::{pick, report, Candidates};
-use crate::server::{ActiveGuard, ListenerCtx, WorkerSlot};
+use crate::server::{admit, ActiveGuard, Admitted, ListenerCtx, WorkerSlot};
 use crate::snapshot::{InFlightTicket, Snapshot};
 
 /// Room for the largest UDP payload.
@@ -159,10 +159,11 @@ fn l4_upstream(snapshot: &Snapshot, ctx: &ListenerCtx) -> Option<(usize, Duratio
     Some((l4.upstream?, l4.idle_timeout))
 }
 
-/// Opens a session for `client` in the worker's current generation: a
-/// `max_sessions` permit, a target by the upstream's algorithm (skipping
-/// targets without an address or whose socket cannot be set up), and a
-/// task that relays its replies.
+/// Opens a session for `client` in the worker's current generation:
+/// admission (`ip_filter`, `per_client` sessions), a `max_sessions`
+/// permit, a target by the upstream's algorithm (skipping targets without
+/// an address or whose socket cannot be set up), and a task that relays
+/// its replies.
 async fn open(
     table: &Arc<Table>,
     ctx: &ListenerCtx,
@@ -170,11 +171,13 @@ async fn open(
     client: SocketAddr,
     active: &Arc<AtomicUsize>,
 ) -> Option<Arc<Session>> {
+    let snapshot = slot.load().snapshot.clone();
+    // A refused client's datagrams are dropped (each one checked again).
+    let admitted = admit(&snapshot, ctx.index, client.ip())?;
     let Ok(permit) = ctx.connections.clone().try_acquire_owned() else {
         tracing::debug!(%client, "max_sessions reached: datagram dropped");
         return None;
     };
-    let snapshot = slot.load().snapshot.clone();
     let (u, _) = l4_upstream(&snapshot, ctx)?;
     let upstream = snapshot.config.upstreams.get(u)?;
     let candidates = Candidates::of(&snapshot, u)?;
@@ -206,6 +209,7 @@ async fn open(
                     client,
                     _ticket: InFlightTicket::acquire(&snapshot, u, t),
                     _permit: permit,
+                    _admitted: admitted,
                     _active: ActiveGuard::new(active.clone()),
                 };
                 tokio::spawn(task.run());
@@ -245,9 +249,11 @@ struct SessionTask {
     session: Arc<Session>,
     client: SocketAddr,
     // Held for the session's life: in flight on the target, one of
-    // `max_sessions`, active for the drain.
+    // `max_sessions`, its client's place under `per_client`, active for
+    // the drain.
     _ticket: InFlightTicket,
     _permit: OwnedSemaphorePermit,
+    _admitted: Admitted,
     _active: ActiveGuard,
 }
 

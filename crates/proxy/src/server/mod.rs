@@ -15,6 +15,7 @@ mod h2;
 mod tls;
 mod worker;
 
+pub(crate) use admission::{admit, Admitted, AtAccept};
 pub use h1_body::H1RequestBody;
 pub(crate) use worker::{next_connection, ActiveGuard};
 
@@ -77,6 +78,11 @@ impl ListenerCtx {
                 .as_ref()
                 .and_then(|h| HeaderValue::from_str(&h.header_value()).ok()),
         }
+    }
+
+    /// Whether a connection from `peer` must start with a PROXY header.
+    pub(crate) fn expects_proxy_header(&self, peer: std::net::IpAddr) -> bool {
+        self.proxy_from.iter().any(|n| n.contains(&peer))
     }
 
     /// Whether `ip`'s X-Forwarded-* / Forwarded headers are believed.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::watch;
 
-use super::{admission, tls, ListenerCtx, WorkerSlot};
+use super::{tls, AtAccept, ListenerCtx, WorkerSlot};
 use crate::forward::ClientInfo;
 
 /// How often workers hand buffered access log lines to the sink.
@@ -155,14 +155,8 @@ async fn accept_loop(
         // Refused clients are closed here, before a byte is read; behind a
         // trusted PROXY-protocol sender the client is known only after its
         // header, so the check waits for it.
-        let sends_proxy_header = ctx.proxy_from.iter().any(|n| n.contains(&peer.ip()));
-        let admitted = if sends_proxy_header {
-            None
-        } else {
-            match admission::admit(&worker.snapshot, ctx.index, peer.ip()) {
-                Some(a) => Some(a),
-                None => continue,
-            }
+        let Some(admission) = AtAccept::check(&worker.snapshot, &ctx, peer.ip()) else {
+            continue;
         };
         #[cfg(not(target_os = "linux"))]
         tollgate_net::set_nodelay(&stream);
@@ -176,24 +170,19 @@ async fn accept_loop(
         let (ctx, rx) = (ctx.clone(), shutdown.clone());
         tokio::spawn(async move {
             let mut stream = stream;
-            if !ctx.proxy_from.is_empty() {
-                // The client named by a trusted proxy's PROXY header is the
-                // client (for X-Forwarded-For, ip_hash, trust).
-                match crate::l4::accept_proxy_header(&mut stream, peer, &ctx).await {
-                    Ok(Some(a)) => {
-                        client.peer = a.source;
-                        client.trusted = ctx.trusts(a.source.ip());
-                    }
-                    Ok(None) => {}
-                    Err(()) => return,
+            // The client named by a trusted proxy's PROXY header is the
+            // client (for X-Forwarded-For, ip_hash, trust).
+            match crate::l4::accept_proxy_header(&mut stream, peer, &ctx).await {
+                Ok(Some(a)) => {
+                    client.peer = a.source;
+                    client.trusted = ctx.trusts(a.source.ip());
                 }
+                Ok(None) => {}
+                Err(()) => return,
             }
-            let admitted = match admitted {
-                Some(a) => a,
-                None => match admission::admit(&worker.snapshot, ctx.index, client.peer.ip()) {
-                    Some(a) => a,
-                    None => return,
-                },
+            let Some(admitted) = admission.complete(&worker.snapshot, &ctx, client.peer.ip())
+            else {
+                return;
             };
             tls::serve(stream, client, ctx, worker, rx).await;
             drop(admitted);
