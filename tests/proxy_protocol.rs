@@ -188,6 +188,40 @@ fn a_trusted_peer_without_a_valid_header_is_closed() {
     assert_eq!(up.request_count(), 0);
 }
 
+#[test]
+fn the_header_and_the_first_request_share_header_read_timeout() {
+    let up = Upstream::echo();
+    let tg = http_with_proxy_protocol(&up, "127.0.0.1");
+    // 300ms for the header, then 300ms more for the request: each alone is
+    // within the 500ms, together they are not.
+    let mut s = connect(tg.addr("web"));
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(&header(
+        ProxyVersion::V1,
+        "203.0.113.7:4000",
+        "198.51.100.1:80",
+    ))
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(closed_without_answer(&mut s));
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(up.request_count(), 0);
+    // Within the time, the same exchange is served.
+    let mut s = connect(tg.addr("web"));
+    std::thread::sleep(Duration::from_millis(150));
+    s.write_all(&header(
+        ProxyVersion::V1,
+        "203.0.113.7:4000",
+        "198.51.100.1:80",
+    ))
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut s).status, 200);
+}
+
 /// One HTTP/1.1 response read off a kept-alive connection (by its
 /// Content-Length; the echo always sends one).
 fn read_response(s: &mut TcpStream) -> tollgate_testkit::HttpResponse {

@@ -4,13 +4,15 @@
 //! ```text
 //! tcp / tls_passthrough:
 //!   accept (max_connections permit)
-//!     -> PROXY header from a trusted peer (proxy_header.rs; header_read_timeout)
+//!     -> admission (ip_filter, per_client), PROXY header from a trusted peer
+//!        (proxy_header.rs; one header_read_timeout from accept with the ClientHello)
 //!     -> tls_passthrough: read the ClientHello, route by server name (sni.rs)
 //!     -> pick a target, connect, failover on connect errors (connect.rs)
 //!     -> PROXY header to the target (upstream `proxy_protocol`), replay sniffed bytes
 //!     -> tollgate_net::relay until both sides are done or idle_timeout
 //! udp:
-//!   datagram -> the client's session (new: max_sessions permit, pick, connected socket)
+//!   datagram -> the client's session (new: admission, max_sessions permit, pick,
+//!               connected socket)
 //!     -> target; replies -> the listener socket -> the client (udp.rs)
 //! ```
 //!

@@ -80,8 +80,11 @@ pub(crate) async fn accept_loop(
         tollgate_net::set_nodelay(&stream);
         let guard = ActiveGuard::new(active.clone());
         let (ctx, plan, snapshot) = (ctx.clone(), plan.clone(), snapshot.clone());
+        // One `header_read_timeout` from accept bounds the PROXY header and
+        // the ClientHello together.
+        let sniff_by = tokio::time::Instant::now() + ctx.limits.header_read_timeout;
         tokio::spawn(async move {
-            serve(stream, peer, admission, &ctx, &plan, &snapshot).await;
+            serve(stream, peer, sniff_by, admission, &ctx, &plan, &snapshot).await;
             drop(permit);
             drop(guard);
         });
@@ -92,12 +95,13 @@ pub(crate) async fn accept_loop(
 async fn serve(
     mut client: TcpStream,
     peer: SocketAddr,
+    sniff_by: tokio::time::Instant,
     admission: AtAccept,
     ctx: &ListenerCtx,
     plan: &Plan,
     snapshot: &Arc<Snapshot>,
 ) {
-    let Ok(original) = accept_proxy_header(&mut client, peer, ctx).await else {
+    let Ok(original) = accept_proxy_header(&mut client, peer, ctx, sniff_by).await else {
         return;
     };
     let source = original.map_or(peer, |a| a.source);
@@ -110,7 +114,7 @@ async fn serve(
     let mut sniffed = Vec::new();
     let upstream = if plan.protocol == ListenerProtocol::TlsPassthrough {
         let read = tollgate_net::read_server_name(&mut client, &mut sniffed);
-        let name = match tokio::time::timeout(ctx.limits.header_read_timeout, read).await {
+        let name = match tokio::time::timeout_at(sniff_by, read).await {
             Ok(Ok(name)) => name,
             Ok(Err(e)) => {
                 tracing::debug!(client = %source, "closing: {e}");

@@ -45,9 +45,11 @@ enum NextHead {
     H2,
 }
 
-/// Serves one client connection until it closes.
+/// Serves one client connection until it closes; its first request head
+/// must have arrived by `first_head_by`.
 pub(crate) async fn serve(
     stream: InboundStream,
+    first_head_by: tokio::time::Instant,
     client: ClientInfo,
     ctx: Arc<ListenerCtx>,
     worker: Arc<Worker>,
@@ -65,7 +67,7 @@ pub(crate) async fn serve(
         max_headers: ctx.limits.max_headers,
         max_uri_length: ctx.limits.max_uri_length,
     };
-    let mut first = true;
+    let mut first = Some(first_head_by);
     loop {
         let head = match next_head(&mut io, &limits, &ctx, first, &mut shutdown).await {
             Ok(NextHead::Head(h)) => h,
@@ -99,7 +101,7 @@ pub(crate) async fn serve(
                 return;
             }
         };
-        first = false;
+        first = None;
         let keep = serve_one(&mut io, head, &client, &ctx, &worker, &shutdown).await;
         if !keep {
             close_tls(&mut io).await;
@@ -108,34 +110,33 @@ pub(crate) async fn serve(
     }
 }
 
-/// Waits for and parses the next request head. Idle time before the first
-/// byte is bounded by the keep-alive timeout, the head itself by the header
-/// read timeout (slow clients are cut off with 408).
+/// Waits for and parses the next request head. The connection's first
+/// head must be complete by `first` (`Some`); a later one may wait the
+/// keep-alive timeout for its first byte and then has the header read
+/// timeout (slow clients are cut off with 408).
 async fn next_head(
     io: &mut ClientIo,
     limits: &HeadLimits,
     ctx: &ListenerCtx,
-    first: bool,
+    first: Option<tokio::time::Instant>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<NextHead, ProxyError> {
-    let idle_deadline = tokio::time::Instant::now()
-        + if first {
-            ctx.limits.header_read_timeout
-        } else {
-            ctx.limits.keepalive_timeout
-        };
+    let idle_deadline =
+        first.unwrap_or_else(|| tokio::time::Instant::now() + ctx.limits.keepalive_timeout);
+    let first_request = first.is_some();
     let mut head_deadline: Option<tokio::time::Instant> = None;
     loop {
         if !io.rbuf.is_empty() {
-            if first && io.rbuf[0] == b'P' {
+            if first_request && io.rbuf[0] == b'P' {
                 match tollgate_h1::is_h2_preface(&io.rbuf) {
                     Some(true) => return Ok(NextHead::H2),
                     None => {}
                     Some(false) => {}
                 }
             }
-            let preface_pending =
-                first && io.rbuf[0] == b'P' && tollgate_h1::is_h2_preface(&io.rbuf).is_none();
+            let preface_pending = first_request
+                && io.rbuf[0] == b'P'
+                && tollgate_h1::is_h2_preface(&io.rbuf).is_none();
             if !preface_pending {
                 match tollgate_h1::parse_request(&io.rbuf, limits) {
                     Ok(Some((head, used))) => {
@@ -147,7 +148,9 @@ async fn next_head(
                 }
             }
             if head_deadline.is_none() {
-                head_deadline = Some(tokio::time::Instant::now() + ctx.limits.header_read_timeout);
+                head_deadline = Some(first.unwrap_or_else(|| {
+                    tokio::time::Instant::now() + ctx.limits.header_read_timeout
+                }));
             }
         } else if *shutdown.borrow() {
             return Ok(NextHead::Closed);

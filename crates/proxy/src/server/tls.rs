@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tollgate_net::tls::{is_h2, ServerTls};
 use tollgate_net::InboundStream;
 
@@ -13,23 +14,33 @@ use super::{h1, h2, ListenerCtx};
 use crate::forward::{ClientCert, ClientInfo};
 use crate::snapshot::Worker;
 
-/// Serves one accepted connection: plain HTTP directly, HTTPS after the handshake.
+/// Serves one connection accepted at `accepted`: plain HTTP directly,
+/// HTTPS after the handshake. The time limits count from accept (a PROXY
+/// header read before counts too): `header_read_timeout` for a plain
+/// connection's first request head, `handshake_timeout` for the handshake,
+/// after which the first head has its own `header_read_timeout`.
 pub(crate) async fn serve(
     tcp: TcpStream,
+    accepted: Instant,
     client: ClientInfo,
     ctx: Arc<ListenerCtx>,
     worker: Arc<Worker>,
     shutdown: watch::Receiver<bool>,
 ) {
     match ctx.tls.clone() {
-        None => h1::serve(InboundStream::Plain(tcp), client, ctx, worker, shutdown).await,
+        None => {
+            let first_head_by = accepted + ctx.limits.header_read_timeout;
+            let stream = InboundStream::Plain(tcp);
+            h1::serve(stream, first_head_by, client, ctx, worker, shutdown).await;
+        }
         // Boxed: the handshake state is large and plain connections never need it.
-        Some(tls) => Box::pin(serve_tls(tcp, tls, client, ctx, worker, shutdown)).await,
+        Some(tls) => Box::pin(serve_tls(tcp, accepted, tls, client, ctx, worker, shutdown)).await,
     }
 }
 
 async fn serve_tls(
     tcp: TcpStream,
+    accepted: Instant,
     tls: Arc<ServerTls>,
     mut client: ClientInfo,
     ctx: Arc<ListenerCtx>,
@@ -39,7 +50,7 @@ async fn serve_tls(
     let peer = client.peer;
     let accept = tls.accept(tcp);
     let stream = tokio::select! {
-        done = tokio::time::timeout(tls.handshake_timeout, accept) => match done {
+        done = tokio::time::timeout_at(accepted + tls.handshake_timeout, accept) => match done {
             Ok(Ok(stream)) => stream,
             // Scanners, old clients and clients refusing our certificate:
             // routine on the internet, not worth more than a debug line.
@@ -65,6 +76,7 @@ async fn serve_tls(
     if h2 {
         Box::pin(h2::serve(stream, Vec::new(), client, ctx, worker, shutdown)).await;
     } else {
-        h1::serve(stream, client, ctx, worker, shutdown).await;
+        let first_head_by = Instant::now() + ctx.limits.header_read_timeout;
+        h1::serve(stream, first_head_by, client, ctx, worker, shutdown).await;
     }
 }

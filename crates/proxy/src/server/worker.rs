@@ -168,11 +168,13 @@ async fn accept_loop(
         };
         let guard = ActiveGuard::new(active.clone());
         let (ctx, rx) = (ctx.clone(), shutdown.clone());
+        let accepted = tokio::time::Instant::now();
         tokio::spawn(async move {
             let mut stream = stream;
             // The client named by a trusted proxy's PROXY header is the
             // client (for X-Forwarded-For, ip_hash, trust).
-            match crate::l4::accept_proxy_header(&mut stream, peer, &ctx).await {
+            let by = accepted + ctx.limits.header_read_timeout;
+            match crate::l4::accept_proxy_header(&mut stream, peer, &ctx, by).await {
                 Ok(Some(a)) => {
                     client.peer = a.source;
                     client.trusted = ctx.trusts(a.source.ip());
@@ -184,7 +186,7 @@ async fn accept_loop(
             else {
                 return;
             };
-            tls::serve(stream, client, ctx, worker, rx).await;
+            tls::serve(stream, accepted, client, ctx, worker, rx).await;
             drop(admitted);
             drop(permit);
             drop(guard);
