@@ -207,6 +207,24 @@ fn echoed_path(resp: &Resp) -> String {
     v["path"].as_str().expect("echo path").to_owned()
 }
 
+/// `answer` starts with a `status` answer and the connection closed after it.
+fn assert_closed_after(answer: &Answer, status: u16) {
+    assert_eq!(status_of(&answer.bytes), Some(status), "{}", answer.text());
+    assert!(answer.closed, "connection left open after {status}");
+}
+
+/// Writes `raw`, less than a whole request (the server must answer
+/// without waiting for the rest), and expects a `status` answer, the
+/// connection closed, and nothing at the upstream.
+fn assert_answered_early(raw: &[u8], status: u16) {
+    let s = Setup::new();
+    let mut stream = connect(s.addr());
+    stream.write_all(raw).expect("write");
+    let answer = read_to_eof(&mut stream, READ_BOUND);
+    assert_closed_after(&answer, status);
+    assert!(s.upstream_paths().is_empty());
+}
+
 /// Sends `raw`, expects exactly `status` as the only answer, the connection
 /// closed afterwards, and nothing at the upstream.
 fn assert_rejected(raw: &[u8], status: u16) {
@@ -389,8 +407,7 @@ fn head_over_max_header_bytes_without_end_is_431() {
         raw.extend_from_slice(format!("X-F{i}: 0123456789\r\n").as_bytes());
     }
     let answer = send(s.addr(), &raw);
-    assert_eq!(status_of(&answer.bytes), Some(431), "{}", answer.text());
-    assert!(answer.closed, "connection left open after 431");
+    assert_closed_after(&answer, 431);
     assert!(s.upstream_paths().is_empty());
 }
 
@@ -407,8 +424,7 @@ fn exactly_max_headers_is_accepted() {
     let fields: String = (0..18).map(|i| format!("X-F{i}: {i}\r\n")).collect();
     let raw = format!("GET /ok HTTP/1.1\r\nHost: a\r\nConnection: close\r\n{fields}\r\n");
     let answer = send(s.addr(), raw.as_bytes());
-    assert_eq!(status_of(&answer.bytes), Some(200), "{}", answer.text());
-    assert!(answer.closed);
+    assert_closed_after(&answer, 200);
 }
 
 #[test]
@@ -422,45 +438,25 @@ fn uri_over_max_uri_length_is_414() {
 
 #[test]
 fn uri_over_max_uri_length_is_414_before_the_line_ends() {
-    let s = Setup::new();
-    let mut stream = connect(s.addr());
-    stream
-        .write_all(format!("GET /{}", "a".repeat(400)).as_bytes())
-        .expect("write");
-    let answer = read_to_eof(&mut stream, READ_BOUND);
-    assert_eq!(status_of(&answer.bytes), Some(414), "{}", answer.text());
-    assert!(answer.closed, "connection left open after 414");
-    assert!(s.upstream_paths().is_empty());
+    assert_answered_early(format!("GET /{}", "a".repeat(400)).as_bytes(), 414);
 }
 
 #[test]
 fn content_length_over_max_body_is_413_without_reading_the_body() {
-    let s = Setup::new();
-    let mut stream = connect(s.addr());
     // Only the head: the 413 must come without waiting for the 2 KiB body.
-    stream
-        .write_all(b"POST /small/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 2048\r\n\r\n")
-        .expect("write");
-    let answer = read_to_eof(&mut stream, READ_BOUND);
-    assert_eq!(status_of(&answer.bytes), Some(413), "{}", answer.text());
-    assert!(answer.closed, "connection left open after 413");
-    assert!(s.upstream_paths().is_empty());
+    assert_answered_early(
+        b"POST /small/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 2048\r\n\r\n",
+        413,
+    );
 }
 
 #[test]
 fn content_length_over_max_body_with_expect_gets_413_not_100() {
-    let s = Setup::new();
-    let mut stream = connect(s.addr());
-    stream
-        .write_all(
-            b"POST /small/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 2048\r\n\
-              Expect: 100-continue\r\n\r\n",
-        )
-        .expect("write");
-    let answer = read_to_eof(&mut stream, READ_BOUND);
-    assert_eq!(status_of(&answer.bytes), Some(413), "{}", answer.text());
-    assert!(answer.closed, "connection left open after 413");
-    assert!(s.upstream_paths().is_empty());
+    assert_answered_early(
+        b"POST /small/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 2048\r\n\
+          Expect: 100-continue\r\n\r\n",
+        413,
+    );
 }
 
 #[test]
@@ -494,8 +490,7 @@ fn chunked_body_over_max_body_is_413_mid_stream() {
         answer.bytes.extend_from_slice(&more.bytes);
         answer.closed = more.closed;
     }
-    assert_eq!(status_of(&answer.bytes), Some(413), "{}", answer.text());
-    assert!(answer.closed, "connection left open after 413");
+    assert_closed_after(&answer, 413);
     thread::sleep(SETTLE);
     for r in s.up.requests() {
         assert!(
@@ -514,8 +509,7 @@ fn body_within_max_body_is_forwarded() {
         "POST /small/upload HTTP/1.1\r\nHost: a\r\nContent-Length: 1024\r\nConnection: close\r\n\r\n{body}"
     );
     let answer = send(s.addr(), raw.as_bytes());
-    assert_eq!(status_of(&answer.bytes), Some(200), "{}", answer.text());
-    assert!(answer.closed);
+    assert_closed_after(&answer, 200);
     assert_eq!(s.up.last_request().body.len(), 1024);
 }
 
@@ -893,8 +887,7 @@ fn fuzzed_heads_never_crash_or_wedge() {
         addr,
         b"GET /raw-after-fuzz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     );
-    assert_eq!(status_of(&answer.bytes), Some(200), "{}", answer.text());
-    assert!(answer.closed);
+    assert_closed_after(&answer, 200);
 }
 
 // ---------------------------------------------------------------------------
@@ -972,8 +965,7 @@ fn absolute_form_with_empty_path_is_forwarded_as_slash() {
         s.addr(),
         b"GET http://a HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n",
     );
-    assert_eq!(status_of(&answer.bytes), Some(200), "{}", answer.text());
-    assert!(answer.closed);
+    assert_closed_after(&answer, 200);
     assert_eq!(s.upstream_paths(), ["/"]);
     // The target's authority wins over Host.
     assert_eq!(s.up.last_request().headers["host"], "a");
