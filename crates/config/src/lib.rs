@@ -164,9 +164,3 @@ fn parse_yaml(text: &str) -> Result<lenient::Outcome<raw::RawConfig>, (u64, u64,
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_edge;
-#[cfg(test)]
-mod tests_l4;
-#[cfg(test)]
-mod tls_tests;

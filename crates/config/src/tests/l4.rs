@@ -1,35 +1,8 @@
-//! Whole-file tests of L4 listeners and PROXY protocol settings.
+//! L4 listeners and PROXY protocol settings.
 
 use std::time::Duration;
 
-use crate::*;
-
-fn parse(text: &str) -> Result<Config, ConfigErrors> {
-    parse_str_with_env(text, "test.yaml", |_| None)
-}
-
-/// (line, path, message fragment) of each error, compared in order.
-fn assert_errors(text: &str, want: &[(usize, &str, &str)]) {
-    let errs = match parse(text) {
-        Ok(_) => panic!("expected errors in:\n{text}"),
-        Err(e) => e.0,
-    };
-    let got: Vec<(usize, &str, &str)> = errs
-        .iter()
-        .map(|e| {
-            (
-                e.location.map_or(0, |l| l.0),
-                e.path.as_str(),
-                e.message.as_str(),
-            )
-        })
-        .collect();
-    assert_eq!(got.len(), want.len(), "{got:#?}");
-    for (g, w) in got.iter().zip(want) {
-        assert_eq!((g.0, g.1), (w.0, w.1), "{got:#?}");
-        assert!(g.2.contains(w.2), "`{}` should contain `{}`", g.2, w.2);
-    }
-}
+use super::*;
 
 const L4: &str = r#"
 listeners:
@@ -153,7 +126,7 @@ fn an_l4_only_file_needs_no_routes() {
     assert_eq!(l4.max_sessions, 10_000);
     assert!(c.listeners[0].proxy_protocol.is_empty());
     // ... but an HTTP listener still does.
-    assert_errors(
+    expect_errors(
         "listeners: [{name: t, address: \"127.0.0.1:1\"}]\n",
         &[(0, "routes", "missing required field `routes`")],
     );
@@ -161,7 +134,7 @@ fn an_l4_only_file_needs_no_routes() {
 
 #[test]
 fn l4_listener_errors() {
-    assert_errors(
+    expect_errors(
         r#"listeners:
   - name: t
     address: 127.0.0.1:1
@@ -221,7 +194,7 @@ upstreams: [{name: u, targets: [{address: "127.0.0.1:9"}]}]
             ),
         ],
     );
-    assert_errors(
+    expect_errors(
         "listeners: [{name: y, address: \"127.0.0.1:4\", protocol: sctp}]\nroutes: [{name: r, respond: {}}]\n",
         &[(1, "listeners[0].protocol", "expected `http`, `https`, `tcp`, `tls_passthrough` or `udp`")],
     );
@@ -229,7 +202,7 @@ upstreams: [{name: u, targets: [{address: "127.0.0.1:9"}]}]
 
 #[test]
 fn tls_passthrough_and_udp_errors() {
-    assert_errors(
+    expect_errors(
         r#"listeners:
   - {name: a, address: "127.0.0.1:1", protocol: tls_passthrough}
   - name: b
@@ -316,7 +289,7 @@ routes: [{name: r, respond: {}}]
 
 #[test]
 fn what_l4_listeners_require_of_upstreams_and_routes() {
-    assert_errors(
+    expect_errors(
         r#"listeners:
   - {name: web, address: "127.0.0.1:1"}
   - {name: t, address: "127.0.0.1:2", protocol: tcp, upstream: a}
@@ -369,7 +342,7 @@ routes:
         ],
     );
     // Routes in a file without an HTTP listener can never match.
-    assert_errors(
+    expect_errors(
         "listeners: [{name: t, address: \"127.0.0.1:1\", protocol: tcp, upstream: u}]\nupstreams: [{name: u, targets: [{address: \"127.0.0.1:2\"}]}]\nroutes: [{name: r, respond: {}}]\n",
         &[(3, "routes", "there is none")],
     );
