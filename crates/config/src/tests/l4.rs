@@ -362,3 +362,76 @@ routes:
         "{errs:#?}"
     );
 }
+
+#[test]
+fn what_only_http_uses_is_an_error_on_l4() {
+    // Connection filters and request settings on a relay would be ignored:
+    // each is an error naming the field.
+    expect_errors(
+        r#"listeners:
+  - name: t
+    address: 127.0.0.1:1
+    protocol: tcp
+    upstream: u
+    ip_filter: {allow: [10.0.0.0/8]}
+    per_client: {max_connections: 5}
+    normalize_path: false
+    encoded_slash: reject
+    redirect_https: {}
+upstreams:
+  - name: u
+    targets: [{address: "127.0.0.1:2"}]
+    health: {passive: {}}
+    retries: {attempts: 1}
+    sticky: {cookie: s}
+    circuit_breaker: {max_requests: 10}
+    slow_start: 30s
+"#,
+        &[
+            (
+                6,
+                "listeners[0].ip_filter",
+                "applied on `http` and `https` listeners only, not on a `tcp` listener",
+            ),
+            (
+                7,
+                "listeners[0].per_client",
+                "applied on `http` and `https` listeners only",
+            ),
+            (
+                8,
+                "listeners[0].normalize_path",
+                "a `tcp` listener relays bytes",
+            ),
+            (9, "listeners[0].encoded_slash", "relays bytes"),
+            (10, "listeners[0].redirect_https", "relays bytes"),
+            (
+                15,
+                "upstreams[0].retries",
+                "`retries` applies to HTTP requests, but upstream `u` is only used by `tcp` listener `t`",
+            ),
+            (16, "upstreams[0].sticky", "applies to HTTP requests"),
+            (
+                17,
+                "upstreams[0].circuit_breaker",
+                "applies to HTTP requests",
+            ),
+            (18, "upstreams[0].slow_start", "applies to HTTP requests"),
+        ],
+    );
+    // An upstream that routes use too keeps them (for its HTTP requests).
+    parse(
+        r#"listeners:
+  - {name: web, address: "127.0.0.1:1"}
+  - {name: t, address: "127.0.0.1:2", protocol: tcp, upstream: u}
+upstreams:
+  - name: u
+    targets: [{address: "127.0.0.1:3"}]
+    health: {passive: {}}
+    retries: {attempts: 1}
+    slow_start: 30s
+routes: [{name: r, upstream: u}]
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}

@@ -426,4 +426,32 @@ routes: [{name: r, upstream: a}]
             ),
         ],
     );
+    // Settings that are each valid but together do nothing.
+    expect_errors(
+        r#"
+listeners: [{name: web, address: 127.0.0.1:0}]
+upstreams:
+  - name: a
+    targets: [{address: "127.0.0.1:1"}]
+    retries: {attempts: 2, budget: 0%, min_per_second: 0}
+    sticky: {same_site: none}
+  - name: b
+    targets: [{address: "127.0.0.1:1"}]
+    retries: {attempts: 0, budget: 0%, min_per_second: 0}
+    sticky: {same_site: none, secure: true}
+routes: [{name: r, upstream: a}, {name: s, upstream: b}]
+"#,
+        &[
+            (
+                6,
+                "upstreams[0].retries.budget",
+                "a budget of `0%` allows no retry at all",
+            ),
+            (
+                7,
+                "upstreams[0].sticky.same_site",
+                "`same_site: none` needs `secure: true`",
+            ),
+        ],
+    );
 }

@@ -152,6 +152,45 @@ fn l4_listener(
     if let Some(limits) = &raw.limits {
         http_only_limits(ctx, limits, protocol, &p(path, "limits"));
     }
+    // The connection filters run in the HTTP accept loop only; on a relay
+    // they would be silently ignored, which for a filter is worse than an
+    // error.
+    let filters = [
+        ("ip_filter", raw.ip_filter.as_ref().map(|v| ctx.at(v))),
+        ("per_client", raw.per_client.as_ref().map(|v| ctx.at(v))),
+    ];
+    for (field, loc) in filters {
+        if let Some(loc) = loc {
+            ctx.err(
+                loc,
+                &p(path, field),
+                format!("`{field}` is applied on `http` and `https` listeners only, not on a `{kind}` listener"),
+            );
+        }
+    }
+    let http_fields = [
+        (
+            "normalize_path",
+            raw.normalize_path.as_ref().map(|v| ctx.at(v)),
+        ),
+        (
+            "encoded_slash",
+            raw.encoded_slash.as_ref().map(|v| ctx.at(v)),
+        ),
+        (
+            "redirect_https",
+            raw.redirect_https.as_ref().map(|v| ctx.at(v)),
+        ),
+    ];
+    for (field, loc) in http_fields {
+        if let Some(loc) = loc {
+            ctx.err(
+                loc,
+                &p(path, field),
+                format!("`{field}` is about HTTP requests; a `{kind}` listener relays bytes"),
+            );
+        }
+    }
     if protocol != ListenerProtocol::TlsPassthrough {
         if let Some(s) = &raw.sni {
             let loc = ctx.at(s);
@@ -417,6 +456,8 @@ fn upstream_constraints(
                     "circuit_breaker",
                     raw.circuit_breaker.as_ref().map(|v| ctx.at(v)),
                 ),
+                // The ramp is applied where HTTP requests pick a target.
+                ("slow_start", raw.slow_start.as_ref().map(|v| ctx.at(v))),
             ];
             for (field, loc) in http_only {
                 if let Some(loc) = loc {

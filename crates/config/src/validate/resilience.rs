@@ -74,6 +74,14 @@ pub(super) fn retries(ctx: &mut Ctx<'_>, raw: &RawRetries, path: &str) -> Retrie
         0,
         100_000,
     ) as u32;
+    if let (Some(b), 0, 0, 1..) = (&raw.budget, r.budget_percent, r.min_per_second, r.attempts) {
+        let loc = ctx.at(b);
+        ctx.err(
+            loc,
+            &p(path, "budget"),
+            "with `min_per_second: 0`, a budget of `0%` allows no retry at all; raise one of them (or leave out `retries`)",
+        );
+    }
     r.buffer_body = ctx.size(
         &raw.buffer_body,
         &p(path, "buffer_body"),
@@ -183,11 +191,20 @@ pub(super) fn sticky(ctx: &mut Ctx<'_>, item: &Sp<RawSticky>, path: &str) -> Sti
         "none" | "None" => Ok(Some("None".to_string())),
         _ => Err(format!("expected `lax`, `strict` or `none`, got `{s}`")),
     });
+    let secure = ctx.field(&raw.secure, &p(path, "secure"), false, parse_bool);
+    if let (Some("None"), false, Some(v)) = (same_site.as_deref(), secure, &raw.same_site) {
+        let loc = ctx.at(v);
+        ctx.err(
+            loc,
+            &p(path, "same_site"),
+            "`same_site: none` needs `secure: true`: browsers drop `SameSite=None` cookies without `Secure`",
+        );
+    }
     Sticky {
         cookie,
         max_age,
         path: cookie_path,
-        secure: ctx.field(&raw.secure, &p(path, "secure"), false, parse_bool),
+        secure,
         http_only: ctx.field(&raw.http_only, &p(path, "http_only"), true, parse_bool),
         same_site,
     }
