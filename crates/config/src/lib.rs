@@ -9,10 +9,7 @@
 mod env;
 mod error;
 mod lenient;
-mod policy;
 mod raw;
-mod security;
-mod static_files;
 pub mod typed;
 mod units;
 mod validate;
