@@ -56,6 +56,16 @@ pub enum HostPattern {
     Suffix(String),
 }
 
+impl std::fmt::Display for HostPattern {
+    /// As written (lowercase): `api.example.com`, `*.example.com`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostPattern::Exact(e) => f.write_str(e),
+            HostPattern::Suffix(s) => write!(f, "*{s}"),
+        }
+    }
+}
+
 /// A path condition.
 #[derive(Debug, Clone)]
 pub enum PathMatch {

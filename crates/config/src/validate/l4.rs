@@ -335,10 +335,7 @@ fn sni_routes(
                         Ok(pattern)
                     });
                     let Some(pattern) = pattern else { continue };
-                    let key = match &pattern {
-                        HostPattern::Exact(e) => e.clone(),
-                        HostPattern::Suffix(s) => format!("*{s}"),
-                    };
+                    let key = pattern.to_string();
                     if let Some(first) = seen.get(&key) {
                         let loc = ctx.at(name);
                         ctx.err(
