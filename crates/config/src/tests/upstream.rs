@@ -455,3 +455,30 @@ routes: [{name: r, upstream: a}, {name: s, upstream: b}]
         ],
     );
 }
+
+#[test]
+fn slow_start_and_dns_refresh() {
+    let c = parse(&upstream_with("")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.upstreams[0].slow_start, None);
+    assert_eq!(c.upstreams[0].dns_refresh, secs(30));
+    let c = parse(&upstream_with(
+        "    health: {passive: {}}\n    slow_start: 1m\n    dns_refresh: 5s\n",
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.upstreams[0].slow_start, Some(secs(60)));
+    assert_eq!(c.upstreams[0].dns_refresh, secs(5));
+
+    // Zero would mean no ramp and a resolver spinning: both must be > 0;
+    // a ramp needs health checks to say when a target comes back.
+    expect_errors(
+        &upstream_with("    health: {passive: {}}\n    slow_start: 0s\n    dns_refresh: 0s\n"),
+        &[
+            (6, "upstreams[0].slow_start", "longer than zero"),
+            (7, "upstreams[0].dns_refresh", "longer than zero"),
+        ],
+    );
+    expect_errors(
+        &upstream_with("    slow_start: 10s\n"),
+        &[(5, "upstreams[0].slow_start", "needs a `health` section")],
+    );
+}
