@@ -243,6 +243,19 @@ routes:
         "{stdout}"
     );
     assert!(!stdout.contains("route home"), "{stdout}");
+
+    // The redirect, like the server's, goes to the normalized path; the
+    // normalization is shown under the listener it belongs to.
+    let out = tollgate(&["explain", "-c", file, "GET", "http://a.test/x/../y?z=1"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let listener = stdout.find("listener web").expect("listener line");
+    let normalized = stdout.find("normalized path: /y").expect("normalized line");
+    assert!(listener < normalized, "{stdout}");
+    assert!(
+        stdout.contains("=> redirect_https: 308 to https://a.test:8443/y?z=1"),
+        "{stdout}"
+    );
 }
 
 #[test]

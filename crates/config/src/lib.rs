@@ -9,10 +9,7 @@
 mod env;
 mod error;
 mod lenient;
-mod policy;
 mod raw;
-mod security;
-mod static_files;
 pub mod typed;
 mod units;
 mod validate;
@@ -164,9 +161,3 @@ fn parse_yaml(text: &str) -> Result<lenient::Outcome<raw::RawConfig>, (u64, u64,
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_edge;
-#[cfg(test)]
-mod tests_l4;
-#[cfg(test)]
-mod tls_tests;

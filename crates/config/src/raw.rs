@@ -484,7 +484,6 @@ pub(crate) struct RawKeyPair {
     pub(crate) key: Text,
 }
 
-/// A YAML mapping of strings kept in the order written.
 /// One entry of a `policies` list: exactly one field is set. Each policy
 /// kind adds its field here and its validation in `validate/policy.rs`.
 #[derive(Debug, Deserialize)]
@@ -525,6 +524,7 @@ pub(crate) struct RawCors {
     pub(crate) max_age: Text,
 }
 
+/// `headers:` policy: rules for each direction.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHeaderRules {
@@ -532,6 +532,7 @@ pub(crate) struct RawHeaderRules {
     pub(crate) response: Option<Sp<RawHeaderOps>>,
 }
 
+/// `request:` or `response:` of a `headers` policy.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHeaderOps {
@@ -568,6 +569,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for NamedMap<T> {
     }
 }
 
+/// A YAML mapping of strings kept in the order written.
 #[derive(Debug, Default)]
 pub(crate) struct OrderedMap(pub(crate) Vec<(Sp<String>, Sp<String>)>);
 

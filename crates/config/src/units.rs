@@ -1,6 +1,7 @@
 //! Parsing of the unit-carrying values of the configuration: durations
-//! (`250ms`, `5s`, `1m30s`), sizes (`512`, `64KiB`, `10MB`) and rates
-//! (`100/s`, `1000/min`). Errors are messages that say what is allowed.
+//! (`250ms`, `5s`, `1m30s`), sizes (`512`, `64KiB`, `10MB`), rates
+//! (`100/s`, `1000/min`) and percentages (`10%`); also plain numbers and
+//! booleans. Errors are messages that say what is allowed.
 
 use std::time::Duration;
 
@@ -133,6 +134,21 @@ pub(crate) fn parse_rate(text: &str) -> Result<(u64, Duration), String> {
         return Err(bad("the period must be longer than zero"));
     }
     Ok((count, period))
+}
+
+/// Parses a whole percentage such as `10%` (the `%` is required), 0..=100.
+pub(crate) fn parse_percent(text: &str) -> Result<u8, String> {
+    let usage = "use a whole percentage such as `10%`";
+    let Some(n) = text.strip_suffix('%') else {
+        return Err(format!("invalid percentage `{text}`: missing `%`; {usage}"));
+    };
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("invalid percentage `{text}`; {usage}"));
+    }
+    match n.parse::<u16>() {
+        Ok(v) if v <= 100 => Ok(v as u8),
+        _ => Err(format!("invalid percentage `{text}`: at most 100%")),
+    }
 }
 
 /// Parses a non-negative whole number.
@@ -272,6 +288,24 @@ mod tests {
         ];
         for (text, why) in bad {
             let e = parse_rate(text).unwrap_err();
+            assert!(e.contains(why), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn percentages() {
+        assert_eq!(parse_percent("0%"), Ok(0));
+        assert_eq!(parse_percent("10%"), Ok(10));
+        assert_eq!(parse_percent("100%"), Ok(100));
+        for (text, why) in [
+            ("10", "missing `%`"),
+            ("%", "whole percentage"),
+            ("-1%", "whole percentage"),
+            ("1.5%", "whole percentage"),
+            ("101%", "at most 100%"),
+            ("99999%", "at most 100%"),
+        ] {
+            let e = parse_percent(text).unwrap_err();
             assert!(e.contains(why), "{text}: {e}");
         }
     }

@@ -12,11 +12,13 @@ mod tls;
 mod upstream;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::str::FromStr;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
+use ipnet::IpNet;
 
 use crate::env::Expanded;
 use crate::error::ConfigError;
@@ -35,6 +37,15 @@ pub(crate) struct Ctx<'a> {
     base: &'a Path,
     /// Every problem found so far.
     pub(crate) errors: Vec<ConfigError>,
+}
+
+/// `` `a`, `b` ``, or `none` for an empty list (in messages).
+fn quoted_list(items: &[&str]) -> String {
+    if items.is_empty() {
+        return "none".to_string();
+    }
+    let quoted: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
+    quoted.join(", ")
 }
 
 /// `base.field`, or `field` at the top level.
@@ -99,7 +110,25 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Parses an optional scalar, or returns `default` when absent.
+    /// Parses a scalar that was written; `None` (reported at its place)
+    /// when `parse` refuses it.
+    fn value<T>(
+        &mut self,
+        v: &Sp<String>,
+        path: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match parse(&v.value) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let loc = self.at(v);
+                self.err(loc, path, e);
+                None
+            }
+        }
+    }
+
+    /// Parses an optional scalar, or returns `default` when absent or invalid.
     fn field<T>(
         &mut self,
         v: &Text,
@@ -107,15 +136,52 @@ impl<'a> Ctx<'a> {
         default: T,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> T {
-        let Some(v) = v else { return default };
-        match parse(&v.value) {
-            Ok(t) => t,
-            Err(e) => {
-                let loc = self.at(v);
-                self.err(loc, path, e);
-                default
+        match v {
+            Some(v) => self.value(v, path, parse).unwrap_or(default),
+            None => default,
+        }
+    }
+
+    /// Parses every item of a list written at `path`; each bad item is
+    /// reported at its place (`path[i]`) and left out.
+    fn each<T>(
+        &mut self,
+        list: &Sp<Vec<Sp<String>>>,
+        path: &str,
+        mut parse: impl FnMut(&str) -> Result<T, String>,
+    ) -> Vec<T> {
+        let mut out = Vec::with_capacity(list.value.len());
+        for (i, item) in list.value.iter().enumerate() {
+            if let Some(t) = self.value(item, &format!("{path}[{i}]"), &mut parse) {
+                out.push(t);
             }
         }
+        out
+    }
+
+    /// The index of `name` among the `defined` names of a `kind` of thing
+    /// (`upstream`, `listener`), or an error listing the defined ones.
+    fn reference(
+        &mut self,
+        kind: &str,
+        name: &Sp<String>,
+        path: &str,
+        defined: &[&str],
+    ) -> Option<usize> {
+        if let Some(i) = defined.iter().position(|d| *d == name.value) {
+            return Some(i);
+        }
+        let loc = self.at(name);
+        self.err(
+            loc,
+            path,
+            format!(
+                "unknown {kind} `{}`; defined {kind}s: {}",
+                name.value,
+                quoted_list(defined)
+            ),
+        );
+        None
     }
 
     /// A required, non-empty scalar; reports at `parent` when missing.
@@ -406,6 +472,27 @@ fn forward_mode(s: &str) -> Result<ForwardMode, String> {
     }
 }
 
+/// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare address (`10.1.2.3`, `::1`);
+/// host bits of a CIDR are dropped.
+fn net(s: &str) -> Result<IpNet, String> {
+    if let Ok(net) = IpNet::from_str(s) {
+        return Ok(net.trunc());
+    }
+    if let Ok(ip) = IpAddr::from_str(s) {
+        return Ok(IpNet::from(ip));
+    }
+    Err(format!("invalid address `{s}`: expected a CIDR such as `10.0.0.0/8` or `fd00::/8`, or an IP address such as `10.1.2.3` or `::1`"))
+}
+
+/// A path that must start with `/` (prefixes, rewrites, probe paths).
+fn absolute_path(s: &str) -> Result<String, String> {
+    if s.starts_with('/') {
+        Ok(s.to_string())
+    } else {
+        Err(format!("must start with `/`, got `{}`", s.escape_debug()))
+    }
+}
+
 /// Parses a header name such as `X-Request-Id`.
 fn header_name(s: &str) -> Result<HeaderName, String> {
     HeaderName::from_bytes(s.as_bytes()).map_err(|_| {
@@ -438,12 +525,12 @@ fn forwarding(
             RawHost::Preserve => HostRewrite::Preserve,
             RawHost::Target => HostRewrite::Target,
             RawHost::Fixed(name) => {
-                let fixed = ctx.field(&Some(name.clone()), &p(path, "host.fixed"), None, |s| {
+                let fixed = ctx.value(name, &p(path, "host.fixed"), |s| {
                     if s.is_empty() {
                         return Err("must not be empty".into());
                     }
                     header_value(s)?;
-                    Ok(Some(s.to_string()))
+                    Ok(s.to_string())
                 });
                 fixed.map_or(base.host.clone(), HostRewrite::Fixed)
             }
@@ -451,18 +538,7 @@ fn forwarding(
     };
     let hide_response_headers = match &raw.hide_response_headers {
         None => base.hide_response_headers.clone(),
-        Some(list) => {
-            let mut out = Vec::new();
-            for (i, item) in list.value.iter().enumerate() {
-                let path = format!("{}[{i}]", p(path, "hide_response_headers"));
-                if let Some(h) = ctx.field(&Some(item.clone()), &path, None, |s| {
-                    header_name(s).map(Some)
-                }) {
-                    out.push(h);
-                }
-            }
-            out
-        }
+        Some(list) => ctx.each(list, &p(path, "hide_response_headers"), header_name),
     };
     Forwarding {
         x_forwarded: ctx.field(
@@ -486,5 +562,20 @@ fn forwarding(
             base.request_id_header.clone(),
             header_name,
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nets() {
+        assert_eq!(net("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(net("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(net("::1").unwrap().to_string(), "::1/128");
+        assert_eq!(net("192.168.1.1").unwrap().to_string(), "192.168.1.1/32");
+        assert!(net("10.0.0.0/33").is_err());
+        assert!(net("example.com").is_err());
     }
 }

@@ -4,7 +4,10 @@
 use std::fmt::Write;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
-use tollgate_config::{Balance, Config, HostPattern, HostRewrite, Listener, RouteTarget};
+use tollgate_config::{
+    Balance, Config, HostPattern, HostRewrite, L4Listener, Listener, ListenerProtocol,
+    ProxyProtocolVersion, RouteTarget, Upstream,
+};
 
 use crate::pipeline::request_host;
 use crate::router::{RouteInput, Router};
@@ -49,16 +52,18 @@ pub fn explain(
             continue;
         }
         any = true;
+        let _ = write!(out, "\nlistener {} ({})", l.name, l.address);
         if let Some(l4) = &l.l4 {
             describe_l4(config, l, l4, &mut out);
             continue;
         }
+        let _ = writeln!(out, ":");
+        describe_proxy_protocol(l, &mut out);
         // Routing sees the normalized path, as it does when serving.
         let normalized = if l.normalize_path {
             match tollgate_edge::normalize_path(uri.path(), l.encoded_slash) {
                 Ok(p) => p,
                 Err(e) => {
-                    let _ = writeln!(out, "\nlistener {} ({}):", l.name, l.address);
                     let _ = writeln!(out, "  => 400 {{\"error\": \"{}\"}}", e.message());
                     continue;
                 }
@@ -67,7 +72,22 @@ pub fn explain(
             std::borrow::Cow::Borrowed(uri.path())
         };
         if normalized != uri.path() {
-            let _ = writeln!(out, "normalized path on {}: {normalized}", l.name);
+            let _ = writeln!(out, "  normalized path: {normalized}");
+        }
+        if let Some(r) = &l.redirect_https {
+            // The server redirects to the normalized path, query kept.
+            let pq = match uri.query() {
+                Some(q) => format!("{normalized}?{q}"),
+                None => normalized.clone().into_owned(),
+            };
+            let to = tollgate_edge::https_location(r, &host, &pq)
+                .unwrap_or_else(|| "(no host: 400)".into());
+            let _ = writeln!(
+                out,
+                "  => redirect_https: {} to {to} (routes do not run on this listener)",
+                r.status.as_u16()
+            );
+            continue;
         }
         let input = RouteInput {
             listener: index,
@@ -77,26 +97,6 @@ pub fn explain(
             method: &method,
             headers: &map,
         };
-        let _ = writeln!(out, "\nlistener {} ({}):", l.name, l.address);
-        if !l.proxy_protocol.is_empty() {
-            let nets: Vec<String> = l.proxy_protocol.iter().map(|n| n.to_string()).collect();
-            let _ = writeln!(
-                out,
-                "  PROXY header required from {}: its client is the client",
-                nets.join(", ")
-            );
-        }
-        if let Some(r) = &l.redirect_https {
-            let pq = uri.path_and_query().map_or("/", |pq| pq.as_str());
-            let to = tollgate_edge::https_location(r, &host, pq)
-                .unwrap_or_else(|| "(no host: 400)".into());
-            let _ = writeln!(
-                out,
-                "  => redirect_https: {} to {to} (routes do not run on this listener)",
-                r.status.as_u16()
-            );
-            continue;
-        }
         for (i, result) in router.explain(&input) {
             let name = &config.routes[i].name;
             match result {
@@ -124,29 +124,44 @@ pub fn explain(
     Ok(out)
 }
 
-/// An L4 listener does no HTTP routing: it says where its bytes go.
-fn describe_l4(config: &Config, l: &Listener, l4: &tollgate_config::L4Listener, out: &mut String) {
+/// The trusted senders of PROXY headers, when the listener reads them.
+fn describe_proxy_protocol(l: &Listener, out: &mut String) {
+    if l.proxy_protocol.is_empty() {
+        return;
+    }
+    let nets: Vec<String> = l.proxy_protocol.iter().map(|n| n.to_string()).collect();
     let _ = writeln!(
         out,
-        "\nlistener {} ({}): {} relay, no HTTP routing (idle_timeout {:?})",
-        l.name,
-        l.address,
+        "  PROXY header required from {}: its client is the client",
+        nets.join(", ")
+    );
+}
+
+/// `upstream NAME [address (weight w), ...] by ALGORITHM`.
+fn upstream_summary(up: &Upstream) -> String {
+    let targets: Vec<String> = up
+        .targets
+        .iter()
+        .map(|t| format!("{} (weight {})", t.address, t.weight))
+        .collect();
+    let by = match &up.balance {
+        Balance::ConsistentHash(on) => format!("consistent_hash on {on}"),
+        other => other.name().to_owned(),
+    };
+    format!("upstream {} [{}] by {by}", up.name, targets.join(", "))
+}
+
+/// An L4 listener does no HTTP routing: it says where its bytes go.
+fn describe_l4(config: &Config, l: &Listener, l4: &L4Listener, out: &mut String) {
+    let _ = writeln!(
+        out,
+        ": {} relay, no HTTP routing (idle_timeout {:?})",
         l.protocol.name(),
         l4.idle_timeout
     );
-    if !l.proxy_protocol.is_empty() {
-        let nets: Vec<String> = l.proxy_protocol.iter().map(|n| n.to_string()).collect();
-        let _ = writeln!(out, "  PROXY header required from: {}", nets.join(", "));
-    }
+    describe_proxy_protocol(l, out);
     for route in &l4.sni {
-        let hosts: Vec<String> = route
-            .hosts
-            .iter()
-            .map(|h| match h {
-                HostPattern::Exact(e) => e.clone(),
-                HostPattern::Suffix(s) => format!("*{s}"),
-            })
-            .collect();
+        let hosts: Vec<String> = route.hosts.iter().map(HostPattern::to_string).collect();
         let _ = writeln!(out, "  sni {} =>", hosts.join(", "));
         describe_l4_upstream(config, route.upstream, l.protocol, out);
     }
@@ -163,40 +178,21 @@ fn describe_l4(config: &Config, l: &Listener, l4: &tollgate_config::L4Listener, 
     }
 }
 
-fn describe_l4_upstream(
-    config: &Config,
-    u: usize,
-    protocol: tollgate_config::ListenerProtocol,
-    out: &mut String,
-) {
+fn describe_l4_upstream(config: &Config, u: usize, protocol: ListenerProtocol, out: &mut String) {
     let Some(up) = config.upstreams.get(u) else {
         return;
     };
-    let targets: Vec<String> = up
-        .targets
-        .iter()
-        .map(|t| format!("{} (weight {})", t.address, t.weight))
-        .collect();
-    let by = match &up.balance {
-        Balance::ConsistentHash(on) => format!("consistent_hash on {on}"),
-        other => other.name().to_owned(),
-    };
     let proxy = match up.proxy_protocol {
-        Some(tollgate_config::ProxyProtocolVersion::V1) => ", sends a PROXY v1 header",
-        Some(tollgate_config::ProxyProtocolVersion::V2) => ", sends a PROXY v2 header",
+        Some(ProxyProtocolVersion::V1) => ", sends a PROXY v1 header",
+        Some(ProxyProtocolVersion::V2) => ", sends a PROXY v2 header",
         None => "",
     };
-    let connect = if protocol == tollgate_config::ListenerProtocol::Udp {
+    let connect = if protocol == ListenerProtocol::Udp {
         String::new()
     } else {
         format!(", connect timeout {:?}", up.connect_timeout)
     };
-    let _ = writeln!(
-        out,
-        "     upstream {} [{}] by {by}{connect}{proxy}",
-        up.name,
-        targets.join(", ")
-    );
+    let _ = writeln!(out, "     {}{connect}{proxy}", upstream_summary(up));
 }
 
 fn describe_route(config: &Config, i: usize, path: &str, out: &mut String) {
@@ -221,6 +217,10 @@ fn describe_route(config: &Config, i: usize, path: &str, out: &mut String) {
             kinds.join(", ")
         }
     );
+    let path = match &route.rewrite {
+        Some(rw) => tollgate_edge::rewrite_path(rw, path),
+        None => std::borrow::Cow::Borrowed(path),
+    };
     match &route.target {
         RouteTarget::Respond(r) => {
             let _ = writeln!(
@@ -240,10 +240,6 @@ fn describe_route(config: &Config, i: usize, path: &str, out: &mut String) {
             );
         }
         RouteTarget::Static(files) => {
-            let path = match &route.rewrite {
-                Some(rw) => tollgate_edge::rewrite_path(rw, path).into_owned(),
-                None => path.to_owned(),
-            };
             let _ = writeln!(
                 out,
                 "     target: static files in {} (index {}, listing {}, precompressed {})",
@@ -256,33 +252,19 @@ fn describe_route(config: &Config, i: usize, path: &str, out: &mut String) {
         }
         RouteTarget::Upstream(u) => {
             let up = &config.upstreams[*u];
-            let path = match &route.rewrite {
-                Some(rw) => tollgate_edge::rewrite_path(rw, path).into_owned(),
-                None => path.to_owned(),
-            };
-            let targets: Vec<String> = up
-                .targets
-                .iter()
-                .map(|t| format!("{} (weight {})", t.address, t.weight))
-                .collect();
-            let by = match &up.balance {
-                Balance::ConsistentHash(on) => format!("consistent_hash on {on}"),
-                other => other.name().to_owned(),
-            };
             let _ = writeln!(
                 out,
-                "     target: upstream {} [{}] by {by}, {:?}",
-                up.name,
-                targets.join(", "),
+                "     target: {}, {:?}",
+                upstream_summary(up),
                 up.protocol
             );
             let _ = writeln!(out, "     upstream path: {path}");
-            let host = match &route.forwarding.host {
-                HostRewrite::Preserve => "client's Host".to_owned(),
-                HostRewrite::Target => "target address".to_owned(),
-                HostRewrite::Fixed(h) => h.clone(),
-            };
             let f = &route.forwarding;
+            let host = match &f.host {
+                HostRewrite::Preserve => "client's Host",
+                HostRewrite::Target => "target address",
+                HostRewrite::Fixed(h) => h,
+            };
             let _ = writeln!(
                 out,
                 "     forwarding: x-forwarded {:?}, forwarded {:?}, via {}, host {}",

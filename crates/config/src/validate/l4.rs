@@ -6,9 +6,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::listener::parse_net;
 use super::route::host_pattern;
-use super::{p, Ctx, Loc};
+use super::{net, p, Ctx, Loc};
 use crate::raw::*;
 use crate::typed::*;
 
@@ -76,11 +75,10 @@ fn accept_proxy(
         ctx.err(
             loc,
             &ppath,
-            "PROXY protocol headers are not read on `udp` listeners (only `http`, `tcp` and `tls_passthrough`)",
+            "PROXY protocol headers are not read on `udp` listeners (only `http`, `https`, `tcp` and `tls_passthrough`)",
         );
         return Vec::new();
     }
-    let mut nets = Vec::new();
     match &pp.value.trusted {
         None => {
             let loc = ctx.at(pp);
@@ -98,18 +96,9 @@ fn accept_proxy(
                 "list at least one CIDR or IP address (leave out `proxy_protocol` to read no PROXY headers)",
             );
         }
-        Some(list) => {
-            for (i, item) in list.value.iter().enumerate() {
-                let ipath = format!("{ppath}.trusted[{i}]");
-                if let Some(net) = ctx.field(&Some(item.clone()), &ipath, None, |s| {
-                    parse_net(s).map(Some)
-                }) {
-                    nets.push(net);
-                }
-            }
-        }
+        Some(list) => return ctx.each(list, &p(&ppath, "trusted"), net),
     }
-    nets
+    Vec::new()
 }
 
 /// Reports each L4-only field written on an HTTP listener.
@@ -163,6 +152,46 @@ fn l4_listener(
     if let Some(limits) = &raw.limits {
         http_only_limits(ctx, limits, protocol, &p(path, "limits"));
     }
+    // `ip_filter` and `per_client.max_connections` apply at accept on every
+    // listener; a request rate means nothing where there are no requests.
+    if let Some(pc) = &raw.per_client {
+        let rate = [
+            ("rate", pc.value.rate.as_ref().map(|v| ctx.at(v))),
+            ("burst", pc.value.burst.as_ref().map(|v| ctx.at(v))),
+        ];
+        for (field, loc) in rate {
+            if let Some(loc) = loc {
+                ctx.err(
+                    loc,
+                    &format!("{}.{field}", p(path, "per_client")),
+                    format!("`per_client.{field}` limits HTTP requests; a `{kind}` listener has none (`per_client.max_connections` applies)"),
+                );
+            }
+        }
+    }
+    let http_fields = [
+        (
+            "normalize_path",
+            raw.normalize_path.as_ref().map(|v| ctx.at(v)),
+        ),
+        (
+            "encoded_slash",
+            raw.encoded_slash.as_ref().map(|v| ctx.at(v)),
+        ),
+        (
+            "redirect_https",
+            raw.redirect_https.as_ref().map(|v| ctx.at(v)),
+        ),
+    ];
+    for (field, loc) in http_fields {
+        if let Some(loc) = loc {
+            ctx.err(
+                loc,
+                &p(path, field),
+                format!("`{field}` is about HTTP requests; a `{kind}` listener relays bytes"),
+            );
+        }
+    }
     if protocol != ListenerProtocol::TlsPassthrough {
         if let Some(s) = &raw.sni {
             let loc = ctx.at(s);
@@ -186,7 +215,7 @@ fn l4_listener(
     let upstream = raw
         .upstream
         .as_ref()
-        .and_then(|u| resolve(ctx, u, &p(path, "upstream"), upstreams));
+        .and_then(|u| ctx.reference("upstream", u, &p(path, "upstream"), upstreams));
     let sni = match &raw.sni {
         Some(list) if protocol == ListenerProtocol::TlsPassthrough => {
             sni_routes(ctx, list, &p(path, "sni"), upstreams)
@@ -265,29 +294,6 @@ fn http_only_limits(
     }
 }
 
-/// An upstream name → its index, or an error listing the defined ones.
-fn resolve(ctx: &mut Ctx<'_>, name: &Sp<String>, path: &str, upstreams: &[&str]) -> Option<usize> {
-    if let Some(i) = upstreams.iter().position(|u| *u == name.value) {
-        return Some(i);
-    }
-    let defined: Vec<String> = upstreams.iter().map(|u| format!("`{u}`")).collect();
-    let list = if defined.is_empty() {
-        "none".to_string()
-    } else {
-        defined.join(", ")
-    };
-    let loc = ctx.at(name);
-    ctx.err(
-        loc,
-        path,
-        format!(
-            "unknown upstream `{}`; defined upstreams: {list}",
-            name.value
-        ),
-    );
-    None
-}
-
 /// `sni:` routes: each has `hosts` (no name twice in the listener) and an `upstream`.
 fn sni_routes(
     ctx: &mut Ctx<'_>,
@@ -322,18 +328,15 @@ fn sni_routes(
             Some(h) => {
                 for (j, name) in h.value.iter().enumerate() {
                     let hpath = format!("{rpath}.hosts[{j}]");
-                    let pattern = ctx.field(&Some(name.clone()), &hpath, None, |s| {
+                    let pattern = ctx.value(name, &hpath, |s| {
                         let pattern = host_pattern(s)?;
                         if matches!(&pattern, HostPattern::Exact(e) if e.starts_with('[')) {
                             return Err(format!("`{s}`: TLS server names are host names, never IP addresses"));
                         }
-                        Ok(Some(pattern))
+                        Ok(pattern)
                     });
                     let Some(pattern) = pattern else { continue };
-                    let key = match &pattern {
-                        HostPattern::Exact(e) => e.clone(),
-                        HostPattern::Suffix(s) => format!("*{s}"),
-                    };
+                    let key = pattern.to_string();
                     if let Some(first) = seen.get(&key) {
                         let loc = ctx.at(name);
                         ctx.err(
@@ -357,7 +360,7 @@ fn sni_routes(
                 );
                 None
             }
-            Some(u) => resolve(ctx, u, &p(&rpath, "upstream"), upstreams),
+            Some(u) => ctx.reference("upstream", u, &p(&rpath, "upstream"), upstreams),
         };
         if let Some(upstream) = upstream {
             out.push(SniRoute { hosts, upstream });
@@ -451,6 +454,8 @@ fn upstream_constraints(
                     "circuit_breaker",
                     raw.circuit_breaker.as_ref().map(|v| ctx.at(v)),
                 ),
+                // The ramp is applied where HTTP requests pick a target.
+                ("slow_start", raw.slow_start.as_ref().map(|v| ctx.at(v))),
             ];
             for (field, loc) in http_only {
                 if let Some(loc) = loc {

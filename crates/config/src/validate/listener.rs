@@ -2,13 +2,11 @@
 //! connection-level security settings (IP filter, per-client caps, path
 //! normalization; their details are in `security.rs`).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::str::FromStr;
 use std::time::Duration;
 
-use ipnet::IpNet;
-
-use super::{p, Ctx, Loc};
+use super::{net, p, Ctx, Loc};
 use crate::raw::*;
 use crate::typed::*;
 
@@ -77,17 +75,11 @@ pub(super) fn listener(
             )),
         },
     );
-    let mut trusted_proxies = Vec::new();
-    if let Some(list) = &raw.trusted_proxies {
-        for (i, item) in list.value.iter().enumerate() {
-            let path = format!("{path}.trusted_proxies[{i}]");
-            if let Some(net) =
-                ctx.field(&Some(item.clone()), &path, None, |s| parse_net(s).map(Some))
-            {
-                trusted_proxies.push(net);
-            }
-        }
-    }
+    let trusted_proxies = raw
+        .trusted_proxies
+        .as_ref()
+        .map(|list| ctx.each(list, &p(path, "trusted_proxies"), net))
+        .unwrap_or_default();
     let limits = limits(ctx, raw.limits.as_ref(), &p(path, "limits"));
     let http2 = http2(ctx, raw.http2.as_ref(), &p(path, "http2"));
     let ip_filter = raw
@@ -131,17 +123,6 @@ pub(super) fn listener(
         redirect_https,
     };
     (listener, name, addr_loc)
-}
-
-/// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare address (`10.1.2.3`, `::1`).
-pub(crate) fn parse_net(s: &str) -> Result<IpNet, String> {
-    if let Ok(net) = IpNet::from_str(s) {
-        return Ok(net.trunc());
-    }
-    if let Ok(ip) = IpAddr::from_str(s) {
-        return Ok(IpNet::from(ip));
-    }
-    Err(format!("invalid address `{s}`: expected a CIDR such as `10.0.0.0/8` or `fd00::/8`, or an IP address such as `10.1.2.3` or `::1`"))
 }
 
 fn limits(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawLimits>>, path: &str) -> HttpLimits {
@@ -230,22 +211,4 @@ fn http2(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawHttp2>>, path: &str) -> Http2Limi
         usize::MAX as u64,
     ) as usize;
     h
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nets() {
-        assert_eq!(parse_net("10.0.0.0/8").unwrap().to_string(), "10.0.0.0/8");
-        assert_eq!(parse_net("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
-        assert_eq!(parse_net("::1").unwrap().to_string(), "::1/128");
-        assert_eq!(
-            parse_net("192.168.1.1").unwrap().to_string(),
-            "192.168.1.1/32"
-        );
-        assert!(parse_net("10.0.0.0/33").is_err());
-        assert!(parse_net("example.com").is_err());
-    }
 }

@@ -8,7 +8,7 @@ mod compress;
 
 use http::HeaderName;
 
-use super::{header_name, p, security, Ctx};
+use super::{header_name, p, quoted_list, security, Ctx};
 use crate::raw::*;
 use crate::typed::*;
 
@@ -95,7 +95,7 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         return match named.get(&name.value) {
             Some(policy) => policy.clone(),
             None => {
-                let defined: Vec<String> = named.0.iter().map(|(n, _)| format!("`{n}`")).collect();
+                let defined: Vec<&str> = named.0.iter().map(|(n, _)| n.as_str()).collect();
                 let loc = ctx.at(name);
                 ctx.err(
                     loc,
@@ -103,11 +103,7 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
                     format!(
                         "unknown policy `{}`; named policies: {}",
                         name.value,
-                        if defined.is_empty() {
-                            "none".to_string()
-                        } else {
-                            defined.join(", ")
-                        }
+                        quoted_list(&defined)
                     ),
                 );
                 None
@@ -169,13 +165,7 @@ fn header_rules(ctx: &mut Ctx<'_>, raw: &RawHeaderRules, path: &str) -> HeaderRu
 fn header_ops(ctx: &mut Ctx<'_>, raw: &RawHeaderOps, path: &str) -> HeaderOps {
     let mut ops = HeaderOps::default();
     if let Some(list) = &raw.remove {
-        for (i, item) in list.value.iter().enumerate() {
-            let at = format!("{}[{i}]", p(path, "remove"));
-            if let Some(h) = ctx.field(&Some(item.clone()), &at, None, |s| header_name(s).map(Some))
-            {
-                ops.remove.push(h);
-            }
-        }
+        ops.remove = ctx.each(list, &p(path, "remove"), header_name);
     }
     ops.set = templated_fields(ctx, raw.set.as_ref(), &p(path, "set"));
     ops.add = templated_fields(ctx, raw.add.as_ref(), &p(path, "add"));
@@ -192,8 +182,8 @@ fn templated_fields(
     let Some(map) = raw else { return out };
     for (k, v) in &map.value.0 {
         let at = format!("{path}.{}", k.value);
-        let name = ctx.field(&Some(k.clone()), &at, None, |s| header_name(s).map(Some));
-        let value = ctx.field(&Some(v.clone()), &at, None, |s| {
+        let name = ctx.value(k, &at, header_name);
+        let value = ctx.value(v, &at, |s| {
             let t = Template::parse(s)?;
             if s.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
                 return Err(format!(
@@ -201,7 +191,7 @@ fn templated_fields(
                     s.escape_debug()
                 ));
             }
-            Ok(Some(t))
+            Ok(t)
         });
         if let (Some(name), Some(value)) = (name, value) {
             out.push((name, value));

@@ -2,11 +2,10 @@
 
 use std::time::Duration;
 
-use super::upstream::percent;
 use super::{p, Ctx};
 use crate::raw::*;
 use crate::typed::*;
-use crate::units::{parse_bool, parse_duration};
+use crate::units::{parse_bool, parse_duration, parse_percent};
 
 /// What `retries.on` accepts, as written.
 const RETRY_CONDITIONS: &str =
@@ -34,7 +33,7 @@ pub(super) fn retries(ctx: &mut Ctx<'_>, raw: &RawRetries, path: &str) -> Retrie
         for (i, item) in list.value.iter().enumerate() {
             let at = format!("{}[{i}]", p(path, "on"));
             let on = &mut r.on;
-            ctx.field(&Some(item.clone()), &at, (), |s| {
+            ctx.value(item, &at, |s| {
                 match s {
                     "connect_error" => on.connect_error = true,
                     "reset" => on.reset = true,
@@ -67,7 +66,7 @@ pub(super) fn retries(ctx: &mut Ctx<'_>, raw: &RawRetries, path: &str) -> Retrie
             ctx.err(loc, &bp, "`max` must not be shorter than `base`");
         }
     }
-    r.budget_percent = u32::from(ctx.field(&raw.budget, &p(path, "budget"), 20, percent));
+    r.budget_percent = u32::from(ctx.field(&raw.budget, &p(path, "budget"), 20, parse_percent));
     r.min_per_second = ctx.count(
         &raw.min_per_second,
         &p(path, "min_per_second"),
@@ -75,6 +74,14 @@ pub(super) fn retries(ctx: &mut Ctx<'_>, raw: &RawRetries, path: &str) -> Retrie
         0,
         100_000,
     ) as u32;
+    if let (Some(b), 0, 0, 1..) = (&raw.budget, r.budget_percent, r.min_per_second, r.attempts) {
+        let loc = ctx.at(b);
+        ctx.err(
+            loc,
+            &p(path, "budget"),
+            "with `min_per_second: 0`, a budget of `0%` allows no retry at all; raise one of them (or leave out `retries`)",
+        );
+    }
     r.buffer_body = ctx.size(
         &raw.buffer_body,
         &p(path, "buffer_body"),
@@ -120,24 +127,23 @@ pub(super) fn breaker(ctx: &mut Ctx<'_>, raw: &RawBreaker, path: &str) -> Circui
             "`max_pending` counts requests waiting for a connection under `max_connections`; set `max_connections` too",
         );
     }
-    let error_rate =
-        raw.error_rate.as_ref().map(|e| {
-            let ep = p(path, "error_rate");
-            let e = &e.value;
-            ErrorRate {
-                threshold_percent: ctx.field(&e.threshold, &p(&ep, "threshold"), 50, |s| {
-                    match percent(s)? {
-                        0 => Err("must be above 0%".to_string()),
-                        n => Ok(n),
-                    }
-                }),
-                min_requests: ctx.count(&e.min_requests, &p(&ep, "min_requests"), 20, 1, 1_000_000)
-                    as u32,
-                window: ctx.timeout(&e.window, &p(&ep, "window"), Duration::from_secs(10)),
-                open_for: ctx.timeout(&e.open_for, &p(&ep, "open_for"), Duration::from_secs(30)),
-                probes: ctx.count(&e.probes, &p(&ep, "probes"), 3, 1, 1000) as u32,
-            }
-        });
+    let error_rate = raw.error_rate.as_ref().map(|e| {
+        let ep = p(path, "error_rate");
+        let e = &e.value;
+        ErrorRate {
+            threshold_percent: ctx.field(&e.threshold, &p(&ep, "threshold"), 50, |s| {
+                match parse_percent(s)? {
+                    0 => Err("must be above 0%".to_string()),
+                    n => Ok(n),
+                }
+            }),
+            min_requests: ctx.count(&e.min_requests, &p(&ep, "min_requests"), 20, 1, 1_000_000)
+                as u32,
+            window: ctx.timeout(&e.window, &p(&ep, "window"), Duration::from_secs(10)),
+            open_for: ctx.timeout(&e.open_for, &p(&ep, "open_for"), Duration::from_secs(30)),
+            probes: ctx.count(&e.probes, &p(&ep, "probes"), 3, 1, 1000) as u32,
+        }
+    });
     CircuitBreakerConfig {
         max_requests,
         max_connections,
@@ -185,11 +191,20 @@ pub(super) fn sticky(ctx: &mut Ctx<'_>, item: &Sp<RawSticky>, path: &str) -> Sti
         "none" | "None" => Ok(Some("None".to_string())),
         _ => Err(format!("expected `lax`, `strict` or `none`, got `{s}`")),
     });
+    let secure = ctx.field(&raw.secure, &p(path, "secure"), false, parse_bool);
+    if let (Some("None"), false, Some(v)) = (same_site.as_deref(), secure, &raw.same_site) {
+        let loc = ctx.at(v);
+        ctx.err(
+            loc,
+            &p(path, "same_site"),
+            "`same_site: none` needs `secure: true`: browsers drop `SameSite=None` cookies without `Secure`",
+        );
+    }
     Sticky {
         cookie,
         max_age,
         path: cookie_path,
-        secure: ctx.field(&raw.secure, &p(path, "secure"), false, parse_bool),
+        secure,
         http_only: ctx.field(&raw.http_only, &p(path, "http_only"), true, parse_bool),
         same_site,
     }

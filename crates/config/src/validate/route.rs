@@ -4,7 +4,7 @@
 use http::{Method, StatusCode};
 use regex::Regex;
 
-use super::{forwarding, header_name, header_value, p, Ctx, Defaults, Loc};
+use super::{absolute_path, forwarding, header_name, header_value, p, Ctx, Defaults, Loc};
 use crate::raw::*;
 use crate::typed::*;
 use crate::units::{parse_bool, parse_uint};
@@ -54,25 +54,11 @@ pub(super) fn route(
 
     let mut listeners = Vec::new();
     if let Some(list) = &raw.listeners {
+        let defined: Vec<&str> = known.listeners.iter().map(|l| l.name.as_str()).collect();
         for (i, l) in list.value.iter().enumerate() {
-            if known.listeners.iter().any(|k| k.name == l.value) {
+            let at = format!("{path}.listeners[{i}]");
+            if ctx.reference("listener", l, &at, &defined).is_some() {
                 listeners.push(l.value.clone());
-            } else {
-                let loc = ctx.at(l);
-                let defined: Vec<_> = known
-                    .listeners
-                    .iter()
-                    .map(|k| format!("`{}`", k.name))
-                    .collect();
-                ctx.err(
-                    loc,
-                    &format!("{path}.listeners[{i}]"),
-                    format!(
-                        "unknown listener `{}`; defined listeners: {}",
-                        l.value,
-                        list_or_none(&defined)
-                    ),
-                );
             }
         }
     }
@@ -127,14 +113,6 @@ pub(super) fn route(
     (route, name)
 }
 
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "none".to_string()
-    } else {
-        items.join(", ")
-    }
-}
-
 fn target(
     ctx: &mut Ctx<'_>,
     raw: &RawRoute,
@@ -164,25 +142,10 @@ fn target(
         let Some(u) = ctx.required(&raw.upstream, here, &upath) else {
             return placeholder();
         };
-        if let Some(i) = known.upstreams.iter().position(|k| k.name == u.value) {
-            return RouteTarget::Upstream(i);
-        }
-        let defined: Vec<_> = known
-            .upstreams
-            .iter()
-            .map(|k| format!("`{}`", k.name))
-            .collect();
-        let loc = ctx.at(u);
-        ctx.err(
-            loc,
-            &upath,
-            format!(
-                "unknown upstream `{}`; defined upstreams: {}",
-                u.value,
-                list_or_none(&defined)
-            ),
-        );
-        return placeholder();
+        let defined: Vec<&str> = known.upstreams.iter().map(|k| k.name.as_str()).collect();
+        return ctx
+            .reference("upstream", u, &upath, &defined)
+            .map_or_else(placeholder, RouteTarget::Upstream);
     }
     if let Some(r) = &raw.respond {
         return RouteTarget::Respond(respond(ctx, &r.value, &p(path, "respond")));
@@ -212,10 +175,8 @@ fn respond(ctx: &mut Ctx<'_>, raw: &RawRespond, path: &str) -> FixedResponse {
     if let Some(map) = &raw.headers {
         for (k, v) in &map.value.0 {
             let hpath = format!("{path}.headers.{}", k.value);
-            let name = ctx.field(&Some(k.clone()), &hpath, None, |s| header_name(s).map(Some));
-            let value = ctx.field(&Some(v.clone()), &hpath, None, |s| {
-                header_value(s).map(Some)
-            });
+            let name = ctx.value(k, &hpath, header_name);
+            let value = ctx.value(v, &hpath, header_value);
             if let (Some(name), Some(value)) = (name, value) {
                 headers.push((name, value));
             }
@@ -251,9 +212,9 @@ fn redirect(ctx: &mut Ctx<'_>, r: &Sp<RawRedirect>, path: &str) -> Option<Redire
     );
     let keep_path = ctx.field(&raw.keep_path, &p(path, "keep_path"), false, parse_bool);
     let to = ctx.required(&raw.to, here, &p(path, "to"))?;
-    let location = ctx.field(&Some(to.clone()), &p(path, "to"), None, |s| {
+    let location = ctx.value(to, &p(path, "to"), |s| {
         header_value(s)?;
-        Template::parse(s).map(Some)
+        Template::parse(s)
     })?;
     Some(Redirect {
         status,
@@ -263,24 +224,15 @@ fn redirect(ctx: &mut Ctx<'_>, r: &Sp<RawRedirect>, path: &str) -> Option<Redire
 }
 
 fn rewrite(ctx: &mut Ctx<'_>, raw: &RawRewrite, path: &str) -> Rewrite {
-    let slash = |s: &str| {
-        if s.starts_with('/') {
-            Ok(Some(s.to_string()))
-        } else {
-            Err(format!("must start with `/`, got `{s}`"))
-        }
-    };
+    let slash = |s: &str| absolute_path(s).map(Some);
     let strip_prefix = ctx.field(&raw.strip_prefix, &p(path, "strip_prefix"), None, slash);
     let add_prefix = ctx.field(&raw.add_prefix, &p(path, "add_prefix"), None, slash);
     let regex = raw.regex.as_ref().and_then(|r| {
         let rpath = p(path, "regex");
         let here = ctx.at(r);
         let pattern = ctx.required(&r.value.pattern, here, &p(&rpath, "pattern"));
-        let re = pattern.and_then(|pat| {
-            ctx.field(&Some(pat.clone()), &p(&rpath, "pattern"), None, |s| {
-                compile(s, false).map(Some)
-            })
-        });
+        let re =
+            pattern.and_then(|pat| ctx.value(pat, &p(&rpath, "pattern"), |s| compile(s, false)));
         let replace = match &r.value.replace {
             Some(s) => Some(s.value.clone()),
             None => {
@@ -304,24 +256,13 @@ fn rewrite(ctx: &mut Ctx<'_>, raw: &RawRewrite, path: &str) -> Rewrite {
 fn route_match(ctx: &mut Ctx<'_>, raw: &RawMatch, path: &str) -> RouteMatch {
     let mut m = RouteMatch::default();
     if let Some(hosts) = &raw.hosts {
-        for (i, h) in hosts.value.iter().enumerate() {
-            let hpath = format!("{path}.hosts[{i}]");
-            if let Some(pat) = ctx.field(&Some(h.clone()), &hpath, None, |s| {
-                host_pattern(s).map(Some)
-            }) {
-                m.hosts.push(pat);
-            }
-        }
+        m.hosts = ctx.each(hosts, &p(path, "hosts"), host_pattern);
     }
     if let Some(pm) = &raw.path {
         m.path = path_match(ctx, pm, &p(path, "path"));
     }
     if let Some(methods) = &raw.methods {
-        for (i, meth) in methods.value.iter().enumerate() {
-            let mpath = format!("{path}.methods[{i}]");
-            let parsed = ctx.field(&Some(meth.clone()), &mpath, None, |s| method(s).map(Some));
-            m.methods.extend(parsed);
-        }
+        m.methods = ctx.each(methods, &p(path, "methods"), method);
     }
     for (list, field) in [(&raw.headers, "headers"), (&raw.query, "query")] {
         let Some(list) = list else { continue };
@@ -417,24 +358,16 @@ fn path_match(ctx: &mut Ctx<'_>, pm: &Sp<RawPath>, path: &str) -> Option<PathMat
     if !ctx.exactly_one(loc, path, &given, needs) {
         return None;
     }
-    let slash = |s: &str| {
-        if s.starts_with('/') {
-            Ok(Some(s.to_string()))
-        } else {
-            Err(format!("must start with `/`, got `{s}`"))
-        }
-    };
-    if raw.prefix.is_some() {
-        ctx.field(&raw.prefix, &p(path, "prefix"), None, slash)
+    if let Some(prefix) = &raw.prefix {
+        ctx.value(prefix, &p(path, "prefix"), absolute_path)
             .map(PathMatch::Prefix)
-    } else if raw.exact.is_some() {
-        ctx.field(&raw.exact, &p(path, "exact"), None, slash)
+    } else if let Some(exact) = &raw.exact {
+        ctx.value(exact, &p(path, "exact"), absolute_path)
             .map(PathMatch::Exact)
     } else {
-        ctx.field(&raw.regex, &p(path, "regex"), None, |s| {
-            compile(s, true).map(Some)
-        })
-        .map(PathMatch::Regex)
+        let regex = raw.regex.as_ref()?;
+        ctx.value(regex, &p(path, "regex"), |s| compile(s, true))
+            .map(PathMatch::Regex)
     }
 }
 
@@ -451,8 +384,8 @@ fn value_match(
         .required(&raw.name, here, &p(path, "name"))
         .and_then(|n| {
             if header {
-                ctx.field(&Some(n.clone()), &p(path, "name"), None, |s| {
-                    header_name(s).map(|_| Some(s.to_string()))
+                ctx.value(n, &p(path, "name"), |s| {
+                    header_name(s).map(|_| s.to_string())
                 })
             } else {
                 Some(n.value.clone())

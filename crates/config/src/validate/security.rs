@@ -3,26 +3,17 @@
 
 use http::{HeaderName, HeaderValue, Method};
 
-use super::listener::parse_net;
 use super::route::method;
-use super::{header_name, header_value, p, Ctx};
+use super::{header_name, header_value, net, p, Ctx};
 use crate::raw::*;
 use crate::typed::*;
 use crate::units::{parse_bool, parse_duration, parse_rate};
 
 /// `ip_filter: {allow, deny}` of a listener or a policy.
 pub(super) fn ip_filter(ctx: &mut Ctx<'_>, raw: &Sp<RawIpFilter>, path: &str) -> IpFilter {
-    let mut nets = |list: &List<String>, field: &str| {
-        let mut out = Vec::new();
-        let Some(list) = list else { return out };
-        for (i, item) in list.value.iter().enumerate() {
-            let at = format!("{}[{i}]", p(path, field));
-            if let Some(net) = ctx.field(&Some(item.clone()), &at, None, |s| parse_net(s).map(Some))
-            {
-                out.push(net);
-            }
-        }
-        out
+    let mut nets = |list: &List<String>, field: &str| match list {
+        Some(list) => ctx.each(list, &p(path, field), net),
+        None => Vec::new(),
     };
     let filter = IpFilter {
         allow: nets(&raw.value.allow, "allow"),
@@ -104,15 +95,8 @@ pub(super) fn methods(
         ctx.err(loc, path, "list at least one method, e.g. `[GET, POST]`");
         return None;
     }
-    let mut list: Vec<Method> = Vec::new();
-    for (i, item) in raw.value.iter().enumerate() {
-        let at = format!("{path}[{i}]");
-        if let Some(m) = ctx.field(&Some(item.clone()), &at, None, |s| method(s).map(Some)) {
-            if !list.contains(&m) {
-                list.push(m);
-            }
-        }
-    }
+    let mut list = ctx.each(raw, path, method);
+    dedup(&mut list);
     // A server that answers GET answers HEAD too (RFC 9110 §9.3.2).
     if list.contains(&Method::GET) && !list.contains(&Method::HEAD) {
         list.push(Method::HEAD);
@@ -212,11 +196,7 @@ pub(super) fn cors(ctx: &mut Ctx<'_>, raw: &Sp<RawCors>, path: &str) -> Option<C
                     }
                     continue;
                 }
-                if let Some(o) = ctx.field(&Some(item.clone()), &at, None, |s| {
-                    origin_pattern(s).map(Some)
-                }) {
-                    patterns.push(o);
-                }
+                patterns.extend(ctx.value(item, &at, origin_pattern));
             }
         }
     }
@@ -235,21 +215,14 @@ pub(super) fn cors(ctx: &mut Ctx<'_>, raw: &Sp<RawCors>, path: &str) -> Option<C
         );
     }
 
-    let mut methods = Vec::new();
-    match &r.allow_methods {
-        None => methods.extend([Method::GET, Method::HEAD, Method::POST]),
+    let methods = match &r.allow_methods {
+        None => vec![Method::GET, Method::HEAD, Method::POST],
         Some(list) => {
-            for (i, item) in list.value.iter().enumerate() {
-                let at = format!("{}[{i}]", p(path, "allow_methods"));
-                if let Some(m) = ctx.field(&Some(item.clone()), &at, None, |s| method(s).map(Some))
-                {
-                    if !methods.contains(&m) {
-                        methods.push(m);
-                    }
-                }
-            }
+            let mut methods = ctx.each(list, &p(path, "allow_methods"), method);
+            dedup(&mut methods);
+            methods
         }
-    }
+    };
     let names: Vec<&str> = methods.iter().map(Method::as_str).collect();
     let allow_methods_value = HeaderValue::from_str(&names.join(", ")).ok()?;
 
@@ -287,20 +260,25 @@ pub(super) fn cors(ctx: &mut Ctx<'_>, raw: &Sp<RawCors>, path: &str) -> Option<C
 }
 
 fn header_names(ctx: &mut Ctx<'_>, raw: &List<String>, path: &str) -> Vec<HeaderName> {
-    let mut out = Vec::new();
-    let Some(list) = raw else { return out };
-    for (i, item) in list.value.iter().enumerate() {
-        let at = format!("{path}[{i}]");
-        if let Some(h) = ctx.field(&Some(item.clone()), &at, None, |s| {
-            if s == "*" {
-                return Err("`*` must be the only entry of `allow_headers`".into());
-            }
-            header_name(s).map(Some)
-        }) {
-            out.push(h);
+    let Some(list) = raw else { return Vec::new() };
+    ctx.each(list, path, |s| {
+        if s == "*" {
+            return Err("`*` must be the only entry of `allow_headers`".into());
+        }
+        header_name(s)
+    })
+}
+
+/// Drops repeats, keeping the first of each (lists of methods as written).
+fn dedup<T: PartialEq>(list: &mut Vec<T>) {
+    let mut i = 0;
+    while i < list.len() {
+        if list[..i].contains(&list[i]) {
+            list.remove(i);
+        } else {
+            i += 1;
         }
     }
-    out
 }
 
 /// `https://app.example.com`, `http://localhost:3000`, `https://*.example.com`.

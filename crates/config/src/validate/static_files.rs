@@ -41,21 +41,21 @@ pub(super) fn static_files(
     if let Some(map) = &r.content_types {
         for (k, v) in &map.value.0 {
             let at = format!("{}.{}", p(path, "content_types"), k.value);
-            let ext = ctx.field(&Some(k.clone()), &at, None, |s| {
+            let ext = ctx.value(k, &at, |s| {
                 let ext = s.strip_prefix('.').unwrap_or(s).to_ascii_lowercase();
                 let ok = !ext.is_empty()
                     && ext
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"-_+".contains(&b));
                 if ok {
-                    Ok(Some(ext))
+                    Ok(ext)
                 } else {
                     Err(format!(
                         "invalid extension `{s}`: expected letters and digits, e.g. `md` or `webmanifest`"
                     ))
                 }
             });
-            let ty = ctx.field(&Some(v.clone()), &at, None, |s| header_value(s).map(Some));
+            let ty = ctx.value(v, &at, header_value);
             if let (Some(ext), Some(ty)) = (ext, ty) {
                 content_types.push((ext, ty));
             }
@@ -70,7 +70,7 @@ pub(super) fn static_files(
     let root_path = p(path, "root");
     let written = ctx.required(&r.root, here, &root_path)?;
     let base = ctx.base.to_path_buf();
-    let root = ctx.field(&Some(written.clone()), &root_path, None, |s| {
+    let root = ctx.value(written, &root_path, |s| {
         let given = Path::new(s);
         let full = if given.is_relative() {
             base.join(given)
@@ -82,7 +82,7 @@ pub(super) fn static_files(
         if !canonical.is_dir() {
             return Err(format!("root `{}` is not a directory", full.display()));
         }
-        Ok(Some(canonical))
+        Ok(canonical)
     })?;
     Some(Box::new(StaticFiles {
         root,

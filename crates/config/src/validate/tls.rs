@@ -230,9 +230,9 @@ fn alpn(ctx: &mut Ctx<'_>, raw: &List<String>, path: &str) -> Vec<Alpn> {
     let mut out = Vec::new();
     for (i, item) in list.value.iter().enumerate() {
         let ipath = format!("{path}[{i}]");
-        let parsed = ctx.field(&Some(item.clone()), &ipath, None, |s| match s {
-            "h2" => Ok(Some(Alpn::H2)),
-            "http/1.1" => Ok(Some(Alpn::Http11)),
+        let parsed = ctx.value(item, &ipath, |s| match s {
+            "h2" => Ok(Alpn::H2),
+            "http/1.1" => Ok(Alpn::Http11),
             _ => Err(format!(
                 "unknown protocol `{s}`: expected `h2` or `http/1.1`"
             )),

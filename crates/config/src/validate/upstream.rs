@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use http::Method;
 
-use super::{header_name, p, resilience, Ctx};
+use super::{absolute_path, header_name, p, resilience, Ctx};
 use crate::raw::*;
 use crate::typed::*;
-use crate::units::parse_bool;
+use crate::units::{parse_bool, parse_percent};
 
 /// Returns the upstream and its name when valid.
 pub(super) fn upstream(
@@ -40,8 +40,8 @@ pub(super) fn upstream(
                 let address = ctx
                     .required(&t.value.address, tloc, &p(&tpath, "address"))
                     .and_then(|a| {
-                        ctx.field(&Some(a.clone()), &p(&tpath, "address"), None, |s| {
-                            check_host_port(s).map(|()| Some(s.to_string()))
+                        ctx.value(a, &p(&tpath, "address"), |s| {
+                            check_host_port(s).map(|()| s.to_string())
                         })
                     });
                 let weight = ctx.count(&t.value.weight, &p(&tpath, "weight"), 1, 1, 1000) as u32;
@@ -344,16 +344,14 @@ fn active_health(ctx: &mut Ctx<'_>, a: &Sp<RawActiveHealth>, path: &str) -> Opti
             Method::from_bytes(s.as_bytes()).map_err(|_| format!("invalid method `{s}`"))
         });
         let probe_path = ctx.field(&raw.path, &p(path, "path"), "/".to_string(), |s| {
-            if !s.starts_with('/') {
-                return Err(format!("must start with `/`, got `{}`", s.escape_debug()));
-            }
+            let s = absolute_path(s)?;
             if s.bytes().any(|b| b <= b' ' || b >= 0x7f) {
                 return Err(format!(
                     "invalid path `{}`: no spaces or control characters (percent-encode them)",
                     s.escape_debug()
                 ));
             }
-            Ok(s.to_string())
+            Ok(s)
         });
         let host = ctx.field(&raw.host, &p(path, "host"), None, |s| {
             if s.is_empty() {
@@ -378,18 +376,7 @@ fn active_health(ctx: &mut Ctx<'_>, a: &Sp<RawActiveHealth>, path: &str) -> Opti
                 );
                 vec![(200, 399)]
             }
-            Some(list) => {
-                let mut out = Vec::new();
-                for (i, item) in list.value.iter().enumerate() {
-                    let ipath = format!("{}[{i}]", p(path, "expect"));
-                    if let Some(r) = ctx.field(&Some(item.clone()), &ipath, None, |s| {
-                        status_range(s).map(Some)
-                    }) {
-                        out.push(r);
-                    }
-                }
-                out
-            }
+            Some(list) => ctx.each(list, &p(path, "expect"), status_range),
         };
         Probe::Http {
             method,
@@ -417,7 +404,7 @@ fn active_health(ctx: &mut Ctx<'_>, a: &Sp<RawActiveHealth>, path: &str) -> Opti
     };
     let interval = ctx.timeout(&raw.interval, &p(path, "interval"), Duration::from_secs(5));
     let jitter_percent = ctx.field(&raw.jitter, &p(path, "jitter"), 10, |s| {
-        let n = percent(s)?;
+        let n = parse_percent(s)?;
         if n > 50 {
             return Err(format!("must be between 0% and 50%, got `{s}`"));
         }
@@ -465,7 +452,7 @@ fn passive_health(
         Duration::from_secs(300).max(eject_for),
     );
     let max_ejected_percent = ctx.field(&raw.max_ejected, &p(path, "max_ejected"), 50, |s| {
-        let n = percent(s)?;
+        let n = parse_percent(s)?;
         if n > 100 {
             return Err(format!("must be between 0% and 100%, got `{s}`"));
         }
@@ -492,21 +479,6 @@ fn passive_health(
         max_eject_for,
         max_ejected_percent,
     })
-}
-
-/// A percentage such as `10%` (the `%` is required).
-pub(crate) fn percent(s: &str) -> Result<u8, String> {
-    let usage = "use a whole percentage such as `10%`";
-    let Some(n) = s.strip_suffix('%') else {
-        return Err(format!("invalid percentage `{s}`: missing `%`; {usage}"));
-    };
-    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("invalid percentage `{s}`; {usage}"));
-    }
-    match n.parse::<u16>() {
-        Ok(v) if v <= 100 => Ok(v as u8),
-        _ => Err(format!("invalid percentage `{s}`: at most 100%")),
-    }
 }
 
 /// A status `200` or an inclusive range `200-299`, within 100..=599.

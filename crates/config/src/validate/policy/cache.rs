@@ -7,10 +7,10 @@ use std::time::Duration;
 use http::Method;
 use ipnet::IpNet;
 
-use super::super::{header_name, p, Ctx};
+use super::super::{header_name, net, p, Ctx};
 use crate::raw::*;
 use crate::typed::*;
-use crate::units::{parse_bool, parse_duration};
+use crate::units::{parse_bool, parse_duration, parse_percent};
 
 /// Largest `max_object_size`: a stored object's weight must fit the store's
 /// 32-bit accounting.
@@ -53,9 +53,7 @@ pub(super) fn cache(ctx: &mut Ctx<'_>, raw: &Sp<RawCache>, path: &str) -> Arc<Ca
         None => (10, Duration::from_secs(24 * 3600)),
         Some(h) => {
             let at = p(path, "heuristic");
-            let percent = ctx.field(&h.value.fraction, &p(&at, "fraction"), 10, |s| {
-                super::super::upstream::percent(s)
-            });
+            let percent = ctx.field(&h.value.fraction, &p(&at, "fraction"), 10, parse_percent);
             let max = ctx.field(
                 &h.value.max,
                 &p(&at, "max"),
@@ -93,22 +91,17 @@ pub(super) fn cache(ctx: &mut Ctx<'_>, raw: &Sp<RawCache>, path: &str) -> Arc<Ca
     })
 }
 
+/// Query parameter or cookie names.
 fn names(ctx: &mut Ctx<'_>, list: &Sp<Vec<Sp<String>>>, at: &str) -> Vec<String> {
-    list.value
-        .iter()
-        .enumerate()
-        .filter_map(|(i, item)| {
-            ctx.field(&Some(item.clone()), &format!("{at}[{i}]"), None, |s| {
-                if s.is_empty()
-                    || s.bytes()
-                        .any(|b| b <= b' ' || b == b'&' || b == b'=' || b == b';' || b == 0x7f)
-                {
-                    return Err(format!("invalid name `{}`", s.escape_debug()));
-                }
-                Ok(Some(s.to_owned()))
-            })
-        })
-        .collect()
+    ctx.each(list, at, |s| {
+        if s.is_empty()
+            || s.bytes()
+                .any(|b| b <= b' ' || b == b'&' || b == b'=' || b == b';' || b == 0x7f)
+        {
+            return Err(format!("invalid name `{}`", s.escape_debug()));
+        }
+        Ok(s.to_owned())
+    })
 }
 
 fn cache_key(ctx: &mut Ctx<'_>, raw: &RawCacheKey, path: &str) -> CacheKey {
@@ -123,13 +116,7 @@ fn cache_key(ctx: &mut Ctx<'_>, raw: &RawCacheKey, path: &str) -> CacheKey {
         };
     }
     if let Some(list) = &raw.headers {
-        for (i, item) in list.value.iter().enumerate() {
-            let at = format!("{}[{i}]", p(path, "headers"));
-            if let Some(h) = ctx.field(&Some(item.clone()), &at, None, |s| header_name(s).map(Some))
-            {
-                key.headers.push(h);
-            }
-        }
+        key.headers = ctx.each(list, &p(path, "headers"), header_name);
     }
     if let Some(list) = &raw.cookies {
         key.cookies = names(ctx, list, &p(path, "cookies"));
@@ -160,17 +147,7 @@ fn purge(ctx: &mut Ctx<'_>, raw: &RawPurge, path: &str) -> Purge {
         IpNet::from(IpAddr::V6(Ipv6Addr::LOCALHOST)),
     ];
     if let Some(list) = &raw.allow {
-        allow = list
-            .value
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| {
-                let at = format!("{}[{i}]", p(path, "allow"));
-                ctx.field(&Some(item.clone()), &at, None, |s| {
-                    super::super::listener::parse_net(s).map(Some)
-                })
-            })
-            .collect();
+        allow = ctx.each(list, &p(path, "allow"), net);
     }
     Purge { method, allow }
 }

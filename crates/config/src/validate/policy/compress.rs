@@ -3,7 +3,7 @@
 use super::super::{p, Ctx};
 use crate::raw::*;
 use crate::typed::*;
-use crate::units::{parse_size, parse_uint};
+use crate::units::parse_size;
 
 /// `compress:` → [`CompressPolicy`], defaults filled in.
 pub(super) fn compress(ctx: &mut Ctx<'_>, raw: &Sp<RawCompress>, path: &str) -> CompressPolicy {
@@ -28,17 +28,13 @@ pub(super) fn compress(ctx: &mut Ctx<'_>, raw: &Sp<RawCompress>, path: &str) -> 
         let mut algorithms = Vec::new();
         for (i, item) in list.value.iter().enumerate() {
             let item_at = format!("{at}[{i}]");
-            let coding = ctx.field(&Some(item.clone()), &item_at, None, |s| {
-                Ok(Some(match s {
-                    "gzip" => Coding::Gzip,
-                    "br" => Coding::Brotli,
-                    "zstd" => Coding::Zstd,
-                    _ => {
-                        return Err(format!(
-                            "unknown algorithm `{s}`: expected `zstd`, `br` or `gzip`"
-                        ))
-                    }
-                }))
+            let coding = ctx.value(item, &item_at, |s| match s {
+                "gzip" => Ok(Coding::Gzip),
+                "br" => Ok(Coding::Brotli),
+                "zstd" => Ok(Coding::Zstd),
+                _ => Err(format!(
+                    "unknown algorithm `{s}`: expected `zstd`, `br` or `gzip`"
+                )),
             });
             if let Some(c) = coding {
                 if algorithms.contains(&c) {
@@ -69,16 +65,7 @@ pub(super) fn compress(ctx: &mut Ctx<'_>, raw: &Sp<RawCompress>, path: &str) -> 
                 "list at least one media type, or leave `types` out for the defaults",
             );
         }
-        let types: Vec<TypePattern> = list
-            .value
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| {
-                ctx.field(&Some(item.clone()), &format!("{at}[{i}]"), None, |s| {
-                    TypePattern::parse(s).map(Some)
-                })
-            })
-            .collect();
+        let types = ctx.each(list, &at, TypePattern::parse);
         if !types.is_empty() {
             out.types = types;
         }
@@ -86,18 +73,9 @@ pub(super) fn compress(ctx: &mut Ctx<'_>, raw: &Sp<RawCompress>, path: &str) -> 
     if let Some(levels) = &r.levels {
         let l = &levels.value;
         let at = p(path, "levels");
-        let level = |ctx: &mut Ctx<'_>, v: &Text, name: &str, default: u64, min: u64, max: u64| {
-            ctx.field(v, &p(&at, name), default, |s| {
-                let n = parse_uint(s)?;
-                if n < min || n > max {
-                    return Err(format!("must be between {min} and {max}, got {n}"));
-                }
-                Ok(n)
-            })
-        };
-        out.gzip_level = level(ctx, &l.gzip, "gzip", 6, 1, 9) as u32;
-        out.brotli_level = level(ctx, &l.br, "br", 4, 0, 11) as u32;
-        out.zstd_level = level(ctx, &l.zstd, "zstd", 3, 1, 22) as i32;
+        out.gzip_level = ctx.count(&l.gzip, &p(&at, "gzip"), 6, 1, 9) as u32;
+        out.brotli_level = ctx.count(&l.br, &p(&at, "br"), 4, 0, 11) as u32;
+        out.zstd_level = ctx.count(&l.zstd, &p(&at, "zstd"), 3, 1, 22) as i32;
     }
     out
 }

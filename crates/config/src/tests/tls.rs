@@ -1,35 +1,10 @@
-//! TLS settings through the whole parser: listeners' `tls`, `hsts` and
-//! `redirect_https`, upstreams' `tls`, their defaults and their errors.
+//! TLS settings: listeners' `tls`, `hsts` and `redirect_https`, upstreams'
+//! `tls`, their defaults and their errors.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::*;
-
-fn parse(text: &str) -> Result<Config, ConfigErrors> {
-    parse_str_with_env(text, "test.yaml", |_| None)
-}
-
-/// (line, path, message fragment) of each error, in file order.
-fn errors(text: &str) -> Vec<(usize, String, String)> {
-    match parse(text) {
-        Ok(_) => panic!("expected errors"),
-        Err(e) => {
-            e.0.into_iter()
-                .map(|e| (e.location.map_or(0, |l| l.0), e.path, e.message))
-                .collect()
-        }
-    }
-}
-
-fn assert_errors(text: &str, want: &[(usize, &str, &str)]) {
-    let got = errors(text);
-    assert_eq!(got.len(), want.len(), "{got:#?}");
-    for (g, w) in got.iter().zip(want) {
-        assert_eq!((g.0, g.1.as_str()), (w.0, w.1), "{got:#?}");
-        assert!(g.2.contains(w.2), "`{}` should contain `{}`", g.2, w.2);
-    }
-}
+use super::*;
 
 const ROUTES: &str = "routes:\n  - {name: r, respond: {}}\n";
 
@@ -151,7 +126,7 @@ fn listener_tls_errors() {
   - {name: e, address: "127.0.0.1:0", protocol: ftp, redirect_https: {port: 0, status: 302}}
   - {name: f, address: "127.0.0.1:0", redirect_https: {status: 303}}
 "#;
-    assert_errors(
+    expect_errors(
         &format!("{text}{ROUTES}"),
         &[
             (2, "listeners[0].tls", "missing required field `tls`"),
@@ -302,7 +277,7 @@ upstreams:
       client_cert: {cert: /c.pem}
       min_version: "1.0"
 "#;
-    assert_errors(
+    expect_errors(
         &format!("{text}{ROUTES}"),
         &[
             (3, "upstreams[0].protocol", "needs a `tls` section"),
@@ -325,17 +300,15 @@ upstreams:
 
 #[test]
 fn relative_paths_follow_the_config_file() {
-    let dir = std::env::temp_dir().join(format!("tollgate-cfg-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = TempDir::new("tls");
+    let dir = &tmp.0;
     let file = dir.join("tollgate.yaml");
     std::fs::write(
         &file,
         format!("listeners:\n  - {{name: s, address: \"127.0.0.1:0\", protocol: https, tls: {{certificates: [{{cert: certs/a.pem, key: /abs/a.key}}]}}}}\n{ROUTES}"),
     )
     .unwrap();
-    let c = load(&file);
-    let _ = std::fs::remove_dir_all(&dir);
-    let c = c.unwrap_or_else(|e| panic!("{e}"));
+    let c = load(&file).unwrap_or_else(|e| panic!("{e}"));
     let pair = &c.listeners[0].tls.as_ref().unwrap().certificates[0];
     assert_eq!(pair.cert.path, dir.join("certs/a.pem"));
     assert_eq!(pair.key.path, PathBuf::from("/abs/a.key"));

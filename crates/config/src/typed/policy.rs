@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::HeaderName;
 
-use crate::security::{AllowedMethods, Cors, IpFilter, SecurityHeaders};
+use super::security::{AllowedMethods, Cors, IpFilter, SecurityHeaders};
 mod cache;
 mod compress;
 

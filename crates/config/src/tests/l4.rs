@@ -1,35 +1,8 @@
-//! Whole-file tests of L4 listeners and PROXY protocol settings.
+//! L4 listeners and PROXY protocol settings.
 
 use std::time::Duration;
 
-use crate::*;
-
-fn parse(text: &str) -> Result<Config, ConfigErrors> {
-    parse_str_with_env(text, "test.yaml", |_| None)
-}
-
-/// (line, path, message fragment) of each error, compared in order.
-fn assert_errors(text: &str, want: &[(usize, &str, &str)]) {
-    let errs = match parse(text) {
-        Ok(_) => panic!("expected errors in:\n{text}"),
-        Err(e) => e.0,
-    };
-    let got: Vec<(usize, &str, &str)> = errs
-        .iter()
-        .map(|e| {
-            (
-                e.location.map_or(0, |l| l.0),
-                e.path.as_str(),
-                e.message.as_str(),
-            )
-        })
-        .collect();
-    assert_eq!(got.len(), want.len(), "{got:#?}");
-    for (g, w) in got.iter().zip(want) {
-        assert_eq!((g.0, g.1), (w.0, w.1), "{got:#?}");
-        assert!(g.2.contains(w.2), "`{}` should contain `{}`", g.2, w.2);
-    }
-}
+use super::*;
 
 const L4: &str = r#"
 listeners:
@@ -153,7 +126,7 @@ fn an_l4_only_file_needs_no_routes() {
     assert_eq!(l4.max_sessions, 10_000);
     assert!(c.listeners[0].proxy_protocol.is_empty());
     // ... but an HTTP listener still does.
-    assert_errors(
+    expect_errors(
         "listeners: [{name: t, address: \"127.0.0.1:1\"}]\n",
         &[(0, "routes", "missing required field `routes`")],
     );
@@ -161,7 +134,7 @@ fn an_l4_only_file_needs_no_routes() {
 
 #[test]
 fn l4_listener_errors() {
-    assert_errors(
+    expect_errors(
         r#"listeners:
   - name: t
     address: 127.0.0.1:1
@@ -221,7 +194,7 @@ upstreams: [{name: u, targets: [{address: "127.0.0.1:9"}]}]
             ),
         ],
     );
-    assert_errors(
+    expect_errors(
         "listeners: [{name: y, address: \"127.0.0.1:4\", protocol: sctp}]\nroutes: [{name: r, respond: {}}]\n",
         &[(1, "listeners[0].protocol", "expected `http`, `https`, `tcp`, `tls_passthrough` or `udp`")],
     );
@@ -229,7 +202,7 @@ upstreams: [{name: u, targets: [{address: "127.0.0.1:9"}]}]
 
 #[test]
 fn tls_passthrough_and_udp_errors() {
-    assert_errors(
+    expect_errors(
         r#"listeners:
   - {name: a, address: "127.0.0.1:1", protocol: tls_passthrough}
   - name: b
@@ -316,7 +289,7 @@ routes: [{name: r, respond: {}}]
 
 #[test]
 fn what_l4_listeners_require_of_upstreams_and_routes() {
-    assert_errors(
+    expect_errors(
         r#"listeners:
   - {name: web, address: "127.0.0.1:1"}
   - {name: t, address: "127.0.0.1:2", protocol: tcp, upstream: a}
@@ -369,7 +342,7 @@ routes:
         ],
     );
     // Routes in a file without an HTTP listener can never match.
-    assert_errors(
+    expect_errors(
         "listeners: [{name: t, address: \"127.0.0.1:1\", protocol: tcp, upstream: u}]\nupstreams: [{name: u, targets: [{address: \"127.0.0.1:2\"}]}]\nroutes: [{name: r, respond: {}}]\n",
         &[(3, "routes", "there is none")],
     );
@@ -388,4 +361,72 @@ routes:
         ],
         "{errs:#?}"
     );
+}
+
+#[test]
+fn what_only_http_uses_is_an_error_on_l4() {
+    // Request settings on a relay would be ignored: each is an error naming
+    // the field (connection filters do apply).
+    expect_errors(
+        r#"listeners:
+  - name: t
+    address: 127.0.0.1:1
+    protocol: tcp
+    upstream: u
+    ip_filter: {allow: [10.0.0.0/8]}
+    per_client: {max_connections: 5, rate: 10/s}
+    normalize_path: false
+    encoded_slash: reject
+    redirect_https: {}
+upstreams:
+  - name: u
+    targets: [{address: "127.0.0.1:2"}]
+    health: {passive: {}}
+    retries: {attempts: 1}
+    sticky: {cookie: s}
+    circuit_breaker: {max_requests: 10}
+    slow_start: 30s
+"#,
+        &[
+            (
+                7,
+                "listeners[0].per_client.rate",
+                "limits HTTP requests; a `tcp` listener has none",
+            ),
+            (
+                8,
+                "listeners[0].normalize_path",
+                "a `tcp` listener relays bytes",
+            ),
+            (9, "listeners[0].encoded_slash", "relays bytes"),
+            (10, "listeners[0].redirect_https", "relays bytes"),
+            (
+                15,
+                "upstreams[0].retries",
+                "`retries` applies to HTTP requests, but upstream `u` is only used by `tcp` listener `t`",
+            ),
+            (16, "upstreams[0].sticky", "applies to HTTP requests"),
+            (
+                17,
+                "upstreams[0].circuit_breaker",
+                "applies to HTTP requests",
+            ),
+            (18, "upstreams[0].slow_start", "applies to HTTP requests"),
+        ],
+    );
+    // An upstream that routes use too keeps them (for its HTTP requests).
+    parse(
+        r#"listeners:
+  - {name: web, address: "127.0.0.1:1"}
+  - {name: t, address: "127.0.0.1:2", protocol: tcp, upstream: u}
+upstreams:
+  - name: u
+    targets: [{address: "127.0.0.1:3"}]
+    health: {passive: {}}
+    retries: {attempts: 1}
+    slow_start: 30s
+routes: [{name: r, upstream: u}]
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
 }
