@@ -39,7 +39,9 @@ fn status(r: &HttpResponse) -> &str {
 }
 
 fn http_date(t: SystemTime) -> String {
-    httpdate::fmt_http_date(t)
+    let mut out = String::new();
+    tollgate_core::format_http_date(t, &mut out);
+    out
 }
 
 /// Polls `done` every 10 ms for up to 5 s.

@@ -111,11 +111,7 @@ pub fn if_range_holds(headers: &HeaderMap, entry: &Entry) -> bool {
     if b.starts_with(b"\"") || b.starts_with(b"W/") {
         return entry.etag().is_some_and(|e| strong_match(b, e.as_bytes()));
     }
-    let Some(date) = v
-        .to_str()
-        .ok()
-        .and_then(|s| httpdate::parse_http_date(s.trim()).ok())
-    else {
+    let Some(date) = v.to_str().ok().and_then(tollgate_core::parse_http_date) else {
         return false;
     };
     entry
@@ -134,6 +130,12 @@ mod tests {
 
     fn t(s: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(s)
+    }
+
+    fn date(s: u64) -> String {
+        let mut out = String::new();
+        tollgate_core::format_http_date(t(s), &mut out);
+        out
     }
 
     fn headers(fields: &[(&str, &str)]) -> HeaderMap {
@@ -179,7 +181,7 @@ mod tests {
 
     #[test]
     fn if_none_match_and_if_modified_since() {
-        let lm = httpdate::fmt_http_date(t(1_000_000));
+        let lm = date(1_000_000);
         let e = entry(&[("etag", "W/\"v1\""), ("last-modified", &lm)]);
         let get = Method::GET;
         assert!(not_modified(
@@ -199,7 +201,7 @@ mod tests {
             &e
         ));
         // If-None-Match wins over If-Modified-Since.
-        let later = httpdate::fmt_http_date(t(2_000_000));
+        let later = date(2_000_000);
         assert!(!not_modified(
             &get,
             &headers(&[("if-none-match", "\"x\""), ("if-modified-since", &later)]),
@@ -215,7 +217,7 @@ mod tests {
             &headers(&[("if-modified-since", &lm)]),
             &e
         ));
-        let earlier = httpdate::fmt_http_date(t(999_999));
+        let earlier = date(999_999);
         assert!(!not_modified(
             &get,
             &headers(&[("if-modified-since", &earlier)]),
@@ -230,7 +232,7 @@ mod tests {
 
     #[test]
     fn if_range() {
-        let lm = httpdate::fmt_http_date(t(1_000_000));
+        let lm = date(1_000_000);
         let strong = entry(&[("etag", "\"v1\""), ("last-modified", &lm)]);
         let weak = entry(&[("etag", "W/\"v1\"")]);
         assert!(if_range_holds(&headers(&[]), &strong));

@@ -15,7 +15,7 @@ mod path;
 mod resolve;
 
 use std::io::{Seek, SeekFrom};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
@@ -153,7 +153,7 @@ fn prepare(found: Found, conditions: &Conditions, get: bool) -> Result<Prepared,
     };
     let validated = Validated {
         etag: HeaderValue::from_str(&etag).map_err(|e| Refusal::Io(std::io::Error::other(e)))?,
-        last_modified: http_date(modified),
+        last_modified: tollgate_core::http_date_value(modified),
     };
     match conditions.verdict(validators) {
         Verdict::Failed => return Err(Refusal::PreconditionFailed),
@@ -196,12 +196,6 @@ fn prepare(found: Found, conditions: &Conditions, get: bool) -> Result<Prepared,
         span,
         body,
     })
-}
-
-fn http_date(t: SystemTime) -> HeaderValue {
-    let mut s = String::with_capacity(29);
-    tollgate_core::format_http_date(t, &mut s);
-    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(""))
 }
 
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");

@@ -1,6 +1,7 @@
 //! `serve` against real files in a temp directory.
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use super::*;
 
