@@ -22,8 +22,9 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
 use tollgate_config::StaticFiles;
 
+use crate::range::RangeAnswer;
 pub use body::{FileBody, StaticBody};
-use conditional::{Conditions, Span, Validators, Verdict};
+use conditional::{Conditions, Validators, Verdict};
 use encoding::Encoding;
 use resolve::{Found, Lookup, Miss, Opened};
 
@@ -164,12 +165,12 @@ fn prepare(found: Found, conditions: &Conditions, get: bool) -> Result<Prepared,
     let span = if get {
         conditions.span(len, validators)
     } else {
-        Span::Whole
+        RangeAnswer::Full
     };
     let (start, count, span) = match span {
-        Span::Whole => (0, len, None),
-        Span::Part(a, b) => (a, b - a + 1, Some((a, b))),
-        Span::Unsatisfiable => return Err(Refusal::RangeNotSatisfiable { len }),
+        RangeAnswer::Full => (0, len, None),
+        RangeAnswer::Partial { start, end } => (start, end - start + 1, Some((start, end))),
+        RangeAnswer::Unsatisfiable => return Err(Refusal::RangeNotSatisfiable { len }),
     };
     let body = if !get || count == 0 {
         StaticBody::Empty

@@ -9,8 +9,8 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use tollgate_core::push_json_string;
 use tollgate_edge::cache::conditional::{if_range_holds, not_modified};
 use tollgate_edge::cache::entry::Entry;
-use tollgate_edge::cache::range::{evaluate, RangeAnswer};
 use tollgate_edge::cache::status::CacheStatus;
+use tollgate_edge::range::{evaluate, RangeAnswer};
 
 use crate::body::ResponseBody;
 
