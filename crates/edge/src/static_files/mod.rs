@@ -20,12 +20,11 @@ use std::time::UNIX_EPOCH;
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
-use tollgate_config::StaticFiles;
+use tollgate_config::{Coding, StaticFiles};
 
 use crate::range::RangeAnswer;
 pub use body::{FileBody, StaticBody};
 use conditional::{Conditions, Validators, Verdict};
-use encoding::Encoding;
 use resolve::{Found, Lookup, Miss, Opened};
 
 /// Files up to this size are read in the lookup step and sent from memory.
@@ -75,7 +74,7 @@ enum Prepared {
         validated: Validated,
         /// The name the content type comes from.
         name: String,
-        encoding: Option<Encoding>,
+        encoding: Option<Coding>,
         len: u64,
         span: Option<(u64, u64)>,
         body: StaticBody,
@@ -101,7 +100,7 @@ pub async fn serve(
     };
     let rel = path::relative(req.lookup_path, cfg.allow_hidden).ok_or(Refusal::NotFound)?;
     let encodings = if cfg.precompressed {
-        encoding::accepted(req.headers.get(header::ACCEPT_ENCODING))
+        encoding::accepted(req.headers)
     } else {
         [None; 3]
     };
@@ -142,7 +141,7 @@ fn prepare(found: Found, conditions: &Conditions, get: bool) -> Result<Prepared,
         Found::File(opened) => opened,
     };
     let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let suffix = encoding.map_or("", |e| e.extension());
+    let suffix = encoding.map_or("", encoding::extension);
     let etag = format!(
         "\"{len:x}-{:x}{}{suffix}\"",
         since_epoch.as_nanos(),
@@ -252,7 +251,10 @@ fn respond(prepared: Prepared, cfg: &StaticFiles, req: &StaticRequest<'_>) -> Re
             h.insert(header::LAST_MODIFIED, validated.last_modified);
             h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
             if let Some(e) = encoding {
-                h.insert(header::CONTENT_ENCODING, e.header());
+                h.insert(
+                    header::CONTENT_ENCODING,
+                    HeaderValue::from_static(e.token()),
+                );
             }
             if vary {
                 h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
