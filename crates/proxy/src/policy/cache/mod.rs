@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, HeaderName, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderName, Method, Response};
 use tollgate_config::Route;
-use tollgate_core::{ErrorSource, ProxyError};
+use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 use tollgate_edge::cache::control::{RequestDirectives, ResponseDirectives};
 use tollgate_edge::cache::entry::Entry;
 use tollgate_edge::cache::flight::{FlightGuard, Join};
@@ -36,7 +36,7 @@ pub use tee::TeeBody;
 
 use super::ChainState;
 use crate::body::ResponseBody;
-use crate::pipeline::Incoming;
+use crate::pipeline::{refusal, Incoming};
 use answer::CACHE_STATUS;
 use invalidate::{invalidation, is_safe, Invalidate};
 use tee::Destination;
@@ -196,9 +196,14 @@ async fn decide(
             let mut status = CacheStatus::forward(fwd);
             status.collapsed = collapsed;
             if directives.as_ref().is_some_and(|d| d.only_if_cached) {
+                // RFC 9111 §5.2.1.7 answers 504, the status of an upstream timeout.
                 status.detail = Some("only-if-cached");
-                let body = answer::error_body("not in the cache (only-if-cached)", &req.request_id);
-                let resp = answer::json(StatusCode::GATEWAY_TIMEOUT, body, Some(status));
+                let mut resp = refusal(
+                    ErrorKind::UpstreamTimeout,
+                    "not in the cache (only-if-cached)",
+                    &req.request_id,
+                );
+                resp.headers_mut().insert(&CACHE_STATUS, status.value());
                 return (Some(resp), Mode::Answered);
             }
             if !get {
