@@ -120,10 +120,9 @@ pub(crate) async fn request_phase(
                     state.steps.push(StepState::None);
                     continue;
                 };
-                let (early, step) = cache::on_request(store, route, req, host, i, state).await;
-                state.steps.push(StepState::Cache(step));
-                if early.is_some() {
-                    return early;
+                match cache::on_request(store, route, req, host, i, state).await {
+                    Ok(step) => state.steps.push(StepState::Cache(step)),
+                    Err(answer) => return Some(answer),
                 }
             }
             Policy::Compress(policy) => {

@@ -55,7 +55,7 @@ pub(crate) struct CacheStep {
 
 #[derive(Debug)]
 enum Mode {
-    /// Answered in the request phase (a hit, a purge, 504): nothing to do.
+    /// Answered by the error phase (stale-if-error): nothing more to do.
     Answered,
     /// Forwarded without looking for or storing anything.
     Pass {
@@ -85,6 +85,8 @@ struct Fetch {
 }
 
 /// The request phase. `step` is the policy's index in the route's chain.
+/// `Err` is an answer that ends the request (a hit, a purge, a 504): it
+/// leaves nothing for the response phase, so a hit costs no step state.
 pub(super) async fn on_request(
     cache: &Arc<Cache>,
     route: &Route,
@@ -92,15 +94,12 @@ pub(super) async fn on_request(
     host: &str,
     step: usize,
     chain: &mut ChainState,
-) -> (Option<Response<ResponseBody>>, Box<CacheStep>) {
-    let (early, mode) = decide(cache, route, req, host, step, chain).await;
-    (
-        early,
-        Box::new(CacheStep {
-            cache: cache.clone(),
-            mode,
-        }),
-    )
+) -> Result<Box<CacheStep>, Response<ResponseBody>> {
+    let mode = decide(cache, route, req, host, step, chain).await?;
+    Ok(Box::new(CacheStep {
+        cache: cache.clone(),
+        mode,
+    }))
 }
 
 async fn decide(
@@ -110,11 +109,11 @@ async fn decide(
     host: &str,
     step: usize,
     chain: &mut ChainState,
-) -> (Option<Response<ResponseBody>>, Mode) {
+) -> Result<Mode, Response<ResponseBody>> {
     let policy = cache.policy();
     if let Some(p) = &policy.purge {
         if req.method == p.method {
-            return (Some(purge::answer(cache, p, req, host)), Mode::Answered);
+            return Err(purge::answer(cache, p, req, host));
         }
     }
     let scheme = req.client.proto;
@@ -127,7 +126,7 @@ async fn decide(
             Fwd::Method
         };
         let status = CacheStatus::forward(fwd);
-        return (None, Mode::Pass { status, invalidate });
+        return Ok(Mode::Pass { status, invalidate });
     }
     let directives = RequestDirectives::parse(&req.headers);
     let mut collapsed = false;
@@ -164,7 +163,7 @@ async fn decide(
             Join::Leader(guard) => break found.with_guard(guard),
             Join::Follower(_) if chain.revalidation => {
                 // Someone is already fetching it: this refresh has nothing to do.
-                return (Some(Response::new(ResponseBody::Empty)), Mode::Answered);
+                return Err(Response::new(ResponseBody::Empty));
             }
             Join::Follower(wait) => {
                 let _ = tokio::time::timeout(policy.lock_timeout, wait).await;
@@ -185,7 +184,7 @@ async fn decide(
                 chain.background = Some(Background::new(step, entry.clone(), req));
             }
             let resp = answer::serve(&entry, &req.method, &req.headers, status, now);
-            (Some(resp), Mode::Answered)
+            Err(resp)
         }
         Found::Fetch {
             key,
@@ -204,28 +203,22 @@ async fn decide(
                     &req.request_id,
                 );
                 resp.headers_mut().insert(&CACHE_STATUS, status.value());
-                return (Some(resp), Mode::Answered);
+                return Err(resp);
             }
             if !get {
                 // HEAD is answered from a stored GET, never stored itself.
-                return (
-                    None,
-                    Mode::Pass {
-                        status,
-                        invalidate: None,
-                    },
-                );
+                return Ok(Mode::Pass {
+                    status,
+                    invalidate: None,
+                });
             }
             if req.headers.contains_key(header::RANGE) && stale.is_none() {
                 // A range that missed goes as it is; its 206 is not stored.
                 status.detail = Some("range");
-                return (
-                    None,
-                    Mode::Pass {
-                        status,
-                        invalidate: None,
-                    },
-                );
+                return Ok(Mode::Pass {
+                    status,
+                    invalidate: None,
+                });
             }
             let client = req.headers.clone();
             let ours = stale
@@ -247,7 +240,7 @@ async fn decide(
                 id_header: route.forwarding.request_id_header.clone(),
                 request_id: req.request_id.clone(),
             };
-            (None, Mode::Fetch(Box::new(fetch)))
+            Ok(Mode::Fetch(Box::new(fetch)))
         }
     }
 }
