@@ -210,9 +210,12 @@ fn respond(prepared: Prepared, cfg: &StaticFiles, req: &StaticRequest<'_>) -> Re
     match prepared {
         Prepared::Redirect => {
             status = StatusCode::MOVED_PERMANENTLY;
+            // One leading slash: `//dir/` would send the browser to host `dir`
+            // (a path is not normalized on listeners with `normalize_path: false`).
+            let path = req.request_path.trim_start_matches('/');
             let location = match req.query {
-                Some(q) => format!("{}/?{q}", req.request_path),
-                None => format!("{}/", req.request_path),
+                Some(q) => format!("/{path}/?{q}"),
+                None => format!("/{path}/"),
             };
             if let Ok(v) = HeaderValue::from_str(&location) {
                 h.insert(header::LOCATION, v);

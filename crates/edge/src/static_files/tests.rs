@@ -128,6 +128,9 @@ fn files_index_and_redirects() {
     let d = get(&cfg, Method::GET, "/docs?x=1", &[]).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(d.status, 301);
     assert_eq!(d.headers["location"], "/docs/?x=1");
+    // Without normalization `//docs` would make `//docs/`, a link to host `docs`.
+    let d = get(&cfg, Method::GET, "//docs", &[]).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(d.headers["location"], "/docs/");
     assert_eq!(
         get(&cfg, Method::GET, "/docs/", &[]).ok().map(|a| a.body),
         Some(b"docs".to_vec())
