@@ -147,7 +147,7 @@ async fn decide(
                 key,
                 now,
                 directives.as_ref(),
-                chain.revalidation,
+                chain.is_revalidation(),
             )
         });
         let Found::Fetch { key, .. } = &found else {
@@ -161,7 +161,7 @@ async fn decide(
         }
         match cache.join(key) {
             Join::Leader(guard) => break found.with_guard(guard),
-            Join::Follower(_) if chain.revalidation => {
+            Join::Follower(_) if chain.is_revalidation() => {
                 // Someone is already fetching it: this refresh has nothing to do.
                 return Err(Response::new(ResponseBody::Empty));
             }
