@@ -2,7 +2,7 @@
 //! what is stored and for how long, what is served, validated, coalesced,
 //! invalidated and purged, counted at the upstream.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -39,7 +39,23 @@ fn status(r: &HttpResponse) -> &str {
 }
 
 fn http_date(t: SystemTime) -> String {
-    httpdate::fmt_http_date(t)
+    let mut out = String::new();
+    tollgate_core::format_http_date(t, &mut out);
+    out
+}
+
+/// An origin answering `good` until the returned flag is set, then `bad`.
+fn failing_later(good: Reply, bad: Reply) -> (Upstream, Arc<AtomicBool>) {
+    let failing = Arc::new(AtomicBool::new(false));
+    let flag = failing.clone();
+    let up = Upstream::scripted(move |_| {
+        if flag.load(Ordering::SeqCst) {
+            bad.clone()
+        } else {
+            good.clone()
+        }
+    });
+    (up, failing)
 }
 
 /// Polls `done` every 10 ms for up to 5 s.
@@ -425,21 +441,17 @@ fn max_stale_serves_stale_answers_the_client_accepts() {
 
 #[test]
 fn must_revalidate_answers_are_never_served_stale() {
-    let failing = Arc::new(AtomicUsize::new(0));
-    let flag = failing.clone();
-    let up = Upstream::scripted(move |_| {
-        if flag.load(Ordering::SeqCst) == 1 {
-            return Reply::new(503).body("down");
-        }
+    let (up, failing) = failing_later(
         Reply::ok("x").header(
             "cache-control",
             "max-age=1, must-revalidate, stale-while-revalidate=60, stale-if-error=60",
-        )
-    });
+        ),
+        Reply::new(503).body("down"),
+    );
     let tg = cached(&up, "{}");
     get(&tg, "/", &[]);
     std::thread::sleep(Duration::from_millis(1100));
-    failing.store(1, Ordering::SeqCst);
+    failing.store(true, Ordering::SeqCst);
     let r = get(&tg, "/", &[("Cache-Control", "max-stale=60")]);
     assert_eq!(r.status, 503);
     assert_eq!(
@@ -483,18 +495,14 @@ fn stale_while_revalidate_serves_stale_and_refreshes_once_in_the_background() {
 
 #[test]
 fn stale_if_error_serves_stale_on_5xx_and_on_connect_errors() {
-    let failing = Arc::new(AtomicUsize::new(0));
-    let flag = failing.clone();
-    let up = Upstream::scripted(move |_| {
-        if flag.load(Ordering::SeqCst) == 1 {
-            return Reply::new(502).body("bad");
-        }
-        Reply::ok("good").header("cache-control", "max-age=1, stale-if-error=60")
-    });
+    let (up, failing) = failing_later(
+        Reply::ok("good").header("cache-control", "max-age=1, stale-if-error=60"),
+        Reply::new(502).body("bad"),
+    );
     let tg = cached(&up, "{}");
     get(&tg, "/", &[]);
     std::thread::sleep(Duration::from_millis(1100));
-    failing.store(1, Ordering::SeqCst);
+    failing.store(true, Ordering::SeqCst);
     let r = get(&tg, "/", &[]);
     assert_eq!((r.status, r.text().as_str()), (200, "good"));
     assert!(

@@ -55,6 +55,13 @@ fn read_to_eof(stream: &mut TcpStream, bound: Duration) -> (Vec<u8>, bool) {
     }
 }
 
+/// Sends a GET on `stream` (the write may fail on a connection refused
+/// already) and reads to EOF within 5 s: what arrived, and whether it closed.
+fn send_get(mut stream: TcpStream) -> (Vec<u8>, bool) {
+    let _ = stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_to_eof(&mut stream, Duration::from_secs(5))
+}
+
 fn ipv6_loopback() -> bool {
     std::net::TcpListener::bind("[::1]:0").is_ok()
 }
@@ -104,9 +111,7 @@ routes: [{name: all, upstream: u}]
     );
     let addr = tg.addr("web");
     assert_eq!(parse_status(&get_from(LOCAL, addr, "/")), 200);
-    let mut refused = connect_from(OTHER, addr);
-    let _ = refused.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    let (bytes, closed) = read_to_eof(&mut refused, Duration::from_secs(5));
+    let (bytes, closed) = send_get(connect_from(OTHER, addr));
     assert!(closed, "refused connection is closed");
     assert!(
         bytes.is_empty(),
@@ -133,9 +138,7 @@ routes: [{name: all, upstream: u}]
 "#,
     );
     assert_eq!(get(tg.addr("v6"), "/").status, 200);
-    let mut s = connect(tg.addr("v6deny"));
-    let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    let (bytes, closed) = read_to_eof(&mut s, Duration::from_secs(5));
+    let (bytes, closed) = send_get(connect(tg.addr("v6deny")));
     assert!(closed && bytes.is_empty());
 }
 
@@ -287,9 +290,7 @@ routes: [{name: all, upstream: u}]
     };
     let a = keep(LOCAL);
     let _b = keep(LOCAL);
-    let mut third = connect_from(LOCAL, addr);
-    let _ = third.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    let (bytes, closed) = read_to_eof(&mut third, Duration::from_secs(5));
+    let (bytes, closed) = send_get(connect_from(LOCAL, addr));
     assert!(
         closed && bytes.is_empty(),
         "over the cap: closed unanswered"

@@ -4,9 +4,11 @@
 //! refused without leaking what lies outside the root.
 
 use std::io::Write;
+use std::net::SocketAddr;
 
 use tollgate_testkit::{
-    connect, get, h2_get, parse_response, raw_request, read_all, render, request, TempDir, Tollgate,
+    connect, get, h2_get, parse_response, raw_request, read_all, render, request, HttpResponse,
+    TempDir, Tollgate,
 };
 
 /// What lies outside the served root; no answer may contain it.
@@ -77,6 +79,11 @@ routes:
 "#,
         &[("root", &site.root()), ("extra", &listener_extra)],
     ))
+}
+
+/// A GET of `path` with `fields`.
+fn get_with(addr: SocketAddr, path: &str, fields: &[(&str, &str)]) -> HttpResponse {
+    request(addr, "GET", path, fields, b"")
 }
 
 fn raw(tg: &Tollgate, request_line: &str) -> Vec<u8> {
@@ -151,64 +158,46 @@ fn etags_and_conditional_requests() {
         .to_owned();
     assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
 
-    let not_modified = request(addr, "GET", "/style.css", &[("If-None-Match", &etag)], b"");
+    let not_modified = get_with(addr, "/style.css", &[("If-None-Match", &etag)]);
     assert_eq!(not_modified.status, 304);
     assert!(not_modified.body.is_empty());
     assert_eq!(not_modified.header("etag"), Some(etag.as_str()));
     let weak = format!("W/{etag}");
-    let r = request(addr, "GET", "/style.css", &[("If-None-Match", &weak)], b"");
+    let r = get_with(addr, "/style.css", &[("If-None-Match", &weak)]);
     assert_eq!(r.status, 304, "If-None-Match compares weakly");
     let r = request(addr, "HEAD", "/style.css", &[("If-None-Match", &etag)], b"");
     assert_eq!(r.status, 304);
-    let r = request(
-        addr,
-        "GET",
-        "/style.css",
-        &[("If-None-Match", "\"other\"")],
-        b"",
-    );
+    let r = get_with(addr, "/style.css", &[("If-None-Match", "\"other\"")]);
     assert_eq!(r.status, 200);
 
-    let r = request(
-        addr,
-        "GET",
-        "/style.css",
-        &[("If-Modified-Since", &modified)],
-        b"",
-    );
+    let r = get_with(addr, "/style.css", &[("If-Modified-Since", &modified)]);
     assert_eq!(r.status, 304);
-    let r = request(
+    let r = get_with(
         addr,
-        "GET",
         "/style.css",
         &[("If-Modified-Since", "Thu, 01 Jan 1970 00:00:00 GMT")],
-        b"",
     );
     assert_eq!(r.status, 200);
     // If-None-Match takes precedence over If-Modified-Since.
-    let r = request(
+    let r = get_with(
         addr,
-        "GET",
         "/style.css",
         &[
             ("If-None-Match", "\"other\""),
             ("If-Modified-Since", &modified),
         ],
-        b"",
     );
     assert_eq!(r.status, 200);
 
-    let r = request(addr, "GET", "/style.css", &[("If-Match", "\"other\"")], b"");
+    let r = get_with(addr, "/style.css", &[("If-Match", "\"other\"")]);
     assert_eq!(r.status, 412);
     assert_eq!(r.json()["error"], "precondition failed");
-    let r = request(addr, "GET", "/style.css", &[("If-Match", &etag)], b"");
+    let r = get_with(addr, "/style.css", &[("If-Match", &etag)]);
     assert_eq!(r.status, 200);
-    let r = request(
+    let r = get_with(
         addr,
-        "GET",
         "/style.css",
         &[("If-Unmodified-Since", "Thu, 01 Jan 1970 00:00:00 GMT")],
-        b"",
     );
     assert_eq!(r.status, 412);
 }
@@ -219,13 +208,7 @@ fn ranges() {
     let tg = start(&site, "");
     let addr = tg.addr("web");
     let big = site.big();
-    let part = request(
-        addr,
-        "GET",
-        "/big.bin",
-        &[("Range", "bytes=1000-1999")],
-        b"",
-    );
+    let part = get_with(addr, "/big.bin", &[("Range", "bytes=1000-1999")]);
     assert_eq!(part.status, 206);
     assert_eq!(
         part.header("content-range"),
@@ -234,43 +217,33 @@ fn ranges() {
     assert_eq!(part.header("content-length"), Some("1000"));
     assert_eq!(&part.body[..], &big[1000..2000]);
 
-    let tail = request(addr, "GET", "/big.bin", &[("Range", "bytes=-10")], b"");
+    let tail = get_with(addr, "/big.bin", &[("Range", "bytes=-10")]);
     assert_eq!(&tail.body[..], &big[999_990..]);
-    let open = request(addr, "GET", "/big.bin", &[("Range", "bytes=999000-")], b"");
+    let open = get_with(addr, "/big.bin", &[("Range", "bytes=999000-")]);
     assert_eq!(&open.body[..], &big[999_000..]);
 
-    let unsatisfiable = request(addr, "GET", "/big.bin", &[("Range", "bytes=2000000-")], b"");
+    let unsatisfiable = get_with(addr, "/big.bin", &[("Range", "bytes=2000000-")]);
     assert_eq!(unsatisfiable.status, 416);
     assert_eq!(
         unsatisfiable.header("content-range"),
         Some("bytes */1000000")
     );
 
-    let several = request(
-        addr,
-        "GET",
-        "/style.css",
-        &[("Range", "bytes=0-1,3-4")],
-        b"",
-    );
+    let several = get_with(addr, "/style.css", &[("Range", "bytes=0-1,3-4")]);
     assert_eq!(several.status, 200, "several ranges get the whole file");
     assert_eq!(several.text(), "body{}\n");
 
     let etag = part.header("etag").expect("etag").to_owned();
-    let r = request(
+    let r = get_with(
         addr,
-        "GET",
         "/big.bin",
         &[("Range", "bytes=0-9"), ("If-Range", &etag)],
-        b"",
     );
     assert_eq!((r.status, r.body.len()), (206, 10));
-    let r = request(
+    let r = get_with(
         addr,
-        "GET",
         "/big.bin",
         &[("Range", "bytes=0-9"), ("If-Range", "\"changed\"")],
-        b"",
     );
     assert_eq!(
         (r.status, r.body.len()),
@@ -313,13 +286,7 @@ fn precompressed_siblings_follow_accept_encoding() {
     let site = Site::new();
     let tg = start(&site, "");
     let addr = tg.addr("web");
-    let br = request(
-        addr,
-        "GET",
-        "/app.js",
-        &[("Accept-Encoding", "gzip, deflate, br")],
-        b"",
-    );
+    let br = get_with(addr, "/app.js", &[("Accept-Encoding", "gzip, deflate, br")]);
     assert_eq!(br.text(), "BROTLI-BYTES");
     assert_eq!(br.header("content-encoding"), Some("br"));
     assert_eq!(
@@ -327,13 +294,7 @@ fn precompressed_siblings_follow_accept_encoding() {
         Some("text/javascript; charset=utf-8")
     );
     assert_eq!(br.header("vary"), Some("accept-encoding"));
-    let gz = request(
-        addr,
-        "GET",
-        "/app.js",
-        &[("Accept-Encoding", "br;q=0.1, gzip")],
-        b"",
-    );
+    let gz = get_with(addr, "/app.js", &[("Accept-Encoding", "br;q=0.1, gzip")]);
     assert_eq!(gz.text(), "GZIP-BYTES");
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     let plain = get(addr, "/app.js");
@@ -346,20 +307,16 @@ fn precompressed_siblings_follow_accept_encoding() {
         "{tags:?}"
     );
     // A tag of one encoding does not validate another.
-    let r = request(
+    let r = get_with(
         addr,
-        "GET",
         "/app.js",
         &[("Accept-Encoding", "gzip"), ("If-None-Match", &tags[0])],
-        b"",
     );
     assert_eq!(r.status, 200);
-    let r = request(
+    let r = get_with(
         addr,
-        "GET",
         "/app.js",
         &[("Accept-Encoding", "br"), ("If-None-Match", &tags[0])],
-        b"",
     );
     assert_eq!(r.status, 304);
 }

@@ -9,11 +9,11 @@ use http::header::{HeaderName, HeaderValue, ACCEPT_ENCODING, CACHE_CONTROL, IF_N
 use http::HeaderMap;
 use libfuzzer_sys::fuzz_target;
 use tollgate_config::Coding;
-use tollgate_edge::cache::conditional::{strong_match, weak_match};
 use tollgate_edge::cache::control::{RequestDirectives, ResponseDirectives, DELTA_MAX};
 use tollgate_edge::cache::key::{secondary_key, secondary_matches, Vary};
-use tollgate_edge::cache::range::{evaluate, RangeAnswer};
 use tollgate_edge::compress::negotiate;
+use tollgate_edge::range::{evaluate, RangeAnswer};
+use tollgate_edge::validators::{list_matches, strong_match, weak_match};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, value)) = data.split_first() else {
@@ -56,5 +56,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(weak_match(a, b));
     }
     assert_eq!(weak_match(a, b), weak_match(b, a));
+    if list_matches(value, Some(b), true) {
+        assert!(list_matches(value, Some(b), false), "a strong list match is a weak one");
+    }
     let _ = HeaderName::from_bytes(a);
 });

@@ -4,6 +4,8 @@
 use std::fmt::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use http::HeaderValue;
+
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
 const MONTHS: [&str; 12] = [
     "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -23,6 +25,14 @@ pub fn format_http_date(t: SystemTime, out: &mut String) {
         (rem / 60) % 60,
         rem % 60
     );
+}
+
+/// `t` as a field value (`Date`, `Last-Modified`, `Expires`).
+pub fn http_date_value(t: SystemTime) -> HeaderValue {
+    let mut s = String::with_capacity(29);
+    format_http_date(t, &mut s);
+    // Letters, digits, spaces, commas and colons only: always a valid value.
+    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(""))
 }
 
 /// Parses an HTTP date in any of its three formats: IMF-fixdate
@@ -167,6 +177,16 @@ mod tests {
     }
 
     #[test]
+    fn surrounding_whitespace_is_ignored_and_values_are_valid() {
+        let want = Some(at(784_111_777));
+        assert_eq!(parse_http_date(" Sun, 06 Nov 1994 08:49:37 GMT\t"), want);
+        assert_eq!(
+            http_date_value(at(784_111_777)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+    }
+
+    #[test]
     fn round_trips() {
         for secs in [0, 1, 86_399, 951_782_400, 1_709_164_800, 4_102_444_800] {
             let mut s = String::new();
@@ -192,6 +212,13 @@ mod tests {
             "Sun, +6 Nov 1994 08:49:37 GMT",
             "Sun Nov  6 08:49:37 94",
             "Sunday, 06-Nov-1994 08:49:37 GMT",
+            // What caches meet in Expires and conditionals.
+            "0",
+            "-1",
+            "Sun, 06 Nov 99999 08:49:37 GMT",
+            "Sun Nov 99999999999999999999 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 GMT\u{e9}",
+            "Sun, 06 N\u{e9}v 1994 08:49:37 GMT",
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad:?}");
         }

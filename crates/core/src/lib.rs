@@ -8,6 +8,6 @@ mod json;
 mod request_id;
 
 pub use error::{ErrorKind, ErrorSource, ProxyError};
-pub use http_date::{civil_from_days, format_http_date, parse_http_date};
+pub use http_date::{civil_from_days, format_http_date, http_date_value, parse_http_date};
 pub use json::push_json_string;
 pub use request_id::RequestIdGenerator;

@@ -1,7 +1,8 @@
 //! The reverse-proxy edge role, independent of the data path: what happens
 //! at the edge before (or instead of) forwarding: path normalization and
 //! rewrites, redirects to HTTPS, static files, IP filters, per-client caps,
-//! CORS, the HTTP cache (RFC 9111) and compression.
+//! CORS, the HTTP cache (RFC 9111) and compression; validators and byte
+//! ranges (`validators`, `range`) serve both the cache and static files.
 
 pub mod cache;
 pub mod client_limits;
@@ -10,8 +11,10 @@ pub mod cors;
 mod https;
 mod ip_filter;
 mod normalize;
+pub mod range;
 mod rewrite;
 pub mod static_files;
+pub mod validators;
 
 pub use https::https_location;
 pub use ip_filter::ip_allowed;

@@ -4,4 +4,4 @@ mod access_log;
 mod time;
 
 pub use access_log::{AccessLog, AccessLogBuffer, AccessRecord};
-pub use time::{format_http_date, format_rfc3339_millis};
+pub use time::format_rfc3339_millis;

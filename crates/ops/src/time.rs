@@ -4,7 +4,6 @@ use std::fmt::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tollgate_core::civil_from_days;
-pub use tollgate_core::format_http_date;
 
 /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
 pub fn format_rfc3339_millis(t: SystemTime, out: &mut String) {

@@ -25,11 +25,7 @@ impl DateCache {
         let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         if cached.0 != secs {
-            let mut text = String::with_capacity(29);
-            tollgate_ops::format_http_date(now, &mut text);
-            if let Ok(v) = HeaderValue::from_str(&text) {
-                *cached = (secs, v);
-            }
+            *cached = (secs, tollgate_core::http_date_value(now));
         }
         cached.1.clone()
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
+use tollgate_core::http_date_value;
 
 use super::control::ResponseDirectives;
 use super::freshness::{self, Heuristic, StaleRules};
@@ -89,9 +90,7 @@ impl Entry {
         headers.remove(header::AGE);
         if received_date.is_none() {
             // RFC 9110 §6.6.1: a cache adds a Date to answers that lack one.
-            if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(response_time)) {
-                headers.insert(header::DATE, v);
-            }
+            headers.insert(header::DATE, http_date_value(response_time));
         }
         let cc = ResponseDirectives::parse(&headers);
         let date = received_date.unwrap_or(response_time);
@@ -262,7 +261,7 @@ mod tests {
     }
 
     fn date(s: u64) -> HeaderValue {
-        HeaderValue::from_str(&httpdate::fmt_http_date(t(s))).unwrap()
+        http_date_value(t(s))
     }
 
     fn map(fields: &[(&str, HeaderValue)]) -> HeaderMap {

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::header::{AGE, DATE, EXPIRES, LAST_MODIFIED};
 use http::{HeaderMap, HeaderName};
+use tollgate_core::parse_http_date;
 
 use super::control::{delta_seconds, RequestDirectives, ResponseDirectives, DELTA_MAX};
 
@@ -28,7 +29,7 @@ pub fn heuristically_cacheable(status: u16) -> bool {
 /// An HTTP date field (any of the three formats); `None` when absent or invalid.
 pub fn date_field(headers: &HeaderMap, name: &HeaderName) -> Option<SystemTime> {
     let v = headers.get(name)?;
-    httpdate::parse_http_date(v.to_str().ok()?.trim()).ok()
+    parse_http_date(v.to_str().ok()?)
 }
 
 /// Whole seconds since the epoch (0 before it).
@@ -209,7 +210,7 @@ mod tests {
     }
 
     fn date(s: u64) -> HeaderValue {
-        HeaderValue::from_str(&httpdate::fmt_http_date(t(s))).unwrap()
+        tollgate_core::http_date_value(t(s))
     }
 
     fn life(status: u16, fields: &[(HeaderName, HeaderValue)], at: u64) -> Duration {

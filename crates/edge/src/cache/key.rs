@@ -101,10 +101,17 @@ pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> 
     })
 }
 
+/// Most distinct fields a stored answer may vary on. Real answers name a
+/// few; one naming more is taken as `Vary: *`, so an origin cannot make
+/// every lookup of a key compare thousands of fields (or the parse below
+/// quadratic).
+pub const MAX_VARY_FIELDS: usize = 16;
+
 /// What an answer's `Vary` says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Vary {
-    /// `Vary: *`: no later request can match (§4.1); not worth storing.
+    /// `Vary: *` (or more than [`MAX_VARY_FIELDS`] fields): no later
+    /// request can match (§4.1); not worth storing.
     Any,
     /// The request fields that select the variant (empty without Vary).
     Fields(Vec<HeaderName>),
@@ -122,6 +129,9 @@ impl Vary {
                 }
                 if let Ok(name) = HeaderName::from_bytes(item) {
                     if !fields.contains(&name) {
+                        if fields.len() == MAX_VARY_FIELDS {
+                            return Vary::Any;
+                        }
                         fields.push(name);
                     }
                 }
@@ -264,6 +274,16 @@ mod tests {
         };
         assert_eq!(fields, ["accept-encoding", "accept-language"]);
         assert_eq!(Vary::of(&headers(&[("vary", "a, *")])), Vary::Any);
+        let names = |n: usize| {
+            (0..n)
+                .map(|i| format!("x-{i}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let at_most = headers(&[("vary", &names(MAX_VARY_FIELDS)), ("vary", "x-0")]);
+        assert!(matches!(Vary::of(&at_most), Vary::Fields(f) if f.len() == MAX_VARY_FIELDS));
+        let too_many = headers(&[("vary", &names(5000))]);
+        assert_eq!(Vary::of(&too_many), Vary::Any);
 
         let req = headers(&[("accept-encoding", "GZIP, br"), ("accept-encoding", "zstd")]);
         let stored = secondary_key(&req, &fields);

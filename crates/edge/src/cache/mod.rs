@@ -2,8 +2,9 @@
 //! parsing (`control`), freshness and reuse (`freshness`), what may be
 //! stored (`storable`), keys and Vary (`key`), stored answers and 304
 //! updates (`entry`), the byte-bounded store (`store`), request coalescing
-//! (`flight`), conditional and range requests (`conditional`, `range`) and
-//! Cache-Status (`status`). The proxy's `cache` policy drives these.
+//! (`flight`), conditional requests (`conditional`; ranges are
+//! [`crate::range`]) and Cache-Status (`status`). The proxy's `cache`
+//! policy drives these.
 
 pub mod conditional;
 pub mod control;
@@ -11,7 +12,6 @@ pub mod entry;
 pub mod flight;
 pub mod freshness;
 pub mod key;
-pub mod range;
 pub mod status;
 pub mod storable;
 pub mod store;

@@ -1,6 +1,7 @@
-//! Accept-Encoding negotiation (RFC 9110 §12.5.3): the client's q-values
-//! decide, the server's order breaks ties; `q=0` excludes, `*` stands for
-//! every coding not named, and `identity` may be preferred or excluded.
+//! Accept-Encoding (RFC 9110 §12.5.3) read once for both its users, and
+//! the compress policy's negotiation: the client's q-values decide, the
+//! server's order breaks ties; `q=0` excludes, `*` stands for every coding
+//! not named, and `identity` may be preferred or excluded.
 
 use http::header::ACCEPT_ENCODING;
 use http::HeaderMap;
@@ -9,9 +10,11 @@ use tollgate_config::Coding;
 /// q-values in thousandths.
 type Q = u16;
 
-/// What an Accept-Encoding says about the codings tollgate offers.
+/// What an Accept-Encoding says about the codings tollgate knows: the
+/// compress policy negotiates with it, static files pick a precompressed
+/// sibling with it.
 #[derive(Debug, Clone, Copy, Default)]
-struct Weights {
+pub(crate) struct AcceptEncoding {
     codings: [Option<Q>; 3],
     star: Option<Q>,
     identity: Option<Q>,
@@ -25,53 +28,71 @@ fn slot(c: Coding) -> usize {
     }
 }
 
+impl AcceptEncoding {
+    /// The weights of every Accept-Encoding field of a request; `None`
+    /// when it has none.
+    pub(crate) fn parse(headers: &HeaderMap) -> Option<Self> {
+        if !headers.contains_key(ACCEPT_ENCODING) {
+            return None;
+        }
+        let mut w = Self::default();
+        for value in headers.get_all(ACCEPT_ENCODING) {
+            for element in value.as_bytes().split(|b| *b == b',') {
+                w.add(element);
+            }
+        }
+        Some(w)
+    }
+
+    /// Takes in one element, `coding` or `coding;q=0.5`.
+    fn add(&mut self, element: &[u8]) {
+        let mut parts = element.split(|b| *b == b';');
+        let name = parts.next().unwrap_or_default().trim_ascii();
+        if name.is_empty() {
+            return;
+        }
+        let mut q: Option<Q> = Some(1000);
+        for param in parts {
+            let param = param.trim_ascii();
+            if let Some((k, v)) = split_eq(param) {
+                if k.eq_ignore_ascii_case(b"q") {
+                    q = qvalue(v);
+                }
+            }
+        }
+        // An element with a broken q-value is ignored.
+        let Some(q) = q else { return };
+        let target = if name.eq_ignore_ascii_case(b"gzip") || name.eq_ignore_ascii_case(b"x-gzip") {
+            &mut self.codings[slot(Coding::Gzip)]
+        } else if name.eq_ignore_ascii_case(b"br") {
+            &mut self.codings[slot(Coding::Brotli)]
+        } else if name.eq_ignore_ascii_case(b"zstd") {
+            &mut self.codings[slot(Coding::Zstd)]
+        } else if name == b"*" {
+            &mut self.star
+        } else if name.eq_ignore_ascii_case(b"identity") {
+            &mut self.identity
+        } else {
+            return;
+        };
+        // Repeated: the most favourable mention counts.
+        *target = Some(target.map_or(q, |old| old.max(q)));
+    }
+
+    /// The client's weight for `c` (named, else `*`, else 0: not acceptable).
+    pub(crate) fn weight(&self, c: Coding) -> Q {
+        self.codings[slot(c)].or(self.star).unwrap_or(0)
+    }
+}
+
 /// The coding to send for a request with `headers`, among `offered` (most
 /// preferred first); `None`: send the answer as it is. Without an
 /// Accept-Encoding nothing is compressed.
 pub fn negotiate(headers: &HeaderMap, offered: &[Coding]) -> Option<Coding> {
-    if !headers.contains_key(ACCEPT_ENCODING) {
-        return None;
-    }
-    let mut w = Weights::default();
-    for value in headers.get_all(ACCEPT_ENCODING) {
-        for element in value.as_bytes().split(|b| *b == b',') {
-            let mut parts = element.split(|b| *b == b';');
-            let name = parts.next().unwrap_or_default().trim_ascii();
-            if name.is_empty() {
-                continue;
-            }
-            let mut q: Option<Q> = Some(1000);
-            for param in parts {
-                let param = param.trim_ascii();
-                if let Some((k, v)) = split_eq(param) {
-                    if k.eq_ignore_ascii_case(b"q") {
-                        q = qvalue(v);
-                    }
-                }
-            }
-            // An element with a broken q-value is ignored.
-            let Some(q) = q else { continue };
-            let target =
-                if name.eq_ignore_ascii_case(b"gzip") || name.eq_ignore_ascii_case(b"x-gzip") {
-                    &mut w.codings[slot(Coding::Gzip)]
-                } else if name.eq_ignore_ascii_case(b"br") {
-                    &mut w.codings[slot(Coding::Brotli)]
-                } else if name.eq_ignore_ascii_case(b"zstd") {
-                    &mut w.codings[slot(Coding::Zstd)]
-                } else if name == b"*" {
-                    &mut w.star
-                } else if name.eq_ignore_ascii_case(b"identity") {
-                    &mut w.identity
-                } else {
-                    continue;
-                };
-            // Repeated: the most favourable mention counts.
-            *target = Some(target.map_or(q, |old| old.max(q)));
-        }
-    }
+    let w = AcceptEncoding::parse(headers)?;
     let mut best: Option<(Coding, Q)> = None;
     for &c in offered {
-        let q = w.codings[slot(c)].or(w.star).unwrap_or(0);
+        let q = w.weight(c);
         if q > 0 && best.is_none_or(|(_, b)| q > b) {
             best = Some((c, q));
         }

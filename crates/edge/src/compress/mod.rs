@@ -2,7 +2,7 @@
 //! decision and field edits (`decide`), and streaming encoders (`encoder`).
 //! The proxy's `compress` policy drives these.
 
-mod accept;
+pub(crate) mod accept;
 mod decide;
 mod encoder;
 

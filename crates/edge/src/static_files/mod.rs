@@ -15,16 +15,16 @@ mod path;
 mod resolve;
 
 use std::io::{Seek, SeekFrom};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Response, StatusCode};
-use tollgate_config::StaticFiles;
+use tollgate_config::{Coding, StaticFiles};
 
+use crate::range::RangeAnswer;
 pub use body::{FileBody, StaticBody};
-use conditional::{Conditions, Span, Validators, Verdict};
-use encoding::Encoding;
+use conditional::{Conditions, Validators, Verdict};
 use resolve::{Found, Lookup, Miss, Opened};
 
 /// Files up to this size are read in the lookup step and sent from memory.
@@ -74,7 +74,7 @@ enum Prepared {
         validated: Validated,
         /// The name the content type comes from.
         name: String,
-        encoding: Option<Encoding>,
+        encoding: Option<Coding>,
         len: u64,
         span: Option<(u64, u64)>,
         body: StaticBody,
@@ -100,7 +100,7 @@ pub async fn serve(
     };
     let rel = path::relative(req.lookup_path, cfg.allow_hidden).ok_or(Refusal::NotFound)?;
     let encodings = if cfg.precompressed {
-        encoding::accepted(req.headers.get(header::ACCEPT_ENCODING))
+        encoding::accepted(req.headers)
     } else {
         [None; 3]
     };
@@ -141,7 +141,7 @@ fn prepare(found: Found, conditions: &Conditions, get: bool) -> Result<Prepared,
         Found::File(opened) => opened,
     };
     let since_epoch = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let suffix = encoding.map_or("", |e| e.extension());
+    let suffix = encoding.map_or("", encoding::extension);
     let etag = format!(
         "\"{len:x}-{:x}{}{suffix}\"",
         since_epoch.as_nanos(),
@@ -153,7 +153,7 @@ fn prepare(found: Found, conditions: &Conditions, get: bool) -> Result<Prepared,
     };
     let validated = Validated {
         etag: HeaderValue::from_str(&etag).map_err(|e| Refusal::Io(std::io::Error::other(e)))?,
-        last_modified: http_date(modified),
+        last_modified: tollgate_core::http_date_value(modified),
     };
     match conditions.verdict(validators) {
         Verdict::Failed => return Err(Refusal::PreconditionFailed),
@@ -164,12 +164,12 @@ fn prepare(found: Found, conditions: &Conditions, get: bool) -> Result<Prepared,
     let span = if get {
         conditions.span(len, validators)
     } else {
-        Span::Whole
+        RangeAnswer::Full
     };
     let (start, count, span) = match span {
-        Span::Whole => (0, len, None),
-        Span::Part(a, b) => (a, b - a + 1, Some((a, b))),
-        Span::Unsatisfiable => return Err(Refusal::RangeNotSatisfiable { len }),
+        RangeAnswer::Full => (0, len, None),
+        RangeAnswer::Partial { start, end } => (start, end - start + 1, Some((start, end))),
+        RangeAnswer::Unsatisfiable => return Err(Refusal::RangeNotSatisfiable { len }),
     };
     let body = if !get || count == 0 {
         StaticBody::Empty
@@ -198,12 +198,6 @@ fn prepare(found: Found, conditions: &Conditions, get: bool) -> Result<Prepared,
     })
 }
 
-fn http_date(t: SystemTime) -> HeaderValue {
-    let mut s = String::with_capacity(29);
-    tollgate_core::format_http_date(t, &mut s);
-    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(""))
-}
-
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
 /// The answer for what was prepared.
@@ -216,9 +210,12 @@ fn respond(prepared: Prepared, cfg: &StaticFiles, req: &StaticRequest<'_>) -> Re
     match prepared {
         Prepared::Redirect => {
             status = StatusCode::MOVED_PERMANENTLY;
+            // One leading slash: `//dir/` would send the browser to host `dir`
+            // (a path is not normalized on listeners with `normalize_path: false`).
+            let path = req.request_path.trim_start_matches('/');
             let location = match req.query {
-                Some(q) => format!("{}/?{q}", req.request_path),
-                None => format!("{}/", req.request_path),
+                Some(q) => format!("/{path}/?{q}"),
+                None => format!("/{path}/"),
             };
             if let Ok(v) = HeaderValue::from_str(&location) {
                 h.insert(header::LOCATION, v);
@@ -257,7 +254,10 @@ fn respond(prepared: Prepared, cfg: &StaticFiles, req: &StaticRequest<'_>) -> Re
             h.insert(header::LAST_MODIFIED, validated.last_modified);
             h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
             if let Some(e) = encoding {
-                h.insert(header::CONTENT_ENCODING, e.header());
+                h.insert(
+                    header::CONTENT_ENCODING,
+                    HeaderValue::from_static(e.token()),
+                );
             }
             if vary {
                 h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));

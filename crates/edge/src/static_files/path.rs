@@ -58,6 +58,10 @@ fn decode(segment: &str) -> Option<String> {
     while i < b.len() {
         if b[i] == b'%' {
             let hex = b.get(i + 1..i + 3)?;
+            // from_str_radix alone would take a sign (`%+f`).
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
             let s = std::str::from_utf8(hex).ok()?;
             out.push(u8::from_str_radix(s, 16).ok()?);
             i += 3;
@@ -110,6 +114,8 @@ mod tests {
             "/%zz",
             "/%c3",
             "/%",
+            "/%+f",
+            "/%-0",
         ] {
             assert_eq!(rel(bad), None, "{bad}");
         }

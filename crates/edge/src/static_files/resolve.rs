@@ -12,7 +12,9 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::encoding::Encoding;
+use tollgate_config::Coding;
+
+use super::encoding::extension;
 use super::listing;
 use super::path::{is_hidden, Relative};
 
@@ -26,7 +28,7 @@ pub(crate) struct Lookup {
     pub(crate) follow_outside: bool,
     pub(crate) allow_hidden: bool,
     /// Precompressed siblings to try, best first.
-    pub(crate) encodings: [Option<Encoding>; 3],
+    pub(crate) encodings: [Option<Coding>; 3],
 }
 
 /// What the lookup found.
@@ -49,7 +51,7 @@ pub(crate) struct Opened {
     pub(crate) name: String,
     pub(crate) len: u64,
     pub(crate) modified: SystemTime,
-    pub(crate) encoding: Option<Encoding>,
+    pub(crate) encoding: Option<Coding>,
 }
 
 /// Why nothing is served.
@@ -112,7 +114,7 @@ pub(crate) fn locate(l: &Lookup, request_path: &str) -> Result<Found, Miss> {
         // `app.js.gz` beside the link).
         let mut sibling = OsString::from(joined.as_os_str());
         sibling.push(".");
-        sibling.push(enc.extension());
+        sibling.push(extension(*enc));
         let sibling = PathBuf::from(sibling);
         if std::fs::metadata(&sibling).is_ok_and(|m| m.is_file()) {
             if let Ok(r) = confine(l, &sibling) {

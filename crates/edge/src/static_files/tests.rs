@@ -1,6 +1,7 @@
 //! `serve` against real files in a temp directory.
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use super::*;
 
@@ -127,6 +128,9 @@ fn files_index_and_redirects() {
     let d = get(&cfg, Method::GET, "/docs?x=1", &[]).unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(d.status, 301);
     assert_eq!(d.headers["location"], "/docs/?x=1");
+    // Without normalization `//docs` would make `//docs/`, a link to host `docs`.
+    let d = get(&cfg, Method::GET, "//docs", &[]).unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(d.headers["location"], "/docs/");
     assert_eq!(
         get(&cfg, Method::GET, "/docs/", &[]).ok().map(|a| a.body),
         Some(b"docs".to_vec())

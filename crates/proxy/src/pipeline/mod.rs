@@ -155,7 +155,7 @@ pub(crate) async fn handle(
         return answer(worker, route, req, ex).await;
     }
     let host = host.into_owned();
-    let mut chain = ChainState::new(index, 0);
+    let mut chain = ChainState::new(index);
     let answered = chained(worker, route, req, &host, ex, &mut chain).await;
     if let Some(job) = chain.background.take() {
         tokio::spawn(policy::cache::revalidate(worker.clone(), index, job));

@@ -36,25 +36,40 @@ pub(crate) struct ChainState {
     steps: Vec<StepState>,
     /// Index of the route in the snapshot (stores are found by it).
     route: usize,
-    /// The first step run: 0, or a cache step's index for its background
-    /// revalidation (the steps before it ran for the original request).
+    /// The first step run: 0, or for a background revalidation the cache
+    /// step's index (the steps before it ran for the original request).
     from: usize,
-    /// This chain is a background revalidation: the cache step refreshes
-    /// its entry instead of serving it.
-    pub(crate) revalidation: bool,
+    /// This chain is a background revalidation: the cache step at `from`
+    /// refreshes its entry instead of serving it.
+    revalidation: bool,
     /// A background revalidation a step asked for, started by the pipeline
     /// once this request is answered.
     pub(crate) background: Option<cache::Background>,
 }
 
 impl ChainState {
-    /// The state of route `route`'s chain run from step `from`.
-    pub(crate) fn new(route: usize, from: usize) -> Self {
+    /// The state of a request's run through route `route`'s chain.
+    pub(crate) fn new(route: usize) -> Self {
         Self {
             route,
-            from,
             ..Self::default()
         }
+    }
+
+    /// The state of a background revalidation: route `route`'s chain run
+    /// again from its cache step `step`.
+    pub(crate) fn revalidation(route: usize, step: usize) -> Self {
+        Self {
+            route,
+            from: step,
+            revalidation: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether this run is a background revalidation.
+    pub(crate) fn is_revalidation(&self) -> bool {
+        self.revalidation
     }
 }
 
@@ -120,10 +135,9 @@ pub(crate) async fn request_phase(
                     state.steps.push(StepState::None);
                     continue;
                 };
-                let (early, step) = cache::on_request(store, route, req, host, i, state).await;
-                state.steps.push(StepState::Cache(step));
-                if early.is_some() {
-                    return early;
+                match cache::on_request(store, route, req, host, i, state).await {
+                    Ok(step) => state.steps.push(StepState::Cache(step)),
+                    Err(answer) => return Some(answer),
                 }
             }
             Policy::Compress(policy) => {

@@ -1,16 +1,16 @@
 //! Answers made by the cache: stored answers (whole, 304, a byte range,
-//! 416, HEAD), and its own small JSON answers (purge, 403, 504).
+//! 416, HEAD) and the purge count. Its refusals (403, 504) are
+//! `pipeline::refusal`s like every other.
 
 use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode};
-use tollgate_core::push_json_string;
 use tollgate_edge::cache::conditional::{if_range_holds, not_modified};
 use tollgate_edge::cache::entry::Entry;
-use tollgate_edge::cache::range::{evaluate, RangeAnswer};
 use tollgate_edge::cache::status::CacheStatus;
+use tollgate_edge::range::{evaluate, RangeAnswer};
 
 use crate::body::ResponseBody;
 
@@ -97,12 +97,8 @@ fn content_range(headers: &mut HeaderMap, value: &str) {
     }
 }
 
-/// A small JSON answer: `{"error": message}` for errors, or a given body.
-pub(super) fn json(
-    code: StatusCode,
-    body: String,
-    status: Option<CacheStatus>,
-) -> Response<ResponseBody> {
+/// The JSON answer of a purge (`{"purged": n}`), never stored.
+pub(super) fn json(code: StatusCode, body: String) -> Response<ResponseBody> {
     let mut resp = Response::new(ResponseBody::full(body));
     *resp.status_mut() = code;
     let h = resp.headers_mut();
@@ -111,19 +107,5 @@ pub(super) fn json(
         HeaderValue::from_static("application/json"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(s) = status {
-        h.insert(&CACHE_STATUS, s.value());
-    }
     resp
-}
-
-/// `{"error":"...","request_id":"..."}`, the shape of every error answer.
-pub(super) fn error_body(message: &str, request_id: &HeaderValue) -> String {
-    let mut out = String::with_capacity(message.len() + 48);
-    out.push_str("{\"error\":");
-    push_json_string(&mut out, message);
-    out.push_str(",\"request_id\":");
-    push_json_string(&mut out, request_id.to_str().unwrap_or(""));
-    out.push_str("}\n");
-    out
 }

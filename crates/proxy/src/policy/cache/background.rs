@@ -65,8 +65,7 @@ pub(crate) async fn revalidate(worker: Arc<Worker>, route: usize, job: Backgroun
         request_id: worker.new_request_id(),
     };
     let host = pipeline::request_host(&req.uri, &req.headers).into_owned();
-    let mut chain = ChainState::new(route, job.from);
-    chain.revalidation = true;
+    let mut chain = ChainState::revalidation(route, job.from);
     let mut ex = Exchange::default();
     if let Ok(resp) = pipeline::chained(&worker, r, &mut req, &host, &mut ex, &mut chain).await {
         let mut body = resp.into_body();

@@ -18,9 +18,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, HeaderName, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderName, Method, Response};
 use tollgate_config::Route;
-use tollgate_core::{ErrorSource, ProxyError};
+use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 use tollgate_edge::cache::control::{RequestDirectives, ResponseDirectives};
 use tollgate_edge::cache::entry::Entry;
 use tollgate_edge::cache::flight::{FlightGuard, Join};
@@ -36,7 +36,7 @@ pub use tee::TeeBody;
 
 use super::ChainState;
 use crate::body::ResponseBody;
-use crate::pipeline::Incoming;
+use crate::pipeline::{refusal, Incoming};
 use answer::CACHE_STATUS;
 use invalidate::{invalidation, is_safe, Invalidate};
 use tee::Destination;
@@ -55,7 +55,7 @@ pub(crate) struct CacheStep {
 
 #[derive(Debug)]
 enum Mode {
-    /// Answered in the request phase (a hit, a purge, 504): nothing to do.
+    /// Answered by the error phase (stale-if-error): nothing more to do.
     Answered,
     /// Forwarded without looking for or storing anything.
     Pass {
@@ -85,6 +85,8 @@ struct Fetch {
 }
 
 /// The request phase. `step` is the policy's index in the route's chain.
+/// `Err` is an answer that ends the request (a hit, a purge, a 504): it
+/// leaves nothing for the response phase, so a hit costs no step state.
 pub(super) async fn on_request(
     cache: &Arc<Cache>,
     route: &Route,
@@ -92,15 +94,12 @@ pub(super) async fn on_request(
     host: &str,
     step: usize,
     chain: &mut ChainState,
-) -> (Option<Response<ResponseBody>>, Box<CacheStep>) {
-    let (early, mode) = decide(cache, route, req, host, step, chain).await;
-    (
-        early,
-        Box::new(CacheStep {
-            cache: cache.clone(),
-            mode,
-        }),
-    )
+) -> Result<Box<CacheStep>, Response<ResponseBody>> {
+    let mode = decide(cache, route, req, host, step, chain).await?;
+    Ok(Box::new(CacheStep {
+        cache: cache.clone(),
+        mode,
+    }))
 }
 
 async fn decide(
@@ -110,11 +109,11 @@ async fn decide(
     host: &str,
     step: usize,
     chain: &mut ChainState,
-) -> (Option<Response<ResponseBody>>, Mode) {
+) -> Result<Mode, Response<ResponseBody>> {
     let policy = cache.policy();
     if let Some(p) = &policy.purge {
         if req.method == p.method {
-            return (Some(purge::answer(cache, p, req, host)), Mode::Answered);
+            return Err(purge::answer(cache, p, req, host));
         }
     }
     let scheme = req.client.proto;
@@ -127,7 +126,7 @@ async fn decide(
             Fwd::Method
         };
         let status = CacheStatus::forward(fwd);
-        return (None, Mode::Pass { status, invalidate });
+        return Ok(Mode::Pass { status, invalidate });
     }
     let directives = RequestDirectives::parse(&req.headers);
     let mut collapsed = false;
@@ -148,7 +147,7 @@ async fn decide(
                 key,
                 now,
                 directives.as_ref(),
-                chain.revalidation,
+                chain.is_revalidation(),
             )
         });
         let Found::Fetch { key, .. } = &found else {
@@ -162,9 +161,9 @@ async fn decide(
         }
         match cache.join(key) {
             Join::Leader(guard) => break found.with_guard(guard),
-            Join::Follower(_) if chain.revalidation => {
+            Join::Follower(_) if chain.is_revalidation() => {
                 // Someone is already fetching it: this refresh has nothing to do.
-                return (Some(Response::new(ResponseBody::Empty)), Mode::Answered);
+                return Err(Response::new(ResponseBody::Empty));
             }
             Join::Follower(wait) => {
                 let _ = tokio::time::timeout(policy.lock_timeout, wait).await;
@@ -185,7 +184,7 @@ async fn decide(
                 chain.background = Some(Background::new(step, entry.clone(), req));
             }
             let resp = answer::serve(&entry, &req.method, &req.headers, status, now);
-            (Some(resp), Mode::Answered)
+            Err(resp)
         }
         Found::Fetch {
             key,
@@ -196,31 +195,30 @@ async fn decide(
             let mut status = CacheStatus::forward(fwd);
             status.collapsed = collapsed;
             if directives.as_ref().is_some_and(|d| d.only_if_cached) {
+                // RFC 9111 §5.2.1.7 answers 504, the status of an upstream timeout.
                 status.detail = Some("only-if-cached");
-                let body = answer::error_body("not in the cache (only-if-cached)", &req.request_id);
-                let resp = answer::json(StatusCode::GATEWAY_TIMEOUT, body, Some(status));
-                return (Some(resp), Mode::Answered);
+                let mut resp = refusal(
+                    ErrorKind::UpstreamTimeout,
+                    "not in the cache (only-if-cached)",
+                    &req.request_id,
+                );
+                resp.headers_mut().insert(&CACHE_STATUS, status.value());
+                return Err(resp);
             }
             if !get {
                 // HEAD is answered from a stored GET, never stored itself.
-                return (
-                    None,
-                    Mode::Pass {
-                        status,
-                        invalidate: None,
-                    },
-                );
+                return Ok(Mode::Pass {
+                    status,
+                    invalidate: None,
+                });
             }
             if req.headers.contains_key(header::RANGE) && stale.is_none() {
                 // A range that missed goes as it is; its 206 is not stored.
                 status.detail = Some("range");
-                return (
-                    None,
-                    Mode::Pass {
-                        status,
-                        invalidate: None,
-                    },
-                );
+                return Ok(Mode::Pass {
+                    status,
+                    invalidate: None,
+                });
             }
             let client = req.headers.clone();
             let ours = stale
@@ -242,7 +240,7 @@ async fn decide(
                 id_header: route.forwarding.request_id_header.clone(),
                 request_id: req.request_id.clone(),
             };
-            (None, Mode::Fetch(Box::new(fetch)))
+            Ok(Mode::Fetch(Box::new(fetch)))
         }
     }
 }

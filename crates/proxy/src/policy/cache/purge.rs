@@ -4,12 +4,13 @@
 
 use http::{Response, StatusCode};
 use tollgate_config::Purge;
+use tollgate_core::ErrorKind;
 use tollgate_edge::cache::key::{primary_key, url_prefix, KeyInput};
 use tollgate_edge::cache::Cache;
 
 use super::answer;
 use crate::body::ResponseBody;
-use crate::pipeline::Incoming;
+use crate::pipeline::{refusal, Incoming};
 
 /// Answers a purge request: 403 from elsewhere, else `{"purged": n}`.
 pub(super) fn answer(
@@ -20,8 +21,11 @@ pub(super) fn answer(
 ) -> Response<ResponseBody> {
     let ip = req.client.peer.ip();
     if !purge.allow.iter().any(|net| net.contains(&ip)) {
-        let body = answer::error_body("purge is not allowed from this address", &req.request_id);
-        return answer::json(StatusCode::FORBIDDEN, body, None);
+        return refusal(
+            ErrorKind::Forbidden,
+            "purge is not allowed from this address",
+            &req.request_id,
+        );
     }
     let path = req.uri.path();
     let mut key = Vec::with_capacity(host.len() + path.len() + 16);
@@ -43,5 +47,5 @@ pub(super) fn answer(
             purged += usize::from(cache.purge_key(&key));
         }
     }
-    answer::json(StatusCode::OK, format!("{{\"purged\":{purged}}}\n"), None)
+    answer::json(StatusCode::OK, format!("{{\"purged\":{purged}}}\n"))
 }

@@ -4,7 +4,6 @@
 
 mod body;
 
-use http::header::ACCEPT_ENCODING;
 use http::{Method, Response};
 use tollgate_config::CompressPolicy;
 use tollgate_edge::cache::control::has_no_transform;
@@ -17,13 +16,8 @@ use crate::pipeline::Incoming;
 
 /// What the answer needs to know about the request.
 pub(super) fn on_request(policy: &CompressPolicy, req: &Incoming<'_>) -> RequestSide {
-    let coding = if req.headers.contains_key(ACCEPT_ENCODING) {
-        compress::negotiate(&req.headers, &policy.algorithms)
-    } else {
-        None
-    };
     RequestSide {
-        coding,
+        coding: compress::negotiate(&req.headers, &policy.algorithms),
         head: req.method == Method::HEAD,
         no_transform: has_no_transform(&req.headers),
     }

@@ -1,4 +1,6 @@
-//! Single byte ranges served from a stored answer (RFC 9110 §14).
+//! Byte ranges (RFC 9110 §14): what a Range field asks of a body of known
+//! length. Only single ranges are served; the cache (from a stored answer)
+//! and static files (from a file) both read Range with this.
 
 /// What a Range field asks of a body of a known length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +98,16 @@ mod tests {
         assert_eq!(evaluate(b"bytes=10-", 10), RangeAnswer::Unsatisfiable);
         assert_eq!(evaluate(b"bytes=-0", 10), RangeAnswer::Unsatisfiable);
         assert_eq!(evaluate(b"bytes=0-", 0), RangeAnswer::Unsatisfiable);
+        // Numbers at and past u64::MAX are positions past any body.
+        assert_eq!(evaluate(b"bytes=0-18446744073709551615", 10), p(0, 9));
+        assert_eq!(
+            evaluate(b"bytes=18446744073709551615-18446744073709551615", 10),
+            RangeAnswer::Unsatisfiable
+        );
+        assert_eq!(
+            evaluate(b"bytes=-18446744073709551616", u64::MAX),
+            p(0, u64::MAX - 1)
+        );
     }
 
     #[test]
@@ -112,6 +124,8 @@ mod tests {
             "bytes=1-2-3",
             "=",
             "bytes=--1",
+            "bytes=0-0,0-0,0-0,0-0,0-0,0-0,0-0,0-0,0-0,0-0",
+            "bytes=é-1",
         ] {
             assert_eq!(evaluate(r.as_bytes(), 10), RangeAnswer::Full, "{r}");
         }
