@@ -14,10 +14,11 @@ use arc_swap::ArcSwap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tollgate_balance::Available;
+use tollgate_balance::{Available, Rng};
 use tollgate_config::{ActiveHealth, Health, PassiveHealth, Probe, Upstream, WhenAllDown};
 use tollgate_net::MaybeTls;
 
+use crate::resilience::seed;
 use crate::upstream::tls::TargetTls;
 
 /// No ejection in progress.
@@ -335,11 +336,9 @@ pub(crate) fn start_checkers(
         .name("tollgate-health".into())
         .spawn(move || {
             runtime.block_on(async {
-                let mut seed = seed();
                 for state in &active {
                     for t in 0..state.targets.len() {
-                        seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                        tokio::spawn(check_loop(state.clone(), t, seed));
+                        tokio::spawn(check_loop(state.clone(), t, Rng::new(seed())));
                     }
                 }
                 while !*shutdown.borrow() {
@@ -355,35 +354,19 @@ pub(crate) fn start_checkers(
     Ok(Some(thread))
 }
 
-fn seed() -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    now.as_secs() ^ u64::from(now.subsec_nanos()).rotate_left(32)
-}
-
-/// splitmix64.
-fn next_random(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// `interval` ± up to `percent`% of it.
-fn jittered(interval: Duration, percent: u8, rng: &mut u64) -> Duration {
+fn jittered(interval: Duration, percent: u8, rng: &Rng) -> Duration {
     let span = millis(interval).saturating_mul(u64::from(percent)) / 100;
     if span == 0 {
         return interval;
     }
-    let offset = next_random(rng) % (2 * span + 1);
+    let offset = rng.below(span.saturating_mul(2).saturating_add(1));
     (interval + Duration::from_millis(offset)).saturating_sub(Duration::from_millis(span))
 }
 
 /// Probes target `t` forever: first after a random part of the jitter (so
 /// targets are not probed in lockstep), then every jittered interval.
-async fn check_loop(state: Arc<UpstreamHealth>, t: usize, mut rng: u64) {
+async fn check_loop(state: Arc<UpstreamHealth>, t: usize, rng: Rng) {
     let Some(active) = state.active.clone() else {
         return;
     };
@@ -393,7 +376,7 @@ async fn check_loop(state: Arc<UpstreamHealth>, t: usize, mut rng: u64) {
     let tls = state.probe_tls.as_ref().and_then(|all| all.get(t).cloned());
     let spread = millis(active.interval).saturating_mul(u64::from(active.jitter_percent)) / 100;
     if spread > 0 {
-        tokio::time::sleep(Duration::from_millis(next_random(&mut rng) % spread)).await;
+        tokio::time::sleep(Duration::from_millis(rng.below(spread))).await;
     }
     let request = match &active.probe {
         Probe::Http {
@@ -416,7 +399,7 @@ async fn check_loop(state: Arc<UpstreamHealth>, t: usize, mut rng: u64) {
             Ok(()) => state.record_probe(t, true, ""),
             Err(why) => state.record_probe(t, false, &why),
         }
-        let wait = jittered(active.interval, active.jitter_percent, &mut rng);
+        let wait = jittered(active.interval, active.jitter_percent, &rng);
         tokio::time::sleep_until(started + wait).await;
     }
 }
@@ -505,12 +488,12 @@ mod tests {
 
     #[test]
     fn jitter_stays_in_range() {
-        let mut rng = 7;
+        let rng = Rng::new(7);
         let i = Duration::from_millis(1000);
         for _ in 0..1000 {
-            let d = jittered(i, 10, &mut rng);
+            let d = jittered(i, 10, &rng);
             assert!(d >= Duration::from_millis(900) && d <= Duration::from_millis(1100));
         }
-        assert_eq!(jittered(i, 0, &mut rng), i);
+        assert_eq!(jittered(i, 0, &rng), i);
     }
 }

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tollgate_balance::{BreakerSettings, CircuitBreaker, ConcurrencyLimit, RetryBudget};
+use tollgate_balance::{
+    hash64, BreakerSettings, CircuitBreaker, ConcurrencyLimit, RetryBudget, Rng,
+};
 use tollgate_config::Upstream;
 use tollgate_core::{ErrorKind, ProxyError};
 
@@ -61,12 +63,7 @@ impl Resilience {
 /// A stable id for a target address: the cookie names the server, not its
 /// position in the file, so reordering targets keeps sessions.
 fn sticky_id(address: &str) -> String {
-    // FNV-1a: stable across builds and processes (std's hasher is not).
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in address.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", hash64(address.as_bytes()))
 }
 
 /// A slot of `circuit_breaker.max_requests`, given back on drop unless
@@ -113,27 +110,25 @@ pub(crate) fn now_secs() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_secs()
 }
 
-/// A number in `[0, 1)` for backoff jitter and slow start, from a cheap
-/// per-thread generator.
+/// A number in `[0, 1)` for backoff jitter and slow start, from a
+/// per-thread generator (no cache line shared between workers).
 pub(crate) fn random_unit() -> f64 {
-    use std::cell::Cell;
     thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO);
-            (t.as_nanos() as u64) | 1
-        });
+        static RNG: Rng = Rng::new(seed());
     }
-    STATE.with(|s| {
-        // xorshift64*
-        let mut x = s.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        s.set(x);
-        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    })
+    RNG.with(Rng::unit)
+}
+
+/// A seed different per call and per run: the clock, and a counter so
+/// threads started in the same instant still differ.
+pub(crate) fn seed() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    (now.as_secs() ^ u64::from(now.subsec_nanos()).rotate_left(32)) ^ hash64(&n.to_le_bytes())
 }
 
 #[cfg(test)]

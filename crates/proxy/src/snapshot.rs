@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use http::HeaderName;
 use tollgate_balance::{Algorithm, Available, Balancer, Target, DEFAULT_DECAY};
 use tollgate_config::{Balance, Config, ConfigError, Policy, UpstreamProtocol};
@@ -15,7 +13,7 @@ use tollgate_ops::{AccessLog, AccessLogBuffer};
 
 use crate::date::DateCache;
 use crate::health::UpstreamHealth;
-use crate::resilience::{RequestSlot, Resilience};
+use crate::resilience::{seed, RequestSlot, Resilience};
 use crate::router::Router;
 use crate::upstream::tls::{self, TargetTls};
 use crate::upstream::{H2Session, TargetAddrs, TargetPool};
@@ -64,19 +62,13 @@ impl Snapshot {
         let tls = tls::build(&config)?;
         let names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
         let router = Router::new(&config.routes, &names);
-        // Seeds of the random pickers: distinct per upstream, different
-        // from run to run.
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        let time_seed = now.as_secs() ^ u64::from(now.subsec_nanos()).rotate_left(32);
         let balancers = config
             .upstreams
             .iter()
-            .enumerate()
-            .map(|(i, u)| {
-                let seed = time_seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                let algorithm = algorithm(&u.balance, seed);
+            .map(|u| {
+                // Seeds of the random pickers: distinct per upstream,
+                // different from run to run.
+                let algorithm = algorithm(&u.balance, seed());
                 let targets: Vec<Target<'_>> = u
                     .targets
                     .iter()
