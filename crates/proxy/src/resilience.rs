@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tollgate_balance::{
-    hash64, BreakerSettings, CircuitBreaker, ConcurrencyLimit, RetryBudget, Rng,
+    hash64, BreakerSettings, CircuitBreaker, ConcurrencyLimit, ConcurrencyPermit, RetryBudget, Rng,
 };
 use tollgate_config::Upstream;
 use tollgate_core::{ErrorKind, ProxyError};
@@ -19,7 +19,7 @@ pub(crate) struct Resilience {
     /// Present when the upstream has `retries`.
     pub(crate) budget: Option<RetryBudget>,
     /// `circuit_breaker.max_requests`.
-    pub(crate) max_requests: Option<ConcurrencyLimit>,
+    pub(crate) max_requests: Option<Arc<ConcurrencyLimit>>,
     /// `circuit_breaker.max_connections` and `max_pending`, shared by the
     /// pools of every target and worker.
     pub(crate) connections: Option<Arc<ConnectionLimit>>,
@@ -38,7 +38,9 @@ impl Resilience {
                 .retries
                 .as_ref()
                 .map(|r| RetryBudget::new(r.budget_percent, r.min_per_second)),
-            max_requests: cb.max_requests.map(ConcurrencyLimit::new),
+            max_requests: cb
+                .max_requests
+                .map(|max| Arc::new(ConcurrencyLimit::new(max))),
             connections: cb
                 .max_connections
                 .map(|max| Arc::new(ConnectionLimit::new(max, cb.max_pending))),
@@ -66,40 +68,20 @@ fn sticky_id(address: &str) -> String {
     format!("{:016x}", hash64(address.as_bytes()))
 }
 
-/// A slot of `circuit_breaker.max_requests`, given back on drop unless
-/// handed to the response body's in-flight ticket.
-#[derive(Debug)]
-pub(crate) struct RequestSlot<'a> {
-    limit: Option<&'a ConcurrencyLimit>,
-}
-
-impl<'a> RequestSlot<'a> {
-    /// Takes a slot, or fails with 503 when the upstream is at its cap.
-    pub(crate) fn acquire(limit: Option<&'a ConcurrencyLimit>) -> Result<Self, ProxyError> {
-        match limit {
-            Some(l) if !l.try_acquire() => Err(ProxyError::upstream(
-                ErrorKind::Unavailable,
-                "upstream is at its concurrent request limit",
-            )),
-            _ => Ok(Self { limit }),
-        }
-    }
-
-    /// Whether a slot is held.
-    pub(crate) fn held(&self) -> bool {
-        self.limit.is_some()
-    }
-
-    /// Gives up the duty to release (the in-flight ticket took it over).
-    pub(crate) fn hand_over(mut self) {
-        self.limit = None;
-    }
-}
-
-impl Drop for RequestSlot<'_> {
-    fn drop(&mut self) {
-        if let Some(l) = self.limit {
-            l.release();
+impl Resilience {
+    /// A slot of `circuit_breaker.max_requests` (`None` without the cap),
+    /// or 503 when the upstream is at its cap. The response body's
+    /// in-flight ticket takes the permit over, so the slot is held until
+    /// the body is over.
+    pub(crate) fn request_slot(&self) -> Result<Option<ConcurrencyPermit>, ProxyError> {
+        match &self.max_requests {
+            None => Ok(None),
+            Some(l) => l.try_acquire_owned().map(Some).ok_or_else(|| {
+                ProxyError::upstream(
+                    ErrorKind::Unavailable,
+                    "upstream is at its concurrent request limit",
+                )
+            }),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use http::HeaderName;
-use tollgate_balance::{Algorithm, Available, Balancer, Target, DEFAULT_DECAY};
+use tollgate_balance::{Algorithm, Available, Balancer, ConcurrencyPermit, Target, DEFAULT_DECAY};
 use tollgate_config::{Balance, Config, ConfigError, Policy, UpstreamProtocol};
 use tollgate_core::RequestIdGenerator;
 use tollgate_edge::cache::Cache;
@@ -13,7 +13,7 @@ use tollgate_ops::{AccessLog, AccessLogBuffer};
 
 use crate::date::DateCache;
 use crate::health::UpstreamHealth;
-use crate::resilience::{seed, RequestSlot, Resilience};
+use crate::resilience::{seed, Resilience};
 use crate::router::Router;
 use crate::upstream::tls::{self, TargetTls};
 use crate::upstream::{H2Session, TargetAddrs, TargetPool};
@@ -251,8 +251,9 @@ pub struct InFlightTicket {
     snapshot: Arc<Snapshot>,
     upstream: usize,
     target: usize,
-    /// Also releases a `circuit_breaker.max_requests` slot.
-    holds_slot: bool,
+    /// The request's `circuit_breaker.max_requests` slot, once the answer
+    /// is on its way: given back with the ticket.
+    slot: Option<ConcurrencyPermit>,
 }
 
 impl InFlightTicket {
@@ -265,17 +266,13 @@ impl InFlightTicket {
             snapshot: snapshot.clone(),
             upstream,
             target,
-            holds_slot: false,
+            slot: None,
         }
     }
 
-    /// Takes over releasing the request's concurrency slot, so it is held
-    /// until the response body is over.
-    pub(crate) fn take_slot(&mut self, slot: RequestSlot<'_>) {
-        if slot.held() {
-            slot.hand_over();
-            self.holds_slot = true;
-        }
+    /// Keeps the request's concurrency slot until the response body is over.
+    pub(crate) fn hold(&mut self, slot: Option<ConcurrencyPermit>) {
+        self.slot = slot;
     }
 }
 
@@ -283,16 +280,6 @@ impl Drop for InFlightTicket {
     fn drop(&mut self) {
         if let Some(b) = self.snapshot.balancers.get(self.upstream) {
             b.release(self.target);
-        }
-        if self.holds_slot {
-            if let Some(l) = self
-                .snapshot
-                .resilience
-                .get(self.upstream)
-                .and_then(|r| r.max_requests.as_ref())
-            {
-                l.release();
-            }
         }
     }
 }

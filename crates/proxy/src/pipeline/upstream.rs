@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode, Uri, Version};
-use tollgate_balance::{backoff, Admission, Available, PickContext, RetryBudget};
+use tollgate_balance::{
+    backoff, Admission, Available, ConcurrencyPermit, PickContext, RetryBudget,
+};
 use tollgate_config::{Balance, HostRewrite, Retries, Route, Sticky, UpstreamProtocol};
 use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 
@@ -16,7 +18,7 @@ use super::{request_host_with_port, Exchange, Incoming};
 use crate::body::{RequestBody, ResponseBody};
 use crate::forward;
 use crate::health::UpstreamHealth;
-use crate::resilience::{now_secs, random_unit, RequestSlot};
+use crate::resilience::{now_secs, random_unit};
 use crate::snapshot::{InFlightTicket, Snapshot, Worker};
 use crate::upstream::{exchange, OutgoingRequest, UpstreamBody};
 
@@ -31,7 +33,7 @@ pub(super) async fn forward_upstream(
     deadline: tokio::time::Instant,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let guards = &worker.snapshot.resilience[u];
-    let slot = RequestSlot::acquire(guards.max_requests.as_ref())?;
+    let slot = guards.request_slot()?;
     let Some(breaker) = &guards.breaker else {
         return attempts(worker, route, u, req, ex, deadline, slot).await;
     };
@@ -67,7 +69,7 @@ async fn attempts(
     req: &mut Incoming<'_>,
     ex: &mut Exchange,
     deadline: tokio::time::Instant,
-    slot: RequestSlot<'_>,
+    mut slot: Option<ConcurrencyPermit>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let snapshot = &*worker.snapshot;
     let upstream = &snapshot.config.upstreams[u];
@@ -118,7 +120,6 @@ async fn attempts(
     let uri = req.uri.clone();
     let target_path = upstream_target(route, &uri);
 
-    let mut slot = Some(slot);
     let mut tried: Option<Available> = None;
     let mut retries_done = 0u32;
     loop {
@@ -217,7 +218,7 @@ async fn attempt<'b>(
     headers: &mut HeaderMap,
     target_path: &str,
     deadline: tokio::time::Instant,
-    slot: &mut Option<RequestSlot<'_>>,
+    slot: &mut Option<ConcurrencyPermit>,
 ) -> Result<(usize, Response<ResponseBody>, Duration), (Option<usize>, Failed)> {
     let snapshot = &*worker.snapshot;
     let upstream = &snapshot.config.upstreams[u];
@@ -322,9 +323,7 @@ async fn attempt<'b>(
         if retry_status(resp.status()) {
             return Err((Some(t), Failed::Status));
         }
-        if let Some(s) = slot.take() {
-            ticket.take_slot(s);
-        }
+        ticket.hold(slot.take());
         let (mut parts, body) = resp.into_parts();
         finish_response_headers(&mut parts.headers, route, &req.request_id, false);
         return Ok((
@@ -399,9 +398,7 @@ async fn attempt<'b>(
             )),
         ));
     }
-    if let Some(s) = slot.take() {
-        ticket.take_slot(s);
-    }
+    ticket.hold(slot.take());
     let mut resp_headers = head.headers;
     finish_response_headers(&mut resp_headers, route, &req.request_id, switching);
     let body = if switching {

@@ -3,13 +3,14 @@
 //! and the lock is never contended.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tollgate_balance::ConcurrencyLimit;
 use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_net::{MaybeTls, OutboundStream};
 
@@ -48,9 +49,10 @@ pub(crate) struct TargetPool {
 /// one (`max_connections`, `max_pending`).
 #[derive(Debug)]
 pub(crate) struct ConnectionLimit {
+    /// Open connections: waited for (up to the connect timeout).
     slots: Arc<Semaphore>,
-    pending: AtomicUsize,
-    max_pending: usize,
+    /// Requests waiting for a slot: never waited for, refused when full.
+    pending: Arc<ConcurrencyLimit>,
 }
 
 impl ConnectionLimit {
@@ -58,18 +60,8 @@ impl ConnectionLimit {
     pub(crate) fn new(max: usize, max_pending: usize) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(max)),
-            pending: AtomicUsize::new(0),
-            max_pending,
+            pending: Arc::new(ConcurrencyLimit::new(max_pending)),
         }
-    }
-}
-
-/// Leaves the waiting count when dropped.
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -198,13 +190,9 @@ impl TargetPool {
         limit: &ConnectionLimit,
         reuse: bool,
     ) -> Result<Result<OwnedSemaphorePermit, PooledConn>, ProxyError> {
-        if limit.pending.fetch_add(1, Ordering::AcqRel) >= limit.max_pending {
-            limit.pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(limit_error(
-                "upstream connection limit reached and too many requests waiting",
-            ));
-        }
-        let _waiting = Waiting(&limit.pending);
+        let _waiting = limit.pending.try_acquire_owned().ok_or_else(|| {
+            limit_error("upstream connection limit reached and too many requests waiting")
+        })?;
         let deadline = tokio::time::Instant::now() + self.connect_timeout;
         loop {
             tokio::select! {
