@@ -245,28 +245,34 @@ fn bad_balance_and_missing_hash_on_are_config_errors() {
 }
 
 /// A target that refuses connections got nothing of the request, so the
-/// request fails over to another target instead of failing.
+/// request fails over to another target instead of failing (HTTP/1.1 and
+/// HTTP/2 upstreams alike).
 #[test]
 fn connect_failure_fails_over_to_another_target() {
-    let live = Upstream::echo();
-    let dead = tollgate_testkit::unused_addr();
-    let tg = Tollgate::start_with_defaults(&render(
-        r#"
+    for (live, extra) in [
+        (Upstream::echo(), ""),
+        (Upstream::h2c_echo(), "    protocol: h2c"),
+    ] {
+        let dead = tollgate_testkit::unused_addr();
+        let tg = Tollgate::start_with_defaults(&render(
+            r#"
 listeners:
   - {name: web, address: 127.0.0.1:0}
 upstreams:
   - name: pool
     targets: [{address: "{dead}"}, {address: "{live}"}]
+{extra}
 routes:
   - {name: all, upstream: pool}
 "#,
-        &[("dead", &dead), ("live", &live.addr())],
-    ));
-    for i in 0..20 {
-        let resp = get(tg.addr("web"), &format!("/r{i}"));
-        assert_eq!(resp.status, 200, "request {i}: {}", resp.text());
+            &[("dead", &dead), ("live", &live.addr()), ("extra", &extra)],
+        ));
+        for i in 0..20 {
+            let resp = get(tg.addr("web"), &format!("/r{i}"));
+            assert_eq!(resp.status, 200, "{extra} request {i}: {}", resp.text());
+        }
+        assert_eq!(live.request_count(), 20, "{extra}");
     }
-    assert_eq!(live.request_count(), 20);
 }
 
 /// With every target refusing connections the answer is a 502.

@@ -393,3 +393,34 @@ fn max_connections_queues_up_to_max_pending_and_refuses_the_rest() {
     assert!(results[2].2 < Duration::from_millis(300), "{results:?}");
     assert_eq!(slow.connection_count(), 1);
 }
+
+/// A request refused by the upstream's own connection limit is answered at
+/// once: not retried (every target shares the limit) and not counted
+/// against the target by passive health.
+#[test]
+fn a_connection_limit_refusal_is_neither_retried_nor_a_target_failure() {
+    let slow = Upstream::slow(Duration::from_millis(400));
+    let tg = start(
+        &[&slow],
+        "    circuit_breaker: {max_connections: 1, max_pending: 0}
+    retries: {attempts: 3, on: [connect_error], backoff: {base: 2s, max: 2s}}
+    health:
+      passive: {consecutive_failures: 1, eject_for: 10s}",
+    );
+    let addr = tg.addr("web");
+    let holder = std::thread::spawn(move || get(addr, "/").status);
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let refused = get(addr, "/");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(
+        refused.text().contains("too many requests waiting"),
+        "{}",
+        refused.text()
+    );
+    assert!(started.elapsed() < Duration::from_millis(250));
+    assert_eq!(holder.join().unwrap(), 200);
+    // Still in rotation.
+    assert_eq!(get(addr, "/").status, 200);
+    assert!(tg.upstream_states()[0].targets[0].available);
+}

@@ -20,7 +20,7 @@ use crate::forward;
 use crate::health::UpstreamHealth;
 use crate::resilience::{now_secs, random_unit};
 use crate::snapshot::{InFlightTicket, Snapshot, Worker};
-use crate::upstream::{exchange, OutgoingRequest, UpstreamBody};
+use crate::upstream::{exchange, h2_send, H2Sender, OutgoingRequest, PooledConn, UpstreamBody};
 
 /// Forwards to upstream `u`: admission (concurrency cap, breaker), then
 /// attempts with failover and retries; the breaker learns the outcome.
@@ -234,33 +234,23 @@ async fn attempt<'b>(
                 && budget.try_withdraw(now_secs())
         })
     };
-    let mut t = first;
     // Failover: a target that cannot be connected to got nothing of the
     // request, so another one is tried (each at most once).
-    let mut fresh = None;
-    if upstream.protocol == UpstreamProtocol::Http1 {
-        let mut excluded: Option<Available> = None;
-        loop {
-            match worker.pools[u][t].checkout().await {
-                Ok(conn) => {
-                    fresh = Some(conn);
-                    break;
-                }
-                Err(e) => {
-                    report(health, t, false);
-                    if !e.retryable {
-                        return Err((Some(t), Failed::Connect(e)));
-                    }
-                    let others = excluded.get_or_insert_with(|| set.clone());
-                    others.set(t, false);
-                    match pick_target(worker, u, key, others) {
-                        Some(next) => t = next,
-                        None => return Err((Some(t), Failed::Connect(e))),
-                    }
-                }
-            }
-        }
-    }
+    let (t, opened) = if upstream.protocol == UpstreamProtocol::Http1 {
+        let (t, conn) = failover(worker, u, first, set, key, |t| {
+            worker.pools[u][t].checkout()
+        })
+        .await?;
+        (t, Opened::H1(conn))
+    } else {
+        let (t, sender) = failover(worker, u, first, set, key, |t| {
+            // Boxed: the h2 client's connect and handshake would otherwise
+            // enlarge every request's future.
+            Box::pin(worker.h2[u][t].sender(&worker.pools[u][t]))
+        })
+        .await?;
+        (t, Opened::H2(sender))
+    };
     // In flight from here until the response body is over (or this
     // attempt fails and the ticket drops).
     let mut ticket = InFlightTicket::acquire(&worker.snapshot, u, t);
@@ -280,59 +270,61 @@ async fn attempt<'b>(
         HostRewrite::Fixed(h) => h,
     };
 
-    if upstream.protocol != UpstreamProtocol::Http1 {
-        let scheme = if upstream.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let uri = format!("{scheme}://{upstream_host}{target_path}");
-        let mut builder = http::Request::builder()
-            .method(req.method.clone())
-            .uri(uri)
-            .version(Version::HTTP_2);
-        if let Some(h) = builder.headers_mut() {
-            *h = headers.clone();
-            h.remove(header::HOST);
-            h.remove(header::CONNECTION);
-            h.remove(header::UPGRADE);
-        }
-        let resp = tokio::time::timeout(
-            upstream.response_header_timeout,
-            // Boxed: the h2c client's state would otherwise enlarge every request's future.
-            Box::pin(worker.h2[u][t].send(pool, builder, body)),
-        )
-        .await
-        .map_err(|_| {
-            ProxyError::upstream(
-                ErrorKind::UpstreamTimeout,
-                "upstream did not answer in time",
-            )
-        })
-        .and_then(|r| r)
-        .map_err(|e| {
-            if e.source == ErrorSource::Upstream {
-                report(health, t, false);
+    let mut conn = match opened {
+        Opened::H1(conn) => conn,
+        Opened::H2(sender) => {
+            let scheme = if upstream.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let uri = format!("{scheme}://{upstream_host}{target_path}");
+            let mut builder = http::Request::builder()
+                .method(req.method.clone())
+                .uri(uri)
+                .version(Version::HTTP_2);
+            if let Some(h) = builder.headers_mut() {
+                *h = headers.clone();
+                h.remove(header::HOST);
+                h.remove(header::CONNECTION);
+                h.remove(header::UPGRADE);
             }
-            (Some(t), Failed::Exchange(e))
-        })?;
-        report(health, t, resp.status().as_u16() < 500);
-        let elapsed = started.elapsed();
-        balancer.record_latency(t, elapsed);
-        pool.record_latency(elapsed);
-        if retry_status(resp.status()) {
-            return Err((Some(t), Failed::Status));
+            let resp = tokio::time::timeout(
+                upstream.response_header_timeout,
+                // Boxed: the h2 client's state would otherwise enlarge every request's future.
+                Box::pin(h2_send(sender, builder, body)),
+            )
+            .await
+            .map_err(|_| {
+                ProxyError::upstream(
+                    ErrorKind::UpstreamTimeout,
+                    "upstream did not answer in time",
+                )
+            })
+            .and_then(|r| r)
+            .map_err(|e| {
+                if e.source == ErrorSource::Upstream {
+                    report(health, t, false);
+                }
+                (Some(t), Failed::Exchange(e))
+            })?;
+            report(health, t, resp.status().as_u16() < 500);
+            let elapsed = started.elapsed();
+            balancer.record_latency(t, elapsed);
+            pool.record_latency(elapsed);
+            if retry_status(resp.status()) {
+                return Err((Some(t), Failed::Status));
+            }
+            ticket.hold(slot.take());
+            let (mut parts, body) = resp.into_parts();
+            finish_response_headers(&mut parts.headers, route, &req.request_id, false);
+            return Ok((
+                t,
+                Response::from_parts(parts, ResponseBody::H2(body, ticket)),
+                elapsed,
+            ));
         }
-        ticket.hold(slot.take());
-        let (mut parts, body) = resp.into_parts();
-        finish_response_headers(&mut parts.headers, route, &req.request_id, false);
-        return Ok((
-            t,
-            Response::from_parts(parts, ResponseBody::H2(body, ticket)),
-            elapsed,
-        ));
-    }
-
+    };
     let host_value = match &route.forwarding.host {
         HostRewrite::Preserve if headers.contains_key(header::HOST) => None,
         _ => HeaderValue::from_str(upstream_host).ok(),
@@ -340,13 +332,6 @@ async fn attempt<'b>(
     if let Some(v) = host_value {
         headers.insert(header::HOST, v);
     }
-    let mut conn = match fresh {
-        Some(conn) => conn,
-        None => pool.checkout().await.map_err(|e| {
-            report(health, t, false);
-            (Some(t), Failed::Connect(e))
-        })?,
-    };
     let idempotent = is_idempotent(&req.method);
     let head = loop {
         let outgoing = OutgoingRequest {
@@ -368,7 +353,9 @@ async fn attempt<'b>(
             // processed, so a fresh connection to the same target is safe.
             Err(e) if e.before_response && idempotent && conn.reused => {
                 conn = pool.connect().await.map_err(|e| {
-                    report(health, t, false);
+                    if e.retryable {
+                        report(health, t, false);
+                    }
                     (Some(t), Failed::Connect(e))
                 })?;
             }
@@ -419,6 +406,49 @@ async fn attempt<'b>(
     Ok((t, resp, elapsed))
 }
 
+/// What an attempt sends on.
+enum Opened {
+    /// A pooled HTTP/1.1 connection.
+    H1(PooledConn),
+    /// The target's shared HTTP/2 connection.
+    H2(H2Sender),
+}
+
+/// Opens a connection to `first` with `open`, failing over to other targets
+/// of `set` while connecting fails; each failure is a passive health failure
+/// of its target. A refusal by the upstream's connection limit (not
+/// retryable) ends the search: every target shares the limit, and it is no
+/// fault of the target.
+async fn failover<C, F>(
+    worker: &Worker,
+    u: usize,
+    first: usize,
+    set: &Available,
+    key: &PickKey,
+    mut open: impl FnMut(usize) -> F,
+) -> Result<(usize, C), (Option<usize>, Failed)>
+where
+    F: std::future::Future<Output = Result<C, ProxyError>>,
+{
+    let health = worker.snapshot.health[u].as_deref();
+    let mut t = first;
+    let mut excluded: Option<Available> = None;
+    loop {
+        let e = match open(t).await {
+            Ok(conn) => return Ok((t, conn)),
+            Err(e) if !e.retryable => return Err((Some(t), Failed::Connect(e))),
+            Err(e) => e,
+        };
+        report(health, t, false);
+        let others = excluded.get_or_insert_with(|| set.clone());
+        others.set(t, false);
+        match pick_target(worker, u, key, others) {
+            Some(next) => t = next,
+            None => return Err((Some(t), Failed::Connect(e))),
+        }
+    }
+}
+
 /// The error to answer with when `failed` may not be retried, `None` when
 /// a retry is allowed (and charged to the budget).
 fn give_up(
@@ -431,7 +461,12 @@ fn give_up(
     let (error, condition) = match failed {
         // The budget was charged when the status was judged retryable.
         Failed::Status => return None,
-        Failed::Connect(e) => (e, retry.is_some_and(|r| r.on.connect_error)),
+        // Not retryable: refused by the upstream's own connection limit,
+        // which every target shares.
+        Failed::Connect(e) => {
+            let condition = e.retryable && retry.is_some_and(|r| r.on.connect_error);
+            (e, condition)
+        }
         Failed::Exchange(e) => {
             let on = retry.map(|r| &r.on);
             let condition = resendable
