@@ -10,11 +10,11 @@ use http::{HeaderMap, Method, Response, StatusCode, Uri, Version};
 use tollgate_balance::{
     backoff, Admission, Available, ConcurrencyPermit, PickContext, RetryBudget,
 };
-use tollgate_config::{Balance, HostRewrite, Retries, Route, Sticky, UpstreamProtocol};
+use tollgate_config::{Balance, HostRewrite, Retries, Route, Sticky, Upstream, UpstreamProtocol};
 use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 
 use super::hash_key::{cookie_value, hash_key};
-use super::{request_host_with_port, Exchange, Incoming};
+use super::{Exchange, Incoming};
 use crate::body::{RequestBody, ResponseBody};
 use crate::forward;
 use crate::health::UpstreamHealth;
@@ -87,11 +87,7 @@ async fn attempts(
             &current
         }
     };
-    let idempotent = is_idempotent(&req.method);
-    let retry = upstream
-        .retries
-        .as_ref()
-        .filter(|r| r.attempts > 0 && (idempotent || r.non_idempotent));
+    let retry = retry_policy(upstream, &req.method);
     // A body is kept in memory to be sent again only when retries may
     // need it and its announced length is under the limit.
     let replay = match retry {
@@ -115,10 +111,6 @@ async fn attempts(
     let sticky = sticky_target(snapshot, u, req);
     let key = PickKey::of(worker, u, req);
     let mut headers = forwarded_headers(snapshot, route, req);
-    // A handle on the URI (reference-counted, no copy) so the target can
-    // borrow from it while the request is lent to each attempt.
-    let uri = req.uri.clone();
-    let target_path = upstream_target(route, &uri);
 
     let mut tried: Option<Available> = None;
     let mut retries_done = 0u32;
@@ -154,7 +146,6 @@ async fn attempts(
             body.as_mut(),
             status_retry,
             &mut headers,
-            &target_path,
             deadline,
             &mut slot,
         )
@@ -216,7 +207,6 @@ async fn attempt<'b>(
     replay: Option<&mut RequestBody<'b>>,
     status_retry: Option<&RetryBudget>,
     headers: &mut HeaderMap,
-    target_path: &str,
     deadline: tokio::time::Instant,
     slot: &mut Option<ConcurrencyPermit>,
 ) -> Result<(usize, Response<ResponseBody>, Duration), (Option<usize>, Failed)> {
@@ -261,6 +251,7 @@ async fn attempt<'b>(
         Some(b) => b,
         None => &mut req.body,
     };
+    let target_path = upstream_target(route, &req.uri);
     let upstream_host: &str = match &route.forwarding.host {
         HostRewrite::Preserve => headers
             .get(header::HOST)
@@ -284,7 +275,12 @@ async fn attempt<'b>(
                 .uri(uri)
                 .version(Version::HTTP_2);
             if let Some(h) = builder.headers_mut() {
-                *h = headers.clone();
+                // Copied only when a retry may need them again.
+                *h = if retry_policy(upstream, &req.method).is_some() {
+                    headers.clone()
+                } else {
+                    std::mem::take(headers)
+                };
                 h.remove(header::HOST);
                 h.remove(header::CONNECTION);
                 h.remove(header::UPGRADE);
@@ -336,7 +332,7 @@ async fn attempt<'b>(
     let head = loop {
         let outgoing = OutgoingRequest {
             method: &req.method,
-            target: target_path,
+            target: &target_path,
             headers,
             body,
         };
@@ -483,6 +479,15 @@ fn give_up(
     (!allowed).then_some(error)
 }
 
+/// The upstream's retries when they apply to `method` (non-idempotent
+/// methods only with `methods: all`).
+fn retry_policy<'u>(upstream: &'u Upstream, method: &Method) -> Option<&'u Retries> {
+    upstream
+        .retries
+        .as_ref()
+        .filter(|r| r.attempts > 0 && (is_idempotent(method) || r.non_idempotent))
+}
+
 fn is_idempotent(m: &Method) -> bool {
     matches!(
         *m,
@@ -494,9 +499,16 @@ fn is_idempotent(m: &Method) -> bool {
 /// X-Forwarded-*, Forwarded, Via, request id); Host is set per attempt.
 fn forwarded_headers(snapshot: &Snapshot, route: &Route, req: &mut Incoming<'_>) -> HeaderMap {
     let mut headers = std::mem::take(&mut req.headers);
-    let host_sent: Cow<'_, str> = match req.uri.authority() {
-        Some(a) => Cow::Borrowed(a.as_str()),
-        None => Cow::Owned(request_host_with_port(&req.uri, &headers).to_owned()),
+    // The Host as sent is read while the fields change below: a handle on
+    // the field's value (a reference count on the head's buffer), not a copy.
+    let host_field = match req.uri.authority() {
+        Some(_) => None,
+        None => headers.get(header::HOST).cloned(),
+    };
+    let host_sent: &str = match (req.uri.authority(), &host_field) {
+        (Some(a), _) => a.as_str(),
+        (None, Some(h)) => h.to_str().unwrap_or(""),
+        (None, None) => "",
     };
     forward::strip_hop_by_hop(&mut headers, req.upgrade, false);
     headers.remove(header::EXPECT);
@@ -504,7 +516,7 @@ fn forwarded_headers(snapshot: &Snapshot, route: &Route, req: &mut Incoming<'_>)
         &mut headers,
         &route.forwarding,
         &req.client,
-        &host_sent,
+        host_sent,
         req.version,
     );
     headers.insert(&route.forwarding.request_id_header, req.request_id.clone());
@@ -518,7 +530,7 @@ fn forwarded_headers(snapshot: &Snapshot, route: &Route, req: &mut Incoming<'_>)
     // HTTP/1.1 clients' Host is already right (the codec aligned it with an
     // absolute-form target); an HTTP/2 :authority needs writing.
     if route.forwarding.host == HostRewrite::Preserve && !headers.contains_key(header::HOST) {
-        if let Ok(v) = HeaderValue::from_str(&host_sent) {
+        if let Ok(v) = HeaderValue::from_str(host_sent) {
             headers.insert(header::HOST, v);
         }
     }
