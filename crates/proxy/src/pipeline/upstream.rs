@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode, Uri, Version};
 use tollgate_balance::{
-    backoff, Admission, Available, ConcurrencyPermit, PickContext, RetryBudget,
+    backoff, hash64, Admission, Available, ConcurrencyPermit, PickContext, RetryBudget,
 };
 use tollgate_config::{Balance, HostRewrite, Retries, Route, Sticky, Upstream, UpstreamProtocol};
 use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
@@ -611,7 +611,7 @@ fn pick_target(worker: &Worker, u: usize, key: &PickKey, available: &Available) 
     match key {
         PickKey::None => {}
         PickKey::Ip(ip) => ctx = ctx.with_client_ip(*ip),
-        PickKey::Bytes(b) => ctx = ctx.with_hash_key(b),
+        PickKey::Hash(h) => ctx = ctx.with_key_hash(*h),
     }
     worker.snapshot.balancers[u].pick(&ctx)
 }
@@ -643,8 +643,9 @@ pub(super) enum PickKey {
     None,
     /// `ip_hash`: the client's address.
     Ip(std::net::IpAddr),
-    /// `consistent_hash`: the bytes of the configured source.
-    Bytes(Vec<u8>),
+    /// `consistent_hash`: the hash of the configured source's bytes
+    /// (hashed at once, so nothing is copied out of the request).
+    Hash(u64),
 }
 
 impl PickKey {
@@ -654,8 +655,9 @@ impl PickKey {
             Balance::ConsistentHash(on) => {
                 let mut ip_key = [0u8; 16];
                 match hash_key(on, req, &mut ip_key) {
-                    Some(key) => PickKey::Bytes(key.to_vec()),
-                    None => PickKey::None,
+                    // An empty key counts as none (round robin), as in balance.
+                    Some(key) if !key.is_empty() => PickKey::Hash(hash64(key)),
+                    _ => PickKey::None,
                 }
             }
             _ => PickKey::None,
