@@ -105,3 +105,33 @@ fn changed_upstreams_are_rebuilt_and_listener_changes_refused() {
         "after"
     );
 }
+
+/// Where a definition sits in the file is no part of it: an upstream with
+/// `tls` (whose settings remember their line for error messages) keeps its
+/// state when another upstream is added above it.
+#[test]
+fn an_upstream_moved_in_the_file_is_kept() {
+    let yaml = |before: &str| {
+        render(
+            r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+{before}  - name: secure
+    targets: [{address: "127.0.0.1:1"}]
+    tls: {verify: false}
+routes:
+  - {name: home, respond: {status: 200, body: "ok"}}
+"#,
+            &[("before", &before)],
+        )
+    };
+    let tg = Tollgate::start_with_defaults(&yaml(""));
+    let summary = tg
+        .reload_with_defaults(&yaml(
+            "  - name: other\n    targets: [{address: \"127.0.0.1:2\"}]\n",
+        ))
+        .expect("reload");
+    assert_eq!(summary.kept, ["secure"]);
+    assert_eq!(summary.rebuilt, ["other"]);
+}

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use http::HeaderName;
 use tollgate_balance::{Algorithm, Available, Balancer, ConcurrencyPermit, Target, DEFAULT_DECAY};
-use tollgate_config::{Balance, Config, ConfigError, Policy, UpstreamProtocol};
+use tollgate_config::{
+    Balance, Config, ConfigError, Origin, Policy, TrustRoots, Upstream, UpstreamProtocol,
+};
 use tollgate_core::RequestIdGenerator;
 use tollgate_edge::cache::Cache;
 use tollgate_edge::client_limits::ClientLimiter;
@@ -59,54 +61,86 @@ impl Snapshot {
     /// Compiles `config`; reads the files its upstreams' TLS settings name
     /// (CA bundles, client certificates), whose problems are the errors.
     pub fn build(config: Config) -> Result<Self, Vec<ConfigError>> {
-        let tls = tls::build(&config)?;
+        Self::compile(config, None)
+    }
+
+    /// Compiles `config` to replace `old` (a reload): an upstream whose
+    /// definition is unchanged (same name, same settings) keeps its
+    /// balancer and in-flight counts, health state, retry budget and
+    /// breaker, resolved addresses and TLS settings, and (in
+    /// [`Worker::after`]) its connection pools.
+    pub fn build_after(config: Config, old: &Snapshot) -> Result<Self, Vec<ConfigError>> {
+        Self::compile(config, Some(old))
+    }
+
+    fn compile(config: Config, old: Option<&Snapshot>) -> Result<Self, Vec<ConfigError>> {
+        // Read for every upstream, kept or not, so a reload reports a TLS
+        // file that went missing even under an unchanged definition.
+        let mut tls = tls::build(&config)?;
         let names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
         let router = Router::new(&config.routes, &names);
-        let balancers = config
-            .upstreams
-            .iter()
-            .map(|u| {
-                // Seeds of the random pickers: distinct per upstream,
-                // different from run to run.
-                let algorithm = algorithm(&u.balance, seed());
-                let targets: Vec<Target<'_>> = u
-                    .targets
+        let carried: Vec<Option<usize>> = match old {
+            None => vec![None; config.upstreams.len()],
+            Some(old) => {
+                let old_defs: Vec<Upstream> = old.config.upstreams.iter().map(comparable).collect();
+                config
+                    .upstreams
                     .iter()
-                    .map(|t| Target::new(&t.address, t.weight))
-                    .collect();
-                Arc::new(Balancer::new(&algorithm, &targets))
-            })
-            .collect();
-        let available = config
-            .upstreams
-            .iter()
-            .map(|u| Available::all(u.targets.len()))
-            .collect();
-        let health = config
-            .upstreams
-            .iter()
-            .zip(&tls)
-            .map(|(u, t)| {
-                let active = u.health.as_ref().is_some_and(|h| h.active.is_some());
-                let probe_tls = t.as_deref().filter(|_| active).map(tls::for_probes);
-                UpstreamHealth::new(u, probe_tls).map(Arc::new)
-            })
-            .collect();
-        let resilience = config
-            .upstreams
-            .iter()
-            .map(|u| Arc::new(Resilience::new(u)))
-            .collect();
-        let addrs = config
-            .upstreams
-            .iter()
-            .map(|u| {
-                u.targets
-                    .iter()
-                    .map(|t| Arc::new(TargetAddrs::new(&t.address)))
+                    .map(|u| {
+                        let def = comparable(u);
+                        old_defs.iter().position(|d| *d == def)
+                    })
                     .collect()
-            })
+            }
+        };
+        // Only new or changed upstreams' names are looked up (all at once).
+        let fresh_names: Vec<&str> = config
+            .upstreams
+            .iter()
+            .zip(&carried)
+            .filter(|(_, c)| c.is_none())
+            .flat_map(|(u, _)| u.targets.iter().map(|t| t.address.as_str()))
             .collect();
+        let mut resolved = TargetAddrs::resolve_all(&fresh_names).into_iter();
+
+        let n = config.upstreams.len();
+        let mut balancers = Vec::with_capacity(n);
+        let mut available = Vec::with_capacity(n);
+        let mut health = Vec::with_capacity(n);
+        let mut resilience = Vec::with_capacity(n);
+        let mut addrs = Vec::with_capacity(n);
+        for (i, u) in config.upstreams.iter().enumerate() {
+            if let (Some(old), Some(j)) = (old, carried[i]) {
+                balancers.push(old.balancers[j].clone());
+                available.push(old.available[j].clone());
+                health.push(old.health[j].clone());
+                resilience.push(old.resilience[j].clone());
+                addrs.push(old.addrs[j].clone());
+                tls[i] = old.tls[j].clone();
+                continue;
+            }
+            // Seeds of the random pickers: distinct per upstream, different
+            // from run to run.
+            let algorithm = algorithm(&u.balance, seed());
+            let targets: Vec<Target<'_>> = u
+                .targets
+                .iter()
+                .map(|t| Target::new(&t.address, t.weight))
+                .collect();
+            balancers.push(Arc::new(Balancer::new(&algorithm, &targets)));
+            available.push(Available::all(u.targets.len()));
+            let active = u.health.as_ref().is_some_and(|h| h.active.is_some());
+            let probe_tls = tls[i].as_deref().filter(|_| active).map(tls::for_probes);
+            health.push(UpstreamHealth::new(u, probe_tls).map(Arc::new));
+            resilience.push(Arc::new(Resilience::new(u)));
+            addrs.push(
+                resolved
+                    .by_ref()
+                    .take(u.targets.len())
+                    .map(Arc::new)
+                    .collect(),
+            );
+        }
         let client_limits = config
             .listeners
             .iter()
@@ -140,47 +174,9 @@ impl Snapshot {
             client_limits,
             tls,
             client_cert_headers,
-            carried: Vec::new(),
+            carried,
             caches,
         })
-    }
-}
-
-impl Snapshot {
-    /// Compiles `config` to replace `old` (a reload): an upstream whose
-    /// definition is unchanged (same name, same settings) keeps its
-    /// balancer and in-flight counts, health state, retry budget and
-    /// breaker, resolved addresses and TLS settings, and (in
-    /// [`Worker::after`]) its connection pools.
-    pub fn build_after(config: Config, old: &Snapshot) -> Result<Self, Vec<ConfigError>> {
-        let mut new = Self::build(config)?;
-        let old_defs: Vec<String> = old
-            .config
-            .upstreams
-            .iter()
-            .map(|u| format!("{u:?}"))
-            .collect();
-        new.carried = new
-            .config
-            .upstreams
-            .iter()
-            .map(|u| {
-                // The debug form covers every setting, so equal text means
-                // an equal definition (names included).
-                let def = format!("{u:?}");
-                old_defs.iter().position(|d| *d == def)
-            })
-            .collect();
-        for (u, j) in new.carried.iter().enumerate() {
-            let Some(j) = *j else { continue };
-            new.balancers[u] = old.balancers[j].clone();
-            new.available[u] = old.available[j].clone();
-            new.health[u] = old.health[j].clone();
-            new.resilience[u] = old.resilience[j].clone();
-            new.addrs[u] = old.addrs[j].clone();
-            new.tls[u] = old.tls[j].clone();
-        }
-        Ok(new)
     }
 
     /// The cache store of step `step` of route `route`, if it is a `cache` step.
@@ -226,6 +222,31 @@ fn build_caches(config: &Config) -> Vec<Vec<Option<Arc<Cache>>>> {
                 .collect()
         })
         .collect()
+}
+
+/// `u` as compared on reload: equal settings, with the places its TLS files
+/// were written blanked (a line added above moves them, and says nothing
+/// about the upstream).
+fn comparable(u: &Upstream) -> Upstream {
+    let mut u = u.clone();
+    if let Some(tls) = &mut u.tls {
+        let blank = |o: &mut Origin| {
+            *o = Origin {
+                file: String::new(),
+                location: None,
+                path: String::new(),
+            }
+        };
+        blank(&mut tls.origin);
+        if let TrustRoots::File(f) = &mut tls.roots {
+            blank(&mut f.origin);
+        }
+        if let Some(c) = &mut tls.client_cert {
+            blank(&mut c.cert.origin);
+            blank(&mut c.key.origin);
+        }
+    }
+    u
 }
 
 /// The balancer algorithm for a configured `balance`.

@@ -49,6 +49,42 @@ impl TargetAddrs {
         }
     }
 
+    /// The addresses of each of `names`, in order. DNS names are looked up
+    /// in parallel (a short-lived thread each, a batch at a time), so start
+    /// and reload wait about as long as the slowest lookup rather than the
+    /// sum of all of them when a resolver is slow to answer.
+    pub(crate) fn resolve_all(names: &[&str]) -> Vec<Self> {
+        /// Lookups running at once.
+        const BATCH: usize = 32;
+        let mut out = Vec::with_capacity(names.len());
+        for batch in names.chunks(BATCH) {
+            std::thread::scope(|s| {
+                let running: Vec<_> = batch
+                    .iter()
+                    .map(|name| {
+                        if name.parse::<SocketAddr>().is_ok() {
+                            return None;
+                        }
+                        std::thread::Builder::new()
+                            .name("tollgate-dns-lookup".into())
+                            .spawn_scoped(s, move || Self::new(name))
+                            .ok()
+                    })
+                    .collect();
+                for (name, lookup) in batch.iter().zip(running) {
+                    // Literals (and lookups whose thread could not start)
+                    // are done here.
+                    out.push(
+                        lookup
+                            .and_then(|h| h.join().ok())
+                            .unwrap_or_else(|| Self::new(name)),
+                    );
+                }
+            });
+        }
+        out
+    }
+
     /// The address the next connection goes to, `None` while it resolves to nothing.
     pub(crate) fn pick(&self) -> Option<SocketAddr> {
         let addrs = self.current.load();
@@ -155,6 +191,13 @@ mod tests {
             .all(|a| a.ip().is_loopback() && a.port() == 81));
         let missing = TargetAddrs::new("no-such-host.invalid:80");
         assert_eq!(missing.pick(), None);
+
+        let all =
+            TargetAddrs::resolve_all(&["127.0.0.1:81", "localhost:82", "no-such-host.invalid:80"]);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].pick(), lit.pick());
+        assert!(all[1].dynamic && all[1].current().iter().all(|a| a.port() == 82));
+        assert_eq!(all[2].pick(), None);
     }
 
     #[test]
