@@ -135,3 +135,24 @@ routes:
     assert_eq!(summary.kept, ["secure"]);
     assert_eq!(summary.rebuilt, ["other"]);
 }
+
+/// Listeners cannot change in a reload, so their per-client tables carry
+/// on: a client at its rate limit is still limited after a reload.
+#[test]
+fn per_client_rates_keep_counting_across_a_reload() {
+    let yaml = |body: &str| {
+        render(
+            r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0, per_client: {rate: 1/10s, burst: 1}}
+routes:
+  - {name: home, respond: {status: 200, body: "{body}"}}
+"#,
+            &[("body", &body)],
+        )
+    };
+    let tg = Tollgate::start_with_defaults(&yaml("before"));
+    assert_eq!(request(tg.addr("web"), "GET", "/", &[], b"").status, 200);
+    tg.reload_with_defaults(&yaml("after")).expect("reload");
+    assert_eq!(request(tg.addr("web"), "GET", "/", &[], b"").status, 429);
+}

@@ -68,7 +68,8 @@ impl Snapshot {
     /// definition is unchanged (same name, same settings) keeps its
     /// balancer and in-flight counts, health state, retry budget and
     /// breaker, resolved addresses and TLS settings, and (in
-    /// [`Worker::after`]) its connection pools.
+    /// [`Worker::after`]) its connection pools. Listeners cannot change on
+    /// a reload, so their per-client tables are kept too.
     pub fn build_after(config: Config, old: &Snapshot) -> Result<Self, Vec<ConfigError>> {
         Self::compile(config, Some(old))
     }
@@ -141,15 +142,18 @@ impl Snapshot {
                     .collect(),
             );
         }
-        let client_limits = config
-            .listeners
-            .iter()
-            .map(|l| {
-                l.per_client
-                    .as_ref()
-                    .map(|c| Arc::new(ClientLimiter::new(c)))
-            })
-            .collect();
+        let client_limits = match old {
+            Some(old) => old.client_limits.clone(),
+            None => config
+                .listeners
+                .iter()
+                .map(|l| {
+                    l.per_client
+                        .as_ref()
+                        .map(|c| Arc::new(ClientLimiter::new(c)))
+                })
+                .collect(),
+        };
         let mut client_cert_headers = Vec::new();
         for auth in config
             .listeners
