@@ -18,6 +18,7 @@ use tollgate_balance::{Available, Rng};
 use tollgate_config::{ActiveHealth, Health, PassiveHealth, Probe, Upstream, WhenAllDown};
 use tollgate_net::MaybeTls;
 
+use crate::background;
 use crate::resilience::seed;
 use crate::upstream::tls::TargetTls;
 
@@ -318,7 +319,7 @@ fn millis(d: Duration) -> u64 {
 /// true. `None` when no upstream has active checks.
 pub(crate) fn start_checkers(
     states: &[Option<Arc<UpstreamHealth>>],
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
     let active: Vec<Arc<UpstreamHealth>> = states
         .iter()
@@ -329,28 +330,14 @@ pub(crate) fn start_checkers(
     if active.is_empty() {
         return Ok(None);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let thread = std::thread::Builder::new()
-        .name("tollgate-health".into())
-        .spawn(move || {
-            runtime.block_on(async {
-                for state in &active {
-                    for t in 0..state.targets.len() {
-                        tokio::spawn(check_loop(state.clone(), t, Rng::new(seed())));
-                    }
-                }
-                while !*shutdown.borrow() {
-                    if shutdown.changed().await.is_err() {
-                        break;
-                    }
-                }
-            });
-            // Probes in progress (and DNS lookups on blocking threads) are
-            // abandoned, not awaited.
-            runtime.shutdown_background();
-        })?;
+    // Probes in progress when it stops are abandoned, not awaited.
+    let thread = background::spawn("tollgate-health", shutdown, move || {
+        for state in &active {
+            for t in 0..state.targets.len() {
+                tokio::spawn(check_loop(state.clone(), t, Rng::new(seed())));
+            }
+        }
+    })?;
     Ok(Some(thread))
 }
 

@@ -12,6 +12,8 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
+use crate::background;
+
 /// The addresses a configured `host:port` stands for, shared by all workers.
 #[derive(Debug)]
 pub(crate) struct TargetAddrs {
@@ -129,48 +131,34 @@ fn lookup(name: &str) -> std::io::Result<Vec<SocketAddr>> {
 /// lookup keeps the last good answer.
 pub(crate) fn start_resolver(
     targets: Vec<(Arc<TargetAddrs>, Duration)>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<Option<JoinHandle<()>>> {
     let targets: Vec<_> = targets.into_iter().filter(|(t, _)| t.dynamic).collect();
     if targets.is_empty() {
         return Ok(None);
     }
-    let thread = std::thread::Builder::new()
-        .name("tollgate-dns".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                tracing::error!("DNS resolver runtime failed to start");
-                return;
-            };
-            rt.block_on(async move {
-                for (target, every) in targets {
-                    let mut stop = shutdown.clone();
-                    tokio::spawn(async move {
-                        loop {
-                            tokio::select! {
-                                _ = tokio::time::sleep(every) => {}
-                                _ = stop.changed() => return,
-                            }
-                            let name = target.name.clone();
-                            match tokio::task::spawn_blocking(move || lookup(&name)).await {
-                                Ok(Ok(addrs)) if !addrs.is_empty() => target.update(addrs),
-                                Ok(Ok(_)) => tracing::warn!(target = %target.name, "DNS answer is empty; keeping the last addresses"),
-                                Ok(Err(e)) => tracing::warn!(target = %target.name, "DNS lookup failed, keeping the last addresses: {e}"),
-                                Err(_) => {}
-                            }
+    // Lookups in progress when it stops are abandoned, not awaited: a
+    // resolver that does not answer must not hold up a reload.
+    let thread = background::spawn("tollgate-dns", shutdown, move || {
+        for (target, every) in targets {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let name = target.name.clone();
+                    match tokio::task::spawn_blocking(move || lookup(&name)).await {
+                        Ok(Ok(addrs)) if !addrs.is_empty() => target.update(addrs),
+                        Ok(Ok(_)) => {
+                            tracing::warn!(target = %target.name, "DNS answer is empty; keeping the last addresses")
                         }
-                    });
-                }
-                while !*shutdown.borrow() {
-                    if shutdown.changed().await.is_err() {
-                        break;
+                        Ok(Err(e)) => {
+                            tracing::warn!(target = %target.name, "DNS lookup failed, keeping the last addresses: {e}")
+                        }
+                        Err(_) => {}
                     }
                 }
             });
-        })?;
+        }
+    })?;
     Ok(Some(thread))
 }
 
