@@ -7,30 +7,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tollgate_testkit::{get, render, request, Tollgate, Upstream};
+use tollgate_testkit::{get, request, Tollgate, Upstream};
 
 /// tollgate in front of `a` and `b` (weights `wa`, `wb`) with `extra`
 /// written into the upstream (e.g. `balance: random`).
 fn start(a: &Upstream, wa: u32, b: &Upstream, wb: u32, extra: &str) -> Tollgate {
-    Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "{a}", weight: {wa}}, {address: "{b}", weight: {wb}}]
-{extra}
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[
-            ("a", &a.addr()),
-            ("wa", &wa),
-            ("b", &b.addr()),
-            ("wb", &wb),
-            ("extra", &extra),
-        ],
-    ))
+    Tollgate::in_front_of(&[(a, wa), (b, wb)], extra)
 }
 
 /// The upstream that answered.
@@ -254,19 +236,7 @@ fn connect_failure_fails_over_to_another_target() {
         (Upstream::h2c_echo(), "    protocol: h2c"),
     ] {
         let dead = tollgate_testkit::unused_addr();
-        let tg = Tollgate::start_with_defaults(&render(
-            r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "{dead}"}, {address: "{live}"}]
-{extra}
-routes:
-  - {name: all, upstream: pool}
-"#,
-            &[("dead", &dead), ("live", &live.addr()), ("extra", &extra)],
-        ));
+        let tg = Tollgate::in_front_of(&[dead, live.addr()], extra);
         for i in 0..20 {
             let resp = get(tg.addr("web"), &format!("/r{i}"));
             assert_eq!(resp.status, 200, "{extra} request {i}: {}", resp.text());
@@ -282,17 +252,6 @@ fn all_targets_down_is_a_bad_gateway() {
         tollgate_testkit::unused_addr(),
         tollgate_testkit::unused_addr(),
     );
-    let tg = Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "{a}"}, {address: "{b}"}]
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[("a", &a), ("b", &b)],
-    ));
+    let tg = Tollgate::in_front_of(&[a, b], "");
     assert_eq!(get(tg.addr("web"), "/").status, 502);
 }
