@@ -374,3 +374,31 @@ fn a_connection_limit_refusal_is_neither_retried_nor_a_target_failure() {
     assert_eq!(get(addr, "/").status, 200);
     assert!(tg.upstream_states()[0].targets[0].available);
 }
+
+/// Idle connections pooled for one target count under `max_connections`,
+/// but must not starve the other targets: a request that finds the cap
+/// taken by idle connections elsewhere closes one of them and connects.
+#[test]
+fn idle_connections_of_one_target_do_not_starve_another() {
+    let a = Upstream::slow(Duration::from_millis(200));
+    let b = Upstream::echo();
+    // Weights 3:1: the first two requests both go to a, the third to b.
+    let tg = Tollgate::in_front_of(
+        &[(&a, 3), (&b, 1)],
+        "    circuit_breaker: {max_connections: 2}\n    timeouts: {connect: 500ms}",
+    );
+    let addr = tg.addr("web");
+    let both: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || get(addr, "/").status))
+        .collect();
+    for h in both {
+        assert_eq!(h.join().unwrap(), 200);
+    }
+    assert_eq!(a.connection_count(), 2);
+    // a's two connections are idle in its pool, holding the cap.
+    let started = Instant::now();
+    let resp = get(addr, "/");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("x-upstream-id"), Some(b.id()));
+    assert!(started.elapsed() < Duration::from_millis(400));
+}

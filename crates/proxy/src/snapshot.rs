@@ -386,17 +386,15 @@ impl Worker {
                     .zip(addrs)
                     .enumerate()
                     .map(|(i, (t, addrs))| {
-                        Arc::new(
-                            TargetPool::new(
-                                t.address.clone(),
-                                addrs.clone(),
-                                u.pool_max_idle,
-                                u.pool_idle_timeout,
-                                u.connect_timeout,
-                                tls.as_ref().and_then(|tls| tls.get(i).cloned()),
-                            )
-                            .with_limit(limit.clone()),
+                        TargetPool::new(
+                            t.address.clone(),
+                            addrs.clone(),
+                            u.pool_max_idle,
+                            u.pool_idle_timeout,
+                            u.connect_timeout,
+                            tls.as_ref().and_then(|tls| tls.get(i).cloned()),
                         )
+                        .shared(limit.clone())
                     })
                     .collect()
             })
