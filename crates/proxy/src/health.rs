@@ -21,6 +21,7 @@ use tollgate_net::MaybeTls;
 use crate::background;
 use crate::resilience::seed;
 use crate::upstream::tls::TargetTls;
+use crate::upstream::TargetAddrs;
 
 /// No ejection in progress.
 const NOT_EJECTED: u64 = 0;
@@ -66,6 +67,9 @@ pub(crate) struct TargetHealthView {
 pub(crate) struct UpstreamHealth {
     name: String,
     addresses: Vec<String>,
+    /// What each target resolves to now (the pools' view, kept current by
+    /// the DNS thread): probes connect there, never looking names up.
+    resolved: Vec<Arc<TargetAddrs>>,
     targets: Vec<TargetHealth>,
     /// Targets that are healthy and not ejected, rebuilt on every change.
     available: ArcSwap<Available>,
@@ -87,9 +91,13 @@ pub(crate) struct UpstreamHealth {
 }
 
 impl UpstreamHealth {
-    /// The state of `upstream`'s targets, all healthy, or `None` when it
-    /// has no `health` section.
-    pub(crate) fn new(upstream: &Upstream, probe_tls: Option<Vec<TargetTls>>) -> Option<Self> {
+    /// The state of `upstream`'s targets (which resolve to `resolved`),
+    /// all healthy, or `None` when it has no `health` section.
+    pub(crate) fn new(
+        upstream: &Upstream,
+        resolved: &[Arc<TargetAddrs>],
+        probe_tls: Option<Vec<TargetTls>>,
+    ) -> Option<Self> {
         let health: &Health = upstream.health.as_ref()?;
         let n = upstream.targets.len();
         let targets = (0..n)
@@ -101,6 +109,7 @@ impl UpstreamHealth {
         Some(Self {
             name: upstream.name.clone(),
             addresses: upstream.targets.iter().map(|t| t.address.clone()).collect(),
+            resolved: resolved.to_vec(),
             targets,
             available: ArcSwap::from_pointee(Available::all(n)),
             all: Arc::new(Available::all(n)),
@@ -357,7 +366,10 @@ async fn check_loop(state: Arc<UpstreamHealth>, t: usize, rng: Rng) {
     let Some(active) = state.active.clone() else {
         return;
     };
-    let Some(address) = state.addresses.get(t).cloned() else {
+    let (Some(address), Some(resolved)) = (
+        state.addresses.get(t).cloned(),
+        state.resolved.get(t).cloned(),
+    ) else {
         return;
     };
     let tls = state.probe_tls.as_ref().and_then(|all| all.get(t).cloned());
@@ -378,7 +390,7 @@ async fn check_loop(state: Arc<UpstreamHealth>, t: usize, rng: Rng) {
         let started = tokio::time::Instant::now();
         let outcome = tokio::time::timeout(
             active.timeout,
-            probe(&address, tls.as_ref(), request.as_deref(), &active.probe),
+            probe(&resolved, tls.as_ref(), request.as_deref(), &active.probe),
         )
         .await
         .unwrap_or_else(|_| Err("timed out".to_string()));
@@ -391,15 +403,18 @@ async fn check_loop(state: Arc<UpstreamHealth>, t: usize, rng: Rng) {
     }
 }
 
-/// One probe: connect (and handshake when the upstream uses TLS), and for
-/// HTTP send `request` and check the status.
+/// One probe: connect to the target's next address (and handshake when the
+/// upstream uses TLS), and for HTTP send `request` and check the status.
 async fn probe(
-    address: &str,
+    resolved: &TargetAddrs,
     tls: Option<&TargetTls>,
     request: Option<&str>,
     kind: &Probe,
 ) -> Result<(), String> {
-    let tcp = TcpStream::connect(address)
+    let peer = resolved
+        .pick()
+        .ok_or_else(|| "resolves to no address".to_string())?;
+    let tcp = TcpStream::connect(peer)
         .await
         .map_err(|e| format!("connect failed: {e}"))?;
     let mut stream = match tls {

@@ -130,17 +130,16 @@ impl Snapshot {
                 .collect();
             balancers.push(Arc::new(Balancer::new(&algorithm, &targets)));
             available.push(Available::all(u.targets.len()));
+            let target_addrs: Vec<Arc<TargetAddrs>> = resolved
+                .by_ref()
+                .take(u.targets.len())
+                .map(Arc::new)
+                .collect();
             let active = u.health.as_ref().is_some_and(|h| h.active.is_some());
             let probe_tls = tls[i].as_deref().filter(|_| active).map(tls::for_probes);
-            health.push(UpstreamHealth::new(u, probe_tls).map(Arc::new));
+            health.push(UpstreamHealth::new(u, &target_addrs, probe_tls).map(Arc::new));
             resilience.push(Arc::new(Resilience::new(u)));
-            addrs.push(
-                resolved
-                    .by_ref()
-                    .take(u.targets.len())
-                    .map(Arc::new)
-                    .collect(),
-            );
+            addrs.push(target_addrs);
         }
         let client_limits = match old {
             Some(old) => old.client_limits.clone(),
