@@ -234,9 +234,7 @@ async fn attempt<'b>(
         (t, Opened::H1(conn))
     } else {
         let (t, sender) = failover(worker, u, first, set, key, |t| {
-            // Boxed: the h2 client's connect and handshake would otherwise
-            // enlarge every request's future.
-            Box::pin(worker.h2[u][t].sender(&worker.pools[u][t]))
+            worker.h2[u][t].sender(&worker.pools[u][t])
         })
         .await?;
         (t, Opened::H2(sender))

@@ -68,6 +68,21 @@ impl H2Session {
     /// The open connection, or a new one (a connect error when that fails,
     /// so the caller can fail over to another target).
     pub(crate) async fn sender(&self, pool: &TargetPool) -> Result<H2Sender, ProxyError> {
+        // The common case, an open connection nobody is replacing, needs
+        // neither a wait nor an allocation.
+        if let Ok(slot) = self.sender.try_lock() {
+            if let Some(s) = slot.as_ref().filter(|s| !s.is_closed()) {
+                return Ok(s.clone());
+            }
+        }
+        // Boxed: connecting and the handshake would otherwise enlarge every
+        // request's future.
+        Box::pin(self.open(pool)).await
+    }
+
+    /// The open connection once the lock is free (another request may just
+    /// have opened it), or a new one.
+    async fn open(&self, pool: &TargetPool) -> Result<H2Sender, ProxyError> {
         let mut slot = self.sender.lock().await;
         if let Some(s) = slot.as_ref() {
             if !s.is_closed() {
