@@ -156,3 +156,36 @@ routes:
     tg.reload_with_defaults(&yaml("after")).expect("reload");
     assert_eq!(request(tg.addr("web"), "GET", "/", &[], b"").status, 429);
 }
+
+/// An unchanged HTTP/2 upstream keeps its connection across a reload, as
+/// HTTP/1.1 upstreams keep their pools.
+#[test]
+fn unchanged_h2c_upstreams_keep_their_connection() {
+    let up = Upstream::h2c_echo();
+    let yaml = |body: &str| {
+        render(
+            r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - {name: app, protocol: h2c, targets: [{address: "{up}"}]}
+routes:
+  - {name: api, match: {path: {prefix: /api}}, upstream: app}
+  - {name: home, respond: {status: 200, body: "{body}"}}
+"#,
+            &[("up", &up.addr()), ("body", &body)],
+        )
+    };
+    let tg = Tollgate::start_with_defaults(&yaml("before"));
+    assert_eq!(
+        request(tg.addr("web"), "GET", "/api/1", &[], b"").status,
+        200
+    );
+    let summary = tg.reload_with_defaults(&yaml("after")).expect("reload");
+    assert_eq!(summary.kept, ["app"]);
+    assert_eq!(
+        request(tg.addr("web"), "GET", "/api/2", &[], b"").status,
+        200
+    );
+    assert_eq!(up.connection_count(), 1);
+}

@@ -315,7 +315,7 @@ pub(crate) struct Worker {
     /// `[upstream][target]` HTTP/1.1 pools.
     pub(crate) pools: Vec<Vec<Arc<TargetPool>>>,
     /// `[upstream][target]` HTTP/2 sessions (empty for HTTP/1.1 upstreams).
-    pub(crate) h2: Vec<Vec<H2Session>>,
+    pub(crate) h2: Vec<Vec<Arc<H2Session>>>,
     pub(crate) ids: Arc<RequestIdGenerator>,
     /// Shared by the worker's generations, so a reload loses no line.
     pub(crate) log: Arc<AccessLogBuffer>,
@@ -333,13 +333,17 @@ impl Worker {
     }
 
     /// The worker that replaces `self` after a reload to `snapshot`: pools
-    /// of carried-over upstreams are kept (their idle connections stay
-    /// warm), others start empty; the log buffer is the same.
+    /// and HTTP/2 sessions of carried-over upstreams are kept (their
+    /// connections stay warm), others start empty; the log buffer is the same.
     pub(crate) fn after(&self, snapshot: Arc<Snapshot>) -> Self {
         let mut next = Self::with_log(snapshot.clone(), self.ids.clone(), self.log.clone());
         for (u, j) in snapshot.carried.iter().enumerate() {
-            if let Some(pools) = j.and_then(|j| self.pools.get(j)) {
+            let Some(j) = *j else { continue };
+            if let Some(pools) = self.pools.get(j) {
                 next.pools[u] = pools.clone();
+            }
+            if let Some(h2) = self.h2.get(j) {
+                next.h2[u] = h2.clone();
             }
         }
         next
@@ -404,7 +408,7 @@ impl Worker {
             .iter()
             .map(|u| match u.protocol {
                 UpstreamProtocol::H2c | UpstreamProtocol::H2 => {
-                    u.targets.iter().map(|_| H2Session::default()).collect()
+                    u.targets.iter().map(|_| Arc::default()).collect()
                 }
                 UpstreamProtocol::Http1 => Vec::new(),
             })
