@@ -5,28 +5,11 @@
 
 use std::time::{Duration, Instant};
 
-use tollgate_testkit::{get, render, HttpResponse, Tollgate, Upstream};
+use tollgate_testkit::{get, HttpResponse, Tollgate, Upstream};
 
 /// tollgate in front of `targets` with `health` written under the upstream.
 fn start(targets: &[&Upstream], health: &str) -> Tollgate {
-    let list: Vec<String> = targets
-        .iter()
-        .map(|t| format!("{{address: \"{}\"}}", t.addr()))
-        .collect();
-    Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{targets}]
-    health:
-{health}
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[("targets", &list.join(", ")), ("health", &health)],
-    ))
+    Tollgate::in_front_of(targets, &format!("    health:\n{health}"))
 }
 
 /// Active HTTP checks every 100ms, out after 2 failures, back after 2 successes.

@@ -7,30 +7,12 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tollgate_testkit::{get, render, request, Tollgate, Upstream};
+use tollgate_testkit::{get, request, Tollgate, Upstream};
 
 /// tollgate in front of `a` and `b` (weights `wa`, `wb`) with `extra`
 /// written into the upstream (e.g. `balance: random`).
 fn start(a: &Upstream, wa: u32, b: &Upstream, wb: u32, extra: &str) -> Tollgate {
-    Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "{a}", weight: {wa}}, {address: "{b}", weight: {wb}}]
-{extra}
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[
-            ("a", &a.addr()),
-            ("wa", &wa),
-            ("b", &b.addr()),
-            ("wb", &wb),
-            ("extra", &extra),
-        ],
-    ))
+    Tollgate::in_front_of(&[(a, wa), (b, wb)], extra)
 }
 
 /// The upstream that answered.
@@ -245,28 +227,22 @@ fn bad_balance_and_missing_hash_on_are_config_errors() {
 }
 
 /// A target that refuses connections got nothing of the request, so the
-/// request fails over to another target instead of failing.
+/// request fails over to another target instead of failing (HTTP/1.1 and
+/// HTTP/2 upstreams alike).
 #[test]
 fn connect_failure_fails_over_to_another_target() {
-    let live = Upstream::echo();
-    let dead = tollgate_testkit::unused_addr();
-    let tg = Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "{dead}"}, {address: "{live}"}]
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[("dead", &dead), ("live", &live.addr())],
-    ));
-    for i in 0..20 {
-        let resp = get(tg.addr("web"), &format!("/r{i}"));
-        assert_eq!(resp.status, 200, "request {i}: {}", resp.text());
+    for (live, extra) in [
+        (Upstream::echo(), ""),
+        (Upstream::h2c_echo(), "    protocol: h2c"),
+    ] {
+        let dead = tollgate_testkit::unused_addr();
+        let tg = Tollgate::in_front_of(&[dead, live.addr()], extra);
+        for i in 0..20 {
+            let resp = get(tg.addr("web"), &format!("/r{i}"));
+            assert_eq!(resp.status, 200, "{extra} request {i}: {}", resp.text());
+        }
+        assert_eq!(live.request_count(), 20, "{extra}");
     }
-    assert_eq!(live.request_count(), 20);
 }
 
 /// With every target refusing connections the answer is a 502.
@@ -276,17 +252,6 @@ fn all_targets_down_is_a_bad_gateway() {
         tollgate_testkit::unused_addr(),
         tollgate_testkit::unused_addr(),
     );
-    let tg = Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "{a}"}, {address: "{b}"}]
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[("a", &a), ("b", &b)],
-    ));
+    let tg = Tollgate::in_front_of(&[a, b], "");
     assert_eq!(get(tg.addr("web"), "/").status, 502);
 }

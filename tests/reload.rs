@@ -105,3 +105,87 @@ fn changed_upstreams_are_rebuilt_and_listener_changes_refused() {
         "after"
     );
 }
+
+/// Where a definition sits in the file is no part of it: an upstream with
+/// `tls` (whose settings remember their line for error messages) keeps its
+/// state when another upstream is added above it.
+#[test]
+fn an_upstream_moved_in_the_file_is_kept() {
+    let yaml = |before: &str| {
+        render(
+            r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+{before}  - name: secure
+    targets: [{address: "127.0.0.1:1"}]
+    tls: {verify: false}
+routes:
+  - {name: home, respond: {status: 200, body: "ok"}}
+"#,
+            &[("before", &before)],
+        )
+    };
+    let tg = Tollgate::start_with_defaults(&yaml(""));
+    let summary = tg
+        .reload_with_defaults(&yaml(
+            "  - name: other\n    targets: [{address: \"127.0.0.1:2\"}]\n",
+        ))
+        .expect("reload");
+    assert_eq!(summary.kept, ["secure"]);
+    assert_eq!(summary.rebuilt, ["other"]);
+}
+
+/// Listeners cannot change in a reload, so their per-client tables carry
+/// on: a client at its rate limit is still limited after a reload.
+#[test]
+fn per_client_rates_keep_counting_across_a_reload() {
+    let yaml = |body: &str| {
+        render(
+            r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0, per_client: {rate: 1/10s, burst: 1}}
+routes:
+  - {name: home, respond: {status: 200, body: "{body}"}}
+"#,
+            &[("body", &body)],
+        )
+    };
+    let tg = Tollgate::start_with_defaults(&yaml("before"));
+    assert_eq!(request(tg.addr("web"), "GET", "/", &[], b"").status, 200);
+    tg.reload_with_defaults(&yaml("after")).expect("reload");
+    assert_eq!(request(tg.addr("web"), "GET", "/", &[], b"").status, 429);
+}
+
+/// An unchanged HTTP/2 upstream keeps its connection across a reload, as
+/// HTTP/1.1 upstreams keep their pools.
+#[test]
+fn unchanged_h2c_upstreams_keep_their_connection() {
+    let up = Upstream::h2c_echo();
+    let yaml = |body: &str| {
+        render(
+            r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - {name: app, protocol: h2c, targets: [{address: "{up}"}]}
+routes:
+  - {name: api, match: {path: {prefix: /api}}, upstream: app}
+  - {name: home, respond: {status: 200, body: "{body}"}}
+"#,
+            &[("up", &up.addr()), ("body", &body)],
+        )
+    };
+    let tg = Tollgate::start_with_defaults(&yaml("before"));
+    assert_eq!(
+        request(tg.addr("web"), "GET", "/api/1", &[], b"").status,
+        200
+    );
+    let summary = tg.reload_with_defaults(&yaml("after")).expect("reload");
+    assert_eq!(summary.kept, ["app"]);
+    assert_eq!(
+        request(tg.addr("web"), "GET", "/api/2", &[], b"").status,
+        200
+    );
+    assert_eq!(up.connection_count(), 1);
+}

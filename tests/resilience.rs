@@ -3,34 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use tollgate_testkit::{get, render, request, Tollgate, Upstream};
-
-/// tollgate in front of `targets` (round robin) with `extra` in the upstream.
-fn start(targets: &[&Upstream], extra: &str) -> Tollgate {
-    let list: Vec<String> = targets
-        .iter()
-        .map(|t| format!("{{address: \"{}\"}}", t.addr()))
-        .collect();
-    Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{targets}]
-{extra}
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[("targets", &list.join(", ")), ("extra", &extra)],
-    ))
-}
+use tollgate_testkit::{get, request, Tollgate, Upstream};
 
 #[test]
 fn a_503_is_retried_on_another_target() {
     let failing = Upstream::status(503);
     let good = Upstream::echo();
-    let tg = start(
+    let tg = Tollgate::in_front_of(
         &[&failing, &good],
         "    retries: {attempts: 2, on: [503], min_per_second: 100}",
     );
@@ -51,7 +30,7 @@ fn a_503_is_retried_on_another_target() {
 fn a_target_that_drops_connections_loses_no_idempotent_request() {
     let dying = Upstream::closing();
     let good = Upstream::echo();
-    let tg = start(
+    let tg = Tollgate::in_front_of(
         &[&dying, &good],
         "    retries: {attempts: 1, on: [reset], min_per_second: 100}",
     );
@@ -73,7 +52,7 @@ fn a_target_that_drops_connections_loses_no_idempotent_request() {
 fn the_retry_budget_holds_when_every_target_fails() {
     let a = Upstream::status(503);
     let b = Upstream::status(503);
-    let tg = start(
+    let tg = Tollgate::in_front_of(
         &[&a, &b],
         "    retries: {attempts: 3, on: [503], budget: 20%, min_per_second: 0, backoff: {base: 1ms, max: 1ms}}",
     );
@@ -94,7 +73,7 @@ fn the_retry_budget_holds_when_every_target_fails() {
 fn post_is_not_retried_unless_configured_and_then_its_body_is_replayed() {
     let failing = Upstream::status(502);
     let good = Upstream::echo();
-    let tg = start(
+    let tg = Tollgate::in_front_of(
         &[&failing, &good],
         "    retries: {attempts: 1, on: [502], min_per_second: 100}",
     );
@@ -106,7 +85,7 @@ fn post_is_not_retried_unless_configured_and_then_its_body_is_replayed() {
     assert_eq!(statuses, [200, 200, 502, 502]);
     drop(tg);
 
-    let tg = start(
+    let tg = Tollgate::in_front_of(
         &[&failing, &good],
         "    retries: {attempts: 1, on: [502], methods: all, min_per_second: 100}",
     );
@@ -120,7 +99,7 @@ fn post_is_not_retried_unless_configured_and_then_its_body_is_replayed() {
 #[test]
 fn the_breaker_opens_on_errors_then_half_opens_and_closes() {
     let up = Upstream::status(500);
-    let tg = start(
+    let tg = Tollgate::in_front_of(
         &[&up],
         "    circuit_breaker: {error_rate: {threshold: 50%, min_requests: 4, window: 10s, open_for: 1s, probes: 1}}",
     );
@@ -154,7 +133,7 @@ fn the_breaker_opens_on_errors_then_half_opens_and_closes() {
 #[test]
 fn max_requests_answers_503_at_once_when_full() {
     let slow = Upstream::slow(Duration::from_millis(600));
-    let tg = start(&[&slow], "    circuit_breaker: {max_requests: 2}");
+    let tg = Tollgate::in_front_of(&[&slow], "    circuit_breaker: {max_requests: 2}");
     let addr = tg.addr("web");
     let started = Instant::now();
     let handles: Vec<_> = (0..5)
@@ -175,7 +154,7 @@ fn max_requests_answers_503_at_once_when_full() {
 fn sticky_cookie_binds_a_client_to_its_target() {
     let a = Upstream::echo();
     let b = Upstream::echo();
-    let tg = start(
+    let tg = Tollgate::in_front_of(
         &[&a, &b],
         "    sticky: {cookie: srv, max_age: 1h, same_site: lax}",
     );
@@ -212,7 +191,7 @@ fn sticky_cookie_binds_a_client_to_its_target() {
 fn sticky_sessions_move_when_the_target_is_down() {
     let a = Upstream::echo();
     let b = Upstream::echo();
-    let tg = start(
+    let tg = Tollgate::in_front_of(
         &[&a, &b],
         "    sticky: {cookie: srv}\n    health: {passive: {consecutive_failures: 1, eject_for: 30s}}",
     );
@@ -243,21 +222,12 @@ fn sticky_sessions_move_when_the_target_is_down() {
 fn target_state_shows_health_in_flight_latency_and_the_breaker() {
     let slow = Upstream::slow(Duration::from_millis(400));
     let dead = tollgate_testkit::unused_addr();
-    let tg = Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "{slow}"}, {address: "{dead}"}]
-    health:
+    let tg = Tollgate::in_front_of(
+        &[slow.addr(), dead],
+        "    health:
       active: {type: tcp, interval: 100ms, timeout: 100ms, unhealthy: 1, healthy: 1}
-    circuit_breaker: {error_rate: {threshold: 50%}}
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[("slow", &slow.addr()), ("dead", &dead)],
-    ));
+    circuit_breaker: {error_rate: {threshold: 50%}}",
+    );
     let addr = tg.addr("web");
     let deadline = Instant::now() + Duration::from_secs(5);
     // The dead target is out after one failed probe.
@@ -293,21 +263,12 @@ routes:
 fn slow_start_ramps_a_recovered_target_up() {
     let steady = Upstream::echo();
     let back = Upstream::status(503);
-    let tg = Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "{a}"}, {address: "{b}"}]
-    slow_start: 3s
+    let tg = Tollgate::in_front_of(
+        &[&steady, &back],
+        "    slow_start: 3s
     health:
-      active: {type: http, path: /health, interval: 50ms, timeout: 1s, unhealthy: 1, healthy: 1}
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[("a", &steady.addr()), ("b", &back.addr())],
-    ));
+      active: {type: http, path: /health, interval: 50ms, timeout: 1s, unhealthy: 1, healthy: 1}",
+    );
     let wait_for = |available: bool| {
         let deadline = Instant::now() + Duration::from_secs(5);
         while tg.upstream_states()[0].targets[1].available != available {
@@ -339,19 +300,8 @@ routes:
 #[test]
 fn dns_named_targets_are_resolved_and_shown() {
     let up = Upstream::echo();
-    let tg = Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "localhost:{port}"}]
-    dns_refresh: 100ms
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[("port", &up.addr().port())],
-    ));
+    let name = format!("localhost:{}", up.addr().port());
+    let tg = Tollgate::in_front_of(&[name.as_str()], "    dns_refresh: 100ms");
     // localhost may also resolve to ::1, where nothing listens: failover
     // is per target, so retry a few times rather than assume the order.
     let ok = (0..4).any(|_| get(tg.addr("web"), "/").status == 200);
@@ -363,7 +313,7 @@ routes:
 #[test]
 fn max_connections_queues_up_to_max_pending_and_refuses_the_rest() {
     let slow = Upstream::slow(Duration::from_millis(400));
-    let tg = start(
+    let tg = Tollgate::in_front_of(
         &[&slow],
         "    circuit_breaker: {max_connections: 1, max_pending: 1}\n    timeouts: {connect: 3s}",
     );
@@ -392,4 +342,63 @@ fn max_connections_queues_up_to_max_pending_and_refuses_the_rest() {
     );
     assert!(results[2].2 < Duration::from_millis(300), "{results:?}");
     assert_eq!(slow.connection_count(), 1);
+}
+
+/// A request refused by the upstream's own connection limit is answered at
+/// once: not retried (every target shares the limit) and not counted
+/// against the target by passive health.
+#[test]
+fn a_connection_limit_refusal_is_neither_retried_nor_a_target_failure() {
+    let slow = Upstream::slow(Duration::from_millis(400));
+    let tg = Tollgate::in_front_of(
+        &[&slow],
+        "    circuit_breaker: {max_connections: 1, max_pending: 0}
+    retries: {attempts: 3, on: [connect_error], backoff: {base: 2s, max: 2s}}
+    health:
+      passive: {consecutive_failures: 1, eject_for: 10s}",
+    );
+    let addr = tg.addr("web");
+    let holder = std::thread::spawn(move || get(addr, "/").status);
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    let refused = get(addr, "/");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(
+        refused.text().contains("too many requests waiting"),
+        "{}",
+        refused.text()
+    );
+    assert!(started.elapsed() < Duration::from_millis(250));
+    assert_eq!(holder.join().unwrap(), 200);
+    // Still in rotation.
+    assert_eq!(get(addr, "/").status, 200);
+    assert!(tg.upstream_states()[0].targets[0].available);
+}
+
+/// Idle connections pooled for one target count under `max_connections`,
+/// but must not starve the other targets: a request that finds the cap
+/// taken by idle connections elsewhere closes one of them and connects.
+#[test]
+fn idle_connections_of_one_target_do_not_starve_another() {
+    let a = Upstream::slow(Duration::from_millis(200));
+    let b = Upstream::echo();
+    // Weights 3:1: the first two requests both go to a, the third to b.
+    let tg = Tollgate::in_front_of(
+        &[(&a, 3), (&b, 1)],
+        "    circuit_breaker: {max_connections: 2}\n    timeouts: {connect: 500ms}",
+    );
+    let addr = tg.addr("web");
+    let both: Vec<_> = (0..2)
+        .map(|_| std::thread::spawn(move || get(addr, "/").status))
+        .collect();
+    for h in both {
+        assert_eq!(h.join().unwrap(), 200);
+    }
+    assert_eq!(a.connection_count(), 2);
+    // a's two connections are idle in its pool, holding the cap.
+    let started = Instant::now();
+    let resp = get(addr, "/");
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.header("x-upstream-id"), Some(b.id()));
+    assert!(started.elapsed() < Duration::from_millis(400));
 }

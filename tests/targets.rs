@@ -1,6 +1,6 @@
 //! Route targets: fixed responses, redirects, and upstream load balancing.
 
-use tollgate_testkit::{get, parse_response, raw_request, render, Tollgate, Upstream};
+use tollgate_testkit::{get, parse_response, raw_request, Tollgate, Upstream};
 
 fn start(routes: &str) -> Tollgate {
     Tollgate::start_with_defaults(&format!(
@@ -106,18 +106,7 @@ fn redirect_expands_path_and_query_variables() {
 fn round_robin_alternates_between_two_targets() {
     let a = Upstream::echo();
     let b = Upstream::echo();
-    let tg = Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "{a}"}, {address: "{b}"}]
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[("a", &a.addr()), ("b", &b.addr())],
-    ));
+    let tg = Tollgate::in_front_of(&[&a, &b], "");
     let ids: Vec<String> = (0..6)
         .map(|_| {
             let resp = get(tg.addr("web"), "/");
@@ -140,18 +129,7 @@ routes:
 fn weights_share_traffic() {
     let heavy = Upstream::echo();
     let light = Upstream::echo();
-    let tg = Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - name: pool
-    targets: [{address: "{heavy}", weight: 3}, {address: "{light}"}]
-routes:
-  - {name: all, upstream: pool}
-"#,
-        &[("heavy", &heavy.addr()), ("light", &light.addr())],
-    ));
+    let tg = Tollgate::in_front_of(&[(&heavy, 3), (&light, 1)], "");
     for _ in 0..8 {
         assert_eq!(get(tg.addr("web"), "/").status, 200);
     }
@@ -162,17 +140,7 @@ routes:
 #[test]
 fn upstream_status_and_body_pass_through() {
     let up = Upstream::status(503);
-    let tg = Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - {name: u, targets: [{address: "{up}"}]}
-routes:
-  - {name: all, upstream: u}
-"#,
-        &[("up", &up.addr())],
-    ));
+    let tg = Tollgate::in_front_of(&[&up], "");
     let raw = raw_request(
         tg.addr("web"),
         b"GET /down HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",

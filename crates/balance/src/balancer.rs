@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use crate::hash::hash64;
 use crate::{
     Available, ConsistentHash, InFlight, InFlightGuard, IpHash, PowerOfTwoChoices,
     SmoothRoundRobin, WeightedLeastConnections, WeightedRandom,
@@ -55,8 +56,10 @@ impl<'a> Target<'a> {
 pub struct PickContext<'a> {
     /// The client's address, for [`Algorithm::IpHash`].
     pub client_ip: Option<IpAddr>,
-    /// The request's key, for [`Algorithm::ConsistentHash`].
-    pub hash_key: Option<&'a [u8]>,
+    /// The [`hash64`](crate::hash64) of the request's key, for
+    /// [`Algorithm::ConsistentHash`]; `None` without a key (or with an
+    /// empty one).
+    pub key_hash: Option<u64>,
     /// The targets that may be chosen.
     pub available: &'a Available,
 }
@@ -66,7 +69,7 @@ impl<'a> PickContext<'a> {
     pub fn new(available: &'a Available) -> Self {
         Self {
             client_ip: None,
-            hash_key: None,
+            key_hash: None,
             available,
         }
     }
@@ -79,10 +82,19 @@ impl<'a> PickContext<'a> {
         }
     }
 
-    /// The same context with a hash key.
-    pub fn with_hash_key(self, key: &'a [u8]) -> Self {
+    /// The same context with a hash key (an empty key counts as none).
+    pub fn with_hash_key(self, key: &[u8]) -> Self {
         Self {
-            hash_key: Some(key),
+            key_hash: (!key.is_empty()).then(|| hash64(key)),
+            ..self
+        }
+    }
+
+    /// The same context with a key already hashed by [`hash64`](crate::hash64),
+    /// for callers that must let go of the key before they pick.
+    pub fn with_key_hash(self, hash: u64) -> Self {
+        Self {
+            key_hash: Some(hash),
             ..self
         }
     }
@@ -181,9 +193,9 @@ impl Balancer {
                 Some(ip) => p.pick(ip, available),
                 None => rr.pick_available(available),
             },
-            Kind::Consistent(p, rr) => match ctx.hash_key {
-                Some(key) if !key.is_empty() => p.pick(key, available),
-                _ => rr.pick_available(available),
+            Kind::Consistent(p, rr) => match ctx.key_hash {
+                Some(hash) => p.pick_hashed(hash, available),
+                None => rr.pick_available(available),
             },
         }
     }
@@ -297,6 +309,23 @@ mod tests {
         let b = Balancer::new(&Algorithm::ConsistentHash, &targets);
         let ctx = PickContext::new(&all).with_hash_key(b"");
         assert_ne!(b.pick(&ctx), b.pick(&ctx));
+    }
+
+    #[test]
+    fn a_key_hashed_beforehand_picks_like_the_key() {
+        let targets: Vec<Target<'_>> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|id| Target::new(id, 1))
+            .collect();
+        let b = Balancer::new(&Algorithm::ConsistentHash, &targets);
+        let all = Available::all(4);
+        for i in 0..100u32 {
+            let key = i.to_le_bytes();
+            assert_eq!(
+                b.pick(&PickContext::new(&all).with_hash_key(&key)),
+                b.pick(&PickContext::new(&all).with_key_hash(hash64(&key)))
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! probe requests) and a cap on concurrent requests.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Buckets the error-rate window is split into.
@@ -227,6 +227,24 @@ impl ConcurrencyLimit {
     pub fn current(&self) -> usize {
         self.current.load(Ordering::Relaxed)
     }
+
+    /// Takes a slot held by the returned permit (which can outlive the
+    /// caller, e.g. inside a response body); `None` when all are taken.
+    pub fn try_acquire_owned(self: &Arc<Self>) -> Option<ConcurrencyPermit> {
+        self.try_acquire()
+            .then(|| ConcurrencyPermit(Arc::clone(self)))
+    }
+}
+
+/// A slot of a [`ConcurrencyLimit`], given back when dropped.
+#[derive(Debug)]
+#[must_use = "the slot is given back as soon as the permit is dropped"]
+pub struct ConcurrencyPermit(Arc<ConcurrencyLimit>);
+
+impl Drop for ConcurrencyPermit {
+    fn drop(&mut self) {
+        self.0.release();
+    }
 }
 
 #[cfg(test)]
@@ -304,5 +322,11 @@ mod tests {
         l.release();
         assert!(l.try_acquire());
         assert_eq!(l.current(), 2);
+
+        let l = Arc::new(ConcurrencyLimit::new(1));
+        let permit = l.try_acquire_owned();
+        assert!(permit.is_some() && l.try_acquire_owned().is_none());
+        drop(permit);
+        assert_eq!(l.current(), 0);
     }
 }

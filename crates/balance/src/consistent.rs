@@ -86,10 +86,15 @@ impl ConsistentHash {
 
     /// The available target for `key`; `None` when none is available.
     pub fn pick(&self, key: &[u8], available: &Available) -> Option<usize> {
+        self.pick_hashed(hash64(key), available)
+    }
+
+    /// The available target for a key whose [`hash64`](crate::hash64) is
+    /// `h`; `None` when none is available.
+    pub fn pick_hashed(&self, h: u64, available: &Available) -> Option<usize> {
         if available.count_below(self.targets) == 0 {
             return None;
         }
-        let h = hash64(key);
         let start = self.ring.partition_point(|&(p, _)| p < h);
         let (before, after) = self.ring.split_at(start.min(self.ring.len()));
         after

@@ -1,4 +1,5 @@
-//! Hashing and randomness shared by the pickers: FNV-1a with a murmur3
+//! Hashing and randomness shared by the pickers (and by the proxy, for
+//! sticky-cookie ids, jitter and slow start): FNV-1a with a murmur3
 //! finaliser, and a splitmix64 generator. Written here so the crate has no
 //! dependencies; none of this is cryptographic.
 
@@ -33,8 +34,9 @@ pub(crate) const fn fmix64(mut x: u64) -> u64 {
     x
 }
 
-/// A well-mixed 64-bit hash of `bytes`, stable across platforms and releases.
-pub(crate) fn hash64(bytes: &[u8]) -> u64 {
+/// A well-mixed 64-bit hash of `bytes`, stable across platforms, processes
+/// and releases (std's hasher is none of these).
+pub fn hash64(bytes: &[u8]) -> u64 {
     fmix64(fnv1a(fnv_start(), bytes))
 }
 
@@ -46,20 +48,20 @@ pub(crate) fn scale(x: u64, n: u64) -> u64 {
 /// splitmix64 with its state in an atomic, so a shared picker draws numbers
 /// without a lock; each draw is one `fetch_add`.
 #[derive(Debug)]
-pub(crate) struct Rng {
+pub struct Rng {
     state: AtomicU64,
 }
 
 impl Rng {
     /// A generator whose sequence is fixed by `seed`.
-    pub(crate) fn new(seed: u64) -> Self {
+    pub const fn new(seed: u64) -> Self {
         Self {
             state: AtomicU64::new(seed),
         }
     }
 
     /// The next 64 random bits.
-    pub(crate) fn next_u64(&self) -> u64 {
+    pub fn next_u64(&self) -> u64 {
         let s = self
             .state
             .fetch_add(GOLDEN_GAMMA, Ordering::Relaxed)
@@ -71,8 +73,13 @@ impl Rng {
     }
 
     /// A number in `0..n` (0 when `n` is 0).
-    pub(crate) fn below(&self, n: u64) -> u64 {
+    pub fn below(&self, n: u64) -> u64 {
         scale(self.next_u64(), n)
+    }
+
+    /// A number in `[0, 1)`, from the top 53 bits of a draw.
+    pub fn unit(&self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -104,6 +111,9 @@ mod tests {
             assert!(x < 10);
         }
         assert_eq!(Rng::new(1).below(0), 0);
+        for _ in 0..1000 {
+            assert!((0.0..1.0).contains(&a.unit()));
+        }
     }
 
     #[test]

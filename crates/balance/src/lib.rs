@@ -25,8 +25,11 @@ mod weighted_least;
 
 pub use available::Available;
 pub use balancer::{Algorithm, Balancer, PickContext, Target};
-pub use breaker::{Admission, BreakerSettings, BreakerState, CircuitBreaker, ConcurrencyLimit};
+pub use breaker::{
+    Admission, BreakerSettings, BreakerState, CircuitBreaker, ConcurrencyLimit, ConcurrencyPermit,
+};
 pub use consistent::{ConsistentHash, MAX_POINTS, POINTS_PER_WEIGHT};
+pub use hash::{hash64, Rng};
 pub use inflight::{InFlight, InFlightGuard};
 pub use ip_hash::IpHash;
 pub use p2c::{PowerOfTwoChoices, DEFAULT_DECAY};

@@ -14,11 +14,14 @@ use arc_swap::ArcSwap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
-use tollgate_balance::Available;
+use tollgate_balance::{Available, Rng};
 use tollgate_config::{ActiveHealth, Health, PassiveHealth, Probe, Upstream, WhenAllDown};
 use tollgate_net::MaybeTls;
 
+use crate::background;
+use crate::resilience::seed;
 use crate::upstream::tls::TargetTls;
+use crate::upstream::TargetAddrs;
 
 /// No ejection in progress.
 const NOT_EJECTED: u64 = 0;
@@ -64,6 +67,9 @@ pub(crate) struct TargetHealthView {
 pub(crate) struct UpstreamHealth {
     name: String,
     addresses: Vec<String>,
+    /// What each target resolves to now (the pools' view, kept current by
+    /// the DNS thread): probes connect there, never looking names up.
+    resolved: Vec<Arc<TargetAddrs>>,
     targets: Vec<TargetHealth>,
     /// Targets that are healthy and not ejected, rebuilt on every change.
     available: ArcSwap<Available>,
@@ -85,9 +91,13 @@ pub(crate) struct UpstreamHealth {
 }
 
 impl UpstreamHealth {
-    /// The state of `upstream`'s targets, all healthy, or `None` when it
-    /// has no `health` section.
-    pub(crate) fn new(upstream: &Upstream, probe_tls: Option<Vec<TargetTls>>) -> Option<Self> {
+    /// The state of `upstream`'s targets (which resolve to `resolved`),
+    /// all healthy, or `None` when it has no `health` section.
+    pub(crate) fn new(
+        upstream: &Upstream,
+        resolved: &[Arc<TargetAddrs>],
+        probe_tls: Option<Vec<TargetTls>>,
+    ) -> Option<Self> {
         let health: &Health = upstream.health.as_ref()?;
         let n = upstream.targets.len();
         let targets = (0..n)
@@ -99,6 +109,7 @@ impl UpstreamHealth {
         Some(Self {
             name: upstream.name.clone(),
             addresses: upstream.targets.iter().map(|t| t.address.clone()).collect(),
+            resolved: resolved.to_vec(),
             targets,
             available: ArcSwap::from_pointee(Available::all(n)),
             all: Arc::new(Available::all(n)),
@@ -317,7 +328,7 @@ fn millis(d: Duration) -> u64 {
 /// true. `None` when no upstream has active checks.
 pub(crate) fn start_checkers(
     states: &[Option<Arc<UpstreamHealth>>],
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
     let active: Vec<Arc<UpstreamHealth>> = states
         .iter()
@@ -328,72 +339,43 @@ pub(crate) fn start_checkers(
     if active.is_empty() {
         return Ok(None);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let thread = std::thread::Builder::new()
-        .name("tollgate-health".into())
-        .spawn(move || {
-            runtime.block_on(async {
-                let mut seed = seed();
-                for state in &active {
-                    for t in 0..state.targets.len() {
-                        seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-                        tokio::spawn(check_loop(state.clone(), t, seed));
-                    }
-                }
-                while !*shutdown.borrow() {
-                    if shutdown.changed().await.is_err() {
-                        break;
-                    }
-                }
-            });
-            // Probes in progress (and DNS lookups on blocking threads) are
-            // abandoned, not awaited.
-            runtime.shutdown_background();
-        })?;
+    // Probes in progress when it stops are abandoned, not awaited.
+    let thread = background::spawn("tollgate-health", shutdown, move || {
+        for state in &active {
+            for t in 0..state.targets.len() {
+                tokio::spawn(check_loop(state.clone(), t, Rng::new(seed())));
+            }
+        }
+    })?;
     Ok(Some(thread))
 }
 
-fn seed() -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    now.as_secs() ^ u64::from(now.subsec_nanos()).rotate_left(32)
-}
-
-/// splitmix64.
-fn next_random(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// `interval` ± up to `percent`% of it.
-fn jittered(interval: Duration, percent: u8, rng: &mut u64) -> Duration {
+fn jittered(interval: Duration, percent: u8, rng: &Rng) -> Duration {
     let span = millis(interval).saturating_mul(u64::from(percent)) / 100;
     if span == 0 {
         return interval;
     }
-    let offset = next_random(rng) % (2 * span + 1);
+    let offset = rng.below(span.saturating_mul(2).saturating_add(1));
     (interval + Duration::from_millis(offset)).saturating_sub(Duration::from_millis(span))
 }
 
 /// Probes target `t` forever: first after a random part of the jitter (so
 /// targets are not probed in lockstep), then every jittered interval.
-async fn check_loop(state: Arc<UpstreamHealth>, t: usize, mut rng: u64) {
+async fn check_loop(state: Arc<UpstreamHealth>, t: usize, rng: Rng) {
     let Some(active) = state.active.clone() else {
         return;
     };
-    let Some(address) = state.addresses.get(t).cloned() else {
+    let (Some(address), Some(resolved)) = (
+        state.addresses.get(t).cloned(),
+        state.resolved.get(t).cloned(),
+    ) else {
         return;
     };
     let tls = state.probe_tls.as_ref().and_then(|all| all.get(t).cloned());
     let spread = millis(active.interval).saturating_mul(u64::from(active.jitter_percent)) / 100;
     if spread > 0 {
-        tokio::time::sleep(Duration::from_millis(next_random(&mut rng) % spread)).await;
+        tokio::time::sleep(Duration::from_millis(rng.below(spread))).await;
     }
     let request = match &active.probe {
         Probe::Http {
@@ -408,7 +390,7 @@ async fn check_loop(state: Arc<UpstreamHealth>, t: usize, mut rng: u64) {
         let started = tokio::time::Instant::now();
         let outcome = tokio::time::timeout(
             active.timeout,
-            probe(&address, tls.as_ref(), request.as_deref(), &active.probe),
+            probe(&resolved, tls.as_ref(), request.as_deref(), &active.probe),
         )
         .await
         .unwrap_or_else(|_| Err("timed out".to_string()));
@@ -416,20 +398,23 @@ async fn check_loop(state: Arc<UpstreamHealth>, t: usize, mut rng: u64) {
             Ok(()) => state.record_probe(t, true, ""),
             Err(why) => state.record_probe(t, false, &why),
         }
-        let wait = jittered(active.interval, active.jitter_percent, &mut rng);
+        let wait = jittered(active.interval, active.jitter_percent, &rng);
         tokio::time::sleep_until(started + wait).await;
     }
 }
 
-/// One probe: connect (and handshake when the upstream uses TLS), and for
-/// HTTP send `request` and check the status.
+/// One probe: connect to the target's next address (and handshake when the
+/// upstream uses TLS), and for HTTP send `request` and check the status.
 async fn probe(
-    address: &str,
+    resolved: &TargetAddrs,
     tls: Option<&TargetTls>,
     request: Option<&str>,
     kind: &Probe,
 ) -> Result<(), String> {
-    let tcp = TcpStream::connect(address)
+    let peer = resolved
+        .pick()
+        .ok_or_else(|| "resolves to no address".to_string())?;
+    let tcp = TcpStream::connect(peer)
         .await
         .map_err(|e| format!("connect failed: {e}"))?;
     let mut stream = match tls {
@@ -505,12 +490,12 @@ mod tests {
 
     #[test]
     fn jitter_stays_in_range() {
-        let mut rng = 7;
+        let rng = Rng::new(7);
         let i = Duration::from_millis(1000);
         for _ in 0..1000 {
-            let d = jittered(i, 10, &mut rng);
+            let d = jittered(i, 10, &rng);
             assert!(d >= Duration::from_millis(900) && d <= Duration::from_millis(1100));
         }
-        assert_eq!(jittered(i, 0, &mut rng), i);
+        assert_eq!(jittered(i, 0, &rng), i);
     }
 }

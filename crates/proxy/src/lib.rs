@@ -3,6 +3,7 @@
 //! them (see `pipeline/` for the request's way through, top to bottom);
 //! and the L4 listeners (`l4/`): TCP relays, TLS passthrough by SNI, UDP.
 
+mod background;
 mod body;
 mod date;
 mod explain;

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tollgate_balance::{BreakerSettings, CircuitBreaker, ConcurrencyLimit, RetryBudget};
+use tollgate_balance::{
+    hash64, BreakerSettings, CircuitBreaker, ConcurrencyLimit, ConcurrencyPermit, RetryBudget, Rng,
+};
 use tollgate_config::Upstream;
 use tollgate_core::{ErrorKind, ProxyError};
 
@@ -17,7 +19,7 @@ pub(crate) struct Resilience {
     /// Present when the upstream has `retries`.
     pub(crate) budget: Option<RetryBudget>,
     /// `circuit_breaker.max_requests`.
-    pub(crate) max_requests: Option<ConcurrencyLimit>,
+    pub(crate) max_requests: Option<Arc<ConcurrencyLimit>>,
     /// `circuit_breaker.max_connections` and `max_pending`, shared by the
     /// pools of every target and worker.
     pub(crate) connections: Option<Arc<ConnectionLimit>>,
@@ -36,7 +38,9 @@ impl Resilience {
                 .retries
                 .as_ref()
                 .map(|r| RetryBudget::new(r.budget_percent, r.min_per_second)),
-            max_requests: cb.max_requests.map(ConcurrencyLimit::new),
+            max_requests: cb
+                .max_requests
+                .map(|max| Arc::new(ConcurrencyLimit::new(max))),
             connections: cb
                 .max_connections
                 .map(|max| Arc::new(ConnectionLimit::new(max, cb.max_pending))),
@@ -61,48 +65,23 @@ impl Resilience {
 /// A stable id for a target address: the cookie names the server, not its
 /// position in the file, so reordering targets keeps sessions.
 fn sticky_id(address: &str) -> String {
-    // FNV-1a: stable across builds and processes (std's hasher is not).
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in address.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", hash64(address.as_bytes()))
 }
 
-/// A slot of `circuit_breaker.max_requests`, given back on drop unless
-/// handed to the response body's in-flight ticket.
-#[derive(Debug)]
-pub(crate) struct RequestSlot<'a> {
-    limit: Option<&'a ConcurrencyLimit>,
-}
-
-impl<'a> RequestSlot<'a> {
-    /// Takes a slot, or fails with 503 when the upstream is at its cap.
-    pub(crate) fn acquire(limit: Option<&'a ConcurrencyLimit>) -> Result<Self, ProxyError> {
-        match limit {
-            Some(l) if !l.try_acquire() => Err(ProxyError::upstream(
-                ErrorKind::Unavailable,
-                "upstream is at its concurrent request limit",
-            )),
-            _ => Ok(Self { limit }),
-        }
-    }
-
-    /// Whether a slot is held.
-    pub(crate) fn held(&self) -> bool {
-        self.limit.is_some()
-    }
-
-    /// Gives up the duty to release (the in-flight ticket took it over).
-    pub(crate) fn hand_over(mut self) {
-        self.limit = None;
-    }
-}
-
-impl Drop for RequestSlot<'_> {
-    fn drop(&mut self) {
-        if let Some(l) = self.limit {
-            l.release();
+impl Resilience {
+    /// A slot of `circuit_breaker.max_requests` (`None` without the cap),
+    /// or 503 when the upstream is at its cap. The response body's
+    /// in-flight ticket takes the permit over, so the slot is held until
+    /// the body is over.
+    pub(crate) fn request_slot(&self) -> Result<Option<ConcurrencyPermit>, ProxyError> {
+        match &self.max_requests {
+            None => Ok(None),
+            Some(l) => l.try_acquire_owned().map(Some).ok_or_else(|| {
+                ProxyError::upstream(
+                    ErrorKind::Unavailable,
+                    "upstream is at its concurrent request limit",
+                )
+            }),
         }
     }
 }
@@ -113,27 +92,25 @@ pub(crate) fn now_secs() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_secs()
 }
 
-/// A number in `[0, 1)` for backoff jitter and slow start, from a cheap
-/// per-thread generator.
+/// A number in `[0, 1)` for backoff jitter and slow start, from a
+/// per-thread generator (no cache line shared between workers).
 pub(crate) fn random_unit() -> f64 {
-    use std::cell::Cell;
     thread_local! {
-        static STATE: Cell<u64> = Cell::new({
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or(Duration::ZERO);
-            (t.as_nanos() as u64) | 1
-        });
+        static RNG: Rng = Rng::new(seed());
     }
-    STATE.with(|s| {
-        // xorshift64*
-        let mut x = s.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        s.set(x);
-        (x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11) as f64 / (1u64 << 53) as f64
-    })
+    RNG.with(Rng::unit)
+}
+
+/// A seed different per call and per run: the clock, and a counter so
+/// threads started in the same instant still differ.
+pub(crate) fn seed() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let n = CALLS.fetch_add(1, Ordering::Relaxed);
+    (now.as_secs() ^ u64::from(now.subsec_nanos()).rotate_left(32)) ^ hash64(&n.to_le_bytes())
 }
 
 #[cfg(test)]

@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
 use http::HeaderName;
-use tollgate_balance::{Algorithm, Available, Balancer, Target, DEFAULT_DECAY};
-use tollgate_config::{Balance, Config, ConfigError, Policy, UpstreamProtocol};
+use tollgate_balance::{Algorithm, Available, Balancer, ConcurrencyPermit, Target, DEFAULT_DECAY};
+use tollgate_config::{
+    Balance, Config, ConfigError, Origin, Policy, TrustRoots, Upstream, UpstreamProtocol,
+};
 use tollgate_core::RequestIdGenerator;
 use tollgate_edge::cache::Cache;
 use tollgate_edge::client_limits::ClientLimiter;
@@ -15,7 +15,7 @@ use tollgate_ops::{AccessLog, AccessLogBuffer};
 
 use crate::date::DateCache;
 use crate::health::UpstreamHealth;
-use crate::resilience::{RequestSlot, Resilience};
+use crate::resilience::{seed, Resilience};
 use crate::router::Router;
 use crate::upstream::tls::{self, TargetTls};
 use crate::upstream::{H2Session, TargetAddrs, TargetPool};
@@ -61,69 +61,98 @@ impl Snapshot {
     /// Compiles `config`; reads the files its upstreams' TLS settings name
     /// (CA bundles, client certificates), whose problems are the errors.
     pub fn build(config: Config) -> Result<Self, Vec<ConfigError>> {
-        let tls = tls::build(&config)?;
+        Self::compile(config, None)
+    }
+
+    /// Compiles `config` to replace `old` (a reload): an upstream whose
+    /// definition is unchanged (same name, same settings) keeps its
+    /// balancer and in-flight counts, health state, retry budget and
+    /// breaker, resolved addresses and TLS settings, and (in
+    /// [`Worker::after`]) its connection pools. Listeners cannot change on
+    /// a reload, so their per-client tables are kept too.
+    pub fn build_after(config: Config, old: &Snapshot) -> Result<Self, Vec<ConfigError>> {
+        Self::compile(config, Some(old))
+    }
+
+    fn compile(config: Config, old: Option<&Snapshot>) -> Result<Self, Vec<ConfigError>> {
+        // Read for every upstream, kept or not, so a reload reports a TLS
+        // file that went missing even under an unchanged definition.
+        let mut tls = tls::build(&config)?;
         let names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
         let router = Router::new(&config.routes, &names);
-        // Seeds of the random pickers: distinct per upstream, different
-        // from run to run.
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
-        let time_seed = now.as_secs() ^ u64::from(now.subsec_nanos()).rotate_left(32);
-        let balancers = config
-            .upstreams
-            .iter()
-            .enumerate()
-            .map(|(i, u)| {
-                let seed = time_seed ^ (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                let algorithm = algorithm(&u.balance, seed);
-                let targets: Vec<Target<'_>> = u
-                    .targets
+        let carried: Vec<Option<usize>> = match old {
+            None => vec![None; config.upstreams.len()],
+            Some(old) => {
+                let old_defs: Vec<Upstream> = old.config.upstreams.iter().map(comparable).collect();
+                config
+                    .upstreams
                     .iter()
-                    .map(|t| Target::new(&t.address, t.weight))
-                    .collect();
-                Arc::new(Balancer::new(&algorithm, &targets))
-            })
-            .collect();
-        let available = config
-            .upstreams
-            .iter()
-            .map(|u| Available::all(u.targets.len()))
-            .collect();
-        let health = config
-            .upstreams
-            .iter()
-            .zip(&tls)
-            .map(|(u, t)| {
-                let active = u.health.as_ref().is_some_and(|h| h.active.is_some());
-                let probe_tls = t.as_deref().filter(|_| active).map(tls::for_probes);
-                UpstreamHealth::new(u, probe_tls).map(Arc::new)
-            })
-            .collect();
-        let resilience = config
-            .upstreams
-            .iter()
-            .map(|u| Arc::new(Resilience::new(u)))
-            .collect();
-        let addrs = config
-            .upstreams
-            .iter()
-            .map(|u| {
-                u.targets
-                    .iter()
-                    .map(|t| Arc::new(TargetAddrs::new(&t.address)))
+                    .map(|u| {
+                        let def = comparable(u);
+                        old_defs.iter().position(|d| *d == def)
+                    })
                     .collect()
-            })
-            .collect();
-        let client_limits = config
-            .listeners
+            }
+        };
+        // Only new or changed upstreams' names are looked up (all at once).
+        let fresh_names: Vec<&str> = config
+            .upstreams
             .iter()
-            .map(|l| {
-                l.per_client
-                    .as_ref()
-                    .map(|c| Arc::new(ClientLimiter::new(c)))
-            })
+            .zip(&carried)
+            .filter(|(_, c)| c.is_none())
+            .flat_map(|(u, _)| u.targets.iter().map(|t| t.address.as_str()))
             .collect();
+        let mut resolved = TargetAddrs::resolve_all(&fresh_names).into_iter();
+
+        let n = config.upstreams.len();
+        let mut balancers = Vec::with_capacity(n);
+        let mut available = Vec::with_capacity(n);
+        let mut health = Vec::with_capacity(n);
+        let mut resilience = Vec::with_capacity(n);
+        let mut addrs = Vec::with_capacity(n);
+        for (i, u) in config.upstreams.iter().enumerate() {
+            if let (Some(old), Some(j)) = (old, carried[i]) {
+                balancers.push(old.balancers[j].clone());
+                available.push(old.available[j].clone());
+                health.push(old.health[j].clone());
+                resilience.push(old.resilience[j].clone());
+                addrs.push(old.addrs[j].clone());
+                tls[i] = old.tls[j].clone();
+                continue;
+            }
+            // Seeds of the random pickers: distinct per upstream, different
+            // from run to run.
+            let algorithm = algorithm(&u.balance, seed());
+            let targets: Vec<Target<'_>> = u
+                .targets
+                .iter()
+                .map(|t| Target::new(&t.address, t.weight))
+                .collect();
+            balancers.push(Arc::new(Balancer::new(&algorithm, &targets)));
+            available.push(Available::all(u.targets.len()));
+            let target_addrs: Vec<Arc<TargetAddrs>> = resolved
+                .by_ref()
+                .take(u.targets.len())
+                .map(Arc::new)
+                .collect();
+            let active = u.health.as_ref().is_some_and(|h| h.active.is_some());
+            let probe_tls = tls[i].as_deref().filter(|_| active).map(tls::for_probes);
+            health.push(UpstreamHealth::new(u, &target_addrs, probe_tls).map(Arc::new));
+            resilience.push(Arc::new(Resilience::new(u)));
+            addrs.push(target_addrs);
+        }
+        let client_limits = match old {
+            Some(old) => old.client_limits.clone(),
+            None => config
+                .listeners
+                .iter()
+                .map(|l| {
+                    l.per_client
+                        .as_ref()
+                        .map(|c| Arc::new(ClientLimiter::new(c)))
+                })
+                .collect(),
+        };
         let mut client_cert_headers = Vec::new();
         for auth in config
             .listeners
@@ -148,47 +177,9 @@ impl Snapshot {
             client_limits,
             tls,
             client_cert_headers,
-            carried: Vec::new(),
+            carried,
             caches,
         })
-    }
-}
-
-impl Snapshot {
-    /// Compiles `config` to replace `old` (a reload): an upstream whose
-    /// definition is unchanged (same name, same settings) keeps its
-    /// balancer and in-flight counts, health state, retry budget and
-    /// breaker, resolved addresses and TLS settings, and (in
-    /// [`Worker::after`]) its connection pools.
-    pub fn build_after(config: Config, old: &Snapshot) -> Result<Self, Vec<ConfigError>> {
-        let mut new = Self::build(config)?;
-        let old_defs: Vec<String> = old
-            .config
-            .upstreams
-            .iter()
-            .map(|u| format!("{u:?}"))
-            .collect();
-        new.carried = new
-            .config
-            .upstreams
-            .iter()
-            .map(|u| {
-                // The debug form covers every setting, so equal text means
-                // an equal definition (names included).
-                let def = format!("{u:?}");
-                old_defs.iter().position(|d| *d == def)
-            })
-            .collect();
-        for (u, j) in new.carried.iter().enumerate() {
-            let Some(j) = *j else { continue };
-            new.balancers[u] = old.balancers[j].clone();
-            new.available[u] = old.available[j].clone();
-            new.health[u] = old.health[j].clone();
-            new.resilience[u] = old.resilience[j].clone();
-            new.addrs[u] = old.addrs[j].clone();
-            new.tls[u] = old.tls[j].clone();
-        }
-        Ok(new)
     }
 
     /// The cache store of step `step` of route `route`, if it is a `cache` step.
@@ -236,6 +227,31 @@ fn build_caches(config: &Config) -> Vec<Vec<Option<Arc<Cache>>>> {
         .collect()
 }
 
+/// `u` as compared on reload: equal settings, with the places its TLS files
+/// were written blanked (a line added above moves them, and says nothing
+/// about the upstream).
+fn comparable(u: &Upstream) -> Upstream {
+    let mut u = u.clone();
+    if let Some(tls) = &mut u.tls {
+        let blank = |o: &mut Origin| {
+            *o = Origin {
+                file: String::new(),
+                location: None,
+                path: String::new(),
+            }
+        };
+        blank(&mut tls.origin);
+        if let TrustRoots::File(f) = &mut tls.roots {
+            blank(&mut f.origin);
+        }
+        if let Some(c) = &mut tls.client_cert {
+            blank(&mut c.cert.origin);
+            blank(&mut c.key.origin);
+        }
+    }
+    u
+}
+
 /// The balancer algorithm for a configured `balance`.
 fn algorithm(balance: &Balance, seed: u64) -> Algorithm {
     match balance {
@@ -259,8 +275,9 @@ pub struct InFlightTicket {
     snapshot: Arc<Snapshot>,
     upstream: usize,
     target: usize,
-    /// Also releases a `circuit_breaker.max_requests` slot.
-    holds_slot: bool,
+    /// The request's `circuit_breaker.max_requests` slot, once the answer
+    /// is on its way: given back with the ticket.
+    slot: Option<ConcurrencyPermit>,
 }
 
 impl InFlightTicket {
@@ -273,17 +290,13 @@ impl InFlightTicket {
             snapshot: snapshot.clone(),
             upstream,
             target,
-            holds_slot: false,
+            slot: None,
         }
     }
 
-    /// Takes over releasing the request's concurrency slot, so it is held
-    /// until the response body is over.
-    pub(crate) fn take_slot(&mut self, slot: RequestSlot<'_>) {
-        if slot.held() {
-            slot.hand_over();
-            self.holds_slot = true;
-        }
+    /// Keeps the request's concurrency slot until the response body is over.
+    pub(crate) fn hold(&mut self, slot: Option<ConcurrencyPermit>) {
+        self.slot = slot;
     }
 }
 
@@ -291,16 +304,6 @@ impl Drop for InFlightTicket {
     fn drop(&mut self) {
         if let Some(b) = self.snapshot.balancers.get(self.upstream) {
             b.release(self.target);
-        }
-        if self.holds_slot {
-            if let Some(l) = self
-                .snapshot
-                .resilience
-                .get(self.upstream)
-                .and_then(|r| r.max_requests.as_ref())
-            {
-                l.release();
-            }
         }
     }
 }
@@ -312,7 +315,7 @@ pub(crate) struct Worker {
     /// `[upstream][target]` HTTP/1.1 pools.
     pub(crate) pools: Vec<Vec<Arc<TargetPool>>>,
     /// `[upstream][target]` HTTP/2 sessions (empty for HTTP/1.1 upstreams).
-    pub(crate) h2: Vec<Vec<H2Session>>,
+    pub(crate) h2: Vec<Vec<Arc<H2Session>>>,
     pub(crate) ids: Arc<RequestIdGenerator>,
     /// Shared by the worker's generations, so a reload loses no line.
     pub(crate) log: Arc<AccessLogBuffer>,
@@ -330,13 +333,17 @@ impl Worker {
     }
 
     /// The worker that replaces `self` after a reload to `snapshot`: pools
-    /// of carried-over upstreams are kept (their idle connections stay
-    /// warm), others start empty; the log buffer is the same.
+    /// and HTTP/2 sessions of carried-over upstreams are kept (their
+    /// connections stay warm), others start empty; the log buffer is the same.
     pub(crate) fn after(&self, snapshot: Arc<Snapshot>) -> Self {
         let mut next = Self::with_log(snapshot.clone(), self.ids.clone(), self.log.clone());
         for (u, j) in snapshot.carried.iter().enumerate() {
-            if let Some(pools) = j.and_then(|j| self.pools.get(j)) {
+            let Some(j) = *j else { continue };
+            if let Some(pools) = self.pools.get(j) {
                 next.pools[u] = pools.clone();
+            }
+            if let Some(h2) = self.h2.get(j) {
+                next.h2[u] = h2.clone();
             }
         }
         next
@@ -382,17 +389,15 @@ impl Worker {
                     .zip(addrs)
                     .enumerate()
                     .map(|(i, (t, addrs))| {
-                        Arc::new(
-                            TargetPool::new(
-                                t.address.clone(),
-                                addrs.clone(),
-                                u.pool_max_idle,
-                                u.pool_idle_timeout,
-                                u.connect_timeout,
-                                tls.as_ref().and_then(|tls| tls.get(i).cloned()),
-                            )
-                            .with_limit(limit.clone()),
+                        TargetPool::new(
+                            t.address.clone(),
+                            addrs.clone(),
+                            u.pool_max_idle,
+                            u.pool_idle_timeout,
+                            u.connect_timeout,
+                            tls.as_ref().and_then(|tls| tls.get(i).cloned()),
                         )
+                        .shared(limit.clone())
                     })
                     .collect()
             })
@@ -403,7 +408,7 @@ impl Worker {
             .iter()
             .map(|u| match u.protocol {
                 UpstreamProtocol::H2c | UpstreamProtocol::H2 => {
-                    u.targets.iter().map(|_| H2Session::default()).collect()
+                    u.targets.iter().map(|_| Arc::default()).collect()
                 }
                 UpstreamProtocol::Http1 => Vec::new(),
             })

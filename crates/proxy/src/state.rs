@@ -44,9 +44,16 @@ pub struct TargetState {
     pub last_check: Option<(bool, String, Duration)>,
 }
 
-/// The state of every upstream of `snapshot`, with latencies from `workers`.
+/// The state of every upstream of `snapshot`, with latencies from those of
+/// `workers` that serve it (while a reload swaps generations, a worker may
+/// already serve the next one, whose upstream indices differ).
 pub(crate) fn upstream_states(snapshot: &Snapshot, workers: &[Arc<Worker>]) -> Vec<UpstreamState> {
     let now = Instant::now();
+    let workers: Vec<&Worker> = workers
+        .iter()
+        .filter(|w| std::ptr::eq(&*w.snapshot, snapshot))
+        .map(|w| &**w)
+        .collect();
     snapshot
         .config
         .upstreams

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tollgate_proxy::RunningServer;
 
+use crate::Upstream;
+
 /// Settings most test configs start with: one worker, a short drain, no
 /// access log. [`Tollgate::start_with_defaults`] puts them in front.
 pub const TEST_PREAMBLE: &str =
@@ -34,6 +36,37 @@ impl Tollgate {
             server: Some(server),
             addresses,
         }
+    }
+
+    /// tollgate ([`TEST_PREAMBLE`] settings) with listener `web` on
+    /// 127.0.0.1:0 sending every request (route `all`) to upstream `pool`
+    /// over `targets`, in order; `extra` is written into the upstream's
+    /// section (lines indented four spaces, e.g. `"    balance: random"`).
+    ///
+    /// ```no_run
+    /// # use tollgate_testkit::{Tollgate, Upstream};
+    /// let (a, b) = (Upstream::echo(), Upstream::echo());
+    /// let tg = Tollgate::in_front_of(&[&a, &b], "    balance: least_connections");
+    /// let weighted = Tollgate::in_front_of(&[(&a, 3), (&b, 1)], "");
+    /// ```
+    pub fn in_front_of<T: PoolTarget>(targets: &[T], extra: &str) -> Self {
+        let list: Vec<String> = targets
+            .iter()
+            .map(|t| format!("{{address: \"{}\", weight: {}}}", t.address(), t.weight()))
+            .collect();
+        Self::start_with_defaults(&render(
+            r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - name: pool
+    targets: [{targets}]
+{extra}
+routes:
+  - {name: all, upstream: pool}
+"#,
+            &[("targets", &list.join(", ")), ("extra", &extra)],
+        ))
     }
 
     /// [`Tollgate::start`] with [`TEST_PREAMBLE`] in front of `rest`
@@ -111,6 +144,44 @@ impl Drop for Tollgate {
         if spawned.is_ok() {
             let _ = rx.recv_timeout(DROP_WAIT);
         }
+    }
+}
+
+/// A target of [`Tollgate::in_front_of`]'s upstream: an [`Upstream`], an
+/// address (`SocketAddr`, or `host:port` text), or either with a weight.
+pub trait PoolTarget {
+    /// `host:port` as written in the config.
+    fn address(&self) -> String;
+    /// The target's weight (1 unless given).
+    fn weight(&self) -> u32 {
+        1
+    }
+}
+
+impl PoolTarget for &Upstream {
+    fn address(&self) -> String {
+        self.addr().to_string()
+    }
+}
+
+impl PoolTarget for SocketAddr {
+    fn address(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl PoolTarget for &str {
+    fn address(&self) -> String {
+        (*self).to_owned()
+    }
+}
+
+impl<T: PoolTarget> PoolTarget for (T, u32) {
+    fn address(&self) -> String {
+        self.0.address()
+    }
+    fn weight(&self) -> u32 {
+        self.1
     }
 }
 

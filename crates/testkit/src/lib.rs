@@ -5,7 +5,8 @@
 //!   ones answering what the test says) that record what reached them and
 //!   stop when dropped.
 //! - [`Tollgate`]: tollgate started in-process from a YAML string, stopped
-//!   when dropped.
+//!   when dropped; [`Tollgate::in_front_of`] for the common "one listener,
+//!   one upstream over these targets" setup.
 //! - Clients: [`raw_request`] and friends for byte-exact HTTP/1.1 (also
 //!   from another loopback address, [`raw_request_from`]), and
 //!   [`get`] / [`request`] / [`h2_get`] / [`h2_request`] (hyper based) for
@@ -39,7 +40,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use client::{get, h2_get, h2_request, request, Echo, HttpResponse};
-pub use harness::{render, unused_addr, Tollgate, TEST_PREAMBLE};
+pub use harness::{render, unused_addr, PoolTarget, Tollgate, TEST_PREAMBLE};
 pub use l4::{read_line, read_line_buffered, udp_exchange, TcpServer, UdpServer};
 pub use raw::{
     connect, connect_from, parse_response, parse_status, raw_request, raw_request_from,

@@ -28,7 +28,7 @@ pub enum ProxyProtocolVersion {
 }
 
 /// A named pool of servers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upstream {
     /// Unique name.
     pub name: String,
@@ -70,7 +70,7 @@ pub struct Upstream {
 }
 
 /// When and how a request that reached a target is tried again.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retries {
     /// Extra attempts after the first.
     pub attempts: u32,
@@ -105,7 +105,7 @@ pub struct RetryOn {
 }
 
 /// Circuit breaking of an upstream.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CircuitBreakerConfig {
     /// Most requests in flight at once; more are answered 503 at once.
     pub max_requests: Option<usize>,
@@ -119,7 +119,7 @@ pub struct CircuitBreakerConfig {
 }
 
 /// The error-rate breaker's settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorRate {
     /// Opens at this percentage of failed requests (5xx answers and errors)…
     pub threshold_percent: u8,
@@ -134,7 +134,7 @@ pub struct ErrorRate {
 }
 
 /// Sticky sessions: a cookie names the target that served the client.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sticky {
     /// Cookie name.
     pub cookie: String,
@@ -278,7 +278,7 @@ impl std::fmt::Display for HashOn {
 }
 
 /// One server of an upstream.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// `host:port` as written; resolved through DNS when not an IP address.
     pub address: String,

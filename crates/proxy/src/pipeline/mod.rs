@@ -64,10 +64,11 @@ pub(crate) struct Exchange {
 }
 
 impl Exchange {
-    /// Address of the upstream target used, if any.
+    /// Address of the upstream target used, if any; `worker` must be the
+    /// one that served the request (its generation gave the indices).
     pub(crate) fn upstream_address<'w>(&self, worker: &'w Worker) -> Option<&'w str> {
-        self.upstream
-            .map(|(u, t)| worker.pools[u][t].address.as_str())
+        let (u, t) = self.upstream?;
+        Some(worker.pools.get(u)?.get(t)?.address.as_str())
     }
 }
 

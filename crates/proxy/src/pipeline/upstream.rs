@@ -7,18 +7,20 @@ use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Response, StatusCode, Uri, Version};
-use tollgate_balance::{backoff, Admission, Available, PickContext, RetryBudget};
-use tollgate_config::{Balance, HostRewrite, Retries, Route, Sticky, UpstreamProtocol};
+use tollgate_balance::{
+    backoff, hash64, Admission, Available, ConcurrencyPermit, PickContext, RetryBudget,
+};
+use tollgate_config::{Balance, HostRewrite, Retries, Route, Sticky, Upstream, UpstreamProtocol};
 use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 
 use super::hash_key::{cookie_value, hash_key};
-use super::{request_host_with_port, Exchange, Incoming};
+use super::{Exchange, Incoming};
 use crate::body::{RequestBody, ResponseBody};
 use crate::forward;
 use crate::health::UpstreamHealth;
-use crate::resilience::{now_secs, random_unit, RequestSlot};
+use crate::resilience::{now_secs, random_unit};
 use crate::snapshot::{InFlightTicket, Snapshot, Worker};
-use crate::upstream::{exchange, OutgoingRequest, UpstreamBody};
+use crate::upstream::{exchange, h2_send, H2Sender, OutgoingRequest, PooledConn, UpstreamBody};
 
 /// Forwards to upstream `u`: admission (concurrency cap, breaker), then
 /// attempts with failover and retries; the breaker learns the outcome.
@@ -31,7 +33,7 @@ pub(super) async fn forward_upstream(
     deadline: tokio::time::Instant,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let guards = &worker.snapshot.resilience[u];
-    let slot = RequestSlot::acquire(guards.max_requests.as_ref())?;
+    let slot = guards.request_slot()?;
     let Some(breaker) = &guards.breaker else {
         return attempts(worker, route, u, req, ex, deadline, slot).await;
     };
@@ -67,7 +69,7 @@ async fn attempts(
     req: &mut Incoming<'_>,
     ex: &mut Exchange,
     deadline: tokio::time::Instant,
-    slot: RequestSlot<'_>,
+    mut slot: Option<ConcurrencyPermit>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let snapshot = &*worker.snapshot;
     let upstream = &snapshot.config.upstreams[u];
@@ -85,11 +87,7 @@ async fn attempts(
             &current
         }
     };
-    let idempotent = is_idempotent(&req.method);
-    let retry = upstream
-        .retries
-        .as_ref()
-        .filter(|r| r.attempts > 0 && (idempotent || r.non_idempotent));
+    let retry = retry_policy(upstream, &req.method);
     // A body is kept in memory to be sent again only when retries may
     // need it and its announced length is under the limit.
     let replay = match retry {
@@ -113,12 +111,7 @@ async fn attempts(
     let sticky = sticky_target(snapshot, u, req);
     let key = PickKey::of(worker, u, req);
     let mut headers = forwarded_headers(snapshot, route, req);
-    // A handle on the URI (reference-counted, no copy) so the target can
-    // borrow from it while the request is lent to each attempt.
-    let uri = req.uri.clone();
-    let target_path = upstream_target(route, &uri);
 
-    let mut slot = Some(slot);
     let mut tried: Option<Available> = None;
     let mut retries_done = 0u32;
     loop {
@@ -153,7 +146,6 @@ async fn attempts(
             body.as_mut(),
             status_retry,
             &mut headers,
-            &target_path,
             deadline,
             &mut slot,
         )
@@ -215,9 +207,8 @@ async fn attempt<'b>(
     replay: Option<&mut RequestBody<'b>>,
     status_retry: Option<&RetryBudget>,
     headers: &mut HeaderMap,
-    target_path: &str,
     deadline: tokio::time::Instant,
-    slot: &mut Option<RequestSlot<'_>>,
+    slot: &mut Option<ConcurrencyPermit>,
 ) -> Result<(usize, Response<ResponseBody>, Duration), (Option<usize>, Failed)> {
     let snapshot = &*worker.snapshot;
     let upstream = &snapshot.config.upstreams[u];
@@ -233,33 +224,21 @@ async fn attempt<'b>(
                 && budget.try_withdraw(now_secs())
         })
     };
-    let mut t = first;
     // Failover: a target that cannot be connected to got nothing of the
     // request, so another one is tried (each at most once).
-    let mut fresh = None;
-    if upstream.protocol == UpstreamProtocol::Http1 {
-        let mut excluded: Option<Available> = None;
-        loop {
-            match worker.pools[u][t].checkout().await {
-                Ok(conn) => {
-                    fresh = Some(conn);
-                    break;
-                }
-                Err(e) => {
-                    report(health, t, false);
-                    if !e.retryable {
-                        return Err((Some(t), Failed::Connect(e)));
-                    }
-                    let others = excluded.get_or_insert_with(|| set.clone());
-                    others.set(t, false);
-                    match pick_target(worker, u, key, others) {
-                        Some(next) => t = next,
-                        None => return Err((Some(t), Failed::Connect(e))),
-                    }
-                }
-            }
-        }
-    }
+    let (t, opened) = if upstream.protocol == UpstreamProtocol::Http1 {
+        let (t, conn) = failover(worker, u, first, set, key, |t| {
+            worker.pools[u][t].checkout()
+        })
+        .await?;
+        (t, Opened::H1(conn))
+    } else {
+        let (t, sender) = failover(worker, u, first, set, key, |t| {
+            worker.h2[u][t].sender(&worker.pools[u][t])
+        })
+        .await?;
+        (t, Opened::H2(sender))
+    };
     // In flight from here until the response body is over (or this
     // attempt fails and the ticket drops).
     let mut ticket = InFlightTicket::acquire(&worker.snapshot, u, t);
@@ -270,6 +249,7 @@ async fn attempt<'b>(
         Some(b) => b,
         None => &mut req.body,
     };
+    let target_path = upstream_target(route, &req.uri);
     let upstream_host: &str = match &route.forwarding.host {
         HostRewrite::Preserve => headers
             .get(header::HOST)
@@ -279,61 +259,66 @@ async fn attempt<'b>(
         HostRewrite::Fixed(h) => h,
     };
 
-    if upstream.protocol != UpstreamProtocol::Http1 {
-        let scheme = if upstream.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        let uri = format!("{scheme}://{upstream_host}{target_path}");
-        let mut builder = http::Request::builder()
-            .method(req.method.clone())
-            .uri(uri)
-            .version(Version::HTTP_2);
-        if let Some(h) = builder.headers_mut() {
-            *h = headers.clone();
-            h.remove(header::HOST);
-            h.remove(header::CONNECTION);
-            h.remove(header::UPGRADE);
-        }
-        let resp = tokio::time::timeout(
-            upstream.response_header_timeout,
-            // Boxed: the h2c client's state would otherwise enlarge every request's future.
-            Box::pin(worker.h2[u][t].send(pool, builder, body)),
-        )
-        .await
-        .map_err(|_| {
-            ProxyError::upstream(
-                ErrorKind::UpstreamTimeout,
-                "upstream did not answer in time",
-            )
-        })
-        .and_then(|r| r)
-        .map_err(|e| {
-            if e.source == ErrorSource::Upstream {
-                report(health, t, false);
+    let mut conn = match opened {
+        Opened::H1(conn) => conn,
+        Opened::H2(sender) => {
+            let scheme = if upstream.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            let uri = format!("{scheme}://{upstream_host}{target_path}");
+            let mut builder = http::Request::builder()
+                .method(req.method.clone())
+                .uri(uri)
+                .version(Version::HTTP_2);
+            if let Some(h) = builder.headers_mut() {
+                // Copied only when a retry may need them again.
+                *h = if retry_policy(upstream, &req.method).is_some() {
+                    headers.clone()
+                } else {
+                    std::mem::take(headers)
+                };
+                h.remove(header::HOST);
+                h.remove(header::CONNECTION);
+                h.remove(header::UPGRADE);
             }
-            (Some(t), Failed::Exchange(e))
-        })?;
-        report(health, t, resp.status().as_u16() < 500);
-        let elapsed = started.elapsed();
-        balancer.record_latency(t, elapsed);
-        pool.record_latency(elapsed);
-        if retry_status(resp.status()) {
-            return Err((Some(t), Failed::Status));
+            let resp = tokio::time::timeout(
+                upstream.response_header_timeout,
+                // Boxed: the h2 client's state would otherwise enlarge every request's future.
+                Box::pin(h2_send(sender, builder, body)),
+            )
+            .await
+            .map_err(|_| {
+                ProxyError::upstream(
+                    ErrorKind::UpstreamTimeout,
+                    "upstream did not answer in time",
+                )
+            })
+            .and_then(|r| r)
+            .map_err(|e| {
+                if e.source == ErrorSource::Upstream {
+                    report(health, t, false);
+                }
+                (Some(t), Failed::Exchange(e))
+            })?;
+            report(health, t, resp.status().as_u16() < 500);
+            let elapsed = started.elapsed();
+            balancer.record_latency(t, elapsed);
+            pool.record_latency(elapsed);
+            if retry_status(resp.status()) {
+                return Err((Some(t), Failed::Status));
+            }
+            ticket.hold(slot.take());
+            let (mut parts, body) = resp.into_parts();
+            finish_response_headers(&mut parts.headers, route, &req.request_id, false);
+            return Ok((
+                t,
+                Response::from_parts(parts, ResponseBody::H2(body, ticket)),
+                elapsed,
+            ));
         }
-        if let Some(s) = slot.take() {
-            ticket.take_slot(s);
-        }
-        let (mut parts, body) = resp.into_parts();
-        finish_response_headers(&mut parts.headers, route, &req.request_id, false);
-        return Ok((
-            t,
-            Response::from_parts(parts, ResponseBody::H2(body, ticket)),
-            elapsed,
-        ));
-    }
-
+    };
     let host_value = match &route.forwarding.host {
         HostRewrite::Preserve if headers.contains_key(header::HOST) => None,
         _ => HeaderValue::from_str(upstream_host).ok(),
@@ -341,18 +326,11 @@ async fn attempt<'b>(
     if let Some(v) = host_value {
         headers.insert(header::HOST, v);
     }
-    let mut conn = match fresh {
-        Some(conn) => conn,
-        None => pool.checkout().await.map_err(|e| {
-            report(health, t, false);
-            (Some(t), Failed::Connect(e))
-        })?,
-    };
     let idempotent = is_idempotent(&req.method);
     let head = loop {
         let outgoing = OutgoingRequest {
             method: &req.method,
-            target: target_path,
+            target: &target_path,
             headers,
             body,
         };
@@ -369,7 +347,9 @@ async fn attempt<'b>(
             // processed, so a fresh connection to the same target is safe.
             Err(e) if e.before_response && idempotent && conn.reused => {
                 conn = pool.connect().await.map_err(|e| {
-                    report(health, t, false);
+                    if e.retryable {
+                        report(health, t, false);
+                    }
                     (Some(t), Failed::Connect(e))
                 })?;
             }
@@ -399,9 +379,7 @@ async fn attempt<'b>(
             )),
         ));
     }
-    if let Some(s) = slot.take() {
-        ticket.take_slot(s);
-    }
+    ticket.hold(slot.take());
     let mut resp_headers = head.headers;
     finish_response_headers(&mut resp_headers, route, &req.request_id, switching);
     let body = if switching {
@@ -422,6 +400,49 @@ async fn attempt<'b>(
     Ok((t, resp, elapsed))
 }
 
+/// What an attempt sends on.
+enum Opened {
+    /// A pooled HTTP/1.1 connection.
+    H1(PooledConn),
+    /// The target's shared HTTP/2 connection.
+    H2(H2Sender),
+}
+
+/// Opens a connection to `first` with `open`, failing over to other targets
+/// of `set` while connecting fails; each failure is a passive health failure
+/// of its target. A refusal by the upstream's connection limit (not
+/// retryable) ends the search: every target shares the limit, and it is no
+/// fault of the target.
+async fn failover<C, F>(
+    worker: &Worker,
+    u: usize,
+    first: usize,
+    set: &Available,
+    key: &PickKey,
+    mut open: impl FnMut(usize) -> F,
+) -> Result<(usize, C), (Option<usize>, Failed)>
+where
+    F: std::future::Future<Output = Result<C, ProxyError>>,
+{
+    let health = worker.snapshot.health[u].as_deref();
+    let mut t = first;
+    let mut excluded: Option<Available> = None;
+    loop {
+        let e = match open(t).await {
+            Ok(conn) => return Ok((t, conn)),
+            Err(e) if !e.retryable => return Err((Some(t), Failed::Connect(e))),
+            Err(e) => e,
+        };
+        report(health, t, false);
+        let others = excluded.get_or_insert_with(|| set.clone());
+        others.set(t, false);
+        match pick_target(worker, u, key, others) {
+            Some(next) => t = next,
+            None => return Err((Some(t), Failed::Connect(e))),
+        }
+    }
+}
+
 /// The error to answer with when `failed` may not be retried, `None` when
 /// a retry is allowed (and charged to the budget).
 fn give_up(
@@ -434,7 +455,12 @@ fn give_up(
     let (error, condition) = match failed {
         // The budget was charged when the status was judged retryable.
         Failed::Status => return None,
-        Failed::Connect(e) => (e, retry.is_some_and(|r| r.on.connect_error)),
+        // Not retryable: refused by the upstream's own connection limit,
+        // which every target shares.
+        Failed::Connect(e) => {
+            let condition = e.retryable && retry.is_some_and(|r| r.on.connect_error);
+            (e, condition)
+        }
         Failed::Exchange(e) => {
             let on = retry.map(|r| &r.on);
             let condition = resendable
@@ -451,6 +477,15 @@ fn give_up(
     (!allowed).then_some(error)
 }
 
+/// The upstream's retries when they apply to `method` (non-idempotent
+/// methods only with `methods: all`).
+fn retry_policy<'u>(upstream: &'u Upstream, method: &Method) -> Option<&'u Retries> {
+    upstream
+        .retries
+        .as_ref()
+        .filter(|r| r.attempts > 0 && (is_idempotent(method) || r.non_idempotent))
+}
+
 fn is_idempotent(m: &Method) -> bool {
     matches!(
         *m,
@@ -462,9 +497,16 @@ fn is_idempotent(m: &Method) -> bool {
 /// X-Forwarded-*, Forwarded, Via, request id); Host is set per attempt.
 fn forwarded_headers(snapshot: &Snapshot, route: &Route, req: &mut Incoming<'_>) -> HeaderMap {
     let mut headers = std::mem::take(&mut req.headers);
-    let host_sent: Cow<'_, str> = match req.uri.authority() {
-        Some(a) => Cow::Borrowed(a.as_str()),
-        None => Cow::Owned(request_host_with_port(&req.uri, &headers).to_owned()),
+    // The Host as sent is read while the fields change below: a handle on
+    // the field's value (a reference count on the head's buffer), not a copy.
+    let host_field = match req.uri.authority() {
+        Some(_) => None,
+        None => headers.get(header::HOST).cloned(),
+    };
+    let host_sent: &str = match (req.uri.authority(), &host_field) {
+        (Some(a), _) => a.as_str(),
+        (None, Some(h)) => h.to_str().unwrap_or(""),
+        (None, None) => "",
     };
     forward::strip_hop_by_hop(&mut headers, req.upgrade, false);
     headers.remove(header::EXPECT);
@@ -472,7 +514,7 @@ fn forwarded_headers(snapshot: &Snapshot, route: &Route, req: &mut Incoming<'_>)
         &mut headers,
         &route.forwarding,
         &req.client,
-        &host_sent,
+        host_sent,
         req.version,
     );
     headers.insert(&route.forwarding.request_id_header, req.request_id.clone());
@@ -486,7 +528,7 @@ fn forwarded_headers(snapshot: &Snapshot, route: &Route, req: &mut Incoming<'_>)
     // HTTP/1.1 clients' Host is already right (the codec aligned it with an
     // absolute-form target); an HTTP/2 :authority needs writing.
     if route.forwarding.host == HostRewrite::Preserve && !headers.contains_key(header::HOST) {
-        if let Ok(v) = HeaderValue::from_str(&host_sent) {
+        if let Ok(v) = HeaderValue::from_str(host_sent) {
             headers.insert(header::HOST, v);
         }
     }
@@ -567,7 +609,7 @@ fn pick_target(worker: &Worker, u: usize, key: &PickKey, available: &Available) 
     match key {
         PickKey::None => {}
         PickKey::Ip(ip) => ctx = ctx.with_client_ip(*ip),
-        PickKey::Bytes(b) => ctx = ctx.with_hash_key(b),
+        PickKey::Hash(h) => ctx = ctx.with_key_hash(*h),
     }
     worker.snapshot.balancers[u].pick(&ctx)
 }
@@ -599,8 +641,9 @@ pub(super) enum PickKey {
     None,
     /// `ip_hash`: the client's address.
     Ip(std::net::IpAddr),
-    /// `consistent_hash`: the bytes of the configured source.
-    Bytes(Vec<u8>),
+    /// `consistent_hash`: the hash of the configured source's bytes
+    /// (hashed at once, so nothing is copied out of the request).
+    Hash(u64),
 }
 
 impl PickKey {
@@ -610,8 +653,9 @@ impl PickKey {
             Balance::ConsistentHash(on) => {
                 let mut ip_key = [0u8; 16];
                 match hash_key(on, req, &mut ip_key) {
-                    Some(key) => PickKey::Bytes(key.to_vec()),
-                    None => PickKey::None,
+                    // An empty key counts as none (round robin), as in balance.
+                    Some(key) if !key.is_empty() => PickKey::Hash(hash64(key)),
+                    _ => PickKey::None,
                 }
             }
             _ => PickKey::None,

@@ -55,6 +55,9 @@ impl Body for H2RequestBody {
     }
 }
 
+/// A handle on a target's HTTP/2 connection, ready for requests.
+pub(crate) type H2Sender = SendRequest<H2RequestBody>;
+
 /// The shared HTTP/2 connection of one target.
 #[derive(Debug, Default)]
 pub(crate) struct H2Session {
@@ -62,7 +65,24 @@ pub(crate) struct H2Session {
 }
 
 impl H2Session {
-    async fn sender(&self, pool: &TargetPool) -> Result<SendRequest<H2RequestBody>, ProxyError> {
+    /// The open connection, or a new one (a connect error when that fails,
+    /// so the caller can fail over to another target).
+    pub(crate) async fn sender(&self, pool: &TargetPool) -> Result<H2Sender, ProxyError> {
+        // The common case, an open connection nobody is replacing, needs
+        // neither a wait nor an allocation.
+        if let Ok(slot) = self.sender.try_lock() {
+            if let Some(s) = slot.as_ref().filter(|s| !s.is_closed()) {
+                return Ok(s.clone());
+            }
+        }
+        // Boxed: connecting and the handshake would otherwise enlarge every
+        // request's future.
+        Box::pin(self.open(pool)).await
+    }
+
+    /// The open connection once the lock is free (another request may just
+    /// have opened it), or a new one.
+    async fn open(&self, pool: &TargetPool) -> Result<H2Sender, ProxyError> {
         let mut slot = self.sender.lock().await;
         if let Some(s) = slot.as_ref() {
             if !s.is_closed() {
@@ -81,7 +101,9 @@ impl H2Session {
                         String::from_utf8_lossy(p)
                     ))
                 ),
-            ));
+            )
+            // Another target may speak HTTP/2.
+            .retryable());
         }
         let (sender, connection) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
             .handshake(TokioIo::new(conn.stream))
@@ -100,43 +122,42 @@ impl H2Session {
         *slot = Some(sender.clone());
         Ok(sender)
     }
+}
 
-    /// Sends `req`, streaming `body` from the client while the request runs.
-    pub(crate) async fn send(
-        &self,
-        pool: &TargetPool,
-        req: http::request::Builder,
-        body: &mut RequestBody<'_>,
-    ) -> Result<Response<hyper::body::Incoming>, ProxyError> {
-        let mut sender = self.sender(pool).await?;
-        sender.ready().await.map_err(|e| send_error(&e))?;
-        let known = body.known_length();
-        if known == Some(0) {
-            let req = build(req, H2RequestBody::Empty)?;
-            return sender.send_request(req).await.map_err(|e| send_error(&e));
-        }
-        let (tx, rx) = mpsc::channel(4);
-        let req = build(req, H2RequestBody::Channel(rx, known))?;
-        let pump = async move {
-            loop {
-                match body.next_data().await {
-                    Ok(Some(data)) => {
-                        if tx.send(Ok(data)).await.is_err() {
-                            return Ok(());
-                        }
-                    }
-                    Ok(None) => return Ok(()),
-                    Err(e) => {
-                        let _ = tx.send(Err(e.clone())).await;
-                        return Err(e);
+/// Sends `req` on `sender`, streaming `body` from the client while the
+/// request runs.
+pub(crate) async fn send(
+    mut sender: H2Sender,
+    req: http::request::Builder,
+    body: &mut RequestBody<'_>,
+) -> Result<Response<hyper::body::Incoming>, ProxyError> {
+    sender.ready().await.map_err(|e| send_error(&e))?;
+    let known = body.known_length();
+    if known == Some(0) {
+        let req = build(req, H2RequestBody::Empty)?;
+        return sender.send_request(req).await.map_err(|e| send_error(&e));
+    }
+    let (tx, rx) = mpsc::channel(4);
+    let req = build(req, H2RequestBody::Channel(rx, known))?;
+    let pump = async move {
+        loop {
+            match body.next_data().await {
+                Ok(Some(data)) => {
+                    if tx.send(Ok(data)).await.is_err() {
+                        return Ok(());
                     }
                 }
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    let _ = tx.send(Err(e.clone())).await;
+                    return Err(e);
+                }
             }
-        };
-        let (pumped, answer) = tokio::join!(pump, sender.send_request(req));
-        pumped?;
-        answer.map_err(|e| send_error(&e))
-    }
+        }
+    };
+    let (pumped, answer) = tokio::join!(pump, sender.send_request(req));
+    pumped?;
+    answer.map_err(|e| send_error(&e))
 }
 
 fn build(

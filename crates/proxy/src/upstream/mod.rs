@@ -10,6 +10,6 @@ pub(crate) mod tls;
 
 pub use body::UpstreamBody;
 pub(crate) use h1::{exchange, OutgoingRequest};
-pub(crate) use h2::H2Session;
-pub(crate) use pool::{ConnectionLimit, TargetPool};
+pub(crate) use h2::{send as h2_send, H2Sender, H2Session};
+pub(crate) use pool::{ConnectionLimit, PooledConn, TargetPool};
 pub(crate) use resolve::{start_resolver, TargetAddrs};

@@ -1,15 +1,17 @@
 //! Per-worker pools of idle keep-alive connections, one pool per target.
 //! Each worker thread owns its pools, so connections never cross event loops
-//! and the lock is never contended.
+//! and the lock is not contended (except that a request waiting under
+//! `max_connections` may close another pool's idle connection).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tollgate_balance::ConcurrencyLimit;
 use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_net::{MaybeTls, OutboundStream};
 
@@ -48,9 +50,12 @@ pub(crate) struct TargetPool {
 /// one (`max_connections`, `max_pending`).
 #[derive(Debug)]
 pub(crate) struct ConnectionLimit {
+    /// Open connections: waited for (up to the connect timeout).
     slots: Arc<Semaphore>,
-    pending: AtomicUsize,
-    max_pending: usize,
+    /// Requests waiting for a slot: never waited for, refused when full.
+    pending: Arc<ConcurrencyLimit>,
+    /// Every pool counted under the limit (each target, each worker).
+    pools: Mutex<Vec<Weak<TargetPool>>>,
 }
 
 impl ConnectionLimit {
@@ -58,18 +63,31 @@ impl ConnectionLimit {
     pub(crate) fn new(max: usize, max_pending: usize) -> Self {
         Self {
             slots: Arc::new(Semaphore::new(max)),
-            pending: AtomicUsize::new(0),
-            max_pending,
+            pending: Arc::new(ConcurrencyLimit::new(max_pending)),
+            pools: Mutex::new(Vec::new()),
         }
     }
-}
 
-/// Leaves the waiting count when dropped.
-struct Waiting<'a>(&'a AtomicUsize);
+    fn register(&self, pool: &Arc<TargetPool>) {
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        pools.retain(|p| p.strong_count() > 0);
+        pools.push(Arc::downgrade(pool));
+    }
 
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+    /// Closes the longest-idle connection of the first pool that has one,
+    /// giving its slot back. Idle connections are only dropped when their
+    /// own pool is next used, so without this a target whose pool holds
+    /// the slots idle starves every other target (and other workers' pools
+    /// for the same target) for as long as it keeps them.
+    fn close_an_idle_connection(&self) -> bool {
+        let pools: Vec<Arc<TargetPool>> = self
+            .pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        pools.iter().any(|p| p.close_oldest_idle())
     }
 }
 
@@ -129,10 +147,15 @@ impl TargetPool {
         }
     }
 
-    /// Counts this pool's connections under the upstream's `limit`.
-    pub(crate) fn with_limit(mut self, limit: Option<Arc<ConnectionLimit>>) -> Self {
+    /// The pool, shared, with its connections counted under the
+    /// upstream's `limit` (when it has one).
+    pub(crate) fn shared(mut self, limit: Option<Arc<ConnectionLimit>>) -> Arc<Self> {
         self.limit = limit;
-        self
+        let pool = Arc::new(self);
+        if let Some(limit) = &pool.limit {
+            limit.register(&pool);
+        }
+        pool
     }
 
     /// Folds one response-head latency into the moving average (weight 1/8).
@@ -198,13 +221,9 @@ impl TargetPool {
         limit: &ConnectionLimit,
         reuse: bool,
     ) -> Result<Result<OwnedSemaphorePermit, PooledConn>, ProxyError> {
-        if limit.pending.fetch_add(1, Ordering::AcqRel) >= limit.max_pending {
-            limit.pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(limit_error(
-                "upstream connection limit reached and too many requests waiting",
-            ));
-        }
-        let _waiting = Waiting(&limit.pending);
+        let _waiting = limit.pending.try_acquire_owned().ok_or_else(|| {
+            limit_error("upstream connection limit reached and too many requests waiting")
+        })?;
         let deadline = tokio::time::Instant::now() + self.connect_timeout;
         loop {
             tokio::select! {
@@ -212,13 +231,15 @@ impl TargetPool {
                     return slot.map(Ok).map_err(|_| limit_error("upstream connection limit closed"));
                 }
                 // Connections returned to this pool do not free a slot:
-                // look for them now and then.
+                // look for them now and then, and close one idle elsewhere
+                // (its slot then comes to this request).
                 _ = tokio::time::sleep(Duration::from_millis(2)) => {
                     if reuse {
                         if let Some(conn) = self.take_idle() {
                             return Ok(Err(conn));
                         }
                     }
+                    limit.close_an_idle_connection();
                     if tokio::time::Instant::now() >= deadline {
                         return Err(limit_error("no upstream connection became free in time"));
                     }
@@ -317,6 +338,16 @@ impl TargetPool {
             }
         }
         None
+    }
+
+    /// Closes the connection idle the longest, if any (its slot under the
+    /// limit is given back).
+    fn close_oldest_idle(&self) -> bool {
+        let oldest = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            (!idle.is_empty()).then(|| idle.remove(0))
+        };
+        oldest.is_some()
     }
 
     /// Returns a connection whose last exchange ended cleanly.

@@ -12,6 +12,8 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
+use crate::background;
+
 /// The addresses a configured `host:port` stands for, shared by all workers.
 #[derive(Debug)]
 pub(crate) struct TargetAddrs {
@@ -47,6 +49,42 @@ impl TargetAddrs {
             current: ArcSwap::from_pointee(addrs),
             next: AtomicUsize::new(0),
         }
+    }
+
+    /// The addresses of each of `names`, in order. DNS names are looked up
+    /// in parallel (a short-lived thread each, a batch at a time), so start
+    /// and reload wait about as long as the slowest lookup rather than the
+    /// sum of all of them when a resolver is slow to answer.
+    pub(crate) fn resolve_all(names: &[&str]) -> Vec<Self> {
+        /// Lookups running at once.
+        const BATCH: usize = 32;
+        let mut out = Vec::with_capacity(names.len());
+        for batch in names.chunks(BATCH) {
+            std::thread::scope(|s| {
+                let running: Vec<_> = batch
+                    .iter()
+                    .map(|name| {
+                        if name.parse::<SocketAddr>().is_ok() {
+                            return None;
+                        }
+                        std::thread::Builder::new()
+                            .name("tollgate-dns-lookup".into())
+                            .spawn_scoped(s, move || Self::new(name))
+                            .ok()
+                    })
+                    .collect();
+                for (name, lookup) in batch.iter().zip(running) {
+                    // Literals (and lookups whose thread could not start)
+                    // are done here.
+                    out.push(
+                        lookup
+                            .and_then(|h| h.join().ok())
+                            .unwrap_or_else(|| Self::new(name)),
+                    );
+                }
+            });
+        }
+        out
     }
 
     /// The address the next connection goes to, `None` while it resolves to nothing.
@@ -93,48 +131,34 @@ fn lookup(name: &str) -> std::io::Result<Vec<SocketAddr>> {
 /// lookup keeps the last good answer.
 pub(crate) fn start_resolver(
     targets: Vec<(Arc<TargetAddrs>, Duration)>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<Option<JoinHandle<()>>> {
     let targets: Vec<_> = targets.into_iter().filter(|(t, _)| t.dynamic).collect();
     if targets.is_empty() {
         return Ok(None);
     }
-    let thread = std::thread::Builder::new()
-        .name("tollgate-dns".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                tracing::error!("DNS resolver runtime failed to start");
-                return;
-            };
-            rt.block_on(async move {
-                for (target, every) in targets {
-                    let mut stop = shutdown.clone();
-                    tokio::spawn(async move {
-                        loop {
-                            tokio::select! {
-                                _ = tokio::time::sleep(every) => {}
-                                _ = stop.changed() => return,
-                            }
-                            let name = target.name.clone();
-                            match tokio::task::spawn_blocking(move || lookup(&name)).await {
-                                Ok(Ok(addrs)) if !addrs.is_empty() => target.update(addrs),
-                                Ok(Ok(_)) => tracing::warn!(target = %target.name, "DNS answer is empty; keeping the last addresses"),
-                                Ok(Err(e)) => tracing::warn!(target = %target.name, "DNS lookup failed, keeping the last addresses: {e}"),
-                                Err(_) => {}
-                            }
+    // Lookups in progress when it stops are abandoned, not awaited: a
+    // resolver that does not answer must not hold up a reload.
+    let thread = background::spawn("tollgate-dns", shutdown, move || {
+        for (target, every) in targets {
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    let name = target.name.clone();
+                    match tokio::task::spawn_blocking(move || lookup(&name)).await {
+                        Ok(Ok(addrs)) if !addrs.is_empty() => target.update(addrs),
+                        Ok(Ok(_)) => {
+                            tracing::warn!(target = %target.name, "DNS answer is empty; keeping the last addresses")
                         }
-                    });
-                }
-                while !*shutdown.borrow() {
-                    if shutdown.changed().await.is_err() {
-                        break;
+                        Ok(Err(e)) => {
+                            tracing::warn!(target = %target.name, "DNS lookup failed, keeping the last addresses: {e}")
+                        }
+                        Err(_) => {}
                     }
                 }
             });
-        })?;
+        }
+    })?;
     Ok(Some(thread))
 }
 
@@ -155,6 +179,13 @@ mod tests {
             .all(|a| a.ip().is_loopback() && a.port() == 81));
         let missing = TargetAddrs::new("no-such-host.invalid:80");
         assert_eq!(missing.pick(), None);
+
+        let all =
+            TargetAddrs::resolve_all(&["127.0.0.1:81", "localhost:82", "no-such-host.invalid:80"]);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].pick(), lit.pick());
+        assert!(all[1].dynamic && all[1].current().iter().all(|a| a.port() == 82));
+        assert_eq!(all[2].pick(), None);
     }
 
     #[test]
