@@ -23,7 +23,8 @@
 //! so after `decay` without news an old estimate keeps only 1/e of its say.
 //! A target's first sample sets its average. A target without samples is
 //! scored with the mean of the targets that have them (1 ns when none has,
-//! which makes the choice plain least-request).
+//! which makes the choice plain least-request), and wins ties, so it is
+//! measured soon without drawing a burst.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -96,7 +97,13 @@ impl PowerOfTwoChoices {
                 let a = available.nth(a as usize)?;
                 let b = available.nth(b as usize)?;
                 let latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
-                if self.score(&latency, b) < self.score(&latency, a) {
+                let (sa, sb) = (self.score(&latency, a), self.score(&latency, b));
+                // A tie with a target that has no samples yet (scored with
+                // the mean) goes to that target, so it gets measured: else a
+                // slow target could keep winning coin tosses against an
+                // unknown fast one.
+                let b_unknown = latency.get(b).is_some_and(Option::is_none);
+                if sb < sa || (sb == sa && b_unknown) {
                     Some(b)
                 } else {
                     Some(a)
@@ -207,6 +214,17 @@ mod tests {
         p.acquire(0);
         for _ in 0..100 {
             assert_eq!(p.pick(&all), Some(1));
+        }
+    }
+
+    #[test]
+    fn a_target_without_samples_wins_a_tie() {
+        // Target 0 measured, target 1 not: 1 is scored with the mean (0's
+        // own latency), and the tie goes to it whichever order is sampled.
+        for seed in 0..50 {
+            let p = PowerOfTwoChoices::new(&[1, 1], DEFAULT_DECAY, seed);
+            p.record_latency(0, 100 * MS);
+            assert_eq!(p.pick(&Available::all(2)), Some(1), "seed {seed}");
         }
     }
 
