@@ -189,3 +189,35 @@ routes:
     );
     assert_eq!(up.connection_count(), 1);
 }
+
+/// A tcp listener relays to an upstream by name: adding an upstream above
+/// it (which moves its index) is no listener change, and the relay follows.
+#[test]
+fn a_tcp_listener_follows_its_upstream_when_others_are_added_above() {
+    let first = tollgate_testkit::TcpServer::hello();
+    let yaml = |before: &str| {
+        render(
+            r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+  - {name: relay, address: 127.0.0.1:0, protocol: tcp, upstream: db}
+upstreams:
+{before}  - name: db
+    targets: [{address: "{db}"}]
+routes:
+  - {name: home, respond: {status: 200, body: "ok"}}
+"#,
+            &[("before", &before), ("db", &first.addr())],
+        )
+    };
+    let tg = Tollgate::start_with_defaults(&yaml(""));
+    let summary = tg
+        .reload_with_defaults(&yaml(
+            "  - name: other\n    targets: [{address: \"127.0.0.1:2\"}]\n",
+        ))
+        .expect("an upstream added above is no listener change");
+    assert_eq!(summary.kept, ["db"]);
+    let mut conn = connect(tg.addr("relay"));
+    let hello = read_until(&mut conn, b"\n");
+    assert_eq!(String::from_utf8_lossy(&hello).trim(), first.id());
+}

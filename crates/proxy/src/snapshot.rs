@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use http::HeaderName;
 use tollgate_balance::{Algorithm, Available, Balancer, ConcurrencyPermit, Target, DEFAULT_DECAY};
-use tollgate_config::{
-    Balance, Config, ConfigError, Origin, Policy, TrustRoots, Upstream, UpstreamProtocol,
-};
+use tollgate_config::{Balance, Config, ConfigError, Policy, UpstreamProtocol};
 use tollgate_core::RequestIdGenerator;
 use tollgate_edge::cache::Cache;
 use tollgate_edge::client_limits::ClientLimiter;
@@ -82,17 +80,13 @@ impl Snapshot {
         let router = Router::new(&config.routes, &names);
         let carried: Vec<Option<usize>> = match old {
             None => vec![None; config.upstreams.len()],
-            Some(old) => {
-                let old_defs: Vec<Upstream> = old.config.upstreams.iter().map(comparable).collect();
-                config
-                    .upstreams
-                    .iter()
-                    .map(|u| {
-                        let def = comparable(u);
-                        old_defs.iter().position(|d| *d == def)
-                    })
-                    .collect()
-            }
+            // Equal settings (where TLS files were written does not count:
+            // `Origin` compares equal) carry the state over.
+            Some(old) => config
+                .upstreams
+                .iter()
+                .map(|u| old.config.upstreams.iter().position(|d| d == u))
+                .collect(),
         };
         // Only new or changed upstreams' names are looked up (all at once).
         let fresh_names: Vec<&str> = config
@@ -225,31 +219,6 @@ fn build_caches(config: &Config) -> Vec<Vec<Option<Arc<Cache>>>> {
                 .collect()
         })
         .collect()
-}
-
-/// `u` as compared on reload: equal settings, with the places its TLS files
-/// were written blanked (a line added above moves them, and says nothing
-/// about the upstream).
-fn comparable(u: &Upstream) -> Upstream {
-    let mut u = u.clone();
-    if let Some(tls) = &mut u.tls {
-        let blank = |o: &mut Origin| {
-            *o = Origin {
-                file: String::new(),
-                location: None,
-                path: String::new(),
-            }
-        };
-        blank(&mut tls.origin);
-        if let TrustRoots::File(f) = &mut tls.roots {
-            blank(&mut f.origin);
-        }
-        if let Some(c) = &mut tls.client_cert {
-            blank(&mut c.cert.origin);
-            blank(&mut c.key.origin);
-        }
-    }
-    u
 }
 
 /// The balancer algorithm for a configured `balance`.

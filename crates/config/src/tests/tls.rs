@@ -313,3 +313,14 @@ fn relative_paths_follow_the_config_file() {
     assert_eq!(pair.cert.path, dir.join("certs/a.pem"));
     assert_eq!(pair.key.path, PathBuf::from("/abs/a.key"));
 }
+
+#[test]
+fn where_a_file_was_written_does_not_make_settings_differ() {
+    let at = |line| Origin {
+        file: "a.yaml".into(),
+        location: Some((line, 3)),
+        path: "listeners[0].tls".into(),
+    };
+    // A line added above moves the origin; the setting is the same.
+    assert_eq!(at(4), at(9));
+}

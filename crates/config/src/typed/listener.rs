@@ -43,7 +43,7 @@ impl ListenerProtocol {
 }
 
 /// One listening socket and the HTTP limits that apply on it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
     /// Unique name; routes may restrict themselves to listeners by name.
     pub name: String,
@@ -81,7 +81,7 @@ pub struct Listener {
 }
 
 /// What an L4 (`tcp`, `tls_passthrough`, `udp`) listener relays to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct L4Listener {
     /// The upstream (index into `Config::upstreams`): always set for `tcp`
     /// and `udp`; for `tls_passthrough` the one used when no `sni` route
@@ -96,7 +96,7 @@ pub struct L4Listener {
 }
 
 /// A `tls_passthrough` route: server names and the upstream they go to.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SniRoute {
     /// Exact names and `*.` wildcards, lowercase.
     pub hosts: Vec<HostPattern>,
@@ -105,7 +105,7 @@ pub struct SniRoute {
 }
 
 /// Limits on requests and connections accepted by a listener.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpLimits {
     /// Largest request head (request line + headers) in bytes; larger is 431.
     pub max_header_bytes: usize,
@@ -125,7 +125,7 @@ pub struct HttpLimits {
 }
 
 /// HTTP/2 limits of a listener.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Http2Limits {
     /// SETTINGS_MAX_CONCURRENT_STREAMS advertised and enforced.
     pub max_concurrent_streams: u32,

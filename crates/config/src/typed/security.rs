@@ -52,7 +52,7 @@ pub enum EncodedSlash {
 }
 
 /// The `methods` policy: the methods a route accepts.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedMethods {
     /// Accepted methods (HEAD is added when GET is listed).
     pub methods: Vec<Method>,
@@ -61,7 +61,7 @@ pub struct AllowedMethods {
 }
 
 /// Security response headers added to answers.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityHeaders {
     /// `Strict-Transport-Security`, sent only on requests that came over TLS.
     pub hsts: Option<HeaderValue>,
@@ -72,7 +72,7 @@ pub struct SecurityHeaders {
 }
 
 /// The `cors` policy.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cors {
     /// Origins allowed.
     pub origins: AllowOrigins,

@@ -101,6 +101,32 @@ impl ListenerCtx {
     }
 }
 
+/// Whether `new` keeps `old`'s listeners, which a reload cannot change.
+/// The upstreams an L4 listener relays to are compared by name: their
+/// indices move when an upstream is added above, and relays follow the
+/// new snapshot anyway.
+fn same_listeners(old: &Config, new: &Config) -> bool {
+    let key = |config: &Config, l: &Listener| {
+        let name = |u: usize| config.upstreams.get(u).map(|u| u.name.clone());
+        let mut l = l.clone();
+        let relays_to = l.l4.as_mut().map(|l4| {
+            let sni: Vec<_> = l4
+                .sni
+                .iter_mut()
+                .map(|r| name(std::mem::take(&mut r.upstream)))
+                .collect();
+            (l4.upstream.take().and_then(name), sni)
+        });
+        (l, relays_to)
+    };
+    old.listeners.len() == new.listeners.len()
+        && old
+            .listeners
+            .iter()
+            .zip(&new.listeners)
+            .all(|(a, b)| key(old, a) == key(new, b))
+}
+
 /// Turns configuration errors found while starting into one I/O error
 /// listing them all.
 fn config_errors(errors: Vec<ConfigError>) -> io::Error {
@@ -118,8 +144,6 @@ pub struct RunningServer {
     addresses: Vec<(String, SocketAddr)>,
     snapshot: ArcSwap<Snapshot>,
     slots: Vec<Arc<WorkerSlot>>,
-    /// The listeners as configured at start: a reload may not change them.
-    listeners: String,
     shutdown: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
     /// The health checker and DNS resolver of the current snapshot, and
@@ -202,7 +226,6 @@ impl RunningServer {
             sockets.push(group);
             contexts.push(Arc::new(ListenerCtx::new(index, l, tls)));
         }
-        let listeners = format!("{:?}", config.listeners);
         let snapshot = match Snapshot::build(config) {
             Ok(s) if errors.is_empty() => Arc::new(s),
             Ok(_) => return Err(config_errors(errors)),
@@ -238,7 +261,6 @@ impl RunningServer {
             addresses,
             snapshot: ArcSwap::new(snapshot),
             slots,
-            listeners,
             shutdown,
             threads,
             helpers: Mutex::new((helpers_stop, helper_threads)),
@@ -254,10 +276,10 @@ impl RunningServer {
     /// sockets needs a restart); the access log and `server` settings keep
     /// their start values.
     pub fn reload(&self, config: Config) -> Result<ReloadSummary, String> {
-        if format!("{:?}", config.listeners) != self.listeners {
+        let old = self.snapshot.load_full();
+        if !same_listeners(&old.config, &config) {
             return Err("listeners changed: a reload cannot bind, close or reconfigure listeners; restart tollgate to apply".into());
         }
-        let old = self.snapshot.load_full();
         let snapshot = Snapshot::build_after(config, &old).map_err(|errors| {
             errors
                 .iter()
