@@ -402,3 +402,31 @@ fn idle_connections_of_one_target_do_not_starve_another() {
     assert_eq!(resp.header("x-upstream-id"), Some(b.id()));
     assert!(started.elapsed() < Duration::from_millis(400));
 }
+
+#[test]
+fn refusals_by_the_connection_cap_do_not_open_the_breaker() {
+    let slow = Upstream::slow(Duration::from_millis(300));
+    let tg = Tollgate::in_front_of(
+        &[&slow],
+        "    circuit_breaker: {max_connections: 1, max_pending: 0, error_rate: {threshold: 50%, min_requests: 4, open_for: 30s}}",
+    );
+    let addr = tg.addr("web");
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20 * i));
+                get(addr, "/").status
+            })
+        })
+        .collect();
+    let mut statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 503, 503, 503, 503, 503]);
+    // Five of six were refused by tollgate's own cap, not failed by the
+    // upstream: the breaker stays closed.
+    assert_eq!(get(addr, "/").status, 200);
+    assert_eq!(
+        tg.upstream_states()[0].breaker,
+        Some(tollgate_proxy::BreakerState::Closed)
+    );
+}

@@ -45,8 +45,14 @@ pub(super) async fn forward_upstream(
         ));
     }
     let result = attempts(worker, route, u, req, ex, deadline, slot).await;
-    let ok = matches!(&result, Ok(r) if r.status().as_u16() < 500);
-    breaker.record(admission, ok, Instant::now());
+    match &result {
+        // tollgate's own refusal (its connection cap, no healthy target)
+        // says nothing about how the upstream answers: not an outcome. A
+        // probe left unrecorded is freed when the half-open state times out.
+        Err(e) if e.kind == ErrorKind::Unavailable => {}
+        Ok(r) => breaker.record(admission, r.status().as_u16() < 500, Instant::now()),
+        Err(_) => breaker.record(admission, false, Instant::now()),
+    }
     result
 }
 
