@@ -641,6 +641,39 @@ fn pipelined_requests_are_answered_in_order() {
     assert_eq!(s.up.requests()[1].body.as_ref(), b"abc");
 }
 
+#[test]
+fn pipelined_heads_longer_than_the_first_read_buffer_are_answered_whole() {
+    // The client read buffer starts at 1 KiB: heads of 1.2–1.9 KiB, many
+    // in one write, must grow and reclaim it without losing a byte.
+    let s = Setup::new();
+    let mut raw = Vec::new();
+    let mut sent = Vec::new();
+    for i in 0..24 {
+        let value = format!("{i}-{}", "x".repeat(1200 + i * 30));
+        let close = if i == 23 { "Connection: close\r\n" } else { "" };
+        raw.extend_from_slice(
+            format!("GET /p{i} HTTP/1.1\r\nHost: a\r\nX-Long: {value}\r\n{close}\r\n").as_bytes(),
+        );
+        sent.push(value);
+    }
+    let answer = send(s.addr(), &raw);
+    assert!(answer.closed, "not closed after `Connection: close`");
+    let responses = split_responses(&answer.bytes);
+    assert_eq!(responses.len(), 24, "{}", answer.text());
+    assert!(responses.iter().all(|r| r.status == 200));
+    let requests = s.up.requests();
+    let got: Vec<String> = requests
+        .iter()
+        .map(|r| {
+            r.headers
+                .get("x-long")
+                .map(|v| v.to_str().unwrap_or("").to_owned())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(got, sent);
+}
+
 /// A valid request, then a smuggling attempt, in one write: the first is
 /// answered 200, the second 400, the connection closes, and the upstream
 /// saw only the first.

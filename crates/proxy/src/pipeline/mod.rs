@@ -157,7 +157,9 @@ pub(crate) async fn handle(
     }
     let host = host.into_owned();
     let mut chain = ChainState::new(index);
-    let answered = chained(worker, route, req, &host, ex, &mut chain).await;
+    // Boxed: the policy phases are a large future that routes without
+    // policies should not carry.
+    let answered = Box::pin(chained(worker, route, req, &host, ex, &mut chain)).await;
     if let Some(job) = chain.background.take() {
         tokio::spawn(policy::cache::revalidate(worker.clone(), index, job));
     }

@@ -352,7 +352,8 @@ async fn attempt<'b>(
             // A reused connection the upstream had closed: nothing was
             // processed, so a fresh connection to the same target is safe.
             Err(e) if e.before_response && idempotent && conn.reused => {
-                conn = pool.connect().await.map_err(|e| {
+                // Boxed like checkout's slow path: a stale pooled connection is rare.
+                conn = Box::pin(pool.connect()).await.map_err(|e| {
                     if e.retryable {
                         report(health, t, false);
                     }

@@ -26,8 +26,12 @@ use crate::forward::ClientInfo;
 use crate::pipeline::{self, error_response, Exchange, Incoming};
 use crate::snapshot::Worker;
 
-/// Initial capacity of a client connection's read buffer.
-const READ_BUF: usize = 4 * 1024;
+/// Initial capacity of a client connection's read buffer: most request
+/// heads fit, and a thousand connections hold a thousand of them. Longer
+/// heads double it.
+const READ_BUF: usize = 1024;
+/// Below this much free room the read buffer is reclaimed or grown first.
+const READ_ROOM: usize = 256;
 /// Initial capacity of a client connection's write buffer.
 const WRITE_BUF: usize = 1024;
 /// Response body pieces up to this size are copied next to the head.
@@ -156,8 +160,9 @@ async fn next_head(
             return Ok(NextHead::Closed);
         }
         let deadline = head_deadline.unwrap_or(idle_deadline);
-        if io.rbuf.capacity() - io.rbuf.len() < 1024 {
-            io.rbuf.reserve(READ_BUF);
+        if io.rbuf.capacity() - io.rbuf.len() < READ_ROOM {
+            // Reclaims the buffer in place once the last head's bytes are gone.
+            io.rbuf.reserve(io.rbuf.len().max(READ_BUF));
         }
         let read = tokio::select! {
             r = tokio::time::timeout_at(deadline, io.stream.read_buf(&mut io.rbuf)) => r,

@@ -188,6 +188,14 @@ impl TargetPool {
         if let Some(conn) = self.take_idle() {
             return Ok(conn);
         }
+        // Boxed: opening a connection (waiting for a slot, TCP, TLS) is a
+        // large future that every request's future would otherwise carry,
+        // though most requests find an idle connection.
+        Box::pin(self.checkout_new()).await
+    }
+
+    /// A connection newly opened, under `max_connections` when set.
+    async fn checkout_new(&self) -> Result<PooledConn, ProxyError> {
         let slot = match self.slot_now() {
             Ok(slot) => slot,
             // At `max_connections`: wait (as one of `max_pending`) for a
