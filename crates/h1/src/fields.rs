@@ -3,13 +3,33 @@
 //! connection handling (Content-Length, Transfer-Encoding, Host, Connection,
 //! Expect, Upgrade).
 
+use std::mem::MaybeUninit;
+
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::HeadError;
 
-/// Header slots kept on the stack; larger `max_headers` limits use the heap.
-pub(crate) const STACK_HEADERS: usize = 128;
+/// Header slots kept on the stack; heads with more fields use the heap.
+const STACK_HEADERS: usize = 128;
+
+/// Runs `parse` with slots for `max` header fields: on the stack first, and
+/// on the heap only when a head has more fields than the stack holds (a
+/// limit above it, as for upstream answers, would otherwise allocate
+/// `max` slots for every head).
+pub(crate) fn with_header_slots<'b, T>(
+    max: usize,
+    mut parse: impl FnMut(&mut [MaybeUninit<httparse::Header<'b>>]) -> Result<T, HeadError>,
+) -> Result<T, HeadError> {
+    let mut stack = [const { MaybeUninit::<httparse::Header<'b>>::uninit() }; STACK_HEADERS];
+    let first = parse(stack.get_mut(..max.min(STACK_HEADERS)).unwrap_or_default());
+    if max <= STACK_HEADERS || !matches!(first, Err(HeadError::TooManyHeaders)) {
+        return first;
+    }
+    let mut heap = Vec::new();
+    heap.resize_with(max, MaybeUninit::uninit);
+    parse(&mut heap)
+}
 
 /// Rejects any LF that is not preceded by CR. httparse accepts bare-LF line
 /// endings; RFC 9112 §2.2 lets us reject them and doing so closes a class of

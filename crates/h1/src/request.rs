@@ -8,8 +8,8 @@ use http::{Method, Uri, Version};
 
 use crate::error::HeadError;
 use crate::fields::{
-    check_line_endings, header_error, is_tchar, share, valid_host, Expectation, Fields,
-    STACK_HEADERS,
+    check_line_endings, header_error, is_tchar, share, valid_host, with_header_slots, Expectation,
+    Fields,
 };
 use crate::framing::{request_framing, BodyFraming};
 use crate::limits::HeadLimits;
@@ -67,15 +67,9 @@ pub fn parse_request(
         return Ok(None);
     }
     let window = buf.get(..limits.max_head_bytes).unwrap_or(buf);
-    if limits.max_headers <= STACK_HEADERS {
-        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
-        let slots = slots.get_mut(..limits.max_headers).unwrap_or_default();
+    with_header_slots(limits.max_headers, |slots| {
         parse_in(buf, window, limits, slots)
-    } else {
-        let mut slots = Vec::new();
-        slots.resize_with(limits.max_headers, MaybeUninit::uninit);
-        parse_in(buf, window, limits, &mut slots)
-    }
+    })
 }
 
 fn parse_in<'b>(

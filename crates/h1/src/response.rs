@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode, Version};
 
 use crate::error::HeadError;
-use crate::fields::{check_line_endings, header_error, share, Fields, STACK_HEADERS};
+use crate::fields::{check_line_endings, header_error, share, with_header_slots, Fields};
 use crate::framing::{response_framing, BodyFraming};
 use crate::limits::HeadLimits;
 
@@ -42,15 +42,9 @@ pub fn parse_response(
         return Ok(None);
     }
     let window = buf.get(..limits.max_head_bytes).unwrap_or(buf);
-    if limits.max_headers <= STACK_HEADERS {
-        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
-        let slots = slots.get_mut(..limits.max_headers).unwrap_or_default();
+    with_header_slots(limits.max_headers, |slots| {
         parse_in(buf, window, limits, request_method, slots)
-    } else {
-        let mut slots = Vec::new();
-        slots.resize_with(limits.max_headers, MaybeUninit::uninit);
-        parse_in(buf, window, limits, request_method, &mut slots)
-    }
+    })
 }
 
 fn parse_in<'b>(

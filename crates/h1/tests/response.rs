@@ -166,4 +166,24 @@ fn incremental_and_limits() {
         parse_response(buf, &limits, &Method::GET).unwrap_err(),
         HeadError::TooManyHeaders
     );
+    // A limit above what the stack holds: small heads and heads with more
+    // fields than the stack holds both parse; over the limit is refused.
+    let wide = HeadLimits {
+        max_headers: 256,
+        ..HeadLimits::default()
+    };
+    for (fields, ok) in [(3, true), (200, true), (300, false)] {
+        let mut resp = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n".to_vec();
+        for i in 1..fields {
+            resp.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
+        }
+        resp.extend_from_slice(b"\r\n");
+        match parse_response(&resp, &wide, &Method::GET) {
+            Ok(Some((head, n))) if ok => {
+                assert_eq!((head.headers.len(), n), (fields, resp.len()));
+            }
+            Err(HeadError::TooManyHeaders) if !ok => {}
+            other => panic!("{fields} fields: {:?}", other.map(|o| o.map(|(_, n)| n))),
+        }
+    }
 }
