@@ -6,25 +6,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use tollgate_testkit::{render, request, HttpResponse, Reply, Tollgate, Upstream};
-
-/// A tollgate with one listener `web`, upstream `u` at `up`, and `rest`
-/// (routes, named policies).
-fn start(up: &Upstream, rest: &str) -> Tollgate {
-    Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - {name: u, targets: [{address: "{up}"}]}
-{rest}"#,
-        &[("up", &up.addr()), ("rest", &rest)],
-    ))
-}
+use tollgate_testkit::{request, HttpResponse, Reply, Tollgate, Upstream};
 
 /// One route `/` → `u` with a cache configured by `cache` (a YAML mapping).
 fn cached(up: &Upstream, cache: &str) -> Tollgate {
-    start(
+    Tollgate::for_upstream(
         up,
         &format!("routes:\n  - name: r\n    upstream: u\n    policies:\n      - cache: {cache}\n"),
     )
@@ -655,7 +641,7 @@ fn unsafe_methods_invalidate_the_uri_and_its_location() {
 fn purge_by_key_and_by_prefix_from_allowed_networks_only() {
     let up =
         Upstream::scripted(|req| Reply::ok(req.path.clone()).header("cache-control", "max-age=60"));
-    let tg = start(
+    let tg = Tollgate::for_upstream(
         &up,
         r#"
 routes:
@@ -703,7 +689,7 @@ routes:
 #[test]
 fn a_named_cache_is_one_store_for_every_route_using_it() {
     let up = Upstream::scripted(|_| Reply::ok("x").header("cache-control", "max-age=60"));
-    let tg = start(
+    let tg = Tollgate::for_upstream(
         &up,
         r#"
 policies:
@@ -776,7 +762,7 @@ fn cache_then_compress_stores_one_compressed_variant_per_accept_encoding() {
             .header("content-type", "text/plain")
             .header("etag", "\"t1\"")
     });
-    let tg = start(
+    let tg = Tollgate::for_upstream(
         &up,
         "routes:\n  - name: r\n    upstream: u\n    policies: [{cache: {}}, {compress: {algorithms: [gzip]}}]\n",
     );
@@ -811,7 +797,7 @@ fn compress_then_cache_stores_identity_and_compresses_each_hit() {
             .header("cache-control", "max-age=60")
             .header("content-type", "text/plain")
     });
-    let tg = start(
+    let tg = Tollgate::for_upstream(
         &up,
         "routes:\n  - name: r\n    upstream: u\n    policies: [{compress: {algorithms: [gzip]}}, {cache: {}}]\n",
     );
@@ -826,7 +812,7 @@ fn compress_then_cache_stores_identity_and_compresses_each_hit() {
 fn upgrades_bypass_the_cache_and_compression() {
     use std::io::Write;
     let up = Upstream::websocket_echo();
-    let tg = start(
+    let tg = Tollgate::for_upstream(
         &up,
         "routes:\n  - name: r\n    upstream: u\n    policies: [{cache: {}}, {compress: {min_length: 0}}]\n",
     );

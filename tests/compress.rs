@@ -4,23 +4,15 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use tollgate_testkit::{connect, render, request, HttpResponse, Reply, Tollgate, Upstream};
+use tollgate_testkit::{connect, request, HttpResponse, Reply, Tollgate, Upstream};
 
 fn start(up: &Upstream, compress: &str) -> Tollgate {
-    Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - {name: u, targets: [{address: "{up}"}]}
-routes:
-  - name: r
-    upstream: u
-    policies:
-      - compress: {compress}
-"#,
-        &[("up", &up.addr()), ("compress", &compress)],
-    ))
+    Tollgate::for_upstream(
+        up,
+        &format!(
+            "routes:\n  - name: r\n    upstream: u\n    policies:\n      - compress: {compress}\n"
+        ),
+    )
 }
 
 fn text() -> String {

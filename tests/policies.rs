@@ -2,24 +2,12 @@
 //! inlined), and the `headers` policy with its variables, checked at the
 //! echo upstream and on the answers.
 
-use tollgate_testkit::{render, request, Tollgate, Upstream};
-
-fn start(up: &Upstream, rest: &str) -> Tollgate {
-    Tollgate::start_with_defaults(&render(
-        r#"
-listeners:
-  - {name: web, address: 127.0.0.1:0}
-upstreams:
-  - {name: u, targets: [{address: "{up}"}]}
-{rest}"#,
-        &[("up", &up.addr()), ("rest", &rest)],
-    ))
-}
+use tollgate_testkit::{request, Tollgate, Upstream};
 
 #[test]
 fn request_rules_reach_the_upstream_with_variables_rendered() {
     let up = Upstream::echo();
-    let tg = start(
+    let tg = Tollgate::for_upstream(
         &up,
         r#"
 routes:
@@ -61,7 +49,7 @@ routes:
 #[test]
 fn response_rules_apply_to_upstream_and_fixed_answers_in_reverse_order() {
     let up = Upstream::with_headers(&[("Server", "backend/1.0"), ("X-Powered-By", "php")]);
-    let tg = start(
+    let tg = Tollgate::for_upstream(
         &up,
         r#"
 policies:

@@ -14,6 +14,8 @@ mod normalize;
 pub mod range;
 mod rewrite;
 pub mod static_files;
+#[cfg(test)]
+mod test_support;
 pub mod validators;
 
 pub use https::https_location;

@@ -69,6 +69,20 @@ routes:
         ))
     }
 
+    /// One listener `web` and one upstream `u` at `up`, then `rest`
+    /// (routes, named policies, defaults), with [`TEST_PREAMBLE`].
+    pub fn for_upstream(up: &Upstream, rest: &str) -> Self {
+        Self::start_with_defaults(&render(
+            r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - {name: u, targets: [{address: "{up}"}]}
+{rest}"#,
+            &[("up", &up.addr()), ("rest", &rest)],
+        ))
+    }
+
     /// [`Tollgate::start`] with [`TEST_PREAMBLE`] in front of `rest`
     /// (which then holds listeners, upstreams, routes, defaults).
     pub fn start_with_defaults(rest: &str) -> Self {

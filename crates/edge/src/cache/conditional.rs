@@ -56,6 +56,7 @@ mod tests {
     use crate::cache::control::ResponseDirectives;
     use crate::cache::entry::Storing;
     use crate::cache::freshness::Heuristic;
+    use crate::test_support::headers;
     use http::{HeaderName, StatusCode};
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -67,17 +68,6 @@ mod tests {
         let mut out = String::new();
         tollgate_core::format_http_date(t(s), &mut out);
         out
-    }
-
-    fn headers(fields: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (n, v) in fields {
-            h.append(
-                HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
     }
 
     fn entry(fields: &[(&str, &str)]) -> Entry {

@@ -207,18 +207,7 @@ fn normalized(headers: &HeaderMap, name: &HeaderName, out: &mut Vec<u8>) -> bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-
-    fn headers(fields: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (n, v) in fields {
-            h.append(
-                HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
-    }
+    use crate::test_support::headers;
 
     fn key(query: Option<&str>, h: &HeaderMap, config: &CacheKey) -> String {
         let mut out = Vec::new();

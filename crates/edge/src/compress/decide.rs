@@ -137,7 +137,7 @@ pub fn mark_compressed(headers: &mut HeaderMap, coding: Coding) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderName;
+    use crate::test_support::headers;
     use tollgate_config::{TypePattern, DEFAULT_TYPES};
 
     fn policy() -> CompressPolicy {
@@ -152,17 +152,6 @@ mod tests {
             brotli_level: 4,
             zstd_level: 3,
         }
-    }
-
-    fn headers(fields: &[(&str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (n, v) in fields {
-            h.append(
-                HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        h
     }
 
     const GZ: RequestSide = RequestSide {
