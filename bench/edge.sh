@@ -53,40 +53,8 @@ printf '%099d\n' 0 | tr 0 c > "$RUN/www/c100.txt"
 awk 'BEGIN { for (i = 0; i < 400; i++) printf "2026-11-22T10:%02d:%02dZ INFO req=%06d GET /api/items/%d status=200 bytes=%d user=u%03d\n", i % 60, (i * 7) % 60, i * 37, i % 97, 1000 + (i * 131) % 9000, i % 41 }' \
   | head -c 16384 > "$RUN/www/text16k.txt"
 
-declare -A PID PORT
-STARTED=()
-cleanup() {
-  local i p
-  for ((i=${#STARTED[@]}-1; i>=0; i--)); do p=${STARTED[$i]}; kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null; done
-  for p in "${STARTED[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$RUN"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-start() {  # start NAME CORE CMD...
-  local name=$1 core=$2; shift 2
-  taskset -c "$core" "$@" >"$RUN/$name.log" 2>&1 &
-  PID[$name]=$!; STARTED+=($!)
-}
-wait_http() {  # wait_http PORT PATH
-  for _ in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1$2")" = 200 ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-tree_pids() { local p=$1 c; echo "$p"; for c in $(cat /proc/$p/task/*/children 2>/dev/null); do tree_pids "$c"; done; }
-cpu_ticks() { local t=0 p; for p in $(tree_pids "$1"); do
-    t=$((t + $(sed 's/.*) //' /proc/$p/stat 2>/dev/null | awk '{print $12+$13}' || echo 0))); done; echo $t; }
+. "$HERE/lib.sh"
 origin_requests() { curl -s http://127.0.0.1:18279/status | awk 'NR==3{print $3}'; }
-foreign_snap() {
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v ex=" $MYPIDS " '{ pid=$1; s=$0; sub(/.*\) /,"",s); split(s,f," ");
-      if (f[2]==2 || pid==2 || index(ex, " " pid " ")) next; print pid, f[12]+f[13] }'
-}
-HZ=$(getconf CLK_TCK)
 
 for f in edge-backend-nginx.conf edge-proxy-nginx.conf; do sed "s#@RUN@#$RUN#g" "$CONF/$f" > "$RUN/$f"; done
 mkdir -p "$RUN/nginx-cache"

@@ -56,44 +56,8 @@ RES=${RESULTS_DIR:-/tmp/bench-results}/l4-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RES/wrk" "$RUN/www"
 head -c $((16 << 20)) /dev/urandom > "$RUN/www/big.bin"
 ulimit -n 20000 2>/dev/null || true
-HZ=$(getconf CLK_TCK)
 
-declare -A PID PORT
-STARTED=()
-cleanup() {
-  local i p
-  for ((i=${#STARTED[@]}-1; i>=0; i--)); do
-    p=${STARTED[$i]}; kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null
-  done
-  for p in "${STARTED[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$RUN"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-start() {  # start NAME CORE CMD...
-  local name=$1 core=$2; shift 2
-  taskset -c "$core" "$@" >"$RUN/$name.log" 2>&1 &
-  PID[$name]=$!; STARTED+=($!)
-}
-wait_http() {
-  for _ in $(seq 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$1/")" = 200 ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-tree_pids() { local p=$1 c; echo "$p"; for c in $(cat /proc/$p/task/*/children 2>/dev/null); do tree_pids "$c"; done; }
-cpu_ticks() { local t=0 p; for p in $(tree_pids "$1"); do
-    t=$((t + $(sed 's/.*) //' /proc/$p/stat 2>/dev/null | awk '{print $12+$13}' || echo 0))); done; echo $t; }
-MYPIDS=""
-foreign_snap() {  # "pid ticks" of every process that is not ours
-  cat /proc/[0-9]*/stat 2>/dev/null | awk -v ex=" $MYPIDS " '{ pid=$1; s=$0; sub(/.*\) /,"",s); split(s,f," ");
-      if (f[2]==2 || pid==2 || index(ex, " " pid " ")) next; print pid, f[12]+f[13] }'
-}
+. "$HERE/lib.sh"
 
 # ---------------------------------------------------------------- start everything
 for f in l4-backend-nginx.conf l4-nginx.conf l4-haproxy.cfg; do

@@ -48,26 +48,8 @@ mkdir -p "$RES/wrk" "$RUN/www"
 head -c 16384 /dev/urandom > "$RUN/www/16k.bin"
 ulimit -n 20000 2>/dev/null || true
 
-declare -A PID PORT
-STARTED=()
-cleanup() {
-  local i p
-  for ((i=${#STARTED[@]}-1; i>=0; i--)); do p=${STARTED[$i]}; kill -0 "$p" 2>/dev/null && kill -TERM "$p" 2>/dev/null; done
-  for p in "${STARTED[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
-  done
-  rm -rf "$RUN"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-start() { local name=$1 core=$2; shift 2; taskset -c "$core" "$@" >"$RUN/$name.log" 2>&1 & PID[$name]=$!; STARTED+=($!); }
-wait_url() { for _ in $(seq 100); do [ "$(curl -sk -o /dev/null -w '%{http_code}' "$1")" = 200 ] && return 0; sleep 0.1; done; return 1; }
-tree_pids() { local p=$1 c; echo "$p"; for c in $(cat /proc/$p/task/*/children 2>/dev/null); do tree_pids "$c"; done; }
-cpu_ticks() { local t=0 p; for p in $(tree_pids "$1"); do
-    t=$((t + $(sed 's/.*) //' /proc/$p/stat 2>/dev/null | awk '{print $12+$13}' || echo 0))); done; echo $t; }
+. "$HERE/lib.sh"
 core0() { awk '/^cpu0 /{print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6}' /proc/stat; }   # total idle
-HZ=$(getconf CLK_TCK)
 
 # ---------------------------------------------------------------- one certificate for all
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \

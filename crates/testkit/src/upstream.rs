@@ -419,13 +419,7 @@ async fn http1_answer(
             delay,
             extra,
         } => {
-            let (parts, body) = req.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            let recorded = record(&parts, body, shared);
+            let recorded = read_and_record(req, shared).await;
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
@@ -436,13 +430,7 @@ async fn http1_answer(
             echo_response(&recorded, status, &extra, id)
         }
         Kind::Streaming { chunks, interval } => {
-            let (parts, body) = req.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            record(&parts, body, shared);
+            read_and_record(req, shared).await;
             let drip = Drip {
                 chunks: chunks.into(),
                 interval,
@@ -457,13 +445,7 @@ async fn http1_answer(
             resp
         }
         Kind::Scripted(script) => {
-            let (parts, body) = req.into_parts();
-            let body = body
-                .collect()
-                .await
-                .map(|c| c.to_bytes())
-                .unwrap_or_default();
-            let recorded = record(&parts, body, shared);
+            let recorded = read_and_record(req, shared).await;
             let reply = (script.0)(&recorded);
             scripted_answer(reply, shared).await
         }
@@ -478,14 +460,20 @@ async fn echo(
     id: &str,
     shared: &Arc<Shared>,
 ) -> Response<RespBody> {
+    let recorded = read_and_record(req, shared).await;
+    echo_response(&recorded, status, extra, id)
+}
+
+/// Reads the whole request body (a broken body counts as empty) and records
+/// the request.
+async fn read_and_record(req: Request<Incoming>, shared: &Shared) -> RecordedRequest {
     let (parts, body) = req.into_parts();
     let body = body
         .collect()
         .await
         .map(|c| c.to_bytes())
         .unwrap_or_default();
-    let recorded = record(&parts, body, shared);
-    echo_response(&recorded, status, extra, id)
+    record(&parts, body, shared)
 }
 
 fn record(parts: &http::request::Parts, body: Bytes, shared: &Shared) -> RecordedRequest {
