@@ -332,6 +332,7 @@ fn trim_start(mut s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::headers;
     use http::HeaderValue;
 
     fn resp(values: &[&str]) -> ResponseDirectives {
@@ -343,14 +344,7 @@ mod tests {
     }
 
     fn req(values: &[(&str, &str)]) -> Option<RequestDirectives> {
-        let mut h = HeaderMap::new();
-        for (n, v) in values {
-            h.append(
-                HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
-        RequestDirectives::parse(&h)
+        RequestDirectives::parse(&headers(values))
     }
 
     #[test]

@@ -117,8 +117,8 @@ pub fn storable(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::headers;
     use http::header::CACHE_CONTROL;
-    use http::{HeaderName, HeaderValue};
 
     const GET: RequestFacts = RequestFacts {
         get: true,
@@ -132,13 +132,7 @@ mod tests {
         fields: &[(&str, &str)],
         cookies: bool,
     ) -> Result<(), Skip> {
-        let mut h = HeaderMap::new();
-        for (n, v) in fields {
-            h.append(
-                HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
-        }
+        let h = headers(fields);
         let cc = ResponseDirectives::parse(&h);
         let lifetime = Duration::from_secs(cc.max_age.or(cc.s_maxage).unwrap_or(0));
         storable(req, status, &h, &cc, lifetime, cookies)
