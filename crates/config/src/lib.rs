@@ -10,6 +10,7 @@ mod env;
 mod error;
 mod lenient;
 mod raw;
+mod shape;
 pub mod typed;
 mod units;
 mod validate;
@@ -92,7 +93,7 @@ fn parse_text(
             file,
             ctx.map(f.at.0, f.at.1),
             f.path.clone(),
-            f.message.clone(),
+            shape::explain(&f.path, &f.message).unwrap_or_else(|| f.message.clone()),
         ));
     }
     // Validation runs unless the file could not be read at all; unknown

@@ -568,7 +568,11 @@ routes:
                 "listeners[0].limits.max_body",
                 "unknown field `max_body`",
             ),
-            (7, "upstreams[0].targets", "expected sequence"),
+            (
+                7,
+                "upstreams[0].targets",
+                "expected a list, e.g. targets: [{address: 10.0.0.5:80}]",
+            ),
             (10, "routes[0].match.pathh", "unknown field `pathh`"),
             (
                 12,
