@@ -214,7 +214,7 @@ fn validate_and_explain_l4_listeners() {
         "no server name, or no match =>",
         "sends a PROXY v2 header",
         "listener dns (127.0.0.1:5353): udp relay",
-        "by consistent_hash on client ip",
+        "by consistent_hash, hash_on: {client_ip: true}",
         "PROXY header required from 10.0.0.0/8, ::1/128",
         "=> route all",
     ] {
@@ -223,6 +223,74 @@ fn validate_and_explain_l4_listeners() {
     let out = tollgate(&["explain", "-c", file, "-l", "pg", "GET", "/"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(!text(&out.stdout).contains("listener web"));
+}
+
+#[test]
+fn explain_speaks_the_file_s_keywords_shows_health_and_refused_methods() {
+    let cfg = TempConfig::new(
+        r#"listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - name: app
+    protocol: h2c
+    targets: [{address: "127.0.0.1:9"}]
+    health:
+      active: {path: /healthz, interval: 2s, timeout: 500ms, healthy: 2, unhealthy: 3, expect: [200, 300-399]}
+      passive: {consecutive_failures: 4, eject_for: 10s}
+      when_all_down: panic
+routes:
+  - name: api
+    match: {path: {prefix: /api}}
+    upstream: app
+    max_body: 2MiB
+    timeout: 1500ms
+    forwarding: {x_forwarded: replace, forwarded: append, via: false, host: {fixed: api.internal}}
+  - name: ro
+    match: {path: {prefix: /ro}}
+    upstream: app
+    policies: [{methods: [GET]}]
+  - {name: files, static: {root: /var/www}}
+"#,
+    );
+    let file = cfg.path().to_str().unwrap();
+    let out = tollgate(&["explain", "-c", file, "GET", "http://a.test/api/x"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for want in [
+        "limits: max_body: 2MiB, timeout: 1500ms",
+        "by round_robin, protocol: h2c",
+        "health.active: {type: http, method: GET, path: /healthz, expect: [200, 300-399], \
+         interval: 2s, jitter: 10%, timeout: 500ms, healthy: 2, unhealthy: 3}",
+        "health.passive: {consecutive_failures: 4, eject_for: 10s, max_eject_for: 300s, max_ejected: 50%}",
+        "health.when_all_down: panic",
+        "forwarding: {x_forwarded: replace, forwarded: append, via: false, host: {fixed: \"api.internal\"}}",
+    ] {
+        assert!(stdout.contains(want), "{want:?} in\n{stdout}");
+    }
+    for rust_name in ["Http1", "H2c", "Replace", "Append", "Panic", "x-forwarded"] {
+        assert!(!stdout.contains(rust_name), "{rust_name:?} in\n{stdout}");
+    }
+
+    // A POST to a static route, or past a methods policy, is refused.
+    let out = tollgate(&["explain", "-c", file, "POST", "http://a.test/index.html"]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("=> route files"), "{stdout}");
+    assert!(
+        stdout.contains("=> 405: static files answer GET and HEAD only, not POST"),
+        "{stdout}"
+    );
+    let out = tollgate(&["explain", "-c", file, "GET", "http://a.test/index.html"]);
+    assert!(!text(&out.stdout).contains("405"), "{}", text(&out.stdout));
+    let out = tollgate(&["explain", "-c", file, "DELETE", "http://a.test/ro/x"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("=> 405: the methods policy refuses DELETE (Allow: GET, HEAD)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("health: none") || stdout.contains("health.active"),
+        "{stdout}"
+    );
 }
 
 #[test]

@@ -5,8 +5,9 @@ use std::fmt::Write;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use tollgate_config::{
-    Balance, Config, HostPattern, HostRewrite, L4Listener, Listener, ListenerProtocol,
-    ProxyProtocolVersion, RouteTarget, Upstream,
+    Balance, Config, ForwardMode, Health, HostPattern, HostRewrite, L4Listener, Listener,
+    ListenerProtocol, Policy, Probe, ProxyProtocolVersion, RouteTarget, Upstream, UpstreamProtocol,
+    WhenAllDown,
 };
 
 use crate::pipeline::request_host;
@@ -115,7 +116,7 @@ pub fn explain(
                     "  => no route: 404 {{\"error\": \"no route matches this request\"}}"
                 );
             }
-            Some(i) => describe_route(config, i, &normalized, &mut out),
+            Some(i) => describe_route(config, i, &method, &normalized, &mut out),
         }
     }
     if !any {
@@ -145,7 +146,16 @@ fn upstream_summary(up: &Upstream) -> String {
         .map(|t| format!("{} (weight {})", t.address, t.weight))
         .collect();
     let by = match &up.balance {
-        Balance::ConsistentHash(on) => format!("consistent_hash on {on}"),
+        Balance::ConsistentHash(on) => {
+            let key = match on {
+                tollgate_config::HashOn::Header(h) => format!("header: {h}"),
+                tollgate_config::HashOn::Cookie(c) => format!("cookie: {c}"),
+                tollgate_config::HashOn::Query(q) => format!("query: {q}"),
+                tollgate_config::HashOn::ClientIp => "client_ip: true".into(),
+                tollgate_config::HashOn::Path => "path: true".into(),
+            };
+            format!("consistent_hash, hash_on: {{{key}}}")
+        }
         other => other.name().to_owned(),
     };
     format!("upstream {} [{}] by {by}", up.name, targets.join(", "))
@@ -155,9 +165,9 @@ fn upstream_summary(up: &Upstream) -> String {
 fn describe_l4(config: &Config, l: &Listener, l4: &L4Listener, out: &mut String) {
     let _ = writeln!(
         out,
-        ": {} relay, no HTTP routing (idle_timeout {:?})",
+        ": {} relay, no HTTP routing (idle_timeout: {})",
         l.protocol.name(),
-        l4.idle_timeout
+        duration(l4.idle_timeout)
     );
     describe_proxy_protocol(l, out);
     for route in &l4.sni {
@@ -190,12 +200,13 @@ fn describe_l4_upstream(config: &Config, u: usize, protocol: ListenerProtocol, o
     let connect = if protocol == ListenerProtocol::Udp {
         String::new()
     } else {
-        format!(", connect timeout {:?}", up.connect_timeout)
+        format!(", timeouts.connect: {}", duration(up.connect_timeout))
     };
     let _ = writeln!(out, "     {}{connect}{proxy}", upstream_summary(up));
+    describe_health(up.health.as_ref(), out);
 }
 
-fn describe_route(config: &Config, i: usize, path: &str, out: &mut String) {
+fn describe_route(config: &Config, i: usize, method: &Method, path: &str, out: &mut String) {
     let route = &config.routes[i];
     let _ = writeln!(
         out,
@@ -204,8 +215,9 @@ fn describe_route(config: &Config, i: usize, path: &str, out: &mut String) {
     );
     let _ = writeln!(
         out,
-        "     limits: max_body {} bytes, timeout {:?}",
-        route.max_body, route.timeout
+        "     limits: max_body: {}, timeout: {}",
+        size(route.max_body),
+        duration(route.timeout)
     );
     let kinds: Vec<&str> = route.policies.iter().map(|p| p.kind()).collect();
     let _ = writeln!(
@@ -217,6 +229,12 @@ fn describe_route(config: &Config, i: usize, path: &str, out: &mut String) {
             kinds.join(", ")
         }
     );
+    if let Some(allow) = refused_by_methods_policy(&route.policies, method) {
+        let _ = writeln!(
+            out,
+            "     => 405: the methods policy refuses {method} (Allow: {allow})"
+        );
+    }
     let path = match &route.rewrite {
         Some(rw) => tollgate_edge::rewrite_path(rw, path),
         None => std::borrow::Cow::Borrowed(path),
@@ -249,27 +267,145 @@ fn describe_route(config: &Config, i: usize, path: &str, out: &mut String) {
                 files.precompressed
             );
             let _ = writeln!(out, "     path under the root: {path}");
+            if *method != Method::GET && *method != Method::HEAD {
+                let _ = writeln!(
+                    out,
+                    "     => 405: static files answer GET and HEAD only, not {method} (Allow: GET, HEAD)"
+                );
+            }
         }
         RouteTarget::Upstream(u) => {
             let up = &config.upstreams[*u];
             let _ = writeln!(
                 out,
-                "     target: {}, {:?}",
+                "     target: {}, protocol: {}",
                 upstream_summary(up),
-                up.protocol
+                protocol(up.protocol)
             );
+            describe_health(up.health.as_ref(), out);
             let _ = writeln!(out, "     upstream path: {path}");
             let f = &route.forwarding;
             let host = match &f.host {
-                HostRewrite::Preserve => "client's Host",
-                HostRewrite::Target => "target address",
-                HostRewrite::Fixed(h) => h,
+                HostRewrite::Preserve => "preserve".to_owned(),
+                HostRewrite::Target => "target".to_owned(),
+                HostRewrite::Fixed(h) => format!("{{fixed: {h:?}}}"),
             };
             let _ = writeln!(
                 out,
-                "     forwarding: x-forwarded {:?}, forwarded {:?}, via {}, host {}",
-                f.x_forwarded, f.forwarded, f.via, host
+                "     forwarding: {{x_forwarded: {}, forwarded: {}, via: {}, host: {host}}}",
+                forward_mode(f.x_forwarded),
+                forward_mode(f.forwarded),
+                f.via
             );
         }
+    }
+}
+
+/// The `Allow` value when a `methods` policy of the chain refuses `method`.
+fn refused_by_methods_policy(policies: &[Policy], method: &Method) -> Option<String> {
+    policies.iter().find_map(|p| match p {
+        Policy::Methods(m) if !m.methods.contains(method) => {
+            Some(String::from_utf8_lossy(m.allow.as_bytes()).into_owned())
+        }
+        _ => None,
+    })
+}
+
+/// An upstream's `health` settings, with their YAML names.
+fn describe_health(health: Option<&Health>, out: &mut String) {
+    let Some(h) = health else {
+        let _ = writeln!(out, "     health: none (every target is always picked)");
+        return;
+    };
+    if let Some(a) = &h.active {
+        let probe = match &a.probe {
+            Probe::Http {
+                method,
+                path,
+                host,
+                expect,
+            } => {
+                let expect: Vec<String> = expect
+                    .iter()
+                    .map(|(lo, hi)| match lo == hi {
+                        true => lo.to_string(),
+                        false => format!("{lo}-{hi}"),
+                    })
+                    .collect();
+                let host = host
+                    .as_ref()
+                    .map_or(String::new(), |h| format!(", host: {h}"));
+                format!(
+                    "type: http, method: {method}, path: {path}{host}, expect: [{}]",
+                    expect.join(", ")
+                )
+            }
+            Probe::Tcp => "type: tcp".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "     health.active: {{{probe}, interval: {}, jitter: {}%, timeout: {}, healthy: {}, unhealthy: {}}}",
+            duration(a.interval),
+            a.jitter_percent,
+            duration(a.timeout),
+            a.healthy,
+            a.unhealthy
+        );
+    }
+    if let Some(p) = &h.passive {
+        let _ = writeln!(
+            out,
+            "     health.passive: {{consecutive_failures: {}, eject_for: {}, max_eject_for: {}, max_ejected: {}%}}",
+            p.consecutive_failures,
+            duration(p.eject_for),
+            duration(p.max_eject_for),
+            p.max_ejected_percent
+        );
+    }
+    let when = match h.when_all_down {
+        WhenAllDown::Fail => "fail (503 when no target is available)",
+        WhenAllDown::Panic => "panic (every target is picked from when none is available)",
+    };
+    let _ = writeln!(out, "     health.when_all_down: {when}");
+}
+
+/// `protocol` of an upstream as written in the file.
+fn protocol(p: UpstreamProtocol) -> &'static str {
+    match p {
+        UpstreamProtocol::Http1 => "http1",
+        UpstreamProtocol::H2c => "h2c",
+        UpstreamProtocol::H2 => "h2",
+    }
+}
+
+/// `append` | `replace` | `off`, as written in the file.
+fn forward_mode(m: ForwardMode) -> &'static str {
+    match m {
+        ForwardMode::Append => "append",
+        ForwardMode::Replace => "replace",
+        ForwardMode::Off => "off",
+    }
+}
+
+/// A duration as the file writes one: `30s`, `250ms`.
+fn duration(d: std::time::Duration) -> String {
+    // The file's durations are whole milliseconds.
+    match d.as_millis() {
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+/// A size as the file writes one: `10MiB`, `64KiB`, `100`.
+fn size(bytes: u64) -> String {
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1024 * KIB;
+    const GIB: u64 = 1024 * MIB;
+    match bytes {
+        0 => "0".to_owned(),
+        b if b % GIB == 0 => format!("{}GiB", b / GIB),
+        b if b % MIB == 0 => format!("{}MiB", b / MIB),
+        b if b % KIB == 0 => format!("{}KiB", b / KIB),
+        b => b.to_string(),
     }
 }
