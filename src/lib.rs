@@ -16,6 +16,11 @@ pub fn run(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // The event log first, so nothing the start-up does goes unsaid.
+    if let Err(e) = tollgate_ops::logging::install(&config.log) {
+        eprintln!("tollgate: cannot open the log output: {e}");
+        return ExitCode::from(1);
+    }
     // Signal handlers go in before anything is announced, so a SIGTERM sent
     // as soon as the listeners are printed still drains instead of killing.
     let mut signals = match Signals::install() {
@@ -36,6 +41,7 @@ pub fn run(path: &Path) -> ExitCode {
             tollgate_config::ListenerProtocol::Udp => "udp",
         })
         .collect();
+    let config_log = config.log.clone();
     let server = match RunningServer::start(config) {
         Ok(s) => s,
         Err(e) => {
@@ -46,8 +52,9 @@ pub fn run(path: &Path) -> ExitCode {
     for ((name, addr), scheme) in server.addresses().iter().zip(schemes) {
         eprintln!("tollgate: listener {name} on {scheme}://{addr}");
     }
+    let log = config_log;
     while signals.wait() == Wakeup::Reload {
-        reload(&server, path);
+        reload(&server, path, &log);
     }
     eprintln!("tollgate: shutting down, draining in-flight requests");
     server.shutdown();
@@ -55,23 +62,34 @@ pub fn run(path: &Path) -> ExitCode {
 }
 
 /// SIGHUP: reads the file again and applies it; a file with errors changes
-/// nothing (every error is printed) and tollgate serves on.
-fn reload(server: &RunningServer, path: &Path) {
+/// nothing (every error is in the event) and tollgate serves on. The
+/// `log:` block is read at start only: a change waits for the next start.
+fn reload(server: &RunningServer, path: &Path, log: &tollgate_config::Log) {
+    let file = path.display();
     let config = match tollgate_config::load(path) {
         Ok(c) => c,
         Err(errors) => {
-            eprintln!("tollgate: reload refused, the configuration has errors:\n{errors}");
+            let list: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
+            tracing::warn!(
+                %file,
+                reason = "the configuration has errors",
+                errors = list.join("; ").as_str(),
+                "reload refused"
+            );
             return;
         }
     };
+    if config.log != *log {
+        tracing::warn!(%file, "log settings changed; they apply at the next start");
+    }
     match server.reload(config) {
-        Ok(summary) => eprintln!(
-            "tollgate: reloaded {}; upstreams kept: [{}], rebuilt: [{}]",
-            path.display(),
-            summary.kept.join(", "),
-            summary.rebuilt.join(", ")
+        Ok(summary) => tracing::info!(
+            %file,
+            kept = %summary.kept.join(","),
+            rebuilt = %summary.rebuilt.join(","),
+            "reload applied"
         ),
-        Err(e) => eprintln!("tollgate: reload refused: {e}"),
+        Err(e) => tracing::warn!(%file, reason = e.to_string().as_str(), "reload refused"),
     }
 }
 

@@ -35,6 +35,7 @@ pub(crate) type List<T> = Option<Sp<Vec<Sp<T>>>>;
 pub(crate) struct RawConfig {
     pub(crate) server: Option<Sp<RawServer>>,
     pub(crate) access_log: Option<Sp<RawAccessLog>>,
+    pub(crate) log: Option<Sp<RawLog>>,
     pub(crate) defaults: Option<Sp<RawDefaults>>,
     pub(crate) listeners: List<RawListener>,
     pub(crate) upstreams: List<RawUpstream>,
@@ -56,6 +57,15 @@ pub(crate) struct RawServer {
 pub(crate) struct RawAccessLog {
     pub(crate) output: Text,
     pub(crate) path: Text,
+}
+
+/// `log:` (the operator's event log, not the access log)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLog {
+    pub(crate) level: Text,
+    pub(crate) format: Text,
+    pub(crate) output: Text,
 }
 
 /// `defaults:`

@@ -4,6 +4,7 @@
 //! from the crate root).
 
 mod listener;
+mod log;
 mod policy;
 mod route;
 mod security;
@@ -14,6 +15,7 @@ mod upstream;
 use std::time::Duration;
 
 pub use listener::*;
+pub use log::*;
 pub use policy::*;
 pub use route::*;
 pub use security::*;
@@ -34,6 +36,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Where access log lines go.
     pub access_log: AccessLog,
+    /// The event log: level, line format and destination.
+    pub log: Log,
 }
 
 /// Process-wide settings.

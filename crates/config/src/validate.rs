@@ -3,6 +3,7 @@
 
 mod l4;
 mod listener;
+mod log;
 mod policy;
 mod resilience;
 mod route;
@@ -263,6 +264,7 @@ impl<'a> Ctx<'a> {
 pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     let server = server(ctx, raw.server.as_ref());
     let access_log = access_log(ctx, raw.access_log.as_ref());
+    let log = log::log(ctx, raw.log.as_ref());
     let named = policy::named(ctx, raw.policies.as_ref());
     let defaults = defaults(ctx, raw.defaults.as_ref(), &named);
 
@@ -355,6 +357,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         upstreams,
         routes,
         access_log,
+        log,
     }
 }
 

@@ -1,6 +1,8 @@
-//! Operations: what tollgate tells its operators. For now the access log.
+//! Operations: what tollgate tells its operators: the access log and the
+//! event log.
 
 mod access_log;
+pub mod logging;
 mod time;
 
 pub use access_log::{AccessLog, AccessLogBuffer, AccessRecord};

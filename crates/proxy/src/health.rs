@@ -166,7 +166,7 @@ impl UpstreamHealth {
                     tracing::info!(
                         upstream = %self.name,
                         target = %self.addresses[i],
-                        "target returns after ejection"
+                        "target back after ejection"
                     );
                     out = false;
                 }
@@ -240,8 +240,9 @@ impl UpstreamHealth {
             upstream = %self.name,
             target = %self.addresses[t],
             failures,
+            reason = "consecutive failed requests",
             eject_for_ms = duration,
-            "target ejected after consecutive failures"
+            "target ejected"
         );
         drop(_lock);
         self.rebuild();
@@ -299,7 +300,8 @@ impl UpstreamHealth {
                 tracing::info!(
                     upstream = %self.name,
                     target = %self.addresses[t],
-                    "target is healthy again after {n} successful probes"
+                    probes = n,
+                    "target healthy"
                 );
                 self.rebuild();
             }
@@ -311,7 +313,9 @@ impl UpstreamHealth {
                 tracing::warn!(
                     upstream = %self.name,
                     target = %self.addresses[t],
-                    "target is unhealthy after {n} failed probes (last: {why})"
+                    probes = n,
+                    reason = why,
+                    "target unhealthy"
                 );
                 self.rebuild();
             }

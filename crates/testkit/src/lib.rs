@@ -17,6 +17,8 @@
 //! - L4: [`TcpServer`] (echo, hello, half-close, PROXY protocol echo) and
 //!   [`UdpServer`] (echo naming itself), with [`read_line`] and [`udp_exchange`].
 //! - [`TempDir`]: a directory of files (static roots), removed when dropped.
+//! - [`TollgateProcess`]: the binary run as a child, its stderr lines read
+//!   (the event log, signals).
 //!
 //! # Sync by design
 //!
@@ -29,6 +31,7 @@
 mod client;
 mod harness;
 mod l4;
+mod process;
 mod raw;
 mod scripted;
 mod tempdir;
@@ -42,6 +45,7 @@ use std::time::Duration;
 pub use client::{get, h2_get, h2_request, request, Echo, HttpResponse};
 pub use harness::{render, unused_addr, PoolTarget, Tollgate, TEST_PREAMBLE};
 pub use l4::{read_line, read_line_buffered, udp_exchange, TcpServer, UdpServer};
+pub use process::TollgateProcess;
 pub use raw::{
     connect, connect_from, parse_response, parse_status, raw_request, raw_request_from,
     raw_request_timeout, read_all, read_until, read_until_timeout,

@@ -5,6 +5,7 @@
 mod core;
 mod edge;
 mod l4;
+mod log;
 mod policies;
 mod tls;
 mod upstream;

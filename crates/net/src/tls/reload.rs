@@ -78,13 +78,19 @@ impl Watched {
                     entries[i] = Entry::new(key);
                     replaced += 1;
                     tracing::info!(
-                        "TLS certificate reloaded from {}",
-                        files.cert.path.display()
+                        listener = %self.tls.listener,
+                        cert = %files.cert.path.display(),
+                        "certificate reloaded"
                     );
                 }
                 Ok(_) => {}
+                // The old certificate stays in the store; the next change
+                // of the files is tried again.
                 Err(e) => tracing::error!(
-                    "TLS certificate not reloaded, the previous one stays in use: {e}"
+                    listener = %self.tls.listener,
+                    cert = %files.cert.path.display(),
+                    reason = e.to_string().as_str(),
+                    "certificate reload failed, the previous one stays in use"
                 ),
             }
         }

@@ -26,6 +26,8 @@ pub struct ServerTls {
     /// The files' versions when they were read (taken just before reading,
     /// so a change during the read is seen by the next reload check).
     pub(crate) stamps: Vec<PairStamp>,
+    /// Name of the listener, for the reload events.
+    pub(crate) listener: String,
 }
 
 impl ServerTls {
@@ -102,7 +104,14 @@ impl ServerTls {
             default_certificate: tls.default_certificate,
             reload_interval: tls.reload_interval,
             stamps,
+            listener: String::new(),
         })
+    }
+
+    /// Names the listener these settings serve, as its events will say.
+    pub fn for_listener(mut self, name: &str) -> Self {
+        self.listener = name.to_owned();
+        self
     }
 }
 

@@ -146,7 +146,18 @@ async fn serve(
                 .upstreams
                 .get(upstream)
                 .map_or("", |u| u.name.as_str());
-            tracing::warn!(client = %source, upstream = name, "closing: {e}");
+            let listener = snapshot
+                .config
+                .listeners
+                .get(ctx.index)
+                .map_or("", |l| l.name.as_str());
+            tracing::warn!(
+                listener,
+                client = %source,
+                upstream = name,
+                reason = e.to_string().as_str(),
+                "no target reachable, connection closed"
+            );
             return;
         }
     };

@@ -197,7 +197,7 @@ impl RunningServer {
         for (index, l) in config.listeners.iter().enumerate() {
             let tls = match l.tls.as_ref().map(ServerTls::build) {
                 None => None,
-                Some(Ok(t)) => Some(Arc::new(t)),
+                Some(Ok(t)) => Some(Arc::new(t.for_listener(&l.name))),
                 Some(Err(e)) => {
                     errors.extend(e);
                     continue;

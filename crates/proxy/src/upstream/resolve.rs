@@ -4,7 +4,7 @@
 //! address that left the set are drained (finished, never reused).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -24,6 +24,8 @@ pub(crate) struct TargetAddrs {
     current: ArcSwap<Vec<SocketAddr>>,
     /// Spreads new connections over the addresses.
     next: AtomicUsize,
+    /// The last refresh failed (its event is written once per spell).
+    failing: AtomicBool,
 }
 
 impl TargetAddrs {
@@ -38,7 +40,7 @@ impl TargetAddrs {
             None => (
                 true,
                 lookup(name).unwrap_or_else(|e| {
-                    tracing::warn!(target = %name, "cannot resolve target: {e}");
+                    tracing::warn!(target = %name, reason = e.to_string().as_str(), "target does not resolve");
                     Vec::new()
                 }),
             ),
@@ -48,6 +50,7 @@ impl TargetAddrs {
             dynamic,
             current: ArcSwap::from_pointee(addrs),
             next: AtomicUsize::new(0),
+            failing: AtomicBool::new(false),
         }
     }
 
@@ -111,9 +114,20 @@ impl TargetAddrs {
     pub(crate) fn update(&self, mut addrs: Vec<SocketAddr>) {
         addrs.sort_unstable();
         addrs.dedup();
+        if self.failing.swap(false, Ordering::AcqRel) {
+            tracing::info!(target = %self.name, "DNS lookup works again");
+        }
         if **self.current.load() != addrs {
-            tracing::info!(target = %self.name, addresses = ?addrs, "target resolves to new addresses");
+            tracing::info!(target = %self.name, addresses = ?addrs, "target addresses changed");
             self.current.store(Arc::new(addrs));
+        }
+    }
+
+    /// A refresh found no address: the last ones stay; said once until a
+    /// lookup works again, not at every refresh.
+    fn refresh_failed(&self, reason: &str) {
+        if !self.failing.swap(true, Ordering::AcqRel) {
+            tracing::warn!(target = %self.name, reason, "DNS lookup failed, keeping the last addresses");
         }
     }
 }
@@ -147,12 +161,8 @@ pub(crate) fn start_resolver(
                     let name = target.name.clone();
                     match tokio::task::spawn_blocking(move || lookup(&name)).await {
                         Ok(Ok(addrs)) if !addrs.is_empty() => target.update(addrs),
-                        Ok(Ok(_)) => {
-                            tracing::warn!(target = %target.name, "DNS answer is empty; keeping the last addresses")
-                        }
-                        Ok(Err(e)) => {
-                            tracing::warn!(target = %target.name, "DNS lookup failed, keeping the last addresses: {e}")
-                        }
+                        Ok(Ok(_)) => target.refresh_failed("empty answer"),
+                        Ok(Err(e)) => target.refresh_failed(&e.to_string()),
                         Err(_) => {}
                     }
                 }
