@@ -114,6 +114,7 @@ pub(crate) struct RawListener {
     pub(crate) sni: List<RawSniRoute>,
     pub(crate) idle_timeout: Text,
     pub(crate) max_sessions: Text,
+    pub(crate) access_log: Text,
     pub(crate) proxy_protocol: Option<Sp<RawAcceptProxy>>,
     pub(crate) ip_filter: Option<Sp<RawIpFilter>>,
     pub(crate) per_client: Option<Sp<RawPerClient>>,

@@ -1,4 +1,4 @@
-//! The access log: one JSON object per request, per line. Each worker
+//! The access log: one JSON object per request (or L4 connection), per line. Each worker
 //! buffers lines and hands them to the shared sink in batches, so a busy
 //! proxy makes one write per batch, not per request.
 
@@ -88,6 +88,35 @@ pub struct AccessRecord<'a> {
     pub upstream: Option<&'a str>,
     /// Time from sending upstream to its response head.
     pub upstream_time: Option<Duration>,
+    /// How the exchange ended, when the server knows: `complete`,
+    /// `aborted` (the client went away mid-answer), `error` (the upstream
+    /// failed mid-answer); a WebSocket tunnel: `closed`, `idle_timeout`,
+    /// `error`. Written only when set.
+    pub end: Option<&'a str>,
+}
+
+/// What is logged about one L4 connection (`tcp`, `tls_passthrough`) or
+/// UDP session, when it ends.
+#[derive(Debug, Clone)]
+pub struct L4Record<'a> {
+    /// When the connection was accepted (the session's first datagram).
+    pub start: SystemTime,
+    /// Listener name.
+    pub listener: &'a str,
+    /// Client address (the one a PROXY header names, when trusted).
+    pub client: SocketAddr,
+    /// Upstream name, when one was chosen.
+    pub upstream: Option<&'a str>,
+    /// Target address, when one was connected.
+    pub target: Option<&'a str>,
+    /// Bytes from the client to the target.
+    pub bytes_in: u64,
+    /// Bytes from the target to the client.
+    pub bytes_out: u64,
+    /// From accept to the end.
+    pub duration: Duration,
+    /// How it ended: `closed`, `idle_timeout`, `error`, `no_target`, …
+    pub end: &'a str,
 }
 
 /// A worker's batch of lines on its way to the shared log.
@@ -118,6 +147,20 @@ impl AccessLogBuffer {
         }
         let mut buf = self.buf.lock().unwrap_or_else(|p| p.into_inner());
         write_record(r, &mut buf);
+        if buf.len() >= FLUSH_AT {
+            let batch = std::mem::take(&mut *buf);
+            drop(buf);
+            self.log.write_batch(&batch);
+        }
+    }
+
+    /// Adds one L4 connection's line; writes the batch out once it is large.
+    pub fn record_l4(&self, r: &L4Record<'_>) {
+        if !self.log.enabled() {
+            return;
+        }
+        let mut buf = self.buf.lock().unwrap_or_else(|p| p.into_inner());
+        write_l4_record(r, &mut buf);
         if buf.len() >= FLUSH_AT {
             let batch = std::mem::take(&mut *buf);
             drop(buf);
@@ -167,6 +210,30 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
         }
         None => out.push_str(",\"upstream_ms\":null"),
     }
+    if let Some(end) = r.end {
+        out.push_str(",\"end\":");
+        push_json_string(out, end);
+    }
+    out.push_str("}\n");
+}
+
+fn write_l4_record(r: &L4Record<'_>, out: &mut String) {
+    out.push_str("{\"time\":\"");
+    format_rfc3339_millis(r.start, out);
+    out.push_str("\",\"listener\":");
+    push_json_string(out, r.listener);
+    let _ = write!(out, ",\"client\":\"{}\",\"upstream\":", r.client);
+    push_opt(out, r.upstream);
+    out.push_str(",\"target\":");
+    push_opt(out, r.target);
+    let _ = write!(
+        out,
+        ",\"bytes_in\":{},\"bytes_out\":{},\"duration_ms\":{:.3},\"end\":",
+        r.bytes_in,
+        r.bytes_out,
+        r.duration.as_secs_f64() * 1000.0
+    );
+    push_json_string(out, r.end);
     out.push_str("}\n");
 }
 
@@ -180,6 +247,29 @@ fn push_opt(out: &mut String, v: Option<&str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn l4_record_is_one_json_line() {
+        let r = L4Record {
+            start: SystemTime::UNIX_EPOCH,
+            listener: "pg",
+            client: "127.0.0.1:5000".parse().unwrap(),
+            upstream: Some("db"),
+            target: None,
+            bytes_in: 3,
+            bytes_out: 4,
+            duration: Duration::from_millis(2),
+            end: "no_target",
+        };
+        let mut s = String::new();
+        write_l4_record(&r, &mut s);
+        assert_eq!(
+            s,
+            "{\"time\":\"1970-01-01T00:00:00.000Z\",\"listener\":\"pg\",\"client\":\"127.0.0.1:5000\",\
+             \"upstream\":\"db\",\"target\":null,\"bytes_in\":3,\"bytes_out\":4,\"duration_ms\":2.000,\
+             \"end\":\"no_target\"}\n"
+        );
+    }
 
     #[test]
     fn record_is_one_json_line() {
@@ -197,6 +287,7 @@ mod tests {
             route: Some("r1"),
             upstream: None,
             upstream_time: None,
+            end: None,
         };
         let mut s = String::new();
         write_record(&r, &mut s);

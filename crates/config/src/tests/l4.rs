@@ -430,3 +430,24 @@ routes: [{name: r, upstream: u}]
     )
     .unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[test]
+fn access_log_is_on_for_l4_listeners_unless_turned_off() {
+    let c = parse(
+        "listeners:\n  - {name: a, address: \"127.0.0.1:1\", protocol: tcp, upstream: u}\n  - {name: b, address: \"127.0.0.1:2\", protocol: udp, upstream: u, access_log: false}\nupstreams: [{name: u, targets: [{address: \"127.0.0.1:9\"}]}]\n",
+    )
+    .unwrap();
+    let on: Vec<bool> = c
+        .listeners
+        .iter()
+        .map(|l| l.l4.as_ref().unwrap().access_log)
+        .collect();
+    assert_eq!(on, [true, false]);
+    expect_errors(
+        "listeners:\n  - {name: a, address: \"127.0.0.1:1\", protocol: tcp, upstream: u, access_log: maybe}\n  - {name: w, address: \"127.0.0.1:2\", access_log: false}\nupstreams: [{name: u, targets: [{address: \"127.0.0.1:9\"}]}]\nroutes: [{name: r, respond: {}}]\n",
+        &[
+            (2, "listeners[0].access_log", "maybe"),
+            (3, "listeners[1].access_log", "only allowed on `tcp`, `tls_passthrough` and `udp` listeners"),
+        ],
+    );
+}

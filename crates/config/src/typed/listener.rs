@@ -93,6 +93,8 @@ pub struct L4Listener {
     pub idle_timeout: Duration,
     /// `udp` only: most client sessions at once (per process).
     pub max_sessions: usize,
+    /// One access log line per connection (UDP: per session) when it ends.
+    pub access_log: bool,
 }
 
 /// A `tls_passthrough` route: server names and the upstream they go to.

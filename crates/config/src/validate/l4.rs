@@ -10,6 +10,7 @@ use super::route::host_pattern;
 use super::{net, p, Ctx, Loc};
 use crate::raw::*;
 use crate::typed::*;
+use crate::units::parse_bool;
 
 /// Relays with no traffic for this long are closed (haproxy's `timeout client`).
 const TCP_IDLE: Duration = Duration::from_secs(600);
@@ -118,6 +119,14 @@ fn no_l4_fields(ctx: &mut Ctx<'_>, raw: &RawListener, path: &str) {
                 format!("`{field}` is only allowed on `tcp`, `tls_passthrough` and `udp` listeners; an `http` listener sends each request where its routes say"),
             );
         }
+    }
+    if let Some(a) = &raw.access_log {
+        let loc = ctx.at(a);
+        ctx.err(
+            loc,
+            &p(path, "access_log"),
+            "`access_log` is only allowed on `tcp`, `tls_passthrough` and `udp` listeners; requests on an `http` listener are logged as the top-level `access_log` says",
+        );
     }
 }
 
@@ -252,6 +261,7 @@ fn l4_listener(
             1,
             usize::MAX as u64,
         ) as usize,
+        access_log: ctx.field(&raw.access_log, &p(path, "access_log"), true, parse_bool),
     }
 }
 

@@ -84,6 +84,7 @@ mod tests {
             ],
             idle_timeout: Duration::from_secs(1),
             max_sessions: 1,
+            access_log: true,
         };
         let t = SniTable::new(&l4);
         assert_eq!(t.route(Some("v1.api.example.com")), Some(3));

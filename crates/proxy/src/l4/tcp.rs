@@ -5,12 +5,14 @@
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tollgate_config::{ListenerProtocol, ProxyProtocolVersion};
 use tollgate_net::{ProxyAddresses, ProxyVersion, RelayConfig, RelayEnd};
+use tollgate_ops::L4Record;
 
 use super::connect::connect;
 use super::proxy_header::accept_proxy_header;
@@ -23,6 +25,10 @@ use crate::snapshot::Snapshot;
 #[derive(Debug)]
 struct Plan {
     protocol: ListenerProtocol,
+    /// Listener name, for the access line and events.
+    listener: String,
+    /// One access line per connection.
+    access_log: bool,
     /// `tcp`: the upstream; `tls_passthrough`: by server name.
     sni: SniTable,
     relay: RelayConfig,
@@ -31,13 +37,12 @@ struct Plan {
 impl Plan {
     /// The plan of listener `ctx` in `snapshot`.
     fn of(snapshot: &Snapshot, ctx: &ListenerCtx) -> Option<Arc<Self>> {
-        let l4 = snapshot
-            .config
-            .listeners
-            .get(ctx.index)
-            .and_then(|l| l.l4.as_ref())?;
+        let listener = snapshot.config.listeners.get(ctx.index)?;
+        let l4 = listener.l4.as_ref()?;
         Some(Arc::new(Plan {
             protocol: ctx.protocol,
+            listener: listener.name.clone(),
+            access_log: l4.access_log,
             sni: SniTable::new(l4),
             // Plain TCP on both sides: closing the sockets sends the last FIN.
             relay: RelayConfig {
@@ -79,19 +84,74 @@ pub(crate) async fn accept_loop(
         #[cfg(not(target_os = "linux"))]
         tollgate_net::set_nodelay(&stream);
         let guard = ActiveGuard::new(active.clone());
-        let (ctx, plan, snapshot) = (ctx.clone(), plan.clone(), snapshot.clone());
+        let (ctx, plan, snapshot, slot) =
+            (ctx.clone(), plan.clone(), snapshot.clone(), slot.clone());
+        let (wall, start) = (SystemTime::now(), Instant::now());
         // One `header_read_timeout` from accept bounds the PROXY header and
         // the ClientHello together.
         let sniff_by = tokio::time::Instant::now() + ctx.limits.header_read_timeout;
         tokio::spawn(async move {
-            serve(stream, peer, sniff_by, admission, &ctx, &plan, &snapshot).await;
+            let ended = serve(stream, peer, sniff_by, admission, &ctx, &plan, &snapshot).await;
+            if plan.access_log {
+                ended.log(&slot, &plan, &snapshot, wall, start);
+            }
             drop(permit);
             drop(guard);
         });
     }
 }
 
-/// Serves one client connection until its relay ends.
+/// How one connection went, for its access line.
+#[derive(Debug)]
+struct Ended {
+    /// The client (the one a PROXY header names, when trusted).
+    client: SocketAddr,
+    upstream: Option<usize>,
+    target: Option<usize>,
+    bytes_in: u64,
+    bytes_out: u64,
+    end: &'static str,
+}
+
+impl Ended {
+    fn early(client: SocketAddr, end: &'static str) -> Self {
+        Self {
+            client,
+            upstream: None,
+            target: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            end,
+        }
+    }
+
+    /// Writes the access line of the connection accepted at `wall`.
+    fn log(
+        &self,
+        slot: &WorkerSlot,
+        plan: &Plan,
+        snapshot: &Snapshot,
+        wall: SystemTime,
+        start: Instant,
+    ) {
+        let worker = slot.load();
+        let upstream = self.upstream.and_then(|u| snapshot.config.upstreams.get(u));
+        let target = upstream.and_then(|u| u.targets.get(self.target?));
+        worker.log.record_l4(&L4Record {
+            start: wall,
+            listener: &plan.listener,
+            client: self.client,
+            upstream: upstream.map(|u| u.name.as_str()),
+            target: target.map(|t| t.address.as_str()),
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            duration: start.elapsed(),
+            end: self.end,
+        });
+    }
+}
+
+/// Serves one client connection until its relay ends; says how it went.
 async fn serve(
     mut client: TcpStream,
     peer: SocketAddr,
@@ -100,43 +160,25 @@ async fn serve(
     ctx: &ListenerCtx,
     plan: &Plan,
     snapshot: &Arc<Snapshot>,
-) {
+) -> Ended {
     let Ok(original) = accept_proxy_header(&mut client, peer, ctx, sniff_by).await else {
-        return;
+        return Ended::early(peer, "proxy_header_error");
     };
     let source = original.map_or(peer, |a| a.source);
     // Held until the relay ends.
     let Some(_admitted) = admission.complete(snapshot, ctx, source.ip()) else {
-        return;
+        return Ended::early(source, "refused");
     };
     // Bytes read from the client before the relay starts (the ClientHello),
     // written to the target first.
     let mut sniffed = Vec::new();
-    let upstream = if plan.protocol == ListenerProtocol::TlsPassthrough {
-        let read = tollgate_net::read_server_name(&mut client, &mut sniffed);
-        let name = match tokio::time::timeout_at(sniff_by, read).await {
-            Ok(Ok(name)) => name,
-            Ok(Err(e)) => {
-                tracing::debug!(client = %source, "closing: {e}");
-                return;
-            }
-            Err(_) => {
-                tracing::debug!(client = %source, "closing: no TLS ClientHello within header_read_timeout");
-                return;
-            }
-        };
-        match plan.sni.route(name.as_deref()) {
-            Some(u) => u,
-            None => {
-                tracing::debug!(client = %source, server_name = ?name, "closing: no sni route and no default upstream");
-                return;
-            }
-        }
-    } else {
-        match plan.sni.route(None) {
-            Some(u) => u,
-            None => return,
-        }
+    let upstream = match choose_upstream(&mut client, source, sniff_by, plan, &mut sniffed).await {
+        Ok(u) => u,
+        Err(end) => return Ended::early(source, end),
+    };
+    let mut ended = Ended {
+        upstream: Some(upstream),
+        ..Ended::early(source, "no_target")
     };
     let mut target = match connect(snapshot, upstream, source.ip()).await {
         Ok(t) => t,
@@ -146,36 +188,35 @@ async fn serve(
                 .upstreams
                 .get(upstream)
                 .map_or("", |u| u.name.as_str());
-            let listener = snapshot
-                .config
-                .listeners
-                .get(ctx.index)
-                .map_or("", |l| l.name.as_str());
             tracing::warn!(
-                listener,
+                listener = %plan.listener,
                 client = %source,
                 upstream = name,
                 reason = e.to_string().as_str(),
                 "no target reachable, connection closed"
             );
-            return;
+            return ended;
         }
     };
+    ended.target = Some(target.target);
+    ended.end = "error";
     let first = match first_bytes(snapshot, upstream, original, &client, peer, sniffed) {
         Ok(b) => b,
         Err(e) => {
             tracing::debug!(client = %source, "closing: {e}");
-            return;
+            return ended;
         }
     };
     if !first.is_empty() && target.stream.write_all(&first).await.is_err() {
-        return;
+        return ended;
     }
     drop(first);
     let outcome = tollgate_net::relay(&mut client, &mut target.stream, &plan.relay).await;
-    let end = match &outcome.end {
+    ended.bytes_in = outcome.a_to_b;
+    ended.bytes_out = outcome.b_to_a;
+    ended.end = match &outcome.end {
         RelayEnd::Closed => "closed",
-        RelayEnd::IdleTimeout => "idle timeout",
+        RelayEnd::IdleTimeout => "idle_timeout",
         RelayEnd::Error(_) => "error",
     };
     tracing::debug!(
@@ -183,9 +224,41 @@ async fn serve(
         target = target.target,
         sent = outcome.a_to_b,
         received = outcome.b_to_a,
-        end,
+        end = ended.end,
         "relay ended"
     );
+    ended
+}
+
+/// The upstream for this connection: the listener's, or (`tls_passthrough`)
+/// the one its ClientHello's server name routes to, the hello kept in
+/// `sniffed`. Errors say how the connection ended.
+async fn choose_upstream(
+    client: &mut TcpStream,
+    source: SocketAddr,
+    sniff_by: tokio::time::Instant,
+    plan: &Plan,
+    sniffed: &mut Vec<u8>,
+) -> Result<usize, &'static str> {
+    if plan.protocol != ListenerProtocol::TlsPassthrough {
+        return plan.sni.route(None).ok_or("no_target");
+    }
+    let read = tollgate_net::read_server_name(client, sniffed);
+    let name = match tokio::time::timeout_at(sniff_by, read).await {
+        Ok(Ok(name)) => name,
+        Ok(Err(e)) => {
+            tracing::debug!(client = %source, "closing: {e}");
+            return Err("no_client_hello");
+        }
+        Err(_) => {
+            tracing::debug!(client = %source, "closing: no TLS ClientHello within header_read_timeout");
+            return Err("no_client_hello");
+        }
+    };
+    plan.sni.route(name.as_deref()).ok_or_else(|| {
+        tracing::debug!(client = %source, server_name = ?name, "closing: no sni route and no default upstream");
+        "no_sni_route"
+    })
 }
 
 /// What the target gets before the relay: the PROXY header when its

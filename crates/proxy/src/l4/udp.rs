@@ -20,6 +20,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{watch, Notify, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
+use tollgate_ops::{AccessLogBuffer, L4Record};
+
 use super::connect::{pick, report, Candidates};
 use crate::server::{admit, ActiveGuard, Admitted, ListenerCtx, WorkerSlot};
 use crate::snapshot::{InFlightTicket, Snapshot};
@@ -44,6 +46,8 @@ struct Session {
     last_seen: AtomicU64,
     /// Wakes the session's task to end it (its target refused).
     closed: Notify,
+    /// Datagram bytes from the client to the target.
+    bytes_in: AtomicU64,
 }
 
 /// What a listener's receive loop and its sessions' tasks share.
@@ -138,7 +142,9 @@ pub(crate) async fn serve_udp(
         };
         table.touch(&session);
         match sent {
-            Ok(_) => {}
+            Ok(n) => {
+                session.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+            }
             // A full socket buffer drops the datagram, as the network would.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => {
@@ -201,12 +207,24 @@ async fn open(
                     target: t,
                     last_seen: AtomicU64::new(0),
                     closed: Notify::new(),
+                    bytes_in: AtomicU64::new(0),
                 });
                 table.lock().insert(client, session.clone());
+                let listener = snapshot.config.listeners.get(ctx.index);
                 let task = SessionTask {
                     table: table.clone(),
                     session: session.clone(),
                     client,
+                    log: listener
+                        .and_then(|l| Some((l.l4.as_ref()?.access_log, l)))
+                        .filter(|(on, _)| *on)
+                        .map(|(_, l)| SessionLog {
+                            log: slot.load().log.clone(),
+                            listener: l.name.clone(),
+                            wall: std::time::SystemTime::now(),
+                            start: Instant::now(),
+                        }),
+                    bytes_out: 0,
                     _ticket: InFlightTicket::acquire(&snapshot, u, t),
                     _permit: permit,
                     _admitted: admitted,
@@ -243,11 +261,23 @@ async fn connected_socket(target: SocketAddr) -> io::Result<UdpSocket> {
     Ok(socket)
 }
 
+/// Where a session's access line goes, and what it needs from its start.
+struct SessionLog {
+    log: Arc<AccessLogBuffer>,
+    listener: String,
+    wall: std::time::SystemTime,
+    start: Instant,
+}
+
 /// The task of one session: replies back to the client, idle expiry.
 struct SessionTask {
     table: Arc<Table>,
     session: Arc<Session>,
     client: SocketAddr,
+    /// `None` when the listener has `access_log: false`.
+    log: Option<SessionLog>,
+    /// Reply bytes sent to the client.
+    bytes_out: u64,
     // Held for the session's life: in flight on the target, one of
     // `max_sessions`, its client's place under `per_client`, active for
     // the drain.
@@ -258,8 +288,15 @@ struct SessionTask {
 }
 
 impl SessionTask {
-    async fn run(self) {
-        let (table, session) = (&self.table, &self.session);
+    async fn run(mut self) {
+        let end = self.relay().await;
+        self.table.remove(self.client, &self.session);
+        self.log_line(end);
+    }
+
+    /// Relays replies until the session ends; says how it ended.
+    async fn relay(&mut self) -> &'static str {
+        let (table, session) = (self.table.clone(), self.session.clone());
         let idle = tokio::time::sleep_until(Instant::now() + table.idle);
         tokio::pin!(idle);
         let mut answered = false;
@@ -268,12 +305,12 @@ impl SessionTask {
                 // ERROR too: an ICMP refusal is reported as a socket error,
                 // which does not make the socket readable.
                 r = session.socket.ready(Interest::READABLE | Interest::ERROR) => {
-                    let Ok(ready) = r else { break };
+                    let Ok(ready) = r else { return "error" };
                     if ready.is_error() {
                         match session.socket.take_error() {
                             Ok(Some(e)) | Err(e) => {
                                 self.failed(&e);
-                                break;
+                                return "error";
                             }
                             // Spurious: clear the readiness so it can fire again.
                             Ok(None) => {
@@ -289,7 +326,7 @@ impl SessionTask {
                     match self.forward_replies() {
                         Ok(0) => {}
                         Ok(_) => {
-                            table.touch(session);
+                            table.touch(&session);
                             if !answered {
                                 answered = true;
                                 session.report(true);
@@ -297,7 +334,7 @@ impl SessionTask {
                         }
                         Err(e) => {
                             self.failed(&e);
-                            break;
+                            return "error";
                         }
                     }
                 }
@@ -305,14 +342,34 @@ impl SessionTask {
                     let last = Duration::from_millis(session.last_seen.load(Ordering::Relaxed));
                     let due = table.epoch + last + table.idle;
                     if due <= Instant::now() {
-                        break;
+                        return "idle_timeout";
                     }
                     idle.as_mut().reset(due);
                 }
-                () = session.closed.notified() => break,
+                // The receive loop could not send to the target.
+                () = session.closed.notified() => return "error",
             }
         }
-        table.remove(self.client, session);
+    }
+
+    /// The session's access line, when the listener wants one.
+    fn log_line(&self, end: &str) {
+        let Some(l) = &self.log else { return };
+        let s = &self.session;
+        let upstream = s.snapshot.config.upstreams.get(s.upstream);
+        l.log.record_l4(&L4Record {
+            start: l.wall,
+            listener: &l.listener,
+            client: self.client,
+            upstream: upstream.map(|u| u.name.as_str()),
+            target: upstream
+                .and_then(|u| u.targets.get(s.target))
+                .map(|t| t.address.as_str()),
+            bytes_in: s.bytes_in.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out,
+            duration: l.start.elapsed(),
+            end,
+        });
     }
 
     /// The session's socket failed: a refusal counts against the target.
@@ -325,13 +382,15 @@ impl SessionTask {
 
     /// Sends the replies waiting on the session's socket to the client;
     /// how many there were.
-    fn forward_replies(&self) -> io::Result<usize> {
+    fn forward_replies(&mut self) -> io::Result<usize> {
         let mut buf = self.table.reply.lock().unwrap_or_else(|p| p.into_inner());
         for sent in 0..REPLY_BURST {
             match self.session.socket.try_recv(&mut buf) {
                 Ok(n) => {
                     // Best effort, as UDP is: a full buffer drops the reply.
-                    let _ = self.table.listener.try_send_to(&buf[..n], self.client);
+                    if let Ok(n) = self.table.listener.try_send_to(&buf[..n], self.client) {
+                        self.bytes_out += n as u64;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(sent),
                 Err(e) => return Err(e),

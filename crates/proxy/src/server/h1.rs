@@ -277,14 +277,20 @@ async fn serve_one(
     // request goes to a new connection, served by the new one.
     close |= !keep_alive || !body_done || shutting_down || worker.is_retired();
     let status = resp.status();
-    if status == StatusCode::SWITCHING_PROTOCOLS && upgrade {
-        return Box::pin(tunnel(io, resp)).await;
-    }
-    let (bytes_out, clean) = write_response(io, resp, &method, version, close, &worker.date).await;
-    if close && clean && !body_done {
-        linger_close(io).await;
-    }
-    let close = close || !clean;
+    let (bytes_in, bytes_out, end, close) = if status == StatusCode::SWITCHING_PROTOCOLS && upgrade
+    {
+        // The tunnel's line is written when it ends, with what crossed it.
+        let t = Box::pin(tunnel(io, resp)).await;
+        (bytes_in + t.from_client, t.to_client, t.end, true)
+    } else {
+        let (bytes_out, clean) =
+            write_response(io, resp, &method, version, close, &worker.date).await;
+        if close && clean && !body_done {
+            linger_close(io).await;
+        }
+        let end = if clean { "complete" } else { "aborted" };
+        (bytes_in, bytes_out, end, close || !clean)
+    };
 
     if let Some((log_host, log_path)) = &logged {
         let snapshot = &worker.snapshot;
@@ -302,6 +308,7 @@ async fn serve_one(
             route: ex.route.map(|i| snapshot.config.routes[i].name.as_str()),
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
+            end: Some(end),
         });
     }
     !close
@@ -497,15 +504,30 @@ async fn flush(io: &mut ClientIo) -> bool {
     ok
 }
 
+/// What crossed an upgraded connection, for its access line.
+struct Tunnel {
+    /// Bytes from the client to the upstream (after the request head).
+    from_client: u64,
+    /// Bytes from the upstream to the client (after the 101 head).
+    to_client: u64,
+    /// `closed`, `idle_timeout` or `error`.
+    end: &'static str,
+}
+
 /// After a 101: write the head, then relay bytes both ways until both
 /// sides close, one fails, or the tunnel is idle too long.
-async fn tunnel(io: &mut ClientIo, resp: Response<ResponseBody>) -> bool {
+async fn tunnel(io: &mut ClientIo, resp: Response<ResponseBody>) -> Tunnel {
+    let mut t = Tunnel {
+        from_client: 0,
+        to_client: 0,
+        end: "error",
+    };
     let (parts, body) = resp.into_parts();
     let ResponseBody::Upstream(up) = body else {
-        return false;
+        return t;
     };
     let Some((mut conn, idle)) = up.into_upgraded() else {
-        return false;
+        return t;
     };
     io.wbuf.clear();
     tollgate_h1::encode_response_head(
@@ -516,22 +538,31 @@ async fn tunnel(io: &mut ClientIo, resp: Response<ResponseBody>) -> bool {
     );
     if !conn.rbuf.is_empty() {
         io.wbuf.extend_from_slice(&conn.rbuf);
+        t.to_client = conn.rbuf.len() as u64;
         conn.rbuf.clear();
     }
     if !flush(io).await {
-        return false;
+        return t;
     }
     if !io.rbuf.is_empty() {
         let pending: Bytes = io.rbuf.split().freeze();
         if conn.stream.write_all(&pending).await.is_err() {
-            return false;
+            return t;
         }
+        t.from_client = pending.len() as u64;
     }
     // Ends when both sides closed, one failed, or nothing moved for the
     // upstream's `read_idle` (as a proxy read timeout ends a WebSocket).
     let config = tollgate_net::RelayConfig::new(idle);
-    let _ = tollgate_net::relay(&mut io.stream, &mut conn.stream, &config).await;
-    false
+    let outcome = tollgate_net::relay(&mut io.stream, &mut conn.stream, &config).await;
+    t.from_client += outcome.a_to_b;
+    t.to_client += outcome.b_to_a;
+    t.end = match outcome.end {
+        tollgate_net::RelayEnd::Closed => "closed",
+        tollgate_net::RelayEnd::IdleTimeout => "idle_timeout",
+        tollgate_net::RelayEnd::Error(_) => "error",
+    };
+    t
 }
 
 /// Polls the next data piece of a response body.

@@ -12,10 +12,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::{watch, Notify};
 use tollgate_net::Rewind;
-use tollgate_ops::AccessRecord;
 
+use super::h2_log::{LoggedBody, Pending};
 use super::ListenerCtx;
-use crate::body::{RequestBody, ResponseBody};
+use crate::body::RequestBody;
 use crate::forward::ClientInfo;
 use crate::pipeline::{self, error_response, Exchange, Incoming};
 use crate::snapshot::Worker;
@@ -126,7 +126,7 @@ async fn handle(
     listener: usize,
     client: ClientInfo,
     req: Request<HyperBody>,
-) -> http::Response<ResponseBody> {
+) -> http::Response<LoggedBody> {
     let start = Instant::now();
     let wall = SystemTime::now();
     let (parts, body) = req.into_parts();
@@ -162,24 +162,19 @@ async fn handle(
         Ok(r) => r,
         Err(e) => error_response(&e, &request_id),
     };
-    if let Some((host, path, method)) = &logged {
-        worker.log.record(&AccessRecord {
-            start: wall,
-            request_id: request_id.to_str().unwrap_or(""),
-            client: incoming.client.peer,
-            method: method.as_str(),
-            host,
-            path,
-            status: resp.status().as_u16(),
-            bytes_in: incoming.body.received(),
-            bytes_out: resp.body().exact_len().unwrap_or(0),
-            duration: start.elapsed(),
-            route: ex
-                .route
-                .map(|i| worker.snapshot.config.routes[i].name.as_str()),
-            upstream: ex.upstream_address(worker),
-            upstream_time: ex.upstream_time,
-        });
-    }
-    resp
+    let status = resp.status().as_u16();
+    let line = logged.map(|(host, path, method)| Pending {
+        worker: worker.clone(),
+        wall,
+        start,
+        request_id,
+        client: incoming.client.peer,
+        method,
+        host,
+        path,
+        status,
+        bytes_in: incoming.body.received(),
+        exchange: ex,
+    });
+    resp.map(|body| LoggedBody::new(body, line))
 }

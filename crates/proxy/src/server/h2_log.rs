@@ -1,0 +1,125 @@
+//! The access line of an HTTP/2 request, written when its answer's body
+//! ends rather than when its head is ready: hyper sends the body after the
+//! handler returns, so only the body itself knows how many bytes left and
+//! when (a download the client cancels half way is logged with the bytes
+//! sent until then, `end: "aborted"`).
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderValue, Method};
+use http_body::{Body, Frame, SizeHint};
+use tollgate_core::ProxyError;
+use tollgate_ops::AccessRecord;
+
+use crate::body::ResponseBody;
+use crate::pipeline::Exchange;
+use crate::snapshot::Worker;
+
+/// What is known of a request when its answer's head is ready.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) worker: Arc<Worker>,
+    pub(super) wall: SystemTime,
+    pub(super) start: Instant,
+    pub(super) request_id: HeaderValue,
+    pub(super) client: SocketAddr,
+    pub(super) method: Method,
+    pub(super) host: String,
+    pub(super) path: String,
+    pub(super) status: u16,
+    pub(super) bytes_in: u64,
+    pub(super) exchange: Exchange,
+}
+
+/// An answer's body that counts the bytes handed to hyper and writes the
+/// access line once, when the body ends or is dropped.
+#[derive(Debug)]
+pub(crate) struct LoggedBody {
+    inner: ResponseBody,
+    line: Option<Pending>,
+    sent: u64,
+    /// `None` while the body runs; then how it ended.
+    end: Option<&'static str>,
+}
+
+impl LoggedBody {
+    /// `inner`, with the access line `line` written at its end (`None`:
+    /// the access log is off).
+    pub(super) fn new(inner: ResponseBody, line: Option<Pending>) -> Self {
+        Self {
+            inner,
+            line,
+            sent: 0,
+            end: None,
+        }
+    }
+}
+
+impl Body for LoggedBody {
+    type Data = Bytes;
+    type Error = ProxyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ProxyError>>> {
+        let this = self.get_mut();
+        let next = std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        match &next {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    this.sent += data.len() as u64;
+                }
+            }
+            Some(Err(_)) => this.end = Some("error"),
+            None => this.end = this.end.or(Some("complete")),
+        }
+        Poll::Ready(next)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for LoggedBody {
+    fn drop(&mut self) {
+        let Some(p) = self.line.take() else { return };
+        // Dropped before its end: the stream was reset (client cancelled,
+        // connection gone), unless nothing was left to send.
+        let end = self.end.unwrap_or(if self.inner.is_end_stream() {
+            "complete"
+        } else {
+            "aborted"
+        });
+        let snapshot = &p.worker.snapshot;
+        p.worker.log.record(&AccessRecord {
+            start: p.wall,
+            request_id: p.request_id.to_str().unwrap_or(""),
+            client: p.client,
+            method: p.method.as_str(),
+            host: &p.host,
+            path: &p.path,
+            status: p.status,
+            bytes_in: p.bytes_in,
+            bytes_out: self.sent,
+            duration: p.start.elapsed(),
+            route: p
+                .exchange
+                .route
+                .map(|i| snapshot.config.routes[i].name.as_str()),
+            upstream: p.exchange.upstream_address(&p.worker),
+            upstream_time: p.exchange.upstream_time,
+            end: Some(end),
+        });
+    }
+}
