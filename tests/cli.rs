@@ -249,6 +249,7 @@ routes:
     match: {path: {prefix: /ro}}
     upstream: app
     policies: [{methods: [GET]}]
+  - {name: moved, match: {path: {prefix: /old}}, redirect: {to: "https://example.com/new", status: 301}}
   - {name: files, static: {root: /var/www}}
 "#,
     );
@@ -279,8 +280,20 @@ routes:
         stdout.contains("=> 405: static files answer GET and HEAD only, not POST"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("target: static: {root: \"/var/www\", index: index.html, listing: false"),
+        "{stdout}"
+    );
     let out = tollgate(&["explain", "-c", file, "GET", "http://a.test/index.html"]);
     assert!(!text(&out.stdout).contains("405"), "{}", text(&out.stdout));
+    let out = tollgate(&["explain", "-c", file, "GET", "http://a.test/old/x"]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "target: redirect: {to: \"https://example.com/new\", status: 301, keep_path: false}"
+        ),
+        "{stdout}"
+    );
     let out = tollgate(&["explain", "-c", file, "DELETE", "http://a.test/ro/x"]);
     let stdout = text(&out.stdout);
     assert!(

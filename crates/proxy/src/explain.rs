@@ -251,17 +251,17 @@ fn describe_route(config: &Config, i: usize, method: &Method, path: &str, out: &
         RouteTarget::Redirect(r) => {
             let _ = writeln!(
                 out,
-                "     target: redirect {} to {}{}",
-                r.status,
+                "     target: redirect: {{to: {:?}, status: {}, keep_path: {}}}",
                 r.location.as_written(),
-                if r.keep_path { " + path" } else { "" }
+                r.status.as_u16(),
+                r.keep_path
             );
         }
         RouteTarget::Static(files) => {
             let _ = writeln!(
                 out,
-                "     target: static files in {} (index {}, listing {}, precompressed {})",
-                files.root.display(),
+                "     target: static: {{root: {:?}, index: {}, listing: {}, precompressed: {}}}",
+                files.root.display().to_string(),
                 files.index,
                 files.listing,
                 files.precompressed
