@@ -188,7 +188,10 @@ async fn serve(
                 .upstreams
                 .get(upstream)
                 .map_or("", |u| u.name.as_str());
-            tracing::warn!(
+            // One line per connection would flood the log while an upstream
+            // is down; health events and the access line (`end: no_target`)
+            // already say it.
+            tracing::debug!(
                 listener = %plan.listener,
                 client = %source,
                 upstream = name,
