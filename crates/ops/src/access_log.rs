@@ -88,6 +88,10 @@ pub struct AccessRecord<'a> {
     pub upstream: Option<&'a str>,
     /// Time from sending upstream to its response head.
     pub upstream_time: Option<Duration>,
+    /// The gRPC status of a gRPC call, when the answer's head carried one
+    /// (tollgate's own errors, Trailers-Only answers); the field is written
+    /// only for gRPC calls.
+    pub grpc_status: Option<u16>,
 }
 
 /// A worker's batch of lines on its way to the shared log.
@@ -167,6 +171,9 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
         }
         None => out.push_str(",\"upstream_ms\":null"),
     }
+    if let Some(code) = r.grpc_status {
+        let _ = write!(out, ",\"grpc_status\":{code}");
+    }
     out.push_str("}\n");
 }
 
@@ -197,9 +204,22 @@ mod tests {
             route: Some("r1"),
             upstream: None,
             upstream_time: None,
+            grpc_status: None,
         };
         let mut s = String::new();
         write_record(&r, &mut s);
+        let mut grpc = String::new();
+        write_record(
+            &AccessRecord {
+                grpc_status: Some(14),
+                ..r.clone()
+            },
+            &mut grpc,
+        );
+        assert!(
+            grpc.ends_with(",\"upstream_ms\":null,\"grpc_status\":14}\n"),
+            "{grpc}"
+        );
         assert_eq!(
             s,
             "{\"time\":\"1970-01-01T00:00:00.000Z\",\"request_id\":\"abc\",\"client\":\"127.0.0.1:5000\",\

@@ -14,7 +14,7 @@ use crate::policy::cache::TeeBody;
 use crate::policy::compress::CompressBody;
 use crate::server::H1RequestBody;
 use crate::snapshot::InFlightTicket;
-use crate::upstream::UpstreamBody;
+use crate::upstream::{describe_h2_error, RelayCount, UpstreamBody};
 
 /// A request body on its way upstream.
 #[derive(Debug)]
@@ -35,6 +35,9 @@ pub(crate) enum RequestBody<'a> {
         /// Bytes received so far.
         received: u64,
     },
+    /// An HTTP/2 stream handed whole to an HTTP/2 upstream (full duplex);
+    /// what it relayed so far.
+    Relayed(std::sync::Arc<RelayCount>),
 }
 
 impl RequestBody<'_> {
@@ -44,6 +47,7 @@ impl RequestBody<'_> {
             RequestBody::Empty => Some(0),
             RequestBody::Buffered(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
             RequestBody::H1(b) => b.known_length(),
+            RequestBody::Relayed(_) => None,
             RequestBody::H2 { body, .. } => {
                 if body.is_end_stream() {
                     Some(0)
@@ -57,7 +61,8 @@ impl RequestBody<'_> {
     /// The next piece of the body; `None` at its end.
     pub(crate) async fn next_data(&mut self) -> Result<Option<Bytes>, ProxyError> {
         match self {
-            RequestBody::Empty => Ok(None),
+            // Already on its way: nothing is left to read here.
+            RequestBody::Empty | RequestBody::Relayed(_) => Ok(None),
             RequestBody::Buffered(b) => Ok(b.take()),
             RequestBody::H1(b) => b.next_data().await,
             RequestBody::H2 {
@@ -101,7 +106,7 @@ impl RequestBody<'_> {
     /// Sets the most bytes the body may have (the route's limit).
     pub(crate) fn set_limit(&mut self, max: u64) {
         match self {
-            RequestBody::Empty | RequestBody::Buffered(_) => {}
+            RequestBody::Empty | RequestBody::Buffered(_) | RequestBody::Relayed(_) => {}
             RequestBody::H1(b) => b.set_limit(max),
             RequestBody::H2 { limit, .. } => *limit = max,
         }
@@ -113,6 +118,7 @@ impl RequestBody<'_> {
             RequestBody::Empty | RequestBody::Buffered(_) => 0,
             RequestBody::H1(b) => b.received(),
             RequestBody::H2 { received, .. } => *received,
+            RequestBody::Relayed(count) => count.received(),
         }
     }
 }
@@ -193,7 +199,7 @@ impl Body for ResponseBody {
                     r.map_err(|e| {
                         ProxyError::upstream(
                             ErrorKind::UpstreamProtocol,
-                            format!("upstream body: {e}"),
+                            format!("upstream body: {}", describe_h2_error(&e)),
                         )
                     })
                 })

@@ -254,6 +254,8 @@ async fn serve_one(
         body,
         upgrade,
         request_id: request_id.clone(),
+        // gRPC runs over HTTP/2 only.
+        grpc: None,
     };
     let mut ex = Exchange::default();
     let result = pipeline::handle(worker, &mut req, &mut ex).await;
@@ -261,7 +263,7 @@ async fn serve_one(
     let body_done = match &req.body {
         RequestBody::Empty | RequestBody::Buffered(_) => true,
         RequestBody::H1(b) => b.is_done(),
-        RequestBody::H2 { .. } => true,
+        RequestBody::H2 { .. } | RequestBody::Relayed(_) => true,
     };
     drop(req);
 
@@ -302,6 +304,7 @@ async fn serve_one(
             route: ex.route.map(|i| snapshot.config.routes[i].name.as_str()),
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
+            grpc_status: None,
         });
     }
     !close

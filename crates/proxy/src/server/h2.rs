@@ -142,6 +142,7 @@ async fn handle(
             .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
         (host, path, parts.method.clone())
     });
+    let grpc = pipeline::GrpcCall::of(&parts.headers);
     let mut incoming = Incoming {
         listener,
         client,
@@ -156,11 +157,20 @@ async fn handle(
         },
         upgrade: false,
         request_id: request_id.clone(),
+        grpc,
     };
     let mut ex = Exchange::default();
-    let resp = match pipeline::handle(worker, &mut incoming, &mut ex).await {
+    let mut resp = match pipeline::handle(worker, &mut incoming, &mut ex).await {
         Ok(r) => r,
         Err(e) => error_response(&e, &request_id),
+    };
+    // gRPC clients read tollgate's errors as statuses, not JSON bodies.
+    let grpc_status = match incoming.grpc {
+        Some(_) => {
+            resp = pipeline::grpc_reshape(resp);
+            pipeline::grpc_head_status(resp.headers())
+        }
+        None => None,
     };
     if let Some((host, path, method)) = &logged {
         worker.log.record(&AccessRecord {
@@ -179,6 +189,7 @@ async fn handle(
                 .map(|i| worker.snapshot.config.routes[i].name.as_str()),
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
+            grpc_status,
         });
     }
     resp
