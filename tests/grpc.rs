@@ -1,0 +1,187 @@
+//! gRPC end to end: a real tonic server and client with tollgate between
+//! them, over h2c and over TLS (both hops): every kind of call, statuses
+//! with trailing metadata, deadlines, large messages, and tollgate's own
+//! errors arriving as gRPC statuses.
+
+use std::time::{Duration, Instant};
+
+use tollgate_testkit::tonic::Code;
+use tollgate_testkit::{
+    render, run, unused_addr, EchoMsg, GrpcClient, GrpcServer, TempDir, TestCa, TlsOptions,
+    Tollgate,
+};
+
+/// tollgate with listener `web` in front of an h2c gRPC server.
+fn h2c_proxy(server: &GrpcServer, route_extra: &str) -> Tollgate {
+    Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - {name: grpc, protocol: h2c, targets: [{address: "{up}"}]}
+routes:
+  - {name: all, upstream: grpc, max_body: 16MiB{extra}}
+"#,
+        &[("up", &server.addr()), ("extra", &route_extra)],
+    ))
+}
+
+/// Every kind of call through a client connected to tollgate.
+async fn exercise(client: &mut GrpcClient) {
+    let answer = client.unary(EchoMsg::text("hi"), None).await.unwrap();
+    assert_eq!(answer.text, "echo:hi");
+
+    let texts = client.server_stream(3).await.unwrap();
+    assert_eq!(texts, ["0", "1", "2"]);
+
+    let joined = client.client_stream(&["a", "b", "c"]).await.unwrap();
+    assert_eq!(joined, "a,b,c");
+
+    // Ping-pong: one message in flight at a time, the send side open all
+    // along; each answer must arrive before the next message is sent.
+    let (tx, mut answers) = client.bidi().await.unwrap();
+    for i in 0..5 {
+        tx.send(EchoMsg::text(&format!("ping{i}"))).await.unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(5), answers.message())
+            .await
+            .expect("answer while the request stream is still open")
+            .unwrap()
+            .expect("a message");
+        assert_eq!(next.text, format!("echo:ping{i}"));
+    }
+    drop(tx);
+    assert!(answers.message().await.unwrap().is_none(), "clean end");
+
+    // An error status with custom trailing metadata passes unchanged.
+    let status = client.unary(EchoMsg::text("fail"), None).await.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert_eq!(status.message(), "bad input");
+    assert_eq!(status.metadata().get("x-detail").unwrap(), "why");
+
+    // 4 MiB each way.
+    let data: Vec<u8> = (0..4 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+    let msg = EchoMsg {
+        text: "big".into(),
+        data: data.clone(),
+        delay_ms: 0,
+    };
+    let answer = client.unary(msg, None).await.unwrap();
+    assert_eq!(answer.data.len(), data.len());
+    assert!(answer.data == data, "payload intact");
+}
+
+#[test]
+fn every_kind_of_call_over_h2c() {
+    let server = GrpcServer::h2c();
+    let tg = h2c_proxy(&server, "");
+    run(async {
+        let mut client = GrpcClient::h2c(tg.addr("web")).await;
+        exercise(&mut client).await;
+    });
+}
+
+#[test]
+fn every_kind_of_call_over_tls() {
+    let ca = TestCa::new("grpc CA");
+    let dir = TempDir::new();
+    let ca_file = dir.write("ca.pem", ca.cert_pem());
+    let (cert, key) = dir.write_pair("front", &ca.server_cert(&["grpc.test"]));
+    let server = GrpcServer::tls(&ca.server_cert(&["backend.internal"]));
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - name: tls
+    address: 127.0.0.1:0
+    protocol: https
+    tls: {certificates: [{cert: "{cert}", key: "{key}"}]}
+upstreams:
+  - name: grpc
+    protocol: h2
+    targets: [{address: "{up}"}]
+    tls: {ca: "{ca}", server_name: backend.internal}
+routes:
+  - {name: all, upstream: grpc, max_body: 16MiB}
+"#,
+        &[
+            ("cert", &cert.display()),
+            ("key", &key.display()),
+            ("up", &server.addr()),
+            ("ca", &ca_file.display()),
+        ],
+    ));
+    run(async {
+        let opts = TlsOptions::new(&ca, "grpc.test");
+        let mut client = GrpcClient::tls(tg.addr("tls"), &opts).await;
+        exercise(&mut client).await;
+    });
+}
+
+#[test]
+fn grpc_timeout_is_the_deadline_and_expires_as_deadline_exceeded() {
+    let server = GrpcServer::h2c();
+    let tg = h2c_proxy(&server, ", timeout: 30s");
+    run(async {
+        let mut client = GrpcClient::h2c(tg.addr("web")).await;
+        let slow = EchoMsg {
+            text: "slow".into(),
+            data: Vec::new(),
+            delay_ms: 10_000,
+        };
+        let started = Instant::now();
+        let status = client
+            .unary(slow, Some(Duration::from_millis(300)))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "the client's deadline, not the route's 30 s nor the server's 10 s: {:?}",
+            started.elapsed()
+        );
+        // A deadline longer than the call leaves it alone.
+        let quick = EchoMsg {
+            text: "quick".into(),
+            data: Vec::new(),
+            delay_ms: 10,
+        };
+        let answer = client.unary(quick, Some(Duration::from_secs(20))).await;
+        assert_eq!(answer.unwrap().text, "echo:quick");
+    });
+}
+
+#[test]
+fn tollgate_errors_arrive_as_grpc_statuses() {
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - {name: dead, protocol: h2c, targets: [{address: "{dead}"}]}
+routes:
+  - {name: dead, match: {path: {prefix: /test.Echo/}}, upstream: dead}
+"#,
+        &[("dead", &unused_addr())],
+    ));
+    run(async {
+        let mut client = GrpcClient::h2c(tg.addr("web")).await;
+        let status = client.unary(EchoMsg::text("x"), None).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        assert!(!status.message().is_empty(), "{status:?}");
+    });
+    // No route: UNIMPLEMENTED, as a gRPC status rather than a JSON 404.
+    let resp = tollgate_testkit::h2_request(
+        tg.addr("web"),
+        "POST",
+        "/other.Service/Call",
+        &[("content-type", "application/grpc"), ("te", "trailers")],
+        &[0, 0, 0, 0, 0],
+    );
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("grpc-status"), Some("12"));
+    assert_eq!(resp.header("content-type"), Some("application/grpc"));
+    assert!(resp.body.is_empty(), "trailers-only");
+    // A plain request still gets the JSON error.
+    let resp = tollgate_testkit::h2_get(tg.addr("web"), "/nothing");
+    assert_eq!(resp.status, 404);
+    assert!(resp.header("grpc-status").is_none());
+}
