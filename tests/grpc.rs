@@ -185,3 +185,96 @@ routes:
     assert_eq!(resp.status, 404);
     assert!(resp.header("grpc-status").is_none());
 }
+
+/// An h2c server that answers every stream by resetting it with `reason`.
+fn resetting_h2_server(reason: h2::Reason) -> std::net::SocketAddr {
+    let rt = tollgate_testkit::runtime();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(stream).await else {
+                    return;
+                };
+                while let Some(Ok((_req, mut respond))) = conn.accept().await {
+                    respond.send_reset(reason);
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A server speaking raw HTTP/2 that, once a request's HEADERS arrived,
+/// refuses everything with GOAWAY (last stream 0, `code`) and closes.
+fn goaway_server(code: u32) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tollgate_testkit::runtime();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                // Frames start after the 24-byte preface; wait for a HEADERS (type 1).
+                let headers_seen = |buf: &[u8]| {
+                    let mut at = 24;
+                    while buf.len() >= at + 9 {
+                        if buf[at + 3] == 1 {
+                            return true;
+                        }
+                        at +=
+                            9 + u32::from_be_bytes([0, buf[at], buf[at + 1], buf[at + 2]]) as usize;
+                    }
+                    false
+                };
+                while !headers_seen(&buf) {
+                    let mut chunk = [0u8; 4096];
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let mut out = vec![0, 0, 0, 4, 0, 0, 0, 0, 0]; // empty SETTINGS
+                out.extend_from_slice(&[0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+                out.extend_from_slice(&code.to_be_bytes());
+                let _ = stream.write_all(&out).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn bad_gateway_names_the_upstreams_reset_or_goaway() {
+    for (up, expected) in [
+        (
+            resetting_h2_server(h2::Reason::REFUSED_STREAM),
+            "RST_STREAM REFUSED_STREAM",
+        ),
+        (goaway_server(0xb), "GOAWAY ENHANCE_YOUR_CALM"),
+    ] {
+        let tg = Tollgate::start_with_defaults(&render(
+            r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - {name: u, protocol: h2c, targets: [{address: "{up}"}]}
+routes:
+  - {name: all, upstream: u}
+"#,
+            &[("up", &up)],
+        ));
+        let resp = tollgate_testkit::get(tg.addr("web"), "/");
+        assert_eq!(resp.status, 502, "{}", resp.text());
+        let error = resp.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.contains(expected), "{expected}: {error}");
+        assert!(error.contains("by the upstream"), "{error}");
+    }
+}

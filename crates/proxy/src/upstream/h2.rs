@@ -297,7 +297,23 @@ pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
                 return format!("h2 upstream: connection failed: {io}");
             }
         }
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            // h2 hands a connection error to streams as an I/O error
+            // wrapping the h2 error, when the connection is gone.
+            if let Some(inner) = io.get_ref() {
+                if inner.is::<h2::Error>() {
+                    source = Some(inner);
+                    continue;
+                }
+            }
+        }
         source = err.source();
     }
-    format!("h2 upstream: {e}")
+    let mut text = format!("h2 upstream: {e}");
+    let mut source = e.source();
+    while let Some(err) = source {
+        text.push_str(&format!(": {err}"));
+        source = err.source();
+    }
+    text
 }
