@@ -327,3 +327,51 @@ fn http10_client_gets_close_delimited_streaming_answer() {
     assert!(resp.header("transfer-encoding").is_none());
     assert_eq!(resp.text(), "ab");
 }
+
+/// A raw HTTP/1.1 upstream that answers every connection with `answer` as
+/// soon as the request head arrived, then holds the connection open
+/// without reading any body for `hold`.
+fn answering_after_head(answer: &'static [u8], hold: Duration) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                read_until(&mut stream, b"\r\n\r\n");
+                let _ = stream.write_all(answer);
+                std::thread::sleep(hold);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn early_final_answer_from_an_h1_upstream_reaches_the_client_at_once() {
+    let up = answering_after_head(
+        b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big\n",
+        Duration::from_secs(15),
+    );
+    let tg = proxy_to(up, "", None);
+    let mut client = connect(tg.addr("web"));
+    // Announces 8 MiB (under the route's limit), sends 64 KiB of it, then
+    // waits for the answer.
+    client
+        .write_all(b"POST /upload HTTP/1.1\r\nhost: a\r\ncontent-length: 8388608\r\n\r\n")
+        .unwrap();
+    client.write_all(&vec![b'x'; 64 * 1024]).unwrap();
+    let started = Instant::now();
+    let got = read_until(&mut client, b"too big\n");
+    let resp = parse_response(&got);
+    assert_eq!(resp.status, 413, "{}", String::from_utf8_lossy(&got));
+    assert_eq!(resp.text(), "too big\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the answer came without waiting for the body: {:?}",
+        started.elapsed()
+    );
+    // The rest of the body will not be read: the connection closes.
+    assert_eq!(resp.header("connection"), Some("close"));
+}
