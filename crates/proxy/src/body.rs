@@ -12,7 +12,7 @@ use tollgate_core::{ErrorKind, ProxyError};
 
 use crate::policy::cache::TeeBody;
 use crate::policy::compress::CompressBody;
-use crate::server::H1RequestBody;
+use crate::server::{ClientIo, H1RequestBody};
 use crate::snapshot::InFlightTicket;
 use crate::upstream::{describe_h2_error, RelayCount, UpstreamBody};
 
@@ -23,6 +23,9 @@ pub(crate) enum RequestBody<'a> {
     Empty,
     /// An HTTP/1.1 body read from the client connection.
     H1(H1RequestBody<'a>),
+    /// No body, from an HTTP/1.1 client whose connection interim answers
+    /// (1xx) can be written to.
+    H1None(&'a mut ClientIo),
     /// A body read whole beforehand (kept to be sent again on a retry);
     /// `None` once sent.
     Buffered(Option<Bytes>),
@@ -44,7 +47,7 @@ impl RequestBody<'_> {
     /// Exact length, when known before reading.
     pub(crate) fn known_length(&self) -> Option<u64> {
         match self {
-            RequestBody::Empty => Some(0),
+            RequestBody::Empty | RequestBody::H1None(_) => Some(0),
             RequestBody::Buffered(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
             RequestBody::H1(b) => b.known_length(),
             RequestBody::Relayed(_) => None,
@@ -62,7 +65,7 @@ impl RequestBody<'_> {
     pub(crate) async fn next_data(&mut self) -> Result<Option<Bytes>, ProxyError> {
         match self {
             // Already on its way: nothing is left to read here.
-            RequestBody::Empty | RequestBody::Relayed(_) => Ok(None),
+            RequestBody::Empty | RequestBody::H1None(_) | RequestBody::Relayed(_) => Ok(None),
             RequestBody::Buffered(b) => Ok(b.take()),
             RequestBody::H1(b) => b.next_data().await,
             RequestBody::H2 {
@@ -92,6 +95,21 @@ impl RequestBody<'_> {
         }
     }
 
+    /// Whether there is no body to send.
+    pub(crate) fn is_none(&self) -> bool {
+        matches!(self, RequestBody::Empty | RequestBody::H1None(_))
+    }
+
+    /// The HTTP/1.1 client connection to write interim answers to, once
+    /// the body was read.
+    pub(crate) fn interim_sink(&mut self) -> Option<&mut ClientIo> {
+        match self {
+            RequestBody::H1(b) => Some(b.client_io()),
+            RequestBody::H1None(io) => Some(io),
+            _ => None,
+        }
+    }
+
     /// Reads the whole body into memory (the caller checked its length).
     pub(crate) async fn read_all(&mut self) -> Result<Bytes, ProxyError> {
         let mut all = bytes::BytesMut::with_capacity(
@@ -106,7 +124,10 @@ impl RequestBody<'_> {
     /// Sets the most bytes the body may have (the route's limit).
     pub(crate) fn set_limit(&mut self, max: u64) {
         match self {
-            RequestBody::Empty | RequestBody::Buffered(_) | RequestBody::Relayed(_) => {}
+            RequestBody::Empty
+            | RequestBody::H1None(_)
+            | RequestBody::Buffered(_)
+            | RequestBody::Relayed(_) => {}
             RequestBody::H1(b) => b.set_limit(max),
             RequestBody::H2 { limit, .. } => *limit = max,
         }
@@ -115,7 +136,7 @@ impl RequestBody<'_> {
     /// Body bytes received from the client so far.
     pub(crate) fn received(&self) -> u64 {
         match self {
-            RequestBody::Empty | RequestBody::Buffered(_) => 0,
+            RequestBody::Empty | RequestBody::H1None(_) | RequestBody::Buffered(_) => 0,
             RequestBody::H1(b) => b.received(),
             RequestBody::H2 { received, .. } => *received,
             RequestBody::Relayed(count) => count.received(),

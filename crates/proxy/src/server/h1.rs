@@ -289,7 +289,8 @@ async fn serve_one(
             expect_continue,
             ctx.body_read_timeout,
         )),
-        None => RequestBody::Empty,
+        // Kept for interim answers (1xx) an upstream may send first.
+        None => RequestBody::H1None(io),
     };
     let mut req = Incoming {
         listener: ctx.index,
@@ -308,7 +309,7 @@ async fn serve_one(
     let result = pipeline::handle(worker, &mut req, &mut ex).await;
     let bytes_in = req.body.received();
     let body_done = match &req.body {
-        RequestBody::Empty | RequestBody::Buffered(_) => true,
+        RequestBody::Empty | RequestBody::H1None(_) | RequestBody::Buffered(_) => true,
         RequestBody::H1(b) => b.is_done(),
         RequestBody::H2 { .. } | RequestBody::Relayed(_) => true,
     };

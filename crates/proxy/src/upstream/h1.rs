@@ -16,6 +16,7 @@ use tollgate_h1::{FramingField, HeadExtras, HeadLimits, ResponseHead};
 
 use super::pool::PooledConn;
 use crate::body::RequestBody;
+use crate::server::ClientIo;
 
 /// Limits on upstream response heads.
 const RESPONSE_HEAD_LIMITS: HeadLimits = HeadLimits {
@@ -36,6 +37,9 @@ pub(crate) struct OutgoingRequest<'r, 'b> {
     pub(crate) headers: &'r mut HeaderMap,
     /// Body source.
     pub(crate) body: &'r mut RequestBody<'b>,
+    /// Interim answers (1xx) go to the client (an HTTP/1.1 client whose
+    /// own body this is); otherwise they are dropped.
+    pub(crate) forward_interim: bool,
 }
 
 /// Why an exchange failed, and whether anything reached the upstream.
@@ -88,11 +92,16 @@ pub(crate) async fn exchange(
         error,
     })?;
 
+    let mut interim = if req.forward_interim {
+        req.body.interim_sink()
+    } else {
+        None
+    };
     // The caller bounds the whole exchange by the route's deadline; a second
     // timer is only armed when the header timeout would fire before it.
     let header_deadline = tokio::time::Instant::now() + header_timeout;
     let head = if header_deadline < outer_deadline {
-        tokio::time::timeout_at(header_deadline, read_head(conn, req.method))
+        tokio::time::timeout_at(header_deadline, read_head(conn, req.method, &mut interim))
             .await
             .map_err(|_| {
                 ExchangeError::from(ProxyError::upstream(
@@ -101,7 +110,7 @@ pub(crate) async fn exchange(
                 ))
             })?
     } else {
-        read_head(conn, req.method).await
+        read_head(conn, req.method, &mut interim).await
     };
     let mut head = head.map_err(|(error, nothing_read)| ExchangeError {
         before_response: nothing_read && body_was_empty && conn.reused,
@@ -139,7 +148,7 @@ async fn send_body(
     chunked: bool,
     method: &Method,
 ) -> Result<Sent, ProxyError> {
-    if matches!(body, RequestBody::Empty) {
+    if body.is_none() {
         return write_all(conn, wbuf).await.map(|()| Sent::All);
     }
     let mut head_pending = true;
@@ -277,21 +286,26 @@ fn write_error(e: std::io::Error) -> ProxyError {
     )
 }
 
-/// Reads until a final response head parses. The flag in the error says
-/// whether no byte at all was received.
+/// Reads until a final response head parses; interim heads (1xx but 101)
+/// are written to `interim` when there is one, else dropped. The flag in
+/// the error says whether no byte at all was received.
 async fn read_head(
     conn: &mut PooledConn,
     method: &Method,
+    interim: &mut Option<&mut ClientIo>,
 ) -> Result<ResponseHead, (ProxyError, bool)> {
     use tokio::io::AsyncReadExt;
     let mut any = !conn.rbuf.is_empty();
     loop {
         if !conn.rbuf.is_empty() {
             match tollgate_h1::parse_response(&conn.rbuf, &RESPONSE_HEAD_LIMITS, method) {
-                Ok(Some((head, used))) => {
+                Ok(Some((mut head, used))) => {
                     conn.rbuf.advance(used);
                     let code = head.status.as_u16();
                     if (100..200).contains(&code) && code != 101 {
+                        if let Some(io) = interim.as_deref_mut() {
+                            io.write_interim(head.status, &mut head.headers).await;
+                        }
                         continue;
                     }
                     return Ok(head);
