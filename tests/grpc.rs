@@ -278,3 +278,46 @@ routes:
         assert!(error.contains("by the upstream"), "{error}");
     }
 }
+
+#[test]
+fn access_log_records_grpc_status_of_grpc_calls() {
+    let dir = TempDir::new();
+    let log = dir.path().join("access.log");
+    let tg = Tollgate::start(&render(
+        r#"
+server: {workers: 1}
+access_log: {output: file, path: "{log}"}
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - {name: dead, protocol: h2c, targets: [{address: "{dead}"}]}
+routes:
+  - {name: dead, upstream: dead}
+"#,
+        &[("dead", &unused_addr()), ("log", &log.display())],
+    ));
+    run(async {
+        let mut client = GrpcClient::h2c(tg.addr("web")).await;
+        let status = client.unary(EchoMsg::text("x"), None).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unavailable);
+    });
+    let plain = tollgate_testkit::h2_get(tg.addr("web"), "/plain");
+    assert_eq!(plain.status, 502);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<tollgate_testkit::serde_json::Value> = text
+            .lines()
+            .map(|l| tollgate_testkit::serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() >= 2 || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0]["path"], "/test.Echo/Unary");
+    assert_eq!(lines[0]["status"], 200);
+    assert_eq!(lines[0]["grpc_status"], 14);
+    assert!(lines[1].get("grpc_status").is_none(), "{:?}", lines[1]);
+}
