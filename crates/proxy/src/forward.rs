@@ -107,13 +107,13 @@ pub(crate) fn strip_hop_by_hop(
     let mut count = 0;
     let mut te_trailers = false;
     for name in headers.keys() {
-        // Only read when a TE field is present: the common message pays nothing.
-        if name == header::TE && !te_trailers {
-            te_trailers = te_names_trailers(headers);
-        }
         let hop = is_hop_by_hop(name)
             && !(keep_length && name == header::CONTENT_LENGTH)
             && !(keep_upgrade && name == header::UPGRADE);
+        if hop && name == header::TE {
+            // Only read when a TE field is present: the common message pays nothing.
+            te_trailers = te_names_trailers(headers);
+        }
         if hop
             && count < present.len()
             && !present[..count].iter().any(|p| p.as_ref() == Some(name))
