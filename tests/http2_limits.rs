@@ -487,3 +487,43 @@ fn rapid_reset_paced_by_round_trip_is_cut_off() {
     );
     assert_still_serving(addr);
 }
+
+/// The first GOAWAY's error code from a connection that sent `bytes`,
+/// `None` when the server closed without one.
+fn goaway_code_after(addr: SocketAddr, bytes: &[u8]) -> Option<u32> {
+    let mut c = RawH2 {
+        stream: connect(addr),
+        buf: Vec::new(),
+    };
+    c.send(bytes);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match c.next(deadline) {
+            Next::Frame(f) if f.ty == GOAWAY => return Some(f.u32_at(4)),
+            Next::Frame(_) => {}
+            Next::Closed | Next::Timeout => return None,
+        }
+    }
+}
+
+#[test]
+fn invalid_preface_ends_with_goaway_protocol_error() {
+    let up = Upstream::echo();
+    let tg = start(&up, "");
+    let addr = tg.addr("web");
+    // The magic damaged after its first line.
+    assert_eq!(
+        goaway_code_after(addr, b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n"),
+        Some(PROTOCOL_ERROR),
+        "damaged magic"
+    );
+    // The magic right, but a PING where the SETTINGS frame must be.
+    let mut bytes = PREFACE.to_vec();
+    bytes.extend_from_slice(&frame(PING, 0, 0, &[0; 8]));
+    assert_eq!(
+        goaway_code_after(addr, &bytes),
+        Some(PROTOCOL_ERROR),
+        "no SETTINGS first"
+    );
+    assert_still_serving(addr);
+}

@@ -327,3 +327,140 @@ fn http10_client_gets_close_delimited_streaming_answer() {
     assert!(resp.header("transfer-encoding").is_none());
     assert_eq!(resp.text(), "ab");
 }
+
+/// A raw HTTP/1.1 upstream that answers every connection with `answer` as
+/// soon as the request head arrived, then holds the connection open
+/// without reading any body for `hold`.
+fn answering_after_head(answer: &'static [u8], hold: Duration) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                read_until(&mut stream, b"\r\n\r\n");
+                let _ = stream.write_all(answer);
+                std::thread::sleep(hold);
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn early_final_answer_from_an_h1_upstream_reaches_the_client_at_once() {
+    let up = answering_after_head(
+        b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big\n",
+        Duration::from_secs(15),
+    );
+    let tg = proxy_to(up, "", None);
+    let mut client = connect(tg.addr("web"));
+    // Announces 8 MiB (under the route's limit), sends 64 KiB of it, then
+    // waits for the answer.
+    client
+        .write_all(b"POST /upload HTTP/1.1\r\nhost: a\r\ncontent-length: 8388608\r\n\r\n")
+        .unwrap();
+    client.write_all(&vec![b'x'; 64 * 1024]).unwrap();
+    let started = Instant::now();
+    let got = read_until(&mut client, b"too big\n");
+    let resp = parse_response(&got);
+    assert_eq!(resp.status, 413, "{}", String::from_utf8_lossy(&got));
+    assert_eq!(resp.text(), "too big\n");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "the answer came without waiting for the body: {:?}",
+        started.elapsed()
+    );
+    // The rest of the body will not be read: the connection closes.
+    assert_eq!(resp.header("connection"), Some("close"));
+}
+
+/// A raw HTTP/1.1 upstream that answers each connection with 103, 102 and
+/// 100 interim heads, then after `pause` a cacheable 200 `hello`.
+fn interim_upstream(
+    pause: Duration,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8) {
+            let Ok(mut stream) = stream else { return };
+            count.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                read_until(&mut stream, b"\r\n\r\n");
+                let _ = stream.write_all(
+                    b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n\
+                      HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n",
+                );
+                std::thread::sleep(pause);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello",
+                );
+            });
+        }
+    });
+    (addr, served)
+}
+
+#[test]
+fn interim_answers_are_forwarded_at_once_and_never_cached() {
+    let (up, served) = interim_upstream(Duration::from_millis(800));
+    let tg = proxy_to(
+        up,
+        "",
+        Some("  - name: all\n    upstream: u\n    policies: [{cache: {}}]\n"),
+    );
+    let mut client = connect(tg.addr("web"));
+    client
+        .write_all(b"GET /page HTTP/1.1\r\nhost: a\r\n\r\n")
+        .unwrap();
+    let early = read_until(&mut client, b"rel=preload\r\n\r\n");
+    let early_text = String::from_utf8_lossy(&early).into_owned();
+    assert!(
+        early_text.starts_with("HTTP/1.1 103 Early Hints\r\n"),
+        "{early_text}"
+    );
+    assert!(
+        !early_text.contains("200 OK"),
+        "the hint arrived before the final answer: {early_text}"
+    );
+    let mut all = early;
+    all.extend_from_slice(&read_until(&mut client, b"hello"));
+    let text = String::from_utf8_lossy(&all).into_owned();
+    let at_102 = text.find("HTTP/1.1 102 Processing\r\n\r\n").expect(&text);
+    let at_100 = text.find("HTTP/1.1 100 Continue\r\n\r\n").expect(&text);
+    let at_200 = text.find("HTTP/1.1 200 OK\r\n").expect(&text);
+    assert!(at_102 < at_100 && at_100 < at_200, "in order: {text}");
+    let last = parse_response(&all[at_200..]);
+    assert_eq!(last.text(), "hello");
+    assert_eq!(last.header("content-length"), Some("5"));
+
+    // The cached copy answers without the interim heads.
+    let again = raw_request(
+        tg.addr("web"),
+        b"GET /page HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+    );
+    let again_text = String::from_utf8_lossy(&again).into_owned();
+    assert!(
+        again_text.starts_with("HTTP/1.1 200 OK\r\n"),
+        "{again_text}"
+    );
+    assert!(
+        again_text.contains("hit"),
+        "served from the cache: {again_text}"
+    );
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    // HTTP/1.0 clients get the final answer only (RFC 9110 §15.2).
+    let old = raw_request(tg.addr("web"), b"GET /other HTTP/1.0\r\nhost: a\r\n\r\n");
+    let old_text = String::from_utf8_lossy(&old).into_owned();
+    assert!(old_text.starts_with("HTTP/1.1 200 OK\r\n"), "{old_text}");
+}

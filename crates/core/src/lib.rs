@@ -1,8 +1,10 @@
 //! tollgate's shared vocabulary, free of I/O: the error type every layer
-//! returns, the one function that turns it into a response, request ids and
-//! HTTP dates.
+//! returns, the one function that turns it into a response, request ids,
+//! HTTP dates and the gRPC rules tollgate applies (content type, deadline,
+//! status mapping).
 
 mod error;
+pub mod grpc;
 mod http_date;
 mod json;
 mod request_id;

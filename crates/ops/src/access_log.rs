@@ -93,6 +93,10 @@ pub struct AccessRecord<'a> {
     /// failed mid-answer); a WebSocket tunnel: `closed`, `idle_timeout`,
     /// `error`. Written only when set.
     pub end: Option<&'a str>,
+    /// The gRPC status of a gRPC call: from the answer's head (tollgate's
+    /// own errors, Trailers-Only answers) or, on HTTP/2, from the trailers
+    /// that end a streamed answer; written only for gRPC calls.
+    pub grpc_status: Option<u16>,
 }
 
 /// What is logged about one L4 connection (`tcp`, `tls_passthrough`) or
@@ -214,6 +218,9 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
         out.push_str(",\"end\":");
         push_json_string(out, end);
     }
+    if let Some(code) = r.grpc_status {
+        let _ = write!(out, ",\"grpc_status\":{code}");
+    }
     out.push_str("}\n");
 }
 
@@ -288,9 +295,22 @@ mod tests {
             upstream: None,
             upstream_time: None,
             end: None,
+            grpc_status: None,
         };
         let mut s = String::new();
         write_record(&r, &mut s);
+        let mut grpc = String::new();
+        write_record(
+            &AccessRecord {
+                grpc_status: Some(14),
+                ..r.clone()
+            },
+            &mut grpc,
+        );
+        assert!(
+            grpc.ends_with(",\"upstream_ms\":null,\"grpc_status\":14}\n"),
+            "{grpc}"
+        );
         assert_eq!(
             s,
             "{\"time\":\"1970-01-01T00:00:00.000Z\",\"request_id\":\"abc\",\"client\":\"127.0.0.1:5000\",\

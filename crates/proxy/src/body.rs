@@ -12,9 +12,9 @@ use tollgate_core::{ErrorKind, ProxyError};
 
 use crate::policy::cache::TeeBody;
 use crate::policy::compress::CompressBody;
-use crate::server::H1RequestBody;
+use crate::server::{ClientIo, H1RequestBody};
 use crate::snapshot::InFlightTicket;
-use crate::upstream::UpstreamBody;
+use crate::upstream::{describe_h2_error, RelayCount, UpstreamBody};
 
 /// A request body on its way upstream.
 #[derive(Debug)]
@@ -23,6 +23,9 @@ pub(crate) enum RequestBody<'a> {
     Empty,
     /// An HTTP/1.1 body read from the client connection.
     H1(H1RequestBody<'a>),
+    /// No body, from an HTTP/1.1 client whose connection interim answers
+    /// (1xx) can be written to.
+    H1None(&'a mut ClientIo),
     /// A body read whole beforehand (kept to be sent again on a retry);
     /// `None` once sent.
     Buffered(Option<Bytes>),
@@ -35,15 +38,19 @@ pub(crate) enum RequestBody<'a> {
         /// Bytes received so far.
         received: u64,
     },
+    /// An HTTP/2 stream handed whole to an HTTP/2 upstream (full duplex);
+    /// what it relayed so far.
+    Relayed(std::sync::Arc<RelayCount>),
 }
 
 impl RequestBody<'_> {
     /// Exact length, when known before reading.
     pub(crate) fn known_length(&self) -> Option<u64> {
         match self {
-            RequestBody::Empty => Some(0),
+            RequestBody::Empty | RequestBody::H1None(_) => Some(0),
             RequestBody::Buffered(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
             RequestBody::H1(b) => b.known_length(),
+            RequestBody::Relayed(_) => None,
             RequestBody::H2 { body, .. } => {
                 if body.is_end_stream() {
                     Some(0)
@@ -57,7 +64,8 @@ impl RequestBody<'_> {
     /// The next piece of the body; `None` at its end.
     pub(crate) async fn next_data(&mut self) -> Result<Option<Bytes>, ProxyError> {
         match self {
-            RequestBody::Empty => Ok(None),
+            // Already on its way: nothing is left to read here.
+            RequestBody::Empty | RequestBody::H1None(_) | RequestBody::Relayed(_) => Ok(None),
             RequestBody::Buffered(b) => Ok(b.take()),
             RequestBody::H1(b) => b.next_data().await,
             RequestBody::H2 {
@@ -87,6 +95,21 @@ impl RequestBody<'_> {
         }
     }
 
+    /// Whether there is no body to send.
+    pub(crate) fn is_none(&self) -> bool {
+        matches!(self, RequestBody::Empty | RequestBody::H1None(_))
+    }
+
+    /// The HTTP/1.1 client connection to write interim answers to, once
+    /// the body was read.
+    pub(crate) fn interim_sink(&mut self) -> Option<&mut ClientIo> {
+        match self {
+            RequestBody::H1(b) => Some(b.client_io()),
+            RequestBody::H1None(io) => Some(io),
+            _ => None,
+        }
+    }
+
     /// Reads the whole body into memory (the caller checked its length).
     pub(crate) async fn read_all(&mut self) -> Result<Bytes, ProxyError> {
         let mut all = bytes::BytesMut::with_capacity(
@@ -101,7 +124,10 @@ impl RequestBody<'_> {
     /// Sets the most bytes the body may have (the route's limit).
     pub(crate) fn set_limit(&mut self, max: u64) {
         match self {
-            RequestBody::Empty | RequestBody::Buffered(_) => {}
+            RequestBody::Empty
+            | RequestBody::H1None(_)
+            | RequestBody::Buffered(_)
+            | RequestBody::Relayed(_) => {}
             RequestBody::H1(b) => b.set_limit(max),
             RequestBody::H2 { limit, .. } => *limit = max,
         }
@@ -110,9 +136,10 @@ impl RequestBody<'_> {
     /// Body bytes received from the client so far.
     pub(crate) fn received(&self) -> u64 {
         match self {
-            RequestBody::Empty | RequestBody::Buffered(_) => 0,
+            RequestBody::Empty | RequestBody::H1None(_) | RequestBody::Buffered(_) => 0,
             RequestBody::H1(b) => b.received(),
             RequestBody::H2 { received, .. } => *received,
+            RequestBody::Relayed(count) => count.received(),
         }
     }
 }
@@ -193,7 +220,7 @@ impl Body for ResponseBody {
                     r.map_err(|e| {
                         ProxyError::upstream(
                             ErrorKind::UpstreamProtocol,
-                            format!("upstream body: {e}"),
+                            format!("upstream body: {}", describe_h2_error(&e)),
                         )
                     })
                 })

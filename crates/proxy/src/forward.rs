@@ -93,15 +93,27 @@ fn via_for(version: http::Version) -> &'static str {
 /// message is an upgrade) and Proxy-*. Content-Length goes too unless
 /// `keep_length` (HEAD and 304 answers carry the length of a body not sent);
 /// otherwise the sender on the other side sets framing itself.
-pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool, keep_length: bool) {
+///
+/// Returns whether the message carried `TE: trailers`, the one TE value an
+/// HTTP/2 hop may pass on (RFC 9113 §8.2.2; gRPC servers require it).
+pub(crate) fn strip_hop_by_hop(
+    headers: &mut HeaderMap,
+    keep_upgrade: bool,
+    keep_length: bool,
+) -> bool {
     // One pass over the names finds the few fields present; a lookup per
     // possible field would hash ten names for every message.
     let mut present: [Option<HeaderName>; 10] = Default::default();
     let mut count = 0;
+    let mut te_trailers = false;
     for name in headers.keys() {
         let hop = is_hop_by_hop(name)
             && !(keep_length && name == header::CONTENT_LENGTH)
             && !(keep_upgrade && name == header::UPGRADE);
+        if hop && name == header::TE {
+            // Only read when a TE field is present: the common message pays nothing.
+            te_trailers = te_names_trailers(headers);
+        }
         if hop
             && count < present.len()
             && !present[..count].iter().any(|p| p.as_ref() == Some(name))
@@ -132,6 +144,16 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool, keep
     if keep_upgrade {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
     }
+    te_trailers
+}
+
+/// Whether the TE fields list `trailers`.
+fn te_names_trailers(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::TE)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"trailers"))
 }
 
 fn is_hop_by_hop(name: &HeaderName) -> bool {
@@ -273,9 +295,20 @@ mod tests {
         h.insert("upgrade", HeaderValue::from_static("websocket"));
         h.insert("proxy-authorization", HeaderValue::from_static("Basic x"));
         h.insert("x-keep", HeaderValue::from_static("1"));
-        strip_hop_by_hop(&mut h, false, false);
+        assert!(strip_hop_by_hop(&mut h, false, false), "TE: trailers seen");
         assert_eq!(h.len(), 1, "{h:?}");
         assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn te_trailers_is_reported_only_when_listed() {
+        let mut h = HeaderMap::new();
+        h.insert("te", HeaderValue::from_static("gzip;q=0.5, Trailers"));
+        assert!(strip_hop_by_hop(&mut h, false, false));
+        assert!(!h.contains_key("te"));
+        h.insert("te", HeaderValue::from_static("gzip"));
+        assert!(!strip_hop_by_hop(&mut h, false, false));
+        assert!(!strip_hop_by_hop(&mut HeaderMap::new(), false, false));
     }
 
     #[test]

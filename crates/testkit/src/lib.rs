@@ -19,6 +19,9 @@
 //! - [`TempDir`]: a directory of files (static roots), removed when dropped.
 //! - [`TollgateProcess`]: the binary run as a child, its stderr lines read
 //!   (the event log, signals).
+//! - gRPC: [`GrpcServer`] (h2c or TLS) serving `test.Echo` with every kind
+//!   of method, [`GrpcClient`] calling it (tonic's codec, no codegen), and
+//!   [`run`] for async test bodies.
 //!
 //! # Sync by design
 //!
@@ -29,6 +32,7 @@
 //! context (they use `block_on`).
 
 mod client;
+mod grpc;
 mod harness;
 mod l4;
 mod process;
@@ -43,6 +47,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use client::{get, h2_get, h2_request, request, Echo, HttpResponse};
+pub use grpc::{run, EchoMsg, GrpcChannel, GrpcClient, GrpcServer};
 pub use harness::{render, unused_addr, PoolTarget, Tollgate, TEST_PREAMBLE};
 pub use l4::{read_line, read_line_buffered, udp_exchange, TcpServer, UdpServer};
 pub use process::TollgateProcess;
@@ -53,6 +58,8 @@ pub use raw::{
 pub use scripted::Reply;
 pub use tempdir::TempDir;
 pub use tls::{tls_connect, tls_get, tls_raw_request, CertPair, TestCa, TlsConn, TlsOptions};
+/// Re-exported so tests can read gRPC statuses and codes.
+pub use tonic;
 pub use upstream::{RecordedRequest, TlsHandshake, Upstream};
 pub use ws::{websocket_accept, WEBSOCKET_KEY};
 

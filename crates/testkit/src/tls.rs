@@ -203,6 +203,12 @@ impl TlsOptions {
         self.config.get_or_init(|| self.make_config()).clone()
     }
 
+    /// The rustls client configuration these options make (for clients
+    /// the kit builds elsewhere, such as the gRPC one).
+    pub(crate) fn client_config(&self) -> Arc<rustls::ClientConfig> {
+        self.config()
+    }
+
     fn make_config(&self) -> Arc<rustls::ClientConfig> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let mut roots = rustls::RootCertStore::empty();
@@ -492,4 +498,22 @@ fn block_on<T>(fut: impl std::future::Future<Output = T>) -> T {
             .await
             .unwrap_or_else(|_| panic!("TLS client took longer than {CLIENT_TIMEOUT:?}"))
     })
+}
+
+/// A server configuration presenting `pair`, offering `alpn`.
+pub(crate) fn server_config(pair: &CertPair, alpn: &[&str]) -> Arc<rustls::ServerConfig> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            CertificateDer::pem_slice_iter(pair.cert_pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .expect("certificate PEM"),
+            PrivateKeyDer::from_pem_slice(pair.key_pem.as_bytes()).expect("key PEM"),
+        )
+        .expect("server certificate");
+    config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    Arc::new(config)
 }

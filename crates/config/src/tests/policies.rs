@@ -95,6 +95,37 @@ routes:
     );
 }
 
+#[test]
+fn headers_policies_may_not_set_hop_by_hop_fields() {
+    let errs = errors(
+        r#"
+listeners: [{name: web, address: 127.0.0.1:0}]
+routes:
+  - name: r
+    respond: {status: 200}
+    policies:
+      - headers:
+          request: {set: {TE: trailers}, remove: [te]}
+          response: {add: {Connection: close, X-Ok: "1"}}
+"#,
+    );
+    assert_errors(
+        &errs,
+        &[
+            (
+                8,
+                "routes[0].policies[0].headers.request.set.TE",
+                "`te` is a hop-by-hop or framing field",
+            ),
+            (
+                9,
+                "routes[0].policies[0].headers.response.add.Connection",
+                "`connection` is a hop-by-hop or framing field",
+            ),
+        ],
+    );
+}
+
 fn policies(route_policies: &str) -> Vec<Policy> {
     let text = format!(
         "listeners: [{{name: web, address: 127.0.0.1:0}}]\nroutes:\n  - name: r\n    respond: {{}}\n    policies:\n{route_policies}"

@@ -172,7 +172,33 @@ fn header_ops(ctx: &mut Ctx<'_>, raw: &RawHeaderOps, path: &str) -> HeaderOps {
     ops
 }
 
-/// `name: template` entries; a literal value must also be a valid header value.
+/// Fields that belong to one connection (RFC 9110 §7.6.1) or to the
+/// message's framing: tollgate writes them per hop and drops any others, so
+/// a policy setting one would be silently lost.
+const HOP_BY_HOP: [&str; 10] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "proxy-authenticate",
+    "proxy-authorization",
+];
+
+fn refuse_hop_by_hop(name: &HeaderName) -> Result<(), String> {
+    if HOP_BY_HOP.contains(&name.as_str()) {
+        return Err(format!(
+            "`{name}` is a hop-by-hop or framing field: tollgate writes it for each connection and drops any other value, so a headers policy cannot set it"
+        ));
+    }
+    Ok(())
+}
+
+/// `name: template` entries; a literal value must also be a valid header
+/// value, and the name may not be a hop-by-hop field.
 fn templated_fields(
     ctx: &mut Ctx<'_>,
     raw: Option<&Sp<OrderedMap>>,
@@ -182,7 +208,11 @@ fn templated_fields(
     let Some(map) = raw else { return out };
     for (k, v) in &map.value.0 {
         let at = format!("{path}.{}", k.value);
-        let name = ctx.value(k, &at, header_name);
+        let name = ctx.value(k, &at, |s| {
+            let name = header_name(s)?;
+            refuse_hop_by_hop(&name)?;
+            Ok(name)
+        });
         let value = ctx.value(v, &at, |s| {
             let t = Template::parse(s)?;
             if s.bytes().any(|b| b.is_ascii_control() && b != b'\t') {

@@ -4,6 +4,7 @@
 //! files in `static_target.rs`, or upstream in `upstream.rs`). Errors
 //! become responses in [`error_response`] and nowhere else.
 
+mod grpc;
 mod guard;
 mod hash_key;
 mod static_target;
@@ -23,6 +24,7 @@ use crate::forward::ClientInfo;
 use crate::policy::{self, ChainState, RequestVars};
 use crate::router::RouteInput;
 use crate::snapshot::Worker;
+pub(crate) use grpc::{head_status as grpc_head_status, reshape as grpc_reshape, GrpcCall};
 use upstream::forward_upstream;
 
 /// The request id header read before a route is known.
@@ -50,6 +52,9 @@ pub(crate) struct Incoming<'a> {
     pub(crate) upgrade: bool,
     /// Request id, received or generated.
     pub(crate) request_id: HeaderValue,
+    /// Set for gRPC calls (HTTP/2 only): their deadline, and errors
+    /// answered as gRPC statuses.
+    pub(crate) grpc: Option<GrpcCall>,
 }
 
 /// What happened, for the access log.
@@ -224,7 +229,12 @@ async fn answer(
             Ok(resp)
         }
         RouteTarget::Upstream(u) => {
-            let deadline = tokio::time::Instant::now() + route.timeout;
+            // A gRPC client's own deadline shortens the route's, never lengthens it.
+            let timeout = match req.grpc.and_then(|g| g.timeout) {
+                Some(t) => t.min(route.timeout),
+                None => route.timeout,
+            };
+            let deadline = tokio::time::Instant::now() + timeout;
             let forward = forward_upstream(worker, route, *u, req, ex, deadline);
             match tokio::time::timeout_at(deadline, forward).await {
                 Ok(result) => result,
@@ -305,6 +315,12 @@ pub(crate) fn error_response(err: &ProxyError, request_id: &HeaderValue) -> Resp
     if let Ok(v) = HeaderValue::from_str(id) {
         h.insert(&DEFAULT_REQUEST_ID, v);
     }
+    // Error answers only: the extension map is allocated here, never on
+    // the way of an ordinary answer.
+    resp.extensions_mut().insert(grpc::ErrorAnswer {
+        kind: err.kind,
+        message: err.message.as_str().into(),
+    });
     resp
 }
 

@@ -116,7 +116,12 @@ async fn attempts(
     }
     let sticky = sticky_target(snapshot, u, req);
     let key = PickKey::of(worker, u, req);
-    let mut headers = forwarded_headers(snapshot, route, req);
+    let mut headers = forwarded_headers(
+        snapshot,
+        route,
+        req,
+        upstream.protocol != UpstreamProtocol::Http1,
+    );
 
     let mut tried: Option<Available> = None;
     let mut retries_done = 0u32;
@@ -339,6 +344,9 @@ async fn attempt<'b>(
             target: &target_path,
             headers,
             body,
+            // RFC 9110 §15.2: never to HTTP/1.0 clients. (A body kept for
+            // retries has no client connection: its interim answers drop.)
+            forward_interim: req.version == Version::HTTP_11,
         };
         match exchange(
             &mut conn,
@@ -502,7 +510,14 @@ fn is_idempotent(m: &Method) -> bool {
 
 /// The request's fields after the forwarding rules (hop-by-hop out,
 /// X-Forwarded-*, Forwarded, Via, request id); Host is set per attempt.
-fn forwarded_headers(snapshot: &Snapshot, route: &Route, req: &mut Incoming<'_>) -> HeaderMap {
+/// `TE: trailers` goes on to HTTP/2 upstreams (`h2`): gRPC servers refuse
+/// calls without it, and it is the one TE value HTTP/2 allows.
+fn forwarded_headers(
+    snapshot: &Snapshot,
+    route: &Route,
+    req: &mut Incoming<'_>,
+    h2: bool,
+) -> HeaderMap {
     let mut headers = std::mem::take(&mut req.headers);
     // The Host as sent is read while the fields change below: a handle on
     // the field's value (a reference count on the head's buffer), not a copy.
@@ -515,7 +530,10 @@ fn forwarded_headers(snapshot: &Snapshot, route: &Route, req: &mut Incoming<'_>)
         (None, Some(h)) => h.to_str().unwrap_or(""),
         (None, None) => "",
     };
-    forward::strip_hop_by_hop(&mut headers, req.upgrade, false);
+    let te_trailers = forward::strip_hop_by_hop(&mut headers, req.upgrade, false);
+    if te_trailers && h2 {
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
     headers.remove(header::EXPECT);
     forward::request_headers(
         &mut headers,

@@ -37,6 +37,14 @@ const WRITE_BUF: usize = 1024;
 /// Response body pieces up to this size are copied next to the head.
 const COALESCE_BELOW: usize = 16 * 1024;
 
+/// A GOAWAY frame on stream 0: last stream 0, PROTOCOL_ERROR, no debug
+/// data; the answer to a damaged connection preface (RFC 9113 §3.4).
+const GOAWAY_PROTOCOL_ERROR: [u8; 17] = [
+    0, 0, 8, 7, 0, 0, 0, 0, 0, // length 8, type GOAWAY, no flags, stream 0
+    0, 0, 0, 0, // last stream id 0
+    0, 0, 0, 1, // PROTOCOL_ERROR
+];
+
 /// What waiting for the next request head gave.
 // Not boxed: a request head passes through here once per request, and a
 // heap allocation for it would cost more than moving it.
@@ -47,6 +55,9 @@ enum NextHead {
     Closed,
     /// The connection opened with the HTTP/2 preface.
     H2,
+    /// The connection opened like an HTTP/2 preface (`PRI * HTTP/2.0`)
+    /// that then went wrong.
+    BadPreface,
 }
 
 /// Serves one client connection until it closes; its first request head
@@ -86,6 +97,13 @@ pub(crate) async fn serve(
                     io.stream, prefix, client, ctx, worker, shutdown,
                 ))
                 .await;
+                return;
+            }
+            Ok(NextHead::BadPreface) => {
+                io.wbuf.clear();
+                io.wbuf.extend_from_slice(&GOAWAY_PROTOCOL_ERROR);
+                let _ = flush(&mut io).await;
+                linger_close(&mut io).await;
                 return;
             }
             Err(e) => {
@@ -131,16 +149,15 @@ async fn next_head(
     let mut head_deadline: Option<tokio::time::Instant> = None;
     loop {
         if !io.rbuf.is_empty() {
+            let mut preface_pending = false;
             if first_request && io.rbuf[0] == b'P' {
-                match tollgate_h1::is_h2_preface(&io.rbuf) {
-                    Some(true) => return Ok(NextHead::H2),
-                    None => {}
-                    Some(false) => {}
+                match preface(&io.rbuf) {
+                    Preface::H2 => return Ok(NextHead::H2),
+                    Preface::Invalid => return Ok(NextHead::BadPreface),
+                    Preface::Pending => preface_pending = true,
+                    Preface::NotH2 => {}
                 }
             }
-            let preface_pending = first_request
-                && io.rbuf[0] == b'P'
-                && tollgate_h1::is_h2_preface(&io.rbuf).is_none();
             if !preface_pending {
                 match tollgate_h1::parse_request(&io.rbuf, limits) {
                     Ok(Some((head, used))) => {
@@ -178,6 +195,36 @@ async fn next_head(
             Err(_) => return Ok(NextHead::Closed),
             Ok(Ok(0)) | Ok(Err(_)) => return Ok(NextHead::Closed),
             Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// How far the bytes of a connection starting with `P` are an HTTP/2 preface.
+enum Preface {
+    /// The magic and a SETTINGS frame's header: HTTP/2.
+    H2,
+    /// Too few bytes to tell.
+    Pending,
+    /// `PRI * HTTP/2.0` that went wrong: a damaged magic, or a first frame
+    /// that is not SETTINGS (RFC 9113 §3.4).
+    Invalid,
+    /// An HTTP/1.1 request (`POST`, `PUT`, ...).
+    NotH2,
+}
+
+fn preface(buf: &[u8]) -> Preface {
+    match tollgate_h1::is_h2_preface(buf) {
+        None => Preface::Pending,
+        Some(false) if buf.starts_with(b"PRI * HTTP/2.0") => Preface::Invalid,
+        Some(false) => Preface::NotH2,
+        Some(true) => {
+            let n = tollgate_h1::H2_PREFACE.len();
+            match buf.get(n..n + 9) {
+                None => Preface::Pending,
+                // Type SETTINGS, not an ACK, on stream 0.
+                Some(h) if h[3] == 4 && h[4] & 1 == 0 && h[5..9] == [0; 4] => Preface::H2,
+                Some(_) => Preface::Invalid,
+            }
         }
     }
 }
@@ -242,7 +289,8 @@ async fn serve_one(
             expect_continue,
             ctx.body_read_timeout,
         )),
-        None => RequestBody::Empty,
+        // Kept for interim answers (1xx) an upstream may send first.
+        None => RequestBody::H1None(io),
     };
     let mut req = Incoming {
         listener: ctx.index,
@@ -254,14 +302,16 @@ async fn serve_one(
         body,
         upgrade,
         request_id: request_id.clone(),
+        // gRPC runs over HTTP/2 only.
+        grpc: None,
     };
     let mut ex = Exchange::default();
     let result = pipeline::handle(worker, &mut req, &mut ex).await;
     let bytes_in = req.body.received();
     let body_done = match &req.body {
-        RequestBody::Empty | RequestBody::Buffered(_) => true,
+        RequestBody::Empty | RequestBody::H1None(_) | RequestBody::Buffered(_) => true,
         RequestBody::H1(b) => b.is_done(),
-        RequestBody::H2 { .. } => true,
+        RequestBody::H2 { .. } | RequestBody::Relayed(_) => true,
     };
     drop(req);
 
@@ -309,6 +359,7 @@ async fn serve_one(
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
             end: Some(end),
+            grpc_status: None,
         });
     }
     !close

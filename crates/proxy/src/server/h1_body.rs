@@ -27,6 +27,33 @@ pub(crate) struct ClientIo {
     pub(crate) send_timeout: std::time::Duration,
 }
 
+impl ClientIo {
+    /// Writes an interim (1xx) answer before the final one (RFC 9110
+    /// §15.2: a proxy forwards them); hop-by-hop fields are dropped, and
+    /// nothing of it is kept. A client that does not take it within the
+    /// send timeout will fail on the final answer.
+    pub(crate) async fn write_interim(
+        &mut self,
+        status: http::StatusCode,
+        headers: &mut http::HeaderMap,
+    ) {
+        crate::forward::strip_hop_by_hop(headers, false, false);
+        let mut head = BytesMut::with_capacity(128);
+        tollgate_h1::encode_response_head(
+            status,
+            headers,
+            tollgate_h1::HeadExtras::default(),
+            &mut head,
+        );
+        let stream = &mut self.stream;
+        let write = async move {
+            stream.write_all(&head).await?;
+            stream.flush().await
+        };
+        let _ = tokio::time::timeout(self.send_timeout, write).await;
+    }
+}
+
 #[derive(Debug)]
 pub(crate) enum BodyDecoder {
     Length(LengthDecoder, u64),
@@ -98,6 +125,11 @@ impl<'a> H1RequestBody<'a> {
     /// Whether the whole body was read (the connection is in sync).
     pub(crate) fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// The client connection, for interim answers once the body was read.
+    pub(crate) fn client_io(&mut self) -> &mut ClientIo {
+        self.io
     }
 
     /// The next piece of the body; `None` at its end.

@@ -142,6 +142,7 @@ async fn handle(
             .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
         (host, path, parts.method.clone())
     });
+    let grpc = pipeline::GrpcCall::of(&parts.headers);
     let mut incoming = Incoming {
         listener,
         client,
@@ -156,11 +157,20 @@ async fn handle(
         },
         upgrade: false,
         request_id: request_id.clone(),
+        grpc,
     };
     let mut ex = Exchange::default();
-    let resp = match pipeline::handle(worker, &mut incoming, &mut ex).await {
+    let mut resp = match pipeline::handle(worker, &mut incoming, &mut ex).await {
         Ok(r) => r,
         Err(e) => error_response(&e, &request_id),
+    };
+    // gRPC clients read tollgate's errors as statuses, not JSON bodies.
+    let grpc_status = match incoming.grpc {
+        Some(_) => {
+            resp = pipeline::grpc_reshape(resp);
+            pipeline::grpc_head_status(resp.headers())
+        }
+        None => None,
     };
     let status = resp.status().as_u16();
     let line = logged.map(|(host, path, method)| Pending {
@@ -175,6 +185,8 @@ async fn handle(
         status,
         bytes_in: incoming.body.received(),
         exchange: ex,
+        grpc: incoming.grpc.is_some(),
+        grpc_status,
     });
     resp.map(|body| LoggedBody::new(body, line))
 }

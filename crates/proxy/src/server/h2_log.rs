@@ -34,6 +34,10 @@ pub(super) struct Pending {
     pub(super) status: u16,
     pub(super) bytes_in: u64,
     pub(super) exchange: Exchange,
+    /// A gRPC call: its status may come in the trailers.
+    pub(super) grpc: bool,
+    /// The `grpc-status` of the answer's head, if any.
+    pub(super) grpc_status: Option<u16>,
 }
 
 /// An answer's body that counts the bytes handed to hyper and writes the
@@ -74,6 +78,12 @@ impl Body for LoggedBody {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     this.sent += data.len() as u64;
+                } else if let (Some(trailers), Some(line)) = (frame.trailers_ref(), &mut this.line)
+                {
+                    if line.grpc {
+                        line.grpc_status =
+                            crate::pipeline::grpc_head_status(trailers).or(line.grpc_status);
+                    }
                 }
             }
             Some(Err(_)) => this.end = Some("error"),
@@ -118,6 +128,7 @@ impl Drop for LoggedBody {
                 .route
                 .map(|i| snapshot.config.routes[i].name.as_str()),
             upstream: p.exchange.upstream_address(&p.worker),
+            grpc_status: p.grpc_status,
             upstream_time: p.exchange.upstream_time,
             end: Some(end),
         });

@@ -17,6 +17,7 @@ mod tls;
 mod worker;
 
 pub(crate) use admission::{admit, Admitted, AtAccept};
+pub(crate) use h1_body::ClientIo;
 pub use h1_body::H1RequestBody;
 pub(crate) use worker::{next_connection, ActiveGuard};
 

@@ -1,17 +1,22 @@
 //! One HTTP/1.1 exchange on an upstream connection: write the request head
-//! and stream the body, then read the response head.
+//! and stream the body, then read the response head. While the body is
+//! sent the upstream is watched: an early final answer stops the sending
+//! (RFC 9112 §9.6) and the connection is not reused.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use http::header::HeaderMap;
 use http::Method;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_h1::{FramingField, HeadExtras, HeadLimits, ResponseHead};
 
 use super::pool::PooledConn;
 use crate::body::RequestBody;
+use crate::server::ClientIo;
 
 /// Limits on upstream response heads.
 const RESPONSE_HEAD_LIMITS: HeadLimits = HeadLimits {
@@ -32,6 +37,9 @@ pub(crate) struct OutgoingRequest<'r, 'b> {
     pub(crate) headers: &'r mut HeaderMap,
     /// Body source.
     pub(crate) body: &'r mut RequestBody<'b>,
+    /// Interim answers (1xx) go to the client (an HTTP/1.1 client whose
+    /// own body this is); otherwise they are dropped.
+    pub(crate) forward_interim: bool,
 }
 
 /// Why an exchange failed, and whether anything reached the upstream.
@@ -77,18 +85,23 @@ pub(crate) async fn exchange(
     tollgate_h1::encode_request_head(req.method, req.target, req.headers, extras, &mut wbuf);
 
     let body_was_empty = known == Some(0);
-    let sent = send_body(conn, &mut wbuf, req.body, chunked).await;
+    let sent = send_body(conn, &mut wbuf, req.body, chunked, req.method).await;
     conn.wbuf = wbuf;
-    sent.map_err(|error| ExchangeError {
+    let sent = sent.map_err(|error| ExchangeError {
         before_response: body_was_empty && conn.reused && error.kind == ErrorKind::UpstreamProtocol,
         error,
     })?;
 
+    let mut interim = if req.forward_interim {
+        req.body.interim_sink()
+    } else {
+        None
+    };
     // The caller bounds the whole exchange by the route's deadline; a second
     // timer is only armed when the header timeout would fire before it.
     let header_deadline = tokio::time::Instant::now() + header_timeout;
     let head = if header_deadline < outer_deadline {
-        tokio::time::timeout_at(header_deadline, read_head(conn, req.method))
+        tokio::time::timeout_at(header_deadline, read_head(conn, req.method, &mut interim))
             .await
             .map_err(|_| {
                 ExchangeError::from(ProxyError::upstream(
@@ -97,29 +110,57 @@ pub(crate) async fn exchange(
                 ))
             })?
     } else {
-        read_head(conn, req.method).await
+        read_head(conn, req.method, &mut interim).await
     };
-    head.map_err(|(error, nothing_read)| ExchangeError {
+    let mut head = head.map_err(|(error, nothing_read)| ExchangeError {
         before_response: nothing_read && body_was_empty && conn.reused,
         error,
-    })
+    })?;
+    if sent == Sent::Cut {
+        // Part of the request body was never sent: the connection is out of step.
+        head.keep_alive = false;
+    }
+    Ok(head)
 }
 
 fn method_implies_body(m: &Method) -> bool {
     *m == Method::POST || *m == Method::PUT || *m == Method::PATCH
 }
 
+/// How sending the request body ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Sent {
+    /// All of it went out.
+    All,
+    /// The upstream answered (a final head), closed or failed before the
+    /// body was all sent: sending stopped (RFC 9112 §9.6) and the
+    /// connection cannot carry another request.
+    Cut,
+}
+
+/// Sends the buffered head and the body, watching the upstream all along:
+/// an early final answer (a 413 or 401 right after the head) stops the
+/// sending instead of waiting for a body the upstream will not read.
 async fn send_body(
     conn: &mut PooledConn,
     wbuf: &mut BytesMut,
     body: &mut RequestBody<'_>,
     chunked: bool,
-) -> Result<(), ProxyError> {
-    if matches!(body, RequestBody::Empty) {
-        return write_all(conn, wbuf).await;
+    method: &Method,
+) -> Result<Sent, ProxyError> {
+    if body.is_none() {
+        return write_all(conn, wbuf).await.map(|()| Sent::All);
     }
     let mut head_pending = true;
-    while let Some(data) = body.next_data().await? {
+    loop {
+        // The client's next piece, unless the upstream answers first. Only
+        // a final head, a close or an error wins, and then no more of the
+        // body is read here.
+        let next = tokio::select! {
+            next = body.next_data() => next?,
+            () = std::future::poll_fn(|cx| poll_answer(conn, cx, method)) => return Ok(Sent::Cut),
+        };
+        let Some(data) = next else { break };
         if data.is_empty() {
             continue;
         }
@@ -128,21 +169,103 @@ async fn send_body(
         } else if data.len() < COALESCE_BELOW || !head_pending {
             wbuf.extend_from_slice(&data);
         } else {
-            write_all(conn, wbuf).await?;
-            conn.stream.write_all(&data).await.map_err(write_error)?;
-            conn.stream.flush().await.map_err(write_error)?;
+            if write_watching(conn, wbuf, method).await? == Sent::Cut {
+                return Ok(Sent::Cut);
+            }
+            wbuf.clear();
+            if write_watching(conn, &data, method).await? == Sent::Cut {
+                return Ok(Sent::Cut);
+            }
             head_pending = false;
             continue;
         }
         if wbuf.len() >= COALESCE_BELOW {
-            write_all(conn, wbuf).await?;
+            let sent = write_watching(conn, wbuf, method).await?;
+            wbuf.clear();
+            if sent == Sent::Cut {
+                return Ok(Sent::Cut);
+            }
             head_pending = false;
         }
     }
     if chunked {
         tollgate_h1::encode_last_chunk(None, wbuf);
     }
-    write_all(conn, wbuf).await
+    let sent = write_watching(conn, wbuf, method).await?;
+    wbuf.clear();
+    Ok(sent)
+}
+
+/// Writes `bytes` (and flushes), unless the upstream answers, closes or
+/// fails first. A failed write after which the upstream's answer is
+/// complete counts as an answer: the upstream closed after answering.
+async fn write_watching(
+    conn: &mut PooledConn,
+    mut bytes: &[u8],
+    method: &Method,
+) -> Result<Sent, ProxyError> {
+    let written = std::future::poll_fn(|cx| loop {
+        if poll_answer(conn, cx, method).is_ready() {
+            return Poll::Ready(Ok(Sent::Cut));
+        }
+        let stream = Pin::new(&mut conn.stream);
+        if bytes.is_empty() {
+            // A no-op for TCP; over TLS it sends records still buffered.
+            return stream.poll_flush(cx).map_ok(|()| Sent::All);
+        }
+        match std::task::ready!(stream.poll_write(cx, bytes)) {
+            Ok(0) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+            Ok(n) => bytes = &bytes[n..],
+            Err(e) => return Poll::Ready(Err(e)),
+        }
+    })
+    .await;
+    match written {
+        Ok(sent) => Ok(sent),
+        Err(_) if has_final_head(&conn.rbuf, method) => Ok(Sent::Cut),
+        Err(e) => Err(write_error(e)),
+    }
+}
+
+/// Reads what the upstream sent while the request is still being written;
+/// ready once it holds a final head, or the upstream closed or failed.
+/// Nothing arrives on the common path, where this is one read that would
+/// block. (An uninitialised stack buffer, so the common case costs no
+/// zeroing: filling the read buffer's spare room directly would need
+/// unsafe code.)
+fn poll_answer(conn: &mut PooledConn, cx: &mut Context<'_>, method: &Method) -> Poll<()> {
+    loop {
+        let mut tmp = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+        let mut buf = ReadBuf::uninit(&mut tmp);
+        match std::task::ready!(Pin::new(&mut conn.stream).poll_read(cx, &mut buf)) {
+            Ok(()) if buf.filled().is_empty() => return Poll::Ready(()),
+            Ok(()) => conn.rbuf.extend_from_slice(buf.filled()),
+            Err(_) => return Poll::Ready(()),
+        }
+        if has_final_head(&conn.rbuf, method) {
+            return Poll::Ready(());
+        }
+    }
+}
+
+/// Whether `buf` holds a complete final (not 1xx) response head, or bytes
+/// that cannot be one (reading the head will report them).
+fn has_final_head(buf: &[u8], method: &Method) -> bool {
+    let mut at = 0;
+    while at < buf.len() {
+        match tollgate_h1::parse_response(&buf[at..], &RESPONSE_HEAD_LIMITS, method) {
+            Ok(Some((head, used))) => {
+                let code = head.status.as_u16();
+                if !(100..200).contains(&code) || code == 101 {
+                    return true;
+                }
+                at += used;
+            }
+            Ok(None) => return false,
+            Err(_) => return true,
+        }
+    }
+    false
 }
 
 async fn write_all(conn: &mut PooledConn, wbuf: &mut BytesMut) -> Result<(), ProxyError> {
@@ -163,21 +286,26 @@ fn write_error(e: std::io::Error) -> ProxyError {
     )
 }
 
-/// Reads until a final response head parses. The flag in the error says
-/// whether no byte at all was received.
+/// Reads until a final response head parses; interim heads (1xx but 101)
+/// are written to `interim` when there is one, else dropped. The flag in
+/// the error says whether no byte at all was received.
 async fn read_head(
     conn: &mut PooledConn,
     method: &Method,
+    interim: &mut Option<&mut ClientIo>,
 ) -> Result<ResponseHead, (ProxyError, bool)> {
     use tokio::io::AsyncReadExt;
     let mut any = !conn.rbuf.is_empty();
     loop {
         if !conn.rbuf.is_empty() {
             match tollgate_h1::parse_response(&conn.rbuf, &RESPONSE_HEAD_LIMITS, method) {
-                Ok(Some((head, used))) => {
+                Ok(Some((mut head, used))) => {
                     conn.rbuf.advance(used);
                     let code = head.status.as_u16();
                     if (100..200).contains(&code) && code != 101 {
+                        if let Some(io) = interim.as_deref_mut() {
+                            io.write_interim(head.status, &mut head.headers).await;
+                        }
                         continue;
                     }
                     return Ok(head);

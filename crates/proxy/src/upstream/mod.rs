@@ -10,6 +10,8 @@ pub(crate) mod tls;
 
 pub use body::UpstreamBody;
 pub(crate) use h1::{exchange, OutgoingRequest};
-pub(crate) use h2::{send as h2_send, H2Sender, H2Session};
+pub(crate) use h2::{
+    describe as describe_h2_error, send as h2_send, H2Sender, H2Session, RelayCount,
+};
 pub(crate) use pool::{ConnectionLimit, PooledConn, TargetPool};
 pub(crate) use resolve::{start_resolver, TargetAddrs};

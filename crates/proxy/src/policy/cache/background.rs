@@ -63,6 +63,7 @@ pub(crate) async fn revalidate(worker: Arc<Worker>, route: usize, job: Backgroun
         body: RequestBody::Empty,
         upgrade: false,
         request_id: worker.new_request_id(),
+        grpc: None,
     };
     let host = pipeline::request_host(&req.uri, &req.headers).into_owned();
     let mut chain = ChainState::revalidation(route, job.from);
