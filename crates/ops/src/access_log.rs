@@ -88,6 +88,11 @@ pub struct AccessRecord<'a> {
     pub upstream: Option<&'a str>,
     /// Time from sending upstream to its response head.
     pub upstream_time: Option<Duration>,
+    /// Which side was too slow when a timeout ended the exchange:
+    /// `client_body` (request body, 408), `client_read` (a slow reader cut
+    /// off while the answer was written), `upstream` (504); the field is
+    /// left out of the line when no timeout fired.
+    pub timeout: Option<&'a str>,
 }
 
 /// A worker's batch of lines on its way to the shared log.
@@ -167,6 +172,10 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
         }
         None => out.push_str(",\"upstream_ms\":null"),
     }
+    if let Some(t) = r.timeout {
+        out.push_str(",\"timeout\":");
+        push_json_string(out, t);
+    }
     out.push_str("}\n");
 }
 
@@ -197,6 +206,7 @@ mod tests {
             route: Some("r1"),
             upstream: None,
             upstream_time: None,
+            timeout: None,
         };
         let mut s = String::new();
         write_record(&r, &mut s);

@@ -61,6 +61,9 @@ pub(crate) struct Exchange {
     pub(crate) upstream: Option<(usize, usize)>,
     /// Time the upstream took to answer with a head.
     pub(crate) upstream_time: Option<Duration>,
+    /// Which side a timeout blamed (`client_body`, `client_read`,
+    /// `upstream`), when one ended the exchange.
+    pub(crate) timeout: Option<&'static str>,
 }
 
 impl Exchange {
@@ -228,10 +231,22 @@ async fn answer(
             let forward = forward_upstream(worker, route, *u, req, ex, deadline);
             match tokio::time::timeout_at(deadline, forward).await {
                 Ok(result) => result,
-                Err(_) => Err(ProxyError::upstream(
-                    ErrorKind::UpstreamTimeout,
-                    "request timed out",
-                )),
+                // The deadline found tollgate waiting for the request body:
+                // the client was slow (RFC 9110 §15.5.9), not the upstream.
+                Err(_) if req.body.waiting_on_client() => {
+                    ex.timeout = Some("client_body");
+                    Err(ProxyError::client(
+                        ErrorKind::RequestTimeout,
+                        "request body not received in time",
+                    ))
+                }
+                Err(_) => {
+                    ex.timeout = Some("upstream");
+                    Err(ProxyError::upstream(
+                        ErrorKind::UpstreamTimeout,
+                        "request timed out",
+                    ))
+                }
             }
         }
     }

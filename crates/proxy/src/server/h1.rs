@@ -76,7 +76,7 @@ pub(crate) async fn serve(
         let head = match next_head(&mut io, &limits, &ctx, first, &mut shutdown).await {
             Ok(NextHead::Head(h)) => h,
             Ok(NextHead::Closed) => {
-                close_tls(&mut io).await;
+                close_tls(&mut io, &shutdown).await;
                 return;
             }
             Ok(NextHead::H2) => {
@@ -101,14 +101,14 @@ pub(crate) async fn serve(
                     &worker.date,
                 )
                 .await;
-                linger_close(&mut io).await;
+                linger_close(&mut io, &shutdown).await;
                 return;
             }
         };
         first = None;
         let keep = serve_one(&mut io, head, &client, &ctx, &worker, &shutdown).await;
         if !keep {
-            close_tls(&mut io).await;
+            close_tls(&mut io, &shutdown).await;
             return;
         }
     }
@@ -282,7 +282,7 @@ async fn serve_one(
     }
     let (bytes_out, clean) = write_response(io, resp, &method, version, close, &worker.date).await;
     if close && clean && !body_done {
-        linger_close(io).await;
+        linger_close(io, shutdown).await;
     }
     let close = close || !clean;
 
@@ -302,6 +302,7 @@ async fn serve_one(
             route: ex.route.map(|i| snapshot.config.routes[i].name.as_str()),
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
+            timeout: ex.timeout,
         });
     }
     !close
@@ -452,27 +453,40 @@ const LINGER_BYTES: usize = 256 * 1024;
 /// Closes after an answer that left client bytes unread (an error, a body not
 /// taken): send FIN, then read and drop what still arrives for a moment, so the
 /// kernel does not answer it with a reset that could destroy our answer in flight.
-async fn linger_close(io: &mut ClientIo) {
+/// A shutdown ends the lingering at once: the answer was written, and a
+/// closing connection is not work in flight the drain should wait for.
+async fn linger_close(io: &mut ClientIo, shutdown: &watch::Receiver<bool>) {
     if io.stream.shutdown().await.is_err() {
         return;
     }
     let deadline = tokio::time::Instant::now() + LINGER;
-    let mut discarded = 0;
-    while discarded < LINGER_BYTES {
-        io.rbuf.clear();
-        match tokio::time::timeout_at(deadline, io.stream.read_buf(&mut io.rbuf)).await {
-            Ok(Ok(n)) if n > 0 => discarded += n,
-            _ => return,
+    let drain = async {
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
+            io.rbuf.clear();
+            match tokio::time::timeout_at(deadline, io.stream.read_buf(&mut io.rbuf)).await {
+                Ok(Ok(n)) if n > 0 => discarded += n,
+                _ => return,
+            }
         }
+    };
+    tokio::select! {
+        () = drain => {}
+        () = super::stopping(shutdown.clone()) => {}
     }
 }
 
 /// Ends a TLS connection with close_notify, so the client can tell the
 /// end of the stream from a cut (answers delimited by the close depend on
-/// it). Plain connections are simply dropped.
-async fn close_tls(io: &mut ClientIo) {
+/// it). Plain connections are simply dropped. A client that does not take
+/// the close_notify holds the connection for `LINGER` at most, and not past
+/// the start of a shutdown.
+async fn close_tls(io: &mut ClientIo, shutdown: &watch::Receiver<bool>) {
     if io.stream.is_tls() {
-        let _ = tokio::time::timeout(LINGER, io.stream.shutdown()).await;
+        tokio::select! {
+            _ = tokio::time::timeout(LINGER, io.stream.shutdown()) => {}
+            () = super::stopping(shutdown.clone()) => {}
+        }
     }
 }
 

@@ -55,6 +55,9 @@ pub struct H1RequestBody<'a> {
     done: bool,
     send_continue: bool,
     read_timeout: Duration,
+    /// A read from the client is under way: when the route's deadline
+    /// cancels it, the client was the slow side (408, not 504).
+    waiting: bool,
 }
 
 impl<'a> H1RequestBody<'a> {
@@ -74,6 +77,7 @@ impl<'a> H1RequestBody<'a> {
             done: false,
             send_continue,
             read_timeout,
+            waiting: false,
         }
     }
 
@@ -98,6 +102,12 @@ impl<'a> H1RequestBody<'a> {
     /// Whether the whole body was read (the connection is in sync).
     pub(crate) fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Whether a read from the client was in progress when the body was
+    /// last left (a deadline cancelled it while the client was silent).
+    pub(crate) fn waiting_on_client(&self) -> bool {
+        self.waiting
     }
 
     /// The next piece of the body; `None` at its end.
@@ -139,12 +149,14 @@ impl<'a> H1RequestBody<'a> {
             if self.io.rbuf.capacity() - self.io.rbuf.len() < 4096 {
                 self.io.rbuf.reserve(16 * 1024);
             }
+            self.waiting = true;
             let read = tokio::time::timeout(
                 self.read_timeout,
                 self.io.stream.read_buf(&mut self.io.rbuf),
             )
             .await
             .map_err(|_| ProxyError::client(ErrorKind::RequestTimeout, "request body timed out"))?;
+            self.waiting = false;
             match read {
                 Ok(0) => {
                     return Err(ProxyError::client(

@@ -153,6 +153,7 @@ async fn handle(
             body,
             limit: u64::MAX,
             received: 0,
+            waiting: false,
         },
         upgrade: false,
         request_id: request_id.clone(),
@@ -179,6 +180,7 @@ async fn handle(
                 .map(|i| worker.snapshot.config.routes[i].name.as_str()),
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
+            timeout: ex.timeout,
         });
     }
     resp
