@@ -8,7 +8,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tollgate_testkit::serde_json::{self, Value};
-use tollgate_testkit::{connect, read_until, render, TempDir, Tollgate, Upstream};
+use tollgate_testkit::{
+    connect, h2_request, raw_request, read_until, render, request, TempDir, Tollgate, Upstream,
+};
 
 /// The access log lines in `path` once `want` of them are there (5 s at most).
 fn log_lines(path: &Path, want: usize) -> Vec<Value> {
@@ -89,4 +91,173 @@ routes:
     assert!(answer.starts_with(b"HTTP/1.1 504"), "{answer:?}");
     let lines = log_lines(&log, 1);
     assert_eq!(lines[0]["timeout"], "upstream", "{}", lines[0]);
+}
+
+/// Sends an upgrade request for `protocol` through `tg` and returns the
+/// answer's head (up to the blank line) and what follows, after writing
+/// `probe` once the head arrived.
+fn upgrade_through(tg: &Tollgate, path: &str, protocol: &str, probe: &[u8]) -> (String, Vec<u8>) {
+    let mut stream = connect(tg.addr("web"));
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+         Upgrade: {protocol}\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let answer = read_until(&mut stream, b"\r\n\r\n");
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let mut rest = answer[split..].to_vec();
+    if head.starts_with("HTTP/1.1 101") {
+        stream.write_all(probe).unwrap();
+        rest = read_until(&mut stream, probe);
+    }
+    (head, rest)
+}
+
+/// `Upgrade: h2c` would hand the client a raw HTTP/2 connection to the
+/// upstream, past every route and policy: it is forwarded as a plain
+/// request (no Upgrade, no Connection: upgrade, no HTTP2-Settings), even to
+/// an upstream that would accept it. WebSocket (the default allow-list)
+/// still switches; a route's own list replaces the default.
+#[test]
+fn upgrades_only_to_protocols_the_route_allows() {
+    let up = Upstream::upgrade_anything();
+    let tg = Tollgate::for_upstream(
+        &up,
+        r#"
+routes:
+  - name: custom
+    match: {path: {prefix: /custom}}
+    upstream: u
+    forwarding: {upgrades: [my-proto]}
+  - {name: all, upstream: u}
+"#,
+    );
+    let (head, body) = upgrade_through(&tg, "/", "h2c", b"");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, b"plain");
+    let seen = up.last_request();
+    for name in ["upgrade", "http2-settings"] {
+        assert!(
+            !seen.headers.contains_key(name),
+            "{name} reached the upstream: {:?}",
+            seen.headers
+        );
+    }
+    let connection: Vec<_> = seen.headers.get_all("connection").iter().collect();
+    assert!(
+        !connection
+            .iter()
+            .any(|v| v.to_str().unwrap().to_ascii_lowercase().contains("upgrade")),
+        "{connection:?}"
+    );
+
+    let (head, echoed) = upgrade_through(&tg, "/", "websocket", b"ws-bytes");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(echoed, b"ws-bytes");
+
+    let (head, echoed) = upgrade_through(&tg, "/custom", "my-proto", b"mine");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert_eq!(echoed, b"mine");
+    let (head, body) = upgrade_through(&tg, "/custom", "websocket", b"");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, b"plain");
+    let (head, _) = upgrade_through(&tg, "/custom", "my-proto, h2c", b"");
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "an offer with h2c in it switched: {head}"
+    );
+}
+
+/// Header names with `_`: dropped by default (and counted in the access
+/// log), forwarded by a listener with `keep_underscore_headers` except
+/// lookalikes of fields tollgate sets, refused with 400 by a route with
+/// `refuse_underscore_headers`. HTTP/1.1 and HTTP/2 alike.
+#[test]
+fn header_names_with_underscores() {
+    let up = Upstream::echo();
+    let dir = TempDir::tagged("probes-underscore");
+    let log = dir.path().join("access.log");
+    let tg = Tollgate::start(&render(
+        r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: file, path: "{log}"}
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+  - {name: keep, address: 127.0.0.1:0, keep_underscore_headers: true}
+upstreams:
+  - {name: u, targets: [{address: "{up}"}]}
+routes:
+  - name: strict
+    match: {path: {prefix: /strict}}
+    upstream: u
+    forwarding: {refuse_underscore_headers: true}
+  - {name: all, upstream: u}
+"#,
+        &[("up", &up.addr()), ("log", &log.display())],
+    ));
+    let spoof = [
+        ("X_Forwarded_For", "6.6.6.6"),
+        ("x_forwarded-host", "evil.example"),
+        ("Transfer_Encoding", "chunked"),
+        ("My_Field", "1"),
+    ];
+    let names = |r: &tollgate_testkit::RecordedRequest| -> Vec<String> {
+        r.headers.keys().map(|k| k.as_str().to_owned()).collect()
+    };
+
+    let a = request(tg.addr("web"), "GET", "/a", &spoof, b"");
+    assert_eq!(a.status, 200);
+    let seen = up.last_request();
+    assert!(
+        names(&seen).iter().all(|n| !n.contains('_')),
+        "{:?}",
+        names(&seen)
+    );
+    assert_eq!(seen.headers["x-forwarded-for"], "127.0.0.1");
+
+    let h2 = h2_request(tg.addr("web"), "GET", "/h2", &spoof, b"");
+    assert_eq!(h2.status, 200);
+    let seen = up.last_request();
+    assert!(
+        names(&seen).iter().all(|n| !n.contains('_')),
+        "{:?}",
+        names(&seen)
+    );
+
+    let k = request(tg.addr("keep"), "GET", "/k", &spoof, b"");
+    assert_eq!(k.status, 200);
+    let seen = up.last_request();
+    assert_eq!(seen.headers["my_field"], "1");
+    let kept: Vec<String> = names(&seen)
+        .into_iter()
+        .filter(|n| n.contains('_'))
+        .collect();
+    assert_eq!(kept, ["my_field"], "lookalikes of managed fields must go");
+
+    let refused = raw_request(
+        tg.addr("keep"),
+        b"GET /strict HTTP/1.1\r\nHost: t\r\nMy_Field: 1\r\n\r\n",
+    );
+    assert!(
+        refused.starts_with(b"HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&refused)
+    );
+    let fine = request(tg.addr("web"), "GET", "/strict/ok", &[], b"");
+    assert_eq!(fine.status, 200);
+
+    let lines = log_lines(&log, 5);
+    let dropped: Vec<_> = lines.iter().map(|l| l["dropped_headers"].clone()).collect();
+    assert_eq!(
+        dropped,
+        [
+            Value::from(4),
+            Value::from(4),
+            Value::from(3),
+            Value::Null,
+            Value::Null
+        ],
+        "{lines:?}"
+    );
 }

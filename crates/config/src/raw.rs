@@ -78,6 +78,8 @@ pub(crate) struct RawForwarding {
     pub(crate) host: Option<Sp<RawHost>>,
     pub(crate) hide_response_headers: List<String>,
     pub(crate) request_id_header: Text,
+    pub(crate) upgrades: List<String>,
+    pub(crate) refuse_underscore_headers: Text,
 }
 
 /// `host: preserve | target | {fixed: "name"}`
@@ -109,6 +111,7 @@ pub(crate) struct RawListener {
     pub(crate) per_client: Option<Sp<RawPerClient>>,
     pub(crate) normalize_path: Text,
     pub(crate) encoded_slash: Text,
+    pub(crate) keep_underscore_headers: Text,
     pub(crate) tls: Option<Sp<RawListenerTls>>,
     pub(crate) hsts: Option<Sp<RawHsts>>,
     pub(crate) redirect_https: Option<Sp<RawHttpsRedirect>>,

@@ -439,6 +439,8 @@ fn builtin_forwarding() -> Forwarding {
         host: HostRewrite::Preserve,
         hide_response_headers: Vec::new(),
         request_id_header: HeaderName::from_static("x-request-id"),
+        upgrades: vec!["websocket".to_owned()],
+        refuse_underscore_headers: false,
     }
 }
 
@@ -540,6 +542,10 @@ fn forwarding(
         None => base.hide_response_headers.clone(),
         Some(list) => ctx.each(list, &p(path, "hide_response_headers"), header_name),
     };
+    let upgrades = match &raw.upgrades {
+        None => base.upgrades.clone(),
+        Some(list) => ctx.each(list, &p(path, "upgrades"), upgrade_protocol),
+    };
     Forwarding {
         x_forwarded: ctx.field(
             &raw.x_forwarded,
@@ -562,7 +568,33 @@ fn forwarding(
             base.request_id_header.clone(),
             header_name,
         ),
+        upgrades,
+        refuse_underscore_headers: ctx.field(
+            &raw.refuse_underscore_headers,
+            &p(path, "refuse_underscore_headers"),
+            base.refuse_underscore_headers,
+            parse_bool,
+        ),
     }
+}
+
+/// A protocol name for `forwarding.upgrades`, lowercase. `h2c` is refused:
+/// an upstream that accepts it hands the client a raw HTTP/2 connection
+/// that no later route, policy or auth check would see.
+fn upgrade_protocol(s: &str) -> Result<String, String> {
+    if s.eq_ignore_ascii_case("h2c") {
+        return Err("`h2c` can never be allowed: after the switch the client would speak HTTP/2 to the upstream past every route and policy".into());
+    }
+    let token = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    if !token {
+        return Err(format!(
+            "`{}` is not a protocol name (a token such as `websocket`, without version)",
+            s.escape_debug()
+        ));
+    }
+    Ok(s.to_ascii_lowercase())
 }
 
 #[cfg(test)]

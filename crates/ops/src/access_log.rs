@@ -93,6 +93,9 @@ pub struct AccessRecord<'a> {
     /// off while the answer was written), `upstream` (504); the field is
     /// left out of the line when no timeout fired.
     pub timeout: Option<&'a str>,
+    /// Request fields dropped for a `_` in their name; the field is left
+    /// out of the line when none was.
+    pub dropped_headers: u16,
 }
 
 /// A worker's batch of lines on its way to the shared log.
@@ -172,6 +175,9 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
         }
         None => out.push_str(",\"upstream_ms\":null"),
     }
+    if r.dropped_headers > 0 {
+        let _ = write!(out, ",\"dropped_headers\":{}", r.dropped_headers);
+    }
     if let Some(t) = r.timeout {
         out.push_str(",\"timeout\":");
         push_json_string(out, t);
@@ -207,6 +213,7 @@ mod tests {
             upstream: None,
             upstream_time: None,
             timeout: None,
+            dropped_headers: 0,
         };
         let mut s = String::new();
         write_record(&r, &mut s);

@@ -6,6 +6,7 @@ mod core;
 mod edge;
 mod l4;
 mod policies;
+mod probes;
 mod tls;
 mod upstream;
 

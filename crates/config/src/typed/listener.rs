@@ -72,6 +72,8 @@ pub struct Listener {
     pub normalize_path: bool,
     /// What normalization does with `%2F`, `%5C` and `\`.
     pub encoded_slash: EncodedSlash,
+    /// Request fields whose names contain `_` are forwarded (default: dropped).
+    pub keep_underscore_headers: bool,
     /// TLS termination: `Some` exactly when `protocol` is `Https`.
     pub tls: Option<ListenerTls>,
     /// HSTS header on every answer (HTTPS listeners only).

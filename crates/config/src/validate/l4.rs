@@ -179,6 +179,10 @@ fn l4_listener(
             raw.encoded_slash.as_ref().map(|v| ctx.at(v)),
         ),
         (
+            "keep_underscore_headers",
+            raw.keep_underscore_headers.as_ref().map(|v| ctx.at(v)),
+        ),
+        (
             "redirect_https",
             raw.redirect_https.as_ref().map(|v| ctx.at(v)),
         ),

@@ -102,6 +102,12 @@ pub(super) fn listener(
         EncodedSlash::Keep,
         super::security::encoded_slash,
     );
+    let keep_underscore_headers = ctx.field(
+        &raw.keep_underscore_headers,
+        &p(path, "keep_underscore_headers"),
+        false,
+        crate::units::parse_bool,
+    );
     let (tls, hsts, redirect_https) =
         super::tls::listener_parts(ctx, raw, here, path, protocol, &limits);
     let listener = Listener {
@@ -118,6 +124,7 @@ pub(super) fn listener(
         per_client,
         normalize_path,
         encoded_slash,
+        keep_underscore_headers,
         tls,
         hsts,
         redirect_https,

@@ -303,6 +303,7 @@ async fn serve_one(
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
             timeout: ex.timeout,
+            dropped_headers: ex.dropped_headers,
         });
     }
     !close

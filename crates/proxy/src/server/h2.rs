@@ -181,6 +181,7 @@ async fn handle(
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
             timeout: ex.timeout,
+            dropped_headers: ex.dropped_headers,
         });
     }
     resp
