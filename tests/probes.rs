@@ -3,7 +3,7 @@
 //! purpose (a request body that stalls, a client that reads a few bytes at
 //! a time). Real sockets on 127.0.0.1 throughout.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -259,5 +259,71 @@ routes:
             Value::Null
         ],
         "{lines:?}"
+    );
+}
+
+/// A client that reads its answer a few hundred bytes at a time makes
+/// progress on every write, so `send_timeout` never fires; the minimum
+/// send rate closes it after a window or two of waiting on it, and the
+/// access log says the client was too slow to read.
+#[test]
+fn slow_reader_is_closed_below_the_minimum_send_rate() {
+    let chunk: &'static str = Box::leak("x".repeat(256 * 1024).into_boxed_str());
+    let up = Upstream::streaming(&vec![chunk; 128], Duration::ZERO); // 32 MiB
+    let dir = TempDir::tagged("probes-slow-reader");
+    let log = dir.path().join("access.log");
+    let tg = Tollgate::start(&render(
+        r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: file, path: "{log}"}
+listeners:
+  - name: web
+    address: 127.0.0.1:0
+    limits: {send_timeout: 30s, min_send_rate: 4MiB, send_rate_window: 500ms}
+upstreams:
+  - {name: u, targets: [{address: "{up}"}]}
+routes:
+  - {name: all, upstream: u}
+"#,
+        &[("up", &up.addr()), ("log", &log.display())],
+    ));
+    let mut stream = connect(tg.addr("web"));
+    stream
+        .write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // The client sees the close only once it has drained the socket
+    // buffers (megabytes at this pace), so the log tells when tollgate gave up.
+    let started = Instant::now();
+    let mut buf = [0u8; 256];
+    let mut reads = 0u32;
+    let line = loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break None,
+            Ok(_) => reads += 1,
+        }
+        if reads % 64 == 0 {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(l) = text.lines().next() {
+                break Some(serde_json::from_str::<Value>(l).unwrap());
+            }
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let line = line.unwrap_or_else(|| {
+        panic!(
+            "a reader taking 256 bytes a millisecond was still served after {:?}",
+            started.elapsed()
+        )
+    });
+    assert_eq!(line["timeout"], "client_read", "{line}");
+    assert!(
+        line["bytes_out"].as_u64().unwrap() < 32 << 20,
+        "the whole answer was sent: {line}"
     );
 }

@@ -159,6 +159,8 @@ pub(crate) struct RawLimits {
     pub(crate) header_read_timeout: Text,
     pub(crate) keepalive_timeout: Text,
     pub(crate) send_timeout: Text,
+    pub(crate) min_send_rate: Text,
+    pub(crate) send_rate_window: Text,
     pub(crate) max_connections: Text,
 }
 

@@ -68,3 +68,44 @@ upstreams:
         &[(3, "listeners[0].keep_underscore_headers", "")],
     );
 }
+
+#[test]
+fn send_rate_bound_defaults_and_overrides() {
+    let c = parse(BASE).unwrap();
+    assert_eq!(c.listeners[0].limits.min_send_rate, 1024);
+    assert_eq!(c.listeners[0].limits.send_rate_window, secs(30));
+    let c = parse(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0, limits: {min_send_rate: 0, send_rate_window: 5s}}
+routes:
+  - {name: r, respond: {body: x}}
+"#,
+    )
+    .unwrap();
+    assert_eq!(c.listeners[0].limits.min_send_rate, 0);
+    assert_eq!(c.listeners[0].limits.send_rate_window, secs(5));
+    expect_errors(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0, limits: {send_rate_window: 0s}}
+  - {name: t, address: 127.0.0.1:0, protocol: tcp, upstream: u, limits: {min_send_rate: 1KiB}}
+upstreams:
+  - {name: u, targets: [{address: 127.0.0.1:9}]}
+routes:
+  - {name: r, respond: {body: x}}
+"#,
+        &[
+            (
+                3,
+                "listeners[0].limits.send_rate_window",
+                "longer than zero",
+            ),
+            (
+                4,
+                "listeners[1].limits.min_send_rate",
+                "`http` listeners only",
+            ),
+        ],
+    );
+}

@@ -283,6 +283,8 @@ fn http_only_limits(
         ("max_uri_length", &l.max_uri_length),
         ("keepalive_timeout", &l.keepalive_timeout),
         ("send_timeout", &l.send_timeout),
+        ("min_send_rate", &l.min_send_rate),
+        ("send_rate_window", &l.send_rate_window),
     ] {
         if let Some(v) = given {
             let loc = ctx.at(v);

@@ -140,6 +140,8 @@ fn limits(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawLimits>>, path: &str) -> HttpLim
         header_read_timeout: Duration::from_secs(10),
         keepalive_timeout: Duration::from_secs(75),
         send_timeout: Duration::from_secs(60),
+        min_send_rate: 1 << 10,
+        send_rate_window: Duration::from_secs(30),
         max_connections: 10_000,
     };
     let Some(raw) = raw else { return l };
@@ -177,6 +179,18 @@ fn limits(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawLimits>>, path: &str) -> HttpLim
         l.keepalive_timeout,
     );
     l.send_timeout = ctx.timeout(&raw.send_timeout, &p(path, "send_timeout"), l.send_timeout);
+    l.min_send_rate = ctx.size(
+        &raw.min_send_rate,
+        &p(path, "min_send_rate"),
+        l.min_send_rate,
+        0,
+        u64::from(u32::MAX),
+    );
+    l.send_rate_window = ctx.timeout(
+        &raw.send_rate_window,
+        &p(path, "send_rate_window"),
+        l.send_rate_window,
+    );
     l.max_connections = ctx.count(
         &raw.max_connections,
         &p(path, "max_connections"),

@@ -64,7 +64,11 @@ pub(crate) async fn serve(
         rbuf: BytesMut::with_capacity(READ_BUF),
         // Room for a typical head and small body, so answering does not grow it.
         wbuf: BytesMut::with_capacity(WRITE_BUF),
-        send_timeout: ctx.limits.send_timeout,
+        pace: super::pace::Pace::new(
+            ctx.limits.min_send_rate,
+            ctx.limits.send_rate_window,
+            ctx.limits.send_timeout,
+        ),
     };
     let limits = HeadLimits {
         max_head_bytes: ctx.limits.max_header_bytes,
@@ -281,6 +285,10 @@ async fn serve_one(
         return Box::pin(tunnel(io, resp)).await;
     }
     let (bytes_out, clean) = write_response(io, resp, &method, version, close, &worker.date).await;
+    if io.pace.tripped() {
+        // Closed for reading too slowly: the log says the client was slow.
+        ex.timeout = Some("client_read");
+    }
     if close && clean && !body_done {
         linger_close(io, shutdown).await;
     }
@@ -350,6 +358,7 @@ async fn write_response(
         extras.connection = Some(ConnectionField::KeepAlive);
     }
     io.wbuf.clear();
+    io.pace.reset();
     tollgate_h1::encode_response_head(parts.status, &parts.headers, extras, &mut io.wbuf);
     if bodiless {
         return (0, flush(io).await);
@@ -391,12 +400,7 @@ async fn write_response(
                     io.wbuf.extend_from_slice(&data);
                 } else {
                     // Large piece: one vectored write with whatever is buffered, no copy.
-                    let written = tokio::time::timeout(
-                        io.send_timeout,
-                        write_pair(&mut io.stream, &io.wbuf, &data),
-                    )
-                    .await
-                    .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+                    let written = io.pace.write_pair(&mut io.stream, &io.wbuf, &data).await;
                     io.wbuf.clear();
                     if written.is_err() {
                         return (sent, false);
@@ -420,30 +424,6 @@ async fn write_response(
     }
     let ok = flush(io).await;
     (sent, ok && !close_delimited)
-}
-
-/// Writes `first` then `second` with vectored writes, so a buffered head and a
-/// large body piece leave in one system call (over TLS, in one record batch).
-async fn write_pair(
-    stream: &mut InboundStream,
-    mut first: &[u8],
-    mut second: &[u8],
-) -> std::io::Result<()> {
-    while !first.is_empty() {
-        let slices = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
-        let n = stream.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        if n < first.len() {
-            first = &first[n..];
-        } else {
-            second = &second[n - first.len()..];
-            first = &[];
-        }
-    }
-    stream.write_all(second).await?;
-    stream.flush().await
 }
 
 /// Longest a closing connection keeps reading what the client still sends.
@@ -491,23 +471,17 @@ async fn close_tls(io: &mut ClientIo, shutdown: &watch::Receiver<bool>) {
     }
 }
 
-/// Writes the buffer out; false when the client is gone or did not take the
-/// bytes within the send timeout (a slow reader holding resources).
+/// Writes the buffer out; false when the client is gone, did not take the
+/// bytes within the send timeout, or took them too slowly (see `pace`).
 async fn flush(io: &mut ClientIo) -> bool {
     if io.wbuf.is_empty() {
         return true;
     }
-    let stream = &mut io.stream;
-    let wbuf = &io.wbuf;
-    let write = async move {
-        stream.write_all(wbuf).await?;
-        // A no-op for TCP; over TLS it pushes out records still buffered.
-        stream.flush().await
-    };
-    let ok = matches!(
-        tokio::time::timeout(io.send_timeout, write).await,
-        Ok(Ok(()))
-    );
+    let ok = io
+        .pace
+        .write_pair(&mut io.stream, &io.wbuf, &[])
+        .await
+        .is_ok();
     io.wbuf.clear();
     ok
 }

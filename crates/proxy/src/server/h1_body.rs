@@ -23,8 +23,8 @@ pub(crate) struct ClientIo {
     pub(crate) rbuf: BytesMut,
     /// Bytes about to be written.
     pub(crate) wbuf: BytesMut,
-    /// Longest a write to the client may wait (slow readers are cut off).
-    pub(crate) send_timeout: std::time::Duration,
+    /// The bounds on writing to the client (stalls, slow readers).
+    pub(crate) pace: super::pace::Pace,
 }
 
 #[derive(Debug)]
