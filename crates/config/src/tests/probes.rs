@@ -109,3 +109,25 @@ routes:
         ],
     );
 }
+
+#[test]
+fn cache_obeys_cdn_cache_control_unless_told_otherwise() {
+    let c = parse(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+routes:
+  - {name: a, respond: {body: x}, policies: [{cache: {}}]}
+  - {name: b, respond: {body: x}, policies: [{cache: {targeted_cache_control: [Edge-Cache-Control, CDN-Cache-Control]}}]}
+  - {name: c, respond: {body: x}, policies: [{cache: {targeted_cache_control: []}}]}
+"#,
+    )
+    .unwrap();
+    let targets = |i: usize| match &c.routes[i].policies[0] {
+        Policy::Cache(p) => p.targeted_cache_control.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(targets(0), ["cdn-cache-control"]);
+    assert_eq!(targets(1), ["edge-cache-control", "cdn-cache-control"]);
+    assert!(targets(2).is_empty());
+}
