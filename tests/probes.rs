@@ -327,3 +327,67 @@ routes:
         "the whole answer was sent: {line}"
     );
 }
+
+/// The same bound over HTTP/2: a client that opens its flow-control window
+/// a few hundred bytes at a time (while answering every PING) has its
+/// connection closed.
+#[test]
+fn slow_http2_reader_is_closed_below_the_minimum_send_rate() {
+    let chunk: &'static str = Box::leak("x".repeat(256 * 1024).into_boxed_str());
+    let up = Upstream::streaming(&vec![chunk; 128], Duration::ZERO); // 32 MiB
+    let tg = Tollgate::start(&render(
+        r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: off}
+listeners:
+  - name: web
+    address: 127.0.0.1:0
+    limits: {send_timeout: 30s, min_send_rate: 4MiB, send_rate_window: 500ms}
+upstreams:
+  - {name: u, targets: [{address: "{up}"}]}
+routes:
+  - {name: all, upstream: u}
+"#,
+        &[("up", &up.addr())],
+    ));
+    let addr = tg.addr("web");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (closed, total, took) = rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+        let conn = tokio::spawn(conn);
+        let mut client = client.ready().await.unwrap();
+        let req = tollgate_testkit::http::Request::get(format!("http://{addr}/big"))
+            .body(())
+            .unwrap();
+        let (resp, _) = client.send_request(req, true).unwrap();
+        let mut body = resp.await.unwrap().into_body();
+        let started = Instant::now();
+        let (mut total, mut owed) = (0usize, 0usize);
+        let closed = loop {
+            if started.elapsed() > Duration::from_secs(20) {
+                break false;
+            }
+            if owed == 0 {
+                match tokio::time::timeout(Duration::from_secs(5), body.data()).await {
+                    Ok(Some(Ok(d))) => {
+                        total += d.len();
+                        owed += d.len();
+                    }
+                    _ => break true,
+                }
+            }
+            let n = owed.min(256);
+            let _ = body.flow_control().release_capacity(n);
+            owed -= n;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
+        conn.abort();
+        (closed, total, started.elapsed())
+    });
+    assert!(closed, "still served after {took:?} ({total} bytes)");
+    assert!(total < 32 << 20, "the whole answer arrived");
+}

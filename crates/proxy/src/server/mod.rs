@@ -12,6 +12,7 @@ mod admission;
 mod h1;
 mod h1_body;
 mod h2;
+mod h2_pace;
 mod pace;
 mod tls;
 mod worker;
