@@ -304,7 +304,7 @@ routes:
             Ok(0) | Err(_) => break None,
             Ok(_) => reads += 1,
         }
-        if reads % 64 == 0 {
+        if reads.is_multiple_of(64) {
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             if let Some(l) = text.lines().next() {
                 break Some(serde_json::from_str::<Value>(l).unwrap());
