@@ -491,13 +491,29 @@ fn second_run_on_a_port_in_use_fails() {
     let cfg = TempConfig::new(RUN_CONFIG);
     let (mut first, _stderr, addr) = spawn_run(&cfg);
     let second_cfg = TempConfig::new(&RUN_CONFIG.replace("127.0.0.1:0", &addr.to_string()));
-    let out = Command::new(BIN)
+    let second = Command::new(BIN)
         .args(["run", "-c", second_cfg.path().to_str().unwrap()])
         .stdin(Stdio::null())
-        .output()
-        .expect("run tollgate");
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tollgate run");
+    let mut second = Running(second);
+    // Bounded: a second tollgate that did start would serve until killed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = second.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a second tollgate started on a port in use"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut second.0.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "stderr: {err}");
     assert!(
         err.contains("listener web on") && err.contains("address already in use"),
         "{err}"
