@@ -391,3 +391,42 @@ routes:
     assert!(closed, "still served after {took:?} ({total} bytes)");
     assert!(total < 32 << 20, "the whole answer arrived");
 }
+
+/// Over HTTP/2 too: a request body that stops arriving is a 408.
+#[test]
+fn stalled_http2_request_body_is_408() {
+    let up = Upstream::echo();
+    let tg = Tollgate::for_upstream(
+        &up,
+        "routes:\n  - {name: slow-body, upstream: u, timeout: 400ms}\n",
+    );
+    let addr = tg.addr("web");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let status = rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+        let conn = tokio::spawn(conn);
+        let mut client = client.ready().await.unwrap();
+        let req = tollgate_testkit::http::Request::post(format!("http://{addr}/upload"))
+            .header("content-length", "100")
+            .body(())
+            .unwrap();
+        let (resp, mut body) = client.send_request(req, false).unwrap();
+        body.send_data(
+            tollgate_testkit::bytes::Bytes::from_static(b"0123456789"),
+            false,
+        )
+        .unwrap();
+        // The other 90 bytes never come.
+        let status = tokio::time::timeout(Duration::from_secs(10), resp)
+            .await
+            .expect("no answer within 10 s")
+            .map(|r| r.status().as_u16());
+        conn.abort();
+        status
+    });
+    assert_eq!(status.expect("an answer, not a reset"), 408);
+}
