@@ -835,3 +835,101 @@ fn upgrades_bypass_the_cache_and_compression() {
     stream.write_all(b"ping").unwrap();
     assert_eq!(tollgate_testkit::read_until(&mut stream, b"ping"), b"ping");
 }
+
+/// RFC 9213: `CDN-Cache-Control` speaks to shared caches and wins over
+/// `Cache-Control` (a fresh CDN max-age stores even with `no-store`; CDN
+/// `no-store`/`private` refuse what Cache-Control would store); the field
+/// names obeyed are configurable.
+#[test]
+fn cdn_cache_control_takes_precedence_over_cache_control() {
+    let up = Upstream::scripted(|r| {
+        let reply = Reply::ok("x");
+        match r.path.as_str() {
+            "/cdn-fresh" => reply
+                .header("cache-control", "no-store")
+                .header("cdn-cache-control", "max-age=60"),
+            "/cdn-no-store" => reply
+                .header("cache-control", "max-age=60")
+                .header("cdn-cache-control", "no-store"),
+            "/cdn-private" => reply
+                .header("cache-control", "public, max-age=60")
+                .header("CDN-Cache-Control", "private"),
+            "/cdn-stale" => reply
+                .header("cache-control", "max-age=60")
+                .header("cdn-cache-control", "max-age=0"),
+            _ => reply
+                .header("cache-control", "no-store")
+                .header("tollgate-cache-control", "max-age=60"),
+        }
+    });
+    let tg = cached(&up, "{}");
+    get(&tg, "/cdn-fresh", &[]);
+    let hit = get(&tg, "/cdn-fresh", &[]);
+    assert_eq!(status(&hit), "tollgate; hit");
+    // Clients still get the origin's own Cache-Control.
+    assert_eq!(hit.header("cache-control"), Some("no-store"));
+    for path in ["/cdn-no-store", "/cdn-private"] {
+        let first = get(&tg, path, &[]);
+        assert!(
+            !status(&first).contains("stored"),
+            "{path}: {}",
+            status(&first)
+        );
+        assert!(
+            status(&get(&tg, path, &[])).contains("fwd=uri-miss"),
+            "{path}"
+        );
+    }
+    get(&tg, "/cdn-stale", &[]);
+    assert!(!status(&get(&tg, "/cdn-stale", &[])).contains("hit"));
+    // Another targeted field only when configured.
+    assert!(!status(&get(&tg, "/own", &[])).contains("stored"));
+    let own = cached(&up, "{targeted_cache_control: [Tollgate-Cache-Control]}");
+    get(&own, "/own", &[]);
+    assert_eq!(status(&get(&own, "/own", &[])), "tollgate; hit");
+    // With only Tollgate-Cache-Control obeyed, CDN-Cache-Control is ignored.
+    assert!(!status(&get(&own, "/cdn-fresh", &[])).contains("stored"));
+}
+
+/// RFC 9111 §5.1: of a list-valued Age the first member counts; an Age
+/// that is not a number makes the answer stale instead of being ignored.
+#[test]
+fn list_valued_or_broken_age_is_not_ignored() {
+    let up = Upstream::scripted(|r| {
+        let age = if r.path == "/list" {
+            "7200, 0"
+        } else {
+            "old, 0"
+        };
+        Reply::ok("x")
+            .header("cache-control", "max-age=3600")
+            .header("age", age)
+    });
+    let tg = cached(&up, "{}");
+    for path in ["/list", "/broken"] {
+        get(&tg, path, &[]);
+        let again = get(&tg, path, &[]);
+        assert!(
+            !status(&again).contains("hit"),
+            "{path}: an answer 2 h old with max-age=3600 was served fresh: {}",
+            status(&again)
+        );
+    }
+    assert_eq!(up.request_count(), 4);
+}
+
+/// A 204 marked `stored` is really reused: nobody polls the body of a 204,
+/// so it is stored at once rather than when its (absent) body ends.
+#[test]
+fn stored_204_answers_are_reused() {
+    let up = Upstream::scripted(|_| Reply::new(204).header("cache-control", "max-age=60"));
+    let tg = cached(&up, "{}");
+    let first = get(&tg, "/empty", &[]);
+    assert_eq!(first.status, 204);
+    assert!(status(&first).ends_with("stored"), "{}", status(&first));
+    let second = get(&tg, "/empty", &[]);
+    assert_eq!(second.status, 204);
+    assert_eq!(status(&second), "tollgate; hit");
+    assert_eq!(second.header("content-length"), None);
+    assert_eq!(up.request_count(), 1);
+}

@@ -532,3 +532,69 @@ fn sighup_reloads_the_file_and_a_broken_file_changes_nothing() {
     assert_eq!(get(addr, "/").text(), "hello after reload\n");
     assert!(terminate(&mut child).success());
 }
+
+/// A connection left lingering after an error answer (the client keeps it
+/// open) is not work in flight: SIGTERM ends the process at once instead of
+/// waiting out the two-second linger.
+#[test]
+fn sigterm_does_not_wait_for_a_lingering_connection() {
+    let cfg = TempConfig::new(RUN_CONFIG);
+    let (mut child, _stderr, addr) = spawn_run(&cfg);
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(b"NOT HTTP AT ALL\r\n\r\n").unwrap();
+    let answer = tollgate_testkit::read_until(&mut stream, b"\r\n\r\n");
+    assert!(answer.starts_with(b"HTTP/1.1 400"), "{answer:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    let asked = Instant::now();
+    let status = terminate(&mut child);
+    let took = asked.elapsed();
+    assert!(status.success(), "exit status {status}");
+    // The linger lasts 2 s; an exit bounded by it would take over 1.5 s.
+    assert!(
+        took < Duration::from_millis(1500),
+        "SIGTERM took {took:?} with only a lingering connection open"
+    );
+    drop(stream);
+}
+
+/// A second `tollgate run` on a port the first one listens on fails at once
+/// with "address already in use", naming the listener, instead of silently
+/// sharing the port through SO_REUSEPORT.
+#[test]
+fn second_run_on_a_port_in_use_fails() {
+    let cfg = TempConfig::new(RUN_CONFIG);
+    let (mut first, _stderr, addr) = spawn_run(&cfg);
+    let second_cfg = TempConfig::new(&RUN_CONFIG.replace("127.0.0.1:0", &addr.to_string()));
+    let second = Command::new(BIN)
+        .args(["run", "-c", second_cfg.path().to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tollgate run");
+    let mut second = Running(second);
+    // Bounded: a second tollgate that did start would serve until killed.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = second.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a second tollgate started on a port in use"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut second.0.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "stderr: {err}");
+    assert!(
+        err.contains("listener web on") && err.contains("address already in use"),
+        "{err}"
+    );
+    // The first keeps every connection.
+    for _ in 0..20 {
+        assert_eq!(get(addr, "/").status, 200);
+    }
+    assert!(terminate(&mut first).success());
+}

@@ -577,3 +577,40 @@ upstreams:
         assert_eq!(who, live.addr().to_string());
     }
 }
+
+/// A second tollgate in this process asking for the TCP and UDP ports the
+/// first one holds fails with "address already in use" naming the listener,
+/// instead of joining the first one's SO_REUSEPORT groups.
+#[test]
+fn l4_ports_in_use_are_refused() {
+    let target = TcpServer::echo();
+    let config = |tcp: &str, udp: &str| {
+        render(
+            r#"
+server: {workers: 2, shutdown_timeout: 5s}
+access_log: {output: off}
+listeners:
+  - {name: tcp, address: "{tcp}", protocol: tcp, upstream: pool}
+  - {name: dns, address: "{udp}", protocol: udp, upstream: pool}
+upstreams:
+  - {name: pool, targets: [{address: "{target}"}]}
+"#,
+            &[("tcp", &tcp), ("udp", &udp), ("target", &target.addr())],
+        )
+    };
+    let first = Tollgate::start(&config("127.0.0.1:0", "127.0.0.1:0"));
+    let (tcp, udp) = (first.addr("tcp"), first.addr("dns"));
+    let free = unused_addr();
+    for (yaml, listener) in [
+        (config(&tcp.to_string(), "127.0.0.1:0"), "tcp"),
+        (config(&free.to_string(), &udp.to_string()), "dns"),
+    ] {
+        let err = Tollgate::try_start(&yaml).expect_err("second start on a port in use");
+        assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("listener {listener} on")) && text.contains("already in use"),
+            "{text}"
+        );
+    }
+}

@@ -88,6 +88,8 @@ pub(crate) struct RawForwarding {
     pub(crate) host: Option<Sp<RawHost>>,
     pub(crate) hide_response_headers: List<String>,
     pub(crate) request_id_header: Text,
+    pub(crate) upgrades: List<String>,
+    pub(crate) refuse_underscore_headers: Text,
 }
 
 /// `host: preserve | target | {fixed: "name"}`
@@ -120,6 +122,7 @@ pub(crate) struct RawListener {
     pub(crate) per_client: Option<Sp<RawPerClient>>,
     pub(crate) normalize_path: Text,
     pub(crate) encoded_slash: Text,
+    pub(crate) keep_underscore_headers: Text,
     pub(crate) tls: Option<Sp<RawListenerTls>>,
     pub(crate) hsts: Option<Sp<RawHsts>>,
     pub(crate) redirect_https: Option<Sp<RawHttpsRedirect>>,
@@ -167,6 +170,8 @@ pub(crate) struct RawLimits {
     pub(crate) header_read_timeout: Text,
     pub(crate) keepalive_timeout: Text,
     pub(crate) send_timeout: Text,
+    pub(crate) min_send_rate: Text,
+    pub(crate) send_rate_window: Text,
     pub(crate) max_connections: Text,
 }
 

@@ -1,6 +1,7 @@
 //! Raw (as written) → typed configuration. Every problem is collected with
 //! its field path and location; nothing stops at the first error.
 
+mod forwarding;
 mod l4;
 mod listener;
 mod log;
@@ -25,7 +26,8 @@ use crate::env::Expanded;
 use crate::error::ConfigError;
 use crate::raw::*;
 use crate::typed::*;
-use crate::units::{format_size, parse_bool, parse_duration, parse_size, parse_uint};
+use crate::units::{format_size, parse_duration, parse_size, parse_uint};
+use forwarding::{builtin_forwarding, forwarding};
 
 /// 1-based (line, column) in the file as written, when known.
 pub(crate) type Loc = Option<(usize, usize)>;
@@ -434,17 +436,6 @@ pub(crate) struct Defaults {
     policies: Vec<Policy>,
 }
 
-fn builtin_forwarding() -> Forwarding {
-    Forwarding {
-        x_forwarded: ForwardMode::Append,
-        forwarded: ForwardMode::Off,
-        via: true,
-        host: HostRewrite::Preserve,
-        hide_response_headers: Vec::new(),
-        request_id_header: HeaderName::from_static("x-request-id"),
-    }
-}
-
 fn defaults(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawDefaults>>, named: &policy::Named) -> Defaults {
     let mut d = Defaults {
         timeout: Duration::from_secs(60),
@@ -464,15 +455,6 @@ fn defaults(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawDefaults>>, named: &policy::Na
     );
     d.policies = policy::list(ctx, &raw.policies, "defaults.policies", named);
     d
-}
-
-fn forward_mode(s: &str) -> Result<ForwardMode, String> {
-    match s {
-        "append" => Ok(ForwardMode::Append),
-        "replace" => Ok(ForwardMode::Replace),
-        "off" => Ok(ForwardMode::Off),
-        _ => Err(format!("expected `append`, `replace` or `off`, got `{s}`")),
-    }
 }
 
 /// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a bare address (`10.1.2.3`, `::1`);
@@ -511,61 +493,6 @@ fn header_value(s: &str) -> Result<HeaderValue, String> {
             s.escape_debug()
         )
     })
-}
-
-/// Forwarding rules: each field written in `raw` overrides `base`.
-fn forwarding(
-    ctx: &mut Ctx<'_>,
-    raw: Option<&Sp<RawForwarding>>,
-    base: &Forwarding,
-    path: &str,
-) -> Forwarding {
-    let Some(raw) = raw else { return base.clone() };
-    let raw = &raw.value;
-    let host = match &raw.host {
-        None => base.host.clone(),
-        Some(h) => match &h.value {
-            RawHost::Preserve => HostRewrite::Preserve,
-            RawHost::Target => HostRewrite::Target,
-            RawHost::Fixed(name) => {
-                let fixed = ctx.value(name, &p(path, "host.fixed"), |s| {
-                    if s.is_empty() {
-                        return Err("must not be empty".into());
-                    }
-                    header_value(s)?;
-                    Ok(s.to_string())
-                });
-                fixed.map_or(base.host.clone(), HostRewrite::Fixed)
-            }
-        },
-    };
-    let hide_response_headers = match &raw.hide_response_headers {
-        None => base.hide_response_headers.clone(),
-        Some(list) => ctx.each(list, &p(path, "hide_response_headers"), header_name),
-    };
-    Forwarding {
-        x_forwarded: ctx.field(
-            &raw.x_forwarded,
-            &p(path, "x_forwarded"),
-            base.x_forwarded,
-            forward_mode,
-        ),
-        forwarded: ctx.field(
-            &raw.forwarded,
-            &p(path, "forwarded"),
-            base.forwarded,
-            forward_mode,
-        ),
-        via: ctx.field(&raw.via, &p(path, "via"), base.via, parse_bool),
-        host,
-        hide_response_headers,
-        request_id_header: ctx.field(
-            &raw.request_id_header,
-            &p(path, "request_id_header"),
-            base.request_id_header.clone(),
-            header_name,
-        ),
-    }
 }
 
 #[cfg(test)]

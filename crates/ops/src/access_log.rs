@@ -97,6 +97,14 @@ pub struct AccessRecord<'a> {
     /// own errors, Trailers-Only answers) or, on HTTP/2, from the trailers
     /// that end a streamed answer; written only for gRPC calls.
     pub grpc_status: Option<u16>,
+    /// Which side was too slow when a timeout ended the exchange:
+    /// `client_body` (request body, 408), `client_read` (a slow reader cut
+    /// off while the answer was written), `upstream` (504); the field is
+    /// left out of the line when no timeout fired.
+    pub timeout: Option<&'a str>,
+    /// Request fields dropped for a `_` in their name; the field is left
+    /// out of the line when none was.
+    pub dropped_headers: u16,
 }
 
 /// What is logged about one L4 connection (`tcp`, `tls_passthrough`) or
@@ -221,6 +229,13 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
     if let Some(code) = r.grpc_status {
         let _ = write!(out, ",\"grpc_status\":{code}");
     }
+    if r.dropped_headers > 0 {
+        let _ = write!(out, ",\"dropped_headers\":{}", r.dropped_headers);
+    }
+    if let Some(t) = r.timeout {
+        out.push_str(",\"timeout\":");
+        push_json_string(out, t);
+    }
     out.push_str("}\n");
 }
 
@@ -296,6 +311,8 @@ mod tests {
             upstream_time: None,
             end: None,
             grpc_status: None,
+            timeout: None,
+            dropped_headers: 0,
         };
         let mut s = String::new();
         write_record(&r, &mut s);

@@ -37,6 +37,8 @@ pub(crate) enum RequestBody<'a> {
         limit: u64,
         /// Bytes received so far.
         received: u64,
+        /// A frame is being waited for (see [`RequestBody::waiting_on_client`]).
+        waiting: bool,
     },
     /// An HTTP/2 stream handed whole to an HTTP/2 upstream (full duplex);
     /// what it relayed so far.
@@ -72,8 +74,12 @@ impl RequestBody<'_> {
                 body,
                 limit,
                 received,
+                waiting,
             } => loop {
-                match body.frame().await {
+                *waiting = true;
+                let frame = body.frame().await;
+                *waiting = false;
+                match frame {
                     None => return Ok(None),
                     Some(Err(e)) => {
                         return Err(ProxyError::client(
@@ -130,6 +136,18 @@ impl RequestBody<'_> {
             | RequestBody::Relayed(_) => {}
             RequestBody::H1(b) => b.set_limit(max),
             RequestBody::H2 { limit, .. } => *limit = max,
+        }
+    }
+
+    /// Whether the body was waiting for the client's next bytes when it was
+    /// last left: a deadline that cancelled it found the client slow, not
+    /// the upstream.
+    pub(crate) fn waiting_on_client(&self) -> bool {
+        match self {
+            RequestBody::Empty | RequestBody::H1None(_) | RequestBody::Buffered(_) => false,
+            RequestBody::H1(b) => b.waiting_on_client(),
+            RequestBody::H2 { waiting, .. } => *waiting,
+            RequestBody::Relayed(count) => count.waiting(),
         }
     }
 

@@ -79,6 +79,50 @@ static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
 const VIA_VALUE: &str = "1.1 tollgate";
 
+/// The request fields tollgate sets or strips on the way upstream, besides
+/// those a configuration names (request id, client certificate fields):
+/// forwarding fields, framing and hop-by-hop fields. A client field whose
+/// name differs from one of these only by `_` for `-` (CGI/WSGI upstreams
+/// fold one into the other) is always removed, whatever the listener's
+/// `keep_underscore_headers`. Add a name here whenever tollgate starts
+/// setting or stripping one (e.g. the gateway's `x-consumer-name`,
+/// `x-consumer-groups`). Lowercase, as `HeaderName`s are.
+pub(crate) const MANAGED_FIELDS: &[&str] = &[
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "forwarded",
+    "via",
+    "x-request-id",
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+];
+
+/// Whether `name` (which contains `_`) is one of [`MANAGED_FIELDS`] or
+/// `extra` with `_` written for `-`; case does not matter (names are
+/// lowercase already).
+pub(crate) fn is_managed_lookalike<'a>(
+    name: &HeaderName,
+    extra: impl IntoIterator<Item = &'a HeaderName>,
+) -> bool {
+    let folds_to = |managed: &str| {
+        let (a, b) = (name.as_str().as_bytes(), managed.as_bytes());
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.eq_ignore_ascii_case(y) || (*x == b'_' && *y == b'-'))
+    };
+    MANAGED_FIELDS.iter().any(|m| folds_to(m)) || extra.into_iter().any(|m| folds_to(m.as_str()))
+}
+
 /// The Via entry for a message received with `version` (RFC 9110 §7.6.3).
 fn via_for(version: http::Version) -> &'static str {
     match version {
@@ -270,6 +314,8 @@ mod tests {
             host: HostRewrite::Preserve,
             hide_response_headers: vec![HeaderName::from_static("server")],
             request_id_header: HeaderName::from_static("x-request-id"),
+            upgrades: vec!["websocket".into()],
+            refuse_underscore_headers: false,
         }
     }
 

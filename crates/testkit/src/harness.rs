@@ -28,14 +28,20 @@ impl Tollgate {
     /// Parses `yaml` (as `test.yaml`) and starts tollgate. Panics with every
     /// configuration error when the config is invalid, or when it cannot start.
     pub fn start(yaml: &str) -> Self {
+        Self::try_start(yaml).expect("tollgate failed to start")
+    }
+
+    /// Like [`Tollgate::start`], but returns the error when tollgate
+    /// cannot start (e.g. a port in use); still panics on an invalid config.
+    pub fn try_start(yaml: &str) -> std::io::Result<Self> {
         let config = tollgate_config::parse_str(yaml, "test.yaml")
             .unwrap_or_else(|e| panic!("invalid test config:\n{e}\n--- config ---\n{yaml}"));
-        let server = RunningServer::start(config).expect("tollgate failed to start");
+        let server = RunningServer::start(config)?;
         let addresses = server.addresses().to_vec();
-        Self {
+        Ok(Self {
             server: Some(server),
             addresses,
-        }
+        })
     }
 
     /// tollgate ([`TEST_PREAMBLE`] settings) with listener `web` on

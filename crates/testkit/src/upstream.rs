@@ -64,6 +64,9 @@ enum Kind {
     Closing,
     /// 101 to a WebSocket upgrade, then a byte echo.
     WebSocketEcho,
+    /// 101 to any Upgrade (h2c included), then a byte echo; 200 `plain` to
+    /// a request without one.
+    UpgradeAnything,
     /// HTTP/2 prior knowledge JSON echo.
     H2cEcho,
     /// TLS, then the JSON echo over HTTP/2 or HTTP/1.1 as ALPN chose.
@@ -172,6 +175,14 @@ impl Upstream {
     /// peer closes. Anything else gets 400.
     pub fn websocket_echo() -> Self {
         Self::start(Kind::WebSocketEcho)
+    }
+
+    /// A careless upstream: switches to whatever protocol an `Upgrade`
+    /// field offers (`h2c` too) with `101`, then echoes every byte; a
+    /// request without `Upgrade` gets `200` with body `plain` and the
+    /// connection closed. Requests are recorded.
+    pub fn upgrade_anything() -> Self {
+        Self::start(Kind::UpgradeAnything)
     }
 
     /// An HTTP/2 server with prior knowledge (h2c), with the same JSON echo
@@ -336,7 +347,8 @@ type RespBody = UnsyncBoxBody<Bytes, Infallible>;
 async fn serve_connection(stream: TcpStream, kind: Kind, id: String, shared: Arc<Shared>) {
     match kind {
         Kind::Closing => drop(stream),
-        Kind::WebSocketEcho => websocket(stream, &id, &shared).await,
+        Kind::WebSocketEcho => websocket(stream, &id, &shared, false).await,
+        Kind::UpgradeAnything => websocket(stream, &id, &shared, true).await,
         Kind::H2cEcho => {
             let service = service_fn(move |req| {
                 let (id, shared) = (id.clone(), shared.clone());
@@ -616,9 +628,9 @@ impl Body for Drip {
     }
 }
 
-/// Reads a request head byte by byte-ish, answers the WebSocket handshake,
-/// then echoes raw bytes.
-async fn websocket(mut stream: TcpStream, id: &str, shared: &Shared) {
+/// Reads a request head byte by byte-ish, answers the WebSocket handshake
+/// (`any`: any upgrade), then echoes raw bytes.
+async fn websocket(mut stream: TcpStream, id: &str, shared: &Shared, any: bool) {
     let mut buf = Vec::with_capacity(4096);
     let head_end = loop {
         if let Some(i) = find(&buf, b"\r\n\r\n") {
@@ -666,6 +678,9 @@ async fn websocket(mut stream: TcpStream, id: &str, shared: &Shared) {
         headers,
         body: Bytes::new(),
     });
+    if any {
+        return upgrade_anything(stream, &headers_of(shared), id, leftover).await;
+    }
     let (true, Some(key)) = (is_ws, key) else {
         let _ = stream
             .write_all(
@@ -696,6 +711,36 @@ async fn websocket(mut stream: TcpStream, id: &str, shared: &Shared) {
             }
         }
     }
+}
+
+/// The fields of the request recorded last.
+fn headers_of(shared: &Shared) -> HeaderMap {
+    lock(&shared.requests)
+        .last()
+        .map(|r| r.headers.clone())
+        .unwrap_or_default()
+}
+
+/// [`Upstream::upgrade_anything`] once the head is read.
+async fn upgrade_anything(mut stream: TcpStream, headers: &HeaderMap, id: &str, leftover: Vec<u8>) {
+    let Some(proto) = headers.get("upgrade").and_then(|v| v.to_str().ok()) else {
+        let _ = stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nplain")
+            .await;
+        return;
+    };
+    let answer = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: {proto}\r\nconnection: Upgrade\r\n\
+         x-upstream-id: {id}\r\n\r\n"
+    );
+    if stream.write_all(answer.as_bytes()).await.is_err() {
+        return;
+    }
+    if !leftover.is_empty() && stream.write_all(&leftover).await.is_err() {
+        return;
+    }
+    let (mut r, mut w) = stream.split();
+    let _ = tokio::io::copy(&mut r, &mut w).await;
 }
 
 /// Position of `needle` in `hay`.

@@ -14,6 +14,7 @@ pub(crate) struct RawCache {
     pub(crate) heuristic: Option<Sp<RawHeuristic>>,
     pub(crate) store_set_cookie: Text,
     pub(crate) lock_timeout: Text,
+    pub(crate) targeted_cache_control: List<String>,
     pub(crate) purge: Option<Sp<RawPurge>>,
 }
 

@@ -432,7 +432,7 @@ fn unknown_field_has_location() {
         e.to_string(),
         "test.yaml:3:5: listeners[0].adress: unknown field `adress` (did you mean `address`?), \
          expected one of `name`, `address`, `protocol`, `trusted_proxies`, `limits`, `http2`, `upstream`, `sni`, `idle_timeout`, `max_sessions`, `access_log`, `proxy_protocol`, \
-         `ip_filter`, `per_client`, `normalize_path`, `encoded_slash`, `tls`, `hsts`, `redirect_https`"
+         `ip_filter`, `per_client`, `normalize_path`, `encoded_slash`, `keep_underscore_headers`, `tls`, `hsts`, `redirect_https`"
     );
 }
 

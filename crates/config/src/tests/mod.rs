@@ -7,6 +7,7 @@ mod edge;
 mod l4;
 mod log;
 mod policies;
+mod probes;
 mod tls;
 mod upstream;
 

@@ -72,6 +72,8 @@ pub struct Listener {
     pub normalize_path: bool,
     /// What normalization does with `%2F`, `%5C` and `\`.
     pub encoded_slash: EncodedSlash,
+    /// Request fields whose names contain `_` are forwarded (default: dropped).
+    pub keep_underscore_headers: bool,
     /// TLS termination: `Some` exactly when `protocol` is `Https`.
     pub tls: Option<ListenerTls>,
     /// HSTS header on every answer (HTTPS listeners only).
@@ -122,6 +124,12 @@ pub struct HttpLimits {
     /// Longest a write to a client may wait for it to take the bytes
     /// (slow readers); for HTTP/2 also how long a PING may go unanswered.
     pub send_timeout: Duration,
+    /// Fewest bytes per second a client must take while an answer is
+    /// written to it, over each `send_rate_window` of time spent waiting on
+    /// it (slow readers that read a few bytes at a time); 0 turns it off.
+    pub min_send_rate: u64,
+    /// The span over which `min_send_rate` is judged.
+    pub send_rate_window: Duration,
     /// Most open client connections on this listener (per process); further ones wait in the backlog.
     pub max_connections: usize,
 }

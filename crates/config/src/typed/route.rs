@@ -191,4 +191,29 @@ pub struct Forwarding {
     pub hide_response_headers: Vec<HeaderName>,
     /// Request id header; generated when absent, passed upstream and returned.
     pub request_id_header: HeaderName,
+    /// Protocols a client may switch to through `Upgrade` (lowercase names,
+    /// without version; never `h2c`); other upgrade requests are forwarded
+    /// as plain requests.
+    pub upgrades: Vec<String>,
+    /// Requests with a header name containing `_` are refused with 400.
+    pub refuse_underscore_headers: bool,
+}
+
+impl Forwarding {
+    /// Whether every protocol an `Upgrade` field offers (`name` or
+    /// `name/version`, comma separated) may be switched to.
+    pub fn upgrade_allowed(&self, offered: &str) -> bool {
+        let mut any = false;
+        for item in offered.split(',') {
+            let name = item.split('/').next().unwrap_or("").trim();
+            if name.is_empty() {
+                continue;
+            }
+            any = true;
+            if !self.upgrades.iter().any(|u| u.eq_ignore_ascii_case(name)) {
+                return false;
+            }
+        }
+        any
+    }
 }

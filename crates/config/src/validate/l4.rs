@@ -188,6 +188,10 @@ fn l4_listener(
             raw.encoded_slash.as_ref().map(|v| ctx.at(v)),
         ),
         (
+            "keep_underscore_headers",
+            raw.keep_underscore_headers.as_ref().map(|v| ctx.at(v)),
+        ),
+        (
             "redirect_https",
             raw.redirect_https.as_ref().map(|v| ctx.at(v)),
         ),
@@ -289,6 +293,8 @@ fn http_only_limits(
         ("max_uri_length", &l.max_uri_length),
         ("keepalive_timeout", &l.keepalive_timeout),
         ("send_timeout", &l.send_timeout),
+        ("min_send_rate", &l.min_send_rate),
+        ("send_rate_window", &l.send_rate_window),
     ] {
         if let Some(v) = given {
             let loc = ctx.at(v);

@@ -102,6 +102,12 @@ pub(super) fn listener(
         EncodedSlash::Keep,
         super::security::encoded_slash,
     );
+    let keep_underscore_headers = ctx.field(
+        &raw.keep_underscore_headers,
+        &p(path, "keep_underscore_headers"),
+        false,
+        crate::units::parse_bool,
+    );
     let (tls, hsts, redirect_https) =
         super::tls::listener_parts(ctx, raw, here, path, protocol, &limits);
     let listener = Listener {
@@ -118,6 +124,7 @@ pub(super) fn listener(
         per_client,
         normalize_path,
         encoded_slash,
+        keep_underscore_headers,
         tls,
         hsts,
         redirect_https,
@@ -133,6 +140,8 @@ fn limits(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawLimits>>, path: &str) -> HttpLim
         header_read_timeout: Duration::from_secs(10),
         keepalive_timeout: Duration::from_secs(75),
         send_timeout: Duration::from_secs(60),
+        min_send_rate: 1 << 10,
+        send_rate_window: Duration::from_secs(30),
         max_connections: 10_000,
     };
     let Some(raw) = raw else { return l };
@@ -170,6 +179,18 @@ fn limits(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawLimits>>, path: &str) -> HttpLim
         l.keepalive_timeout,
     );
     l.send_timeout = ctx.timeout(&raw.send_timeout, &p(path, "send_timeout"), l.send_timeout);
+    l.min_send_rate = ctx.size(
+        &raw.min_send_rate,
+        &p(path, "min_send_rate"),
+        l.min_send_rate,
+        0,
+        u64::from(u32::MAX),
+    );
+    l.send_rate_window = ctx.timeout(
+        &raw.send_rate_window,
+        &p(path, "send_rate_window"),
+        l.send_rate_window,
+    );
     l.max_connections = ctx.count(
         &raw.max_connections,
         &p(path, "max_connections"),

@@ -77,6 +77,7 @@ mod tests {
                 max: Duration::from_secs(60),
             },
             id_header: HeaderName::from_static("x-request-id"),
+            targeted: std::sync::Arc::from([]),
         };
         Entry::new(
             StatusCode::OK,

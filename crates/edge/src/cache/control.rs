@@ -93,6 +93,29 @@ impl ResponseDirectives {
         }
     }
 
+    /// The directives a cache obeying the targeted fields `targets` (RFC
+    /// 9213, e.g. `CDN-Cache-Control`) follows: those of the first target
+    /// present with at least one directive, in place of `Cache-Control`
+    /// (which is then ignored entirely, `no-store` included); `Cache-Control`'s
+    /// when no target is there. The targets share its syntax for the
+    /// directives that matter here (`max-age=60, private, no-store, no-cache`).
+    pub fn parse_targeted(headers: &HeaderMap, targets: &[HeaderName]) -> Self {
+        for target in targets {
+            let mut d = Self::default();
+            let mut any = false;
+            for value in headers.get_all(target) {
+                for (name, arg) in Directives::new(value.as_bytes()) {
+                    any = true;
+                    d.apply(name, arg);
+                }
+            }
+            if any {
+                return d;
+            }
+        }
+        Self::parse(headers)
+    }
+
     /// Whether a shared cache must validate the answer once it is stale
     /// (no stale serving at all): `must-revalidate`, `proxy-revalidate`,
     /// or `s-maxage`, which implies `proxy-revalidate` (§5.2.2.10).
@@ -345,6 +368,36 @@ mod tests {
 
     fn req(values: &[(&str, &str)]) -> Option<RequestDirectives> {
         RequestDirectives::parse(&headers(values))
+    }
+
+    #[test]
+    fn targeted_fields_replace_cache_control() {
+        let cdn = HeaderName::from_static("cdn-cache-control");
+        let own = HeaderName::from_static("tollgate-cache-control");
+        let targets = [own.clone(), cdn.clone()];
+        let h = headers(&[
+            ("cache-control", "no-store"),
+            ("cdn-cache-control", "max-age=60"),
+        ]);
+        let d = ResponseDirectives::parse_targeted(&h, &targets);
+        assert_eq!((d.no_store, d.max_age), (false, Some(60)));
+        // The first target present wins; an empty one does not count.
+        let h = headers(&[
+            ("tollgate-cache-control", ""),
+            ("cdn-cache-control", "private"),
+            ("cache-control", "max-age=5"),
+        ]);
+        assert!(ResponseDirectives::parse_targeted(&h, &targets).private);
+        // No target present, or none configured: Cache-Control.
+        let h = headers(&[
+            ("cache-control", "max-age=5"),
+            ("cdn-cache-control", "no-store"),
+        ]);
+        assert_eq!(
+            ResponseDirectives::parse_targeted(&h, &[own]).max_age,
+            Some(5)
+        );
+        assert!(!ResponseDirectives::parse_targeted(&h, &[]).no_store);
     }
 
     #[test]

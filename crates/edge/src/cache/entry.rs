@@ -2,6 +2,7 @@
 //! freshness was computed from; and its update by a 304 (§4.3.4).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -19,6 +20,8 @@ pub struct Storing {
     pub heuristic: Heuristic,
     /// The request id field, which belongs to one exchange and is never stored.
     pub id_header: HeaderName,
+    /// Targeted cache-control fields obeyed before `Cache-Control` (RFC 9213).
+    pub targeted: Arc<[HeaderName]>,
 }
 
 /// A stored answer.
@@ -92,7 +95,7 @@ impl Entry {
             // RFC 9110 §6.6.1: a cache adds a Date to answers that lack one.
             headers.insert(header::DATE, http_date_value(response_time));
         }
-        let cc = ResponseDirectives::parse(&headers);
+        let cc = ResponseDirectives::parse_targeted(&headers, &storing.targeted);
         let date = received_date.unwrap_or(response_time);
         let lifetime = freshness::lifetime(status.as_u16(), &cc, &headers, date, storing.heuristic);
         Self {
@@ -168,7 +171,7 @@ impl Entry {
         response_time: SystemTime,
         storing: &Storing,
     ) -> Self {
-        let cc = ResponseDirectives::parse(not_modified);
+        let cc = ResponseDirectives::parse_targeted(not_modified, &storing.targeted);
         let mut headers = self.headers.clone();
         let mut replaced: Vec<&HeaderName> = Vec::new();
         for (name, value) in not_modified {
@@ -253,6 +256,7 @@ mod tests {
                 max: Duration::from_secs(3600),
             },
             id_header: HeaderName::from_static("x-request-id"),
+            targeted: Arc::from([HeaderName::from_static("cdn-cache-control")]),
         }
     }
 

@@ -88,14 +88,20 @@ pub fn initial_age(
     response_time: SystemTime,
 ) -> u64 {
     let apparent = date.map_or(0, |d| secs(response_time).saturating_sub(secs(d)));
-    let age_value = headers
-        .get(AGE)
-        .and_then(|v| delta_seconds(v.as_bytes().trim_ascii()))
-        .unwrap_or(0);
+    let age_value = headers.get(AGE).map_or(0, |v| age_field(v.as_bytes()));
     let delay = response_time
         .duration_since(request_time)
         .map_or(0, |d| d.as_secs());
     apparent.max(age_value.saturating_add(delay)).min(DELTA_MAX)
+}
+
+/// The value of an Age field in seconds (RFC 9111 §5.1): of a list (`7200,
+/// 0`, or several fields joined) the first member counts; a member that is
+/// not delta-seconds (`old`) makes the answer as old as can be (stale),
+/// since ignoring it could keep serving an answer that was already stale.
+fn age_field(value: &[u8]) -> u64 {
+    let first = value.split(|&b| b == b',').next().unwrap_or(value);
+    delta_seconds(first.trim_ascii()).unwrap_or(DELTA_MAX)
 }
 
 /// What the answer's directives allow once it is stale.
@@ -316,8 +322,18 @@ mod tests {
             initial_age(&HeaderMap::new(), Some(t(base + 50)), t(base), t(base)),
             0
         );
+        // A broken Age is not ignored: the answer counts as stale.
         h.insert(AGE, HeaderValue::from_static("junk"));
-        assert_eq!(initial_age(&h, None, t(base), t(base)), 0);
+        assert_eq!(initial_age(&h, None, t(base), t(base)), DELTA_MAX);
+        // A list: the first member counts (RFC 9111 §5.1).
+        h.insert(AGE, HeaderValue::from_static("7200, 0"));
+        assert_eq!(initial_age(&h, None, t(base), t(base)), 7200);
+        h.insert(AGE, HeaderValue::from_static("old, 0"));
+        assert_eq!(initial_age(&h, None, t(base), t(base)), DELTA_MAX);
+        // Two fields: the first one's.
+        h.insert(AGE, HeaderValue::from_static("100"));
+        h.append(AGE, HeaderValue::from_static("0"));
+        assert_eq!(initial_age(&h, None, t(base), t(base)), 100);
     }
 
     #[test]

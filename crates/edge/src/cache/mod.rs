@@ -32,6 +32,8 @@ use store::{Lookup, Store};
 #[derive(Debug)]
 pub struct Cache {
     policy: Arc<CachePolicy>,
+    /// `policy.targeted_cache_control`, shared with every `Storing`.
+    targeted: Arc<[HeaderName]>,
     store: Store,
     flights: Flights,
 }
@@ -40,6 +42,7 @@ impl Cache {
     /// An empty cache for `policy`.
     pub fn new(policy: Arc<CachePolicy>) -> Self {
         Self {
+            targeted: policy.targeted_cache_control.clone().into(),
             store: Store::new(policy.max_size),
             flights: Flights::default(),
             policy,
@@ -59,6 +62,7 @@ impl Cache {
                 max: self.policy.heuristic_max,
             },
             id_header: id_header.clone(),
+            targeted: self.targeted.clone(),
         }
     }
 

@@ -186,6 +186,7 @@ mod tests {
                 max: Duration::from_secs(60),
             },
             id_header: HeaderName::from_static("x-request-id"),
+            targeted: std::sync::Arc::from([]),
         };
         let now = SystemTime::now();
         Arc::new(

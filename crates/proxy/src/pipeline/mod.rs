@@ -7,6 +7,7 @@
 mod grpc;
 mod guard;
 mod hash_key;
+mod screen;
 mod static_target;
 mod upstream;
 
@@ -23,7 +24,7 @@ use crate::body::{too_large, RequestBody, ResponseBody};
 use crate::forward::ClientInfo;
 use crate::policy::{self, ChainState, RequestVars};
 use crate::router::RouteInput;
-use crate::snapshot::Worker;
+use crate::snapshot::{Snapshot, Worker};
 pub(crate) use grpc::{head_status as grpc_head_status, reshape as grpc_reshape, GrpcCall};
 use upstream::forward_upstream;
 
@@ -66,6 +67,11 @@ pub(crate) struct Exchange {
     pub(crate) upstream: Option<(usize, usize)>,
     /// Time the upstream took to answer with a head.
     pub(crate) upstream_time: Option<Duration>,
+    /// Which side a timeout blamed (`client_body`, `client_read`,
+    /// `upstream`), when one ended the exchange.
+    pub(crate) timeout: Option<&'static str>,
+    /// Request fields dropped for a `_` in their name.
+    pub(crate) dropped_headers: u16,
 }
 
 impl Exchange {
@@ -157,10 +163,13 @@ pub(crate) async fn handle(
     if req.body.known_length().is_some_and(|n| n > route.max_body) {
         return Err(too_large());
     }
-    if route.policies.is_empty() {
+    // Policies read the host; the fields screened next may hold it, so it
+    // is copied first (only for routes with policies, as before).
+    let host = (!route.policies.is_empty()).then(|| host.into_owned());
+    screen_fields(snapshot, route, req, ex)?;
+    let Some(host) = host else {
         return answer(worker, route, req, ex).await;
-    }
-    let host = host.into_owned();
+    };
     let mut chain = ChainState::new(index);
     // Boxed: the policy phases are a large future that routes without
     // policies should not carry.
@@ -169,6 +178,33 @@ pub(crate) async fn handle(
         tokio::spawn(policy::cache::revalidate(worker.clone(), index, job));
     }
     answered
+}
+
+/// The route's screening of the request's fields before its policies run:
+/// upgrades it does not allow, names with `_` (see `screen`).
+fn screen_fields(
+    snapshot: &Snapshot,
+    route: &Route,
+    req: &mut Incoming<'_>,
+    ex: &mut Exchange,
+) -> Result<(), ProxyError> {
+    let rules = &route.forwarding;
+    let keep = snapshot.config.listeners[req.listener].keep_underscore_headers;
+    let certs = &snapshot.client_cert_headers;
+    let managed = |n: &http::HeaderName| {
+        crate::forward::is_managed_lookalike(
+            n,
+            std::iter::once(&rules.request_id_header).chain(certs),
+        )
+    };
+    ex.dropped_headers = screen::underscores(
+        &mut req.headers,
+        keep,
+        rules.refuse_underscore_headers,
+        managed,
+    )?;
+    screen::upgrade(req, rules);
+    Ok(())
 }
 
 /// The route's policy chain around its target, from the step `chain` starts at.
@@ -238,10 +274,22 @@ async fn answer(
             let forward = forward_upstream(worker, route, *u, req, ex, deadline);
             match tokio::time::timeout_at(deadline, forward).await {
                 Ok(result) => result,
-                Err(_) => Err(ProxyError::upstream(
-                    ErrorKind::UpstreamTimeout,
-                    "request timed out",
-                )),
+                // The deadline found tollgate waiting for the request body:
+                // the client was slow (RFC 9110 §15.5.9), not the upstream.
+                Err(_) if req.body.waiting_on_client() => {
+                    ex.timeout = Some("client_body");
+                    Err(ProxyError::client(
+                        ErrorKind::RequestTimeout,
+                        "request body not received in time",
+                    ))
+                }
+                Err(_) => {
+                    ex.timeout = Some("upstream");
+                    Err(ProxyError::upstream(
+                        ErrorKind::UpstreamTimeout,
+                        "request timed out",
+                    ))
+                }
             }
         }
     }

@@ -75,7 +75,11 @@ pub(crate) async fn serve(
         rbuf: BytesMut::with_capacity(READ_BUF),
         // Room for a typical head and small body, so answering does not grow it.
         wbuf: BytesMut::with_capacity(WRITE_BUF),
-        send_timeout: ctx.limits.send_timeout,
+        pace: super::pace::Pace::new(
+            ctx.limits.min_send_rate,
+            ctx.limits.send_rate_window,
+            ctx.limits.send_timeout,
+        ),
     };
     let limits = HeadLimits {
         max_head_bytes: ctx.limits.max_header_bytes,
@@ -87,7 +91,7 @@ pub(crate) async fn serve(
         let head = match next_head(&mut io, &limits, &ctx, first, &mut shutdown).await {
             Ok(NextHead::Head(h)) => h,
             Ok(NextHead::Closed) => {
-                close_tls(&mut io).await;
+                close_tls(&mut io, &shutdown).await;
                 return;
             }
             Ok(NextHead::H2) => {
@@ -103,7 +107,7 @@ pub(crate) async fn serve(
                 io.wbuf.clear();
                 io.wbuf.extend_from_slice(&GOAWAY_PROTOCOL_ERROR);
                 let _ = flush(&mut io).await;
-                linger_close(&mut io).await;
+                linger_close(&mut io, &shutdown).await;
                 return;
             }
             Err(e) => {
@@ -119,14 +123,14 @@ pub(crate) async fn serve(
                     &worker.date,
                 )
                 .await;
-                linger_close(&mut io).await;
+                linger_close(&mut io, &shutdown).await;
                 return;
             }
         };
         first = None;
         let keep = serve_one(&mut io, head, &client, &ctx, &worker, &shutdown).await;
         if !keep {
-            close_tls(&mut io).await;
+            close_tls(&mut io, &shutdown).await;
             return;
         }
     }
@@ -335,8 +339,12 @@ async fn serve_one(
     } else {
         let (bytes_out, clean) =
             write_response(io, resp, &method, version, close, &worker.date).await;
+        if io.pace.tripped() {
+            // Closed for reading too slowly: the log says the client was slow.
+            ex.timeout = Some("client_read");
+        }
         if close && clean && !body_done {
-            linger_close(io).await;
+            linger_close(io, shutdown).await;
         }
         let end = if clean { "complete" } else { "aborted" };
         (bytes_in, bytes_out, end, close || !clean)
@@ -360,6 +368,8 @@ async fn serve_one(
             upstream_time: ex.upstream_time,
             end: Some(end),
             grpc_status: None,
+            timeout: ex.timeout,
+            dropped_headers: ex.dropped_headers,
         });
     }
     !close
@@ -406,6 +416,7 @@ async fn write_response(
         extras.connection = Some(ConnectionField::KeepAlive);
     }
     io.wbuf.clear();
+    io.pace.reset();
     tollgate_h1::encode_response_head(parts.status, &parts.headers, extras, &mut io.wbuf);
     if bodiless {
         return (0, flush(io).await);
@@ -447,12 +458,7 @@ async fn write_response(
                     io.wbuf.extend_from_slice(&data);
                 } else {
                     // Large piece: one vectored write with whatever is buffered, no copy.
-                    let written = tokio::time::timeout(
-                        io.send_timeout,
-                        write_pair(&mut io.stream, &io.wbuf, &data),
-                    )
-                    .await
-                    .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()));
+                    let written = io.pace.write_pair(&mut io.stream, &io.wbuf, &data).await;
                     io.wbuf.clear();
                     if written.is_err() {
                         return (sent, false);
@@ -478,30 +484,6 @@ async fn write_response(
     (sent, ok && !close_delimited)
 }
 
-/// Writes `first` then `second` with vectored writes, so a buffered head and a
-/// large body piece leave in one system call (over TLS, in one record batch).
-async fn write_pair(
-    stream: &mut InboundStream,
-    mut first: &[u8],
-    mut second: &[u8],
-) -> std::io::Result<()> {
-    while !first.is_empty() {
-        let slices = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
-        let n = stream.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        if n < first.len() {
-            first = &first[n..];
-        } else {
-            second = &second[n - first.len()..];
-            first = &[];
-        }
-    }
-    stream.write_all(second).await?;
-    stream.flush().await
-}
-
 /// Longest a closing connection keeps reading what the client still sends.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(2);
 /// Most bytes read and discarded while lingering.
@@ -510,47 +492,54 @@ const LINGER_BYTES: usize = 256 * 1024;
 /// Closes after an answer that left client bytes unread (an error, a body not
 /// taken): send FIN, then read and drop what still arrives for a moment, so the
 /// kernel does not answer it with a reset that could destroy our answer in flight.
-async fn linger_close(io: &mut ClientIo) {
+/// A shutdown ends the lingering at once: the answer was written, and a
+/// closing connection is not work in flight the drain should wait for.
+async fn linger_close(io: &mut ClientIo, shutdown: &watch::Receiver<bool>) {
     if io.stream.shutdown().await.is_err() {
         return;
     }
     let deadline = tokio::time::Instant::now() + LINGER;
-    let mut discarded = 0;
-    while discarded < LINGER_BYTES {
-        io.rbuf.clear();
-        match tokio::time::timeout_at(deadline, io.stream.read_buf(&mut io.rbuf)).await {
-            Ok(Ok(n)) if n > 0 => discarded += n,
-            _ => return,
+    let drain = async {
+        let mut discarded = 0;
+        while discarded < LINGER_BYTES {
+            io.rbuf.clear();
+            match tokio::time::timeout_at(deadline, io.stream.read_buf(&mut io.rbuf)).await {
+                Ok(Ok(n)) if n > 0 => discarded += n,
+                _ => return,
+            }
         }
+    };
+    tokio::select! {
+        () = drain => {}
+        () = super::stopping(shutdown.clone()) => {}
     }
 }
 
 /// Ends a TLS connection with close_notify, so the client can tell the
 /// end of the stream from a cut (answers delimited by the close depend on
-/// it). Plain connections are simply dropped.
-async fn close_tls(io: &mut ClientIo) {
+/// it). Plain connections are simply dropped. A client that does not take
+/// the close_notify holds the connection for `LINGER` at most, and not past
+/// the start of a shutdown.
+async fn close_tls(io: &mut ClientIo, shutdown: &watch::Receiver<bool>) {
     if io.stream.is_tls() {
-        let _ = tokio::time::timeout(LINGER, io.stream.shutdown()).await;
+        tokio::select! {
+            _ = tokio::time::timeout(LINGER, io.stream.shutdown()) => {}
+            () = super::stopping(shutdown.clone()) => {}
+        }
     }
 }
 
-/// Writes the buffer out; false when the client is gone or did not take the
-/// bytes within the send timeout (a slow reader holding resources).
+/// Writes the buffer out; false when the client is gone, did not take the
+/// bytes within the send timeout, or took them too slowly (see `pace`).
 async fn flush(io: &mut ClientIo) -> bool {
     if io.wbuf.is_empty() {
         return true;
     }
-    let stream = &mut io.stream;
-    let wbuf = &io.wbuf;
-    let write = async move {
-        stream.write_all(wbuf).await?;
-        // A no-op for TCP; over TLS it pushes out records still buffered.
-        stream.flush().await
-    };
-    let ok = matches!(
-        tokio::time::timeout(io.send_timeout, write).await,
-        Ok(Ok(()))
-    );
+    let ok = io
+        .pace
+        .write_pair(&mut io.stream, &io.wbuf, &[])
+        .await
+        .is_ok();
     io.wbuf.clear();
     ok
 }

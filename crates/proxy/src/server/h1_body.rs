@@ -23,8 +23,8 @@ pub(crate) struct ClientIo {
     pub(crate) rbuf: BytesMut,
     /// Bytes about to be written.
     pub(crate) wbuf: BytesMut,
-    /// Longest a write to the client may wait (slow readers are cut off).
-    pub(crate) send_timeout: std::time::Duration,
+    /// The bounds on writing to the client (stalls, slow readers).
+    pub(crate) pace: super::pace::Pace,
 }
 
 impl ClientIo {
@@ -50,7 +50,7 @@ impl ClientIo {
             stream.write_all(&head).await?;
             stream.flush().await
         };
-        let _ = tokio::time::timeout(self.send_timeout, write).await;
+        let _ = tokio::time::timeout(self.pace.send_timeout(), write).await;
     }
 }
 
@@ -82,6 +82,9 @@ pub struct H1RequestBody<'a> {
     done: bool,
     send_continue: bool,
     read_timeout: Duration,
+    /// A read from the client is under way: when the route's deadline
+    /// cancels it, the client was the slow side (408, not 504).
+    waiting: bool,
 }
 
 impl<'a> H1RequestBody<'a> {
@@ -101,6 +104,7 @@ impl<'a> H1RequestBody<'a> {
             done: false,
             send_continue,
             read_timeout,
+            waiting: false,
         }
     }
 
@@ -130,6 +134,12 @@ impl<'a> H1RequestBody<'a> {
     /// The client connection, for interim answers once the body was read.
     pub(crate) fn client_io(&mut self) -> &mut ClientIo {
         self.io
+    }
+
+    /// Whether a read from the client was in progress when the body was
+    /// last left (a deadline cancelled it while the client was silent).
+    pub(crate) fn waiting_on_client(&self) -> bool {
+        self.waiting
     }
 
     /// The next piece of the body; `None` at its end.
@@ -171,12 +181,14 @@ impl<'a> H1RequestBody<'a> {
             if self.io.rbuf.capacity() - self.io.rbuf.len() < 4096 {
                 self.io.rbuf.reserve(16 * 1024);
             }
+            self.waiting = true;
             let read = tokio::time::timeout(
                 self.read_timeout,
                 self.io.stream.read_buf(&mut self.io.rbuf),
             )
             .await
             .map_err(|_| ProxyError::client(ErrorKind::RequestTimeout, "request body timed out"))?;
+            self.waiting = false;
             match read {
                 Ok(0) => {
                     return Err(ProxyError::client(

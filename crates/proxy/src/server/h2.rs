@@ -14,6 +14,7 @@ use tokio::sync::{watch, Notify};
 use tollgate_net::Rewind;
 
 use super::h2_log::{LoggedBody, Pending};
+use super::h2_pace::{ConnPace, PacedBody};
 use super::ListenerCtx;
 use crate::body::RequestBody;
 use crate::forward::ClientInfo;
@@ -46,6 +47,9 @@ pub(crate) async fn serve(
         .keep_alive_timeout(ctx.limits.send_timeout);
     let listener = ctx.index;
     let hsts = ctx.hsts.clone();
+    let peer = client.peer;
+    let pace = ConnPace::new(ctx.limits.min_send_rate, ctx.limits.send_rate_window);
+    let paces = pace.clone();
     let resets = Arc::new(ResetBudget {
         cancelled: AtomicUsize::new(0),
         completed: AtomicUsize::new(0),
@@ -57,6 +61,7 @@ pub(crate) async fn serve(
         let worker = worker.clone();
         let client = client.clone();
         let hsts = hsts.clone();
+        let stream_pace = paces.as_ref().map(|p| p.track());
         let guard = CancelGuard {
             budget: budget.clone(),
             armed: true,
@@ -72,7 +77,7 @@ pub(crate) async fn serve(
             }
             guard.armed = false;
             guard.budget.completed.fetch_add(1, Ordering::Relaxed);
-            Ok::<_, Infallible>(resp)
+            Ok::<_, Infallible>(resp.map(|b| PacedBody::new(b, stream_pace)))
         })
     });
     let conn = builder.serve_connection(io, service);
@@ -86,6 +91,18 @@ pub(crate) async fn serve(
         // Dropping the connection closes it at once: a client resetting
         // streams faster than it lets them finish is attacking, not browsing.
         _ = resets.exceeded.notified() => {}
+        // So is one that reads an answer slower than the listener's bound.
+        () = slow_reader(pace.as_deref()) => {
+            tracing::info!(client = %peer, "closing HTTP/2 connection: the client read an answer below min_send_rate");
+        }
+    }
+}
+
+/// Resolves when a stream reads too slowly; never without a bound.
+async fn slow_reader(pace: Option<&ConnPace>) {
+    match pace {
+        Some(p) => p.too_slow().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -154,6 +171,7 @@ async fn handle(
             body,
             limit: u64::MAX,
             received: 0,
+            waiting: false,
         },
         upgrade: false,
         request_id: request_id.clone(),

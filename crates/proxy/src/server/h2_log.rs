@@ -129,6 +129,8 @@ impl Drop for LoggedBody {
                 .map(|i| snapshot.config.routes[i].name.as_str()),
             upstream: p.exchange.upstream_address(&p.worker),
             grpc_status: p.grpc_status,
+            timeout: p.exchange.timeout,
+            dropped_headers: p.exchange.dropped_headers,
             upstream_time: p.exchange.upstream_time,
             end: Some(end),
         });

@@ -13,6 +13,8 @@ mod h1;
 mod h1_body;
 mod h2;
 mod h2_log;
+mod h2_pace;
+mod pace;
 mod tls;
 mod worker;
 
@@ -127,6 +129,17 @@ fn same_listeners(old: &Config, new: &Config) -> bool {
             .iter()
             .zip(&new.listeners)
             .all(|(a, b)| key(old, a) == key(new, b))
+}
+
+/// Resolves once shutdown has begun (or the server is gone): for waits that
+/// are not work in flight (lingering, a close_notify, a PROXY header) and
+/// must not hold the drain up.
+pub(crate) async fn stopping(mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Turns configuration errors found while starting into one I/O error

@@ -174,7 +174,13 @@ async fn accept_loop(
             // The client named by a trusted proxy's PROXY header is the
             // client (for X-Forwarded-For, ip_hash, trust).
             let by = accepted + ctx.limits.header_read_timeout;
-            match crate::l4::accept_proxy_header(&mut stream, peer, &ctx, by).await {
+            // Waiting for the header is not a request in flight: a shutdown
+            // closes the connection rather than wait for it.
+            let header = tokio::select! {
+                h = crate::l4::accept_proxy_header(&mut stream, peer, &ctx, by) => h,
+                () = super::stopping(rx.clone()) => return,
+            };
+            match header {
                 Ok(Some(a)) => {
                     client.peer = a.source;
                     client.trusted = ctx.trusts(a.source.ip());

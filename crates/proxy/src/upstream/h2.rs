@@ -47,12 +47,20 @@ pub(crate) struct Relay {
 pub(crate) struct RelayCount {
     received: AtomicU64,
     over_limit: AtomicBool,
+    /// The last poll of the client's body found nothing yet: a deadline
+    /// now is the client's fault (408), not the upstream's.
+    waiting: AtomicBool,
 }
 
 impl RelayCount {
     /// Body bytes relayed so far.
     pub(crate) fn received(&self) -> u64 {
         self.received.load(Ordering::Relaxed)
+    }
+
+    /// Whether the relay was waiting for the client's next bytes.
+    pub(crate) fn waiting(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed)
     }
 }
 
@@ -61,7 +69,11 @@ impl Relay {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, ProxyError>>> {
-        let frame = match std::task::ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        self.count
+            .waiting
+            .store(polled.is_pending(), Ordering::Relaxed);
+        let frame = match std::task::ready!(polled) {
             None => return Poll::Ready(None),
             Some(Err(e)) => {
                 return Poll::Ready(Some(Err(ProxyError::client(
@@ -214,6 +226,7 @@ pub(crate) async fn send(
             body: incoming,
             limit,
             received,
+            ..
         } = taken
         {
             count.received.store(received, Ordering::Relaxed);

@@ -26,6 +26,10 @@ pub struct CachePolicy {
     pub lock_timeout: Duration,
     /// Purge requests, when enabled.
     pub purge: Option<Purge>,
+    /// Targeted cache-control fields (RFC 9213) this cache obeys, first
+    /// present one wins over `Cache-Control`; `[CDN-Cache-Control]` unless
+    /// configured, empty to obey `Cache-Control` only.
+    pub targeted_cache_control: Vec<HeaderName>,
 }
 
 /// The parts of a request that make its cache key, after scheme, host and path.

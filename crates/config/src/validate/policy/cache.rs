@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::Method;
+use http::{HeaderName, Method};
 use ipnet::IpNet;
 
 use super::super::{header_name, net, p, Ctx};
@@ -75,6 +75,10 @@ pub(super) fn cache(ctx: &mut Ctx<'_>, raw: &Sp<RawCache>, path: &str) -> Arc<Ca
         Duration::from_secs(5),
         parse_duration,
     );
+    let targeted_cache_control = match &r.targeted_cache_control {
+        None => vec![HeaderName::from_static("cdn-cache-control")],
+        Some(list) => ctx.each(list, &p(path, "targeted_cache_control"), header_name),
+    };
     let purge = r
         .purge
         .as_ref()
@@ -88,6 +92,7 @@ pub(super) fn cache(ctx: &mut Ctx<'_>, raw: &Sp<RawCache>, path: &str) -> Arc<Ca
         store_set_cookie,
         lock_timeout,
         purge,
+        targeted_cache_control,
     })
 }
 

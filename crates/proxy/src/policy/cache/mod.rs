@@ -399,7 +399,7 @@ fn fetched(cache: &Arc<Cache>, mut f: Fetch, resp: &mut Response<ResponseBody>) 
     if let (true, 304, Some(stale)) = (f.ours, code, &f.stale) {
         // §4.3.4: the stored answer is still good; refresh it and answer from it.
         let updated = Arc::new(stale.freshen(resp.headers(), f.request_time, now, &storing));
-        let cc = ResponseDirectives::parse(&updated.headers);
+        let cc = ResponseDirectives::parse_targeted(&updated.headers, &storing.targeted);
         if !(cc.no_store || cc.private || f.facts.no_store) {
             if let Vary::Fields(fields) = Vary::of(&updated.headers) {
                 let secondary = secondary_key(&f.client, &fields);
@@ -420,7 +420,7 @@ fn fetched(cache: &Arc<Cache>, mut f: Fetch, resp: &mut Response<ResponseBody>) 
         }
     }
     let headers = resp.headers();
-    let cc = ResponseDirectives::parse(headers);
+    let cc = ResponseDirectives::parse_targeted(headers, &storing.targeted);
     let date = freshness::date_or(headers, now);
     let lifetime = freshness::lifetime(code, &cc, headers, date, storing.heuristic);
     let policy = cache.policy();
@@ -449,8 +449,12 @@ fn fetched(cache: &Arc<Cache>, mut f: Fetch, resp: &mut Response<ResponseBody>) 
                 limit: policy.max_object_size,
                 guard: f.guard.take(),
             };
-            let inner = std::mem::replace(resp.body_mut(), ResponseBody::Empty);
-            *resp.body_mut() = ResponseBody::Tee(Box::new(TeeBody::new(inner, to)));
+            if code == 204 {
+                to.store(bytes::Bytes::new());
+            } else {
+                let inner = std::mem::replace(resp.body_mut(), ResponseBody::Empty);
+                *resp.body_mut() = ResponseBody::Tee(Box::new(TeeBody::new(inner, to)));
+            }
         }
         (Err(skip), _) => f.status.detail = Some(skip.detail()),
         (Ok(()), Vary::Any) => f.status.detail = Some(Skip::VaryAny.detail()),

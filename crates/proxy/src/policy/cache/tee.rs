@@ -99,11 +99,23 @@ impl TeeBody {
         for p in &pieces {
             body.extend_from_slice(p);
         }
-        let mut entry = to.entry.with_body(body.freeze());
+        to.store(body.freeze());
+    }
+}
+
+impl Destination {
+    /// Stores the entry with `body`. Answers without a body (204) are
+    /// stored this way at once: nobody polls a body the client is not sent,
+    /// so a tee would never see its end.
+    pub(super) fn store(self, body: Bytes) {
+        let to = self;
+        let mut entry = to.entry.with_body(body);
         // Hits are served with these without computing them each time.
-        entry
-            .headers
-            .insert(CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
+        if entry.status != http::StatusCode::NO_CONTENT {
+            entry
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
+        }
         if entry.status == http::StatusCode::OK && !entry.headers.contains_key(ACCEPT_RANGES) {
             entry
                 .headers
