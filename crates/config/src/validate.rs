@@ -1,6 +1,7 @@
 //! Raw (as written) → typed configuration. Every problem is collected with
 //! its field path and location; nothing stops at the first error.
 
+mod admin;
 mod l4;
 mod listener;
 mod log;
@@ -265,6 +266,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     let server = server(ctx, raw.server.as_ref());
     let access_log = access_log(ctx, raw.access_log.as_ref());
     let log = log::log(ctx, raw.log.as_ref());
+    let admin = admin::admin(ctx, raw.admin.as_ref());
     let named = policy::named(ctx, raw.policies.as_ref());
     let defaults = defaults(ctx, raw.defaults.as_ref(), &named);
 
@@ -358,6 +360,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         routes,
         access_log,
         log,
+        admin,
     }
 }
 
