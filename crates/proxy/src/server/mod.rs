@@ -337,6 +337,12 @@ impl RunningServer {
         crate::state::upstream_states(&self.snapshot.load(), &workers)
     }
 
+    /// The snapshot new requests use now (its configuration, router and
+    /// cache stores), for the admin API.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
     /// Every listener's name and bound address.
     pub fn addresses(&self) -> &[(String, SocketAddr)] {
         &self.addresses

@@ -1,0 +1,373 @@
+//! The admin API (`admin:`) against the real binary: every read endpoint,
+//! the bearer token, reload through the API (applied, refused, dry run),
+//! cache purge, `/upstreams` seeing a dead target, `tollgate status`.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tollgate_testkit::{
+    get, render, request, unused_addr, HttpResponse, TempDir, TollgateProcess, Upstream,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+const TOKEN: &str = "admin-s3cret-token";
+
+/// A config with the admin API on 127.0.0.1:0 behind the token in `admin.token`.
+const CONFIG: &str = r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: off}
+admin:
+  address: "{admin}"
+  token: {file: admin.token}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams:
+  - name: app
+    targets: [{address: "{a}"}, {address: "{b}"}]
+routes:
+  - {name: hello, match: {path: {exact: /hello}}, respond: {body: "${GREETING}"}}
+  - name: cached
+    match: {path: {prefix: /c/}}
+    upstream: app
+    policies: [{cache: {}}]
+  - {name: all, upstream: app}
+"#;
+
+/// A running tollgate with the admin API, its files and its upstreams.
+struct Setup {
+    dir: TempDir,
+    tg: TollgateProcess,
+    admin: SocketAddr,
+    text: String,
+    _ups: Vec<Upstream>,
+}
+
+/// Started with the admin API on `admin` (e.g. `127.0.0.1:0`).
+fn start_on(admin: &str) -> Setup {
+    let ups = vec![
+        Upstream::with_headers(&[("cache-control", "max-age=600")]),
+        Upstream::with_headers(&[("cache-control", "max-age=600")]),
+    ];
+    let text = render(
+        CONFIG,
+        &[
+            ("a", &ups[0].addr()),
+            ("b", &ups[1].addr()),
+            ("admin", &admin),
+        ],
+    );
+    let dir = TempDir::new();
+    dir.write("admin.token", format!("{TOKEN}\n"));
+    let config = dir.write("tollgate.yaml", &text);
+    let env = [("GREETING", "hunter2-from-env")];
+    let mut tg = TollgateProcess::start(BIN, &config, &env, &["web"]);
+    let admin = tg.admin_addr();
+    Setup {
+        dir,
+        tg,
+        admin,
+        text,
+        _ups: ups,
+    }
+}
+
+fn start() -> Setup {
+    start_on("127.0.0.1:0")
+}
+
+/// `method path` on the admin API with the right token.
+fn call(admin: SocketAddr, method: &str, path: &str) -> HttpResponse {
+    let auth = format!("Bearer {TOKEN}");
+    request(admin, method, path, &[("authorization", &auth)], b"")
+}
+
+fn json(r: &HttpResponse) -> Value {
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json"),
+        "{}",
+        r.text()
+    );
+    r.json()
+}
+
+#[test]
+fn read_endpoints_answer_json() {
+    let s = start();
+    assert_eq!(get(s.admin, "/healthz").status, 200);
+    let ready = get(s.admin, "/readyz");
+    assert_eq!(
+        (ready.status, json(&ready)["ready"].clone()),
+        (200, true.into())
+    );
+
+    let status = json(&call(s.admin, "GET", "/status"));
+    assert_eq!(status["pid"], s.tg.pid());
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(status["workers"], 1);
+    assert_eq!(status["routes"], 3);
+    assert_eq!(status["listeners"][0]["name"], "web");
+    assert_eq!(
+        status["listeners"][0]["address"],
+        s.tg.addr("web").to_string()
+    );
+    assert_eq!(status["config"]["hash"].as_str().unwrap().len(), 16);
+    assert_eq!(status["last_reload"], Value::Null);
+
+    let routes = json(&call(s.admin, "GET", "/routes"));
+    let names: Vec<&str> = routes["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hello", "cached", "all"]);
+    assert_eq!(routes["routes"][1]["path"]["prefix"], "/c/");
+    assert_eq!(routes["routes"][1]["target"]["upstream"], "app");
+    assert_eq!(routes["routes"][1]["policies"][0], "cache");
+
+    let ups = json(&call(s.admin, "GET", "/upstreams"));
+    let app = &ups["upstreams"][0];
+    assert_eq!(
+        (app["name"].as_str(), app["total"].as_u64()),
+        (Some("app"), Some(2))
+    );
+    assert_eq!(app["targets"][0]["healthy"], true);
+    assert_eq!(app["targets"][0]["weight"], 1);
+    assert!(app["targets"][0]["resolved"].as_array().unwrap().len() == 1);
+
+    let caches = json(&call(s.admin, "GET", "/caches"));
+    assert_eq!(caches["caches"][0]["name"], "cached");
+    assert_eq!(caches["caches"][0]["entries"], 0);
+    assert_eq!(call(s.admin, "GET", "/certificates").status, 200);
+
+    // Unknown paths are 404, known ones with another method 405 + Allow.
+    assert_eq!(call(s.admin, "GET", "/nope").status, 404);
+    let wrong = call(s.admin, "GET", "/reload");
+    assert_eq!((wrong.status, wrong.header("allow")), (405, Some("POST")));
+}
+
+#[test]
+fn config_is_shown_without_secrets() {
+    let s = start();
+    // The route really answers with the value from the environment...
+    assert_eq!(get(s.tg.addr("web"), "/hello").text(), "hunter2-from-env");
+    let r = call(s.admin, "GET", "/config");
+    let text = r.text();
+    let config = json(&r);
+    // ...but /config shows the reference, never what it expanded to.
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!text.contains(TOKEN), "{text}");
+    assert_eq!(config["routes"][0]["respond"]["body"], "${GREETING}");
+    assert_eq!(config["admin"]["token"], "<redacted>");
+    assert_eq!(config["listeners"][0]["name"], "web");
+}
+
+#[test]
+fn the_token_is_required_and_never_logged() {
+    let mut s = start();
+    for auth in [None, Some("Bearer wrong-token"), Some("Basic YWRtaW4=")] {
+        let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", *a)).collect();
+        for path in ["/status", "/config", "/upstreams"] {
+            let r = request(s.admin, "GET", path, &headers, b"");
+            assert_eq!(r.status, 401, "{path} with {auth:?}");
+            assert!(
+                r.header("www-authenticate").unwrap().starts_with("Bearer"),
+                "{path}"
+            );
+            assert!(!r.text().contains(TOKEN));
+        }
+        let r = request(s.admin, "POST", "/reload", &headers, b"");
+        assert_eq!(r.status, 401);
+    }
+    assert_eq!(call(s.admin, "GET", "/status").status, 200);
+    // A reload logs its outcome; nothing the process wrote holds the token.
+    assert_eq!(call(s.admin, "POST", "/reload").status, 200);
+    s.tg.wait_for("reload applied", Duration::from_secs(10));
+    assert!(s.tg.seen().iter().all(|l| !l.contains(TOKEN)));
+}
+
+#[test]
+fn a_non_loopback_admin_address_without_token_is_refused_at_start() {
+    let dir = TempDir::new();
+    let config = dir.write(
+        "tollgate.yaml",
+        "admin:\n  address: \"0.0.0.0:0\"\nlisteners: [{name: web, address: \"127.0.0.1:0\"}]\n\
+         routes: [{name: r, respond: {}}]\n",
+    );
+    let out = Command::new(BIN)
+        .args(["run", "-c"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tollgate.yaml:2:12: admin.address: 0.0.0.0:0 is not a loopback address"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reload_through_the_api_applies_refuses_and_dry_runs() {
+    let s = start();
+    let web = s.tg.addr("web");
+    let with_new_route = s.text.replace(
+        "routes:\n",
+        "routes:\n  - {name: fresh, match: {path: {exact: /fresh}}, respond: {body: new}}\n",
+    );
+
+    // dry_run: the change is reported, nothing applied.
+    s.dir.write("tollgate.yaml", &with_new_route);
+    let dry = call(s.admin, "POST", "/reload?dry_run=true");
+    assert_eq!(dry.status, 200, "{}", dry.text());
+    let dry = json(&dry);
+    assert_eq!(
+        (dry["applied"].clone(), dry["dry_run"].clone()),
+        (false.into(), true.into())
+    );
+    assert_eq!(dry["changes"]["routes"]["added"][0], "fresh");
+    assert_ne!(get(web, "/fresh").text(), "new");
+    assert_eq!(
+        json(&call(s.admin, "GET", "/status"))["last_reload"],
+        Value::Null
+    );
+
+    // Applied: the new route answers.
+    let applied = call(s.admin, "POST", "/reload");
+    assert_eq!(applied.status, 200, "{}", applied.text());
+    let applied = json(&applied);
+    assert_eq!(applied["applied"], true);
+    assert_eq!(applied["changes"]["routes"]["added"][0], "fresh");
+    assert_eq!(get(web, "/fresh").text(), "new");
+    let status = json(&call(s.admin, "GET", "/status"));
+    assert_eq!(status["last_reload"]["result"], "applied");
+    assert_eq!(status["routes"], 4);
+
+    // A broken file: located errors, nothing changes.
+    let broken = with_new_route.replace("upstream: app}", "upstream: nowhere}");
+    s.dir.write("tollgate.yaml", &broken);
+    let refused = call(s.admin, "POST", "/reload");
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    let refused = json(&refused);
+    assert_eq!(refused["applied"], false);
+    let e = &refused["errors"][0];
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown upstream `nowhere`"),
+        "{e}"
+    );
+    assert_eq!(e["path"], "routes[3].upstream");
+    assert!(e["line"].as_u64().unwrap() > 0, "{e}");
+    assert_eq!(get(web, "/fresh").text(), "new");
+    assert_eq!(
+        json(&call(s.admin, "GET", "/status"))["last_reload"]["result"],
+        "refused"
+    );
+    // A dry run of the broken file says the same, with 422.
+    assert_eq!(call(s.admin, "POST", "/reload?dry_run=true").status, 422);
+}
+
+#[test]
+fn cache_purge_empties_the_store() {
+    let s = start();
+    let web = s.tg.addr("web");
+    for path in ["/c/one", "/c/two", "/c/one"] {
+        assert_eq!(get(web, path).status, 200);
+    }
+    let entries =
+        |s: &Setup| json(&call(s.admin, "GET", "/caches"))["caches"][0]["entries"].clone();
+    assert_eq!(entries(&s), 2);
+    let missing = call(s.admin, "POST", "/caches/nothing/purge");
+    assert_eq!(missing.status, 404);
+    let purged = json(&call(s.admin, "POST", "/caches/cached/purge"));
+    assert_eq!(purged["purged"], 2);
+    assert_eq!(entries(&s), 0);
+}
+
+#[test]
+fn upstreams_show_a_killed_target_unhealthy_with_its_reason() {
+    let up = Upstream::echo();
+    let doomed = Upstream::echo();
+    let doomed_addr = doomed.addr();
+    let dir = TempDir::new();
+    let config = dir.write(
+        "tollgate.yaml",
+        render(
+            r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams:
+  - name: app
+    targets: [{address: "{a}"}, {address: "{b}"}]
+    health:
+      active: {type: tcp, interval: 100ms, timeout: 500ms, unhealthy: 1, healthy: 1}
+routes: [{name: all, upstream: app}]
+"#,
+            &[("a", &up.addr()), ("b", &doomed_addr)],
+        ),
+    );
+    let mut tg = TollgateProcess::start(BIN, &config, &[], &["web"]);
+    let admin = tg.admin_addr();
+    drop(doomed);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let target = loop {
+        let ups = get(admin, "/upstreams").json();
+        let t = ups["upstreams"][0]["targets"][1].clone();
+        if t["healthy"] == false {
+            break t;
+        }
+        assert!(Instant::now() < deadline, "never unhealthy: {ups}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(target["address"], doomed_addr.to_string());
+    assert_eq!(target["available"], false);
+    let reason = target["reason"].as_str().unwrap();
+    assert!(reason.starts_with("active check failed"), "{reason}");
+    let ups = get(admin, "/upstreams").json();
+    assert_eq!(ups["upstreams"][0]["available"], 1);
+    assert_eq!(ups["upstreams"][0]["targets"][0]["healthy"], true);
+}
+
+#[test]
+fn tollgate_status_prints_a_summary() {
+    // `-c` finds the admin API by the file's address, so it needs a real port.
+    let s = start_on(&unused_addr().to_string());
+    let config = s.dir.path().join("tollgate.yaml");
+    // `-c` reads the file like `run` does, so it needs the same environment.
+    let out = Command::new(BIN)
+        .args(["status", "-c"])
+        .arg(&config)
+        .env("GREETING", "x")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(&format!("(pid {})", s.tg.pid())), "{text}");
+    assert!(
+        text.contains(&format!("web http {}", s.tg.addr("web"))),
+        "{text}"
+    );
+    assert!(text.contains("routes: 3"), "{text}");
+    assert!(text.contains("app: 2/2 targets available"), "{text}");
+    assert!(text.contains("last reload: none since start"), "{text}");
+
+    // --admin with a wrong token file: the refusal is said plainly.
+    let bad = s.dir.write("bad.token", "nope");
+    let out = Command::new(BIN)
+        .args(["status", "--admin", &s.admin.to_string(), "--token-file"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refused the token (401)"));
+}
