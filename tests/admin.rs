@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tollgate_testkit::{
-    get, render, request, unused_addr, HttpResponse, TempDir, TollgateProcess, Upstream,
+    get, render, request, unused_addr, HttpResponse, TempDir, TestCa, TollgateProcess, Upstream,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
@@ -370,4 +370,38 @@ fn tollgate_status_prints_a_summary() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused the token (401)"));
+}
+
+#[test]
+fn certificates_show_names_and_expiry() {
+    let ca = TestCa::new("admin test CA");
+    let dir = TempDir::new();
+    let (cert, key) = dir.write_pair("site", &ca.server_cert(&["site.test"]));
+    let config = dir.write(
+        "tollgate.yaml",
+        render(
+            r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners:
+  - name: web
+    address: "127.0.0.1:0"
+    protocol: https
+    tls: {certificates: [{cert: "{cert}", key: "{key}"}]}
+routes: [{name: r, respond: {}}]
+"#,
+            &[("cert", &cert.display()), ("key", &key.display())],
+        ),
+    );
+    let mut tg = TollgateProcess::start(BIN, &config, &[], &["web"]);
+    let certs = get(tg.admin_addr(), "/certificates").json();
+    let c = &certs["certificates"][0];
+    assert_eq!(c["listener"], "web");
+    assert_eq!(c["default"], true);
+    assert_eq!(c["dns_names"][0], "site.test");
+    assert!(c["not_after"].as_str().unwrap().ends_with('Z'), "{c}");
+    assert!(c["expires_in_seconds"].as_i64().unwrap() > 0, "{c}");
+    // The key file is named nowhere in the answer.
+    assert!(!certs.to_string().contains("site.key"), "{certs}");
 }

@@ -201,7 +201,9 @@ impl AdminBackend for Backend {
     }
 
     fn certificates(&self) -> Value {
-        json!({ "certificates": [] })
+        self.server().map_or(json!({ "certificates": [] }), |s| {
+            views::certificates(&s.snapshot().config)
+        })
     }
 
     fn caches(&self) -> Value {

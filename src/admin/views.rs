@@ -2,7 +2,7 @@
 //! server's snapshot and upstream states. No secret is read here: routes
 //! show where they go, not fixed bodies or header values.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
 use tollgate_config::{Config, ListenerProtocol, PathMatch, RouteTarget};
@@ -124,6 +124,44 @@ pub(crate) fn caches(server: &RunningServer) -> Value {
         })
         .collect();
     json!({ "caches": stores })
+}
+
+/// `/certificates`: each HTTPS listener's certificates as the files hold
+/// them now (the TLS reload thread serves what is on disk): names and
+/// expiry. Key files are never read here.
+pub(crate) fn certificates(config: &Config) -> Value {
+    let now = SystemTime::now();
+    let mut out = Vec::new();
+    for l in &config.listeners {
+        let Some(tls) = &l.tls else { continue };
+        for (i, c) in tls.certificates.iter().enumerate() {
+            let mut entry = json!({
+                "listener": l.name,
+                "file": c.cert.path.display().to_string(),
+                "default": i == tls.default_certificate,
+            });
+            match tollgate_net::tls::leaf_certificate(&c.cert) {
+                Ok((names, not_after)) => {
+                    let mut at = String::new();
+                    if let Some(t) = not_after {
+                        tollgate_ops::format_rfc3339_millis(t, &mut at);
+                    }
+                    let left = not_after.map(|t| match t.duration_since(now) {
+                        Ok(d) => d.as_secs() as i64,
+                        Err(e) => -(e.duration().as_secs() as i64),
+                    });
+                    entry["subject"] = json!(names.subject);
+                    entry["dns_names"] = json!(names.dns);
+                    entry["ip_addresses"] = json!(names.ips);
+                    entry["not_after"] = json!((!at.is_empty()).then_some(at));
+                    entry["expires_in_seconds"] = json!(left);
+                }
+                Err(e) => entry["error"] = json!(e),
+            }
+            out.push(entry);
+        }
+    }
+    json!({ "certificates": out })
 }
 
 /// The listeners as `/status` shows them.
