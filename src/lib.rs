@@ -68,10 +68,12 @@ pub fn run(path: &Path) -> ExitCode {
     for ((name, addr), scheme) in server.addresses().iter().zip(schemes) {
         eprintln!("tollgate: listener {name} on {scheme}://{addr}");
     }
+    backend.attach(server);
+    // Said once the server is attached, so a caller that waits for this
+    // line finds `/readyz` ready.
     if let Some(a) = &admin {
         eprintln!("tollgate: admin API on http://{}", a.address());
     }
-    backend.attach(server);
     while signals.wait() == Wakeup::Reload {
         // The same path as the admin API's `POST /reload`; it logs the outcome.
         backend.reload_file(false);

@@ -158,7 +158,11 @@ fn render(status: &Value, upstreams: &Value) -> String {
             s(&u["total"])
         );
         for t in u["targets"].as_array().into_iter().flatten() {
-            let state = if t["available"] == true { "up" } else { "DOWN" };
+            let state = match (t["available"] == true, t["drained"] == true) {
+                (_, true) => "DRAINED",
+                (true, false) => "up",
+                (false, false) => "DOWN",
+            };
             let reason = t["reason"]
                 .as_str()
                 .map_or(String::new(), |r| format!(" ({r})"));

@@ -405,3 +405,53 @@ routes: [{name: r, respond: {}}]
     // The key file is named nowhere in the answer.
     assert!(!certs.to_string().contains("site.key"), "{certs}");
 }
+
+#[test]
+fn a_drained_target_takes_no_new_requests_across_a_reload_until_enabled() {
+    let s = start();
+    let web = s.tg.addr("web");
+    let (a, b) = (&s._ups[0], &s._ups[1]);
+    let target_b = b.addr().to_string();
+    let drain = format!("/upstreams/app/targets/{target_b}/drain");
+    let r = call(s.admin, "POST", &drain);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let unknown = call(s.admin, "POST", "/upstreams/app/targets/10.9.9.9:1/drain");
+    assert_eq!(unknown.status, 404);
+
+    let send = |n: usize| {
+        for _ in 0..n {
+            assert_eq!(get(web, "/any").status, 200);
+        }
+    };
+    let (a0, b0) = (a.request_count(), b.request_count());
+    send(10);
+    assert_eq!(b.request_count(), b0, "a drained target got a request");
+    assert_eq!(a.request_count(), a0 + 10);
+    let ups = json(&call(s.admin, "GET", "/upstreams"));
+    assert_eq!(ups["upstreams"][0]["targets"][1]["drained"], true);
+    assert_eq!(ups["drained"][0]["target"], target_b);
+
+    // A reload that changes the upstream keeps the drain.
+    s.dir.write(
+        "tollgate.yaml",
+        s.text
+            .replace("  - name: app\n", "  - name: app\n    balance: random\n"),
+    );
+    let reloaded = call(s.admin, "POST", "/reload");
+    assert_eq!(reloaded.status, 200, "{}", reloaded.text());
+    assert_eq!(json(&reloaded)["changes"]["upstreams"]["changed"][0], "app");
+    send(10);
+    assert_eq!(
+        b.request_count(),
+        b0,
+        "the drain did not survive the reload"
+    );
+
+    // Enabled again, it takes its share.
+    let enable = format!("/upstreams/app/targets/{target_b}/enable");
+    assert_eq!(call(s.admin, "POST", &enable).status, 200);
+    send(20);
+    assert!(b.request_count() > b0, "an enabled target got nothing");
+    let ups = json(&call(s.admin, "GET", "/upstreams"));
+    assert_eq!(ups["upstreams"][0]["targets"][1]["drained"], false);
+}

@@ -238,6 +238,31 @@ impl AdminBackend for Backend {
             json!({ "cache": name, "purged": purged, "entries_before": before, "entries": cache.len() }),
         )
     }
+
+    fn drain(&self, upstream: &str, address: &str, drained: bool) -> Reply {
+        self.drain_target(upstream, address, drained)
+    }
+}
+
+impl Backend {
+    /// `POST /upstreams/{name}/targets/{address}/drain|enable`.
+    fn drain_target(&self, upstream: &str, address: &str, drained: bool) -> Reply {
+        let Some(server) = self.server() else {
+            return Reply::error(503, "tollgate is starting or draining");
+        };
+        match server.set_drained(upstream, address, drained) {
+            Ok(()) => {
+                let action = if drained { "drained" } else { "enabled" };
+                tracing::info!(
+                    upstream,
+                    target = address,
+                    "target {action} through the admin API"
+                );
+                Reply::ok(json!({ "upstream": upstream, "target": address, "drained": drained }))
+            }
+            Err(e) => Reply::error(404, e),
+        }
+    }
 }
 
 /// The routes whose policy chain uses the cache store `cache`.

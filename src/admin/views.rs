@@ -45,6 +45,7 @@ pub(crate) fn routes(config: &Config) -> Value {
 /// `/upstreams`: every upstream with its targets' health and load.
 pub(crate) fn upstreams(server: &RunningServer) -> Value {
     let snapshot = server.snapshot();
+    let drained = server.drained_targets();
     let upstreams: Vec<Value> = server
         .upstream_states()
         .iter()
@@ -55,7 +56,12 @@ pub(crate) fn upstreams(server: &RunningServer) -> Value {
                 .targets
                 .iter()
                 .enumerate()
-                .map(|(i, t)| target(t, weight(i)))
+                .map(|(i, t)| {
+                    let mut v = target(t, weight(i));
+                    v["drained"] =
+                        json!(drained.iter().any(|(n, a)| *n == u.name && *a == t.address));
+                    v
+                })
                 .collect();
             json!({
                 "name": u.name,
@@ -67,7 +73,11 @@ pub(crate) fn upstreams(server: &RunningServer) -> Value {
             })
         })
         .collect();
-    json!({ "upstreams": upstreams })
+    let drained: Vec<Value> = drained
+        .iter()
+        .map(|(u, t)| json!({ "upstream": u, "target": t }))
+        .collect();
+    json!({ "upstreams": upstreams, "drained": drained })
 }
 
 /// One target: health and why, ejection, load, latency, addresses.

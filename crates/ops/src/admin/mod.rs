@@ -76,4 +76,7 @@ pub trait AdminBackend: Send + Sync + 'static {
     fn reload(&self, dry_run: bool) -> Reply;
     /// Removes entries from the cache store called `name`.
     fn purge(&self, name: &str, what: Purge) -> Reply;
+    /// Drains (`true`) or enables again one target of an upstream
+    /// (`POST /upstreams/{name}/targets/{address}/drain|enable`).
+    fn drain(&self, upstream: &str, address: &str, drained: bool) -> Reply;
 }

@@ -70,6 +70,11 @@ pub(crate) async fn answer<B>(shared: &Arc<Shared>, req: Request<B>) -> Response
                 Err(reply) => reply,
             }
         }
+        (["upstreams", name, "targets", address, action @ ("drain" | "enable")], &Method::POST) => {
+            let (name, address) = (percent_decode(name), percent_decode(address));
+            let drained = *action == "drain";
+            blocking(shared, move |b| b.drain(&name, &address, drained)).await
+        }
         _ => return not_routed(&segments, &method),
     };
     respond(reply)
@@ -92,7 +97,9 @@ fn not_routed(segments: &[&str], method: &Method) -> Response<Full<Bytes>> {
     let allow = match segments {
         ["healthz" | "readyz" | "status" | "config" | "routes" | "upstreams" | "certificates"
         | "caches"] => "GET",
-        ["reload"] | ["caches", _, "purge"] => "POST",
+        ["reload"]
+        | ["caches", _, "purge"]
+        | ["upstreams", _, "targets", _, "drain" | "enable"] => "POST",
         _ => return respond(Reply::error(404, "no such admin endpoint")),
     };
     let mut res = respond(Reply::error(
