@@ -455,3 +455,27 @@ fn a_drained_target_takes_no_new_requests_across_a_reload_until_enabled() {
     let ups = json(&call(s.admin, "GET", "/upstreams"));
     assert_eq!(ups["upstreams"][0]["targets"][1]["drained"], false);
 }
+
+#[test]
+fn the_openapi_file_documents_every_endpoint() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/admin-api.yaml"))
+        .unwrap();
+    let spec: Value = serde_saphyr::from_str(&doc).unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    for path in [
+        "/healthz",
+        "/readyz",
+        "/status",
+        "/config",
+        "/routes",
+        "/upstreams",
+        "/upstreams/{name}/targets/{address}/drain",
+        "/upstreams/{name}/targets/{address}/enable",
+        "/certificates",
+        "/caches",
+        "/caches/{name}/purge",
+        "/reload",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} is not documented");
+    }
+}
