@@ -478,4 +478,88 @@ fn the_openapi_file_documents_every_endpoint() {
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is not documented");
     }
+    assert!(spec["paths"]["/config"]["put"].is_object());
+}
+
+#[test]
+fn put_config_validates_applies_and_optionally_writes_the_file() {
+    let s = start();
+    let web = s.tg.addr("web");
+    let path = s.dir.path().join("tollgate.yaml");
+    let auth = format!("Bearer {TOKEN}");
+    let put = |query: &str, body: &str| {
+        request(
+            s.admin,
+            "PUT",
+            &format!("/config{query}"),
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/yaml"),
+            ],
+            body.as_bytes(),
+        )
+    };
+    let with_route = |name: &str, body: &str| {
+        s.text.replace(
+            "routes:\n",
+            &format!("routes:\n  - {{name: {name}, match: {{path: {{exact: /{name}}}}}, respond: {{body: {body}}}}}\n"),
+        )
+    };
+
+    // Invalid YAML: located errors, nothing changes.
+    let broken = s.text.replace("upstream: app}", "upstream: nowhere}");
+    let r = put("", &broken);
+    assert_eq!(r.status, 422, "{}", r.text());
+    let e = &json(&r)["errors"][0];
+    assert!(
+        e["text"].as_str().unwrap().contains("tollgate.yaml:"),
+        "{e}"
+    );
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown upstream `nowhere`"),
+        "{e}"
+    );
+    assert_eq!(get(web, "/hello").text(), "hunter2-from-env");
+
+    // Dry run: valid, reported, not applied.
+    let r = put("?dry_run=true", &with_route("dry", "d"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(json(&r)["changes"]["routes"]["added"][0], "dry");
+    assert_ne!(get(web, "/dry").text(), "d");
+
+    // Applied without writing: serves at once, the file stays as it was,
+    // /config shows what is applied.
+    let r = put("", &with_route("one", "first"));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(json(&r)["applied"], true);
+    assert_eq!(get(web, "/one").text(), "first");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), s.text);
+    let config = json(&call(s.admin, "GET", "/config"));
+    assert_eq!(config["routes"][0]["name"], "one");
+
+    // Applied and written: the file is replaced, the previous one kept.
+    let two = with_route("two", "second");
+    let r = put("?write=true", &two);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(json(&r)["written"], true);
+    assert_eq!(get(web, "/two").text(), "second");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), two);
+    assert_eq!(
+        std::fs::read_to_string(s.dir.path().join("tollgate.yaml.prev")).unwrap(),
+        s.text
+    );
+    let wrong = request(
+        s.admin,
+        "DELETE",
+        "/config",
+        &[("authorization", &auth)],
+        b"",
+    );
+    assert_eq!(
+        (wrong.status, wrong.header("allow")),
+        (405, Some("GET, PUT"))
+    );
 }

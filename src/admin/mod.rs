@@ -32,20 +32,26 @@ pub(crate) struct Backend {
     file: Mutex<FileState>,
     /// Settings read at start only, to say when a reload changes them.
     start_only: reload::StartOnly,
+    /// Held while a configuration is validated and applied.
+    applying: Mutex<()>,
 }
 
-/// What `/status` says about the configuration file.
+/// What `/status` and `/config` say about the configuration.
 #[derive(Debug, Default)]
 struct FileState {
+    /// Hash of the text applied last.
     hash: Option<String>,
     last_reload: Option<Value>,
+    /// The text applied last (at start, by a reload, or by `PUT /config`).
+    text: Option<String>,
 }
 
 impl Backend {
     /// A backend for the configuration file at `path`, loaded as
     /// `config`, before the server starts.
     pub(crate) fn new(path: &Path, config: &Config) -> Self {
-        let hash = std::fs::read(path).ok().map(|b| reload::hash_hex(&b));
+        let text = std::fs::read_to_string(path).ok();
+        let hash = text.as_ref().map(|t| reload::hash_hex(t.as_bytes()));
         Self {
             path: path.to_path_buf(),
             started: Instant::now(),
@@ -55,7 +61,9 @@ impl Backend {
             file: Mutex::new(FileState {
                 hash,
                 last_reload: None,
+                text,
             }),
+            applying: Mutex::new(()),
             start_only: reload::StartOnly {
                 log: config.log.clone(),
                 admin: config.admin.clone(),
@@ -101,26 +109,22 @@ impl Backend {
     /// Reads the file again and applies it (SIGHUP, `POST /reload`), or
     /// only checks it (`dry_run`); logs and remembers the outcome.
     pub(crate) fn reload_file(&self, dry_run: bool) -> Reply {
+        self.apply(reload::read_file(&self.path), dry_run, false)
+    }
+
+    /// Validates `text` as the configuration file and, unless `dry_run`,
+    /// applies it; with `write`, an applied text replaces the file
+    /// (keeping `FILE.prev`). One at a time: SIGHUP and admin calls queue.
+    fn apply(&self, text: Result<String, String>, dry_run: bool, write: bool) -> Reply {
         let Some(server) = self.server() else {
             return Reply::error(503, "tollgate is starting or draining");
         };
-        let outcome = reload::reload(&server, &self.path, &self.start_only, dry_run);
-        let file = self.path.display();
-        let changes = outcome.changes.to_string();
-        let errors: Vec<String> = outcome
-            .errors
-            .iter()
-            .map(|e| {
-                e["text"]
-                    .as_str()
-                    .or(e["message"].as_str())
-                    .unwrap_or("")
-                    .to_string()
-            })
-            .collect();
+        let _one_at_a_time = self.applying.lock().unwrap_or_else(|p| p.into_inner());
+        let applied_text = text.clone().ok();
+        let outcome = reload::reload(&server, &self.path, text, &self.start_only, dry_run);
         let mut at = String::new();
         tollgate_ops::format_rfc3339_millis(SystemTime::now(), &mut at);
-        let body = json!({
+        let mut body = json!({
             "applied": outcome.applied,
             "dry_run": dry_run,
             "changes": outcome.changes,
@@ -134,6 +138,24 @@ impl Backend {
             let status = if outcome.errors.is_empty() { 200 } else { 422 };
             return Reply { status, body };
         }
+        if outcome.applied && write {
+            let written = applied_text
+                .as_deref()
+                .map(|t| reload::write_atomically(&self.path, t));
+            body["written"] = json!(matches!(written, Some(Ok(()))));
+            if let Some(Err(e)) = written {
+                body["write_error"] = json!(e.to_string());
+            }
+        }
+        self.remember(&outcome, &at, applied_text);
+        let status = if outcome.applied { 200 } else { 422 };
+        Reply { status, body }
+    }
+
+    /// Logs a reload's outcome and keeps it for `/status` (and the applied
+    /// text for `/config`).
+    fn remember(&self, outcome: &reload::Outcome, at: &str, text: Option<String>) {
+        let file = self.path.display();
         let mut state = self.file.lock().unwrap_or_else(|p| p.into_inner());
         state.last_reload = Some(json!({
             "at": at,
@@ -142,15 +164,20 @@ impl Backend {
         }));
         if outcome.applied {
             state.hash = outcome.hash.clone();
+            state.text = text;
+            let changes = outcome.changes.to_string();
             tracing::info!(%file, changes = changes.as_str(), "reload applied");
             for part in &outcome.next_start {
                 tracing::warn!(%file, "{part} settings changed; they apply at the next start");
             }
-            Reply::ok(body)
         } else {
+            let errors: Vec<&str> = outcome
+                .errors
+                .iter()
+                .map(|e| e["text"].as_str().or(e["message"].as_str()).unwrap_or(""))
+                .collect();
             let reason = outcome.reason.as_deref().unwrap_or("");
             tracing::warn!(%file, reason, errors = errors.join("; ").as_str(), "reload refused");
-            Reply { status: 422, body }
         }
     }
 }
@@ -182,11 +209,15 @@ impl AdminBackend for Backend {
     }
 
     fn config(&self) -> Value {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(t) => t,
-            Err(e) => return json!({ "error": format!("cannot read the file: {e}") }),
-        };
-        redact::config_json(&text).unwrap_or_else(|e| json!({ "error": e }))
+        let state = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        match &state.text {
+            Some(text) => redact::config_json(text).unwrap_or_else(|e| json!({ "error": e })),
+            None => json!({ "error": "the configuration file could not be read" }),
+        }
+    }
+
+    fn put_config(&self, text: String, dry_run: bool, write: bool) -> Reply {
+        self.apply(Ok(text), dry_run, write)
     }
 
     fn routes(&self) -> Value {

@@ -48,16 +48,18 @@ impl StartOnly {
     }
 }
 
-/// Reads `path` and, unless `dry_run`, applies it to `server`. A file
-/// with errors, or one the server refuses (a changed listener), changes
-/// nothing.
+/// Validates `text` (the file at `path` as read now, or a new one handed
+/// over by `PUT /config`) and, unless `dry_run`, applies it to `server`.
+/// Text with errors, or a configuration the server refuses (a changed
+/// listener), changes nothing.
 pub(crate) fn reload(
     server: &RunningServer,
     path: &Path,
+    text: Result<String, String>,
     start: &StartOnly,
     dry_run: bool,
 ) -> Outcome {
-    let hash = std::fs::read(path).ok().map(|b| hash_hex(&b));
+    let hash = text.as_ref().ok().map(|t| hash_hex(t.as_bytes()));
     let refused = |reason: String, errors: Vec<Value>, changes: Value| Outcome {
         applied: false,
         changes,
@@ -66,7 +68,14 @@ pub(crate) fn reload(
         hash: hash.clone(),
         next_start: Vec::new(),
     };
-    let config = match load_checked(path) {
+    let config = match text.map_err(|e| {
+        let e = ConfigError::new(path.display().to_string(), None, "", e);
+        ConfigErrors::single(e)
+    }) {
+        Ok(t) => load_checked(&t, path),
+        Err(e) => Err(e),
+    };
+    let config = match config {
         Ok(c) => c,
         Err(errors) => {
             let list = errors.0.iter().map(error_json).collect();
@@ -99,10 +108,15 @@ pub(crate) fn reload(
     }
 }
 
-/// Loads `path` and reads the files it names (certificates, keys), as
-/// `tollgate validate` does.
-pub(crate) fn load_checked(path: &Path) -> Result<Config, ConfigErrors> {
-    tollgate_config::load(path).and_then(|c| {
+/// The file at `path` as text, or why it cannot be read.
+pub(crate) fn read_file(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("cannot read file: {e}"))
+}
+
+/// Validates `text` as the file at `path` and reads the files it names
+/// (certificates, keys), as `tollgate validate` does.
+fn load_checked(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+    tollgate_config::load_text(text, path).and_then(|c| {
         let errors = tollgate_proxy::check_files(&c);
         if errors.is_empty() {
             Ok(c)
@@ -110,6 +124,21 @@ pub(crate) fn load_checked(path: &Path) -> Result<Config, ConfigErrors> {
             Err(ConfigErrors(errors))
         }
     })
+}
+
+/// Writes `text` to `path` atomically (a temporary file beside it, then a
+/// rename), keeping the previous contents as `PATH.prev`.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tollgate-new"));
+    std::fs::write(&tmp, text)?;
+    if path.exists() {
+        std::fs::copy(path, path.with_file_name(format!("{name}.prev")))?;
+    }
+    std::fs::rename(&tmp, path)
 }
 
 /// One located error as JSON: the parts and the line `validate` prints.

@@ -52,8 +52,8 @@ pub enum Purge {
 
 /// What the admin API reads from and acts on: implemented by the binary
 /// over the running server. The read methods are called on the admin
-/// thread and must not block for long; `reload` and `purge` run on the
-/// admin runtime's blocking pool.
+/// thread and must not block for long; the actions (`reload`,
+/// `put_config`, `purge`, `drain`) run on the admin runtime's blocking pool.
 pub trait AdminBackend: Send + Sync + 'static {
     /// Whether the listeners are bound, the snapshot built, and the process
     /// not draining (`/readyz`).
@@ -61,7 +61,7 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// Version, uptime, pid, configuration file and hash, last reload,
     /// workers, listeners (`/status`).
     fn status(&self) -> Value;
-    /// The effective configuration with every secret redacted (`/config`).
+    /// The configuration applied last, with every secret redacted (`/config`).
     fn config(&self) -> Value;
     /// Every route (`/routes`).
     fn routes(&self) -> Value;
@@ -74,6 +74,10 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// Reads the configuration file again and applies it (`POST /reload`),
     /// or only validates it and says what would change (`dry_run`).
     fn reload(&self, dry_run: bool) -> Reply;
+    /// Validates a new configuration (YAML text) and, unless `dry_run`,
+    /// applies it; with `write`, it then replaces the configuration file
+    /// (`PUT /config`).
+    fn put_config(&self, text: String, dry_run: bool, write: bool) -> Reply;
     /// Removes entries from the cache store called `name`.
     fn purge(&self, name: &str, what: Purge) -> Reply;
     /// Drains (`true`) or enables again one target of an upstream

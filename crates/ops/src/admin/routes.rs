@@ -8,7 +8,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
 use serde_json::json;
 
 use super::auth::authorized;
@@ -20,8 +21,11 @@ pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn AdminBackend>,
 }
 
+/// The largest configuration `PUT /config` accepts.
+const MAX_CONFIG_BYTES: usize = 4 << 20;
+
 /// The answer to one admin request.
-pub(crate) async fn answer<B>(shared: &Arc<Shared>, req: Request<B>) -> Response<Full<Bytes>> {
+pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
@@ -47,6 +51,14 @@ pub(crate) async fn answer<B>(shared: &Arc<Shared>, req: Request<B>) -> Response
         }
         (["status"], &Method::GET) => Reply::ok(backend.status()),
         (["config"], &Method::GET) => Reply::ok(backend.config()),
+        (["config"], &Method::PUT) => {
+            let flag = |name| param(&query, name).is_some_and(|v| v == "true" || v == "1");
+            let (dry_run, write) = (flag("dry_run"), flag("write"));
+            match read_text(req.into_body()).await {
+                Ok(text) => blocking(shared, move |b| b.put_config(text, dry_run, write)).await,
+                Err(reply) => reply,
+            }
+        }
         (["routes"], &Method::GET) => Reply::ok(backend.routes()),
         (["upstreams"], &Method::GET) => Reply::ok(backend.upstreams()),
         (["certificates"], &Method::GET) => Reply::ok(backend.certificates()),
@@ -92,11 +104,28 @@ async fn blocking(
         .unwrap_or_else(|_| Reply::error(500, "the action failed"))
 }
 
+/// A request body as UTF-8 text, at most [`MAX_CONFIG_BYTES`].
+async fn read_text(body: Incoming) -> Result<String, Reply> {
+    let collected = Limited::new(body, MAX_CONFIG_BYTES)
+        .collect()
+        .await
+        .map_err(|_| {
+            Reply::error(
+                413,
+                format!("the body is over {MAX_CONFIG_BYTES} bytes or was cut short"),
+            )
+        })?;
+    String::from_utf8(collected.to_bytes().to_vec())
+        .map_err(|_| Reply::error(400, "the body is not UTF-8 text"))
+}
+
 /// 405 with `Allow` for a known path asked with the wrong method, else 404.
 fn not_routed(segments: &[&str], method: &Method) -> Response<Full<Bytes>> {
     let allow = match segments {
-        ["healthz" | "readyz" | "status" | "config" | "routes" | "upstreams" | "certificates"
-        | "caches"] => "GET",
+        ["config"] => "GET, PUT",
+        ["healthz" | "readyz" | "status" | "routes" | "upstreams" | "certificates" | "caches"] => {
+            "GET"
+        }
         ["reload"]
         | ["caches", _, "purge"]
         | ["upstreams", _, "targets", _, "drain" | "enable"] => "POST",
