@@ -78,6 +78,7 @@ pub fn run(path: &Path) -> ExitCode {
         // The same path as the admin API's `POST /reload`; it logs the outcome.
         backend.reload_file(false);
     }
+    backend.mark_draining();
     eprintln!("tollgate: shutting down, draining in-flight requests");
     // `/readyz` says 503 while the workers drain; the admin listener
     // closes once they are done.

@@ -563,3 +563,43 @@ fn put_config_validates_applies_and_optionally_writes_the_file() {
         (405, Some("GET, PUT"))
     );
 }
+
+#[test]
+fn readyz_says_503_while_draining() {
+    let slow = Upstream::slow(Duration::from_secs(3));
+    let dir = TempDir::new();
+    let config = dir.write(
+        "tollgate.yaml",
+        render(
+            r#"
+server: {workers: 1, shutdown_timeout: 10s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams: [{name: app, targets: [{address: "{a}"}]}]
+routes: [{name: all, upstream: app}]
+"#,
+            &[("a", &slow.addr())],
+        ),
+    );
+    let mut tg = TollgateProcess::start(BIN, &config, &[], &["web"]);
+    let admin = tg.admin_addr();
+    assert_eq!(get(admin, "/readyz").status, 200);
+    let web = tg.addr("web");
+    let in_flight = std::thread::spawn(move || get(web, "/slow").status);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while slow.request_count() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the upstream"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tg.signal("TERM");
+    tg.wait_for("shutting down", Duration::from_secs(10));
+    let r = get(admin, "/readyz");
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert_eq!(r.json()["ready"], false);
+    // The request in flight still finishes.
+    assert_eq!(in_flight.join().unwrap(), 200);
+}

@@ -76,6 +76,11 @@ impl Backend {
         *self.server.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(server));
     }
 
+    /// Draining starts: `/readyz` answers 503 from now on.
+    pub(crate) fn mark_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
     /// Draining starts: `/readyz` answers 503 and the server is handed
     /// back for its shutdown (after admin calls in progress let go of it,
     /// waited for up to 10 s).
