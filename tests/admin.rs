@@ -1,96 +1,19 @@
-//! The admin API (`admin:`) against the real binary: every read endpoint,
-//! the bearer token, reload through the API (applied, refused, dry run),
-//! cache purge, `/upstreams` seeing a dead target, `tollgate status`.
+//! The admin API (`admin:`) against the real binary: the read endpoints,
+//! the bearer token, `/readyz` while draining, a dead target in
+//! `/upstreams`, `tollgate status`, and the OpenAPI file. Actions (reload,
+//! `PUT /config`, drains, purges) are in `admin_actions.rs`.
 
-use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tollgate_testkit::{
-    get, render, request, unused_addr, HttpResponse, TempDir, TestCa, TollgateProcess, Upstream,
+    get, render, request, unused_addr, TempDir, TestCa, TollgateProcess, Upstream,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
-const TOKEN: &str = "admin-s3cret-token";
-
-/// A config with the admin API on 127.0.0.1:0 behind the token in `admin.token`.
-const CONFIG: &str = r#"
-server: {workers: 1, shutdown_timeout: 5s}
-access_log: {output: off}
-admin:
-  address: "{admin}"
-  token: {file: admin.token}
-listeners: [{name: web, address: "127.0.0.1:0"}]
-upstreams:
-  - name: app
-    targets: [{address: "{a}"}, {address: "{b}"}]
-routes:
-  - {name: hello, match: {path: {exact: /hello}}, respond: {body: "${GREETING}"}}
-  - name: cached
-    match: {path: {prefix: /c/}}
-    upstream: app
-    policies: [{cache: {}}]
-  - {name: all, upstream: app}
-"#;
-
-/// A running tollgate with the admin API, its files and its upstreams.
-struct Setup {
-    dir: TempDir,
-    tg: TollgateProcess,
-    admin: SocketAddr,
-    text: String,
-    _ups: Vec<Upstream>,
-}
-
-/// Started with the admin API on `admin` (e.g. `127.0.0.1:0`).
-fn start_on(admin: &str) -> Setup {
-    let ups = vec![
-        Upstream::with_headers(&[("cache-control", "max-age=600")]),
-        Upstream::with_headers(&[("cache-control", "max-age=600")]),
-    ];
-    let text = render(
-        CONFIG,
-        &[
-            ("a", &ups[0].addr()),
-            ("b", &ups[1].addr()),
-            ("admin", &admin),
-        ],
-    );
-    let dir = TempDir::new();
-    dir.write("admin.token", format!("{TOKEN}\n"));
-    let config = dir.write("tollgate.yaml", &text);
-    let env = [("GREETING", "hunter2-from-env")];
-    let mut tg = TollgateProcess::start(BIN, &config, &env, &["web"]);
-    let admin = tg.admin_addr();
-    Setup {
-        dir,
-        tg,
-        admin,
-        text,
-        _ups: ups,
-    }
-}
-
-fn start() -> Setup {
-    start_on("127.0.0.1:0")
-}
-
-/// `method path` on the admin API with the right token.
-fn call(admin: SocketAddr, method: &str, path: &str) -> HttpResponse {
-    let auth = format!("Bearer {TOKEN}");
-    request(admin, method, path, &[("authorization", &auth)], b"")
-}
-
-fn json(r: &HttpResponse) -> Value {
-    assert_eq!(
-        r.header("content-type"),
-        Some("application/json"),
-        "{}",
-        r.text()
-    );
-    r.json()
-}
+#[path = "support/admin.rs"]
+mod support;
+use support::*;
 
 #[test]
 fn read_endpoints_answer_json() {
@@ -207,85 +130,6 @@ fn a_non_loopback_admin_address_without_token_is_refused_at_start() {
         err.contains("tollgate.yaml:2:12: admin.address: 0.0.0.0:0 is not a loopback address"),
         "{err}"
     );
-}
-
-#[test]
-fn reload_through_the_api_applies_refuses_and_dry_runs() {
-    let s = start();
-    let web = s.tg.addr("web");
-    let with_new_route = s.text.replace(
-        "routes:\n",
-        "routes:\n  - {name: fresh, match: {path: {exact: /fresh}}, respond: {body: new}}\n",
-    );
-
-    // dry_run: the change is reported, nothing applied.
-    s.dir.write("tollgate.yaml", &with_new_route);
-    let dry = call(s.admin, "POST", "/reload?dry_run=true");
-    assert_eq!(dry.status, 200, "{}", dry.text());
-    let dry = json(&dry);
-    assert_eq!(
-        (dry["applied"].clone(), dry["dry_run"].clone()),
-        (false.into(), true.into())
-    );
-    assert_eq!(dry["changes"]["routes"]["added"][0], "fresh");
-    assert_ne!(get(web, "/fresh").text(), "new");
-    assert_eq!(
-        json(&call(s.admin, "GET", "/status"))["last_reload"],
-        Value::Null
-    );
-
-    // Applied: the new route answers.
-    let applied = call(s.admin, "POST", "/reload");
-    assert_eq!(applied.status, 200, "{}", applied.text());
-    let applied = json(&applied);
-    assert_eq!(applied["applied"], true);
-    assert_eq!(applied["changes"]["routes"]["added"][0], "fresh");
-    assert_eq!(get(web, "/fresh").text(), "new");
-    let status = json(&call(s.admin, "GET", "/status"));
-    assert_eq!(status["last_reload"]["result"], "applied");
-    assert_eq!(status["routes"], 4);
-
-    // A broken file: located errors, nothing changes.
-    let broken = with_new_route.replace("upstream: app}", "upstream: nowhere}");
-    s.dir.write("tollgate.yaml", &broken);
-    let refused = call(s.admin, "POST", "/reload");
-    assert_eq!(refused.status, 422, "{}", refused.text());
-    let refused = json(&refused);
-    assert_eq!(refused["applied"], false);
-    let e = &refused["errors"][0];
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown upstream `nowhere`"),
-        "{e}"
-    );
-    assert_eq!(e["path"], "routes[3].upstream");
-    assert!(e["line"].as_u64().unwrap() > 0, "{e}");
-    assert_eq!(get(web, "/fresh").text(), "new");
-    assert_eq!(
-        json(&call(s.admin, "GET", "/status"))["last_reload"]["result"],
-        "refused"
-    );
-    // A dry run of the broken file says the same, with 422.
-    assert_eq!(call(s.admin, "POST", "/reload?dry_run=true").status, 422);
-}
-
-#[test]
-fn cache_purge_empties_the_store() {
-    let s = start();
-    let web = s.tg.addr("web");
-    for path in ["/c/one", "/c/two", "/c/one"] {
-        assert_eq!(get(web, path).status, 200);
-    }
-    let entries =
-        |s: &Setup| json(&call(s.admin, "GET", "/caches"))["caches"][0]["entries"].clone();
-    assert_eq!(entries(&s), 2);
-    let missing = call(s.admin, "POST", "/caches/nothing/purge");
-    assert_eq!(missing.status, 404);
-    let purged = json(&call(s.admin, "POST", "/caches/cached/purge"));
-    assert_eq!(purged["purged"], 2);
-    assert_eq!(entries(&s), 0);
 }
 
 #[test]
@@ -407,56 +251,6 @@ routes: [{name: r, respond: {}}]
 }
 
 #[test]
-fn a_drained_target_takes_no_new_requests_across_a_reload_until_enabled() {
-    let s = start();
-    let web = s.tg.addr("web");
-    let (a, b) = (&s._ups[0], &s._ups[1]);
-    let target_b = b.addr().to_string();
-    let drain = format!("/upstreams/app/targets/{target_b}/drain");
-    let r = call(s.admin, "POST", &drain);
-    assert_eq!(r.status, 200, "{}", r.text());
-    let unknown = call(s.admin, "POST", "/upstreams/app/targets/10.9.9.9:1/drain");
-    assert_eq!(unknown.status, 404);
-
-    let send = |n: usize| {
-        for _ in 0..n {
-            assert_eq!(get(web, "/any").status, 200);
-        }
-    };
-    let (a0, b0) = (a.request_count(), b.request_count());
-    send(10);
-    assert_eq!(b.request_count(), b0, "a drained target got a request");
-    assert_eq!(a.request_count(), a0 + 10);
-    let ups = json(&call(s.admin, "GET", "/upstreams"));
-    assert_eq!(ups["upstreams"][0]["targets"][1]["drained"], true);
-    assert_eq!(ups["drained"][0]["target"], target_b);
-
-    // A reload that changes the upstream keeps the drain.
-    s.dir.write(
-        "tollgate.yaml",
-        s.text
-            .replace("  - name: app\n", "  - name: app\n    balance: random\n"),
-    );
-    let reloaded = call(s.admin, "POST", "/reload");
-    assert_eq!(reloaded.status, 200, "{}", reloaded.text());
-    assert_eq!(json(&reloaded)["changes"]["upstreams"]["changed"][0], "app");
-    send(10);
-    assert_eq!(
-        b.request_count(),
-        b0,
-        "the drain did not survive the reload"
-    );
-
-    // Enabled again, it takes its share.
-    let enable = format!("/upstreams/app/targets/{target_b}/enable");
-    assert_eq!(call(s.admin, "POST", &enable).status, 200);
-    send(20);
-    assert!(b.request_count() > b0, "an enabled target got nothing");
-    let ups = json(&call(s.admin, "GET", "/upstreams"));
-    assert_eq!(ups["upstreams"][0]["targets"][1]["drained"], false);
-}
-
-#[test]
 fn the_openapi_file_documents_every_endpoint() {
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/admin-api.yaml"))
         .unwrap();
@@ -479,89 +273,6 @@ fn the_openapi_file_documents_every_endpoint() {
         assert!(spec["paths"][path].is_object(), "{path} is not documented");
     }
     assert!(spec["paths"]["/config"]["put"].is_object());
-}
-
-#[test]
-fn put_config_validates_applies_and_optionally_writes_the_file() {
-    let s = start();
-    let web = s.tg.addr("web");
-    let path = s.dir.path().join("tollgate.yaml");
-    let auth = format!("Bearer {TOKEN}");
-    let put = |query: &str, body: &str| {
-        request(
-            s.admin,
-            "PUT",
-            &format!("/config{query}"),
-            &[
-                ("authorization", &auth),
-                ("content-type", "application/yaml"),
-            ],
-            body.as_bytes(),
-        )
-    };
-    let with_route = |name: &str, body: &str| {
-        s.text.replace(
-            "routes:\n",
-            &format!("routes:\n  - {{name: {name}, match: {{path: {{exact: /{name}}}}}, respond: {{body: {body}}}}}\n"),
-        )
-    };
-
-    // Invalid YAML: located errors, nothing changes.
-    let broken = s.text.replace("upstream: app}", "upstream: nowhere}");
-    let r = put("", &broken);
-    assert_eq!(r.status, 422, "{}", r.text());
-    let e = &json(&r)["errors"][0];
-    assert!(
-        e["text"].as_str().unwrap().contains("tollgate.yaml:"),
-        "{e}"
-    );
-    assert!(
-        e["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown upstream `nowhere`"),
-        "{e}"
-    );
-    assert_eq!(get(web, "/hello").text(), "hunter2-from-env");
-
-    // Dry run: valid, reported, not applied.
-    let r = put("?dry_run=true", &with_route("dry", "d"));
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(json(&r)["changes"]["routes"]["added"][0], "dry");
-    assert_ne!(get(web, "/dry").text(), "d");
-
-    // Applied without writing: serves at once, the file stays as it was,
-    // /config shows what is applied.
-    let r = put("", &with_route("one", "first"));
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(json(&r)["applied"], true);
-    assert_eq!(get(web, "/one").text(), "first");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), s.text);
-    let config = json(&call(s.admin, "GET", "/config"));
-    assert_eq!(config["routes"][0]["name"], "one");
-
-    // Applied and written: the file is replaced, the previous one kept.
-    let two = with_route("two", "second");
-    let r = put("?write=true", &two);
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(json(&r)["written"], true);
-    assert_eq!(get(web, "/two").text(), "second");
-    assert_eq!(std::fs::read_to_string(&path).unwrap(), two);
-    assert_eq!(
-        std::fs::read_to_string(s.dir.path().join("tollgate.yaml.prev")).unwrap(),
-        s.text
-    );
-    let wrong = request(
-        s.admin,
-        "DELETE",
-        "/config",
-        &[("authorization", &auth)],
-        b"",
-    );
-    assert_eq!(
-        (wrong.status, wrong.header("allow")),
-        (405, Some("GET, PUT"))
-    );
 }
 
 #[test]

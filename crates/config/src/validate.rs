@@ -266,7 +266,6 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     let server = server(ctx, raw.server.as_ref());
     let access_log = access_log(ctx, raw.access_log.as_ref());
     let log = log::log(ctx, raw.log.as_ref());
-    let admin = admin::admin(ctx, raw.admin.as_ref());
     let named = policy::named(ctx, raw.policies.as_ref());
     let defaults = defaults(ctx, raw.defaults.as_ref(), &named);
 
@@ -352,6 +351,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         }
     }
     l4::check(ctx, raw, &mut listeners, &mut upstreams, &routes);
+    let admin = admin::admin(ctx, raw.admin.as_ref(), &listeners);
 
     Config {
         server,

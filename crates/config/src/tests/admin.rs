@@ -79,3 +79,15 @@ fn secret_source_reads_file_and_env_trimmed() {
         .unwrap_err();
     assert!(missing.contains("is not set"), "{missing}");
 }
+
+#[test]
+fn the_admin_address_must_not_be_a_listener_s() {
+    expect_errors(
+        &format!("admin:\n  address: \"127.0.0.1:1\"\n{REST}"),
+        &[(
+            2,
+            "admin.address",
+            "address 127.0.0.1:1 is already used by listener `a`",
+        )],
+    );
+}

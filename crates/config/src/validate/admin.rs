@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::Ctx;
 use crate::raw::{RawAdmin, RawSecretSource, Sp};
-use crate::typed::{Admin, SecretSource};
+use crate::typed::{Admin, Listener, SecretSource};
 
 /// The address used when `admin:` is present without one.
 const DEFAULT_ADDRESS: &str = "127.0.0.1:9901";
@@ -13,7 +13,11 @@ const DEFAULT_ADDRESS: &str = "127.0.0.1:9901";
 /// Validates `admin:`; absent means no admin listener. An address other
 /// than loopback needs a token: the admin API can reload the
 /// configuration and drain targets, so it must not be open to a network.
-pub(super) fn admin(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawAdmin>>) -> Option<Admin> {
+pub(super) fn admin(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&Sp<RawAdmin>>,
+    listeners: &[Listener],
+) -> Option<Admin> {
     let raw = raw?;
     let r = &raw.value;
     let default: SocketAddr = DEFAULT_ADDRESS.parse().expect("a valid address");
@@ -22,11 +26,21 @@ pub(super) fn admin(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawAdmin>>) -> Option<Adm
             .map_err(|_| format!("expected `ip:port`, e.g. `{DEFAULT_ADDRESS}`, got `{s}`"))
     });
     let token = r.token.as_ref().and_then(|t| token(ctx, t));
+    let loc = r
+        .address
+        .as_ref()
+        .map_or_else(|| ctx.at(raw), |a| ctx.at(a));
+    if let Some(l) = listeners
+        .iter()
+        .find(|l| address.port() != 0 && l.address == address)
+    {
+        ctx.err(
+            loc,
+            "admin.address",
+            format!("address {address} is already used by listener `{}`", l.name),
+        );
+    }
     if token.is_none() && !address.ip().is_loopback() {
-        let loc = r
-            .address
-            .as_ref()
-            .map_or_else(|| ctx.at(raw), |a| ctx.at(a));
         ctx.err(
             loc,
             "admin.address",
