@@ -59,6 +59,12 @@ fn target(
         (Some(a), _) => a
             .parse::<SocketAddr>()
             .map_err(|_| format!("--admin: expected ip:port, got `{a}`"))?,
+        (None, Some(a)) if a.address.port() == 0 => {
+            return Err(format!(
+                "admin.address {} has port 0 (chosen at start): give --admin ADDR",
+                a.address
+            ))
+        }
         (None, Some(a)) => a.address,
         (None, None) => "127.0.0.1:9901".parse().expect("a valid address"),
     };

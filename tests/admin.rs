@@ -205,6 +205,20 @@ fn tollgate_status_prints_a_summary() {
     assert!(text.contains("app: 2/2 targets available"), "{text}");
     assert!(text.contains("last reload: none since start"), "{text}");
 
+    // A file whose admin port is chosen at start cannot say where to ask.
+    let zero = s.dir.write(
+        "zero.yaml",
+        s.text.replace(&s.admin.to_string(), "127.0.0.1:0"),
+    );
+    let out = Command::new(BIN)
+        .args(["status", "-c"])
+        .arg(&zero)
+        .env("GREETING", "x")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has port 0"));
+
     // --admin with a wrong token file: the refusal is said plainly.
     let bad = s.dir.write("bad.token", "nope");
     let out = Command::new(BIN)
