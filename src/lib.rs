@@ -1,10 +1,17 @@
 //! The commands of the `tollgate` binary, kept out of `main.rs` so they are
 //! testable: each loads the configuration and calls into the crates.
 
+mod admin;
+mod status;
+
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use tollgate_ops::admin::AdminServer;
 use tollgate_proxy::RunningServer;
+
+pub use status::status;
 
 /// `tollgate run`: serve until SIGTERM/SIGINT, then drain and exit 0;
 /// SIGHUP reloads the configuration file.
@@ -41,7 +48,16 @@ pub fn run(path: &Path) -> ExitCode {
             tollgate_config::ListenerProtocol::Udp => "udp",
         })
         .collect();
-    let config_log = config.log.clone();
+    let backend = Arc::new(admin::Backend::new(path, &config));
+    // The admin listener comes up first, so `/readyz` answers 503 while the
+    // listeners are bound and the snapshot built.
+    let admin = match start_admin(&config, &backend) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("tollgate: cannot start the admin API: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let server = match RunningServer::start(config) {
         Ok(s) => s,
         Err(e) => {
@@ -52,45 +68,41 @@ pub fn run(path: &Path) -> ExitCode {
     for ((name, addr), scheme) in server.addresses().iter().zip(schemes) {
         eprintln!("tollgate: listener {name} on {scheme}://{addr}");
     }
-    let log = config_log;
-    while signals.wait() == Wakeup::Reload {
-        reload(&server, path, &log);
+    backend.attach(server);
+    // Said once the server is attached, so a caller that waits for this
+    // line finds `/readyz` ready.
+    if let Some(a) = &admin {
+        eprintln!("tollgate: admin API on http://{}", a.address());
     }
+    while signals.wait() == Wakeup::Reload {
+        // The same path as the admin API's `POST /reload`; it logs the outcome.
+        backend.reload_file(false);
+    }
+    backend.mark_draining();
     eprintln!("tollgate: shutting down, draining in-flight requests");
-    server.shutdown();
+    // `/readyz` says 503 while the workers drain; the admin listener
+    // closes once they are done.
+    if let Some(server) = backend.detach() {
+        server.shutdown();
+    }
+    if let Some(a) = admin {
+        a.stop();
+    }
     ExitCode::SUCCESS
 }
 
-/// SIGHUP: reads the file again and applies it; a file with errors changes
-/// nothing (every error is in the event) and tollgate serves on. The
-/// `log:` block is read at start only: a change waits for the next start.
-fn reload(server: &RunningServer, path: &Path, log: &tollgate_config::Log) {
-    let file = path.display();
-    let config = match tollgate_config::load(path) {
-        Ok(c) => c,
-        Err(errors) => {
-            let list: Vec<String> = errors.0.iter().map(ToString::to_string).collect();
-            tracing::warn!(
-                %file,
-                reason = "the configuration has errors",
-                errors = list.join("; ").as_str(),
-                "reload refused"
-            );
-            return;
-        }
+/// Starts the admin listener when the file has `admin:`, reading its token.
+fn start_admin(
+    config: &tollgate_config::Config,
+    backend: &Arc<admin::Backend>,
+) -> Result<Option<AdminServer>, String> {
+    let Some(a) = &config.admin else {
+        return Ok(None);
     };
-    if config.log != *log {
-        tracing::warn!(%file, "log settings changed; they apply at the next start");
-    }
-    match server.reload(config) {
-        Ok(summary) => tracing::info!(
-            %file,
-            kept = %summary.kept.join(","),
-            rebuilt = %summary.rebuilt.join(","),
-            "reload applied"
-        ),
-        Err(e) => tracing::warn!(%file, reason = e.to_string().as_str(), "reload refused"),
-    }
+    let token = a.token.as_ref().map(|t| t.read()).transpose()?;
+    AdminServer::start(a.address, token, backend.clone())
+        .map(Some)
+        .map_err(|e| format!("{}: {e}", a.address))
 }
 
 /// Why [`Signals::wait`] returned.

@@ -43,6 +43,19 @@ enum Command {
         /// URL (`http://host/path?query`) or a path with a Host header.
         url: String,
     },
+    /// Ask a running tollgate's admin API for a summary: listeners, routes,
+    /// upstreams with their available targets, the last reload.
+    Status {
+        /// Configuration file whose `admin:` block says where and with which token.
+        #[arg(short, long, conflicts_with = "admin")]
+        config: Option<PathBuf>,
+        /// Admin API address, `ip:port` (default 127.0.0.1:9901).
+        #[arg(long)]
+        admin: Option<String>,
+        /// File holding the admin API's bearer token.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
     /// Print the version.
     Version,
 }
@@ -59,6 +72,11 @@ fn main() -> ExitCode {
             method,
             url,
         } => tollgate::explain(&config, listener.as_deref(), &headers, &method, &url),
+        Command::Status {
+            config,
+            admin,
+            token_file,
+        } => tollgate::status(config.as_deref(), admin.as_deref(), token_file.as_deref()),
         Command::Version => {
             println!("tollgate {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

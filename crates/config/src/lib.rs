@@ -43,6 +43,20 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
     )
 }
 
+/// Parses and validates `text` as if it were the file at `path` (named
+/// in errors, relative paths taken from its directory), with `${NAME}`
+/// from the process environment: for a new configuration handed over by
+/// the admin API before it is written anywhere.
+pub fn load_text(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+    let base = path.parent().filter(|p| !p.as_os_str().is_empty());
+    parse_text(
+        text,
+        &path.display().to_string(),
+        base.unwrap_or(Path::new(".")),
+        |name| std::env::var(name).ok(),
+    )
+}
+
 /// Parses and validates configuration text; `file` names it in errors.
 /// `${NAME}` is taken from the process environment.
 pub fn parse_str(text: &str, file: &str) -> Result<Config, ConfigErrors> {

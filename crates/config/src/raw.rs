@@ -41,6 +41,23 @@ pub(crate) struct RawConfig {
     pub(crate) upstreams: List<RawUpstream>,
     pub(crate) routes: List<RawRoute>,
     pub(crate) policies: Option<Sp<NamedMap<RawPolicy>>>,
+    pub(crate) admin: Option<Sp<RawAdmin>>,
+}
+
+/// `admin:` (the admin API's listener)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAdmin {
+    pub(crate) address: Text,
+    pub(crate) token: Option<Sp<RawSecretSource>>,
+}
+
+/// Where a secret is read from: `{file: PATH}` or `{env: NAME}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSecretSource {
+    pub(crate) file: Text,
+    pub(crate) env: Text,
 }
 
 /// `server:`

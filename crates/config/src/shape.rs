@@ -42,6 +42,11 @@ const EXAMPLES: &[(&str, &str)] = &[
         "access_log: {output: file, path: /var/log/tollgate/access.log}",
     ),
     ("log", "log: {level: info, format: json, output: stderr}"),
+    (
+        "admin",
+        "admin: {address: 127.0.0.1:9901, token: {file: /etc/tollgate/admin.token}}",
+    ),
+    ("admin.token", "token: {file: /etc/tollgate/admin.token}"),
     ("defaults", "defaults: {timeout: 30s, max_body: 10MiB}"),
     // Listeners.
     (

@@ -3,6 +3,7 @@
 //! One module per part of the file; every type is re-exported here (and
 //! from the crate root).
 
+mod admin;
 mod listener;
 mod log;
 mod policy;
@@ -14,6 +15,7 @@ mod upstream;
 
 use std::time::Duration;
 
+pub use admin::*;
 pub use listener::*;
 pub use log::*;
 pub use policy::*;
@@ -38,6 +40,8 @@ pub struct Config {
     pub access_log: AccessLog,
     /// The event log: level, line format and destination.
     pub log: Log,
+    /// The admin API's listener; `None` when the file has no `admin:` block.
+    pub admin: Option<Admin>,
 }
 
 /// Process-wide settings.

@@ -1,6 +1,7 @@
 //! Raw (as written) → typed configuration. Every problem is collected with
 //! its field path and location; nothing stops at the first error.
 
+mod admin;
 mod forwarding;
 mod l4;
 mod listener;
@@ -352,6 +353,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         }
     }
     l4::check(ctx, raw, &mut listeners, &mut upstreams, &routes);
+    let admin = admin::admin(ctx, raw.admin.as_ref(), &listeners);
 
     Config {
         server,
@@ -360,6 +362,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         routes,
         access_log,
         log,
+        admin,
     }
 }
 

@@ -1,7 +1,8 @@
-//! Operations: what tollgate tells its operators: the access log and the
-//! event log.
+//! Operations: what tollgate tells its operators: the access log, the
+//! event log, and the admin API (`admin/`, its own listener and thread).
 
 mod access_log;
+pub mod admin;
 pub mod logging;
 mod time;
 

@@ -6,6 +6,7 @@
 mod background;
 mod body;
 mod date;
+mod drain;
 mod explain;
 mod forward;
 mod health;

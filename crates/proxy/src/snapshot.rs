@@ -53,6 +53,9 @@ pub struct Snapshot {
     /// definition: steps holding the same `Arc<CachePolicy>` (a named
     /// policy, `defaults.policies`) share it.
     caches: Vec<Vec<Option<Arc<Cache>>>>,
+    /// Per upstream, the targets drained through the admin API (written
+    /// by `RunningServer`, which keeps them across reloads).
+    pub(crate) drained: Vec<crate::drain::Drained>,
 }
 
 impl Snapshot {
@@ -160,6 +163,11 @@ impl Snapshot {
             }
         }
         let caches = build_caches(&config);
+        let drained = config
+            .upstreams
+            .iter()
+            .map(|_| Default::default())
+            .collect();
         Ok(Self {
             config,
             router,
@@ -173,6 +181,7 @@ impl Snapshot {
             client_cert_headers,
             carried,
             caches,
+            drained,
         })
     }
 

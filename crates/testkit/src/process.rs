@@ -9,6 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// Where [`TollgateProcess::admin_addr`] keeps the admin address (not a
+/// possible listener name: those cannot contain spaces).
+const ADMIN: &str = "admin API";
+
 /// A running `tollgate run -c FILE`: its listener addresses and its stderr
 /// lines; killed when dropped.
 #[derive(Debug)]
@@ -65,6 +69,22 @@ impl TollgateProcess {
     /// The address listener `name` is bound to.
     pub fn addr(&self, name: &str) -> SocketAddr {
         self.addrs[name]
+    }
+
+    /// The admin API's address, from its start-up line (waited for up to
+    /// 10 s; the file must have an `admin:` block).
+    pub fn admin_addr(&mut self) -> SocketAddr {
+        if let Some(a) = self.addrs.get(ADMIN) {
+            return *a;
+        }
+        let prefix = "tollgate: admin API on http://";
+        let line = self.wait_for(prefix, Duration::from_secs(10));
+        let addr: SocketAddr = line[line.find(prefix).unwrap_or(0) + prefix.len()..]
+            .trim()
+            .parse()
+            .expect("admin address");
+        self.addrs.insert(ADMIN.to_owned(), addr);
+        addr
     }
 
     /// Every stderr line read so far, in order.

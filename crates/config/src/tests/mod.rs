@@ -2,6 +2,7 @@
 //! through `load`), one module per part of the file. The helpers here are
 //! shared by all of them.
 
+mod admin;
 mod core;
 mod edge;
 mod l4;

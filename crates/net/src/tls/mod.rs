@@ -8,6 +8,7 @@
 //! only (AES-GCM, ChaCha20-Poly1305; no CBC, no RSA key exchange).
 
 mod client;
+mod expiry;
 mod pem;
 mod reload;
 mod server;
@@ -21,9 +22,10 @@ use std::sync::{Arc, OnceLock};
 
 use rustls::crypto::CryptoProvider;
 use rustls::SupportedProtocolVersion;
-use tollgate_config::{Alpn, Config, ConfigError, TlsVersion, UpstreamProtocol};
+use tollgate_config::{Alpn, Config, ConfigError, TlsFile, TlsVersion, UpstreamProtocol};
 
 pub use client::UpstreamConnector;
+pub use expiry::not_after;
 pub use reload::spawn_reloader;
 pub use rustls::pki_types::ServerName;
 pub use server::ServerTls;
@@ -75,6 +77,19 @@ pub fn check(config: &Config) -> Vec<ConfigError> {
         }
     }
     errors
+}
+
+/// The end-entity certificate of a PEM chain file, read now: its names
+/// and when it expires (for the admin API's `/certificates`).
+pub fn leaf_certificate(
+    file: &TlsFile,
+) -> Result<(CertNames, Option<std::time::SystemTime>), String> {
+    let certs = pem::certificates(file).map_err(|e| e.message)?;
+    let leaf = certs.first().ok_or("no certificate")?;
+    Ok((
+        CertNames::from_der(leaf).unwrap_or_default(),
+        not_after(leaf),
+    ))
 }
 
 /// Whether `alpn` names HTTP/2.

@@ -116,7 +116,7 @@ const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
 
 /// Reads one DER element: (tag, contents, whole encoding). Only the
 /// single-byte tags X.509 uses, and definite lengths of up to four bytes.
-fn read_tlv<'a>(input: &mut &'a [u8]) -> Option<(u8, &'a [u8], &'a [u8])> {
+pub(super) fn read_tlv<'a>(input: &mut &'a [u8]) -> Option<(u8, &'a [u8], &'a [u8])> {
     let all = *input;
     let (&tag, rest) = all.split_first()?;
     if tag & 0x1f == 0x1f {

@@ -29,9 +29,14 @@ pub(super) enum Candidates<'s> {
 impl Candidates<'_> {
     /// `None` when no target may be picked (all down, `when_all_down: fail`).
     pub(super) fn of(snapshot: &Snapshot, u: usize) -> Option<Candidates<'_>> {
-        match snapshot.health.get(u)? {
-            None => Some(Candidates::All(snapshot.available.get(u)?)),
-            Some(h) => h.current().map(Candidates::Current),
+        let set = match snapshot.health.get(u)? {
+            None => Candidates::All(snapshot.available.get(u)?),
+            Some(h) => h.current().map(Candidates::Current)?,
+        };
+        // Targets drained through the admin API take no new connection.
+        match snapshot.drained.get(u)?.exclude(set.set()) {
+            Some(undrained) => Some(Candidates::Current(Arc::new(undrained))),
+            None => Some(set),
         }
     }
 

@@ -93,6 +93,15 @@ async fn attempts(
             &current
         }
     };
+    // Targets drained through the admin API take no new request.
+    let undrained;
+    let available = match snapshot.drained[u].exclude(available) {
+        Some(set) => {
+            undrained = set;
+            &undrained
+        }
+        None => available,
+    };
     let retry = retry_policy(upstream, &req.method);
     // A body is kept in memory to be sent again only when retries may
     // need it and its announced length is under the limit.

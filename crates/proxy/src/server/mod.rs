@@ -164,6 +164,9 @@ pub struct RunningServer {
     /// The health checker and DNS resolver of the current snapshot, and
     /// what stops them; replaced on reload.
     helpers: Mutex<(watch::Sender<bool>, Vec<JoinHandle<()>>)>,
+    /// Targets drained through the admin API, by upstream name and target
+    /// address; written into every new snapshot.
+    drained: Mutex<Vec<(String, String)>>,
 }
 
 /// What a reload changed.
@@ -279,6 +282,7 @@ impl RunningServer {
             shutdown,
             threads,
             helpers: Mutex::new((helpers_stop, helper_threads)),
+            drained: Mutex::new(Vec::new()),
         })
     }
 
@@ -302,6 +306,7 @@ impl RunningServer {
                 .collect::<Vec<_>>()
                 .join("\n")
         })?;
+        self.apply_drains(&snapshot);
         let snapshot = Arc::new(snapshot);
         let mut summary = ReloadSummary {
             kept: Vec::new(),
@@ -349,6 +354,65 @@ impl RunningServer {
     pub fn upstream_states(&self) -> Vec<crate::UpstreamState> {
         let workers: Vec<Arc<Worker>> = self.slots.iter().map(|s| s.load_full()).collect();
         crate::state::upstream_states(&self.snapshot.load(), &workers)
+    }
+
+    /// The snapshot new requests use now (its configuration, router and
+    /// cache stores), for the admin API.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Drains (`true`) or enables again the target `address` of upstream
+    /// `upstream`: a drained target takes no new request, relayed
+    /// connection or UDP session; those in flight finish. Kept across
+    /// reloads until enabled again.
+    pub fn set_drained(&self, upstream: &str, address: &str, drained: bool) -> Result<(), String> {
+        let snapshot = self.snapshot.load_full();
+        let u = snapshot
+            .config
+            .upstreams
+            .iter()
+            .find(|u| u.name == upstream)
+            .ok_or_else(|| format!("no upstream `{upstream}`"))?;
+        if !u.targets.iter().any(|t| t.address == address) {
+            return Err(format!("upstream `{upstream}` has no target `{address}`"));
+        }
+        {
+            let mut list = self.drained.lock().unwrap_or_else(|p| p.into_inner());
+            let key = (upstream.to_string(), address.to_string());
+            list.retain(|k| *k != key);
+            if drained {
+                list.push(key);
+            }
+        }
+        self.apply_drains(&snapshot);
+        Ok(())
+    }
+
+    /// The drained targets: (upstream name, target address).
+    pub fn drained_targets(&self) -> Vec<(String, String)> {
+        self.drained
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Writes the drained targets into `snapshot`'s per-upstream sets.
+    fn apply_drains(&self, snapshot: &Snapshot) {
+        let list = self.drained.lock().unwrap_or_else(|p| p.into_inner());
+        for (u, upstream) in snapshot.config.upstreams.iter().enumerate() {
+            let targets = upstream
+                .targets
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| {
+                    list.iter()
+                        .any(|(n, a)| *n == upstream.name && *a == t.address)
+                })
+                .map(|(i, _)| i)
+                .collect();
+            snapshot.drained[u].set(targets);
+        }
     }
 
     /// Every listener's name and bound address.

@@ -1,0 +1,114 @@
+//! The admin listener: one thread (`tollgate-admin`) with a single-threaded
+//! tokio runtime, serving HTTP/1.1 connections with hyper.
+
+use std::convert::Infallible;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::routes::{answer, Shared};
+use super::AdminBackend;
+
+/// A running admin listener; [`AdminServer::stop`] ends it.
+#[derive(Debug)]
+pub struct AdminServer {
+    address: SocketAddr,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl AdminServer {
+    /// Binds `address` now (so a bind error is the caller's to report) and
+    /// serves the admin API on a thread of its own. With `token`, every
+    /// request must carry `Authorization: Bearer <token>`.
+    pub fn start(
+        address: SocketAddr,
+        token: Option<String>,
+        backend: Arc<dyn AdminBackend>,
+    ) -> io::Result<Self> {
+        let listener = std::net::TcpListener::bind(address)?;
+        listener.set_nonblocking(true)?;
+        let address = listener.local_addr()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = watch::channel(false);
+        let shared = Arc::new(Shared { token, backend });
+        let thread = std::thread::Builder::new()
+            .name("tollgate-admin".into())
+            .spawn(move || runtime.block_on(serve(listener, shared, stopped)))?;
+        Ok(Self {
+            address,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The bound address (the port the OS chose when given port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Stops accepting and waits for the thread; open admin connections
+    /// are dropped (answers in progress are not waited for).
+    pub fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for AdminServer {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+/// Accepts until `stopped` turns true; each connection is a task.
+async fn serve(
+    listener: std::net::TcpListener,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "admin listener cannot start");
+            return;
+        }
+    };
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::debug!(error = %e, "admin accept failed");
+                    continue;
+                }
+            },
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(answer(&shared, req).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
