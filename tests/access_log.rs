@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use tollgate_testkit::bytes::Bytes;
 use tollgate_testkit::http::Request;
-use tollgate_testkit::serde_json::{self, Value};
+use tollgate_testkit::serde_json::Value;
 use tollgate_testkit::{
     connect, read_line, read_until, render, udp_exchange, TcpServer, TempDir, Tollgate, UdpServer,
     Upstream, WEBSOCKET_KEY,
@@ -33,10 +33,8 @@ fn start(dir: &TempDir, body: &str) -> (Tollgate, PathBuf) {
 /// are `count`, then a little longer to see that no more come.
 fn lines(log: &Path, count: usize, pick: impl Fn(&Value) -> bool) -> Vec<Value> {
     let read = || -> Vec<Value> {
-        std::fs::read_to_string(log)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        tollgate_testkit::json_lines(log)
+            .into_iter()
             .filter(|v| pick(v))
             .collect()
     };

@@ -316,18 +316,7 @@ routes:
         let mut client = GrpcClient::h2c(tg.addr("live")).await;
         assert_eq!(client.server_stream(2).await.unwrap(), ["0", "1"]);
     });
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let lines = loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let lines: Vec<tollgate_testkit::serde_json::Value> = text
-            .lines()
-            .map(|l| tollgate_testkit::serde_json::from_str(l).unwrap())
-            .collect();
-        if lines.len() >= 3 || Instant::now() > deadline {
-            break lines;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let lines = tollgate_testkit::wait_json_lines(&log, 3, Duration::from_secs(10));
     assert_eq!(lines.len(), 3, "{lines:?}");
     assert_eq!(lines[0]["path"], "/test.Echo/Unary");
     assert_eq!(lines[0]["status"], 200);

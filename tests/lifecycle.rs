@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tollgate_testkit::serde_json::{self, Value};
+use tollgate_testkit::serde_json::Value;
 use tollgate_testkit::{
     connect, get, raw_request_timeout, read_until, read_until_timeout, render, request, Tollgate,
     Upstream,
@@ -155,11 +155,7 @@ routes:
 
     let mut lines: Vec<Value> = Vec::new();
     wait_for("4 access log lines", || {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        lines = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect();
+        lines = tollgate_testkit::json_lines(&log);
         lines.len() >= 4
     });
     drop(tg);

@@ -9,23 +9,13 @@ use std::time::{Duration, Instant};
 
 use tollgate_testkit::serde_json::{self, Value};
 use tollgate_testkit::{
-    connect, h2_request, raw_request, read_until, render, request, TempDir, Tollgate, Upstream,
+    connect, h2_request, raw_request, read_until, render, request, wait_json_lines, TempDir,
+    Tollgate, Upstream,
 };
 
 /// The access log lines in `path` once `want` of them are there (5 s at most).
 fn log_lines(path: &Path, want: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-            .collect();
-        if lines.len() >= want || Instant::now() > deadline {
-            return lines;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_json_lines(path, want, Duration::from_secs(5))
 }
 
 /// A request body that stops arriving is the client's fault: 408 (RFC 9110

@@ -16,6 +16,8 @@
 //! - [`render`]: `{name}` placeholders in config templates.
 //! - L4: [`TcpServer`] (echo, hello, half-close, PROXY protocol echo) and
 //!   [`UdpServer`] (echo naming itself), with [`read_line`] and [`udp_exchange`].
+//! - [`json_lines`], [`wait_json_lines`]: the access log or a JSON event
+//!   log as parsed lines.
 //! - [`TempDir`]: a directory of files (static roots), removed when dropped.
 //! - [`TollgateProcess`]: the binary run as a child, its stderr lines read
 //!   (the event log, signals).
@@ -34,6 +36,7 @@
 mod client;
 mod grpc;
 mod harness;
+mod json_lines;
 mod l4;
 mod process;
 mod raw;
@@ -49,6 +52,7 @@ use std::time::Duration;
 pub use client::{get, h2_get, h2_request, request, Echo, HttpResponse};
 pub use grpc::{run, EchoMsg, GrpcChannel, GrpcClient, GrpcServer};
 pub use harness::{render, unused_addr, PoolTarget, Tollgate, TEST_PREAMBLE};
+pub use json_lines::{json_lines, wait_json_lines};
 pub use l4::{read_line, read_line_buffered, udp_exchange, TcpServer, UdpServer};
 pub use process::TollgateProcess;
 pub use raw::{
