@@ -3,6 +3,7 @@
 //! One module per part of the file; every type is re-exported here (and
 //! from the crate root).
 
+mod gateway;
 mod listener;
 mod policy;
 mod route;
@@ -13,6 +14,7 @@ mod upstream;
 
 use std::time::Duration;
 
+pub use gateway::*;
 pub use listener::*;
 pub use policy::*;
 pub use route::*;
@@ -34,6 +36,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Where access log lines go.
     pub access_log: AccessLog,
+    /// Consumers and identity headers (the API gateway).
+    pub gateway: Gateway,
 }
 
 /// Process-wide settings.

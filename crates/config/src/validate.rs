@@ -1,6 +1,7 @@
 //! Raw (as written) → typed configuration. Every problem is collected with
 //! its field path and location; nothing stops at the first error.
 
+mod gateway;
 mod l4;
 mod listener;
 mod policy;
@@ -37,6 +38,8 @@ pub(crate) struct Ctx<'a> {
     base: &'a Path,
     /// Every problem found so far.
     pub(crate) errors: Vec<ConfigError>,
+    /// Names of the consumers defined (for policies that name one).
+    consumers: Vec<String>,
 }
 
 /// `` `a`, `b` ``, or `none` for an empty list (in messages).
@@ -65,6 +68,7 @@ impl<'a> Ctx<'a> {
             expanded,
             base,
             errors: Vec::new(),
+            consumers: Vec::new(),
         }
     }
 
@@ -263,6 +267,7 @@ impl<'a> Ctx<'a> {
 pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     let server = server(ctx, raw.server.as_ref());
     let access_log = access_log(ctx, raw.access_log.as_ref());
+    let gateway = gateway::gateway(ctx, raw);
     let named = policy::named(ctx, raw.policies.as_ref());
     let defaults = defaults(ctx, raw.defaults.as_ref(), &named);
 
@@ -355,6 +360,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         upstreams,
         routes,
         access_log,
+        gateway,
     }
 }
 
@@ -459,7 +465,7 @@ fn defaults(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawDefaults>>, named: &policy::Na
         &d.forwarding,
         "defaults.forwarding",
     );
-    d.policies = policy::list(ctx, &raw.policies, "defaults.policies", named);
+    d.policies = policy::list(ctx, &raw.policies, "defaults.policies", named, false);
     d
 }
 

@@ -88,6 +88,10 @@ pub struct AccessRecord<'a> {
     pub upstream: Option<&'a str>,
     /// Time from sending upstream to its response head.
     pub upstream_time: Option<Duration>,
+    /// The consumer an auth policy identified.
+    pub consumer: Option<&'a str>,
+    /// Which auth policy identified it, or why one refused (`key_auth:invalid`).
+    pub auth: Option<&'a str>,
 }
 
 /// A worker's batch of lines on its way to the shared log.
@@ -167,6 +171,10 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
         }
         None => out.push_str(",\"upstream_ms\":null"),
     }
+    out.push_str(",\"consumer\":");
+    push_opt(out, r.consumer);
+    out.push_str(",\"auth\":");
+    push_opt(out, r.auth);
     out.push_str("}\n");
 }
 
@@ -197,6 +205,8 @@ mod tests {
             route: Some("r1"),
             upstream: None,
             upstream_time: None,
+            consumer: Some("app"),
+            auth: None,
         };
         let mut s = String::new();
         write_record(&r, &mut s);
@@ -204,7 +214,7 @@ mod tests {
             s,
             "{\"time\":\"1970-01-01T00:00:00.000Z\",\"request_id\":\"abc\",\"client\":\"127.0.0.1:5000\",\
              \"method\":\"GET\",\"host\":\"example.com\",\"path\":\"/a\\\"b\",\"status\":200,\"bytes_in\":0,\
-             \"bytes_out\":12,\"duration_ms\":1.500,\"route\":\"r1\",\"upstream\":null,\"upstream_ms\":null}\n"
+             \"bytes_out\":12,\"duration_ms\":1.500,\"route\":\"r1\",\"upstream\":null,\"upstream_ms\":null,\"consumer\":\"app\",\"auth\":null}\n"
         );
     }
 }

@@ -53,6 +53,12 @@ pub struct Snapshot {
     /// definition: steps holding the same `Arc<CachePolicy>` (a named
     /// policy, `defaults.policies`) share it.
     caches: Vec<Vec<Option<Arc<Cache>>>>,
+    /// The consumers, indexed by credential. Built with the snapshot, so a
+    /// reload swaps it with everything else: a request sees one whole.
+    pub(crate) directory: Arc<tollgate_gateway::Directory>,
+    /// The identity header names, removed from every request (with their
+    /// `_` spellings) before the consumer's own are written.
+    pub(crate) identity_headers: Vec<HeaderName>,
 }
 
 impl Snapshot {
@@ -160,6 +166,8 @@ impl Snapshot {
             }
         }
         let caches = build_caches(&config);
+        let directory = Arc::new(tollgate_gateway::Directory::build(&config.gateway));
+        let identity_headers = config.gateway.identity_headers.names().cloned().collect();
         Ok(Self {
             config,
             router,
@@ -173,6 +181,8 @@ impl Snapshot {
             client_cert_headers,
             carried,
             caches,
+            directory,
+            identity_headers,
         })
     }
 

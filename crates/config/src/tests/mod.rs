@@ -4,6 +4,7 @@
 
 mod core;
 mod edge;
+mod gateway;
 mod l4;
 mod policies;
 mod tls;

@@ -32,6 +32,8 @@ pub enum Policy {
     Cache(Arc<CachePolicy>),
     /// Compression of answers.
     Compress(CompressPolicy),
+    /// Authentication and authorization (`tollgate-gateway`).
+    Gateway(super::GatewayPolicy),
 }
 
 impl Policy {
@@ -45,6 +47,7 @@ impl Policy {
             Policy::Cors(_) => "cors",
             Policy::Cache(_) => "cache",
             Policy::Compress(_) => "compress",
+            Policy::Gateway(g) => g.kind(),
         }
     }
 }

@@ -61,6 +61,15 @@ pub(crate) struct Exchange {
     pub(crate) upstream: Option<(usize, usize)>,
     /// Time the upstream took to answer with a head.
     pub(crate) upstream_time: Option<Duration>,
+    /// The consumer the route's auth policies identified (for later
+    /// policies, the identity headers and the access log).
+    pub(crate) consumer: Option<Arc<tollgate_gateway::Consumer>>,
+    /// Which auth policy identified the consumer, or why one refused
+    /// (`key_auth`, `key_auth:invalid`), for the access log.
+    pub(crate) auth: Option<&'static str>,
+    /// The target to log instead of the one received, when a policy took
+    /// a credential out of the query string.
+    pub(crate) logged_target: Option<String>,
 }
 
 impl Exchange {
@@ -176,7 +185,7 @@ pub(crate) async fn chained(
     chain: &mut ChainState,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let id_header = &route.forwarding.request_id_header;
-    let mut answered = match policy::request_phase(worker, route, req, host, chain).await {
+    let mut answered = match policy::request_phase(worker, route, req, host, ex, chain).await {
         Some(mut early) => {
             early
                 .headers_mut()

@@ -294,7 +294,7 @@ async fn serve_one(
             client: client.peer,
             method: method.as_str(),
             host: log_host,
-            path: log_path,
+            path: ex.logged_target.as_deref().unwrap_or(log_path),
             status: status.as_u16(),
             bytes_in,
             bytes_out,
@@ -302,6 +302,8 @@ async fn serve_one(
             route: ex.route.map(|i| snapshot.config.routes[i].name.as_str()),
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
+            consumer: ex.consumer.as_ref().map(|c| c.name()),
+            auth: ex.auth,
         });
     }
     !close

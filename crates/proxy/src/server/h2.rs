@@ -169,7 +169,7 @@ async fn handle(
             client: incoming.client.peer,
             method: method.as_str(),
             host,
-            path,
+            path: ex.logged_target.as_deref().unwrap_or(path),
             status: resp.status().as_u16(),
             bytes_in: incoming.body.received(),
             bytes_out: resp.body().exact_len().unwrap_or(0),
@@ -179,6 +179,8 @@ async fn handle(
                 .map(|i| worker.snapshot.config.routes[i].name.as_str()),
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,
+            consumer: ex.consumer.as_ref().map(|c| c.name()),
+            auth: ex.auth,
         });
     }
     resp
