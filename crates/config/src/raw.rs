@@ -504,6 +504,8 @@ pub(crate) struct RawPolicy {
     pub(crate) compress: Option<Sp<RawCompress>>,
     pub(crate) key_auth: Option<Sp<RawKeyAuth>>,
     pub(crate) acl: Option<Sp<RawAcl>>,
+    pub(crate) jwt: Option<Sp<RawJwt>>,
+    pub(crate) require: Option<Sp<RawRequire>>,
 }
 
 /// `security_headers:` policy; `off` disables a field.

@@ -4,6 +4,7 @@
 //! from the crate root).
 
 mod gateway;
+mod jwt;
 mod listener;
 mod policy;
 mod route;
@@ -15,6 +16,7 @@ mod upstream;
 use std::time::Duration;
 
 pub use gateway::*;
+pub use jwt::*;
 pub use listener::*;
 pub use policy::*;
 pub use route::*;

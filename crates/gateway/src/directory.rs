@@ -59,6 +59,10 @@ impl Consumer {
 pub struct Directory {
     by_name: HashMap<String, Arc<Consumer>>,
     by_key: HashMap<KeyDigest, Arc<Consumer>>,
+    /// (issuer, claim, value) of the consumers' `jwt` mappings.
+    by_jwt: HashMap<(String, String, String), Arc<Consumer>>,
+    /// Per issuer, the claims its mappings compare, in file order.
+    jwt_claims: HashMap<String, Vec<String>>,
 }
 
 impl Directory {
@@ -70,6 +74,14 @@ impl Directory {
             let consumer = Arc::new(Consumer::new(c.clone()));
             for key in &c.api_keys {
                 dir.by_key.insert(*key, consumer.clone());
+            }
+            for m in &c.jwt {
+                let claims = dir.jwt_claims.entry(m.issuer.clone()).or_default();
+                if !claims.contains(&m.claim) {
+                    claims.push(m.claim.clone());
+                }
+                let key = (m.issuer.clone(), m.claim.clone(), m.value.clone());
+                dir.by_jwt.insert(key, consumer.clone());
             }
             dir.by_name.insert(c.name.clone(), consumer);
         }
@@ -88,6 +100,22 @@ impl Directory {
         let digest = KeyDigest::of(key);
         let (stored, consumer) = self.by_key.get_key_value(&digest)?;
         bool::from(stored.0.ct_eq(&digest.0)).then_some(consumer)
+    }
+
+    /// The consumer a verified token of `issuer` maps to: the first of the
+    /// issuer's mapped claims (`claim` reads a string claim) whose value a
+    /// consumer names.
+    pub fn by_jwt<'c>(
+        &self,
+        issuer: &str,
+        claim: impl Fn(&str) -> Option<&'c str>,
+    ) -> Option<&Arc<Consumer>> {
+        let claims = self.jwt_claims.get(issuer)?;
+        claims.iter().find_map(|name| {
+            let value = claim(name)?;
+            self.by_jwt
+                .get(&(issuer.to_string(), name.clone(), value.to_string()))
+        })
     }
 
     /// How many consumers there are.

@@ -8,6 +8,13 @@ pub enum Challenge {
     /// `WWW-Authenticate: ApiKey realm="..."` (API keys have no registered
     /// scheme; the realm names the place).
     ApiKey,
+    /// `Bearer realm="tollgate"`: no token was sent (RFC 6750 §3.1: no
+    /// error code then).
+    Bearer,
+    /// `Bearer error="invalid_token", error_description="..."`.
+    InvalidToken(&'static str),
+    /// `Bearer error="insufficient_scope"` on a 403.
+    InsufficientScope,
 }
 
 impl Challenge {
@@ -15,6 +22,15 @@ impl Challenge {
     pub fn header_value(&self) -> String {
         match self {
             Challenge::ApiKey => "ApiKey realm=\"tollgate\"".to_string(),
+            Challenge::Bearer => "Bearer realm=\"tollgate\"".to_string(),
+            Challenge::InvalidToken(d) => {
+                format!(
+                    "Bearer realm=\"tollgate\", error=\"invalid_token\", error_description=\"{d}\""
+                )
+            }
+            Challenge::InsufficientScope => {
+                "Bearer realm=\"tollgate\", error=\"insufficient_scope\"".to_string()
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ use tollgate_edge::client_limits::ClientLimiter;
 use tollgate_ops::{AccessLog, AccessLogBuffer};
 
 use crate::date::DateCache;
+use crate::gateway::GatewayState;
 use crate::health::UpstreamHealth;
 use crate::resilience::{seed, Resilience};
 use crate::router::Router;
@@ -53,12 +54,10 @@ pub struct Snapshot {
     /// definition: steps holding the same `Arc<CachePolicy>` (a named
     /// policy, `defaults.policies`) share it.
     caches: Vec<Vec<Option<Arc<Cache>>>>,
-    /// The consumers, indexed by credential. Built with the snapshot, so a
-    /// reload swaps it with everything else: a request sees one whole.
-    pub(crate) directory: Arc<tollgate_gateway::Directory>,
-    /// The identity header names, removed from every request (with their
-    /// `_` spellings) before the consumer's own are written.
-    pub(crate) identity_headers: Vec<HeaderName>,
+    /// Consumers, identity headers, JWT keys and caches. Built with the
+    /// snapshot, so a reload swaps them with everything else: a request
+    /// sees one directory whole.
+    pub(crate) gateway: GatewayState,
 }
 
 impl Snapshot {
@@ -166,8 +165,7 @@ impl Snapshot {
             }
         }
         let caches = build_caches(&config);
-        let directory = Arc::new(tollgate_gateway::Directory::build(&config.gateway));
-        let identity_headers = config.gateway.identity_headers.names().cloned().collect();
+        let gateway = GatewayState::build(&config)?;
         Ok(Self {
             config,
             router,
@@ -181,8 +179,7 @@ impl Snapshot {
             client_cert_headers,
             carried,
             caches,
-            directory,
-            identity_headers,
+            gateway,
         })
     }
 

@@ -17,6 +17,8 @@
 //! - L4: [`TcpServer`] (echo, hello, half-close, PROXY protocol echo) and
 //!   [`UdpServer`] (echo naming itself), with [`read_line`] and [`udp_exchange`].
 //! - [`TempDir`]: a directory of files (static roots), removed when dropped.
+//! - [`jwt`]: signing keys (RSA, EC, Ed25519, HMAC), their PEM/JWK/JWKS
+//!   forms, and tokens with any header, for the gateway's JWT tests.
 //!
 //! # Sync by design
 //!
@@ -28,6 +30,7 @@
 
 mod client;
 mod harness;
+pub mod jwt;
 mod l4;
 mod raw;
 mod scripted;

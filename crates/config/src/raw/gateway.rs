@@ -84,3 +84,67 @@ pub(crate) struct RawAclRule {
     pub(crate) groups: List<String>,
     pub(crate) consumers: List<String>,
 }
+
+/// `jwt:` in a policy list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawJwt {
+    pub(crate) issuers: List<RawIssuer>,
+    pub(crate) source: Option<Sp<RawTokenSource>>,
+    pub(crate) leeway: Text,
+    pub(crate) max_token_size: Text,
+    pub(crate) require_exp: Text,
+    pub(crate) typ: Text,
+    pub(crate) claims_to_headers: Option<Sp<OrderedMap>>,
+    pub(crate) cache_size: Text,
+    pub(crate) anonymous: Text,
+}
+
+/// Where the token is: `bearer` (written as `{bearer: {}}`), or a header,
+/// query parameter or cookie.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTokenSource {
+    pub(crate) header: Text,
+    pub(crate) query: Text,
+    pub(crate) cookie: Text,
+}
+
+/// One of `jwt.issuers`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIssuer {
+    pub(crate) issuer: Text,
+    pub(crate) audiences: List<String>,
+    pub(crate) keys: List<RawJwtKey>,
+    pub(crate) consumer: Text,
+}
+
+/// One of an issuer's `keys`: exactly one of `pem`, `jwk`, `jwks` (files)
+/// or `secret` (HS algorithms).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawJwtKey {
+    pub(crate) pem: Text,
+    pub(crate) jwk: Text,
+    pub(crate) jwks: Text,
+    pub(crate) secret: Text,
+    pub(crate) kid: Text,
+    pub(crate) algorithm: Text,
+}
+
+/// `require:` in a policy list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRequire {
+    pub(crate) claims: Option<Sp<super::NamedMap<RawValueRule>>>,
+    pub(crate) scopes: Option<Sp<RawValueRule>>,
+}
+
+/// Values a claim (or the scope) must hold.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawValueRule {
+    pub(crate) all_of: List<String>,
+    pub(crate) any_of: List<String>,
+}

@@ -206,3 +206,129 @@ fn acl_needs_an_auth_policy_before_it() {
         &[(8, "routes[0].policies[0].acl", "needs `allow` or `deny`")],
     );
 }
+
+fn jwt_yaml(jwt: &str) -> String {
+    consumers_yaml("  - {name: a}\n", &format!("      - jwt:\n{jwt}"))
+}
+
+#[test]
+fn jwt_defaults_and_every_field() {
+    let c = parse(&jwt_yaml(
+        r#"          issuers:
+            - issuer: https://id
+              audiences: [api]
+              consumer: a
+              keys: [{pem: keys/id.pem, kid: k1, algorithm: PS256}, {jwks: keys/set.json}]
+          source: {cookie: token}
+          leeway: 1m
+          max_token_size: 4KiB
+          require_exp: false
+          typ: at+jwt
+          claims_to_headers: {sub: X-User}
+          cache_size: 5
+"#,
+    ))
+    .unwrap();
+    let Policy::Gateway(GatewayPolicy::Jwt(j)) = &c.routes[0].policies[0] else {
+        panic!("not jwt");
+    };
+    assert_eq!(j.source, TokenSource::Cookie("token".into()));
+    assert_eq!(
+        (j.leeway, j.max_token_size, j.require_exp, j.cache_size),
+        (secs(60), 4096, false, 5)
+    );
+    assert_eq!(j.issuers[0].keys[0].algorithm, Some(JwtAlgorithm::PS256));
+    assert_eq!(j.issuers[0].consumer.as_deref(), Some("a"));
+    assert!(
+        matches!(&j.issuers[0].keys[1].material, KeyMaterial::Jwks(f) if f.path.ends_with("keys/set.json"))
+    );
+
+    let d = parse(&jwt_yaml(&format!(
+        "          issuers: [{{issuer: i, keys: [{{secret: \"{}\"}}]}}]\n",
+        "s".repeat(32)
+    )))
+    .unwrap();
+    let Policy::Gateway(GatewayPolicy::Jwt(j)) = &d.routes[0].policies[0] else {
+        panic!("not jwt");
+    };
+    assert_eq!(j.source, TokenSource::Bearer);
+    assert_eq!(
+        (j.leeway, j.max_token_size, j.require_exp),
+        (secs(30), 8192, true)
+    );
+    assert_eq!(j.issuers[0].keys[0].algorithm, None);
+    assert!(
+        !format!("{j:?}").contains(&"s".repeat(32)),
+        "the secret shows in Debug"
+    );
+}
+
+#[test]
+fn jwt_key_errors_are_located() {
+    let secret = "s".repeat(40);
+    expect_errors(
+        &jwt_yaml(&format!(
+            r#"          issuers:
+            - issuer: https://none
+              keys: [{{pem: a.pem, algorithm: none}}]
+            - issuer: https://unknown
+              keys: [{{pem: a.pem, algorithm: RS257}}]
+            - issuer: https://short
+              keys: [{{secret: "{secret}", algorithm: HS384}}]
+            - issuer: https://mixed
+              keys: [{{secret: "{secret}"}}, {{pem: a.pem}}]
+            - issuer: https://empty
+          leeway: 10m
+"#
+        )),
+        &[
+            (
+                11,
+                "routes[0].policies[0].jwt.issuers[0].keys[0].algorithm",
+                "`none` is not an algorithm",
+            ),
+            (
+                13,
+                "routes[0].policies[0].jwt.issuers[1].keys[0].algorithm",
+                "unknown algorithm `RS257`",
+            ),
+            (
+                15,
+                "routes[0].policies[0].jwt.issuers[2].keys[0].secret",
+                "at least 48 bytes",
+            ),
+            (
+                16,
+                "routes[0].policies[0].jwt.issuers[3].keys",
+                "cannot be mixed",
+            ),
+            (
+                18,
+                "routes[0].policies[0].jwt.issuers[4].keys",
+                "has no keys",
+            ),
+            (19, "routes[0].policies[0].jwt.leeway", "at most 5m"),
+        ],
+    );
+}
+
+#[test]
+fn require_needs_a_jwt_or_key_auth_before_it() {
+    expect_errors(
+        &consumers_yaml(
+            "  - {name: a}\n",
+            "      - require: {scopes: {all_of: [read]}}\n",
+        ),
+        &[(8, "routes[0].policies[0]", "`require` needs an identity")],
+    );
+    let ok = jwt_yaml(&format!(
+        "          issuers: [{{issuer: i, keys: [{{secret: \"{}\"}}]}}]\n      - require: {{claims: {{role: {{any_of: [admin]}}}}, scopes: {{all_of: [read]}}}}\n",
+        "s".repeat(32)
+    ));
+    let c = parse(&ok).unwrap();
+    let Policy::Gateway(GatewayPolicy::Require(r)) = &c.routes[0].policies[1] else {
+        panic!("not require");
+    };
+    assert_eq!(r.claims[0].0, "role");
+    assert_eq!(r.scopes.as_ref().unwrap().all_of, ["read"]);
+}

@@ -198,6 +198,12 @@ pub enum GatewayPolicy {
     KeyAuth(KeyAuth),
     /// Allow / deny by consumer group or name.
     Acl(Acl),
+    /// Signed tokens. The `Arc` is the policy's identity: routes sharing
+    /// one (a named policy, `defaults.policies`) share its key set and
+    /// verified-token cache.
+    Jwt(std::sync::Arc<super::JwtPolicy>),
+    /// Claims and scopes the token must carry.
+    Require(super::Require),
 }
 
 impl GatewayPolicy {
@@ -206,16 +212,18 @@ impl GatewayPolicy {
         match self {
             GatewayPolicy::KeyAuth(_) => "key_auth",
             GatewayPolicy::Acl(_) => "acl",
+            GatewayPolicy::Jwt(_) => "jwt",
+            GatewayPolicy::Require(_) => "require",
         }
     }
 
     /// True for policies that identify the consumer.
     pub fn identifies(&self) -> bool {
-        matches!(self, GatewayPolicy::KeyAuth(_))
+        matches!(self, GatewayPolicy::KeyAuth(_) | GatewayPolicy::Jwt(_))
     }
 
     /// True for policies that need an identity from an earlier policy.
     pub fn needs_identity(&self) -> bool {
-        matches!(self, GatewayPolicy::Acl(_))
+        matches!(self, GatewayPolicy::Acl(_) | GatewayPolicy::Require(_))
     }
 }

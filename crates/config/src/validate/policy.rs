@@ -6,6 +6,7 @@
 mod cache;
 mod compress;
 mod gateway;
+mod jwt;
 
 use http::HeaderName;
 
@@ -94,8 +95,10 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         raw.compress.as_ref().map(|_| "compress"),
         raw.key_auth.as_ref().map(|_| "key_auth"),
         raw.acl.as_ref().map(|_| "acl"),
+        raw.jwt.as_ref().map(|_| "jwt"),
+        raw.require.as_ref().map(|_| "require"),
     ];
-    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth` or `acl`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `jwt`, `acl` or `require`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -162,6 +165,14 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
     if let Some(a) = &raw.acl {
         let a = gateway::acl(ctx, a, &p(path, "acl"))?;
         return Some(Policy::Gateway(GatewayPolicy::Acl(a)));
+    }
+    if let Some(j) = &raw.jwt {
+        let j = jwt::jwt(ctx, j, &p(path, "jwt"))?;
+        return Some(Policy::Gateway(GatewayPolicy::Jwt(j)));
+    }
+    if let Some(r) = &raw.require {
+        let r = jwt::require(ctx, r, &p(path, "require"))?;
+        return Some(Policy::Gateway(GatewayPolicy::Require(r)));
     }
     None
 }

@@ -64,6 +64,8 @@ pub(crate) struct Exchange {
     /// The consumer the route's auth policies identified (for later
     /// policies, the identity headers and the access log).
     pub(crate) consumer: Option<Arc<tollgate_gateway::Consumer>>,
+    /// The token a `jwt` policy verified (its claims, for `require`).
+    pub(crate) token: Option<Arc<tollgate_gateway::jwt::Verified>>,
     /// Which auth policy identified the consumer, or why one refused
     /// (`key_auth`, `key_auth:invalid`), for the access log.
     pub(crate) auth: Option<&'static str>,

@@ -504,7 +504,7 @@ fn is_idempotent(m: &Method) -> bool {
 /// The consumer's identity headers: client-sent copies out (in every
 /// spelling), the identified consumer's in.
 fn identity_headers(snapshot: &Snapshot, headers: &mut HeaderMap, ex: &Exchange) {
-    tollgate_gateway::identity::strip(headers, &snapshot.identity_headers);
+    tollgate_gateway::identity::strip(headers, &snapshot.gateway.identity_headers);
     if let Some(c) = &ex.consumer {
         tollgate_gateway::identity::write(headers, &snapshot.config.gateway.identity_headers, c);
     }

@@ -148,7 +148,8 @@ pub(crate) async fn request_phase(
             }
             // The API gateway's policies: one dispatch for the role.
             Policy::Gateway(policy) => {
-                if let Some(refused) = gateway::on_request(worker, policy, req, ex) {
+                let at = (state.route, i);
+                if let Some(refused) = gateway::on_request(worker, policy, at, req, ex) {
                     return Some(refused);
                 }
                 state.steps.push(StepState::None);

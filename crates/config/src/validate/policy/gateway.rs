@@ -69,7 +69,7 @@ fn source(ctx: &mut Ctx<'_>, raw: &Sp<RawKeySource>, path: &str) -> Option<KeySo
 /// `anonymous: NAME`, which must be a defined consumer. The outer
 /// `None` is an error (reported).
 #[allow(clippy::option_option)]
-fn anonymous(ctx: &mut Ctx<'_>, raw: &Text, path: &str) -> Option<Option<String>> {
+pub(super) fn anonymous(ctx: &mut Ctx<'_>, raw: &Text, path: &str) -> Option<Option<String>> {
     let Some(name) = raw else { return Some(None) };
     let defined: Vec<String> = ctx.consumers.clone();
     let refs: Vec<&str> = defined.iter().map(String::as_str).collect();
@@ -143,4 +143,4 @@ pub(crate) fn check_order(
 }
 
 /// The policy kinds that identify a consumer.
-const AUTH_KINDS: &[&str] = &["key_auth"];
+const AUTH_KINDS: &[&str] = &["key_auth", "jwt"];
