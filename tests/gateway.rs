@@ -276,3 +276,72 @@ fn a_reload_swaps_the_consumers_whole() {
     assert_eq!(with("new-key-0123456789"), 200);
     assert_eq!(with("old-key-0123456789"), 401);
 }
+
+#[test]
+fn basic_auth_checks_bcrypt_and_argon2id_hashes_with_the_realm_challenge() {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use base64::Engine;
+    // Low cost parameters keep the test fast; the format is what the tools write.
+    let bcrypt_hash = bcrypt::hash("ann-secret", 4)
+        .unwrap()
+        .replacen("$2b$", "$2y$", 1);
+    let params = argon2::Params::new(8, 1, 1, None).unwrap();
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::encode_b64(b"gateway-test-salt").unwrap();
+    let argon_hash = argon
+        .hash_password(b"bob-secret", &salt)
+        .unwrap()
+        .to_string();
+    let up = Upstream::echo();
+    let tg = Tollgate::for_upstream(
+        &up,
+        &render(
+            r#"
+consumers:
+  - name: ann
+    groups: [ops]
+    basic_auth: [{username: ann, password_hash: "{bcrypt}"}]
+  - name: bob
+    basic_auth: [{username: bob, password_hash: "{argon}"}]
+routes:
+  - name: api
+    upstream: u
+    policies:
+      - basic_auth: {realm: internal}
+      - acl: {allow: {groups: [ops]}}
+"#,
+            &[("bcrypt", &bcrypt_hash), ("argon", &argon_hash)],
+        ),
+    );
+    let addr = tg.addr("web");
+    let basic = |creds: &str| {
+        let v = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(creds)
+        );
+        request(addr, "GET", "/", &[("Authorization", v.as_str())], b"")
+    };
+    for _ in 0..3 {
+        let ok = basic("ann:ann-secret");
+        assert_eq!(ok.status, 200, "{}", ok.text());
+        assert_eq!(ok.echo().header("x-consumer-name"), Some("ann"));
+    }
+    // bob's argon2id password verifies; the acl then refuses him.
+    assert_eq!(basic("bob:bob-secret").status, 403);
+    for creds in ["ann:wrong", "nobody:ann-secret", "bob:ann-secret"] {
+        let r = basic(creds);
+        assert_eq!(r.status, 401, "{creds}");
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Basic realm=\"internal\", charset=\"UTF-8\"")
+        );
+        assert!(!r.text().contains("secret"));
+    }
+    let missing = request(addr, "GET", "/", &[], b"");
+    assert_eq!(missing.status, 401);
+    assert!(missing
+        .header("www-authenticate")
+        .unwrap()
+        .starts_with("Basic realm=\"internal\""));
+    assert_eq!(up.request_count(), 3);
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 use subtle::ConstantTimeEq;
-use tollgate_config::{Gateway, KeyDigest};
+use tollgate_config::{Gateway, KeyDigest, PasswordHash};
 
 /// A consumer as the data path uses it: its configuration and the header
 /// values that carry its identity upstream, rendered once.
@@ -59,6 +59,8 @@ impl Consumer {
 pub struct Directory {
     by_name: HashMap<String, Arc<Consumer>>,
     by_key: HashMap<KeyDigest, Arc<Consumer>>,
+    /// Basic-auth user names, with their password hashes.
+    by_user: HashMap<String, (Arc<Consumer>, PasswordHash)>,
     /// (issuer, claim, value) of the consumers' `jwt` mappings.
     by_jwt: HashMap<(String, String, String), Arc<Consumer>>,
     /// Per issuer, the claims its mappings compare, in file order.
@@ -74,6 +76,10 @@ impl Directory {
             let consumer = Arc::new(Consumer::new(c.clone()));
             for key in &c.api_keys {
                 dir.by_key.insert(*key, consumer.clone());
+            }
+            for u in &c.basic_auth {
+                dir.by_user
+                    .insert(u.username.clone(), (consumer.clone(), u.hash.clone()));
             }
             for m in &c.jwt {
                 let claims = dir.jwt_claims.entry(m.issuer.clone()).or_default();
@@ -100,6 +106,11 @@ impl Directory {
         let digest = KeyDigest::of(key);
         let (stored, consumer) = self.by_key.get_key_value(&digest)?;
         bool::from(stored.0.ct_eq(&digest.0)).then_some(consumer)
+    }
+
+    /// The consumer a Basic user name belongs to, with its password hash.
+    pub fn by_user(&self, user: &str) -> Option<(&Arc<Consumer>, &PasswordHash)> {
+        self.by_user.get(user).map(|(c, h)| (c, h))
     }
 
     /// The consumer a verified token of `issuer` maps to: the first of the

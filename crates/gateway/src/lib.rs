@@ -1,10 +1,11 @@
 //! The API gateway role, independent of the data path: who is calling (the
 //! consumer [`Directory`], built from the configuration and swapped with
-//! the snapshot on reload), how a request proves it (`key_auth`, `jwt`),
+//! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`),
 //! what a consumer may do (`acl`, `require`), and how its identity travels
 //! upstream (`identity`). No sockets: `tollgate-proxy` calls it.
 
 pub mod acl;
+pub mod basic_auth;
 mod directory;
 pub mod identity;
 pub mod jwt;

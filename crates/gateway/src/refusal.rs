@@ -8,6 +8,8 @@ pub enum Challenge {
     /// `WWW-Authenticate: ApiKey realm="..."` (API keys have no registered
     /// scheme; the realm names the place).
     ApiKey,
+    /// `Basic realm="..."` (RFC 7617), with the realm configured.
+    Basic(String),
     /// `Bearer realm="tollgate"`: no token was sent (RFC 6750 §3.1: no
     /// error code then).
     Bearer,
@@ -22,6 +24,7 @@ impl Challenge {
     pub fn header_value(&self) -> String {
         match self {
             Challenge::ApiKey => "ApiKey realm=\"tollgate\"".to_string(),
+            Challenge::Basic(realm) => format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
             Challenge::Bearer => "Bearer realm=\"tollgate\"".to_string(),
             Challenge::InvalidToken(d) => {
                 format!(

@@ -148,3 +148,13 @@ pub(crate) struct RawValueRule {
     pub(crate) all_of: List<String>,
     pub(crate) any_of: List<String>,
 }
+
+/// `basic_auth:` in a policy list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBasicAuth {
+    pub(crate) realm: Text,
+    pub(crate) anonymous: Text,
+    pub(crate) cache_size: Text,
+    pub(crate) cache_ttl: Text,
+}

@@ -332,3 +332,38 @@ fn require_needs_a_jwt_or_key_auth_before_it() {
     assert_eq!(r.claims[0].0, "role");
     assert_eq!(r.scopes.as_ref().unwrap().all_of, ["read"]);
 }
+
+#[test]
+fn basic_auth_defaults_and_realm_errors() {
+    let c = parse(&consumers_yaml(
+        "  - {name: a}\n",
+        "      - basic_auth: {}\n",
+    ))
+    .unwrap();
+    let Policy::Gateway(GatewayPolicy::BasicAuth(b)) = &c.routes[0].policies[0] else {
+        panic!("not basic_auth");
+    };
+    assert_eq!(
+        (b.realm.as_str(), b.cache_size, b.cache_ttl),
+        ("tollgate", 10_000, secs(300))
+    );
+    expect_errors(
+        &consumers_yaml(
+            "  - {name: a}\n",
+            "      - basic_auth: {realm: 'a\"b', cache_ttl: 0s, anonymous: zed}\n",
+        ),
+        &[
+            (8, "routes[0].policies[0].basic_auth.realm", "without `\"`"),
+            (
+                8,
+                "routes[0].policies[0].basic_auth.cache_ttl",
+                "longer than zero",
+            ),
+            (
+                8,
+                "routes[0].policies[0].basic_auth.anonymous",
+                "unknown consumer `zed`",
+            ),
+        ],
+    );
+}

@@ -84,6 +84,12 @@ pub struct PasswordHash {
     pub text: String,
 }
 
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PasswordHash({:?}, ..)", self.scheme)
+    }
+}
+
 /// Password hash functions accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HashScheme {
@@ -154,6 +160,21 @@ pub struct KeyAuth {
     pub anonymous: Option<String>,
 }
 
+/// The `basic_auth` policy (RFC 7617): a user name and password identify
+/// the consumer. Successful verifications are remembered (bounded, for a
+/// while) so bcrypt/argon2 run once per credential, not per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BasicAuth {
+    /// The realm named in the challenge (default `tollgate`).
+    pub realm: String,
+    /// The consumer a request without credentials becomes (`None`: 401).
+    pub anonymous: Option<String>,
+    /// Verified credentials remembered (default 10000; 0 = off).
+    pub cache_size: u64,
+    /// How long a verification is remembered (default 5 min).
+    pub cache_ttl: std::time::Duration,
+}
+
 /// A place a credential may be sent in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -196,6 +217,9 @@ impl AclRule {
 pub enum GatewayPolicy {
     /// API keys.
     KeyAuth(KeyAuth),
+    /// User names and password hashes. The `Arc` is the policy's
+    /// identity: routes sharing one share its verification cache.
+    BasicAuth(std::sync::Arc<BasicAuth>),
     /// Allow / deny by consumer group or name.
     Acl(Acl),
     /// Signed tokens. The `Arc` is the policy's identity: routes sharing
@@ -211,6 +235,7 @@ impl GatewayPolicy {
     pub fn kind(&self) -> &'static str {
         match self {
             GatewayPolicy::KeyAuth(_) => "key_auth",
+            GatewayPolicy::BasicAuth(_) => "basic_auth",
             GatewayPolicy::Acl(_) => "acl",
             GatewayPolicy::Jwt(_) => "jwt",
             GatewayPolicy::Require(_) => "require",
@@ -219,7 +244,10 @@ impl GatewayPolicy {
 
     /// True for policies that identify the consumer.
     pub fn identifies(&self) -> bool {
-        matches!(self, GatewayPolicy::KeyAuth(_) | GatewayPolicy::Jwt(_))
+        matches!(
+            self,
+            GatewayPolicy::KeyAuth(_) | GatewayPolicy::BasicAuth(_) | GatewayPolicy::Jwt(_)
+        )
     }
 
     /// True for policies that need an identity from an earlier policy.

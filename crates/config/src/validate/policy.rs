@@ -94,11 +94,12 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         raw.cache.as_ref().map(|_| "cache"),
         raw.compress.as_ref().map(|_| "compress"),
         raw.key_auth.as_ref().map(|_| "key_auth"),
+        raw.basic_auth.as_ref().map(|_| "basic_auth"),
         raw.acl.as_ref().map(|_| "acl"),
         raw.jwt.as_ref().map(|_| "jwt"),
         raw.require.as_ref().map(|_| "require"),
     ];
-    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `jwt`, `acl` or `require`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `jwt`, `acl` or `require`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -161,6 +162,10 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
     if let Some(k) = &raw.key_auth {
         let k = gateway::key_auth(ctx, k, &p(path, "key_auth"))?;
         return Some(Policy::Gateway(GatewayPolicy::KeyAuth(k)));
+    }
+    if let Some(b) = &raw.basic_auth {
+        let b = gateway::basic_auth(ctx, b, &p(path, "basic_auth"))?;
+        return Some(Policy::Gateway(GatewayPolicy::BasicAuth(b)));
     }
     if let Some(a) = &raw.acl {
         let a = gateway::acl(ctx, a, &p(path, "acl"))?;

@@ -77,6 +77,33 @@ pub(super) fn anonymous(ctx: &mut Ctx<'_>, raw: &Text, path: &str) -> Option<Opt
     Some(Some(name.value.clone()))
 }
 
+/// `basic_auth:` → [`BasicAuth`], defaults filled in.
+pub(super) fn basic_auth(
+    ctx: &mut Ctx<'_>,
+    raw: &Sp<RawBasicAuth>,
+    path: &str,
+) -> Option<std::sync::Arc<BasicAuth>> {
+    let r = &raw.value;
+    let realm = ctx.field(&r.realm, &p(path, "realm"), "tollgate".to_string(), |s| {
+        if s.is_empty()
+            || s.bytes()
+                .any(|b| b == b'"' || b == b'\\' || b.is_ascii_control())
+        {
+            return Err("a realm is visible text without `\"` or `\\`".to_string());
+        }
+        Ok(s.to_string())
+    });
+    let ttl = std::time::Duration::from_secs(300);
+    let cache_size = ctx.count(&r.cache_size, &p(path, "cache_size"), 10_000, 0, 10_000_000);
+    let cache_ttl = ctx.timeout(&r.cache_ttl, &p(path, "cache_ttl"), ttl);
+    Some(std::sync::Arc::new(BasicAuth {
+        realm,
+        anonymous: anonymous(ctx, &r.anonymous, &p(path, "anonymous"))?,
+        cache_size,
+        cache_ttl,
+    }))
+}
+
 /// `acl:` → [`Acl`]; at least one side must list something, and names
 /// must be defined consumers.
 pub(super) fn acl(ctx: &mut Ctx<'_>, raw: &Sp<RawAcl>, path: &str) -> Option<Acl> {
@@ -143,4 +170,4 @@ pub(crate) fn check_order(
 }
 
 /// The policy kinds that identify a consumer.
-const AUTH_KINDS: &[&str] = &["key_auth", "jwt"];
+const AUTH_KINDS: &[&str] = &["key_auth", "basic_auth", "jwt"];

@@ -1,10 +1,12 @@
-//! The API gateway's policies (`key_auth`, `jwt`, `acl`, `require`): one
+//! The API gateway's policies (`key_auth`, `basic_auth`, `jwt`, `acl`,
+//! `require`): one
 //! dispatch for the role. The rules are in `tollgate_gateway`; this glue
 //! runs them on the request, keeps the consumer (and a verified token's
 //! claims) in the request's [`Exchange`] for later policies, and turns
 //! refusals into answers through `pipeline::refusal` (so every refusal
 //! looks alike, whatever the protocol).
 
+mod basic;
 mod jwt;
 
 use http::header::WWW_AUTHENTICATE;
@@ -19,7 +21,7 @@ use crate::snapshot::Worker;
 
 /// Runs step `step` (a gateway policy) of route `route`; `Some` is the
 /// refusal that ends the request.
-pub(super) fn on_request(
+pub(super) async fn on_request(
     worker: &Worker,
     policy: &GatewayPolicy,
     (route, step): (usize, usize),
@@ -37,6 +39,14 @@ pub(super) fn on_request(
             }
             settle(outcome, "key_auth", ex)
         }
+        GatewayPolicy::BasicAuth(_) => match gateway.basic(route, step) {
+            Some(rt) => basic::on_request(rt, &gateway.directory, req, ex).await,
+            None => Some(Refusal::unauthorized(
+                "basic_auth:unavailable",
+                "invalid credentials",
+                tollgate_gateway::Challenge::Basic("tollgate".into()),
+            )),
+        },
         GatewayPolicy::Jwt(p) => match gateway.jwt(route, step) {
             Some(auth) => jwt::on_request(auth, p, &gateway.directory, req, ex),
             // Cannot happen (the snapshot builds one per step); never fail open.
@@ -59,7 +69,7 @@ pub(super) fn on_request(
 }
 
 /// Records what an auth policy found; `Some` is its refusal.
-fn settle(outcome: Outcome, kind: &'static str, ex: &mut Exchange) -> Option<Refusal> {
+pub(super) fn settle(outcome: Outcome, kind: &'static str, ex: &mut Exchange) -> Option<Refusal> {
     match outcome {
         Outcome::Identified(c) => {
             ex.consumer = Some(c);
