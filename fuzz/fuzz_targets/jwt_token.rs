@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
         issuer: "fuzz".into(),
         audiences: vec!["api".into()],
         keys: vec![],
+        jwks_endpoint: None,
         consumer: None,
     };
     let policy = JwtPolicy {

@@ -40,6 +40,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) errors: Vec<ConfigError>,
     /// Names of the consumers defined (for policies that name one).
     consumers: Vec<String>,
+    /// Names of the upstreams, in file order (for policies that fetch
+    /// through one, validated before the upstreams themselves).
+    upstream_names: Vec<String>,
 }
 
 /// `` `a`, `b` ``, or `none` for an empty list (in messages).
@@ -69,6 +72,7 @@ impl<'a> Ctx<'a> {
             base,
             errors: Vec::new(),
             consumers: Vec::new(),
+            upstream_names: Vec::new(),
         }
     }
 
@@ -268,6 +272,17 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     let server = server(ctx, raw.server.as_ref());
     let access_log = access_log(ctx, raw.access_log.as_ref());
     let gateway = gateway::gateway(ctx, raw);
+    ctx.upstream_names = raw
+        .upstreams
+        .iter()
+        .flat_map(|l| &l.value)
+        .map(|u| {
+            u.value
+                .name
+                .as_ref()
+                .map_or(String::new(), |n| n.value.clone())
+        })
+        .collect();
     let named = policy::named(ctx, raw.policies.as_ref());
     let defaults = defaults(ctx, raw.defaults.as_ref(), &named);
 

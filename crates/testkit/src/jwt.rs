@@ -118,3 +118,80 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// What a [`JwksServer`] does with the next requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JwksMode {
+    /// Serves the current key set.
+    Serve,
+    /// Answers 503.
+    Fail,
+    /// Answers only after this long (a stalled identity provider).
+    Stall(std::time::Duration),
+}
+
+struct JwksState {
+    doc: String,
+    max_age: Option<u64>,
+    mode: JwksMode,
+}
+
+/// A JWKS endpoint on 127.0.0.1:0 (a scripted [`crate::Upstream`]): serves
+/// a key set with `Cache-Control: max-age`, counts fetches, and can rotate
+/// keys, fail or stall on demand.
+pub struct JwksServer {
+    upstream: crate::Upstream,
+    state: std::sync::Arc<std::sync::Mutex<JwksState>>,
+}
+
+impl std::fmt::Debug for JwksServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JwksServer({})", self.upstream.addr())
+    }
+}
+
+impl JwksServer {
+    /// Serves `keys` with `max-age` (seconds, none when `None`).
+    pub fn start(keys: &[&TestKey], max_age: Option<u64>) -> Self {
+        let state = std::sync::Arc::new(std::sync::Mutex::new(JwksState {
+            doc: jwks(keys),
+            max_age,
+            mode: JwksMode::Serve,
+        }));
+        let shared = state.clone();
+        let upstream = crate::Upstream::scripted(move |_| {
+            let s = shared.lock().unwrap();
+            let reply = match s.mode {
+                JwksMode::Fail => return crate::Reply::new(503),
+                JwksMode::Stall(d) => crate::Reply::ok(s.doc.clone()).delay(d),
+                JwksMode::Serve => crate::Reply::ok(s.doc.clone()),
+            };
+            let reply = reply.header("Content-Type", "application/jwk-set+json");
+            match s.max_age {
+                Some(age) => reply.header("Cache-Control", &format!("public, max-age={age}")),
+                None => reply,
+            }
+        });
+        Self { upstream, state }
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.upstream.addr()
+    }
+
+    /// How many times the key set was asked for.
+    pub fn fetches(&self) -> usize {
+        self.upstream.request_count()
+    }
+
+    /// Serves `keys` from now on (a rotation).
+    pub fn rotate(&self, keys: &[&TestKey]) {
+        self.state.lock().unwrap().doc = jwks(keys);
+    }
+
+    /// Serves, fails or stalls from now on.
+    pub fn set_mode(&self, mode: JwksMode) {
+        self.state.lock().unwrap().mode = mode;
+    }
+}

@@ -18,7 +18,8 @@
 //!   [`UdpServer`] (echo naming itself), with [`read_line`] and [`udp_exchange`].
 //! - [`TempDir`]: a directory of files (static roots), removed when dropped.
 //! - [`jwt`]: signing keys (RSA, EC, Ed25519, HMAC), their PEM/JWK/JWKS
-//!   forms, and tokens with any header, for the gateway's JWT tests.
+//!   forms, tokens with any header, and [`jwt::JwksServer`] (serves a key
+//!   set, counts fetches, rotates, fails, stalls), for the gateway's tests.
 //!
 //! # Sync by design
 //!

@@ -117,7 +117,21 @@ pub(crate) struct RawIssuer {
     pub(crate) issuer: Text,
     pub(crate) audiences: List<String>,
     pub(crate) keys: List<RawJwtKey>,
+    pub(crate) jwks_endpoint: Option<Sp<RawJwksEndpoint>>,
     pub(crate) consumer: Text,
+}
+
+/// An issuer's `jwks_endpoint`: a key set fetched through an upstream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawJwksEndpoint {
+    pub(crate) upstream: Text,
+    pub(crate) path: Text,
+    pub(crate) host: Text,
+    pub(crate) min_ttl: Text,
+    pub(crate) max_ttl: Text,
+    pub(crate) refetch_interval: Text,
+    pub(crate) timeout: Text,
 }
 
 /// One of an issuer's `keys`: exactly one of `pem`, `jwk`, `jwks` (files)

@@ -367,3 +367,38 @@ fn basic_auth_defaults_and_realm_errors() {
         ],
     );
 }
+
+#[test]
+fn jwks_endpoints_name_an_upstream_and_take_defaults() {
+    let text = jwt_yaml(
+        "          issuers: [{issuer: i, jwks_endpoint: {upstream: idp, path: /jwks.json}}]\n",
+    )
+    .replace(
+        "consumers:",
+        "upstreams: [{name: idp, targets: [{address: 127.0.0.1:9}]}]\nconsumers:",
+    );
+    let c = parse(&text).unwrap();
+    let Policy::Gateway(GatewayPolicy::Jwt(j)) = &c.routes[0].policies[0] else {
+        panic!("not jwt");
+    };
+    let e = j.issuers[0].jwks_endpoint.as_ref().unwrap();
+    assert_eq!(
+        (e.upstream, e.path.as_str(), e.host.as_deref()),
+        (0, "/jwks.json", None)
+    );
+    assert_eq!(
+        (e.min_ttl, e.max_ttl, e.refetch_interval, e.timeout),
+        (secs(60), secs(3600), secs(30), secs(5))
+    );
+    expect_errors(
+        &jwt_yaml(&format!(
+            "          issuers: [{{issuer: i, keys: [{{secret: \"{}\"}}], jwks_endpoint: {{upstream: nope, path: jwks, min_ttl: 2h}}}}]\n",
+            "s".repeat(32)
+        )),
+        &[
+            (9, "routes[0].policies[0].jwt.issuers[0].jwks_endpoint.max_ttl", "must not be shorter"),
+            (9, "routes[0].policies[0].jwt.issuers[0].jwks_endpoint.upstream", "unknown upstream `nope`"),
+            (9, "routes[0].policies[0].jwt.issuers[0].jwks_endpoint.path", "not an absolute path"),
+        ],
+    );
+}

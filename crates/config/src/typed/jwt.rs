@@ -54,9 +54,32 @@ pub struct JwtIssuer {
     pub audiences: Vec<String>,
     /// The keys its tokens are signed with (never mixing HS and public keys).
     pub keys: Vec<JwtKey>,
+    /// A JWKS fetched through an upstream, besides `keys`.
+    pub jwks_endpoint: Option<JwksEndpoint>,
     /// The consumer a verified token of this issuer becomes when no
     /// consumer's `jwt` mapping names it (`None`: refused).
     pub consumer: Option<String>,
+}
+
+/// Where an issuer publishes its key set, and how long it is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksEndpoint {
+    /// Index of the upstream (in `Config::upstreams`) it is fetched from.
+    pub upstream: usize,
+    /// Path (and query) requested.
+    pub path: String,
+    /// The Host sent (default: the upstream target's `host:port`).
+    pub host: Option<String>,
+    /// Shortest time a fetched set is used before it is refreshed, whatever
+    /// `Cache-Control` says (default 1 min).
+    pub min_ttl: Duration,
+    /// Longest (default 1 h; also the time used without `max-age`).
+    pub max_ttl: Duration,
+    /// Fetches for unknown `kid`s and after failures: at most one per
+    /// interval (default 30 s).
+    pub refetch_interval: Duration,
+    /// How long a request waits for a fetch it needs (default 5 s).
+    pub timeout: Duration,
 }
 
 /// A key an issuer signs with.

@@ -112,6 +112,7 @@ mod tests {
             issuer: "https://id".into(),
             audiences: vec!["api".into()],
             keys: vec![],
+            jwks_endpoint: None,
             consumer: None,
         };
         let policy = JwtPolicy {

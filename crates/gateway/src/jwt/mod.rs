@@ -18,12 +18,13 @@
 //!   claim's value, else the issuer's `consumer`, else the token is refused.
 
 pub mod claims;
+pub mod jwks;
 pub mod keys;
 pub mod source;
 pub mod token;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use tollgate_config::{ConfigError, JwtAlgorithm, JwtPolicy, KeyDigest};
@@ -107,13 +108,25 @@ pub struct Verified {
     /// The consumer.
     pub consumer: Arc<Consumer>,
     times: Times,
+    /// The issuer's index and, for a fetched key set, its generation:
+    /// after a new set arrives the token is verified again (its key may
+    /// be gone).
+    issuer: usize,
+    generation: Option<u64>,
 }
 
-/// One issuer's keys.
+/// One issuer's keys: those the file names, and a fetched set.
 #[derive(Debug)]
 struct IssuerKeys {
     keys: Vec<Key>,
+    jwks: Option<Arc<jwks::JwksCache>>,
 }
+
+/// A fetch of a key set in progress: the body and its `Cache-Control`
+/// max-age, or why it failed.
+pub type FetchFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(String, Option<Duration>), String>> + Send>,
+>;
 
 /// Most keys tried for a token without `kid` (a bound on the work one
 /// request can cause).
@@ -140,7 +153,11 @@ impl JwtAuth {
                     Err(e) => errors.push(e),
                 }
             }
-            issuers.push(IssuerKeys { keys });
+            let jwks = issuer
+                .jwks_endpoint
+                .clone()
+                .map(|e| Arc::new(jwks::JwksCache::new(e)));
+            issuers.push(IssuerKeys { keys, jwks });
         }
         if !errors.is_empty() {
             return Err(errors);
@@ -164,6 +181,61 @@ impl JwtAuth {
         &self.policy
     }
 
+    /// Verifies `token` like [`JwtAuth::verify`], fetching its issuer's
+    /// key set through `fetch` when it has a `jwks_endpoint` and the set
+    /// is empty, names no such `kid`, or is due for a refresh (in the
+    /// background). Fetches run as tasks of their own, so a request that
+    /// goes away never leaves one half done.
+    pub async fn verify_fetching(
+        &self,
+        dir: &Directory,
+        token: &str,
+        fetch: &(dyn Fn(&tollgate_config::JwksEndpoint) -> FetchFuture + Sync),
+    ) -> Result<Arc<Verified>, JwtError> {
+        let first = self.verify(dir, token);
+        let jwks = match &first {
+            Err(JwtError::UnknownKey) => self.jwks_of(token),
+            Ok(_) => {
+                // Refresh ahead of expiry, without holding the request.
+                if let Some(j) = self.jwks_of(token) {
+                    if j.refresh_due(Instant::now()) {
+                        fetch_in_background(&j, jwks::Reason::Refresh, fetch);
+                    }
+                }
+                None
+            }
+            Err(_) => None,
+        };
+        let Some(j) = jwks else { return first };
+        let reason = if j.keys().is_none() {
+            jwks::Reason::Empty
+        } else {
+            jwks::Reason::UnknownKid
+        };
+        if !fetch_in_background(&j, reason, fetch) {
+            return first;
+        }
+        j.wait(j.settings().timeout).await;
+        self.verify(dir, token)
+    }
+
+    /// The generation of issuer `index`'s fetched key set, if it has one.
+    fn generation(&self, index: usize) -> Option<u64> {
+        self.issuers
+            .get(index)?
+            .jwks
+            .as_ref()
+            .map(|j| j.generation())
+    }
+
+    /// The fetched key set of the issuer `token` names, if it has one.
+    fn jwks_of(&self, token: &str) -> Option<Arc<jwks::JwksCache>> {
+        let t = token::parse(token, self.policy.max_token_size).ok()?;
+        let iss = t.claims.get("iss").and_then(Value::as_str)?;
+        let index = self.policy.issuers.iter().position(|i| i.issuer == iss)?;
+        self.issuers[index].jwks.clone()
+    }
+
     /// Verifies `token` and finds its consumer.
     pub fn verify(&self, dir: &Directory, token: &str) -> Result<Arc<Verified>, JwtError> {
         let now = now();
@@ -173,8 +245,10 @@ impl JwtAuth {
         }
         let digest = KeyDigest::of(token.as_bytes());
         if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&digest)) {
-            hit.times.check(now, leeway)?;
-            return Ok(hit);
+            if hit.generation == self.generation(hit.issuer) {
+                hit.times.check(now, leeway)?;
+                return Ok(hit);
+            }
         }
         let verified = Arc::new(self.verify_uncached(dir, token, now)?);
         if let Some(c) = &self.cache {
@@ -199,8 +273,17 @@ impl JwtAuth {
             .enumerate()
             .find(|(_, i)| Some(i.issuer.as_str()) == iss)
             .ok_or(JwtError::Issuer)?;
-        let keys = &self.issuers[index].keys;
-        let candidates = candidates(keys, t.header.kid.as_deref(), alg);
+        let own = &self.issuers[index];
+        // Read before the keys: a set arriving in between makes the entry
+        // look older, never newer, than the key that verified it.
+        let generation = own.jwks.as_ref().map(|j| j.generation());
+        let fetched = own.jwks.as_ref().and_then(|j| j.keys());
+        let mut candidates = candidates(&own.keys, t.header.kid.as_deref(), alg);
+        if let Some(set) = &fetched {
+            if candidates.is_empty() {
+                candidates = self::candidates(set, t.header.kid.as_deref(), alg);
+            }
+        }
         if candidates.is_empty() {
             return Err(JwtError::UnknownKey);
         }
@@ -225,6 +308,8 @@ impl JwtAuth {
             claims: t.claims,
             consumer,
             times,
+            issuer: index,
+            generation,
         })
     }
 }
@@ -246,6 +331,38 @@ fn candidates<'k>(keys: &'k [Key], kid: Option<&str>, alg: JwtAlgorithm) -> Vec<
         .filter(|k| k.alg == alg)
         .take(MAX_KEYS_TRIED)
         .collect()
+}
+
+/// Starts a fetch for `reason` unless one runs or it is not due; true
+/// when one runs now (started here or before), so waiting makes sense.
+fn fetch_in_background(
+    cache: &Arc<jwks::JwksCache>,
+    reason: jwks::Reason,
+    fetch: &(dyn Fn(&tollgate_config::JwksEndpoint) -> FetchFuture + Sync),
+) -> bool {
+    match cache.begin(reason, Instant::now()) {
+        jwks::Begin::NotNow => false,
+        jwks::Begin::InFlight => true,
+        jwks::Begin::Fetch => {
+            let work = fetch(cache.settings());
+            let cache = cache.clone();
+            tokio::spawn(async move {
+                let limit = cache.settings().timeout;
+                let result = match tokio::time::timeout(limit, work).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("no answer within {limit:?}")),
+                };
+                match cache.finish(result, Instant::now()) {
+                    Ok(n) => tracing::debug!(keys = n, "JWKS fetched"),
+                    Err(e) => tracing::warn!(
+                        path = %cache.settings().path,
+                        "JWKS fetch failed, keeping the last good key set (if any): {e}"
+                    ),
+                }
+            });
+            true
+        }
+    }
 }
 
 /// Seconds since the Unix epoch.
@@ -288,12 +405,14 @@ pub enum JwtOutcome {
 }
 
 impl JwtAuth {
-    /// Runs the policy on a request's fields.
-    pub fn authenticate(
+    /// Runs the policy on a request's fields; key sets of `jwks_endpoint`
+    /// issuers are fetched through `fetch`.
+    pub async fn authenticate(
         &self,
         dir: &Directory,
         headers: &http::HeaderMap,
         uri: &http::Uri,
+        fetch: &(dyn Fn(&tollgate_config::JwksEndpoint) -> FetchFuture + Sync),
     ) -> JwtOutcome {
         use crate::{Challenge, Refusal};
         let invalid = |e: JwtError| {
@@ -304,7 +423,7 @@ impl JwtAuth {
             ))
         };
         match source::token(&self.policy.source, headers, uri) {
-            Ok(Some(token)) => match self.verify(dir, token) {
+            Ok(Some(token)) => match self.verify_fetching(dir, token, fetch).await {
                 Ok(v) => JwtOutcome::Verified(v),
                 Err(e) => invalid(e),
             },
@@ -348,6 +467,7 @@ mod tests {
                     kid: None,
                     algorithm: None,
                 }],
+                jwks_endpoint: None,
                 consumer: None,
             }],
             source: TokenSource::Bearer,

@@ -124,26 +124,29 @@ fn issuer(ctx: &mut Ctx<'_>, raw: &Sp<RawIssuer>, path: &str) -> Option<JwtIssue
         .value
         .clone();
     let mut keys = Vec::new();
-    match &r.keys {
-        Some(list) if !list.value.is_empty() => {
-            for (i, k) in list.value.iter().enumerate() {
-                keys.extend(key(ctx, k, &format!("{path}.keys[{i}]")));
-            }
+    if let Some(list) = &r.keys {
+        for (i, k) in list.value.iter().enumerate() {
+            keys.extend(key(ctx, k, &format!("{path}.keys[{i}]")));
         }
-        _ => {
-            ctx.err(
-                here,
-                &p(path, "keys"),
-                format!("issuer `{name}` has no keys: list `pem`, `jwk`, `jwks` or `secret` keys"),
-            );
-            return None;
-        }
+    }
+    let jwks_endpoint = match &r.jwks_endpoint {
+        Some(e) => Some(endpoint(ctx, e, &p(path, "jwks_endpoint"))?),
+        None => None,
+    };
+    let written = r.keys.as_ref().is_some_and(|l| !l.value.is_empty());
+    if !written && jwks_endpoint.is_none() {
+        ctx.err(
+            here,
+            &p(path, "keys"),
+            format!("issuer `{name}` has no keys: list `pem`, `jwk`, `jwks` or `secret` keys, or give a `jwks_endpoint`"),
+        );
+        return None;
     }
     let hmac = keys
         .iter()
         .filter(|k| matches!(k.material, KeyMaterial::Secret(_)))
         .count();
-    if hmac > 0 && hmac < keys.len() {
+    if hmac > 0 && (hmac < keys.len() || jwks_endpoint.is_some()) {
         ctx.err(
             here,
             &p(path, "keys"),
@@ -161,7 +164,55 @@ fn issuer(ctx: &mut Ctx<'_>, raw: &Sp<RawIssuer>, path: &str) -> Option<JwtIssue
             .map(|a| a.value.clone())
             .collect(),
         keys,
+        jwks_endpoint,
         consumer,
+    })
+}
+
+/// `jwks_endpoint:` → [`JwksEndpoint`], defaults filled in.
+fn endpoint(ctx: &mut Ctx<'_>, raw: &Sp<RawJwksEndpoint>, path: &str) -> Option<JwksEndpoint> {
+    let r = &raw.value;
+    let here = ctx.at(raw);
+    let upstream = ctx.required(&r.upstream, here, &p(path, "upstream"));
+    let upstream = upstream.and_then(|u| {
+        let names = ctx.upstream_names.clone();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        ctx.reference("upstream", u, &p(path, "upstream"), &refs)
+    });
+    let at_path = ctx.required(&r.path, here, &p(path, "path"));
+    let req_path = at_path.and_then(|v| {
+        ctx.value(v, &p(path, "path"), |s| {
+            if !s.starts_with('/') || s.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                return Err(format!(
+                    "`{s}` is not an absolute path (`/.well-known/jwks.json`)"
+                ));
+            }
+            Ok(s.to_string())
+        })
+    });
+    let min_ttl = ctx.timeout(&r.min_ttl, &p(path, "min_ttl"), Duration::from_secs(60));
+    let max_ttl = ctx.timeout(&r.max_ttl, &p(path, "max_ttl"), Duration::from_secs(3600));
+    if max_ttl < min_ttl {
+        ctx.err(
+            here,
+            &p(path, "max_ttl"),
+            "`max_ttl` must not be shorter than `min_ttl`",
+        );
+    }
+    let refetch_interval = ctx.timeout(
+        &r.refetch_interval,
+        &p(path, "refetch_interval"),
+        Duration::from_secs(30),
+    );
+    let timeout = ctx.timeout(&r.timeout, &p(path, "timeout"), Duration::from_secs(5));
+    Some(JwksEndpoint {
+        upstream: upstream?,
+        path: req_path?,
+        host: r.host.as_ref().map(|h| h.value.clone()),
+        min_ttl,
+        max_ttl,
+        refetch_interval,
+        timeout,
     })
 }
 

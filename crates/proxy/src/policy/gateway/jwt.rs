@@ -2,17 +2,18 @@
 //! claims the policy forwards (client copies of those headers removed
 //! first, in every spelling).
 
-use tollgate_config::JwtPolicy;
-use tollgate_gateway::jwt::{claim_text, JwtAuth, JwtOutcome};
+use tollgate_config::{JwksEndpoint, JwtPolicy};
+use tollgate_gateway::jwt::{claim_text, FetchFuture, JwtAuth, JwtOutcome};
 use tollgate_gateway::{identity, Directory, Refusal};
 
 use crate::pipeline::{Exchange, Incoming};
 
 /// Runs the `jwt` policy; `Some` is its refusal.
-pub(super) fn on_request(
+pub(super) async fn on_request(
     auth: &JwtAuth,
     policy: &JwtPolicy,
     dir: &Directory,
+    fetch: &(dyn Fn(&JwksEndpoint) -> FetchFuture + Sync),
     req: &mut Incoming<'_>,
     ex: &mut Exchange,
 ) -> Option<Refusal> {
@@ -24,7 +25,7 @@ pub(super) fn on_request(
             .collect();
         identity::strip(&mut req.headers, &names);
     }
-    match auth.authenticate(dir, &req.headers, &req.uri) {
+    match auth.authenticate(dir, &req.headers, &req.uri, fetch).await {
         JwtOutcome::Verified(token) => {
             for (claim, header) in &policy.claims_to_headers {
                 let value = token.claims.get(claim).and_then(claim_text);

@@ -7,7 +7,10 @@
 //! looks alike, whatever the protocol).
 
 mod basic;
+mod fetch;
 mod jwt;
+
+use std::sync::Arc;
 
 use http::header::WWW_AUTHENTICATE;
 use http::{HeaderValue, Response};
@@ -22,7 +25,7 @@ use crate::snapshot::Worker;
 /// Runs step `step` (a gateway policy) of route `route`; `Some` is the
 /// refusal that ends the request.
 pub(super) async fn on_request(
-    worker: &Worker,
+    worker: &Arc<Worker>,
     policy: &GatewayPolicy,
     (route, step): (usize, usize),
     req: &mut Incoming<'_>,
@@ -48,7 +51,10 @@ pub(super) async fn on_request(
             )),
         },
         GatewayPolicy::Jwt(p) => match gateway.jwt(route, step) {
-            Some(auth) => jwt::on_request(auth, p, &gateway.directory, req, ex),
+            Some(auth) => {
+                let fetch = fetch::fetcher(worker);
+                jwt::on_request(auth, p, &gateway.directory, &fetch, req, ex).await
+            }
             // Cannot happen (the snapshot builds one per step); never fail open.
             None => Some(Refusal::unauthorized(
                 "jwt:unavailable",
