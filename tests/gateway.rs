@@ -345,3 +345,32 @@ routes:
         .starts_with("Basic realm=\"internal\""));
     assert_eq!(up.request_count(), 3);
 }
+
+#[test]
+fn header_rules_read_the_consumer_after_an_auth_policy() {
+    let up = Upstream::echo();
+    let tg = gateway(
+        &up,
+        r#"
+routes:
+  - name: api
+    upstream: u
+    policies:
+      - key_auth: {}
+      - headers:
+          request: {set: {X-Rate-Key: "$consumer|$consumer_groups|$jwt_claim_sub"}}
+          response: {set: {X-Served-For: "$consumer"}}
+"#,
+    );
+    let resp = request(
+        tg.addr("web"),
+        "GET",
+        "/",
+        &[("X-API-Key", "key-mobile-0123456789")],
+        b"",
+    );
+    assert_eq!(resp.status, 200);
+    // No token: the claim renders empty.
+    assert_eq!(resp.echo().header("x-rate-key"), Some("mobile|paid,beta|"));
+    assert_eq!(resp.header("x-served-for"), Some("mobile"));
+}

@@ -60,6 +60,8 @@ policies:
         - issuer: https://hs.example.com
           keys: [{{secret: "{HS_SECRET}", kid: hs-1}}]
       claims_to_headers: {{sub: X-User, roles: X-Roles}}
+defaults:
+  policies: []
 routes:
   - name: admin
     match: {{path: {{prefix: /admin}}}}
@@ -71,6 +73,7 @@ routes:
     upstream: u
     policies:
       - use: token
+      - headers: {{request: {{set: {{X-Claim-Aud: "$jwt_claim_aud"}}}}}}
 "#,
         up = up.addr()
     )
@@ -125,6 +128,7 @@ fn jsonwebtoken_backend_signs_and_verifies_every_algorithm_family() {
         assert_eq!(echo.header("x-consumer-groups"), Some("staff"));
         assert_eq!(echo.header("x-user"), Some("alice"));
         assert_eq!(echo.header("x-roles"), Some("a,b"));
+        assert_eq!(echo.header("x-claim-aud"), Some("api"));
     }
     // No consumer maps `sub: bob`: the issuer's `consumer` takes it.
     let resp = with_token(&tg, "/x", &k.rsa.sign(&claims("bob")));

@@ -59,6 +59,14 @@ impl GatewayState {
             steps.push(row);
         }
         if !errors.is_empty() {
+            // A named policy used by several routes is reported once.
+            let mut seen = Vec::new();
+            errors.retain(|e| {
+                let text = e.to_string();
+                let first = !seen.contains(&text);
+                seen.push(text);
+                first
+            });
             return Err(errors);
         }
         Ok(Self {

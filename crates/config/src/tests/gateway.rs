@@ -202,6 +202,13 @@ fn acl_needs_an_auth_policy_before_it() {
     let kinds: Vec<&str> = c.routes[0].policies.iter().map(|p| p.kind()).collect();
     assert_eq!(kinds, ["key_auth", "acl"]);
     expect_errors(
+        &consumers_yaml(
+            "  - {name: a}\n",
+            "      - headers: {request: {set: {X-Who: $consumer}}}\n      - key_auth: {}\n      - headers: {request: {set: {X-Who: $consumer}}}\n",
+        ),
+        &[(8, "routes[0].policies[0]", "`headers` with `$consumer`")],
+    );
+    expect_errors(
         &consumers_yaml("  - {name: a}\n", "      - acl: {}\n"),
         &[(8, "routes[0].policies[0].acl", "needs `allow` or `deny`")],
     );

@@ -106,7 +106,7 @@ pub(crate) async fn request_phase(
         state.ran += 1;
         match policy {
             Policy::Headers(rules) => {
-                let rendered = headers::on_request(rules, route, req, host);
+                let rendered = headers::on_request(rules, route, req, host, ex);
                 state.steps.push(StepState::Headers(rendered));
             }
             Policy::IpFilter(filter) => {

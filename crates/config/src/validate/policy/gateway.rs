@@ -153,19 +153,23 @@ pub(crate) fn check_order(
     mut identified: bool,
 ) {
     for (policy, loc, path) in chain {
-        let Policy::Gateway(g) = policy else { continue };
-        if g.needs_identity() && !identified {
+        if policy.needs_identity() && !identified {
+            let what = match policy {
+                Policy::Headers(_) => {
+                    "`headers` with `$consumer`, `$consumer_groups` or `$jwt_claim_...`".to_string()
+                }
+                other => format!("`{}`", other.kind()),
+            };
             ctx.err(
                 *loc,
                 path,
                 format!(
-                    "`{}` needs an identity but no auth policy ({}) comes before it in the chain",
-                    g.kind(),
+                    "{what} needs an identity but no auth policy ({}) comes before it in the chain",
                     quoted_list(AUTH_KINDS)
                 ),
             );
         }
-        identified |= g.identifies();
+        identified |= matches!(policy, Policy::Gateway(g) if g.identifies());
     }
 }
 
