@@ -374,3 +374,64 @@ routes:
     assert_eq!(resp.echo().header("x-rate-key"), Some("mobile|paid,beta|"));
     assert_eq!(resp.header("x-served-for"), Some("mobile"));
 }
+
+#[test]
+fn mtls_auth_maps_verified_certificates_to_consumers() {
+    use tollgate_testkit::{tls_get, TestCa, TlsOptions};
+    let ca = TestCa::new("gateway test CA");
+    let dir = TempDir::tagged("gateway-mtls");
+    let (cert, key) = dir.write_pair("site", &ca.server_cert(&["site.test"]));
+    let ca_file = dir.write("ca.pem", ca.cert_pem());
+    let up = Upstream::echo();
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - name: tls
+    address: 127.0.0.1:0
+    protocol: https
+    tls:
+      certificates: [{cert: "{cert}", key: "{key}"}]
+      client_auth: {mode: optional, ca: "{ca}"}
+upstreams:
+  - {name: u, targets: [{address: "{up}"}]}
+consumers:
+  - {name: alice, groups: [ops], mtls: [{subject: "CN=alice,O=tollgate tests"}]}
+  - {name: svc, mtls: [{san: "spiffe://test/svc"}]}
+routes:
+  - name: echo
+    upstream: u
+    policies:
+      - mtls_auth: {}
+      - acl: {allow: {groups: [ops], consumers: [svc]}}
+"#,
+        &[
+            ("cert", &cert.display()),
+            ("key", &key.display()),
+            ("ca", &ca_file.display()),
+            ("up", &up.addr()),
+        ],
+    ));
+    let addr = tg.addr("tls");
+    let opts = || TlsOptions::new(&ca, "site.test");
+    let alice = ca.client_cert("alice", &[]);
+    let resp = tls_get(addr, &opts().client_cert(&alice), "/").unwrap();
+    assert_eq!(resp.echo().header("x-consumer-name"), Some("alice"));
+    let svc = ca.client_cert("whatever", &["spiffe://test/svc"]);
+    let resp = tls_get(addr, &opts().client_cert(&svc), "/").unwrap();
+    assert_eq!(resp.echo().header("x-consumer-name"), Some("svc"));
+    // A verified certificate no consumer maps, and no certificate: 401.
+    let bob = ca.client_cert("bob", &[]);
+    assert_eq!(
+        tls_get(addr, &opts().client_cert(&bob), "/")
+            .unwrap()
+            .status,
+        401
+    );
+    let resp = tls_get(addr, &opts(), "/").unwrap();
+    assert_eq!(resp.status, 401);
+    assert_eq!(
+        resp.header("www-authenticate"),
+        Some("ClientCertificate realm=\"tollgate\"")
+    );
+    assert_eq!(up.request_count(), 2);
+}

@@ -504,6 +504,7 @@ pub(crate) struct RawPolicy {
     pub(crate) compress: Option<Sp<RawCompress>>,
     pub(crate) key_auth: Option<Sp<RawKeyAuth>>,
     pub(crate) basic_auth: Option<Sp<RawBasicAuth>>,
+    pub(crate) mtls_auth: Option<Sp<RawMtlsAuth>>,
     pub(crate) acl: Option<Sp<RawAcl>>,
     pub(crate) jwt: Option<Sp<RawJwt>>,
     pub(crate) require: Option<Sp<RawRequire>>,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 use subtle::ConstantTimeEq;
-use tollgate_config::{Gateway, KeyDigest, PasswordHash};
+use tollgate_config::{Gateway, KeyDigest, MtlsMapping, PasswordHash};
 
 /// A consumer as the data path uses it: its configuration and the header
 /// values that carry its identity upstream, rendered once.
@@ -61,6 +61,8 @@ pub struct Directory {
     by_key: HashMap<KeyDigest, Arc<Consumer>>,
     /// Basic-auth user names, with their password hashes.
     by_user: HashMap<String, (Arc<Consumer>, PasswordHash)>,
+    /// Client-certificate subjects and alternative names.
+    by_mtls: HashMap<MtlsMapping, Arc<Consumer>>,
     /// (issuer, claim, value) of the consumers' `jwt` mappings.
     by_jwt: HashMap<(String, String, String), Arc<Consumer>>,
     /// Per issuer, the claims its mappings compare, in file order.
@@ -80,6 +82,9 @@ impl Directory {
             for u in &c.basic_auth {
                 dir.by_user
                     .insert(u.username.clone(), (consumer.clone(), u.hash.clone()));
+            }
+            for m in &c.mtls {
+                dir.by_mtls.insert(m.clone(), consumer.clone());
             }
             for m in &c.jwt {
                 let claims = dir.jwt_claims.entry(m.issuer.clone()).or_default();
@@ -127,6 +132,21 @@ impl Directory {
             self.by_jwt
                 .get(&(issuer.to_string(), name.clone(), value.to_string()))
         })
+    }
+
+    /// The consumer a verified certificate names: by its subject first,
+    /// then by its alternative names in order.
+    pub fn by_certificate<'n>(
+        &self,
+        subject: &str,
+        alt_names: impl IntoIterator<Item = &'n str>,
+    ) -> Option<&Arc<Consumer>> {
+        if let Some(c) = self.by_mtls.get(&MtlsMapping::Subject(subject.to_string())) {
+            return Some(c);
+        }
+        alt_names
+            .into_iter()
+            .find_map(|n| self.by_mtls.get(&MtlsMapping::San(n.to_string())))
     }
 
     /// How many consumers there are.

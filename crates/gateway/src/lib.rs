@@ -1,6 +1,6 @@
 //! The API gateway role, independent of the data path: who is calling (the
 //! consumer [`Directory`], built from the configuration and swapped with
-//! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`),
+//! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`, `mtls_auth`),
 //! what a consumer may do (`acl`, `require`), and how its identity travels
 //! upstream (`identity`). No sockets: `tollgate-proxy` calls it.
 
@@ -10,6 +10,7 @@ mod directory;
 pub mod identity;
 pub mod jwt;
 pub mod key_auth;
+pub mod mtls_auth;
 mod refusal;
 pub mod require;
 

@@ -8,6 +8,9 @@ pub enum Challenge {
     /// `WWW-Authenticate: ApiKey realm="..."` (API keys have no registered
     /// scheme; the realm names the place).
     ApiKey,
+    /// `ClientCertificate realm="tollgate"`: no registered scheme exists
+    /// for TLS client certificates; this names what is missing.
+    ClientCertificate,
     /// `Basic realm="..."` (RFC 7617), with the realm configured.
     Basic(String),
     /// `Bearer realm="tollgate"`: no token was sent (RFC 6750 §3.1: no
@@ -24,6 +27,7 @@ impl Challenge {
     pub fn header_value(&self) -> String {
         match self {
             Challenge::ApiKey => "ApiKey realm=\"tollgate\"".to_string(),
+            Challenge::ClientCertificate => "ClientCertificate realm=\"tollgate\"".to_string(),
             Challenge::Basic(realm) => format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
             Challenge::Bearer => "Bearer realm=\"tollgate\"".to_string(),
             Challenge::InvalidToken(d) => {

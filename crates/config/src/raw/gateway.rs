@@ -172,3 +172,10 @@ pub(crate) struct RawBasicAuth {
     pub(crate) cache_size: Text,
     pub(crate) cache_ttl: Text,
 }
+
+/// `mtls_auth:` in a policy list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMtlsAuth {
+    pub(crate) anonymous: Text,
+}

@@ -175,6 +175,14 @@ pub struct BasicAuth {
     pub cache_ttl: std::time::Duration,
 }
 
+/// The `mtls_auth` policy: the listener's verified client certificate
+/// (its subject or one of its alternative names) names the consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MtlsAuth {
+    /// The consumer a request without a verified certificate becomes.
+    pub anonymous: Option<String>,
+}
+
 /// A place a credential may be sent in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -220,6 +228,8 @@ pub enum GatewayPolicy {
     /// User names and password hashes. The `Arc` is the policy's
     /// identity: routes sharing one share its verification cache.
     BasicAuth(std::sync::Arc<BasicAuth>),
+    /// Verified client certificates (mTLS listeners).
+    MtlsAuth(MtlsAuth),
     /// Allow / deny by consumer group or name.
     Acl(Acl),
     /// Signed tokens. The `Arc` is the policy's identity: routes sharing
@@ -236,6 +246,7 @@ impl GatewayPolicy {
         match self {
             GatewayPolicy::KeyAuth(_) => "key_auth",
             GatewayPolicy::BasicAuth(_) => "basic_auth",
+            GatewayPolicy::MtlsAuth(_) => "mtls_auth",
             GatewayPolicy::Acl(_) => "acl",
             GatewayPolicy::Jwt(_) => "jwt",
             GatewayPolicy::Require(_) => "require",
@@ -246,7 +257,10 @@ impl GatewayPolicy {
     pub fn identifies(&self) -> bool {
         matches!(
             self,
-            GatewayPolicy::KeyAuth(_) | GatewayPolicy::BasicAuth(_) | GatewayPolicy::Jwt(_)
+            GatewayPolicy::KeyAuth(_)
+                | GatewayPolicy::BasicAuth(_)
+                | GatewayPolicy::MtlsAuth(_)
+                | GatewayPolicy::Jwt(_)
         )
     }
 

@@ -95,11 +95,12 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         raw.compress.as_ref().map(|_| "compress"),
         raw.key_auth.as_ref().map(|_| "key_auth"),
         raw.basic_auth.as_ref().map(|_| "basic_auth"),
+        raw.mtls_auth.as_ref().map(|_| "mtls_auth"),
         raw.acl.as_ref().map(|_| "acl"),
         raw.jwt.as_ref().map(|_| "jwt"),
         raw.require.as_ref().map(|_| "require"),
     ];
-    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `jwt`, `acl` or `require`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `mtls_auth`, `jwt`, `acl` or `require`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -166,6 +167,10 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
     if let Some(b) = &raw.basic_auth {
         let b = gateway::basic_auth(ctx, b, &p(path, "basic_auth"))?;
         return Some(Policy::Gateway(GatewayPolicy::BasicAuth(b)));
+    }
+    if let Some(m) = &raw.mtls_auth {
+        let m = gateway::mtls_auth(ctx, m, &p(path, "mtls_auth"))?;
+        return Some(Policy::Gateway(GatewayPolicy::MtlsAuth(m)));
     }
     if let Some(a) = &raw.acl {
         let a = gateway::acl(ctx, a, &p(path, "acl"))?;

@@ -104,6 +104,12 @@ pub(super) fn basic_auth(
     }))
 }
 
+/// `mtls_auth:` → [`MtlsAuth`].
+pub(super) fn mtls_auth(ctx: &mut Ctx<'_>, raw: &Sp<RawMtlsAuth>, path: &str) -> Option<MtlsAuth> {
+    let anonymous = anonymous(ctx, &raw.value.anonymous, &p(path, "anonymous"))?;
+    Some(MtlsAuth { anonymous })
+}
+
 /// `acl:` → [`Acl`]; at least one side must list something, and names
 /// must be defined consumers.
 pub(super) fn acl(ctx: &mut Ctx<'_>, raw: &Sp<RawAcl>, path: &str) -> Option<Acl> {
@@ -174,4 +180,4 @@ pub(crate) fn check_order(
 }
 
 /// The policy kinds that identify a consumer.
-const AUTH_KINDS: &[&str] = &["key_auth", "basic_auth", "jwt"];
+const AUTH_KINDS: &[&str] = &["key_auth", "basic_auth", "jwt", "mtls_auth"];

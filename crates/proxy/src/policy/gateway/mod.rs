@@ -1,5 +1,5 @@
-//! The API gateway's policies (`key_auth`, `basic_auth`, `jwt`, `acl`,
-//! `require`): one
+//! The API gateway's policies (`key_auth`, `basic_auth`, `mtls_auth`,
+//! `jwt`, `acl`, `require`): one
 //! dispatch for the role. The rules are in `tollgate_gateway`; this glue
 //! runs them on the request, keeps the consumer (and a verified token's
 //! claims) in the request's [`Exchange`] for later policies, and turns
@@ -16,7 +16,7 @@ use http::header::WWW_AUTHENTICATE;
 use http::{HeaderValue, Response};
 use tollgate_config::GatewayPolicy;
 use tollgate_core::ErrorKind;
-use tollgate_gateway::{acl, key_auth, require, Outcome, Refusal};
+use tollgate_gateway::{acl, key_auth, mtls_auth, require, Outcome, Refusal};
 
 use crate::body::ResponseBody;
 use crate::pipeline::{refusal, Exchange, Incoming};
@@ -50,6 +50,23 @@ pub(super) async fn on_request(
                 tollgate_gateway::Challenge::Basic("tollgate".into()),
             )),
         },
+        GatewayPolicy::MtlsAuth(p) => {
+            let outcome = match req.client.cert.as_deref() {
+                Some(cert) => {
+                    let n = &cert.names;
+                    let alt: Vec<String> = (n.dns.iter().chain(&n.uris).chain(&n.emails).cloned())
+                        .chain(n.ips.iter().map(|ip| ip.to_string()))
+                        .collect();
+                    let id = mtls_auth::CertIdentity {
+                        subject: &n.subject,
+                        alt_names: &alt,
+                    };
+                    mtls_auth::authenticate(p, &gateway.directory, Some(id))
+                }
+                None => mtls_auth::authenticate(p, &gateway.directory, None),
+            };
+            settle(outcome, "mtls_auth", ex)
+        }
         GatewayPolicy::Jwt(p) => match gateway.jwt(route, step) {
             Some(auth) => {
                 let fetch = fetch::fetcher(worker);
