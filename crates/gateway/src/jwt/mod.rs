@@ -195,11 +195,12 @@ impl JwtAuth {
         let first = self.verify(dir, token);
         let jwks = match &first {
             Err(JwtError::UnknownKey) => self.jwks_of(token),
-            Ok(_) => {
-                // Refresh ahead of expiry, without holding the request.
-                if let Some(j) = self.jwks_of(token) {
+            Ok(v) => {
+                // Refresh ahead of expiry, without holding the request (the
+                // verified token names its issuer: no second parse).
+                if let Some(j) = self.issuers.get(v.issuer).and_then(|i| i.jwks.as_ref()) {
                     if j.refresh_due(Instant::now()) {
-                        fetch_in_background(&j, jwks::Reason::Refresh, fetch);
+                        fetch_in_background(j, jwks::Reason::Refresh, fetch);
                     }
                 }
                 None
