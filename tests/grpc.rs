@@ -186,6 +186,53 @@ routes:
     assert!(resp.header("grpc-status").is_none());
 }
 
+/// The gateway's refusals reach gRPC clients as statuses: no key is
+/// UNAUTHENTICATED, a known consumer outside the ACL is PERMISSION_DENIED.
+#[test]
+fn auth_refusals_arrive_as_grpc_statuses() {
+    let server = GrpcServer::h2c();
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+consumers:
+  - {name: outsider, groups: [guests], api_keys: [k-outsider]}
+upstreams:
+  - {name: grpc, protocol: h2c, targets: [{address: "{up}"}]}
+routes:
+  - name: all
+    upstream: grpc
+    policies:
+      - key_auth: {}
+      - acl: {allow: {groups: [staff]}}
+"#,
+        &[("up", &server.addr())],
+    ));
+    let call = |key: Option<&'static str>| {
+        let mut headers = vec![("content-type", "application/grpc"), ("te", "trailers")];
+        if let Some(k) = key {
+            headers.push(("x-api-key", k));
+        }
+        tollgate_testkit::h2_request(
+            tg.addr("web"),
+            "POST",
+            "/test.Echo/Unary",
+            &headers,
+            &[0, 0, 0, 0, 0],
+        )
+    };
+    let no_key = call(None);
+    assert_eq!(no_key.status, 200);
+    assert_eq!(no_key.header("grpc-status"), Some("16"), "UNAUTHENTICATED");
+    let outsider = call(Some("k-outsider"));
+    assert_eq!(outsider.status, 200);
+    assert_eq!(
+        outsider.header("grpc-status"),
+        Some("7"),
+        "PERMISSION_DENIED"
+    );
+}
+
 /// An h2c server that answers every stream by resetting it with `reason`.
 fn resetting_h2_server(reason: h2::Reason) -> std::net::SocketAddr {
     let rt = tollgate_testkit::runtime();

@@ -1,4 +1,6 @@
-//! `${NAME}` expansion in the configuration text, before YAML parsing.
+//! `${NAME}` expansion in the configuration text, before YAML parsing, and
+//! `${file:PATH}`: the contents of a file (a mounted secret), without its
+//! final line break.
 //!
 //! `$${` stands for a literal `${`. A `$` not followed by `{` is kept as is.
 //! Expansion shifts columns (and lines, when a value holds a newline), so
@@ -102,11 +104,13 @@ fn copy_literal(
     }
 }
 
-/// Replaces every `${NAME}` in `text` with `lookup(NAME)`; collects every
-/// unset variable and malformed reference.
+/// Replaces every `${NAME}` in `text` with `lookup(NAME)` and every
+/// `${file:PATH}` with `read(PATH)`; collects every unset variable,
+/// unreadable file and malformed reference.
 pub(crate) fn expand_env(
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
+    read: impl Fn(&str) -> Result<String, String>,
 ) -> Result<Expanded, Vec<EnvError>> {
     let mut out = String::with_capacity(text.len());
     let mut anchors = Vec::new();
@@ -154,26 +158,28 @@ pub(crate) fn expand_env(
                 continue;
             };
             let name = &rest[2..end];
-            if !valid_name(name) {
-                errors.push((
-                    at,
-                    format!(
-                        "invalid variable reference `${{{name}}}`: expected `${{NAME}}` with NAME made of letters, digits and `_` (defaults like `${{X:-y}}` are not supported); write `$${{` for a literal `${{`"
-                    ),
-                ));
-            } else if let Some(value) = lookup(name) {
-                anchors.push(Anchor {
-                    out: outp.get(),
-                    orig: at,
-                    literal: false,
-                });
-                for v in value.chars() {
-                    outp.advance(v);
+            let value = match name.strip_prefix("file:") {
+                Some("") => Err("`${file:}` needs a path: `${file:/run/secrets/key}`".to_string()),
+                Some(path) => read(path),
+                None if !valid_name(name) => Err(format!(
+                    "invalid variable reference `${{{name}}}`: expected `${{NAME}}` with NAME made of letters, digits and `_` (defaults like `${{X:-y}}` are not supported), or `${{file:PATH}}`; write `$${{` for a literal `${{`"
+                )),
+                None => lookup(name).ok_or_else(|| format!("environment variable `{name}` is not set")),
+            };
+            match value {
+                Err(e) => errors.push((at, e)),
+                Ok(value) => {
+                    anchors.push(Anchor {
+                        out: outp.get(),
+                        orig: at,
+                        literal: false,
+                    });
+                    for v in value.chars() {
+                        outp.advance(v);
+                    }
+                    out.push_str(&value);
+                    substituted = true;
                 }
-                out.push_str(&value);
-                substituted = true;
-            } else {
-                errors.push((at, format!("environment variable `{name}` is not set")));
             }
             for c in rest[..=end].chars() {
                 inp.advance(c);
@@ -216,11 +222,31 @@ mod tests {
         }
     }
 
+    fn no_files(path: &str) -> Result<String, String> {
+        match path {
+            "/run/secrets/key" => Ok("s3cret".into()),
+            _ => Err(format!("cannot read `{path}`")),
+        }
+    }
+
+    #[test]
+    fn file_references_expand_and_missing_files_are_located() {
+        let e = expand_env("a: ${file:/run/secrets/key}\n", env, no_files).unwrap();
+        assert_eq!(e.text, "a: s3cret\n");
+        let errs = expand_env("a: 1\nb: x ${file:/nope}\nc: ${file:}", env, no_files).unwrap_err();
+        assert_eq!(errs.len(), 2, "{errs:?}");
+        assert_eq!(errs[0].0, (2, 6));
+        assert!(errs[0].1.contains("cannot read `/nope`"), "{errs:?}");
+        assert_eq!(errs[1].0, (3, 4));
+        assert!(errs[1].1.contains("needs a path"), "{errs:?}");
+    }
+
     #[test]
     fn expands_and_escapes() {
         let e = expand_env(
             "a: ${HOST}:${PORT}\nb: $${HOST} $HOST $$x\nc: '${EMPTY}'\n",
             env,
+            no_files,
         )
         .unwrap();
         assert_eq!(e.text, "a: example.com:8080\nb: ${HOST} $HOST $$x\nc: ''\n");
@@ -228,7 +254,12 @@ mod tests {
 
     #[test]
     fn unset_and_malformed_are_all_reported() {
-        let errs = expand_env("a: ${NOPE}\nb: x ${1X} ${OK\nc: ${ALSO_NOPE}", env).unwrap_err();
+        let errs = expand_env(
+            "a: ${NOPE}\nb: x ${1X} ${OK\nc: ${ALSO_NOPE}",
+            env,
+            no_files,
+        )
+        .unwrap_err();
         let got: Vec<_> = errs.iter().map(|(pos, msg)| (*pos, msg.as_str())).collect();
         assert_eq!(got.len(), 4, "{got:?}");
         assert_eq!(got[0].0, (1, 4));
@@ -244,7 +275,7 @@ mod tests {
     #[test]
     fn positions_map_back() {
         let text = "a: ${HOST} x: 1\nb: ${MULTI} y\nc: $${z} w\nd: 1\n";
-        let e = expand_env(text, env).unwrap();
+        let e = expand_env(text, env, no_files).unwrap();
         assert_eq!(e.text, "a: example.com x: 1\nb: a\nb y\nc: ${z} w\nd: 1\n");
         // `x` after the value: expanded column 16, original column 12.
         assert_eq!(e.original((1, 16)), (1, 12));
@@ -262,7 +293,7 @@ mod tests {
 
     #[test]
     fn identity_without_substitution() {
-        let e = expand_env("a: 1\nb: 2\n", env).unwrap();
+        let e = expand_env("a: 1\nb: 2\n", env, no_files).unwrap();
         assert_eq!(e.original((2, 4)), (2, 4));
     }
 }

@@ -73,6 +73,21 @@ pub fn parse_str_with_env(
     parse_text(text, file, Path::new("."), env)
 }
 
+/// The contents of a `${file:PATH}` secret (relative to `base`), without
+/// the line break a file usually ends with.
+fn read_secret(base: &Path, path: &str) -> Result<String, String> {
+    let full = base.join(path);
+    let mut text = std::fs::read_to_string(&full)
+        .map_err(|e| format!("cannot read secret file `{}`: {e}", full.display()))?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
+}
+
 /// Parses and validates `text`; relative file paths in it are taken
 /// relative to `base`.
 fn parse_text(
@@ -81,7 +96,7 @@ fn parse_text(
     base: &Path,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let expanded = env::expand_env(text, env).map_err(|errors| {
+    let expanded = env::expand_env(text, env, |p| read_secret(base, p)).map_err(|errors| {
         ConfigErrors(
             errors
                 .into_iter()

@@ -18,9 +18,11 @@ use serde_saphyr::Spanned;
 
 mod cache;
 mod compress;
+mod gateway;
 
 pub(crate) use cache::*;
 pub(crate) use compress::*;
+pub(crate) use gateway::*;
 
 /// A value with the place it was written.
 pub(crate) type Sp<T> = Spanned<T>;
@@ -41,6 +43,8 @@ pub(crate) struct RawConfig {
     pub(crate) upstreams: List<RawUpstream>,
     pub(crate) routes: List<RawRoute>,
     pub(crate) policies: Option<Sp<NamedMap<RawPolicy>>>,
+    pub(crate) consumers: List<RawConsumer>,
+    pub(crate) identity_headers: Option<Sp<RawIdentityHeaders>>,
     pub(crate) admin: Option<Sp<RawAdmin>>,
 }
 
@@ -531,6 +535,12 @@ pub(crate) struct RawPolicy {
     pub(crate) cors: Option<Sp<RawCors>>,
     pub(crate) cache: Option<Sp<RawCache>>,
     pub(crate) compress: Option<Sp<RawCompress>>,
+    pub(crate) key_auth: Option<Sp<RawKeyAuth>>,
+    pub(crate) basic_auth: Option<Sp<RawBasicAuth>>,
+    pub(crate) mtls_auth: Option<Sp<RawMtlsAuth>>,
+    pub(crate) acl: Option<Sp<RawAcl>>,
+    pub(crate) jwt: Option<Sp<RawJwt>>,
+    pub(crate) require: Option<Sp<RawRequire>>,
 }
 
 /// `security_headers:` policy; `off` disables a field.

@@ -4,6 +4,8 @@
 //! from the crate root).
 
 mod admin;
+mod gateway;
+mod jwt;
 mod listener;
 mod log;
 mod policy;
@@ -16,6 +18,8 @@ mod upstream;
 use std::time::Duration;
 
 pub use admin::*;
+pub use gateway::*;
+pub use jwt::*;
 pub use listener::*;
 pub use log::*;
 pub use policy::*;
@@ -42,6 +46,8 @@ pub struct Config {
     pub log: Log,
     /// The admin API's listener; `None` when the file has no `admin:` block.
     pub admin: Option<Admin>,
+    /// Consumers and identity headers (the API gateway).
+    pub gateway: Gateway,
 }
 
 /// Process-wide settings.

@@ -3,6 +3,7 @@
 
 mod admin;
 mod forwarding;
+mod gateway;
 mod l4;
 mod listener;
 mod log;
@@ -41,6 +42,11 @@ pub(crate) struct Ctx<'a> {
     base: &'a Path,
     /// Every problem found so far.
     pub(crate) errors: Vec<ConfigError>,
+    /// Names of the consumers defined (for policies that name one).
+    consumers: Vec<String>,
+    /// Names of the upstreams, in file order (for policies that fetch
+    /// through one, validated before the upstreams themselves).
+    upstream_names: Vec<String>,
 }
 
 /// `` `a`, `b` ``, or `none` for an empty list (in messages).
@@ -69,6 +75,8 @@ impl<'a> Ctx<'a> {
             expanded,
             base,
             errors: Vec::new(),
+            consumers: Vec::new(),
+            upstream_names: Vec::new(),
         }
     }
 
@@ -268,6 +276,18 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     let server = server(ctx, raw.server.as_ref());
     let access_log = access_log(ctx, raw.access_log.as_ref());
     let log = log::log(ctx, raw.log.as_ref());
+    let gateway = gateway::gateway(ctx, raw);
+    ctx.upstream_names = raw
+        .upstreams
+        .iter()
+        .flat_map(|l| &l.value)
+        .map(|u| {
+            u.value
+                .name
+                .as_ref()
+                .map_or(String::new(), |n| n.value.clone())
+        })
+        .collect();
     let named = policy::named(ctx, raw.policies.as_ref());
     let defaults = defaults(ctx, raw.defaults.as_ref(), &named);
 
@@ -363,6 +383,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         access_log,
         log,
         admin,
+        gateway,
     }
 }
 
@@ -456,7 +477,7 @@ fn defaults(ctx: &mut Ctx<'_>, raw: Option<&Sp<RawDefaults>>, named: &policy::Na
         &d.forwarding,
         "defaults.forwarding",
     );
-    d.policies = policy::list(ctx, &raw.policies, "defaults.policies", named);
+    d.policies = policy::list(ctx, &raw.policies, "defaults.policies", named, false);
     d
 }
 

@@ -64,6 +64,8 @@ pub enum ErrorKind {
     RangeNotSatisfiable,
     /// The client sent too many requests (429).
     TooManyRequests,
+    /// No or an invalid credential (401); the answer carries a challenge.
+    Unauthorized,
 }
 
 /// An error on the data path.
@@ -129,6 +131,7 @@ impl ProxyError {
             ErrorKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ErrorKind::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
             ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
         }
     }
 

@@ -105,6 +105,10 @@ pub struct AccessRecord<'a> {
     /// Request fields dropped for a `_` in their name; the field is left
     /// out of the line when none was.
     pub dropped_headers: u16,
+    /// The consumer an auth policy identified.
+    pub consumer: Option<&'a str>,
+    /// Which auth policy identified it, or why one refused (`key_auth:invalid`).
+    pub auth: Option<&'a str>,
 }
 
 /// What is logged about one L4 connection (`tcp`, `tls_passthrough`) or
@@ -222,6 +226,10 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
         }
         None => out.push_str(",\"upstream_ms\":null"),
     }
+    out.push_str(",\"consumer\":");
+    push_opt(out, r.consumer);
+    out.push_str(",\"auth\":");
+    push_opt(out, r.auth);
     if let Some(end) = r.end {
         out.push_str(",\"end\":");
         push_json_string(out, end);
@@ -313,6 +321,8 @@ mod tests {
             grpc_status: None,
             timeout: None,
             dropped_headers: 0,
+            consumer: Some("app"),
+            auth: None,
         };
         let mut s = String::new();
         write_record(&r, &mut s);
@@ -325,14 +335,14 @@ mod tests {
             &mut grpc,
         );
         assert!(
-            grpc.ends_with(",\"upstream_ms\":null,\"grpc_status\":14}\n"),
+            grpc.ends_with(",\"auth\":null,\"grpc_status\":14}\n"),
             "{grpc}"
         );
         assert_eq!(
             s,
             "{\"time\":\"1970-01-01T00:00:00.000Z\",\"request_id\":\"abc\",\"client\":\"127.0.0.1:5000\",\
              \"method\":\"GET\",\"host\":\"example.com\",\"path\":\"/a\\\"b\",\"status\":200,\"bytes_in\":0,\
-             \"bytes_out\":12,\"duration_ms\":1.500,\"route\":\"r1\",\"upstream\":null,\"upstream_ms\":null}\n"
+             \"bytes_out\":12,\"duration_ms\":1.500,\"route\":\"r1\",\"upstream\":null,\"upstream_ms\":null,\"consumer\":\"app\",\"auth\":null}\n"
         );
     }
 }

@@ -25,8 +25,7 @@ pub(crate) struct ClientInfo {
 #[derive(Debug)]
 pub(crate) struct ClientCert {
     /// Subject and alternative names, for policies that authorise by
-    /// client identity (consumers, ACLs); upstreams get them as headers.
-    #[allow(dead_code)]
+    /// client identity (`mtls_auth`); upstreams get them as headers.
     pub(crate) names: CertNames,
     /// `names.subject` as a header value.
     subject: Option<HeaderValue>,

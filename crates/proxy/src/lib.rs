@@ -9,6 +9,7 @@ mod date;
 mod drain;
 mod explain;
 mod forward;
+mod gateway;
 mod health;
 mod l4;
 mod pipeline;
@@ -32,8 +33,13 @@ pub use tollgate_balance::BreakerState;
 pub use upstream::UpstreamBody;
 
 /// Reads every file the configuration's TLS settings name (certificates,
-/// keys, CA bundles) and returns what is wrong with them, each located
-/// like any other configuration error. `tollgate validate` runs it.
+/// keys, CA bundles) and the JWT keys, and returns what is wrong with
+/// them, each located like any other configuration error. `tollgate
+/// validate` runs it.
 pub fn check_files(config: &tollgate_config::Config) -> Vec<tollgate_config::ConfigError> {
-    tollgate_net::tls::check(config)
+    let mut errors = tollgate_net::tls::check(config);
+    if let Err(e) = gateway::GatewayState::build(config) {
+        errors.extend(e);
+    }
+    errors
 }

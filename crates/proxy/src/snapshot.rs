@@ -12,6 +12,7 @@ use tollgate_edge::client_limits::ClientLimiter;
 use tollgate_ops::{AccessLog, AccessLogBuffer};
 
 use crate::date::DateCache;
+use crate::gateway::GatewayState;
 use crate::health::UpstreamHealth;
 use crate::resilience::{seed, Resilience};
 use crate::router::Router;
@@ -56,6 +57,10 @@ pub struct Snapshot {
     /// Per upstream, the targets drained through the admin API (written
     /// by `RunningServer`, which keeps them across reloads).
     pub(crate) drained: Vec<crate::drain::Drained>,
+    /// Consumers, identity headers, JWT keys and caches. Built with the
+    /// snapshot, so a reload swaps them with everything else: a request
+    /// sees one directory whole.
+    pub(crate) gateway: GatewayState,
 }
 
 impl Snapshot {
@@ -168,6 +173,7 @@ impl Snapshot {
             .iter()
             .map(|_| Default::default())
             .collect();
+        let gateway = GatewayState::build(&config)?;
         Ok(Self {
             config,
             router,
@@ -182,6 +188,7 @@ impl Snapshot {
             carried,
             caches,
             drained,
+            gateway,
         })
     }
 

@@ -24,6 +24,9 @@
 //! - gRPC: [`GrpcServer`] (h2c or TLS) serving `test.Echo` with every kind
 //!   of method, [`GrpcClient`] calling it (tonic's codec, no codegen), and
 //!   [`run`] for async test bodies.
+//! - [`jwt`]: signing keys (RSA, EC, Ed25519, HMAC), their PEM/JWK/JWKS
+//!   forms, tokens with any header, and [`jwt::JwksServer`] (serves a key
+//!   set, counts fetches, rotates, fails, stalls), for the gateway's tests.
 //!
 //! # Sync by design
 //!
@@ -37,6 +40,7 @@ mod client;
 mod grpc;
 mod harness;
 mod json_lines;
+pub mod jwt;
 mod l4;
 mod process;
 mod raw;

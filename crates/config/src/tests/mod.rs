@@ -5,6 +5,7 @@
 mod admin;
 mod core;
 mod edge;
+mod gateway;
 mod l4;
 mod log;
 mod policies;

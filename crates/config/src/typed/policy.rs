@@ -32,9 +32,26 @@ pub enum Policy {
     Cache(Arc<CachePolicy>),
     /// Compression of answers.
     Compress(CompressPolicy),
+    /// Authentication and authorization (`tollgate-gateway`).
+    Gateway(super::GatewayPolicy),
 }
 
 impl Policy {
+    /// True for policies that need an identity from an earlier auth policy
+    /// (`acl`, `require`, header rules using `$consumer` and friends).
+    pub fn needs_identity(&self) -> bool {
+        match self {
+            Policy::Gateway(g) => g.needs_identity(),
+            Policy::Headers(rules) => [&rules.request, &rules.response].iter().any(|ops| {
+                ops.set
+                    .iter()
+                    .chain(&ops.add)
+                    .any(|(_, t)| t.uses_identity())
+            }),
+            _ => false,
+        }
+    }
+
     /// The name the policy has in the file, for `explain` and logs.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -45,6 +62,7 @@ impl Policy {
             Policy::Cors(_) => "cors",
             Policy::Cache(_) => "cache",
             Policy::Compress(_) => "compress",
+            Policy::Gateway(g) => g.kind(),
         }
     }
 }
@@ -116,11 +134,17 @@ pub enum Var {
     Capture(u8),
     /// A request header's value (empty when absent).
     RequestHeader(HeaderName),
+    /// The consumer an auth policy identified (empty when none).
+    Consumer,
+    /// Its groups, comma-separated (empty when none).
+    ConsumerGroups,
+    /// A claim of the verified token (empty when none or not a string,
+    /// number, boolean or array of those).
+    JwtClaim(String),
 }
 
 /// Variable names a template accepts, for error messages.
-const KNOWN: &str =
-    "$client_ip, $request_id, $host, $method, $path, $query, $scheme, $1..$9, $http_<header>";
+const KNOWN: &str = "$client_ip, $request_id, $host, $method, $path, $query, $scheme, $1..$9, $http_<header>, $consumer, $consumer_groups, $jwt_claim_<claim>";
 
 impl Template {
     /// Parses `text`; unknown variables are errors naming the known ones.
@@ -181,6 +205,17 @@ impl Template {
         }
     }
 
+    /// True when some part needs an identity (`$consumer`,
+    /// `$consumer_groups`, `$jwt_claim_<name>`): only after an auth policy.
+    pub fn uses_identity(&self) -> bool {
+        self.parts.iter().any(|p| {
+            matches!(
+                p,
+                Part::Var(Var::Consumer | Var::ConsumerGroups | Var::JwtClaim(_))
+            )
+        })
+    }
+
     /// True when some part is a path-regex capture.
     pub fn uses_captures(&self) -> bool {
         self.parts
@@ -198,10 +233,15 @@ fn variable(name: &str) -> Result<Var, String> {
         "path" => Var::Path,
         "query" => Var::Query,
         "scheme" => Var::Scheme,
+        "consumer" => Var::Consumer,
+        "consumer_groups" => Var::ConsumerGroups,
         "" => {
             return Err(format!(
                 "`$` must start a variable ({KNOWN}); write `$$` for a `$`"
             ))
+        }
+        _ if name.starts_with("jwt_claim_") && name.len() > "jwt_claim_".len() => {
+            Var::JwtClaim(name["jwt_claim_".len()..].to_string())
         }
         _ => match name.strip_prefix("http_") {
             Some(h) if !h.is_empty() => {
@@ -255,5 +295,23 @@ mod tests {
         assert!(e.contains("$client_ip"), "{e}");
         assert!(Template::parse("50$").is_err());
         assert!(Template::parse("$http_").is_err());
+        assert!(Template::parse("$jwt_claim_").is_err());
+    }
+
+    #[test]
+    fn identity_variables() {
+        let t = Template::parse("$consumer/$consumer_groups/$jwt_claim_client_id").unwrap();
+        assert_eq!(
+            t.parts(),
+            &[
+                Part::Var(Var::Consumer),
+                Part::Literal("/".into()),
+                Part::Var(Var::ConsumerGroups),
+                Part::Literal("/".into()),
+                Part::Var(Var::JwtClaim("client_id".into())),
+            ]
+        );
+        assert!(t.uses_identity());
+        assert!(!Template::parse("$host").unwrap().uses_identity());
     }
 }

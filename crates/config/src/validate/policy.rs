@@ -5,6 +5,8 @@
 
 mod cache;
 mod compress;
+mod gateway;
+mod jwt;
 
 use http::HeaderName;
 
@@ -56,22 +58,27 @@ pub(crate) fn named(ctx: &mut Ctx<'_>, raw: Option<&Sp<NamedMap<RawPolicy>>>) ->
     Named(out)
 }
 
-/// Validates a `policies` list, resolving `use`.
+/// Validates a `policies` list, resolving `use`. `identified` says
+/// whether an auth policy runs before this list (in `defaults.policies`).
 pub(crate) fn list(
     ctx: &mut Ctx<'_>,
     raw: &List<RawPolicy>,
     path: &str,
     named: &Named,
+    identified: bool,
 ) -> Vec<Policy> {
     let Some(items) = raw else {
         return Vec::new();
     };
-    items
-        .value
-        .iter()
-        .enumerate()
-        .filter_map(|(i, item)| policy(ctx, item, &format!("{path}[{i}]"), named))
-        .collect()
+    let mut chain = Vec::with_capacity(items.value.len());
+    for (i, item) in items.value.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        if let Some(policy) = policy(ctx, item, &at, named) {
+            chain.push((policy, ctx.at(item), at));
+        }
+    }
+    gateway::check_order(ctx, &chain, identified);
+    chain.into_iter().map(|(policy, _, _)| policy).collect()
 }
 
 fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) -> Option<Policy> {
@@ -86,8 +93,14 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         raw.cors.as_ref().map(|_| "cors"),
         raw.cache.as_ref().map(|_| "cache"),
         raw.compress.as_ref().map(|_| "compress"),
+        raw.key_auth.as_ref().map(|_| "key_auth"),
+        raw.basic_auth.as_ref().map(|_| "basic_auth"),
+        raw.mtls_auth.as_ref().map(|_| "mtls_auth"),
+        raw.acl.as_ref().map(|_| "acl"),
+        raw.jwt.as_ref().map(|_| "jwt"),
+        raw.require.as_ref().map(|_| "require"),
     ];
-    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache` or `compress`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `mtls_auth`, `jwt`, `acl` or `require`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -146,6 +159,30 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
             c,
             &p(path, "compress"),
         )));
+    }
+    if let Some(k) = &raw.key_auth {
+        let k = gateway::key_auth(ctx, k, &p(path, "key_auth"))?;
+        return Some(Policy::Gateway(GatewayPolicy::KeyAuth(k)));
+    }
+    if let Some(b) = &raw.basic_auth {
+        let b = gateway::basic_auth(ctx, b, &p(path, "basic_auth"))?;
+        return Some(Policy::Gateway(GatewayPolicy::BasicAuth(b)));
+    }
+    if let Some(m) = &raw.mtls_auth {
+        let m = gateway::mtls_auth(ctx, m, &p(path, "mtls_auth"))?;
+        return Some(Policy::Gateway(GatewayPolicy::MtlsAuth(m)));
+    }
+    if let Some(a) = &raw.acl {
+        let a = gateway::acl(ctx, a, &p(path, "acl"))?;
+        return Some(Policy::Gateway(GatewayPolicy::Acl(a)));
+    }
+    if let Some(j) = &raw.jwt {
+        let j = jwt::jwt(ctx, j, &p(path, "jwt"))?;
+        return Some(Policy::Gateway(GatewayPolicy::Jwt(j)));
+    }
+    if let Some(r) = &raw.require {
+        let r = jwt::require(ctx, r, &p(path, "require"))?;
+        return Some(Policy::Gateway(GatewayPolicy::Require(r)));
     }
     None
 }

@@ -82,11 +82,15 @@ pub(super) fn route(
     });
 
     let mut policies = defaults.policies.clone();
+    let identified = policies
+        .iter()
+        .any(|p| matches!(p, Policy::Gateway(g) if g.identifies()));
     policies.extend(super::policy::list(
         ctx,
         &raw.policies,
         &p(path, "policies"),
         known.policies,
+        identified,
     ));
     let route = Route {
         name: name.clone().unwrap_or_default(),

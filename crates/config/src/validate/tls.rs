@@ -24,7 +24,7 @@ const ONE_YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl Ctx<'_> {
     /// Where `v` was written, as an [`Origin`] for errors found later.
-    fn origin<T>(&self, v: &Sp<T>, path: &str) -> Origin {
+    pub(super) fn origin<T>(&self, v: &Sp<T>, path: &str) -> Origin {
         Origin {
             file: self.file.to_string(),
             location: self.at(v),
@@ -33,7 +33,12 @@ impl Ctx<'_> {
     }
 
     /// A required file path, resolved against the configuration's directory.
-    fn file_path(&mut self, v: &Text, parent: super::Loc, path: &str) -> Option<TlsFile> {
+    pub(super) fn file_path(
+        &mut self,
+        v: &Text,
+        parent: super::Loc,
+        path: &str,
+    ) -> Option<TlsFile> {
         let s = self.required(v, parent, path)?;
         Some(TlsFile {
             path: self.base.join(&s.value),

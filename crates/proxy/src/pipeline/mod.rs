@@ -72,6 +72,17 @@ pub(crate) struct Exchange {
     pub(crate) timeout: Option<&'static str>,
     /// Request fields dropped for a `_` in their name.
     pub(crate) dropped_headers: u16,
+    /// The consumer the route's auth policies identified (for later
+    /// policies, the identity headers and the access log).
+    pub(crate) consumer: Option<Arc<tollgate_gateway::Consumer>>,
+    /// The token a `jwt` policy verified (its claims, for `require`).
+    pub(crate) token: Option<Arc<tollgate_gateway::jwt::Verified>>,
+    /// Which auth policy identified the consumer, or why one refused
+    /// (`key_auth`, `key_auth:invalid`), for the access log.
+    pub(crate) auth: Option<&'static str>,
+    /// The target to log instead of the one received, when a policy took
+    /// a credential out of the query string.
+    pub(crate) logged_target: Option<String>,
 }
 
 impl Exchange {
@@ -217,7 +228,7 @@ pub(crate) async fn chained(
     chain: &mut ChainState,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let id_header = &route.forwarding.request_id_header;
-    let mut answered = match policy::request_phase(worker, route, req, host, chain).await {
+    let mut answered = match policy::request_phase(worker, route, req, host, ex, chain).await {
         Some(mut early) => {
             early
                 .headers_mut()
@@ -236,6 +247,16 @@ pub(crate) async fn chained(
         policy::response_phase(route, resp, chain);
     }
     answered
+}
+
+/// A request tollgate makes for itself (a policy fetching a key set)
+/// through `route`'s target: no policies, no access log.
+pub(crate) async fn internal_request(
+    worker: &Worker,
+    route: &Route,
+    req: &mut Incoming<'_>,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    answer(worker, route, req, &mut Exchange::default()).await
 }
 
 /// The answer of the route's target.

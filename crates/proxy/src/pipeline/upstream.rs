@@ -131,6 +131,7 @@ async fn attempts(
         req,
         upstream.protocol != UpstreamProtocol::Http1,
     );
+    identity_headers(snapshot, &mut headers, ex);
 
     let mut tried: Option<Available> = None;
     let mut retries_done = 0u32;
@@ -515,6 +516,15 @@ fn is_idempotent(m: &Method) -> bool {
         *m,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
     )
+}
+
+/// The consumer's identity headers: client-sent copies out (in every
+/// spelling), the identified consumer's in.
+fn identity_headers(snapshot: &Snapshot, headers: &mut HeaderMap, ex: &Exchange) {
+    tollgate_gateway::identity::strip(headers, &snapshot.gateway.identity_headers);
+    if let Some(c) = &ex.consumer {
+        tollgate_gateway::identity::write(headers, &snapshot.config.gateway.identity_headers, c);
+    }
 }
 
 /// The request's fields after the forwarding rules (hop-by-hop out,

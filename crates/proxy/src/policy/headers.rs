@@ -5,7 +5,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use tollgate_config::{HeaderOps, HeaderRules, Route};
 
 use super::RequestVars;
-use crate::pipeline::Incoming;
+use crate::pipeline::{Exchange, Incoming};
 
 /// Response values rendered during the request phase, when the request's
 /// variables are at hand: `(set, add)`, in rule order.
@@ -20,8 +20,9 @@ pub(super) fn on_request(
     route: &Route,
     req: &mut Incoming<'_>,
     host: &str,
+    ex: &Exchange,
 ) -> Rendered {
-    let vars = RequestVars::new(route, req, host);
+    let vars = RequestVars::new(route, req, host).with_identity(ex);
     let response = render(&rules.response, &vars);
     let (set, add) = render(&rules.request, &vars);
     apply(&rules.request.remove, set, add, &mut req.headers);

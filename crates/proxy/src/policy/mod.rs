@@ -11,6 +11,7 @@ mod access;
 pub(crate) mod cache;
 pub(crate) mod compress;
 mod cors;
+mod gateway;
 mod headers;
 mod security_headers;
 mod vars;
@@ -22,7 +23,7 @@ use tollgate_config::{Policy, Route};
 use tollgate_core::ProxyError;
 
 use crate::body::ResponseBody;
-use crate::pipeline::Incoming;
+use crate::pipeline::{Exchange, Incoming};
 use crate::snapshot::Worker;
 
 pub(crate) use vars::RequestVars;
@@ -97,6 +98,7 @@ pub(crate) async fn request_phase(
     route: &Route,
     req: &mut Incoming<'_>,
     host: &str,
+    ex: &mut Exchange,
     state: &mut ChainState,
 ) -> Option<Response<ResponseBody>> {
     state.steps.reserve_exact(route.policies.len() - state.from);
@@ -104,7 +106,7 @@ pub(crate) async fn request_phase(
         state.ran += 1;
         match policy {
             Policy::Headers(rules) => {
-                let rendered = headers::on_request(rules, route, req, host);
+                let rendered = headers::on_request(rules, route, req, host, ex);
                 state.steps.push(StepState::Headers(rendered));
             }
             Policy::IpFilter(filter) => {
@@ -143,6 +145,14 @@ pub(crate) async fn request_phase(
             Policy::Compress(policy) => {
                 let side = compress::on_request(policy, req);
                 state.steps.push(StepState::Compress(side));
+            }
+            // The API gateway's policies: one dispatch for the role.
+            Policy::Gateway(policy) => {
+                let at = (state.route, i);
+                if let Some(refused) = gateway::on_request(worker, policy, at, req, ex).await {
+                    return Some(refused);
+                }
+                state.steps.push(StepState::None);
             }
         }
     }
@@ -197,6 +207,8 @@ pub(crate) fn response_phase(
                 compress::on_response(policy, &side, resp);
             }
             (Policy::Compress(_), _) => {}
+            // Gateway policies only act on requests (so far).
+            (Policy::Gateway(_), _) => {}
         }
     }
 }

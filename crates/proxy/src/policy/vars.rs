@@ -5,7 +5,7 @@ use std::fmt::Write;
 use http::HeaderValue;
 use tollgate_config::{Part, PathMatch, Route, Template, Var};
 
-use crate::pipeline::Incoming;
+use crate::pipeline::{Exchange, Incoming};
 
 /// What templates can refer to, borrowed from the request.
 #[derive(Debug)]
@@ -13,12 +13,25 @@ pub(crate) struct RequestVars<'a, 'b> {
     req: &'a Incoming<'b>,
     route: &'a Route,
     host: &'a str,
+    /// What the auth policies found (`$consumer`, `$jwt_claim_<name>`).
+    identity: Option<&'a Exchange>,
 }
 
 impl<'a, 'b> RequestVars<'a, 'b> {
     /// Variables of `req`, matched by `route`, for `host`.
     pub(crate) fn new(route: &'a Route, req: &'a Incoming<'b>, host: &'a str) -> Self {
-        Self { req, route, host }
+        Self {
+            req,
+            route,
+            host,
+            identity: None,
+        }
+    }
+
+    /// The same, with the consumer and token the auth policies found.
+    pub(crate) fn with_identity(mut self, ex: &'a Exchange) -> Self {
+        self.identity = Some(ex);
+        self
     }
 
     /// Renders `t` as a header value; `None` when the result is not a
@@ -67,8 +80,34 @@ impl<'a, 'b> RequestVars<'a, 'b> {
                             out.push_str(v.to_str().unwrap_or(""));
                         }
                     }
+                    Var::Consumer | Var::ConsumerGroups | Var::JwtClaim(_) => {
+                        self.render_identity(v, out);
+                    }
                 },
             }
+        }
+    }
+
+    fn render_identity(&self, v: &Var, out: &mut String) {
+        let Some(ex) = self.identity else { return };
+        match v {
+            Var::Consumer => {
+                if let Some(c) = &ex.consumer {
+                    out.push_str(c.name());
+                }
+            }
+            Var::ConsumerGroups => {
+                if let Some(c) = &ex.consumer {
+                    out.push_str(&c.config.groups.join(","));
+                }
+            }
+            Var::JwtClaim(name) => {
+                let claim = ex.token.as_ref().and_then(|t| t.claims.get(name));
+                if let Some(text) = claim.and_then(tollgate_gateway::jwt::claim_text) {
+                    out.push_str(&text);
+                }
+            }
+            _ => {}
         }
     }
 }

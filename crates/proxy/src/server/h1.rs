@@ -358,7 +358,7 @@ async fn serve_one(
             client: client.peer,
             method: method.as_str(),
             host: log_host,
-            path: log_path,
+            path: ex.logged_target.as_deref().unwrap_or(log_path),
             status: status.as_u16(),
             bytes_in,
             bytes_out,
@@ -370,6 +370,8 @@ async fn serve_one(
             grpc_status: None,
             timeout: ex.timeout,
             dropped_headers: ex.dropped_headers,
+            consumer: ex.consumer.as_ref().map(|c| c.name()),
+            auth: ex.auth,
         });
     }
     !close

@@ -118,7 +118,7 @@ impl Drop for LoggedBody {
             client: p.client,
             method: p.method.as_str(),
             host: &p.host,
-            path: &p.path,
+            path: p.exchange.logged_target.as_deref().unwrap_or(&p.path),
             status: p.status,
             bytes_in: p.bytes_in,
             bytes_out: self.sent,
@@ -131,6 +131,8 @@ impl Drop for LoggedBody {
             grpc_status: p.grpc_status,
             timeout: p.exchange.timeout,
             dropped_headers: p.exchange.dropped_headers,
+            consumer: p.exchange.consumer.as_ref().map(|c| c.name()),
+            auth: p.exchange.auth,
             upstream_time: p.exchange.upstream_time,
             end: Some(end),
         });

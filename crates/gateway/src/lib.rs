@@ -1,0 +1,18 @@
+//! The API gateway role, independent of the data path: who is calling (the
+//! consumer [`Directory`], built from the configuration and swapped with
+//! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`, `mtls_auth`),
+//! what a consumer may do (`acl`, `require`), and how its identity travels
+//! upstream (`identity`). No sockets: `tollgate-proxy` calls it.
+
+pub mod acl;
+pub mod basic_auth;
+mod directory;
+pub mod identity;
+pub mod jwt;
+pub mod key_auth;
+pub mod mtls_auth;
+mod refusal;
+pub mod require;
+
+pub use directory::{Consumer, Directory};
+pub use refusal::{Challenge, Outcome, Refusal};
