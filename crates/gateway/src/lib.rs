@@ -10,6 +10,7 @@ mod directory;
 pub mod identity;
 pub mod jwt;
 pub mod key_auth;
+pub mod ratelimit;
 mod refusal;
 pub mod require;
 

@@ -7,6 +7,7 @@ mod edge;
 mod gateway;
 mod l4;
 mod policies;
+mod ratelimit;
 mod tls;
 mod upstream;
 

@@ -304,6 +304,7 @@ async fn serve_one(
             upstream_time: ex.upstream_time,
             consumer: ex.consumer.as_ref().map(|c| c.name()),
             auth: ex.auth,
+            limit: ex.limited.as_deref(),
         });
     }
     !close

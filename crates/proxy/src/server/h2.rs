@@ -181,6 +181,7 @@ async fn handle(
             upstream_time: ex.upstream_time,
             consumer: ex.consumer.as_ref().map(|c| c.name()),
             auth: ex.auth,
+            limit: ex.limited.as_deref(),
         });
     }
     resp

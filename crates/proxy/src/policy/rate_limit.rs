@@ -1,0 +1,175 @@
+//! Glue of the limiting policies: the key of a request, the decision of
+//! the step's limiter (`tollgate_gateway::ratelimit`), and the answer's
+//! fields. A refusal is a 429 built by the pipeline's one refusal
+//! function (so gRPC requests get the gRPC mapping), with `Retry-After`;
+//! its policy name goes to the access log.
+//!
+//! A request without the key's value (no consumer, no such header or
+//! claim, an empty template) is counted under its client IP, never
+//! unlimited.
+
+use std::fmt::Write;
+
+use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
+use http::{HeaderMap, Response};
+use tollgate_config::{LimitKey, RateHeaders, Route};
+use tollgate_core::ErrorKind;
+use tollgate_gateway::ratelimit::{RateLimiter, Verdict};
+
+use super::RequestVars;
+use crate::body::ResponseBody;
+use crate::pipeline::{refusal, Exchange, Incoming};
+
+/// What an admitted request's answer reports.
+#[derive(Debug)]
+pub(crate) struct LimitFields {
+    verdict: Verdict,
+    name: String,
+    headers: RateHeaders,
+}
+
+/// Decides the request at a `rate_limit` step: `Ok` with the fields for
+/// the answer, or the 429 that ends the request.
+pub(super) fn on_request(
+    limiter: &RateLimiter,
+    route: &Route,
+    req: &Incoming<'_>,
+    host: &str,
+    ex: &mut Exchange,
+) -> Result<LimitFields, Response<ResponseBody>> {
+    let policy = limiter.policy();
+    let key = request_key(&policy.key, route, req, host, ex);
+    let consumer = ex.consumer.as_ref().map(|c| &c.config);
+    let verdict = limiter.check(&key, consumer);
+    let fields = LimitFields {
+        verdict,
+        name: policy.name.clone(),
+        headers: policy.headers,
+    };
+    if verdict.allowed {
+        return Ok(fields);
+    }
+    ex.limited = Some(format!("rate_limit:{}", policy.name));
+    let mut resp = refusal(
+        ErrorKind::TooManyRequests,
+        "too many requests",
+        &req.request_id,
+    );
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(verdict.reset_secs().max(1)));
+    write_fields(&fields, resp.headers_mut());
+    Err(resp)
+}
+
+/// Adds the limit's fields to an admitted request's answer.
+pub(super) fn on_response(fields: &LimitFields, resp: &mut Response<ResponseBody>) {
+    write_fields(fields, resp.headers_mut());
+}
+
+/// The text a request is counted under, prefixed by its kind so values
+/// of different kinds never share a count.
+fn request_key(
+    key: &LimitKey,
+    route: &Route,
+    req: &Incoming<'_>,
+    host: &str,
+    ex: &Exchange,
+) -> String {
+    let value = match key {
+        LimitKey::Consumer { .. } => ex.consumer.as_ref().map(|c| format!("c:{}", c.config.name)),
+        LimitKey::ClientIp => None,
+        LimitKey::Header(name) => req
+            .headers
+            .get(name)
+            .map(|v| format!("h:{}", String::from_utf8_lossy(v.as_bytes()))),
+        LimitKey::Route => Some(format!("r:{}", route.name)),
+        LimitKey::JwtClaim(claim) => ex
+            .token
+            .as_ref()
+            .and_then(|t| t.claims.get(claim))
+            .and_then(tollgate_gateway::jwt::claim_text)
+            .map(|v| format!("j:{v}")),
+        LimitKey::Template(t) => {
+            let mut out = String::from("t:");
+            RequestVars::new(route, req, host).render(t, &mut out);
+            (out.len() > 2).then_some(out)
+        }
+    };
+    value.unwrap_or_else(|| {
+        let mut out = String::from("ip:");
+        let _ = write!(out, "{}", req.client.peer.ip());
+        out
+    })
+}
+
+/// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers,
+/// structured fields), or `X-RateLimit-*`, or nothing.
+fn write_fields(fields: &LimitFields, headers: &mut HeaderMap) {
+    let v = &fields.verdict;
+    let reset = v.reset_secs();
+    let pairs: Vec<(HeaderName, String)> = match fields.headers {
+        RateHeaders::None => return,
+        RateHeaders::Ietf => {
+            let name = sf_string(&fields.name);
+            vec![
+                (
+                    HeaderName::from_static("ratelimit-policy"),
+                    format!("{name};q={};w={}", v.quota, v.window),
+                ),
+                (
+                    HeaderName::from_static("ratelimit"),
+                    format!("{name};r={};t={reset}", v.remaining),
+                ),
+            ]
+        }
+        RateHeaders::Legacy => vec![
+            (
+                HeaderName::from_static("x-ratelimit-limit"),
+                v.quota.to_string(),
+            ),
+            (
+                HeaderName::from_static("x-ratelimit-remaining"),
+                v.remaining.to_string(),
+            ),
+            (
+                HeaderName::from_static("x-ratelimit-reset"),
+                reset.to_string(),
+            ),
+        ],
+    };
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.append(name, value);
+        }
+    }
+}
+
+/// A structured-field string (RFC 8941 §3.3.3): printable ASCII, with `"`
+/// and `\` escaped; other characters become `_`.
+fn sf_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            ' '..='~' => out.push(c),
+            _ => out.push('_'),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structured_field_strings_are_escaped() {
+        assert_eq!(sf_string("default"), "\"default\"");
+        assert_eq!(sf_string("a\"b\\c\u{e9}"), "\"a\\\"b\\\\c_\"");
+    }
+}
