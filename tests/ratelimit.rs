@@ -201,3 +201,32 @@ fn a_reload_keeps_the_counters_of_an_unchanged_policy() {
     tg.reload_with_defaults(&config("3/h", other)).unwrap();
     assert_eq!(status(), 200, "a changed policy starts afresh");
 }
+
+#[test]
+fn concurrency_limit_holds_until_the_body_ends() {
+    use std::time::{Duration, Instant};
+    // Four chunks 400 ms apart: the answer's body lasts over a second
+    // after its head.
+    let up = Upstream::streaming(&["a", "b", "c", "d"], Duration::from_millis(400));
+    let tg = Tollgate::for_upstream(
+        &up,
+        &route_with("      - concurrency_limit: {max: 1, key: route}\n"),
+    );
+    let addr = tg.addr("web");
+    let first = std::thread::spawn(move || request(addr, "GET", "/slow", &[], b""));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Once two chunks went out, the head is long answered but the body
+    // is not over.
+    while up.chunk_times().len() < 2 {
+        assert!(Instant::now() < deadline, "the first answer never streamed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let second = request(addr, "GET", "/x", &[], b"");
+    assert_eq!(second.status, 429);
+    assert_eq!(second.header("retry-after"), Some("1"));
+    let first = first.join().unwrap();
+    assert_eq!((first.status, first.text()), (200, "abcd".to_string()));
+    // The body ended: the permit is back.
+    let third = request(addr, "GET", "/x", &[], b"");
+    assert_eq!(third.status, 200);
+}

@@ -12,6 +12,7 @@
 //! - Exact within the process: one shard lock per decision.
 
 mod algorithm;
+pub mod concurrency;
 mod table;
 
 use std::time::{Duration, Instant};

@@ -90,8 +90,8 @@ enum StepState {
     Cache(Box<cache::CacheStep>),
     /// The coding negotiated for the answer.
     Compress(tollgate_edge::compress::RequestSide),
-    /// What a limit reports on the answer.
-    Limit(rate_limit::LimitFields),
+    /// What a limit reports on the answer, or holds until its end.
+    Limit(rate_limit::LimitStep),
 }
 
 /// Runs the request phase of every policy of `route`, in order. `Some` is
@@ -158,12 +158,12 @@ pub(crate) async fn request_phase(
                 state.steps.push(StepState::None);
             }
             Policy::Limit(_) => {
-                let Some(limiter) = worker.snapshot.limits.rate(state.route, i) else {
+                let Some(rt) = worker.snapshot.limits.step(state.route, i) else {
                     state.steps.push(StepState::None);
                     continue;
                 };
-                match rate_limit::on_request(limiter, route, req, host, ex) {
-                    Ok(fields) => state.steps.push(StepState::Limit(fields)),
+                match rate_limit::on_request(rt, route, req, host, ex) {
+                    Ok(step) => state.steps.push(StepState::Limit(step)),
                     Err(refused) => return Some(refused),
                 }
             }
@@ -222,8 +222,8 @@ pub(crate) fn response_phase(
             (Policy::Compress(_), _) => {}
             // Gateway policies only act on requests (so far).
             (Policy::Gateway(_), _) => {}
-            (Policy::Limit(_), Some(StepState::Limit(fields))) => {
-                rate_limit::on_response(&fields, resp);
+            (Policy::Limit(_), Some(StepState::Limit(step))) => {
+                rate_limit::on_response(step, resp);
             }
             (Policy::Limit(_), _) => {}
         }

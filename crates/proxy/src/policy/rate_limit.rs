@@ -1,6 +1,7 @@
 //! Glue of the limiting policies: the key of a request, the decision of
 //! the step's limiter (`tollgate_gateway::ratelimit`), and the answer's
-//! fields. A refusal is a 429 built by the pipeline's one refusal
+//! fields; a `concurrency_limit` permit rides on the answer's body until
+//! it ends. A refusal is a 429 built by the pipeline's one refusal
 //! function (so gRPC requests get the gRPC mapping), with `Retry-After`;
 //! its policy name goes to the access log.
 //!
@@ -11,13 +12,15 @@
 use std::fmt::Write;
 
 use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
-use http::{HeaderMap, Response};
+use http::{HeaderMap, Response, StatusCode};
 use tollgate_config::{LimitKey, RateHeaders, Route};
 use tollgate_core::ErrorKind;
+use tollgate_gateway::ratelimit::concurrency::Permit;
 use tollgate_gateway::ratelimit::{RateLimiter, Verdict};
 
 use super::RequestVars;
-use crate::body::ResponseBody;
+use crate::body::{HeldBody, ResponseBody};
+use crate::limits::LimitRt;
 use crate::pipeline::{refusal, Exchange, Incoming};
 
 /// What an admitted request's answer reports.
@@ -28,9 +31,41 @@ pub(crate) struct LimitFields {
     headers: RateHeaders,
 }
 
-/// Decides the request at a `rate_limit` step: `Ok` with the fields for
-/// the answer, or the 429 that ends the request.
+/// What a limiting step leaves for the answer.
+#[derive(Debug)]
+pub(crate) enum LimitStep {
+    /// A `rate_limit`'s fields.
+    Fields(LimitFields),
+    /// A `concurrency_limit`'s permit, held until the answer's body ends.
+    Permit(Permit),
+}
+
+/// Decides the request at a limiting step: `Ok` with what the answer
+/// needs, or the 429 that ends the request.
 pub(super) fn on_request(
+    rt: &LimitRt,
+    route: &Route,
+    req: &Incoming<'_>,
+    host: &str,
+    ex: &mut Exchange,
+) -> Result<LimitStep, Response<ResponseBody>> {
+    match rt {
+        LimitRt::Rate(limiter) => rate(limiter, route, req, host, ex).map(LimitStep::Fields),
+        LimitRt::InFlight(table) => {
+            let key = request_key(&table.policy().key, route, req, host, ex);
+            match table.acquire(&key) {
+                Some(permit) => Ok(LimitStep::Permit(permit)),
+                None => {
+                    ex.limited = Some(format!("concurrency_limit:{}", table.policy().name));
+                    // No wait is known: a second is the shortest Retry-After.
+                    Err(too_many(&req.request_id, 1))
+                }
+            }
+        }
+    }
+}
+
+fn rate(
     limiter: &RateLimiter,
     route: &Route,
     req: &Incoming<'_>,
@@ -50,20 +85,33 @@ pub(super) fn on_request(
         return Ok(fields);
     }
     ex.limited = Some(format!("rate_limit:{}", policy.name));
-    let mut resp = refusal(
-        ErrorKind::TooManyRequests,
-        "too many requests",
-        &req.request_id,
-    );
-    resp.headers_mut()
-        .insert(RETRY_AFTER, HeaderValue::from(verdict.reset_secs().max(1)));
+    let mut resp = too_many(&req.request_id, verdict.reset_secs());
     write_fields(&fields, resp.headers_mut());
     Err(resp)
 }
 
-/// Adds the limit's fields to an admitted request's answer.
-pub(super) fn on_response(fields: &LimitFields, resp: &mut Response<ResponseBody>) {
-    write_fields(fields, resp.headers_mut());
+/// A 429 through the pipeline's one refusal function, with `Retry-After`.
+fn too_many(request_id: &HeaderValue, wait_secs: u64) -> Response<ResponseBody> {
+    let mut resp = refusal(ErrorKind::TooManyRequests, "too many requests", request_id);
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(wait_secs.max(1)));
+    resp
+}
+
+/// Adds a rate limit's fields to the answer, or makes its body hold a
+/// concurrency permit until it ends (a 101 tunnel is not counted: the
+/// permit goes at once, as the balancer's in-flight ticket does).
+pub(super) fn on_response(step: LimitStep, resp: &mut Response<ResponseBody>) {
+    match step {
+        LimitStep::Fields(fields) => write_fields(&fields, resp.headers_mut()),
+        LimitStep::Permit(permit) => {
+            if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+                return;
+            }
+            let inner = std::mem::replace(resp.body_mut(), ResponseBody::Empty);
+            *resp.body_mut() = ResponseBody::Held(Box::new(HeldBody::new(inner, Box::new(permit))));
+        }
+    }
 }
 
 /// The text a request is counted under, prefixed by its kind so values
