@@ -230,3 +230,39 @@ fn concurrency_limit_holds_until_the_body_ends() {
     let third = request(addr, "GET", "/x", &[], b"");
     assert_eq!(third.status, 200);
 }
+
+#[test]
+fn a_quota_counts_per_day_and_survives_a_reload() {
+    let up = Upstream::echo();
+    let config = |extra_route: &str| {
+        format!(
+            "listeners:\n  - {{name: web, address: 127.0.0.1:0}}\nupstreams:\n  - {{name: u, targets: [{{address: \"{}\"}}]}}\npolicies:\n  daily: {{quota: {{limit: 2/day, key: client_ip}}}}\nroutes:\n{extra_route}  - name: api\n    upstream: u\n    policies: [{{use: daily}}]\n",
+            up.addr(),
+        )
+    };
+    let tg = Tollgate::start_with_defaults(&config(""));
+    let addr = tg.addr("web");
+    let get = || request(addr, "GET", "/x", &[], b"");
+    let first = get();
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        first.header("ratelimit-policy"),
+        Some("\"daily\";q=2;w=86400")
+    );
+    let fields = first.header("ratelimit").unwrap().to_string();
+    assert!(fields.starts_with("\"daily\";r=1;t="), "{fields}");
+    assert_eq!(get().status, 200);
+    let refused = get();
+    assert_eq!(refused.status, 429);
+    // Until the next midnight UTC.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let to_midnight = 86_400 - now % 86_400;
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!(wait.abs_diff(to_midnight) <= 2, "{wait} vs {to_midnight}");
+    let other = "  - {name: other, match: {path: {prefix: /other}}, upstream: u}\n";
+    tg.reload_with_defaults(&config(other)).unwrap();
+    assert_eq!(get().status, 429, "the unchanged quota keeps its count");
+}

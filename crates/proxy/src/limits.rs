@@ -1,5 +1,5 @@
 //! The limiting policies' part of the runtime snapshot: one limiter per
-//! `rate_limit` or `concurrency_limit` definition, shared by every worker
+//! `rate_limit`, `quota` or `concurrency_limit` definition, shared by every worker
 //! and every route that holds the same definition. On a reload, a
 //! definition equal to one of the replaced snapshot keeps that limiter,
 //! counts and all.
@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use tollgate_config::{Config, LimitPolicy, Policy};
 use tollgate_gateway::ratelimit::concurrency::InFlight;
+use tollgate_gateway::ratelimit::quota::QuotaLimiter;
 use tollgate_gateway::ratelimit::RateLimiter;
 
 /// The runtime of one limiting step.
@@ -17,6 +18,8 @@ pub(crate) enum LimitRt {
     Rate(Arc<RateLimiter>),
     /// A `concurrency_limit` step's in-flight counts.
     InFlight(Arc<InFlight>),
+    /// A `quota` step's calendar counts.
+    Quota(Arc<QuotaLimiter>),
 }
 
 impl LimitRt {
@@ -29,6 +32,9 @@ impl LimitRt {
             }
             (LimitRt::InFlight(t), LimitPolicy::Concurrency(d)) => {
                 Arc::ptr_eq(t.policy(), d) || (equal && **t.policy() == **d)
+            }
+            (LimitRt::Quota(q), LimitPolicy::Quota(d)) => {
+                Arc::ptr_eq(q.policy(), d) || (equal && **q.policy() == **d)
             }
             _ => false,
         }
@@ -85,7 +91,7 @@ fn runtime(def: &LimitPolicy, made: &mut Vec<LimitRt>, previous: &[&LimitRt]) ->
             LimitPolicy::Concurrency(d) => {
                 LimitRt::InFlight(Arc::new(InFlight::new(Arc::clone(d))))
             }
-            LimitPolicy::Quota(_) => return None,
+            LimitPolicy::Quota(d) => LimitRt::Quota(Arc::new(QuotaLimiter::new(Arc::clone(d)))),
         },
     };
     made.push(rt.clone());

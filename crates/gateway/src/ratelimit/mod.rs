@@ -13,6 +13,7 @@
 
 mod algorithm;
 pub mod concurrency;
+pub mod quota;
 mod table;
 
 use std::time::{Duration, Instant};
@@ -51,7 +52,7 @@ impl Verdict {
 #[derive(Debug)]
 pub struct RateLimiter {
     policy: std::sync::Arc<RateLimit>,
-    table: Table,
+    table: Table<Cell>,
     epoch: Instant,
 }
 
@@ -99,7 +100,7 @@ impl RateLimiter {
                 })
                 .collect()
         };
-        self.table.decide(key, now, fresh, |cells| {
+        self.table.decide(key, now, limits.len(), fresh, |cells| {
             let checks: Vec<Check> = limits
                 .iter()
                 .zip(cells)

@@ -11,27 +11,27 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard};
 
-use super::algorithm::{Cell, Check};
+use super::algorithm::Check;
 
 /// Shards per table: enough that workers rarely meet on one lock.
 pub(super) const SHARDS: usize = 64;
 
 /// A key's cells (one per limit) and when all of them are idle.
 #[derive(Debug)]
-struct Entry {
-    cells: Vec<Cell>,
+struct Entry<C> {
+    cells: Vec<C>,
     idle_at: u64,
 }
 
-/// Counters of one policy, by key.
+/// Counters of one policy, by key; `C` is one limit's state of a key.
 #[derive(Debug)]
-pub struct Table {
-    shards: Box<[Mutex<HashMap<Box<str>, Entry>>]>,
+pub struct Table<C> {
+    shards: Box<[Mutex<HashMap<Box<str>, Entry<C>>>]>,
     per_shard: usize,
     hasher: RandomState,
 }
 
-impl Table {
+impl<C> Table<C> {
     /// A table holding about `max_keys` keys at most.
     pub fn new(max_keys: usize) -> Self {
         Self {
@@ -41,22 +41,22 @@ impl Table {
         }
     }
 
-    /// Runs `decide` on `key`'s cells (fresh ones from `fresh` for a new
-    /// key, or when the number of limits changed) under its shard's lock,
+    /// Runs `decide` on `key`'s `n` cells (fresh ones from `fresh` for a
+    /// new key, or when the number of limits changed) under its shard's lock,
     /// and stores the cells it returns. `decide` returns the checks and
     /// whether the request was admitted.
     pub fn decide<R>(
         &self,
         key: &str,
         now: u64,
-        fresh: impl Fn() -> Vec<Cell>,
-        decide: impl FnOnce(&[Cell]) -> (R, Option<(Vec<Cell>, u64)>),
+        n: usize,
+        fresh: impl Fn() -> Vec<C>,
+        decide: impl FnOnce(&[C]) -> (R, Option<(Vec<C>, u64)>),
     ) -> R {
         let mut shard = self.shard(key);
         if let Some(entry) = shard.get_mut(key) {
-            let stale = fresh();
-            if stale.len() != entry.cells.len() {
-                entry.cells = stale;
+            if entry.cells.len() != n {
+                entry.cells = fresh();
             }
             let (out, store) = decide(&entry.cells);
             if let Some((cells, idle_at)) = store {
@@ -86,7 +86,7 @@ impl Table {
         self.len() == 0
     }
 
-    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<Box<str>, Entry>> {
+    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<Box<str>, Entry<C>>> {
         let i = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
         lock(&self.shards[i])
     }
@@ -99,7 +99,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Makes room in a full shard: idle keys go first, else the one idle soonest.
-fn evict(shard: &mut HashMap<Box<str>, Entry>, now: u64, max: usize) {
+fn evict<C>(shard: &mut HashMap<Box<str>, Entry<C>>, now: u64, max: usize) {
     shard.retain(|_, e| e.idle_at > now);
     if shard.len() < max {
         return;

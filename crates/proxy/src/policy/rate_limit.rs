@@ -16,7 +16,7 @@ use http::{HeaderMap, Response, StatusCode};
 use tollgate_config::{LimitKey, RateHeaders, Route};
 use tollgate_core::ErrorKind;
 use tollgate_gateway::ratelimit::concurrency::Permit;
-use tollgate_gateway::ratelimit::{RateLimiter, Verdict};
+use tollgate_gateway::ratelimit::Verdict;
 
 use super::RequestVars;
 use crate::body::{HeldBody, ResponseBody};
@@ -34,7 +34,7 @@ pub(crate) struct LimitFields {
 /// What a limiting step leaves for the answer.
 #[derive(Debug)]
 pub(crate) enum LimitStep {
-    /// A `rate_limit`'s fields.
+    /// A `rate_limit`'s or `quota`'s fields.
     Fields(LimitFields),
     /// A `concurrency_limit`'s permit, held until the answer's body ends.
     Permit(Permit),
@@ -50,7 +50,27 @@ pub(super) fn on_request(
     ex: &mut Exchange,
 ) -> Result<LimitStep, Response<ResponseBody>> {
     match rt {
-        LimitRt::Rate(limiter) => rate(limiter, route, req, host, ex).map(LimitStep::Fields),
+        LimitRt::Rate(limiter) => {
+            let policy = limiter.policy();
+            let key = request_key(&policy.key, route, req, host, ex);
+            let verdict = limiter.check(&key, ex.consumer.as_ref().map(|c| &c.config));
+            let fields = LimitFields {
+                verdict,
+                name: policy.name.clone(),
+                headers: policy.headers,
+            };
+            decided(fields, "rate_limit", req, ex).map(LimitStep::Fields)
+        }
+        LimitRt::Quota(quota) => {
+            let policy = quota.policy();
+            let key = request_key(&policy.key, route, req, host, ex);
+            let fields = LimitFields {
+                verdict: quota.check(&key),
+                name: policy.name.clone(),
+                headers: policy.headers,
+            };
+            decided(fields, "quota", req, ex).map(LimitStep::Fields)
+        }
         LimitRt::InFlight(table) => {
             let key = request_key(&table.policy().key, route, req, host, ex);
             match table.acquire(&key) {
@@ -65,27 +85,19 @@ pub(super) fn on_request(
     }
 }
 
-fn rate(
-    limiter: &RateLimiter,
-    route: &Route,
+/// The fields of an admitted request, or the 429 of a refused one
+/// (logged as `kind:name`).
+fn decided(
+    fields: LimitFields,
+    kind: &str,
     req: &Incoming<'_>,
-    host: &str,
     ex: &mut Exchange,
 ) -> Result<LimitFields, Response<ResponseBody>> {
-    let policy = limiter.policy();
-    let key = request_key(&policy.key, route, req, host, ex);
-    let consumer = ex.consumer.as_ref().map(|c| &c.config);
-    let verdict = limiter.check(&key, consumer);
-    let fields = LimitFields {
-        verdict,
-        name: policy.name.clone(),
-        headers: policy.headers,
-    };
-    if verdict.allowed {
+    if fields.verdict.allowed {
         return Ok(fields);
     }
-    ex.limited = Some(format!("rate_limit:{}", policy.name));
-    let mut resp = too_many(&req.request_id, verdict.reset_secs());
+    ex.limited = Some(format!("{kind}:{}", fields.name));
+    let mut resp = too_many(&req.request_id, fields.verdict.reset_secs());
     write_fields(&fields, resp.headers_mut());
     Err(resp)
 }
