@@ -13,11 +13,14 @@ use tollgate_config::ConcurrencyLimit;
 
 const SHARDS: usize = 64;
 
+/// One shard: keys and their in-flight counts.
+type Shard = Mutex<HashMap<Box<str>, u64>>;
+
 /// In-flight counts of one `concurrency_limit` policy, by key.
 #[derive(Debug)]
 pub struct InFlight {
     policy: Arc<ConcurrencyLimit>,
-    shards: Box<[Mutex<HashMap<Box<str>, u64>>]>,
+    shards: Box<[Shard]>,
     hasher: RandomState,
 }
 

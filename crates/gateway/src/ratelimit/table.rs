@@ -23,10 +23,13 @@ struct Entry<C> {
     idle_at: u64,
 }
 
+/// One shard: keys and their entries.
+type Shard<C> = Mutex<HashMap<Box<str>, Entry<C>>>;
+
 /// Counters of one policy, by key; `C` is one limit's state of a key.
 #[derive(Debug)]
 pub struct Table<C> {
-    shards: Box<[Mutex<HashMap<Box<str>, Entry<C>>>]>,
+    shards: Box<[Shard<C>]>,
     per_shard: usize,
     hasher: RandomState,
 }

@@ -164,7 +164,7 @@ pub(crate) async fn request_phase(
                 };
                 match rate_limit::on_request(rt, route, req, host, ex) {
                     Ok(step) => state.steps.push(StepState::Limit(step)),
-                    Err(refused) => return Some(refused),
+                    Err(refused) => return Some(*refused),
                 }
             }
         }

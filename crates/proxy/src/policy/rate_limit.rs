@@ -23,6 +23,9 @@ use crate::body::{HeldBody, ResponseBody};
 use crate::limits::LimitRt;
 use crate::pipeline::{refusal, Exchange, Incoming};
 
+/// The 429 that ends a refused request (boxed: refusals are the rare path).
+pub(super) type Refused = Box<Response<ResponseBody>>;
+
 /// What an admitted request's answer reports.
 #[derive(Debug)]
 pub(crate) struct LimitFields {
@@ -48,7 +51,7 @@ pub(super) fn on_request(
     req: &Incoming<'_>,
     host: &str,
     ex: &mut Exchange,
-) -> Result<LimitStep, Response<ResponseBody>> {
+) -> Result<LimitStep, Refused> {
     match rt {
         LimitRt::Rate(limiter) => {
             let policy = limiter.policy();
@@ -78,7 +81,7 @@ pub(super) fn on_request(
                 None => {
                     ex.limited = Some(format!("concurrency_limit:{}", table.policy().name));
                     // No wait is known: a second is the shortest Retry-After.
-                    Err(too_many(&req.request_id, 1))
+                    Err(Box::new(too_many(&req.request_id, 1)))
                 }
             }
         }
@@ -92,14 +95,14 @@ fn decided(
     kind: &str,
     req: &Incoming<'_>,
     ex: &mut Exchange,
-) -> Result<LimitFields, Response<ResponseBody>> {
+) -> Result<LimitFields, Refused> {
     if fields.verdict.allowed {
         return Ok(fields);
     }
     ex.limited = Some(format!("{kind}:{}", fields.name));
     let mut resp = too_many(&req.request_id, fields.verdict.reset_secs());
     write_fields(&fields, resp.headers_mut());
-    Err(resp)
+    Err(Box::new(resp))
 }
 
 /// A 429 through the pipeline's one refusal function, with `Retry-After`.
