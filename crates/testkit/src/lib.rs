@@ -17,6 +17,8 @@
 //! - L4: [`TcpServer`] (echo, hello, half-close, PROXY protocol echo) and
 //!   [`UdpServer`] (echo naming itself), with [`read_line`] and [`udp_exchange`].
 //! - [`TempDir`]: a directory of files (static roots), removed when dropped.
+//! - [`RedisServer`]: a real `redis-server` on its own port and directory
+//!   (kill, restart, SIGSTOP/SIGCONT for outage tests).
 //! - [`jwt`]: signing keys (RSA, EC, Ed25519, HMAC), their PEM/JWK/JWKS
 //!   forms, and tokens with any header, for the gateway's JWT tests.
 //!
@@ -33,6 +35,7 @@ mod harness;
 pub mod jwt;
 mod l4;
 mod raw;
+mod redis;
 mod scripted;
 mod tempdir;
 mod tls;
@@ -49,6 +52,7 @@ pub use raw::{
     connect, connect_from, parse_response, parse_status, raw_request, raw_request_from,
     raw_request_timeout, read_all, read_until, read_until_timeout,
 };
+pub use redis::{RedisServer, REDIS_INSTALL};
 pub use scripted::Reply;
 pub use tempdir::TempDir;
 pub use tls::{tls_connect, tls_get, tls_raw_request, CertPair, TestCa, TlsConn, TlsOptions};
