@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use tollgate_config::{
-    Balance, Config, HostPattern, HostRewrite, L4Listener, Listener, ListenerProtocol,
+    Balance, Config, HostPattern, HostRewrite, L4Listener, Listener, ListenerProtocol, Policy,
     ProxyProtocolVersion, RouteTarget, Upstream,
 };
 
@@ -217,6 +217,11 @@ fn describe_route(config: &Config, i: usize, path: &str, out: &mut String) {
             kinds.join(", ")
         }
     );
+    for policy in &route.policies {
+        if let Policy::Limit(l) = policy {
+            let _ = writeln!(out, "     {}", crate::limits::describe(l));
+        }
+    }
     let path = match &route.rewrite {
         Some(rw) => tollgate_edge::rewrite_path(rw, path),
         None => std::borrow::Cow::Borrowed(path),

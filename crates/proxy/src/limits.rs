@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use tollgate_config::{Config, LimitPolicy, Policy};
+use tollgate_config::{Algorithm, Calendar, Config, LimitKey, LimitPolicy, Policy};
 use tollgate_gateway::ratelimit::concurrency::InFlight;
 use tollgate_gateway::ratelimit::quota::QuotaLimiter;
 use tollgate_gateway::ratelimit::RateLimiter;
@@ -96,4 +96,102 @@ fn runtime(def: &LimitPolicy, made: &mut Vec<LimitRt>, previous: &[&LimitRt]) ->
     };
     made.push(rt.clone());
     Some(rt)
+}
+
+/// One line for `explain`: the limits, their key and where counts live.
+pub(crate) fn describe(policy: &LimitPolicy) -> String {
+    let key = describe_key(policy.key());
+    match policy {
+        LimitPolicy::RateLimit(r) => {
+            let rates: Vec<String> = r.limits.iter().map(rate).collect();
+            let algorithm = match r.algorithm {
+                Algorithm::Gcra => "gcra",
+                Algorithm::SlidingWindow => "sliding_window",
+            };
+            let mut line = format!(
+                "rate_limit {}: {} burst {}, {algorithm}, key {key}",
+                r.name,
+                rates.join(" + "),
+                r.burst
+            );
+            for (group, rates) in &r.plans {
+                let rates: Vec<String> = rates.iter().map(rate).collect();
+                line.push_str(&format!(", plan {group}: {}", rates.join(" + ")));
+            }
+            for (name, rates) in &r.consumers {
+                let rates: Vec<String> = rates.iter().map(rate).collect();
+                line.push_str(&format!(", consumer {name}: {}", rates.join(" + ")));
+            }
+            line + ", store local (exact per process)"
+        }
+        LimitPolicy::Quota(q) => {
+            let per = match q.per {
+                Calendar::Day => "day",
+                Calendar::Month => "month",
+            };
+            let (sign, off) = if q.utc_offset < 0 {
+                ('-', -q.utc_offset)
+            } else {
+                ('+', q.utc_offset)
+            };
+            format!(
+                "quota {}: {}/{per} (UTC{sign}{:02}:{:02}), key {key}, store local (exact per process)",
+                q.name,
+                q.count,
+                off / 3600,
+                off % 3600 / 60
+            )
+        }
+        LimitPolicy::Concurrency(c) => {
+            format!(
+                "concurrency_limit {}: {} in flight, key {key}",
+                c.name, c.max
+            )
+        }
+    }
+}
+
+fn rate(r: &tollgate_config::Rate) -> String {
+    format!("{}/{}s", r.count, r.period.as_secs_f64())
+}
+
+fn describe_key(key: &LimitKey) -> String {
+    match key {
+        LimitKey::Consumer { .. } => "consumer (else client IP)".into(),
+        LimitKey::ClientIp => "client IP".into(),
+        LimitKey::Header(h) => format!("header {h} (else client IP)"),
+        LimitKey::Route => "route".into(),
+        LimitKey::JwtClaim(c) => format!("jwt claim {c} (else client IP)"),
+        LimitKey::Template(t) => format!("template {} (else client IP)", t.as_written()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_each_limit_kind() {
+        let config = tollgate_config::parse_str(
+            "listeners: [{name: web, address: 127.0.0.1:0}]\nroutes:\n  - name: r\n    respond: {status: 200}\n    policies:\n      - rate_limit: {limits: [10/s, 500/h], burst: 2, key: {header: X-Tenant}}\n      - quota: {limit: 100/month, time_zone: \"-05:30\", key: client_ip}\n      - concurrency_limit: {max: 3, key: route}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let lines: Vec<String> = config.routes[0]
+            .policies
+            .iter()
+            .map(|p| match p {
+                Policy::Limit(l) => describe(l),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "rate_limit rate_limit: 10/1s + 500/3600s burst 2, gcra, key header x-tenant (else client IP), store local (exact per process)",
+                "quota quota: 100/month (UTC-05:30), key client IP, store local (exact per process)",
+                "concurrency_limit concurrency_limit: 3 in flight, key route",
+            ]
+        );
+    }
 }
