@@ -12,6 +12,7 @@
 //! - Exact within the process: one shard lock per decision.
 
 mod algorithm;
+pub mod breaker;
 pub mod concurrency;
 pub mod quota;
 mod table;
