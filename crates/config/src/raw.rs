@@ -19,10 +19,12 @@ use serde_saphyr::Spanned;
 mod cache;
 mod compress;
 mod gateway;
+mod ratelimit;
 
 pub(crate) use cache::*;
 pub(crate) use compress::*;
 pub(crate) use gateway::*;
+pub(crate) use ratelimit::*;
 
 /// A value with the place it was written.
 pub(crate) type Sp<T> = Spanned<T>;
@@ -541,6 +543,9 @@ pub(crate) struct RawPolicy {
     pub(crate) acl: Option<Sp<RawAcl>>,
     pub(crate) jwt: Option<Sp<RawJwt>>,
     pub(crate) require: Option<Sp<RawRequire>>,
+    pub(crate) rate_limit: Option<Sp<RawRateLimit>>,
+    pub(crate) quota: Option<Sp<RawQuota>>,
+    pub(crate) concurrency_limit: Option<Sp<RawConcurrencyLimit>>,
 }
 
 /// `security_headers:` policy; `off` disables a field.

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod jwt;
 pub mod key_auth;
 pub mod mtls_auth;
+pub mod ratelimit;
 mod refusal;
 pub mod require;
 

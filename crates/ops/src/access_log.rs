@@ -109,6 +109,8 @@ pub struct AccessRecord<'a> {
     pub consumer: Option<&'a str>,
     /// Which auth policy identified it, or why one refused (`key_auth:invalid`).
     pub auth: Option<&'a str>,
+    /// The limiting policy that refused the request (`rate_limit:<name>`).
+    pub limit: Option<&'a str>,
 }
 
 /// What is logged about one L4 connection (`tcp`, `tls_passthrough`) or
@@ -230,6 +232,8 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
     push_opt(out, r.consumer);
     out.push_str(",\"auth\":");
     push_opt(out, r.auth);
+    out.push_str(",\"limit\":");
+    push_opt(out, r.limit);
     if let Some(end) = r.end {
         out.push_str(",\"end\":");
         push_json_string(out, end);
@@ -323,6 +327,7 @@ mod tests {
             dropped_headers: 0,
             consumer: Some("app"),
             auth: None,
+            limit: Some("rate_limit:default"),
         };
         let mut s = String::new();
         write_record(&r, &mut s);
@@ -335,14 +340,14 @@ mod tests {
             &mut grpc,
         );
         assert!(
-            grpc.ends_with(",\"auth\":null,\"grpc_status\":14}\n"),
+            grpc.ends_with(",\"limit\":\"rate_limit:default\",\"grpc_status\":14}\n"),
             "{grpc}"
         );
         assert_eq!(
             s,
             "{\"time\":\"1970-01-01T00:00:00.000Z\",\"request_id\":\"abc\",\"client\":\"127.0.0.1:5000\",\
              \"method\":\"GET\",\"host\":\"example.com\",\"path\":\"/a\\\"b\",\"status\":200,\"bytes_in\":0,\
-             \"bytes_out\":12,\"duration_ms\":1.500,\"route\":\"r1\",\"upstream\":null,\"upstream_ms\":null,\"consumer\":\"app\",\"auth\":null}\n"
+             \"bytes_out\":12,\"duration_ms\":1.500,\"route\":\"r1\",\"upstream\":null,\"upstream_ms\":null,\"consumer\":\"app\",\"auth\":null,\"limit\":\"rate_limit:default\"}\n"
         );
     }
 }

@@ -189,6 +189,47 @@ pub enum ResponseBody {
     Compress(Box<CompressBody>),
     /// Copied into the cache on its way (the `cache` policy).
     Tee(Box<TeeBody>),
+    /// A body holding something (a `concurrency_limit` permit) until it
+    /// ends or is dropped.
+    Held(Box<HeldBody>),
+}
+
+/// A body and what it holds until its end.
+pub struct HeldBody {
+    inner: ResponseBody,
+    held: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+impl HeldBody {
+    /// `inner`, holding `held` until it ends.
+    pub(crate) fn new(inner: ResponseBody, held: Box<dyn std::any::Any + Send + Sync>) -> Self {
+        Self {
+            inner,
+            held: Some(held),
+        }
+    }
+
+    fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ProxyError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        // Released at the end (or a failure), not when the connection is
+        // next reused.
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
+            self.held = None;
+        }
+        polled
+    }
+}
+
+impl std::fmt::Debug for HeldBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeldBody")
+            .field("inner", &self.inner)
+            .field("holding", &self.held.is_some())
+            .finish()
+    }
 }
 
 impl ResponseBody {
@@ -212,6 +253,7 @@ impl ResponseBody {
             ResponseBody::File(f) => Some(f.remaining()),
             ResponseBody::Compress(_) => None,
             ResponseBody::Tee(t) => t.exact_len(),
+            ResponseBody::Held(h) => h.inner.exact_len(),
         }
     }
 }
@@ -256,6 +298,7 @@ impl Body for ResponseBody {
             }),
             ResponseBody::Compress(c) => c.poll_data(cx),
             ResponseBody::Tee(t) => t.poll_data(cx),
+            ResponseBody::Held(h) => h.poll_data(cx),
         }
     }
 
@@ -268,6 +311,7 @@ impl Body for ResponseBody {
             ResponseBody::File(f) => f.remaining() == 0,
             ResponseBody::Compress(c) => c.is_end_stream(),
             ResponseBody::Tee(t) => t.is_end_stream(),
+            ResponseBody::Held(h) => h.inner.is_end_stream(),
         }
     }
 

@@ -235,6 +235,11 @@ fn describe_route(config: &Config, i: usize, method: &Method, path: &str, out: &
             "     => 405: the methods policy refuses {method} (Allow: {allow})"
         );
     }
+    for policy in &route.policies {
+        if let Policy::Limit(l) = policy {
+            let _ = writeln!(out, "     {}", crate::limits::describe(l));
+        }
+    }
     let path = match &route.rewrite {
         Some(rw) => tollgate_edge::rewrite_path(rw, path),
         None => std::borrow::Cow::Borrowed(path),

@@ -12,6 +12,7 @@ mod forward;
 mod gateway;
 mod health;
 mod l4;
+mod limits;
 mod pipeline;
 mod policy;
 mod resilience;

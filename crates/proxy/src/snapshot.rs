@@ -14,6 +14,7 @@ use tollgate_ops::{AccessLog, AccessLogBuffer};
 use crate::date::DateCache;
 use crate::gateway::GatewayState;
 use crate::health::UpstreamHealth;
+use crate::limits::LimitState;
 use crate::resilience::{seed, Resilience};
 use crate::router::Router;
 use crate::upstream::tls::{self, TargetTls};
@@ -61,6 +62,9 @@ pub struct Snapshot {
     /// snapshot, so a reload swaps them with everything else: a request
     /// sees one directory whole.
     pub(crate) gateway: GatewayState,
+    /// The `rate_limit` limiters; an unchanged definition keeps its
+    /// counters across a reload.
+    pub(crate) limits: LimitState,
 }
 
 impl Snapshot {
@@ -174,6 +178,7 @@ impl Snapshot {
             .map(|_| Default::default())
             .collect();
         let gateway = GatewayState::build(&config)?;
+        let limits = LimitState::build(&config, old.map(|o| &o.limits));
         Ok(Self {
             config,
             router,
@@ -189,6 +194,7 @@ impl Snapshot {
             caches,
             drained,
             gateway,
+            limits,
         })
     }
 

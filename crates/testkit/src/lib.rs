@@ -24,6 +24,8 @@
 //! - gRPC: [`GrpcServer`] (h2c or TLS) serving `test.Echo` with every kind
 //!   of method, [`GrpcClient`] calling it (tonic's codec, no codegen), and
 //!   [`run`] for async test bodies.
+//! - [`RedisServer`]: a real `redis-server` on its own port and directory
+//!   (kill, restart, SIGSTOP/SIGCONT for outage tests).
 //! - [`jwt`]: signing keys (RSA, EC, Ed25519, HMAC), their PEM/JWK/JWKS
 //!   forms, tokens with any header, and [`jwt::JwksServer`] (serves a key
 //!   set, counts fetches, rotates, fails, stalls), for the gateway's tests.
@@ -44,6 +46,7 @@ pub mod jwt;
 mod l4;
 mod process;
 mod raw;
+mod redis;
 mod scripted;
 mod tempdir;
 mod tls;
@@ -63,6 +66,7 @@ pub use raw::{
     connect, connect_from, parse_response, parse_status, raw_request, raw_request_from,
     raw_request_timeout, read_all, read_until, read_until_timeout,
 };
+pub use redis::{RedisServer, REDIS_INSTALL};
 pub use scripted::Reply;
 pub use tempdir::TempDir;
 pub use tls::{tls_connect, tls_get, tls_raw_request, CertPair, TestCa, TlsConn, TlsOptions};

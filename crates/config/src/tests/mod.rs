@@ -10,6 +10,7 @@ mod l4;
 mod log;
 mod policies;
 mod probes;
+mod ratelimit;
 mod tls;
 mod upstream;
 

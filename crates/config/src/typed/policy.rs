@@ -8,9 +8,14 @@ use http::HeaderName;
 use super::security::{AllowedMethods, Cors, IpFilter, SecurityHeaders};
 mod cache;
 mod compress;
+mod ratelimit;
 
 pub use cache::{CacheKey, CachePolicy, Purge, QueryKey};
 pub use compress::{Coding, CompressPolicy, TypePattern, DEFAULT_TYPES};
+pub use ratelimit::{
+    Algorithm, Calendar, ConcurrencyLimit, LimitKey, LimitPolicy, LimitStore, Quota, Rate,
+    RateHeaders, RateLimit,
+};
 
 /// One step of a route's policy chain. Request phases run in the order
 /// listed (after `defaults.policies`), response phases in reverse order.
@@ -34,6 +39,8 @@ pub enum Policy {
     Compress(CompressPolicy),
     /// Authentication and authorization (`tollgate-gateway`).
     Gateway(super::GatewayPolicy),
+    /// Rate limits, quotas and concurrency limits (`tollgate-gateway`).
+    Limit(LimitPolicy),
 }
 
 impl Policy {
@@ -63,6 +70,7 @@ impl Policy {
             Policy::Cache(_) => "cache",
             Policy::Compress(_) => "compress",
             Policy::Gateway(g) => g.kind(),
+            Policy::Limit(l) => l.kind(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod cache;
 mod compress;
 mod gateway;
 mod jwt;
+mod ratelimit;
 
 use http::HeaderName;
 
@@ -78,6 +79,7 @@ pub(crate) fn list(
         }
     }
     gateway::check_order(ctx, &chain, identified);
+    ratelimit::check_order(ctx, &chain, identified);
     chain.into_iter().map(|(policy, _, _)| policy).collect()
 }
 
@@ -99,8 +101,11 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         raw.acl.as_ref().map(|_| "acl"),
         raw.jwt.as_ref().map(|_| "jwt"),
         raw.require.as_ref().map(|_| "require"),
+        raw.rate_limit.as_ref().map(|_| "rate_limit"),
+        raw.quota.as_ref().map(|_| "quota"),
+        raw.concurrency_limit.as_ref().map(|_| "concurrency_limit"),
     ];
-    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `mtls_auth`, `jwt`, `acl` or `require`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `mtls_auth`, `jwt`, `acl`, `require`, `rate_limit`, `quota` or `concurrency_limit`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -183,6 +188,20 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
     if let Some(r) = &raw.require {
         let r = jwt::require(ctx, r, &p(path, "require"))?;
         return Some(Policy::Gateway(GatewayPolicy::Require(r)));
+    }
+    limit(ctx, raw, path).map(Policy::Limit)
+}
+
+/// The limiting policies (`rate_limit`, `quota`, `concurrency_limit`).
+fn limit(ctx: &mut Ctx<'_>, raw: &RawPolicy, path: &str) -> Option<LimitPolicy> {
+    if let Some(r) = &raw.rate_limit {
+        return ratelimit::rate_limit(ctx, r, &p(path, "rate_limit"));
+    }
+    if let Some(q) = &raw.quota {
+        return ratelimit::quota(ctx, q, &p(path, "quota"));
+    }
+    if let Some(c) = &raw.concurrency_limit {
+        return ratelimit::concurrency(ctx, c, &p(path, "concurrency_limit"));
     }
     None
 }

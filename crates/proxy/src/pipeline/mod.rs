@@ -83,6 +83,9 @@ pub(crate) struct Exchange {
     /// The target to log instead of the one received, when a policy took
     /// a credential out of the query string.
     pub(crate) logged_target: Option<String>,
+    /// The limiting policy that refused the request
+    /// (`rate_limit:<name>`), for the access log.
+    pub(crate) limited: Option<String>,
 }
 
 impl Exchange {

@@ -13,6 +13,7 @@ pub(crate) mod compress;
 mod cors;
 mod gateway;
 mod headers;
+mod rate_limit;
 mod security_headers;
 mod vars;
 
@@ -89,6 +90,8 @@ enum StepState {
     Cache(Box<cache::CacheStep>),
     /// The coding negotiated for the answer.
     Compress(tollgate_edge::compress::RequestSide),
+    /// What a limit reports on the answer, or holds until its end.
+    Limit(rate_limit::LimitStep),
 }
 
 /// Runs the request phase of every policy of `route`, in order. `Some` is
@@ -154,6 +157,16 @@ pub(crate) async fn request_phase(
                 }
                 state.steps.push(StepState::None);
             }
+            Policy::Limit(_) => {
+                let Some(rt) = worker.snapshot.limits.step(state.route, i) else {
+                    state.steps.push(StepState::None);
+                    continue;
+                };
+                match rate_limit::on_request(rt, route, req, host, ex) {
+                    Ok(step) => state.steps.push(StepState::Limit(step)),
+                    Err(refused) => return Some(*refused),
+                }
+            }
         }
     }
     None
@@ -209,6 +222,10 @@ pub(crate) fn response_phase(
             (Policy::Compress(_), _) => {}
             // Gateway policies only act on requests (so far).
             (Policy::Gateway(_), _) => {}
+            (Policy::Limit(_), Some(StepState::Limit(step))) => {
+                rate_limit::on_response(step, resp);
+            }
+            (Policy::Limit(_), _) => {}
         }
     }
 }

@@ -372,6 +372,7 @@ async fn serve_one(
             dropped_headers: ex.dropped_headers,
             consumer: ex.consumer.as_ref().map(|c| c.name()),
             auth: ex.auth,
+            limit: ex.limited.as_deref(),
         });
     }
     !close

@@ -133,6 +133,7 @@ impl Drop for LoggedBody {
             dropped_headers: p.exchange.dropped_headers,
             consumer: p.exchange.consumer.as_ref().map(|c| c.name()),
             auth: p.exchange.auth,
+            limit: p.exchange.limited.as_deref(),
             upstream_time: p.exchange.upstream_time,
             end: Some(end),
         });

@@ -1,0 +1,175 @@
+//! Rate limits (`rate_limit`): which limits apply to a request (plans by
+//! consumer group, per-consumer overrides), and the decision against the
+//! local store, shared by every worker of the process.
+//!
+//! - A request must pass every limit of its set; a refused request
+//!   charges none of them.
+//! - Limits of a key: the consumer's own override, else the first plan
+//!   naming one of its groups, else the policy's `limits`.
+//! - GCRA (default) admits `count + burst` at once from idle, then one
+//!   every `period / count`; the sliding window admits `count + burst` in
+//!   any window whose previous part is spread evenly (see `algorithm`).
+//! - Exact within the process: one shard lock per decision.
+
+mod algorithm;
+pub mod breaker;
+pub mod concurrency;
+pub mod quota;
+mod table;
+
+use std::time::{Duration, Instant};
+
+use tollgate_config::{Algorithm, Consumer, Rate, RateLimit};
+
+pub use algorithm::{gcra, window, Cell, Check, Limit};
+pub use table::Table;
+
+/// What the limiter said about one request, with what the answer's
+/// fields report: the tightest limit (least remaining, or the refusing
+/// one with the longest wait).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    /// The request may go on.
+    pub allowed: bool,
+    /// The reported limit's count and burst (`q`).
+    pub quota: u64,
+    /// The reported limit's period in whole seconds (`w`).
+    pub window: u64,
+    /// Requests left under the reported limit (`r`).
+    pub remaining: u64,
+    /// Until the reported limit resets, or the wait when refused.
+    pub reset: Duration,
+}
+
+impl Verdict {
+    /// Whole seconds, rounded up (never shorter than the true wait).
+    pub fn reset_secs(&self) -> u64 {
+        let r = self.reset;
+        r.as_secs() + u64::from(r.subsec_nanos() > 0)
+    }
+}
+
+/// A `rate_limit` policy at run time: its settings and its table.
+#[derive(Debug)]
+pub struct RateLimiter {
+    policy: std::sync::Arc<RateLimit>,
+    table: Table<Cell>,
+    epoch: Instant,
+}
+
+impl RateLimiter {
+    /// An empty limiter for `policy`.
+    pub fn new(policy: std::sync::Arc<RateLimit>) -> Self {
+        Self {
+            table: Table::new(policy.max_keys),
+            policy,
+            epoch: Instant::now(),
+        }
+    }
+
+    /// The policy it enforces.
+    pub fn policy(&self) -> &std::sync::Arc<RateLimit> {
+        &self.policy
+    }
+
+    /// Keys held in the table.
+    pub fn keys(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Decides a request counted under `key` for `consumer`, now.
+    pub fn check(&self, key: &str, consumer: Option<&Consumer>) -> Verdict {
+        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.check_at(key, consumer, now)
+    }
+
+    /// [`RateLimiter::check`] at `now` nanoseconds on the limiter's clock.
+    pub fn check_at(&self, key: &str, consumer: Option<&Consumer>, now: u64) -> Verdict {
+        let rates = limits_for(&self.policy, consumer);
+        let limits: Vec<Limit> = rates.iter().map(|r| limit(r, self.policy.burst)).collect();
+        let algorithm = self.policy.algorithm;
+        let fresh = || {
+            limits
+                .iter()
+                .map(|_| match algorithm {
+                    Algorithm::Gcra => Cell::Gcra(0),
+                    Algorithm::SlidingWindow => Cell::Window {
+                        start: 0,
+                        prev: 0,
+                        cur: 0,
+                    },
+                })
+                .collect()
+        };
+        self.table.decide(key, now, limits.len(), fresh, |cells| {
+            let checks: Vec<Check> = limits
+                .iter()
+                .zip(cells)
+                .map(|(l, c)| match *c {
+                    Cell::Gcra(tat) => gcra(*l, tat, now),
+                    cell => window(*l, cell, now),
+                })
+                .collect();
+            let verdict = report(&limits, &checks);
+            let store = verdict.allowed.then(|| {
+                let cells = checks.iter().map(|c| c.next).collect();
+                (cells, table::idle_at(&checks))
+            });
+            (verdict, store)
+        })
+    }
+}
+
+/// The limits that apply to `consumer`: its override, its first plan, or
+/// the policy's own.
+pub fn limits_for<'p>(policy: &'p RateLimit, consumer: Option<&Consumer>) -> &'p [Rate] {
+    let Some(c) = consumer else {
+        return &policy.limits;
+    };
+    if let Some((_, rates)) = policy.consumers.iter().find(|(n, _)| *n == c.name) {
+        return rates;
+    }
+    let plan = policy
+        .plans
+        .iter()
+        .find(|(group, _)| c.groups.iter().any(|g| g == group));
+    plan.map_or(&policy.limits, |(_, rates)| rates)
+}
+
+fn limit(rate: &Rate, burst: u64) -> Limit {
+    Limit {
+        count: rate.count,
+        period: u64::try_from(rate.period.as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1),
+        burst,
+    }
+}
+
+/// The verdict the answer reports: refused by the limit with the longest
+/// wait, else admitted with the least remaining.
+fn report(limits: &[Limit], checks: &[Check]) -> Verdict {
+    let refused = checks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| c.wait.map(|w| (i, w)))
+        .max_by_key(|(_, w)| *w);
+    let (i, allowed) = match refused {
+        Some((i, _)) => (i, false),
+        None => {
+            let tightest = checks.iter().enumerate().min_by_key(|(_, c)| c.remaining);
+            (tightest.map_or(0, |(i, _)| i), true)
+        }
+    };
+    let (l, c) = (limits[i], checks[i]);
+    Verdict {
+        allowed,
+        quota: l.capacity(),
+        window: (l.period / 1_000_000_000).max(1),
+        remaining: c.remaining,
+        reset: Duration::from_nanos(c.reset),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+//! The limiting policies' part of the runtime snapshot: one limiter per
+//! `rate_limit`, `quota` or `concurrency_limit` definition, shared by every worker
+//! and every route that holds the same definition. On a reload, a
+//! definition equal to one of the replaced snapshot keeps that limiter,
+//! counts and all.
+
+use std::sync::Arc;
+
+use tollgate_config::{Algorithm, Calendar, Config, LimitKey, LimitPolicy, Policy};
+use tollgate_gateway::ratelimit::concurrency::InFlight;
+use tollgate_gateway::ratelimit::quota::QuotaLimiter;
+use tollgate_gateway::ratelimit::RateLimiter;
+
+/// The runtime of one limiting step.
+#[derive(Debug, Clone)]
+pub(crate) enum LimitRt {
+    /// A `rate_limit` step's table.
+    Rate(Arc<RateLimiter>),
+    /// A `concurrency_limit` step's in-flight counts.
+    InFlight(Arc<InFlight>),
+    /// A `quota` step's calendar counts.
+    Quota(Arc<QuotaLimiter>),
+}
+
+impl LimitRt {
+    /// Whether this runtime enforces `def` (the same `Arc`, or equal
+    /// settings when `equal`).
+    fn serves(&self, def: &LimitPolicy, equal: bool) -> bool {
+        match (self, def) {
+            (LimitRt::Rate(l), LimitPolicy::RateLimit(d)) => {
+                Arc::ptr_eq(l.policy(), d) || (equal && **l.policy() == **d)
+            }
+            (LimitRt::InFlight(t), LimitPolicy::Concurrency(d)) => {
+                Arc::ptr_eq(t.policy(), d) || (equal && **t.policy() == **d)
+            }
+            (LimitRt::Quota(q), LimitPolicy::Quota(d)) => {
+                Arc::ptr_eq(q.policy(), d) || (equal && **q.policy() == **d)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `[route][step]`: the runtime of each limiting step.
+#[derive(Debug, Default)]
+pub(crate) struct LimitState {
+    steps: Vec<Vec<Option<LimitRt>>>,
+}
+
+impl LimitState {
+    /// Builds a runtime per definition, taking over `old`'s runtime of an
+    /// equal definition.
+    pub(crate) fn build(config: &Config, old: Option<&LimitState>) -> Self {
+        let mut made: Vec<LimitRt> = Vec::new();
+        let previous: Vec<&LimitRt> = old
+            .map(|o| o.steps.iter().flatten().flatten().collect())
+            .unwrap_or_default();
+        let steps = config
+            .routes
+            .iter()
+            .map(|route| {
+                route
+                    .policies
+                    .iter()
+                    .map(|p| match p {
+                        Policy::Limit(def) => runtime(def, &mut made, &previous),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .collect();
+        Self { steps }
+    }
+
+    /// The runtime of step `step` of route `route`.
+    pub(crate) fn step(&self, route: usize, step: usize) -> Option<&LimitRt> {
+        self.steps.get(route)?.get(step)?.as_ref()
+    }
+}
+
+/// The runtime of `def`: one already made for the same `Arc`, else one of
+/// the old snapshot with equal settings, else a new one.
+fn runtime(def: &LimitPolicy, made: &mut Vec<LimitRt>, previous: &[&LimitRt]) -> Option<LimitRt> {
+    if let Some(rt) = made.iter().find(|rt| rt.serves(def, false)) {
+        return Some(rt.clone());
+    }
+    let rt = match previous.iter().find(|rt| rt.serves(def, true)) {
+        Some(old) => (*old).clone(),
+        None => match def {
+            LimitPolicy::RateLimit(d) => LimitRt::Rate(Arc::new(RateLimiter::new(Arc::clone(d)))),
+            LimitPolicy::Concurrency(d) => {
+                LimitRt::InFlight(Arc::new(InFlight::new(Arc::clone(d))))
+            }
+            LimitPolicy::Quota(d) => LimitRt::Quota(Arc::new(QuotaLimiter::new(Arc::clone(d)))),
+        },
+    };
+    made.push(rt.clone());
+    Some(rt)
+}
+
+/// One line for `explain`: the limits, their key and where counts live.
+pub(crate) fn describe(policy: &LimitPolicy) -> String {
+    let key = describe_key(policy.key());
+    match policy {
+        LimitPolicy::RateLimit(r) => {
+            let rates: Vec<String> = r.limits.iter().map(rate).collect();
+            let algorithm = match r.algorithm {
+                Algorithm::Gcra => "gcra",
+                Algorithm::SlidingWindow => "sliding_window",
+            };
+            let mut line = format!(
+                "rate_limit {}: {} burst {}, {algorithm}, key {key}",
+                r.name,
+                rates.join(" + "),
+                r.burst
+            );
+            for (group, rates) in &r.plans {
+                let rates: Vec<String> = rates.iter().map(rate).collect();
+                line.push_str(&format!(", plan {group}: {}", rates.join(" + ")));
+            }
+            for (name, rates) in &r.consumers {
+                let rates: Vec<String> = rates.iter().map(rate).collect();
+                line.push_str(&format!(", consumer {name}: {}", rates.join(" + ")));
+            }
+            line + ", store local (exact per process)"
+        }
+        LimitPolicy::Quota(q) => {
+            let per = match q.per {
+                Calendar::Day => "day",
+                Calendar::Month => "month",
+            };
+            let (sign, off) = if q.utc_offset < 0 {
+                ('-', -q.utc_offset)
+            } else {
+                ('+', q.utc_offset)
+            };
+            format!(
+                "quota {}: {}/{per} (UTC{sign}{:02}:{:02}), key {key}, store local (exact per process)",
+                q.name,
+                q.count,
+                off / 3600,
+                off % 3600 / 60
+            )
+        }
+        LimitPolicy::Concurrency(c) => {
+            format!(
+                "concurrency_limit {}: {} in flight, key {key}",
+                c.name, c.max
+            )
+        }
+    }
+}
+
+fn rate(r: &tollgate_config::Rate) -> String {
+    format!("{}/{}s", r.count, r.period.as_secs_f64())
+}
+
+fn describe_key(key: &LimitKey) -> String {
+    match key {
+        LimitKey::Consumer { .. } => "consumer (else client IP)".into(),
+        LimitKey::ClientIp => "client IP".into(),
+        LimitKey::Header(h) => format!("header {h} (else client IP)"),
+        LimitKey::Route => "route".into(),
+        LimitKey::JwtClaim(c) => format!("jwt claim {c} (else client IP)"),
+        LimitKey::Template(t) => format!("template {} (else client IP)", t.as_written()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_each_limit_kind() {
+        let config = tollgate_config::parse_str(
+            "listeners: [{name: web, address: 127.0.0.1:0}]\nroutes:\n  - name: r\n    respond: {status: 200}\n    policies:\n      - rate_limit: {limits: [10/s, 500/h], burst: 2, key: {header: X-Tenant}}\n      - quota: {limit: 100/month, time_zone: \"-05:30\", key: client_ip}\n      - concurrency_limit: {max: 3, key: route}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let lines: Vec<String> = config.routes[0]
+            .policies
+            .iter()
+            .map(|p| match p {
+                Policy::Limit(l) => describe(l),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "rate_limit rate_limit: 10/1s + 500/3600s burst 2, gcra, key header x-tenant (else client IP), store local (exact per process)",
+                "quota quota: 100/month (UTC-05:30), key client IP, store local (exact per process)",
+                "concurrency_limit concurrency_limit: 3 in flight, key route",
+            ]
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! [`RedisServer`]: a real `redis-server` of the test's own, on a free
+//! loopback port with its own data directory and no persistence, stopped
+//! when dropped. Outage tests kill it and start it again on the same port
+//! ([`RedisServer::kill`], [`RedisServer::restart`]) or freeze it with
+//! SIGSTOP ([`RedisServer::freeze`], [`RedisServer::thaw`]).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::TempDir;
+
+/// What a missing `redis-server` tells the person running the tests.
+pub const REDIS_INSTALL: &str = "apt-get install -y redis-server";
+
+/// A running `redis-server`, stopped (and its directory removed) on drop.
+#[derive(Debug)]
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: TempDir,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` from PATH on a free port. Panics with the
+    /// install line when it is not installed: tests never skip silently.
+    pub fn start() -> Self {
+        let port = free_port();
+        let mut server = Self {
+            child: None,
+            port,
+            dir: TempDir::tagged("redis"),
+        };
+        server.restart();
+        server
+    }
+
+    /// `127.0.0.1:<port>`.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr())
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port (after [`RedisServer::kill`]),
+    /// and waits until it answers PING (at most 10 s).
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run redis-server ({e}); install it with: {REDIS_INSTALL}")
+            });
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !self.ping(Duration::from_millis(200)) {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer on port {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing answers.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen server run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    /// Whether the server answers PING within `timeout`.
+    pub fn ping(&self, timeout: Duration) -> bool {
+        let Ok(mut s) = TcpStream::connect_timeout(&self.addr(), timeout) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(timeout));
+        if s.write_all(b"PING\r\n").is_err() {
+            return false;
+        }
+        let mut buf = [0u8; 7];
+        matches!(s.read_exact(&mut buf), Ok(())) && &buf == b"+PONG\r\n"
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .expect("redis-server is not running")
+            .id();
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid} failed");
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        // A frozen server must run again to die of anything but SIGKILL;
+        // SIGKILL works either way.
+        self.kill();
+    }
+}
+
+/// A port free now (bound then released; the server binds it next).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("no free loopback port")
+        .port()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starts_freezes_thaws_kills_and_restarts() {
+        let mut r = RedisServer::start();
+        assert!(r.ping(Duration::from_secs(2)));
+        assert!(r.url().starts_with("redis://127.0.0.1:"));
+        r.freeze();
+        let t = Instant::now();
+        assert!(
+            !r.ping(Duration::from_millis(300)),
+            "a frozen server answered"
+        );
+        assert!(t.elapsed() < Duration::from_secs(5));
+        r.thaw();
+        assert!(r.ping(Duration::from_secs(2)));
+        r.kill();
+        assert!(!r.ping(Duration::from_millis(300)));
+        r.restart();
+        assert!(r.ping(Duration::from_secs(2)));
+    }
+}
