@@ -13,6 +13,7 @@ pub mod key_auth;
 pub mod mtls_auth;
 mod refusal;
 pub mod require;
+pub mod xml;
 
 pub use directory::{Consumer, Directory};
 pub use refusal::{Challenge, Outcome, Refusal};
