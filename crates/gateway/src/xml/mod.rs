@@ -22,7 +22,8 @@
 //! - The root element is the single top-level key. Going back, a JSON value
 //!   that is not an object with one element key is wrapped in
 //!   [`XmlOptions::root`]; items of a top-level array become
-//!   [`XmlOptions::item`] elements.
+//!   [`XmlOptions::item`] elements. An empty JSON array writes no element
+//!   (an array directly inside an array has no XML form and is refused).
 //! - Mixed content: the text pieces between child elements are
 //!   **concatenated** under the text key (placed after the children);
 //!   where the text stood among the children is not kept. Text made only of
