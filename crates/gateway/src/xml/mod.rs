@@ -12,6 +12,7 @@
 //! | `<a id="7"/>` | `{"a": {"@id": "7"}}` |
 //! | `<a><b>1</b><c>2</c></a>` | `{"a": {"b": "1", "c": "2"}}` (document order kept) |
 //! | `<a><b>1</b><b>2</b></a>` | `{"a": {"b": ["1", "2"]}}` (repeated siblings: an array) |
+//! | `<a><b>1</b><c/><b>2</b></a>` | `{"a": {"b": ["1", "2"], "c": ""}}` (grouped where the first stood) |
 //! | `<o><i>1</i></o>`, `arrays: ["/o/i"]` | `{"o": {"i": ["1"]}}` (forced: same shape as many) |
 //! | `<s:E xmlns:s="urn:x"/>` | `{"s:E": {"@xmlns:s": "urn:x"}}` (prefixes and declarations kept) |
 //! | `<p>Hi <b>you</b> there</p>` | `{"p": {"b": "you", "#text": "Hi  there"}}` |
