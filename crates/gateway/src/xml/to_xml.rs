@@ -1,6 +1,7 @@
 //! JSON → XML: the inverse of `to_json`. Every name is checked and every
 //! value escaped, so the output is always well-formed or there is none.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use super::{names, Json, XmlError, XmlOptions};
@@ -59,6 +60,7 @@ impl Writer<'_> {
         match json {
             Json::Array(items) => {
                 names::check(&root)?;
+                self.count(1)?;
                 let item = self.opts.item.clone();
                 let _ = write!(self.out, "<{root}>");
                 for value in items {
@@ -126,10 +128,17 @@ impl Writer<'_> {
     ) -> Result<(), XmlError> {
         self.count(depth)?;
         let _ = write!(self.out, "<{name}");
+        let mut seen = HashSet::new();
         for (key, value) in entries.iter().filter(|(k, _)| is_attribute(k, self.opts)) {
             self.count(depth)?;
             let attr = &key[self.opts.attribute_prefix.len()..];
             names::check(attr)?;
+            if !seen.insert(attr) {
+                // JSON text may repeat a key; XML may not repeat an attribute.
+                return Err(XmlError::Unrepresentable(format!(
+                    "attribute {attr:?} given twice"
+                )));
+            }
             if matches!(value, Json::Array(_) | Json::Object(_)) {
                 return Err(XmlError::Unrepresentable(format!(
                     "attribute {attr:?} is not a plain value"

@@ -1,6 +1,7 @@
 //! Tests of the JSON↔XML mapping: each direction, then round trips and
 //! hostile documents.
 
+mod mutations;
 mod round_trip;
 mod to_json;
 mod to_xml;

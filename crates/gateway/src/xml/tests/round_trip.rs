@@ -10,7 +10,7 @@ fn forced() -> XmlOptions {
 
 /// Documents in the writer's own form (no indentation, attributes before
 /// children, no mixed content): XML → JSON → XML gives the same bytes.
-const EXACT: &[&str] = &[
+pub(super) const EXACT: &[&str] = &[
     r#"<a id="7">hi</a>"#,
     r#"<a id="7"/>"#,
     "<a/>",
@@ -36,7 +36,7 @@ fn documents_in_canonical_form_round_trip_byte_for_byte() {
 
 /// Documents whose form changes (indentation, CDATA, entities, mixed
 /// content, empty pairs): the JSON is what must survive a trip through XML.
-const STABLE: &[&str] = &[
+pub(super) const STABLE: &[&str] = &[
     // Interleaved repeats are grouped where the first one stood.
     "<e><z>1</z><a>2</a><z>3</z></e>",
     "<o>\n  <i>1</i>\n  <i>2</i>\n</o>",

@@ -97,6 +97,7 @@ fn invalid_names_and_shapes_are_errors_never_output() {
         r#"{"a":{"@x":[1]}}"#,
         r##"{"a":{"#text":{"y":1}}}"##,
         r#"{"a":"\u0001"}"#,
+        r#"{"a":{"@x":"1","@x":"2"}}"#,
     ] {
         let result = json_bytes_to_xml(json.as_bytes(), &opts);
         assert!(
