@@ -165,7 +165,7 @@ impl<'o> Builder<'o> {
         };
         let has_children = frame.has_children;
         frame.flush_run(has_children);
-        let forced = self.opts.arrays.iter().any(|p| *p == frame.path);
+        let forced = self.opts.arrays.contains(&frame.path);
         let (name, value) = frame.into_value(self.opts);
         match self.stack.last_mut() {
             Some(parent) => parent.insert(name, value, forced),
