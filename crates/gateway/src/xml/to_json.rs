@@ -72,11 +72,11 @@ impl<'o> Builder<'o> {
             }
             Event::End(_) => self.close()?,
             Event::Text(t) => {
-                let t = t.decode().map_err(|e| malformed(&e, 0))?;
+                let t = t.decode().map_err(|e| XmlError::Malformed(e.to_string()))?;
                 self.text(&t)?;
             }
             Event::CData(c) => {
-                let c = c.decode().map_err(|e| malformed(&e, 0))?;
+                let c = c.decode().map_err(|e| XmlError::Malformed(e.to_string()))?;
                 self.text(&c)?;
             }
             Event::GeneralRef(r) => {
@@ -138,7 +138,7 @@ impl<'o> Builder<'o> {
 
     fn attributes(&mut self, start: &BytesStart<'_>, frame: &mut Frame) -> Result<(), XmlError> {
         for attr in start.attributes() {
-            let attr = attr.map_err(|e| malformed(&e, 0))?;
+            let attr = attr.map_err(|e| XmlError::Malformed(e.to_string()))?;
             self.count()?;
             let key = std::str::from_utf8(attr.key.as_ref()).map_err(|_| XmlError::NotUtf8)?;
             names::check(key)?;
@@ -253,7 +253,7 @@ fn resolve(r: &BytesRef<'_>) -> Result<char, XmlError> {
 fn entity_error(e: quick_xml::Error) -> XmlError {
     match e {
         quick_xml::Error::Escape(e) => XmlError::UnknownEntity(e.to_string()),
-        other => malformed(&other, 0),
+        other => XmlError::Malformed(other.to_string()),
     }
 }
 
