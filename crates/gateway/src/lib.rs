@@ -14,6 +14,7 @@ pub mod mtls_auth;
 pub mod ratelimit;
 mod refusal;
 pub mod require;
+pub mod xml;
 
 pub use directory::{Consumer, Directory};
 pub use refusal::{Challenge, Outcome, Refusal};
