@@ -11,6 +11,8 @@ mod explain;
 mod forward;
 mod health;
 mod l4;
+mod metrics;
+mod metrics_scrape;
 mod pipeline;
 mod policy;
 mod resilience;

@@ -151,6 +151,8 @@ async fn handle(
         Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
         _ => worker.new_request_id(),
     };
+    // Host and path are copied only for the access log; the metrics need
+    // neither.
     let logged = worker.log.enabled().then(|| {
         let host = pipeline::request_host(&parts.uri, &parts.headers).into_owned();
         let path = parts
@@ -191,7 +193,8 @@ async fn handle(
         None => None,
     };
     let status = resp.status().as_u16();
-    let line = logged.map(|(host, path, method)| Pending {
+    let (host, path, method) = logged.unwrap_or_default();
+    let line = Some(Pending {
         worker: worker.clone(),
         wall,
         start,

@@ -52,8 +52,8 @@ pub(crate) struct LoggedBody {
 }
 
 impl LoggedBody {
-    /// `inner`, with the access line `line` written at its end (`None`:
-    /// the access log is off).
+    /// `inner`, with the access line `line` written (when the access log
+    /// is on) and the request counted in the worker's metrics at its end.
     pub(super) fn new(inner: ResponseBody, line: Option<Pending>) -> Self {
         Self {
             inner,
@@ -111,6 +111,18 @@ impl Drop for LoggedBody {
         } else {
             "aborted"
         });
+        p.worker.metrics.record(crate::metrics::Served {
+            route: p.exchange.route,
+            upstream: p.exchange.upstream.map(|(u, _)| u),
+            status: p.status,
+            bytes_in: p.bytes_in,
+            bytes_out: self.sent,
+            duration: p.start.elapsed(),
+            upstream_time: p.exchange.upstream_time,
+        });
+        if !p.worker.log.enabled() {
+            return;
+        }
         let snapshot = &p.worker.snapshot;
         p.worker.log.record(&AccessRecord {
             start: p.wall,

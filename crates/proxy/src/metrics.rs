@@ -1,0 +1,218 @@
+//! Request counters kept per worker, summed at scrape time.
+//!
+//! Each worker generation owns one [`WorkerMetrics`], sized when the
+//! worker is built: arrays indexed by route (and status code) and by
+//! upstream. Only that worker's thread writes them, with relaxed atomic
+//! adds on cache lines no other core writes; recording a request hashes
+//! nothing, allocates nothing and takes no lock. The scrape
+//! ([`crate::RunningServer::metrics`]) reads every worker's arrays and adds
+//! them up by name, so counts survive a reload: a generation's totals are
+//! folded into the server's `retired` sums when the worker is dropped
+//! (after its last request ended).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tollgate_ops::metrics::bucket_of;
+
+/// Status codes counted one by one: 100 to 599.
+const CODES: usize = 500;
+
+/// A duration histogram: per-bucket counts (not cumulative) and the sum.
+#[derive(Debug, Default)]
+pub(crate) struct Histogram {
+    buckets: [AtomicU64; 15],
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, took: Duration) {
+        self.buckets[bucket_of(took.as_secs_f64())].fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add(took.as_nanos() as u64, Relaxed);
+    }
+
+    fn read(&self) -> HistogramSum {
+        HistogramSum {
+            buckets: std::array::from_fn(|i| self.buckets[i].load(Relaxed)),
+            sum_nanos: self.sum_nanos.load(Relaxed),
+        }
+    }
+}
+
+/// One route's counters in one worker.
+#[derive(Debug)]
+struct RouteCounters {
+    /// `[code - 100]`: answers sent.
+    codes: Box<[AtomicU64]>,
+    duration: Histogram,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+/// One worker generation's counters.
+#[derive(Debug)]
+pub(crate) struct WorkerMetrics {
+    /// Route names by index, with `""` last for requests no route took.
+    route_names: Vec<String>,
+    upstream_names: Vec<String>,
+    routes: Box<[RouteCounters]>,
+    /// Per upstream: time to the response head.
+    upstreams: Box<[Histogram]>,
+    /// Where the totals go when this generation is dropped.
+    retired: Arc<Mutex<Totals>>,
+}
+
+/// A histogram's values, summed.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct HistogramSum {
+    pub(crate) buckets: [u64; 15],
+    pub(crate) sum_nanos: u64,
+}
+
+impl HistogramSum {
+    fn add(&mut self, other: &HistogramSum) {
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets) {
+            *a += b;
+        }
+        self.sum_nanos += other.sum_nanos;
+    }
+}
+
+/// Counters summed over workers, keyed by name (`""` for no route).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Totals {
+    pub(crate) requests: BTreeMap<(String, u16), u64>,
+    pub(crate) durations: BTreeMap<String, HistogramSum>,
+    pub(crate) bytes_in: BTreeMap<String, u64>,
+    pub(crate) bytes_out: BTreeMap<String, u64>,
+    pub(crate) upstream_durations: BTreeMap<String, HistogramSum>,
+}
+
+impl Totals {
+    /// Adds `other` to these sums.
+    pub(crate) fn merge(&mut self, other: &Totals) {
+        for (k, v) in &other.requests {
+            *self.requests.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.durations {
+            self.durations.entry(k.clone()).or_default().add(v);
+        }
+        for (k, v) in &other.bytes_in {
+            *self.bytes_in.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.bytes_out {
+            *self.bytes_out.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.upstream_durations {
+            self.upstream_durations.entry(k.clone()).or_default().add(v);
+        }
+    }
+}
+
+impl WorkerMetrics {
+    /// Counters for the routes and upstreams of `config`, all zero.
+    pub(crate) fn new(config: &tollgate_config::Config, retired: Arc<Mutex<Totals>>) -> Self {
+        let mut route_names: Vec<String> = config.routes.iter().map(|r| r.name.clone()).collect();
+        route_names.push(String::new());
+        let routes = route_names
+            .iter()
+            .map(|_| RouteCounters {
+                codes: (0..CODES).map(|_| AtomicU64::new(0)).collect(),
+                duration: Histogram::default(),
+                bytes_in: AtomicU64::new(0),
+                bytes_out: AtomicU64::new(0),
+            })
+            .collect();
+        let upstream_names: Vec<String> = config.upstreams.iter().map(|u| u.name.clone()).collect();
+        let upstreams = upstream_names
+            .iter()
+            .map(|_| Histogram::default())
+            .collect();
+        Self {
+            route_names,
+            upstream_names,
+            routes,
+            upstreams,
+            retired,
+        }
+    }
+
+    /// Where the worker's generations fold their totals.
+    pub(crate) fn retired(&self) -> &Arc<Mutex<Totals>> {
+        &self.retired
+    }
+
+    /// Counts one answered request.
+    pub(crate) fn record(&self, request: Served) {
+        let last = self.routes.len() - 1;
+        let r = &self.routes[request.route.unwrap_or(last).min(last)];
+        if let Some(c) = (request.status as usize).checked_sub(100) {
+            if let Some(c) = r.codes.get(c) {
+                c.fetch_add(1, Relaxed);
+            }
+        }
+        r.duration.observe(request.duration);
+        r.bytes_in.fetch_add(request.bytes_in, Relaxed);
+        r.bytes_out.fetch_add(request.bytes_out, Relaxed);
+        if let (Some(u), Some(took)) = (request.upstream, request.upstream_time) {
+            if let Some(h) = self.upstreams.get(u) {
+                h.observe(took);
+            }
+        }
+    }
+
+    /// Adds this generation's counters to `totals`.
+    pub(crate) fn add_to(&self, totals: &mut Totals) {
+        for (name, r) in self.route_names.iter().zip(&*self.routes) {
+            for (i, c) in r.codes.iter().enumerate() {
+                let n = c.load(Relaxed);
+                if n > 0 {
+                    *totals
+                        .requests
+                        .entry((name.clone(), i as u16 + 100))
+                        .or_default() += n;
+                }
+            }
+            let d = r.duration.read();
+            if d.buckets.iter().any(|b| *b > 0) {
+                totals.durations.entry(name.clone()).or_default().add(&d);
+                *totals.bytes_in.entry(name.clone()).or_default() += r.bytes_in.load(Relaxed);
+                *totals.bytes_out.entry(name.clone()).or_default() += r.bytes_out.load(Relaxed);
+            }
+        }
+        for (name, h) in self.upstream_names.iter().zip(&*self.upstreams) {
+            let d = h.read();
+            if d.buckets.iter().any(|b| *b > 0) {
+                totals
+                    .upstream_durations
+                    .entry(name.clone())
+                    .or_default()
+                    .add(&d);
+            }
+        }
+    }
+}
+
+impl Drop for WorkerMetrics {
+    fn drop(&mut self) {
+        // The generation's last request has ended: its counts join the
+        // retired sums so the totals never go down across a reload.
+        let retired = self.retired.clone();
+        let mut totals = retired.lock().unwrap_or_else(|p| p.into_inner());
+        self.add_to(&mut totals);
+    }
+}
+
+/// What one answered request reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Served {
+    pub(crate) route: Option<usize>,
+    pub(crate) upstream: Option<usize>,
+    pub(crate) status: u16,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) duration: Duration,
+    pub(crate) upstream_time: Option<Duration>,
+}
