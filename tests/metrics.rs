@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tollgate_testkit::{get, render, request, TempDir, TollgateProcess, Upstream};
+use tollgate_testkit::{get, h2_get, render, request, TempDir, TollgateProcess, Upstream};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 
@@ -243,4 +243,48 @@ fn reloads_are_counted_and_request_counts_survive_them() {
     );
     assert!(value(&m, "tollgate_config_last_reload_timestamp_seconds", "").unwrap() > 1e9);
     assert!(m.keys().any(|(n, _)| n == "tollgate_config_info"));
+}
+
+#[test]
+fn open_connections_and_requests_in_flight_are_gauges_per_listener() {
+    let (a, b) = (
+        Upstream::slow(Duration::from_millis(1500)),
+        Upstream::echo(),
+    );
+    let s = start(&a, &b);
+    let web = s.tg.addr("web");
+    let slow = std::thread::spawn(move || get(web, "/slow").status);
+    let busy = until(s.admin, |m| {
+        value(m, "tollgate_requests_in_flight", r#"listener="web""#) == Some(1.0)
+    });
+    assert_eq!(
+        value(&busy, "tollgate_open_connections", r#"listener="web""#),
+        Some(1.0)
+    );
+    assert_eq!(slow.join().unwrap(), 200);
+    until(s.admin, |m| {
+        value(m, "tollgate_requests_in_flight", r#"listener="web""#) == Some(0.0)
+            && value(m, "tollgate_open_connections", r#"listener="web""#) == Some(0.0)
+    });
+}
+
+#[test]
+fn http2_requests_are_counted_too() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let s = start(&a, &b);
+    for _ in 0..3 {
+        assert_eq!(h2_get(s.tg.addr("web"), "/tea").status, 418);
+    }
+    let labels = r#"code="418",route="teapot""#;
+    // Counted, and out of flight, when the answer's body ends.
+    let m = until(s.admin, |m| {
+        value(m, "tollgate_requests_total", labels) == Some(3.0)
+            && value(m, "tollgate_requests_in_flight", r#"listener="web""#) == Some(0.0)
+    });
+    let count = value(
+        &m,
+        "tollgate_request_duration_seconds_count",
+        r#"route="teapot""#,
+    );
+    assert_eq!(count, Some(3.0));
 }

@@ -11,7 +11,7 @@
 //! (after its last request ended).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -60,8 +60,88 @@ pub(crate) struct WorkerMetrics {
     routes: Box<[RouteCounters]>,
     /// Per upstream: time to the response head.
     upstreams: Box<[Histogram]>,
-    /// Where the totals go when this generation is dropped.
-    retired: Arc<Mutex<Totals>>,
+    /// What the worker thread's generations share.
+    carried: Carried,
+}
+
+/// What a worker thread's generations share: the sums of those dropped,
+/// and the per-listener gauges (listeners never change on a reload, so
+/// their indices hold across generations).
+#[derive(Debug, Clone)]
+pub(crate) struct Carried {
+    /// Where a generation's totals go when it is dropped.
+    pub(crate) retired: Arc<Mutex<Totals>>,
+    /// Open connections and requests in flight, per listener.
+    pub(crate) gauges: Arc<ListenerGauges>,
+}
+
+impl Carried {
+    /// Empty sums and zero gauges for `listeners` listeners.
+    pub(crate) fn new(listeners: usize) -> Self {
+        let zeros = || (0..listeners).map(|_| AtomicI64::new(0)).collect();
+        Self {
+            retired: Arc::default(),
+            gauges: Arc::new(ListenerGauges {
+                connections: zeros(),
+                in_flight: zeros(),
+            }),
+        }
+    }
+}
+
+/// One worker thread's gauges, per listener index.
+#[derive(Debug)]
+pub(crate) struct ListenerGauges {
+    pub(crate) connections: Box<[AtomicI64]>,
+    pub(crate) in_flight: Box<[AtomicI64]>,
+}
+
+/// What a [`Held`] counts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Gauge {
+    /// An open client connection.
+    Connection,
+    /// A request in flight.
+    Request,
+}
+
+/// One open connection or request in flight, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct Held {
+    gauges: Arc<ListenerGauges>,
+    listener: usize,
+    gauge: Gauge,
+}
+
+impl ListenerGauges {
+    fn slot(&self, gauge: Gauge, listener: usize) -> Option<&AtomicI64> {
+        match gauge {
+            Gauge::Connection => self.connections.get(listener),
+            Gauge::Request => self.in_flight.get(listener),
+        }
+    }
+}
+
+impl Held {
+    /// Counts one `gauge` on `listener` until the returned value is dropped.
+    pub(crate) fn new(gauges: &Arc<ListenerGauges>, listener: usize, gauge: Gauge) -> Self {
+        if let Some(g) = gauges.slot(gauge, listener) {
+            g.fetch_add(1, Relaxed);
+        }
+        Self {
+            gauges: gauges.clone(),
+            listener,
+            gauge,
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(g) = self.gauges.slot(self.gauge, self.listener) {
+            g.fetch_sub(1, Relaxed);
+        }
+    }
 }
 
 /// A histogram's values, summed.
@@ -113,7 +193,7 @@ impl Totals {
 
 impl WorkerMetrics {
     /// Counters for the routes and upstreams of `config`, all zero.
-    pub(crate) fn new(config: &tollgate_config::Config, retired: Arc<Mutex<Totals>>) -> Self {
+    pub(crate) fn new(config: &tollgate_config::Config, carried: Carried) -> Self {
         let mut route_names: Vec<String> = config.routes.iter().map(|r| r.name.clone()).collect();
         route_names.push(String::new());
         let routes = route_names
@@ -135,13 +215,18 @@ impl WorkerMetrics {
             upstream_names,
             routes,
             upstreams,
-            retired,
+            carried,
         }
     }
 
-    /// Where the worker's generations fold their totals.
-    pub(crate) fn retired(&self) -> &Arc<Mutex<Totals>> {
-        &self.retired
+    /// What the worker thread's generations share.
+    pub(crate) fn carried(&self) -> &Carried {
+        &self.carried
+    }
+
+    /// Counts one `gauge` on `listener` until the returned value is dropped.
+    pub(crate) fn hold(&self, listener: usize, gauge: Gauge) -> Held {
+        Held::new(&self.carried.gauges, listener, gauge)
     }
 
     /// Counts one answered request.
@@ -199,7 +284,7 @@ impl Drop for WorkerMetrics {
     fn drop(&mut self) {
         // The generation's last request has ended: its counts join the
         // retired sums so the totals never go down across a reload.
-        let retired = self.retired.clone();
+        let retired = self.carried.retired.clone();
         let mut totals = retired.lock().unwrap_or_else(|p| p.into_inner());
         self.add_to(&mut totals);
     }

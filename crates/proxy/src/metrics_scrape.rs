@@ -1,6 +1,7 @@
 //! The scrape: every worker's counters summed by name into metric
 //! families, and the upstream state (health, breakers) read as gauges.
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use tollgate_balance::BreakerState;
@@ -16,10 +17,45 @@ pub(crate) fn totals(slots: &[Arc<WorkerSlot>]) -> Totals {
     for slot in slots {
         let worker = slot.load_full();
         worker.metrics.add_to(&mut totals);
-        let retired = worker.metrics.retired().lock();
+        let retired = worker.metrics.carried().retired.lock();
         totals.merge(&retired.unwrap_or_else(|p| p.into_inner()));
     }
     totals
+}
+
+/// Open connections and requests in flight per listener, summed over
+/// the worker threads; `names` are the listeners' names by index.
+pub(crate) fn listener_families(slots: &[Arc<WorkerSlot>], names: &[String]) -> Vec<Family> {
+    let mut connections = vec![0i64; names.len()];
+    let mut in_flight = vec![0i64; names.len()];
+    for slot in slots {
+        let gauges = slot.load_full().metrics.carried().gauges.clone();
+        for (sum, g) in connections.iter_mut().zip(&*gauges.connections) {
+            *sum += g.load(Relaxed);
+        }
+        for (sum, g) in in_flight.iter_mut().zip(&*gauges.in_flight) {
+            *sum += g.load(Relaxed);
+        }
+    }
+    let series = |values: Vec<i64>| {
+        names
+            .iter()
+            .zip(values)
+            .map(|(n, v)| (vec![("listener", n.clone())], Value::Gauge(v as f64)))
+            .collect()
+    };
+    vec![
+        Family {
+            name: "tollgate_open_connections",
+            help: "Client connections open now (HTTP listeners), by listener.",
+            series: series(connections),
+        },
+        Family {
+            name: "tollgate_requests_in_flight",
+            help: "HTTP requests received and not yet answered in full, by listener.",
+            series: series(in_flight),
+        },
+    ]
 }
 
 /// The request families of `totals`: requests, durations, bytes.

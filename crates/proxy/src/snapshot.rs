@@ -316,12 +316,12 @@ impl Worker {
     /// and HTTP/2 sessions of carried-over upstreams are kept (their
     /// connections stay warm), others start empty; the log buffer is the same.
     pub(crate) fn after(&self, snapshot: Arc<Snapshot>) -> Self {
-        let retired = self.metrics.retired().clone();
+        let carried = self.metrics.carried().clone();
         let mut next = Self::with_log(
             snapshot.clone(),
             self.ids.clone(),
             self.log.clone(),
-            retired,
+            carried,
         );
         for (u, j) in snapshot.carried.iter().enumerate() {
             let Some(j) = *j else { continue };
@@ -353,17 +353,17 @@ impl Worker {
         ids: Arc<RequestIdGenerator>,
         log: Arc<AccessLog>,
     ) -> Self {
-        let retired = Arc::default();
-        Self::with_log(snapshot, ids, Arc::new(AccessLogBuffer::new(log)), retired)
+        let carried = crate::metrics::Carried::new(snapshot.config.listeners.len());
+        Self::with_log(snapshot, ids, Arc::new(AccessLogBuffer::new(log)), carried)
     }
 
     fn with_log(
         snapshot: Arc<Snapshot>,
         ids: Arc<RequestIdGenerator>,
         log: Arc<AccessLogBuffer>,
-        retired: Arc<std::sync::Mutex<crate::metrics::Totals>>,
+        carried: crate::metrics::Carried,
     ) -> Self {
-        let metrics = crate::metrics::WorkerMetrics::new(&snapshot.config, retired);
+        let metrics = crate::metrics::WorkerMetrics::new(&snapshot.config, carried);
         let pools = snapshot
             .config
             .upstreams

@@ -256,6 +256,9 @@ async fn serve_one(
     shutdown: &watch::Receiver<bool>,
 ) -> bool {
     let start = Instant::now();
+    let _in_flight = worker
+        .metrics
+        .hold(ctx.index, crate::metrics::Gauge::Request);
     let wall = SystemTime::now();
     let RequestHead {
         method,

@@ -146,6 +146,9 @@ async fn handle(
 ) -> http::Response<LoggedBody> {
     let start = Instant::now();
     let wall = SystemTime::now();
+    let in_flight = worker
+        .metrics
+        .hold(listener, crate::metrics::Gauge::Request);
     let (parts, body) = req.into_parts();
     let request_id = match parts.headers.get(&pipeline::DEFAULT_REQUEST_ID) {
         Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
@@ -208,6 +211,7 @@ async fn handle(
         exchange: ex,
         grpc: incoming.grpc.is_some(),
         grpc_status,
+        _in_flight: in_flight,
     });
     resp.map(|body| LoggedBody::new(body, line))
 }

@@ -38,6 +38,8 @@ pub(super) struct Pending {
     pub(super) grpc: bool,
     /// The `grpc-status` of the answer's head, if any.
     pub(super) grpc_status: Option<u16>,
+    /// Counts the request in flight until the answer's body ends.
+    pub(super) _in_flight: crate::metrics::Held,
 }
 
 /// An answer's body that counts the bytes handed to hyper and writes the

@@ -364,6 +364,17 @@ impl RunningServer {
         families.extend(crate::metrics_scrape::upstream_families(
             &self.upstream_states(),
         ));
+        let snapshot = self.snapshot.load();
+        let names: Vec<String> = snapshot
+            .config
+            .listeners
+            .iter()
+            .map(|l| l.name.clone())
+            .collect();
+        families.extend(crate::metrics_scrape::listener_families(
+            &self.slots,
+            &names,
+        ));
         families
     }
 
