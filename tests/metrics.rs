@@ -75,7 +75,11 @@ struct Setup {
 }
 
 fn start(a: &Upstream, b: &Upstream) -> Setup {
-    let text = render(CONFIG, &[("a", &a.addr()), ("b", &b.addr())]);
+    start_with(CONFIG, a, b)
+}
+
+fn start_with(config: &str, a: &Upstream, b: &Upstream) -> Setup {
+    let text = render(config, &[("a", &a.addr()), ("b", &b.addr())]);
     let dir = TempDir::new();
     let config = dir.write("tollgate.yaml", &text);
     let mut tg = TollgateProcess::start(BIN, &config, &[], &["web"]);
@@ -287,4 +291,42 @@ fn http2_requests_are_counted_too() {
         r#"route="teapot""#,
     );
     assert_eq!(count, Some(3.0));
+}
+
+/// Both targets answer 503; up to 3 retries each, under a 20 % budget.
+const RETRYING: &str = r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams:
+  - name: flaky
+    targets: [{address: "{a}"}, {address: "{b}"}]
+    retries: {attempts: 3, on: [503], budget: 20%, min_per_second: 0, backoff: {base: 1ms, max: 1ms}}
+routes:
+  - {name: all, upstream: flaky}
+"#;
+
+#[test]
+fn retries_and_budget_refusals_are_counted_per_upstream() {
+    let (a, b) = (Upstream::status(503), Upstream::status(503));
+    let s = start_with(RETRYING, &a, &b);
+    let requests = 50;
+    for _ in 0..requests {
+        assert_eq!(get(s.tg.addr("web"), "/").status, 503);
+    }
+    let m = until(s.admin, |m| {
+        value(m, "tollgate_requests_total", r#"code="503",route="all""#) == Some(50.0)
+    });
+    let sent = (a.request_count() + b.request_count()) as f64;
+    let retries = value(&m, "tollgate_upstream_retries_total", r#"upstream="flaky""#);
+    // Every upstream request past the first of each client request is a retry.
+    assert_eq!(retries, Some(sent - requests as f64));
+    let refused = value(
+        &m,
+        "tollgate_retry_budget_refusals_total",
+        r#"upstream="flaky""#,
+    );
+    // The budget refused most: each request wanted a retry, few got one.
+    assert!(refused.unwrap() >= 25.0, "{refused:?}");
 }

@@ -60,6 +60,9 @@ pub(crate) struct WorkerMetrics {
     routes: Box<[RouteCounters]>,
     /// Per upstream: time to the response head.
     upstreams: Box<[Histogram]>,
+    /// Per upstream: retries sent, and retries the budget refused.
+    retries: Box<[AtomicU64]>,
+    budget_refusals: Box<[AtomicU64]>,
     /// What the worker thread's generations share.
     carried: Carried,
 }
@@ -168,6 +171,8 @@ pub(crate) struct Totals {
     pub(crate) bytes_in: BTreeMap<String, u64>,
     pub(crate) bytes_out: BTreeMap<String, u64>,
     pub(crate) upstream_durations: BTreeMap<String, HistogramSum>,
+    pub(crate) retries: BTreeMap<String, u64>,
+    pub(crate) budget_refusals: BTreeMap<String, u64>,
 }
 
 impl Totals {
@@ -187,6 +192,12 @@ impl Totals {
         }
         for (k, v) in &other.upstream_durations {
             self.upstream_durations.entry(k.clone()).or_default().add(v);
+        }
+        for (k, v) in &other.retries {
+            *self.retries.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.budget_refusals {
+            *self.budget_refusals.entry(k.clone()).or_default() += v;
         }
     }
 }
@@ -210,11 +221,15 @@ impl WorkerMetrics {
             .iter()
             .map(|_| Histogram::default())
             .collect();
+        let zeros = || upstream_names.iter().map(|_| AtomicU64::new(0)).collect();
+        let (retries, budget_refusals) = (zeros(), zeros());
         Self {
             route_names,
             upstream_names,
             routes,
             upstreams,
+            retries,
+            budget_refusals,
             carried,
         }
     }
@@ -248,6 +263,20 @@ impl WorkerMetrics {
         }
     }
 
+    /// Counts a retry sent to upstream `u`.
+    pub(crate) fn retried(&self, u: usize) {
+        if let Some(c) = self.retries.get(u) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts a retry to upstream `u` that its retry budget refused.
+    pub(crate) fn budget_refused(&self, u: usize) {
+        if let Some(c) = self.budget_refusals.get(u) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
     /// Adds this generation's counters to `totals`.
     pub(crate) fn add_to(&self, totals: &mut Totals) {
         for (name, r) in self.route_names.iter().zip(&*self.routes) {
@@ -265,6 +294,18 @@ impl WorkerMetrics {
                 totals.durations.entry(name.clone()).or_default().add(&d);
                 *totals.bytes_in.entry(name.clone()).or_default() += r.bytes_in.load(Relaxed);
                 *totals.bytes_out.entry(name.clone()).or_default() += r.bytes_out.load(Relaxed);
+            }
+        }
+        let counts = [
+            (&self.retries, &mut totals.retries),
+            (&self.budget_refusals, &mut totals.budget_refusals),
+        ];
+        for (counters, sums) in counts {
+            for (name, c) in self.upstream_names.iter().zip(&**counters) {
+                let n = c.load(Relaxed);
+                if n > 0 {
+                    *sums.entry(name.clone()).or_default() += n;
+                }
             }
         }
         for (name, h) in self.upstream_names.iter().zip(&*self.upstreams) {

@@ -61,6 +61,7 @@ pub(crate) fn listener_families(slots: &[Arc<WorkerSlot>], names: &[String]) -> 
 /// The request families of `totals`: requests, durations, bytes.
 pub(crate) fn request_families(t: &Totals) -> Vec<Family> {
     let route = |name: &str| vec![("route", name.to_string())];
+    let upstream = |name: &str| vec![("upstream", name.to_string())];
     let histogram = |h: &HistogramSum| Value::Histogram {
         sum: h.sum_nanos as f64 / 1e9,
         buckets: h.buckets,
@@ -95,6 +96,25 @@ pub(crate) fn request_families(t: &Totals) -> Vec<Family> {
                 .upstream_durations
                 .iter()
                 .map(|(u, h)| (vec![("upstream", u.clone())], histogram(h)))
+                .collect(),
+        },
+        Family {
+            name: "tollgate_upstream_retries",
+            help:
+                "Retries sent (another attempt after a failure or a retryable status), by upstream.",
+            series: t
+                .retries
+                .iter()
+                .map(|(u, n)| (upstream(u), Value::Counter(*n)))
+                .collect(),
+        },
+        Family {
+            name: "tollgate_retry_budget_refusals",
+            help: "Retries the retry budget refused, by upstream.",
+            series: t
+                .budget_refusals
+                .iter()
+                .map(|(u, n)| (upstream(u), Value::Counter(*n)))
                 .collect(),
         },
         Family {
