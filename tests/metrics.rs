@@ -126,13 +126,16 @@ fn requests_are_counted_per_route_and_code_with_durations() {
     let requests = "tollgate_requests_total";
     // A request is counted just after its last byte is written.
     let m = until(s.admin, |m| {
-        value(m, requests, r#"code="200",route="app""#) == Some(5.0)
+        value(m, requests, r#"code="200",route="app",upstream="app""#) == Some(5.0)
     });
     assert_eq!(
         value(&m, requests, r#"code="418",route="teapot""#),
         Some(7.0)
     );
-    assert_eq!(value(&m, requests, r#"code="200",route="app""#), Some(5.0));
+    assert_eq!(
+        value(&m, requests, r#"code="200",route="app",upstream="app""#),
+        Some(5.0)
+    );
     assert_eq!(value(&m, requests, r#"code="200",route="teapot""#), None);
     let count = |route: &str| {
         let labels = format!(r#"route="{route}""#);
@@ -316,7 +319,11 @@ fn retries_and_budget_refusals_are_counted_per_upstream() {
         assert_eq!(get(s.tg.addr("web"), "/").status, 503);
     }
     let m = until(s.admin, |m| {
-        value(m, "tollgate_requests_total", r#"code="503",route="all""#) == Some(50.0)
+        value(
+            m,
+            "tollgate_requests_total",
+            r#"code="503",route="all",upstream="flaky""#,
+        ) == Some(50.0)
     });
     let sent = (a.request_count() + b.request_count()) as f64;
     let retries = value(&m, "tollgate_upstream_retries_total", r#"upstream="flaky""#);

@@ -56,6 +56,8 @@ struct RouteCounters {
 pub(crate) struct WorkerMetrics {
     /// Route names by index, with `""` last for requests no route took.
     route_names: Vec<String>,
+    /// Per route (same order), the upstream it forwards to, or `""`.
+    route_upstreams: Vec<String>,
     upstream_names: Vec<String>,
     routes: Box<[RouteCounters]>,
     /// Per upstream: time to the response head.
@@ -166,7 +168,8 @@ impl HistogramSum {
 /// Counters summed over workers, keyed by name (`""` for no route).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Totals {
-    pub(crate) requests: BTreeMap<(String, u16), u64>,
+    /// By route, its upstream (`""`: none) and status code.
+    pub(crate) requests: BTreeMap<(String, String, u16), u64>,
     pub(crate) durations: BTreeMap<String, HistogramSum>,
     pub(crate) bytes_in: BTreeMap<String, u64>,
     pub(crate) bytes_out: BTreeMap<String, u64>,
@@ -207,6 +210,15 @@ impl WorkerMetrics {
     pub(crate) fn new(config: &tollgate_config::Config, carried: Carried) -> Self {
         let mut route_names: Vec<String> = config.routes.iter().map(|r| r.name.clone()).collect();
         route_names.push(String::new());
+        let mut route_upstreams: Vec<String> = config
+            .routes
+            .iter()
+            .map(|r| match r.target {
+                tollgate_config::RouteTarget::Upstream(u) => config.upstreams[u].name.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        route_upstreams.push(String::new());
         let routes = route_names
             .iter()
             .map(|_| RouteCounters {
@@ -225,6 +237,7 @@ impl WorkerMetrics {
         let (retries, budget_refusals) = (zeros(), zeros());
         Self {
             route_names,
+            route_upstreams,
             upstream_names,
             routes,
             upstreams,
@@ -279,14 +292,13 @@ impl WorkerMetrics {
 
     /// Adds this generation's counters to `totals`.
     pub(crate) fn add_to(&self, totals: &mut Totals) {
-        for (name, r) in self.route_names.iter().zip(&*self.routes) {
+        let named = self.route_names.iter().zip(&self.route_upstreams);
+        for ((name, upstream), r) in named.zip(&*self.routes) {
             for (i, c) in r.codes.iter().enumerate() {
                 let n = c.load(Relaxed);
                 if n > 0 {
-                    *totals
-                        .requests
-                        .entry((name.clone(), i as u16 + 100))
-                        .or_default() += n;
+                    let key = (name.clone(), upstream.clone(), i as u16 + 100);
+                    *totals.requests.entry(key).or_default() += n;
                 }
             }
             let d = r.duration.read();

@@ -69,12 +69,16 @@ pub(crate) fn request_families(t: &Totals) -> Vec<Family> {
     vec![
         Family {
             name: "tollgate_requests",
-            help: "Requests answered, by route (empty: none matched) and status code.",
+            help:
+                "Requests answered, by route (empty: none matched), its upstream and status code.",
             series: t
                 .requests
                 .iter()
-                .map(|((r, code), n)| {
+                .map(|((r, u, code), n)| {
                     let mut labels = route(r);
+                    if !u.is_empty() {
+                        labels.push(("upstream", u.clone()));
+                    }
                     labels.push(("code", code.to_string()));
                     (labels, Value::Counter(*n))
                 })
