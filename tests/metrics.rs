@@ -337,3 +337,22 @@ fn retries_and_budget_refusals_are_counted_per_upstream() {
     // The budget refused most: each request wanted a retry, few got one.
     assert!(refused.unwrap() >= 25.0, "{refused:?}");
 }
+
+#[test]
+fn metrics_public_opens_only_metrics_without_the_token() {
+    let config = CONFIG.replace(
+        r#"admin: {address: "127.0.0.1:0"}"#,
+        r#"admin: {address: "127.0.0.1:0", token: {env: ADMIN_TOKEN}, metrics_public: true}"#,
+    );
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let text = render(&config, &[("a", &a.addr()), ("b", &b.addr())]);
+    let dir = TempDir::new();
+    let path = dir.write("tollgate.yaml", &text);
+    let env = [("ADMIN_TOKEN", "t0ken")];
+    let mut tg = TollgateProcess::start(BIN, &path, &env, &["web"]);
+    let admin = tg.admin_addr();
+    assert_eq!(get(admin, "/metrics").status, 200);
+    assert_eq!(get(admin, "/status").status, 401);
+    let auth = ("authorization", "Bearer t0ken");
+    assert_eq!(request(admin, "GET", "/status", &[auth], b"").status, 200);
+}

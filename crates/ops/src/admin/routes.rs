@@ -19,6 +19,8 @@ use super::{AdminBackend, Purge, Reply};
 pub(crate) struct Shared {
     pub(crate) token: Option<String>,
     pub(crate) backend: Arc<dyn AdminBackend>,
+    /// `GET /metrics` answers without the token.
+    pub(crate) metrics_public: bool,
 }
 
 /// The largest configuration `PUT /config` accepts.
@@ -29,7 +31,8 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
-    let open = matches!(path.as_str(), "/healthz" | "/readyz");
+    let open = matches!(path.as_str(), "/healthz" | "/readyz")
+        || (shared.metrics_public && path == "/metrics");
     if !open && !authorized(req.headers(), shared.token.as_deref()) {
         let mut res = respond(Reply::error(401, "missing or wrong bearer token"));
         res.headers_mut().insert(
