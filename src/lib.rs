@@ -100,7 +100,7 @@ fn start_admin(
         return Ok(None);
     };
     let token = a.token.as_ref().map(|t| t.read()).transpose()?;
-    AdminServer::start(a.address, token, backend.clone())
+    AdminServer::start(a.address, token, backend.clone(), a.metrics_public)
         .map(Some)
         .map_err(|e| format!("{}: {e}", a.address))
 }

@@ -92,7 +92,7 @@ fn the_token_is_required_and_never_logged() {
     let mut s = start();
     for auth in [None, Some("Bearer wrong-token"), Some("Basic YWRtaW4=")] {
         let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("authorization", *a)).collect();
-        for path in ["/status", "/config", "/upstreams"] {
+        for path in ["/status", "/config", "/upstreams", "/metrics"] {
             let r = request(s.admin, "GET", path, &headers, b"");
             assert_eq!(r.status, 401, "{path} with {auth:?}");
             assert!(
@@ -105,6 +105,7 @@ fn the_token_is_required_and_never_logged() {
         assert_eq!(r.status, 401);
     }
     assert_eq!(call(s.admin, "GET", "/status").status, 200);
+    assert_eq!(call(s.admin, "GET", "/metrics").status, 200);
     // A reload logs its outcome; nothing the process wrote holds the token.
     assert_eq!(call(s.admin, "POST", "/reload").status, 200);
     s.tg.wait_for("reload applied", Duration::from_secs(10));
@@ -283,6 +284,7 @@ fn the_openapi_file_documents_every_endpoint() {
         "/caches",
         "/caches/{name}/purge",
         "/reload",
+        "/metrics",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is not documented");
     }

@@ -3,6 +3,7 @@
 //! `POST /reload` share. The HTTP side (listener, token, paths) is in
 //! `tollgate_ops::admin`.
 
+mod metrics;
 mod redact;
 pub(crate) mod reload;
 mod views;
@@ -44,6 +45,11 @@ struct FileState {
     last_reload: Option<Value>,
     /// The text applied last (at start, by a reload, or by `PUT /config`).
     text: Option<String>,
+    /// Reloads tried (file, SIGHUP, admin API; not dry runs) and refused.
+    reloads: u64,
+    reload_failures: u64,
+    /// When the last reload was tried.
+    last_reload_at: Option<SystemTime>,
 }
 
 impl Backend {
@@ -62,6 +68,7 @@ impl Backend {
                 hash,
                 last_reload: None,
                 text,
+                ..FileState::default()
             }),
             applying: Mutex::new(()),
             start_only: reload::StartOnly {
@@ -162,6 +169,9 @@ impl Backend {
     fn remember(&self, outcome: &reload::Outcome, at: &str, text: Option<String>) {
         let file = self.path.display();
         let mut state = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        state.reloads += 1;
+        state.reload_failures += u64::from(!outcome.applied);
+        state.last_reload_at = Some(SystemTime::now());
         state.last_reload = Some(json!({
             "at": at,
             "result": if outcome.applied { "applied" } else { "refused" },
@@ -273,6 +283,13 @@ impl AdminBackend for Backend {
         Reply::ok(
             json!({ "cache": name, "purged": purged, "entries_before": before, "entries": cache.len() }),
         )
+    }
+
+    fn metrics(&self) -> Vec<tollgate_ops::metrics::Family> {
+        let mut families = self.server().map(|s| s.metrics()).unwrap_or_default();
+        let state = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        families.extend(metrics::process_families(&state));
+        families
     }
 
     fn drain(&self, upstream: &str, address: &str, drained: bool) -> Reply {

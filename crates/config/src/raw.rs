@@ -56,6 +56,7 @@ pub(crate) struct RawConfig {
 pub(crate) struct RawAdmin {
     pub(crate) address: Text,
     pub(crate) token: Option<Sp<RawSecretSource>>,
+    pub(crate) metrics_public: Text,
 }
 
 /// Where a secret is read from: `{file: PATH}` or `{env: NAME}`.

@@ -4,6 +4,7 @@
 mod access_log;
 pub mod admin;
 pub mod logging;
+pub mod metrics;
 mod time;
 
 pub use access_log::{AccessLog, AccessLogBuffer, AccessRecord, L4Record};

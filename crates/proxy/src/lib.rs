@@ -13,6 +13,8 @@ mod gateway;
 mod health;
 mod l4;
 mod limits;
+mod metrics;
+mod metrics_scrape;
 mod pipeline;
 mod policy;
 mod resilience;

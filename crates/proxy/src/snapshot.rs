@@ -314,6 +314,8 @@ pub(crate) struct Worker {
     pub(crate) date: DateCache,
     /// Set when a reload replaced this worker.
     retired: std::sync::atomic::AtomicBool,
+    /// This generation's request counters (read by the scrape).
+    pub(crate) metrics: crate::metrics::WorkerMetrics,
 }
 
 impl Worker {
@@ -327,7 +329,13 @@ impl Worker {
     /// and HTTP/2 sessions of carried-over upstreams are kept (their
     /// connections stay warm), others start empty; the log buffer is the same.
     pub(crate) fn after(&self, snapshot: Arc<Snapshot>) -> Self {
-        let mut next = Self::with_log(snapshot.clone(), self.ids.clone(), self.log.clone());
+        let carried = self.metrics.carried().clone();
+        let mut next = Self::with_log(
+            snapshot.clone(),
+            self.ids.clone(),
+            self.log.clone(),
+            carried,
+        );
         for (u, j) in snapshot.carried.iter().enumerate() {
             let Some(j) = *j else { continue };
             if let Some(pools) = self.pools.get(j) {
@@ -358,14 +366,17 @@ impl Worker {
         ids: Arc<RequestIdGenerator>,
         log: Arc<AccessLog>,
     ) -> Self {
-        Self::with_log(snapshot, ids, Arc::new(AccessLogBuffer::new(log)))
+        let carried = crate::metrics::Carried::new(snapshot.config.listeners.len());
+        Self::with_log(snapshot, ids, Arc::new(AccessLogBuffer::new(log)), carried)
     }
 
     fn with_log(
         snapshot: Arc<Snapshot>,
         ids: Arc<RequestIdGenerator>,
         log: Arc<AccessLogBuffer>,
+        carried: crate::metrics::Carried,
     ) -> Self {
+        let metrics = crate::metrics::WorkerMetrics::new(&snapshot.config, carried);
         let pools = snapshot
             .config
             .upstreams
@@ -412,6 +423,7 @@ impl Worker {
             log,
             date: DateCache::new(),
             retired: std::sync::atomic::AtomicBool::new(false),
+            metrics,
         }
     }
 }

@@ -17,7 +17,8 @@ fn present_block_defaults_to_loopback_9901_without_token() {
         c.admin,
         Some(Admin {
             address: "127.0.0.1:9901".parse().unwrap(),
-            token: None
+            token: None,
+            metrics_public: false,
         })
     );
 }
@@ -89,5 +90,15 @@ fn the_admin_address_must_not_be_a_listener_s() {
             "admin.address",
             "address 127.0.0.1:1 is already used by listener `a`",
         )],
+    );
+}
+
+#[test]
+fn metrics_public_is_a_flag_off_by_default() {
+    let c = parse(&format!("admin: {{metrics_public: true}}\n{REST}")).unwrap();
+    assert!(c.admin.unwrap().metrics_public);
+    expect_errors(
+        &format!("admin:\n  metrics_public: maybe\n{REST}"),
+        &[(2, "admin.metrics_public", "")],
     );
 }

@@ -12,6 +12,9 @@ pub struct Admin {
     /// The bearer token callers must send; `None` means no authentication,
     /// which validation allows on loopback addresses only.
     pub token: Option<SecretSource>,
+    /// Whether `GET /metrics` answers without the token (scrapers that
+    /// cannot send one); `false` unless written.
+    pub metrics_public: bool,
 }
 
 /// Where a secret is read from when tollgate starts; the value itself is

@@ -50,7 +50,17 @@ pub(super) fn admin(
             ),
         );
     }
-    Some(Admin { address, token })
+    let metrics_public = ctx.field(
+        &r.metrics_public,
+        "admin.metrics_public",
+        false,
+        crate::units::parse_bool,
+    );
+    Some(Admin {
+        address,
+        token,
+        metrics_public,
+    })
 }
 
 /// `admin.token`: exactly one of `file` and `env`.

@@ -83,4 +83,6 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// Drains (`true`) or enables again one target of an upstream
     /// (`POST /upstreams/{name}/targets/{address}/drain|enable`).
     fn drain(&self, upstream: &str, address: &str, drained: bool) -> Reply;
+    /// Every metric family, summed over the workers now (`/metrics`).
+    fn metrics(&self) -> Vec<crate::metrics::Family>;
 }

@@ -19,6 +19,8 @@ use super::{AdminBackend, Purge, Reply};
 pub(crate) struct Shared {
     pub(crate) token: Option<String>,
     pub(crate) backend: Arc<dyn AdminBackend>,
+    /// `GET /metrics` answers without the token.
+    pub(crate) metrics_public: bool,
 }
 
 /// The largest configuration `PUT /config` accepts.
@@ -29,7 +31,8 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
-    let open = matches!(path.as_str(), "/healthz" | "/readyz");
+    let open = matches!(path.as_str(), "/healthz" | "/readyz")
+        || (shared.metrics_public && path == "/metrics");
     if !open && !authorized(req.headers(), shared.token.as_deref()) {
         let mut res = respond(Reply::error(401, "missing or wrong bearer token"));
         res.headers_mut().insert(
@@ -40,6 +43,9 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
     }
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let backend = &shared.backend;
+    if let (["metrics"], &Method::GET) = (segments.as_slice(), &method) {
+        return metrics(backend.as_ref(), req.headers());
+    }
     let reply = match (segments.as_slice(), &method) {
         (["healthz"], &Method::GET) => Reply::ok(json!({ "status": "alive" })),
         (["readyz"], &Method::GET) => {
@@ -123,9 +129,8 @@ async fn read_text(body: Incoming) -> Result<String, Reply> {
 fn not_routed(segments: &[&str], method: &Method) -> Response<Full<Bytes>> {
     let allow = match segments {
         ["config"] => "GET, PUT",
-        ["healthz" | "readyz" | "status" | "routes" | "upstreams" | "certificates" | "caches"] => {
-            "GET"
-        }
+        ["healthz" | "readyz" | "status" | "metrics" | "routes" | "upstreams" | "certificates"
+        | "caches"] => "GET",
         ["reload"]
         | ["caches", _, "purge"]
         | ["upstreams", _, "targets", _, "drain" | "enable"] => "POST",
@@ -136,6 +141,28 @@ fn not_routed(segments: &[&str], method: &Method) -> Response<Full<Bytes>> {
         format!("{method} is not allowed here; use {allow}"),
     ));
     res.headers_mut().insert(ALLOW, allow.parse().unwrap());
+    res
+}
+
+/// `/metrics`: OpenMetrics text when the scraper asks for it in `Accept`,
+/// else Prometheus text format 0.0.4.
+fn metrics(backend: &dyn AdminBackend, headers: &http::HeaderMap) -> Response<Full<Bytes>> {
+    let openmetrics = headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let text = crate::metrics::encode(backend.metrics(), openmetrics);
+    let kind = if openmetrics {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
+    let mut res = Response::new(Full::new(Bytes::from(text)));
+    res.headers_mut()
+        .insert(CONTENT_TYPE, http::HeaderValue::from_static(kind));
+    res.headers_mut()
+        .insert(CACHE_CONTROL, "no-store".parse().unwrap());
     res
 }
 

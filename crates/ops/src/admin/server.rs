@@ -27,11 +27,13 @@ pub struct AdminServer {
 impl AdminServer {
     /// Binds `address` now (so a bind error is the caller's to report) and
     /// serves the admin API on a thread of its own. With `token`, every
-    /// request must carry `Authorization: Bearer <token>`.
+    /// request must carry `Authorization: Bearer <token>` (but `/metrics`
+    /// when `metrics_public`).
     pub fn start(
         address: SocketAddr,
         token: Option<String>,
         backend: Arc<dyn AdminBackend>,
+        metrics_public: bool,
     ) -> io::Result<Self> {
         let listener = std::net::TcpListener::bind(address)?;
         listener.set_nonblocking(true)?;
@@ -40,7 +42,11 @@ impl AdminServer {
             .enable_all()
             .build()?;
         let (stop, stopped) = watch::channel(false);
-        let shared = Arc::new(Shared { token, backend });
+        let shared = Arc::new(Shared {
+            token,
+            backend,
+            metrics_public,
+        });
         let thread = std::thread::Builder::new()
             .name("tollgate-admin".into())
             .spawn(move || runtime.block_on(serve(listener, shared, stopped)))?;

@@ -190,11 +190,12 @@ async fn attempts(
             retry,
             retries_done,
             resendable,
-            guards.budget.as_ref(),
+            guards.budget.as_ref().map(|b| (b, worker, u)),
         ) {
             return Err(e);
         }
         retries_done += 1;
+        worker.metrics.retried(u);
         // Another target next time, while there is one not yet tried.
         if let Some(t) = t {
             let set = tried.get_or_insert_with(|| available.clone());
@@ -242,7 +243,7 @@ async fn attempt<'b>(
                 .retries
                 .as_ref()
                 .is_some_and(|r| r.on.statuses.contains(&code.as_u16()))
-                && budget.try_withdraw(now_secs())
+                && withdrawn(budget.try_withdraw(now_secs()), worker, u)
         })
     };
     // Failover: a target that cannot be connected to got nothing of the
@@ -475,7 +476,7 @@ fn give_up(
     retry: Option<&Retries>,
     retries_done: u32,
     resendable: bool,
-    budget: Option<&RetryBudget>,
+    budget: Option<(&RetryBudget, &Worker, usize)>,
 ) -> Option<ProxyError> {
     let (error, condition) = match failed {
         // The budget was charged when the status was judged retryable.
@@ -498,8 +499,17 @@ fn give_up(
     };
     let allowed = condition
         && retry.is_some_and(|r| retries_done < r.attempts)
-        && budget.is_some_and(|b| b.try_withdraw(now_secs()));
+        && budget.is_some_and(|(b, worker, u)| withdrawn(b.try_withdraw(now_secs()), worker, u));
     (!allowed).then_some(error)
+}
+
+/// `ok`, the outcome of a withdrawal from upstream `u`'s retry budget;
+/// a refusal is counted in the worker's metrics.
+fn withdrawn(ok: bool, worker: &Worker, u: usize) -> bool {
+    if !ok {
+        worker.metrics.budget_refused(u);
+    }
+    ok
 }
 
 /// The upstream's retries when they apply to `method` (non-idempotent

@@ -256,6 +256,9 @@ async fn serve_one(
     shutdown: &watch::Receiver<bool>,
 ) -> bool {
     let start = Instant::now();
+    let _in_flight = worker
+        .metrics
+        .hold(ctx.index, crate::metrics::Gauge::Request);
     let wall = SystemTime::now();
     let RequestHead {
         method,
@@ -350,6 +353,16 @@ async fn serve_one(
         (bytes_in, bytes_out, end, close || !clean)
     };
 
+    let duration = start.elapsed();
+    worker.metrics.record(crate::metrics::Served {
+        route: ex.route,
+        upstream: ex.upstream.map(|(u, _)| u),
+        status: status.as_u16(),
+        bytes_in,
+        bytes_out,
+        duration,
+        upstream_time: ex.upstream_time,
+    });
     if let Some((log_host, log_path)) = &logged {
         let snapshot = &worker.snapshot;
         worker.log.record(&AccessRecord {
@@ -362,7 +375,7 @@ async fn serve_one(
             status: status.as_u16(),
             bytes_in,
             bytes_out,
-            duration: start.elapsed(),
+            duration,
             route: ex.route.map(|i| snapshot.config.routes[i].name.as_str()),
             upstream: ex.upstream_address(worker),
             upstream_time: ex.upstream_time,

@@ -146,11 +146,16 @@ async fn handle(
 ) -> http::Response<LoggedBody> {
     let start = Instant::now();
     let wall = SystemTime::now();
+    let in_flight = worker
+        .metrics
+        .hold(listener, crate::metrics::Gauge::Request);
     let (parts, body) = req.into_parts();
     let request_id = match parts.headers.get(&pipeline::DEFAULT_REQUEST_ID) {
         Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
         _ => worker.new_request_id(),
     };
+    // Host and path are copied only for the access log; the metrics need
+    // neither.
     let logged = worker.log.enabled().then(|| {
         let host = pipeline::request_host(&parts.uri, &parts.headers).into_owned();
         let path = parts
@@ -191,7 +196,8 @@ async fn handle(
         None => None,
     };
     let status = resp.status().as_u16();
-    let line = logged.map(|(host, path, method)| Pending {
+    let (host, path, method) = logged.unwrap_or_default();
+    let line = Some(Pending {
         worker: worker.clone(),
         wall,
         start,
@@ -205,6 +211,7 @@ async fn handle(
         exchange: ex,
         grpc: incoming.grpc.is_some(),
         grpc_status,
+        _in_flight: in_flight,
     });
     resp.map(|body| LoggedBody::new(body, line))
 }

@@ -38,6 +38,8 @@ pub(super) struct Pending {
     pub(super) grpc: bool,
     /// The `grpc-status` of the answer's head, if any.
     pub(super) grpc_status: Option<u16>,
+    /// Counts the request in flight until the answer's body ends.
+    pub(super) _in_flight: crate::metrics::Held,
 }
 
 /// An answer's body that counts the bytes handed to hyper and writes the
@@ -52,8 +54,8 @@ pub(crate) struct LoggedBody {
 }
 
 impl LoggedBody {
-    /// `inner`, with the access line `line` written at its end (`None`:
-    /// the access log is off).
+    /// `inner`, with the access line `line` written (when the access log
+    /// is on) and the request counted in the worker's metrics at its end.
     pub(super) fn new(inner: ResponseBody, line: Option<Pending>) -> Self {
         Self {
             inner,
@@ -111,6 +113,18 @@ impl Drop for LoggedBody {
         } else {
             "aborted"
         });
+        p.worker.metrics.record(crate::metrics::Served {
+            route: p.exchange.route,
+            upstream: p.exchange.upstream.map(|(u, _)| u),
+            status: p.status,
+            bytes_in: p.bytes_in,
+            bytes_out: self.sent,
+            duration: p.start.elapsed(),
+            upstream_time: p.exchange.upstream_time,
+        });
+        if !p.worker.log.enabled() {
+            return;
+        }
         let snapshot = &p.worker.snapshot;
         p.worker.log.record(&AccessRecord {
             start: p.wall,

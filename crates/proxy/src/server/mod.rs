@@ -356,6 +356,28 @@ impl RunningServer {
         crate::state::upstream_states(&self.snapshot.load(), &workers)
     }
 
+    /// The request counters of every worker summed by route and upstream
+    /// name, and the targets' health and breakers, as metric families.
+    pub fn metrics(&self) -> Vec<tollgate_ops::metrics::Family> {
+        let totals = crate::metrics_scrape::totals(&self.slots);
+        let mut families = crate::metrics_scrape::request_families(&totals);
+        families.extend(crate::metrics_scrape::upstream_families(
+            &self.upstream_states(),
+        ));
+        let snapshot = self.snapshot.load();
+        let names: Vec<String> = snapshot
+            .config
+            .listeners
+            .iter()
+            .map(|l| l.name.clone())
+            .collect();
+        families.extend(crate::metrics_scrape::listener_families(
+            &self.slots,
+            &names,
+        ));
+        families
+    }
+
     /// The snapshot new requests use now (its configuration, router and
     /// cache stores), for the admin API.
     pub fn snapshot(&self) -> Arc<Snapshot> {

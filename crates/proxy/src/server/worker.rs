@@ -167,6 +167,9 @@ async fn accept_loop(
             cert: None,
         };
         let guard = ActiveGuard::new(active.clone());
+        let open = worker
+            .metrics
+            .hold(ctx.index, crate::metrics::Gauge::Connection);
         let (ctx, rx) = (ctx.clone(), shutdown.clone());
         let accepted = tokio::time::Instant::now();
         tokio::spawn(async move {
@@ -196,6 +199,7 @@ async fn accept_loop(
             drop(admitted);
             drop(permit);
             drop(guard);
+            drop(open);
         });
     }
 }

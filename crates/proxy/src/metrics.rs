@@ -1,0 +1,356 @@
+//! Request counters kept per worker, summed at scrape time.
+//!
+//! Each worker generation owns one [`WorkerMetrics`], sized when the
+//! worker is built: arrays indexed by route (and status code) and by
+//! upstream. Only that worker's thread writes them, with relaxed atomic
+//! adds on cache lines no other core writes; recording a request hashes
+//! nothing, allocates nothing and takes no lock. The scrape
+//! ([`crate::RunningServer::metrics`]) reads every worker's arrays and adds
+//! them up by name, so counts survive a reload: a generation's totals are
+//! folded into the server's `retired` sums when the worker is dropped
+//! (after its last request ended).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tollgate_ops::metrics::bucket_of;
+
+/// Status codes counted one by one: 100 to 599.
+const CODES: usize = 500;
+
+/// A duration histogram: per-bucket counts (not cumulative) and the sum.
+#[derive(Debug, Default)]
+pub(crate) struct Histogram {
+    buckets: [AtomicU64; 15],
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, took: Duration) {
+        self.buckets[bucket_of(took.as_secs_f64())].fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add(took.as_nanos() as u64, Relaxed);
+    }
+
+    fn read(&self) -> HistogramSum {
+        HistogramSum {
+            buckets: std::array::from_fn(|i| self.buckets[i].load(Relaxed)),
+            sum_nanos: self.sum_nanos.load(Relaxed),
+        }
+    }
+}
+
+/// One route's counters in one worker.
+#[derive(Debug)]
+struct RouteCounters {
+    /// `[code - 100]`: answers sent.
+    codes: Box<[AtomicU64]>,
+    duration: Histogram,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+/// One worker generation's counters.
+#[derive(Debug)]
+pub(crate) struct WorkerMetrics {
+    /// Route names by index, with `""` last for requests no route took.
+    route_names: Vec<String>,
+    /// Per route (same order), the upstream it forwards to, or `""`.
+    route_upstreams: Vec<String>,
+    upstream_names: Vec<String>,
+    routes: Box<[RouteCounters]>,
+    /// Per upstream: time to the response head.
+    upstreams: Box<[Histogram]>,
+    /// Per upstream: retries sent, and retries the budget refused.
+    retries: Box<[AtomicU64]>,
+    budget_refusals: Box<[AtomicU64]>,
+    /// What the worker thread's generations share.
+    carried: Carried,
+}
+
+/// What a worker thread's generations share: the sums of those dropped,
+/// and the per-listener gauges (listeners never change on a reload, so
+/// their indices hold across generations).
+#[derive(Debug, Clone)]
+pub(crate) struct Carried {
+    /// Where a generation's totals go when it is dropped.
+    pub(crate) retired: Arc<Mutex<Totals>>,
+    /// Open connections and requests in flight, per listener.
+    pub(crate) gauges: Arc<ListenerGauges>,
+}
+
+impl Carried {
+    /// Empty sums and zero gauges for `listeners` listeners.
+    pub(crate) fn new(listeners: usize) -> Self {
+        let zeros = || (0..listeners).map(|_| AtomicI64::new(0)).collect();
+        Self {
+            retired: Arc::default(),
+            gauges: Arc::new(ListenerGauges {
+                connections: zeros(),
+                in_flight: zeros(),
+            }),
+        }
+    }
+}
+
+/// One worker thread's gauges, per listener index.
+#[derive(Debug)]
+pub(crate) struct ListenerGauges {
+    pub(crate) connections: Box<[AtomicI64]>,
+    pub(crate) in_flight: Box<[AtomicI64]>,
+}
+
+/// What a [`Held`] counts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Gauge {
+    /// An open client connection.
+    Connection,
+    /// A request in flight.
+    Request,
+}
+
+/// One open connection or request in flight, counted until dropped.
+#[derive(Debug)]
+pub(crate) struct Held {
+    gauges: Arc<ListenerGauges>,
+    listener: usize,
+    gauge: Gauge,
+}
+
+impl ListenerGauges {
+    fn slot(&self, gauge: Gauge, listener: usize) -> Option<&AtomicI64> {
+        match gauge {
+            Gauge::Connection => self.connections.get(listener),
+            Gauge::Request => self.in_flight.get(listener),
+        }
+    }
+}
+
+impl Held {
+    /// Counts one `gauge` on `listener` until the returned value is dropped.
+    pub(crate) fn new(gauges: &Arc<ListenerGauges>, listener: usize, gauge: Gauge) -> Self {
+        if let Some(g) = gauges.slot(gauge, listener) {
+            g.fetch_add(1, Relaxed);
+        }
+        Self {
+            gauges: gauges.clone(),
+            listener,
+            gauge,
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(g) = self.gauges.slot(self.gauge, self.listener) {
+            g.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+/// A histogram's values, summed.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct HistogramSum {
+    pub(crate) buckets: [u64; 15],
+    pub(crate) sum_nanos: u64,
+}
+
+impl HistogramSum {
+    fn add(&mut self, other: &HistogramSum) {
+        for (a, b) in self.buckets.iter_mut().zip(other.buckets) {
+            *a += b;
+        }
+        self.sum_nanos += other.sum_nanos;
+    }
+}
+
+/// Counters summed over workers, keyed by name (`""` for no route).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Totals {
+    /// By route, its upstream (`""`: none) and status code.
+    pub(crate) requests: BTreeMap<(String, String, u16), u64>,
+    pub(crate) durations: BTreeMap<String, HistogramSum>,
+    pub(crate) bytes_in: BTreeMap<String, u64>,
+    pub(crate) bytes_out: BTreeMap<String, u64>,
+    pub(crate) upstream_durations: BTreeMap<String, HistogramSum>,
+    pub(crate) retries: BTreeMap<String, u64>,
+    pub(crate) budget_refusals: BTreeMap<String, u64>,
+}
+
+impl Totals {
+    /// Adds `other` to these sums.
+    pub(crate) fn merge(&mut self, other: &Totals) {
+        for (k, v) in &other.requests {
+            *self.requests.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.durations {
+            self.durations.entry(k.clone()).or_default().add(v);
+        }
+        for (k, v) in &other.bytes_in {
+            *self.bytes_in.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.bytes_out {
+            *self.bytes_out.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.upstream_durations {
+            self.upstream_durations.entry(k.clone()).or_default().add(v);
+        }
+        for (k, v) in &other.retries {
+            *self.retries.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.budget_refusals {
+            *self.budget_refusals.entry(k.clone()).or_default() += v;
+        }
+    }
+}
+
+impl WorkerMetrics {
+    /// Counters for the routes and upstreams of `config`, all zero.
+    pub(crate) fn new(config: &tollgate_config::Config, carried: Carried) -> Self {
+        let mut route_names: Vec<String> = config.routes.iter().map(|r| r.name.clone()).collect();
+        route_names.push(String::new());
+        let mut route_upstreams: Vec<String> = config
+            .routes
+            .iter()
+            .map(|r| match r.target {
+                tollgate_config::RouteTarget::Upstream(u) => config.upstreams[u].name.clone(),
+                _ => String::new(),
+            })
+            .collect();
+        route_upstreams.push(String::new());
+        let routes = route_names
+            .iter()
+            .map(|_| RouteCounters {
+                codes: (0..CODES).map(|_| AtomicU64::new(0)).collect(),
+                duration: Histogram::default(),
+                bytes_in: AtomicU64::new(0),
+                bytes_out: AtomicU64::new(0),
+            })
+            .collect();
+        let upstream_names: Vec<String> = config.upstreams.iter().map(|u| u.name.clone()).collect();
+        let upstreams = upstream_names
+            .iter()
+            .map(|_| Histogram::default())
+            .collect();
+        let zeros = || upstream_names.iter().map(|_| AtomicU64::new(0)).collect();
+        let (retries, budget_refusals) = (zeros(), zeros());
+        Self {
+            route_names,
+            route_upstreams,
+            upstream_names,
+            routes,
+            upstreams,
+            retries,
+            budget_refusals,
+            carried,
+        }
+    }
+
+    /// What the worker thread's generations share.
+    pub(crate) fn carried(&self) -> &Carried {
+        &self.carried
+    }
+
+    /// Counts one `gauge` on `listener` until the returned value is dropped.
+    pub(crate) fn hold(&self, listener: usize, gauge: Gauge) -> Held {
+        Held::new(&self.carried.gauges, listener, gauge)
+    }
+
+    /// Counts one answered request.
+    pub(crate) fn record(&self, request: Served) {
+        let last = self.routes.len() - 1;
+        let r = &self.routes[request.route.unwrap_or(last).min(last)];
+        if let Some(c) = (request.status as usize).checked_sub(100) {
+            if let Some(c) = r.codes.get(c) {
+                c.fetch_add(1, Relaxed);
+            }
+        }
+        r.duration.observe(request.duration);
+        r.bytes_in.fetch_add(request.bytes_in, Relaxed);
+        r.bytes_out.fetch_add(request.bytes_out, Relaxed);
+        if let (Some(u), Some(took)) = (request.upstream, request.upstream_time) {
+            if let Some(h) = self.upstreams.get(u) {
+                h.observe(took);
+            }
+        }
+    }
+
+    /// Counts a retry sent to upstream `u`.
+    pub(crate) fn retried(&self, u: usize) {
+        if let Some(c) = self.retries.get(u) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts a retry to upstream `u` that its retry budget refused.
+    pub(crate) fn budget_refused(&self, u: usize) {
+        if let Some(c) = self.budget_refusals.get(u) {
+            c.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Adds this generation's counters to `totals`.
+    pub(crate) fn add_to(&self, totals: &mut Totals) {
+        let named = self.route_names.iter().zip(&self.route_upstreams);
+        for ((name, upstream), r) in named.zip(&*self.routes) {
+            for (i, c) in r.codes.iter().enumerate() {
+                let n = c.load(Relaxed);
+                if n > 0 {
+                    let key = (name.clone(), upstream.clone(), i as u16 + 100);
+                    *totals.requests.entry(key).or_default() += n;
+                }
+            }
+            let d = r.duration.read();
+            if d.buckets.iter().any(|b| *b > 0) {
+                totals.durations.entry(name.clone()).or_default().add(&d);
+                *totals.bytes_in.entry(name.clone()).or_default() += r.bytes_in.load(Relaxed);
+                *totals.bytes_out.entry(name.clone()).or_default() += r.bytes_out.load(Relaxed);
+            }
+        }
+        let counts = [
+            (&self.retries, &mut totals.retries),
+            (&self.budget_refusals, &mut totals.budget_refusals),
+        ];
+        for (counters, sums) in counts {
+            for (name, c) in self.upstream_names.iter().zip(&**counters) {
+                let n = c.load(Relaxed);
+                if n > 0 {
+                    *sums.entry(name.clone()).or_default() += n;
+                }
+            }
+        }
+        for (name, h) in self.upstream_names.iter().zip(&*self.upstreams) {
+            let d = h.read();
+            if d.buckets.iter().any(|b| *b > 0) {
+                totals
+                    .upstream_durations
+                    .entry(name.clone())
+                    .or_default()
+                    .add(&d);
+            }
+        }
+    }
+}
+
+impl Drop for WorkerMetrics {
+    fn drop(&mut self) {
+        // The generation's last request has ended: its counts join the
+        // retired sums so the totals never go down across a reload.
+        let retired = self.carried.retired.clone();
+        let mut totals = retired.lock().unwrap_or_else(|p| p.into_inner());
+        self.add_to(&mut totals);
+    }
+}
+
+/// What one answered request reports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Served {
+    pub(crate) route: Option<usize>,
+    pub(crate) upstream: Option<usize>,
+    pub(crate) status: u16,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) duration: Duration,
+    pub(crate) upstream_time: Option<Duration>,
+}

@@ -1,0 +1,358 @@
+//! `/metrics` on the admin listener: counts per route and status code,
+//! duration histograms, target health, reload counters, both text formats.
+//! The text is read back by the small Prometheus text parser below.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tollgate_testkit::{get, h2_get, render, request, TempDir, TollgateProcess, Upstream};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+
+const CONFIG: &str = r#"
+server: {workers: 2, shutdown_timeout: 5s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams:
+  - name: app
+    targets: [{address: "{a}"}]
+  - name: checked
+    targets: [{address: "{b}"}]
+    health:
+      active: {type: http, path: /health, interval: 100ms, jitter: 0%, timeout: 500ms, healthy: 1, unhealthy: 1}
+routes:
+  - {name: teapot, match: {path: {exact: /tea}}, respond: {status: 418, body: no}}
+  - {name: checked, match: {path: {prefix: /c/}}, upstream: checked}
+  - {name: app, upstream: app}
+"#;
+
+/// Series by name and labels (sorted, `k="v"` joined by commas).
+type Scrape = BTreeMap<(String, String), f64>;
+
+/// Parses Prometheus text (0.0.4 or OpenMetrics): every sample line.
+fn parse(text: &str) -> Scrape {
+    let mut out = Scrape::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let (series, value) = line.rsplit_once(' ').expect(line);
+        let (name, labels) = match series.split_once('{') {
+            Some((n, rest)) => (n, rest.trim_end_matches('}')),
+            None => (series, ""),
+        };
+        let mut labels: Vec<&str> = labels.split(',').filter(|l| !l.is_empty()).collect();
+        labels.sort();
+        let value: f64 = match value {
+            "+Inf" => f64::INFINITY,
+            v => v.parse().expect(line),
+        };
+        out.insert((name.to_string(), labels.join(",")), value);
+    }
+    out
+}
+
+fn value(scrape: &Scrape, name: &str, labels: &str) -> Option<f64> {
+    scrape.get(&(name.to_string(), labels.to_string())).copied()
+}
+
+fn scrape(admin: SocketAddr) -> Scrape {
+    let r = get(admin, "/metrics");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    parse(&r.text())
+}
+
+struct Setup {
+    _dir: TempDir,
+    tg: TollgateProcess,
+    admin: SocketAddr,
+}
+
+fn start(a: &Upstream, b: &Upstream) -> Setup {
+    start_with(CONFIG, a, b)
+}
+
+fn start_with(config: &str, a: &Upstream, b: &Upstream) -> Setup {
+    let text = render(config, &[("a", &a.addr()), ("b", &b.addr())]);
+    let dir = TempDir::new();
+    let config = dir.write("tollgate.yaml", &text);
+    let mut tg = TollgateProcess::start(BIN, &config, &[], &["web"]);
+    let admin = tg.admin_addr();
+    Setup {
+        _dir: dir,
+        tg,
+        admin,
+    }
+}
+
+/// Polls the scrape until `done` holds, for at most 10 s.
+fn until(admin: SocketAddr, mut done: impl FnMut(&Scrape) -> bool) -> Scrape {
+    let start = Instant::now();
+    loop {
+        let s = scrape(admin);
+        if done(&s) {
+            return s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "not reached: {s:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn requests_are_counted_per_route_and_code_with_durations() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let s = start(&a, &b);
+    let web = s.tg.addr("web");
+    let mut measured = Duration::ZERO;
+    for _ in 0..7 {
+        let t = Instant::now();
+        assert_eq!(get(web, "/tea").status, 418);
+        measured += t.elapsed();
+    }
+    for _ in 0..5 {
+        let t = Instant::now();
+        assert_eq!(get(web, "/x").status, 200);
+        measured += t.elapsed();
+    }
+    let requests = "tollgate_requests_total";
+    // A request is counted just after its last byte is written.
+    let m = until(s.admin, |m| {
+        value(m, requests, r#"code="200",route="app",upstream="app""#) == Some(5.0)
+    });
+    assert_eq!(
+        value(&m, requests, r#"code="418",route="teapot""#),
+        Some(7.0)
+    );
+    assert_eq!(
+        value(&m, requests, r#"code="200",route="app",upstream="app""#),
+        Some(5.0)
+    );
+    assert_eq!(value(&m, requests, r#"code="200",route="teapot""#), None);
+    let count = |route: &str| {
+        let labels = format!(r#"route="{route}""#);
+        value(&m, "tollgate_request_duration_seconds_count", &labels)
+    };
+    assert_eq!(count("teapot"), Some(7.0));
+    assert_eq!(count("app"), Some(5.0));
+    let inf = value(
+        &m,
+        "tollgate_request_duration_seconds_bucket",
+        r#"le="+Inf",route="app""#,
+    );
+    assert_eq!(inf, Some(5.0));
+    // Each request's time inside tollgate is within what the client saw
+    // (plus slack: the server reads its clock just after the last write).
+    let sum: f64 = ["teapot", "app"]
+        .iter()
+        .map(|r| {
+            let labels = format!(r#"route="{r}""#);
+            value(&m, "tollgate_request_duration_seconds_sum", &labels).unwrap()
+        })
+        .sum();
+    assert!(
+        sum > 0.0 && sum <= measured.as_secs_f64() + 0.5,
+        "{sum} vs {measured:?}"
+    );
+    let upstream = value(
+        &m,
+        "tollgate_upstream_duration_seconds_count",
+        r#"upstream="app""#,
+    );
+    assert_eq!(upstream, Some(5.0));
+    assert_eq!(
+        value(
+            &m,
+            "tollgate_response_body_bytes_total",
+            r#"route="teapot""#
+        ),
+        Some(14.0)
+    );
+    assert_eq!(
+        value(
+            &m,
+            "tollgate_build_info",
+            &format!(r#"version="{}""#, env!("CARGO_PKG_VERSION"))
+        ),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn openmetrics_is_served_when_asked_for() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let s = start(&a, &b);
+    assert_eq!(get(s.tg.addr("web"), "/tea").status, 418);
+    let labels = r#"code="418",route="teapot""#;
+    until(s.admin, |m| {
+        value(m, "tollgate_requests_total", labels) == Some(1.0)
+    });
+    let accept = ("accept", "application/openmetrics-text; version=1.0.0");
+    let r = request(s.admin, "GET", "/metrics", &[accept], b"");
+    assert_eq!(r.status, 200);
+    assert!(r
+        .header("content-type")
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    let text = r.text();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let m = parse(&text);
+    assert_eq!(value(&m, "tollgate_requests_total", labels), Some(1.0));
+}
+
+#[test]
+fn target_health_flips_when_a_target_dies() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let b_addr = b.addr().to_string();
+    let s = start(&a, &b);
+    let up = format!(r#"target="{b_addr}",upstream="checked""#);
+    until(s.admin, |m| {
+        value(m, "tollgate_target_up", &up) == Some(1.0)
+    });
+    drop(b);
+    until(s.admin, |m| {
+        value(m, "tollgate_target_up", &up) == Some(0.0)
+    });
+}
+
+#[test]
+fn reloads_are_counted_and_request_counts_survive_them() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let s = start(&a, &b);
+    for _ in 0..3 {
+        assert_eq!(get(s.tg.addr("web"), "/tea").status, 418);
+    }
+    let labels = r#"code="418",route="teapot""#;
+    let m = until(s.admin, |m| {
+        value(m, "tollgate_requests_total", labels) == Some(3.0)
+    });
+    assert_eq!(value(&m, "tollgate_config_reloads_total", ""), Some(0.0));
+    assert!(value(&m, "tollgate_config_info", "").is_none());
+    let r = request(s.admin, "POST", "/reload", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    // The old generation's counts join the totals once its last
+    // connection is gone.
+    let m = until(s.admin, |m| {
+        value(m, "tollgate_requests_total", labels) == Some(3.0)
+    });
+    assert_eq!(value(&m, "tollgate_config_reloads_total", ""), Some(1.0));
+    assert_eq!(
+        value(&m, "tollgate_config_reload_failures_total", ""),
+        Some(0.0)
+    );
+    assert!(value(&m, "tollgate_config_last_reload_timestamp_seconds", "").unwrap() > 1e9);
+    assert!(m.keys().any(|(n, _)| n == "tollgate_config_info"));
+}
+
+#[test]
+fn open_connections_and_requests_in_flight_are_gauges_per_listener() {
+    let (a, b) = (
+        Upstream::slow(Duration::from_millis(1500)),
+        Upstream::echo(),
+    );
+    let s = start(&a, &b);
+    let web = s.tg.addr("web");
+    let slow = std::thread::spawn(move || get(web, "/slow").status);
+    let busy = until(s.admin, |m| {
+        value(m, "tollgate_requests_in_flight", r#"listener="web""#) == Some(1.0)
+    });
+    assert_eq!(
+        value(&busy, "tollgate_open_connections", r#"listener="web""#),
+        Some(1.0)
+    );
+    assert_eq!(slow.join().unwrap(), 200);
+    until(s.admin, |m| {
+        value(m, "tollgate_requests_in_flight", r#"listener="web""#) == Some(0.0)
+            && value(m, "tollgate_open_connections", r#"listener="web""#) == Some(0.0)
+    });
+}
+
+#[test]
+fn http2_requests_are_counted_too() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let s = start(&a, &b);
+    for _ in 0..3 {
+        assert_eq!(h2_get(s.tg.addr("web"), "/tea").status, 418);
+    }
+    let labels = r#"code="418",route="teapot""#;
+    // Counted, and out of flight, when the answer's body ends.
+    let m = until(s.admin, |m| {
+        value(m, "tollgate_requests_total", labels) == Some(3.0)
+            && value(m, "tollgate_requests_in_flight", r#"listener="web""#) == Some(0.0)
+    });
+    let count = value(
+        &m,
+        "tollgate_request_duration_seconds_count",
+        r#"route="teapot""#,
+    );
+    assert_eq!(count, Some(3.0));
+}
+
+/// Both targets answer 503; up to 3 retries each, under a 20 % budget.
+const RETRYING: &str = r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams:
+  - name: flaky
+    targets: [{address: "{a}"}, {address: "{b}"}]
+    retries: {attempts: 3, on: [503], budget: 20%, min_per_second: 0, backoff: {base: 1ms, max: 1ms}}
+routes:
+  - {name: all, upstream: flaky}
+"#;
+
+#[test]
+fn retries_and_budget_refusals_are_counted_per_upstream() {
+    let (a, b) = (Upstream::status(503), Upstream::status(503));
+    let s = start_with(RETRYING, &a, &b);
+    let requests = 50;
+    for _ in 0..requests {
+        assert_eq!(get(s.tg.addr("web"), "/").status, 503);
+    }
+    let m = until(s.admin, |m| {
+        value(
+            m,
+            "tollgate_requests_total",
+            r#"code="503",route="all",upstream="flaky""#,
+        ) == Some(50.0)
+    });
+    let sent = (a.request_count() + b.request_count()) as f64;
+    let retries = value(&m, "tollgate_upstream_retries_total", r#"upstream="flaky""#);
+    // Every upstream request past the first of each client request is a retry.
+    assert_eq!(retries, Some(sent - requests as f64));
+    let refused = value(
+        &m,
+        "tollgate_retry_budget_refusals_total",
+        r#"upstream="flaky""#,
+    );
+    // The budget refused most: each request wanted a retry, few got one.
+    assert!(refused.unwrap() >= 25.0, "{refused:?}");
+}
+
+#[test]
+fn metrics_public_opens_only_metrics_without_the_token() {
+    let config = CONFIG.replace(
+        r#"admin: {address: "127.0.0.1:0"}"#,
+        r#"admin: {address: "127.0.0.1:0", token: {env: ADMIN_TOKEN}, metrics_public: true}"#,
+    );
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let text = render(&config, &[("a", &a.addr()), ("b", &b.addr())]);
+    let dir = TempDir::new();
+    let path = dir.write("tollgate.yaml", &text);
+    let env = [("ADMIN_TOKEN", "t0ken")];
+    let mut tg = TollgateProcess::start(BIN, &path, &env, &["web"]);
+    let admin = tg.admin_addr();
+    assert_eq!(get(admin, "/metrics").status, 200);
+    assert_eq!(get(admin, "/status").status, 401);
+    let auth = ("authorization", "Bearer t0ken");
+    assert_eq!(request(admin, "GET", "/status", &[auth], b"").status, 200);
+}
