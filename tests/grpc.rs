@@ -233,6 +233,36 @@ routes:
     );
 }
 
+/// A rate limit's refusal reaches gRPC clients as RESOURCE_EXHAUSTED.
+#[test]
+fn rate_limit_refusals_arrive_as_resource_exhausted() {
+    let server = GrpcServer::h2c();
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: web, address: 127.0.0.1:0}
+upstreams:
+  - {name: grpc, protocol: h2c, targets: [{address: "{up}"}]}
+routes:
+  - name: all
+    upstream: grpc
+    policies:
+      - rate_limit: {limits: [1/min], key: client_ip}
+"#,
+        &[("up", &server.addr())],
+    ));
+    run(async {
+        let mut client = GrpcClient::h2c(tg.addr("web")).await;
+        let answer = client.unary(EchoMsg::text("first"), None).await.unwrap();
+        assert_eq!(answer.text, "echo:first");
+        let status = client
+            .unary(EchoMsg::text("second"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    });
+}
+
 /// An h2c server that answers every stream by resetting it with `reason`.
 fn resetting_h2_server(reason: h2::Reason) -> std::net::SocketAddr {
     let rt = tollgate_testkit::runtime();
