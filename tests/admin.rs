@@ -87,6 +87,43 @@ fn config_is_shown_without_secrets() {
     assert_eq!(config["listeners"][0]["name"], "web");
 }
 
+/// `/consumers` says who may call and with which kinds of credential,
+/// never a credential (not a key, not its digest).
+#[test]
+fn consumers_are_listed_without_their_credentials() {
+    let s = start();
+    let r = call(s.admin, "GET", "/consumers");
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    for secret in [SHOP_KEY, "shop-second-key-s3cret", "s3cret"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+    let body = json(&r);
+    let shop = &body["consumers"][0];
+    assert_eq!(shop["name"], "shop");
+    assert_eq!(shop["groups"][0], "internal");
+    assert_eq!(shop["metadata"]["tier"], "gold");
+    assert_eq!(shop["api_keys"], 2);
+    assert_eq!(shop["jwt"][0]["claim"], "email");
+    assert_eq!(shop["jwt"][0]["value"], "shop@example.com");
+    assert_eq!(shop["mtls"][0]["san"], "shop.internal");
+    // Not even the digest a `sha256:` key would be written as.
+    let digest = sha256_hex(SHOP_KEY.as_bytes());
+    assert!(!text.contains(&digest), "{text}");
+    let r = request(s.admin, "GET", "/consumers", &[], b"");
+    assert_eq!(r.status, 401, "behind the token like the rest");
+}
+
+/// Lower-case hex SHA-256, as a `sha256:` key would be written.
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref().iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
 #[test]
 fn the_token_is_required_and_never_logged() {
     let mut s = start();
@@ -189,6 +226,7 @@ fn tollgate_status_prints_a_summary() {
         .args(["status", "-c"])
         .arg(&config)
         .env("GREETING", "x")
+        .env("SHOP_KEY", "y")
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -215,6 +253,7 @@ fn tollgate_status_prints_a_summary() {
         .args(["status", "-c"])
         .arg(&zero)
         .env("GREETING", "x")
+        .env("SHOP_KEY", "y")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
@@ -283,6 +322,7 @@ fn the_openapi_file_documents_every_endpoint() {
         "/certificates",
         "/caches",
         "/caches/{name}/purge",
+        "/consumers",
         "/reload",
         "/metrics",
     ] {

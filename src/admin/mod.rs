@@ -257,6 +257,12 @@ impl AdminBackend for Backend {
             .map_or(json!({ "caches": [] }), |s| views::caches(&s))
     }
 
+    fn consumers(&self) -> Value {
+        self.server().map_or(json!({ "consumers": [] }), |s| {
+            views::consumers(&s.snapshot().config)
+        })
+    }
+
     fn reload(&self, dry_run: bool) -> Reply {
         self.reload_file(dry_run)
     }

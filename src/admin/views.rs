@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use serde_json::{json, Value};
-use tollgate_config::{Config, ListenerProtocol, PathMatch, RouteTarget};
+use tollgate_config::{Config, ListenerProtocol, MtlsMapping, PathMatch, RouteTarget};
 use tollgate_proxy::{BreakerState, RunningServer, TargetState};
 
 /// `/routes`: every route, what it matches and where it goes.
@@ -134,6 +134,44 @@ pub(crate) fn caches(server: &RunningServer) -> Value {
         })
         .collect();
     json!({ "caches": stores })
+}
+
+/// `/consumers`: who may call, in which groups, with what metadata, and
+/// which kinds of credential each holds. API keys are counted, never shown
+/// (not even their digests); Basic users by name only, never their hashes.
+pub(crate) fn consumers(config: &Config) -> Value {
+    let consumers: Vec<Value> = config
+        .gateway
+        .consumers
+        .iter()
+        .map(|c| {
+            let metadata: serde_json::Map<String, Value> = c
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from(v.as_str())))
+                .collect();
+            let mtls: Vec<Value> = c
+                .mtls
+                .iter()
+                .map(|m| match m {
+                    MtlsMapping::Subject(s) => json!({ "subject": s }),
+                    MtlsMapping::San(s) => json!({ "san": s }),
+                })
+                .collect();
+            json!({
+                "name": c.name,
+                "groups": c.groups,
+                "metadata": metadata,
+                "api_keys": c.api_keys.len(),
+                "basic_auth_users": c.basic_auth.iter().map(|u| &u.username).collect::<Vec<_>>(),
+                "jwt": c.jwt.iter().map(|j| json!({
+                    "issuer": j.issuer, "claim": j.claim, "value": j.value,
+                })).collect::<Vec<_>>(),
+                "mtls": mtls,
+            })
+        })
+        .collect();
+    json!({ "consumers": consumers })
 }
 
 /// `/certificates`: each HTTPS listener's certificates as the files hold

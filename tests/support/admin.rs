@@ -11,6 +11,8 @@ use tollgate_testkit::{render, request, HttpResponse, TempDir, TollgateProcess, 
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 pub(crate) const TOKEN: &str = "admin-s3cret-token";
+/// The API key of consumer `shop`, given through the environment.
+pub(crate) const SHOP_KEY: &str = "shop-key-from-env-s3cret";
 
 /// A config with the admin API on 127.0.0.1:0 behind the token in `admin.token`.
 pub(crate) const CONFIG: &str = r#"
@@ -20,6 +22,13 @@ admin:
   address: "{admin}"
   token: {file: admin.token}
 listeners: [{name: web, address: "127.0.0.1:0"}]
+consumers:
+  - name: shop
+    groups: [internal]
+    metadata: {tier: gold}
+    api_keys: ["${SHOP_KEY}", "shop-second-key-s3cret"]
+    jwt: [{issuer: "https://id.example.com", value: "shop@example.com", claim: email}]
+    mtls: [{san: shop.internal}]
 upstreams:
   - name: app
     targets: [{address: "{a}"}, {address: "{b}"}]
@@ -58,7 +67,7 @@ pub(crate) fn start_on(admin: &str) -> Setup {
     let dir = TempDir::new();
     dir.write("admin.token", format!("{TOKEN}\n"));
     let config = dir.write("tollgate.yaml", &text);
-    let env = [("GREETING", "hunter2-from-env")];
+    let env = [("GREETING", "hunter2-from-env"), ("SHOP_KEY", SHOP_KEY)];
     let mut tg = TollgateProcess::start(BIN, &config, &env, &["web"]);
     let admin = tg.admin_addr();
     Setup {

@@ -71,6 +71,9 @@ pub trait AdminBackend: Send + Sync + 'static {
     fn certificates(&self) -> Value;
     /// The cache stores (`/caches`).
     fn caches(&self) -> Value;
+    /// The consumers with their groups, metadata and which credentials
+    /// they hold, never the credentials themselves (`/consumers`).
+    fn consumers(&self) -> Value;
     /// Reads the configuration file again and applies it (`POST /reload`),
     /// or only validates it and says what would change (`dry_run`).
     fn reload(&self, dry_run: bool) -> Reply;

@@ -69,6 +69,7 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
         (["upstreams"], &Method::GET) => Reply::ok(backend.upstreams()),
         (["certificates"], &Method::GET) => Reply::ok(backend.certificates()),
         (["caches"], &Method::GET) => Reply::ok(backend.caches()),
+        (["consumers"], &Method::GET) => Reply::ok(backend.consumers()),
         (["reload"], &Method::POST) => {
             let dry_run = param(&query, "dry_run").is_some_and(|v| v == "true" || v == "1");
             blocking(shared, move |b| b.reload(dry_run)).await
@@ -130,7 +131,7 @@ fn not_routed(segments: &[&str], method: &Method) -> Response<Full<Bytes>> {
     let allow = match segments {
         ["config"] => "GET, PUT",
         ["healthz" | "readyz" | "status" | "metrics" | "routes" | "upstreams" | "certificates"
-        | "caches"] => "GET",
+        | "caches" | "consumers"] => "GET",
         ["reload"]
         | ["caches", _, "purge"]
         | ["upstreams", _, "targets", _, "drain" | "enable"] => "POST",
