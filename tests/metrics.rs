@@ -356,3 +356,61 @@ fn metrics_public_opens_only_metrics_without_the_token() {
     let auth = ("authorization", "Bearer t0ken");
     assert_eq!(request(admin, "GET", "/status", &[auth], b"").status, 200);
 }
+
+/// Auth outcomes and limit refusals are counted by policy and result.
+#[test]
+fn auth_decisions_and_limit_refusals_are_counted() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let s = start_with(
+        r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+consumers: [{name: app, api_keys: [k-app]}]
+upstreams:
+  - {name: a, targets: [{address: "{a}"}]}
+  - {name: b, targets: [{address: "{b}"}]}
+routes:
+  - name: limited
+    upstream: a
+    policies:
+      - key_auth: {}
+      - rate_limit: {limits: [1/min], key: consumer}
+"#,
+        &a,
+        &b,
+    );
+    let web = s.tg.addr("web");
+    let call = |key: Option<&str>| {
+        let headers: Vec<(&str, &str)> = key.iter().map(|k| ("x-api-key", *k)).collect();
+        request(web, "GET", "/x", &headers, b"").status
+    };
+    assert_eq!(call(None), 401);
+    assert_eq!(call(Some("wrong")), 401);
+    assert_eq!(call(Some("k-app")), 200);
+    assert_eq!(call(Some("k-app")), 429);
+    let scrape = until(s.admin, |m| {
+        value(
+            m,
+            "tollgate_auth_decisions_total",
+            r#"policy="key_auth",result="ok""#,
+        ) == Some(2.0)
+    });
+    let auth = |result: &str| {
+        value(
+            &scrape,
+            "tollgate_auth_decisions_total",
+            &format!(r#"policy="key_auth",result="{result}""#),
+        )
+    };
+    assert_eq!(auth("missing"), Some(1.0));
+    assert_eq!(auth("invalid"), Some(1.0));
+    let refused: Vec<_> = scrape
+        .iter()
+        .filter(|((name, _), _)| name == "tollgate_limit_refusals_total")
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(*refused[0].1, 1.0, "{refused:?}");
+    assert!(refused[0].0 .1.contains("rate_limit"), "{refused:?}");
+}

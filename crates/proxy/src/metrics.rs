@@ -65,8 +65,33 @@ pub(crate) struct WorkerMetrics {
     /// Per upstream: retries sent, and retries the budget refused.
     retries: Box<[AtomicU64]>,
     budget_refusals: Box<[AtomicU64]>,
+    /// Gateway decisions: auth outcomes (`key_auth`, `jwt:expired`) and
+    /// refusals by limiting policy. Touched only by requests an auth or
+    /// limit policy decided, under a lock no other worker takes.
+    decisions: Mutex<Decisions>,
     /// What the worker thread's generations share.
     carried: Carried,
+}
+
+/// Counts of gateway decisions, by what decided and how.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Decisions {
+    /// By auth outcome as the access log writes it (`key_auth`,
+    /// `key_auth:invalid`, ...).
+    pub(crate) auth: BTreeMap<String, u64>,
+    /// Refusals by the limiting policy that refused (`rate_limit:name`).
+    pub(crate) limited: BTreeMap<String, u64>,
+}
+
+impl Decisions {
+    fn merge(&mut self, other: &Decisions) {
+        for (k, v) in &other.auth {
+            *self.auth.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.limited {
+            *self.limited.entry(k.clone()).or_default() += v;
+        }
+    }
 }
 
 /// What a worker thread's generations share: the sums of those dropped,
@@ -176,6 +201,7 @@ pub(crate) struct Totals {
     pub(crate) upstream_durations: BTreeMap<String, HistogramSum>,
     pub(crate) retries: BTreeMap<String, u64>,
     pub(crate) budget_refusals: BTreeMap<String, u64>,
+    pub(crate) decisions: Decisions,
 }
 
 impl Totals {
@@ -202,6 +228,7 @@ impl Totals {
         for (k, v) in &other.budget_refusals {
             *self.budget_refusals.entry(k.clone()).or_default() += v;
         }
+        self.decisions.merge(&other.decisions);
     }
 }
 
@@ -243,6 +270,7 @@ impl WorkerMetrics {
             upstreams,
             retries,
             budget_refusals,
+            decisions: Mutex::default(),
             carried,
         }
     }
@@ -276,6 +304,21 @@ impl WorkerMetrics {
         }
     }
 
+    /// Counts what the gateway decided for one request: the auth outcome
+    /// and the limiting policy that refused it, when any ran.
+    pub(crate) fn decided(&self, auth: Option<&str>, limited: Option<&str>) {
+        if auth.is_none() && limited.is_none() {
+            return;
+        }
+        let mut d = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = auth {
+            *d.auth.entry(a.to_owned()).or_default() += 1;
+        }
+        if let Some(l) = limited {
+            *d.limited.entry(l.to_owned()).or_default() += 1;
+        }
+    }
+
     /// Counts a retry sent to upstream `u`.
     pub(crate) fn retried(&self, u: usize) {
         if let Some(c) = self.retries.get(u) {
@@ -292,6 +335,9 @@ impl WorkerMetrics {
 
     /// Adds this generation's counters to `totals`.
     pub(crate) fn add_to(&self, totals: &mut Totals) {
+        let decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        totals.decisions.merge(&decisions);
+        drop(decisions);
         let named = self.route_names.iter().zip(&self.route_upstreams);
         for ((name, upstream), r) in named.zip(&*self.routes) {
             for (i, c) in r.codes.iter().enumerate() {

@@ -122,6 +122,30 @@ pub(crate) fn request_families(t: &Totals) -> Vec<Family> {
                 .collect(),
         },
         Family {
+            name: "tollgate_auth_decisions",
+            help: "Requests an auth policy decided, by policy and result (ok, or why it refused).",
+            series: t
+                .decisions
+                .auth
+                .iter()
+                .map(|(a, n)| {
+                    let (policy, result) = a.split_once(':').unwrap_or((a.as_str(), "ok"));
+                    let labels = vec![("policy", policy.to_owned()), ("result", result.to_owned())];
+                    (labels, Value::Counter(*n))
+                })
+                .collect(),
+        },
+        Family {
+            name: "tollgate_limit_refusals",
+            help: "Requests refused by a rate_limit, quota or concurrency_limit policy, by policy.",
+            series: t
+                .decisions
+                .limited
+                .iter()
+                .map(|(l, n)| (vec![("policy", l.clone())], Value::Counter(*n)))
+                .collect(),
+        },
+        Family {
             name: "tollgate_request_body_bytes",
             help: "Request body bytes received, by route.",
             series: t

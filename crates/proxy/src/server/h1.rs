@@ -363,6 +363,7 @@ async fn serve_one(
         duration,
         upstream_time: ex.upstream_time,
     });
+    worker.metrics.decided(ex.auth, ex.limited.as_deref());
     if let Some((log_host, log_path)) = &logged {
         let snapshot = &worker.snapshot;
         worker.log.record(&AccessRecord {

@@ -122,6 +122,9 @@ impl Drop for LoggedBody {
             duration: p.start.elapsed(),
             upstream_time: p.exchange.upstream_time,
         });
+        p.worker
+            .metrics
+            .decided(p.exchange.auth, p.exchange.limited.as_deref());
         if !p.worker.log.enabled() {
             return;
         }
