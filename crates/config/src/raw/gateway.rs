@@ -56,14 +56,15 @@ pub(crate) struct RawIdentityHeaders {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawKeyAuth {
-    pub(crate) sources: List<RawKeySource>,
+    pub(crate) sources: List<RawCredentialSource>,
     pub(crate) anonymous: Text,
 }
 
-/// One place a key may be sent in: exactly one of the three.
+/// One place a credential (an API key, a token) may be sent in: exactly
+/// one of the three.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RawKeySource {
+pub(crate) struct RawCredentialSource {
     pub(crate) header: Text,
     pub(crate) query: Text,
     pub(crate) cookie: Text,
@@ -90,7 +91,7 @@ pub(crate) struct RawAclRule {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawJwt {
     pub(crate) issuers: List<RawIssuer>,
-    pub(crate) source: Option<Sp<RawTokenSource>>,
+    pub(crate) source: Option<Sp<RawCredentialSource>>,
     pub(crate) leeway: Text,
     pub(crate) max_token_size: Text,
     pub(crate) require_exp: Text,
@@ -98,16 +99,6 @@ pub(crate) struct RawJwt {
     pub(crate) claims_to_headers: Option<Sp<OrderedMap>>,
     pub(crate) cache_size: Text,
     pub(crate) anonymous: Text,
-}
-
-/// Where the token is: `bearer` (written as `{bearer: {}}`), or a header,
-/// query parameter or cookie.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawTokenSource {
-    pub(crate) header: Text,
-    pub(crate) query: Text,
-    pub(crate) cookie: Text,
 }
 
 /// One of `jwt.issuers`.

@@ -24,7 +24,10 @@ pub(super) fn key_auth(ctx: &mut Ctx<'_>, raw: &Sp<RawKeyAuth>, path: &str) -> O
         }
         Some(list) => {
             for (i, s) in list.value.iter().enumerate() {
-                sources.push(source(ctx, s, &format!("{path}.sources[{i}]"))?);
+                let at = format!("{path}.sources[{i}]");
+                let needs =
+                    "a credential source needs exactly one of `header`, `query` or `cookie`";
+                sources.push(credential_source(ctx, s, &at, needs)?);
             }
         }
     }
@@ -32,8 +35,15 @@ pub(super) fn key_auth(ctx: &mut Ctx<'_>, raw: &Sp<RawKeyAuth>, path: &str) -> O
     Some(KeyAuth { sources, anonymous })
 }
 
-/// One `{header: ..}`, `{query: ..}` or `{cookie: ..}`.
-fn source(ctx: &mut Ctx<'_>, raw: &Sp<RawKeySource>, path: &str) -> Option<KeySource> {
+/// One `{header: ..}`, `{query: ..}` or `{cookie: ..}` (`key_auth`'s
+/// sources, `jwt`'s `source`); `needs` is the message when it is not
+/// exactly one.
+pub(super) fn credential_source(
+    ctx: &mut Ctx<'_>,
+    raw: &Sp<RawCredentialSource>,
+    path: &str,
+    needs: &str,
+) -> Option<KeySource> {
     let r = &raw.value;
     let here = ctx.at(raw);
     let given = [
@@ -41,14 +51,13 @@ fn source(ctx: &mut Ctx<'_>, raw: &Sp<RawKeySource>, path: &str) -> Option<KeySo
         r.query.as_ref().map(|_| "query"),
         r.cookie.as_ref().map(|_| "cookie"),
     ];
-    let needs = "a credential source needs exactly one of `header`, `query` or `cookie`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
-    let token = |s: &str| {
+    let name = |s: &str| {
         if s.is_empty()
             || s.bytes()
-                .any(|b| !(b.is_ascii_graphic()) || b"=;&,".contains(&b))
+                .any(|b| !b.is_ascii_graphic() || b"=;&,".contains(&b))
         {
             return Err(format!("`{s}` is not a valid parameter name"));
         }
@@ -58,9 +67,9 @@ fn source(ctx: &mut Ctx<'_>, raw: &Sp<RawKeySource>, path: &str) -> Option<KeySo
         (Some(h), _, _) => ctx
             .value(h, &p(path, "header"), header_name)
             .map(KeySource::Header),
-        (_, Some(q), _) => ctx.value(q, &p(path, "query"), token).map(KeySource::Query),
+        (_, Some(q), _) => ctx.value(q, &p(path, "query"), name).map(KeySource::Query),
         (_, _, Some(c)) => ctx
-            .value(c, &p(path, "cookie"), token)
+            .value(c, &p(path, "cookie"), name)
             .map(KeySource::Cookie),
         _ => None,
     }

@@ -81,39 +81,13 @@ fn claims_to_headers(ctx: &mut Ctx<'_>, r: &RawJwt, path: &str) -> Vec<(String, 
     out
 }
 
-fn source(ctx: &mut Ctx<'_>, raw: &Sp<RawTokenSource>, path: &str) -> Option<TokenSource> {
-    let r = &raw.value;
-    let here = ctx.at(raw);
-    let given = [
-        r.header.as_ref().map(|_| "header"),
-        r.query.as_ref().map(|_| "query"),
-        r.cookie.as_ref().map(|_| "cookie"),
-    ];
+fn source(ctx: &mut Ctx<'_>, raw: &Sp<RawCredentialSource>, path: &str) -> Option<TokenSource> {
     let needs = "a token source needs exactly one of `header`, `query` or `cookie` (leave `source` out for `Authorization: Bearer`)";
-    if !ctx.exactly_one(here, path, &given, needs) {
-        return None;
-    }
-    let name = |s: &str| {
-        if s.is_empty()
-            || s.bytes()
-                .any(|b| !b.is_ascii_graphic() || b"=;&,".contains(&b))
-        {
-            return Err(format!("`{s}` is not a valid parameter name"));
-        }
-        Ok(s.to_string())
-    };
-    match (&r.header, &r.query, &r.cookie) {
-        (Some(h), _, _) => ctx
-            .value(h, &p(path, "header"), header_name)
-            .map(TokenSource::Header),
-        (_, Some(q), _) => ctx
-            .value(q, &p(path, "query"), name)
-            .map(TokenSource::Query),
-        (_, _, Some(c)) => ctx
-            .value(c, &p(path, "cookie"), name)
-            .map(TokenSource::Cookie),
-        _ => None,
-    }
+    super::gateway::credential_source(ctx, raw, path, needs).map(|s| match s {
+        KeySource::Header(h) => TokenSource::Header(h),
+        KeySource::Query(q) => TokenSource::Query(q),
+        KeySource::Cookie(c) => TokenSource::Cookie(c),
+    })
 }
 
 fn issuer(ctx: &mut Ctx<'_>, raw: &Sp<RawIssuer>, path: &str) -> Option<JwtIssuer> {
