@@ -464,3 +464,107 @@ fn interim_answers_are_forwarded_at_once_and_never_cached() {
     let old_text = String::from_utf8_lossy(&old).into_owned();
     assert!(old_text.starts_with("HTTP/1.1 200 OK\r\n"), "{old_text}");
 }
+
+/// What an HTTP/2 client saw of one `GET path`: the interim answers in the
+/// order they came (status, `link`), then the final status, its
+/// `cache-status` and body.
+struct H2Seen {
+    interim: Vec<(u16, Option<String>)>,
+    status: u16,
+    cache_status: Option<String>,
+    body: Vec<u8>,
+}
+
+/// One `GET path` over HTTP/2 (prior knowledge) with the `h2` crate, which,
+/// unlike hyper's client, hands interim answers over
+/// (`poll_informational` returns them only while the final head has not
+/// arrived, so what it returns came before it).
+fn h2_get_with_interim(addr: std::net::SocketAddr, path: &str) -> H2Seen {
+    use tollgate_testkit::bytes::Bytes;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let uri = format!("http://{addr}{path}");
+    rt.block_on(async move {
+        tokio::time::timeout(Duration::from_secs(10), async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (client, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+            let conn = tokio::spawn(conn);
+            let mut client: h2::client::SendRequest<Bytes> = client.ready().await.expect("ready");
+            let req = tollgate_testkit::http::Request::builder()
+                .uri(uri)
+                .body(())
+                .expect("request");
+            let (mut answer, _) = client.send_request(req, true).expect("send");
+            let mut interim = Vec::new();
+            while let Some(head) = std::future::poll_fn(|cx| answer.poll_informational(cx)).await {
+                let head = head.expect("interim answer");
+                let link = head
+                    .headers()
+                    .get("link")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                interim.push((head.status().as_u16(), link));
+            }
+            let resp = answer.await.expect("final answer");
+            let status = resp.status().as_u16();
+            let cache_status = resp
+                .headers()
+                .get("cache-status")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let mut recv = resp.into_body();
+            let mut body = Vec::new();
+            while let Some(data) = recv.data().await {
+                let data = data.expect("body");
+                let _ = recv.flow_control().release_capacity(data.len());
+                body.extend_from_slice(&data);
+            }
+            conn.abort();
+            H2Seen {
+                interim,
+                status,
+                cache_status,
+                body,
+            }
+        })
+        .await
+        .expect("HTTP/2 exchange took longer than 10s")
+    })
+}
+
+#[test]
+fn interim_answers_reach_http2_clients_and_are_never_cached() {
+    let (up, served) = interim_upstream(Duration::from_millis(300));
+    let tg = proxy_to(
+        up,
+        "",
+        Some("  - name: all\n    upstream: u\n    policies: [{cache: {}}]\n"),
+    );
+    let seen = h2_get_with_interim(tg.addr("web"), "/page");
+    assert_eq!(
+        seen.interim,
+        vec![
+            (103, Some("</style.css>; rel=preload".to_owned())),
+            (102, None),
+            (100, None),
+        ],
+        "the interim answers, in order, before the final one"
+    );
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.body, b"hello");
+
+    // The cached copy answers without the interim answers.
+    let again = h2_get_with_interim(tg.addr("web"), "/page");
+    assert!(again.interim.is_empty(), "{:?}", again.interim);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, b"hello");
+    assert!(
+        again
+            .cache_status
+            .as_deref()
+            .is_some_and(|s| s.contains("hit")),
+        "served from the cache: {:?}",
+        again.cache_status
+    );
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+}

@@ -12,7 +12,7 @@ use tollgate_core::{ErrorKind, ProxyError};
 
 use crate::policy::cache::TeeBody;
 use crate::policy::compress::CompressBody;
-use crate::server::{ClientIo, H1RequestBody};
+use crate::server::{ClientIo, H1RequestBody, H2ClientBody, H2Respond};
 use crate::snapshot::InFlightTicket;
 use crate::upstream::{describe_h2_error, RelayCount, UpstreamBody};
 
@@ -32,13 +32,15 @@ pub(crate) enum RequestBody<'a> {
     /// An HTTP/2 stream's body.
     H2 {
         /// The stream.
-        body: hyper::body::Incoming,
+        body: H2ClientBody,
         /// Most bytes accepted.
         limit: u64,
         /// Bytes received so far.
         received: u64,
         /// A frame is being waited for (see [`RequestBody::waiting_on_client`]).
         waiting: bool,
+        /// Where interim answers (1xx) go.
+        interim: &'a H2Respond,
     },
     /// An HTTP/2 stream handed whole to an HTTP/2 upstream (full duplex);
     /// what it relayed so far.
@@ -75,6 +77,7 @@ impl RequestBody<'_> {
                 limit,
                 received,
                 waiting,
+                ..
             } => loop {
                 *waiting = true;
                 let frame = body.frame().await;
@@ -106,12 +109,13 @@ impl RequestBody<'_> {
         matches!(self, RequestBody::Empty | RequestBody::H1None(_))
     }
 
-    /// The HTTP/1.1 client connection to write interim answers to, once
-    /// the body was read.
-    pub(crate) fn interim_sink(&mut self) -> Option<&mut ClientIo> {
+    /// Where to send interim answers (1xx), once the body was read: the
+    /// HTTP/1.1 client connection or the HTTP/2 client's stream.
+    pub(crate) fn interim_sink(&mut self) -> Option<InterimSink<'_>> {
         match self {
-            RequestBody::H1(b) => Some(b.client_io()),
-            RequestBody::H1None(io) => Some(io),
+            RequestBody::H1(b) => Some(InterimSink::H1(b.client_io())),
+            RequestBody::H1None(io) => Some(InterimSink::H1(io)),
+            RequestBody::H2 { interim, .. } => Some(InterimSink::H2(interim)),
             _ => None,
         }
     }
@@ -158,6 +162,25 @@ impl RequestBody<'_> {
             RequestBody::H1(b) => b.received(),
             RequestBody::H2 { received, .. } => *received,
             RequestBody::Relayed(count) => count.received(),
+        }
+    }
+}
+
+/// Where an upstream's interim answers (1xx) are forwarded to.
+#[derive(Debug)]
+pub(crate) enum InterimSink<'s> {
+    /// An HTTP/1.1 client connection.
+    H1(&'s mut ClientIo),
+    /// An HTTP/2 client's stream.
+    H2(&'s H2Respond),
+}
+
+impl InterimSink<'_> {
+    /// Forwards one interim answer; hop-by-hop fields are dropped.
+    pub(crate) async fn send(&mut self, status: http::StatusCode, headers: &mut http::HeaderMap) {
+        match self {
+            InterimSink::H1(io) => io.write_interim(status, headers).await,
+            InterimSink::H2(respond) => respond.send_interim(status, headers),
         }
     }
 }

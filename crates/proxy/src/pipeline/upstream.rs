@@ -357,7 +357,7 @@ async fn attempt<'b>(
             body,
             // RFC 9110 §15.2: never to HTTP/1.0 clients. (A body kept for
             // retries has no client connection: its interim answers drop.)
-            forward_interim: req.version == Version::HTTP_11,
+            forward_interim: req.version >= Version::HTTP_11,
         };
         match exchange(
             &mut conn,

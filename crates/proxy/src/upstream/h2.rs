@@ -36,7 +36,7 @@ pub(crate) enum H2RequestBody {
 /// An HTTP/2 client's request stream on its way upstream.
 #[derive(Debug)]
 pub(crate) struct Relay {
-    body: hyper::body::Incoming,
+    body: crate::server::H2ClientBody,
     limit: u64,
     count: Arc<RelayCount>,
 }
