@@ -10,9 +10,10 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use tollgate_core::{ErrorKind, ProxyError};
 
+use crate::h2io::H2Body;
 use crate::policy::cache::TeeBody;
 use crate::policy::compress::CompressBody;
-use crate::server::{ClientIo, H1RequestBody, H2ClientBody, H2Respond};
+use crate::server::{ClientIo, H1RequestBody, H2Respond};
 use crate::snapshot::InFlightTicket;
 use crate::upstream::{describe_h2_error, RelayCount, UpstreamBody};
 
@@ -32,7 +33,7 @@ pub(crate) enum RequestBody<'a> {
     /// An HTTP/2 stream's body.
     H2 {
         /// The stream.
-        body: H2ClientBody,
+        body: H2Body,
         /// Most bytes accepted.
         limit: u64,
         /// Bytes received so far.
@@ -205,7 +206,7 @@ pub enum ResponseBody {
     Upstream(UpstreamBody),
     /// Streamed from an HTTP/2 upstream; the request counts as in flight
     /// on its target until this body is dropped.
-    H2(hyper::body::Incoming, InFlightTicket),
+    H2(H2Body, InFlightTicket),
     /// Streamed from a static file.
     File(tollgate_edge::static_files::FileBody),
     /// Compressed on its way (the `compress` policy).

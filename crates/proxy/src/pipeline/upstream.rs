@@ -308,7 +308,12 @@ async fn attempt<'b>(
             let resp = tokio::time::timeout(
                 upstream.response_header_timeout,
                 // Boxed: the h2 client's state would otherwise enlarge every request's future.
-                Box::pin(h2_send(sender, builder, body)),
+                Box::pin(h2_send(
+                    sender,
+                    builder,
+                    body,
+                    req.version >= Version::HTTP_11,
+                )),
             )
             .await
             .map_err(|_| {

@@ -4,23 +4,24 @@
 //! as the client's flow-control window allows.
 
 use std::future::Future;
-use std::pin::{pin, Pin};
+use std::pin::pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
-use http::{header, HeaderMap, HeaderValue, Request, Response};
+use http::{header, HeaderValue, Request, Response};
 use http_body::Body;
 
 use super::h2::{CancelGuard, ResetBudget};
-use super::h2_body::{H2ClientBody, H2Respond};
+use super::h2_body::H2Respond;
 use super::h2_log::{LoggedBody, Pending};
 use super::h2_pace::{ConnPace, PacedBody};
 use crate::body::RequestBody;
 use crate::forward::ClientInfo;
+use crate::h2io::{poll_send_body, strip_connection_fields, H2Body, Written};
 use crate::pipeline::{self, error_response, Exchange, Incoming};
 use crate::snapshot::Worker;
 
@@ -72,7 +73,7 @@ pub(super) async fn run(
             .entry(header::STRICT_TRANSPORT_SECURITY)
             .or_insert_with(|| v.clone());
     }
-    strip_connection_fields(&mut head.headers);
+    strip_connection_fields(&mut head.headers, false);
     head.headers
         .entry(header::DATE)
         .or_insert_with(|| shared.worker.date.now());
@@ -94,101 +95,12 @@ pub(super) async fn run(
     write_body(tx, body).await;
 }
 
-/// Fields HTTP/2 forbids in a message (RFC 9113 §8.2.2); h2 refuses to send
-/// a head carrying any. The pipeline drops them from what it forwards, so
-/// this only guards answers tollgate made.
-fn strip_connection_fields(headers: &mut HeaderMap) {
-    if let Some(conn) = headers.remove(header::CONNECTION) {
-        if let Ok(names) = conn.to_str() {
-            for name in names.split(',') {
-                headers.remove(name.trim());
-            }
-        }
-    }
-    for name in [
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-        header::TE,
-        header::HeaderName::from_static("keep-alive"),
-        header::HeaderName::from_static("proxy-connection"),
-    ] {
-        headers.remove(name);
-    }
-}
-
-/// How writing an answer's body ended.
-enum Written {
-    Done,
-    /// The client reset the stream or the connection is gone.
-    ClientGone,
-    /// The body failed (the upstream broke off): the stream is reset so
-    /// the client does not take a cut answer for a whole one.
-    BodyFailed,
-}
-
-/// Writes `body` on `tx`, one piece at a time as the stream's window
-/// allows, then its trailers if it has any.
+/// Writes `body` on `tx`; a body that fails resets the stream so the
+/// client does not take a cut answer for a whole one.
 async fn write_body(mut tx: SendStream<Bytes>, mut body: PacedBody) {
-    let written = std::future::poll_fn(|cx| poll_write(&mut tx, &mut body, cx)).await;
-    if let Written::BodyFailed = written {
+    let written = std::future::poll_fn(|cx| poll_send_body(&mut tx, &mut body, cx)).await;
+    if written == Written::BodyFailed {
         tx.send_reset(h2::Reason::INTERNAL_ERROR);
-    }
-}
-
-fn poll_write(
-    tx: &mut SendStream<Bytes>,
-    body: &mut PacedBody,
-    cx: &mut Context<'_>,
-) -> Poll<Written> {
-    loop {
-        // The body is asked for its next piece only once the stream can
-        // take at least a byte: a client that does not read holds the
-        // upstream back instead of filling tollgate's memory (and the
-        // slow-reader bound counts that wait).
-        tx.reserve_capacity(1);
-        if tx.capacity() == 0 {
-            loop {
-                match std::task::ready!(tx.poll_capacity(cx)) {
-                    Some(Ok(0)) => {}
-                    Some(Ok(_)) => break,
-                    Some(Err(_)) | None => return Poll::Ready(Written::ClientGone),
-                }
-            }
-        } else if tx.poll_reset(cx).is_ready() {
-            return Poll::Ready(Written::ClientGone);
-        }
-        let frame = match std::task::ready!(Pin::new(&mut *body).poll_frame(cx)) {
-            Some(Ok(frame)) => frame,
-            Some(Err(_)) => return Poll::Ready(Written::BodyFailed),
-            None => {
-                return Poll::Ready(match tx.send_data(Bytes::new(), true) {
-                    Ok(()) => Written::Done,
-                    Err(_) => Written::ClientGone,
-                })
-            }
-        };
-        let sent = match frame.into_data() {
-            Ok(data) => {
-                let end = body.is_end_stream();
-                match tx.send_data(data, end) {
-                    Ok(()) if end => return Poll::Ready(Written::Done),
-                    Ok(()) => continue,
-                    Err(e) => Err(e),
-                }
-            }
-            Err(frame) => match frame.into_trailers() {
-                Ok(trailers) => {
-                    tx.reserve_capacity(0);
-                    tx.send_trailers(trailers)
-                }
-                // Neither data nor trailers: nothing to send.
-                Err(_) => continue,
-            },
-        };
-        return Poll::Ready(match sent {
-            Ok(()) => Written::Done,
-            Err(_) => Written::ClientGone,
-        });
     }
 }
 
@@ -222,7 +134,7 @@ async fn handle(
         (host, path, parts.method.clone())
     });
     let grpc = pipeline::GrpcCall::of(&parts.headers);
-    let body = H2ClientBody::new(recv, &parts.headers);
+    let body = H2Body::new(recv, &parts.headers);
     let mut incoming = Incoming {
         listener,
         client: shared.client.clone(),

@@ -23,7 +23,7 @@ mod worker;
 pub(crate) use admission::{admit, Admitted, AtAccept};
 pub(crate) use h1_body::ClientIo;
 pub use h1_body::H1RequestBody;
-pub(crate) use h2_body::{H2ClientBody, H2Respond};
+pub(crate) use h2_body::H2Respond;
 pub(crate) use worker::{next_connection, ActiveGuard};
 
 use std::io;
