@@ -663,5 +663,20 @@ fn interim_answers_from_an_h2_upstream_reach_http2_and_http11_clients() {
     assert!(at_103 < at_100 && at_100 < at_200, "in order: {text}");
     assert!(text[at_103..at_100].contains("rel=preload"), "{text}");
     assert!(text[at_200..].contains("hello"), "{text}");
-    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // With a request body the HTTP/1.1 connection is busy until the body
+    // is sent: the interim answers come after that, still before the final.
+    let mut client = connect(tg.addr("web"));
+    client
+        .write_all(
+            b"POST /up HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\nconnection: close\r\n\r\nabcde",
+        )
+        .unwrap();
+    let all = read_all(&mut client);
+    let text = String::from_utf8_lossy(&all).into_owned();
+    let at_103 = text.find("HTTP/1.1 103 Early Hints\r\n").expect(&text);
+    let at_200 = text.find("HTTP/1.1 200 OK\r\n").expect(&text);
+    assert!(at_103 < at_200, "in order: {text}");
+    assert!(text[at_200..].contains("hello"), "{text}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 3);
 }
