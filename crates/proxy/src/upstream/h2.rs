@@ -105,9 +105,9 @@ impl Body for Relay {
     }
 }
 
-/// A handle on a target's HTTP/2 connection.
+/// A handle on a target's HTTP/2 connection, and its closed flag.
 #[derive(Debug, Clone)]
-pub(crate) struct H2Sender(SendRequest<Bytes>);
+pub(crate) struct H2Sender(SendRequest<Bytes>, Arc<AtomicBool>);
 
 /// An open connection and whether its task has ended.
 #[derive(Debug)]
@@ -118,7 +118,8 @@ struct Open {
 
 impl Open {
     fn usable(&self) -> Option<H2Sender> {
-        (!self.closed.load(Ordering::Relaxed)).then(|| H2Sender(self.sender.clone()))
+        (!self.closed.load(Ordering::Relaxed))
+            .then(|| H2Sender(self.sender.clone(), self.closed.clone()))
     }
 }
 
@@ -190,8 +191,8 @@ impl H2Session {
             let _ = connection.await;
             ended.store(true, Ordering::Relaxed);
         });
+        let usable = H2Sender(sender.clone(), closed.clone());
         let open = Open { sender, closed };
-        let usable = H2Sender(open.sender.clone());
         *slot = Some(open);
         Ok(usable)
     }
@@ -209,7 +210,13 @@ pub(crate) async fn send(
     body: &mut RequestBody<'_>,
     forward_interim: bool,
 ) -> Result<Response<H2Body>, ProxyError> {
-    let mut sender = sender.0.ready().await.map_err(|e| send_error(&e))?;
+    let H2Sender(sender, closed) = sender;
+    let mut sender = sender.ready().await.map_err(|e| {
+        // Going away or broken: the next request opens a new connection
+        // rather than wait for this one's task to end.
+        closed.store(true, Ordering::Relaxed);
+        send_error(&e)
+    })?;
     let mut head = req.body(()).map_err(|e| {
         ProxyError::new(
             tollgate_core::ErrorSource::Internal,
@@ -220,7 +227,12 @@ pub(crate) async fn send(
     strip_connection_fields(head.headers_mut(), true);
     let known = body.known_length();
     if let Some(len) = known {
-        if len != 0 || !matches!(*head.method(), Method::GET | Method::HEAD | Method::DELETE) {
+        // `content-length: 0` only where a body means something (as hyper did).
+        let payload_method = !matches!(
+            *head.method(),
+            Method::GET | Method::HEAD | Method::DELETE | Method::CONNECT
+        );
+        if len != 0 || payload_method {
             head.headers_mut()
                 .entry(http::header::CONTENT_LENGTH)
                 .or_insert_with(|| len.into());
