@@ -464,3 +464,219 @@ fn interim_answers_are_forwarded_at_once_and_never_cached() {
     let old_text = String::from_utf8_lossy(&old).into_owned();
     assert!(old_text.starts_with("HTTP/1.1 200 OK\r\n"), "{old_text}");
 }
+
+/// What an HTTP/2 client saw of one `GET path`: the interim answers in the
+/// order they came (status, `link`), then the final status, its
+/// `cache-status` and body.
+struct H2Seen {
+    interim: Vec<(u16, Option<String>)>,
+    status: u16,
+    cache_status: Option<String>,
+    body: Vec<u8>,
+}
+
+/// One `GET path` over HTTP/2 (prior knowledge) with the `h2` crate, which,
+/// unlike hyper's client, hands interim answers over
+/// (`poll_informational` returns them only while the final head has not
+/// arrived, so what it returns came before it).
+fn h2_get_with_interim(addr: std::net::SocketAddr, path: &str) -> H2Seen {
+    use tollgate_testkit::bytes::Bytes;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let uri = format!("http://{addr}{path}");
+    rt.block_on(async move {
+        tokio::time::timeout(Duration::from_secs(10), async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+            let (client, conn) = h2::client::handshake(tcp).await.expect("h2 handshake");
+            let conn = tokio::spawn(conn);
+            let mut client: h2::client::SendRequest<Bytes> = client.ready().await.expect("ready");
+            let req = tollgate_testkit::http::Request::builder()
+                .uri(uri)
+                .body(())
+                .expect("request");
+            let (mut answer, _) = client.send_request(req, true).expect("send");
+            let mut interim = Vec::new();
+            while let Some(head) = std::future::poll_fn(|cx| answer.poll_informational(cx)).await {
+                let head = head.expect("interim answer");
+                let link = head
+                    .headers()
+                    .get("link")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                interim.push((head.status().as_u16(), link));
+            }
+            let resp = answer.await.expect("final answer");
+            let status = resp.status().as_u16();
+            let cache_status = resp
+                .headers()
+                .get("cache-status")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let mut recv = resp.into_body();
+            let mut body = Vec::new();
+            while let Some(data) = recv.data().await {
+                let data = data.expect("body");
+                let _ = recv.flow_control().release_capacity(data.len());
+                body.extend_from_slice(&data);
+            }
+            conn.abort();
+            H2Seen {
+                interim,
+                status,
+                cache_status,
+                body,
+            }
+        })
+        .await
+        .expect("HTTP/2 exchange took longer than 10s")
+    })
+}
+
+#[test]
+fn interim_answers_reach_http2_clients_and_are_never_cached() {
+    let (up, served) = interim_upstream(Duration::from_millis(300));
+    let tg = proxy_to(
+        up,
+        "",
+        Some("  - name: all\n    upstream: u\n    policies: [{cache: {}}]\n"),
+    );
+    let seen = h2_get_with_interim(tg.addr("web"), "/page");
+    assert_eq!(
+        seen.interim,
+        vec![
+            (103, Some("</style.css>; rel=preload".to_owned())),
+            (102, None),
+            (100, None),
+        ],
+        "the interim answers, in order, before the final one"
+    );
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.body, b"hello");
+
+    // The cached copy answers without the interim answers.
+    let again = h2_get_with_interim(tg.addr("web"), "/page");
+    assert!(again.interim.is_empty(), "{:?}", again.interim);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, b"hello");
+    assert!(
+        again
+            .cache_status
+            .as_deref()
+            .is_some_and(|s| s.contains("hit")),
+        "served from the cache: {:?}",
+        again.cache_status
+    );
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// An h2c upstream (the `h2` crate's server, which can send interim
+/// answers) answering every request with 103 (a `link` field) and 100,
+/// then after `pause` a cacheable 200 `hello` ending in a trailer; counts
+/// the requests it served.
+fn h2c_interim_upstream(
+    pause: Duration,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tollgate_testkit::bytes::Bytes;
+    use tollgate_testkit::http::Response;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let served = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            // Bounded: the test needs one connection; a few more cost nothing.
+            for _ in 0..4 {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let Ok(mut conn) = h2::server::handshake(tcp).await else {
+                        return;
+                    };
+                    while let Some(Ok((_req, mut respond))) = conn.accept().await {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        tokio::spawn(async move {
+                            let hint = Response::builder()
+                                .status(103)
+                                .header("link", "</app.js>; rel=preload")
+                                .body(())
+                                .unwrap();
+                            respond.send_informational(hint).unwrap();
+                            let go_on = Response::builder().status(100).body(()).unwrap();
+                            respond.send_informational(go_on).unwrap();
+                            tokio::time::sleep(pause).await;
+                            let head = Response::builder()
+                                .status(200)
+                                .header("cache-control", "max-age=60")
+                                .body(())
+                                .unwrap();
+                            let mut tx = respond.send_response(head, false).unwrap();
+                            tx.send_data(Bytes::from_static(b"hello"), false).unwrap();
+                            let mut trailers = tollgate_testkit::http::HeaderMap::new();
+                            trailers.insert("x-done", "yes".parse().unwrap());
+                            let _ = tx.send_trailers(trailers);
+                        });
+                    }
+                });
+            }
+        });
+    });
+    (addr, served)
+}
+
+#[test]
+fn interim_answers_from_an_h2_upstream_reach_http2_and_http11_clients() {
+    let (up, served) = h2c_interim_upstream(Duration::from_millis(200));
+    let tg = proxy_to(up, ", protocol: h2c", None);
+    let seen = h2_get_with_interim(tg.addr("web"), "/h2");
+    assert_eq!(
+        seen.interim,
+        vec![
+            (103, Some("</app.js>; rel=preload".to_owned())),
+            (100, None)
+        ],
+        "the interim answers, in order, before the final one"
+    );
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.body, b"hello");
+
+    let mut client = connect(tg.addr("web"));
+    client
+        .write_all(b"GET /h1 HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    let all = read_all(&mut client);
+    let text = String::from_utf8_lossy(&all).into_owned();
+    let at_103 = text.find("HTTP/1.1 103 Early Hints\r\n").expect(&text);
+    let at_100 = text.find("HTTP/1.1 100 Continue\r\n\r\n").expect(&text);
+    let at_200 = text.find("HTTP/1.1 200 OK\r\n").expect(&text);
+    assert!(at_103 < at_100 && at_100 < at_200, "in order: {text}");
+    assert!(text[at_103..at_100].contains("rel=preload"), "{text}");
+    assert!(text[at_200..].contains("hello"), "{text}");
+
+    // With a request body the HTTP/1.1 connection is busy until the body
+    // is sent: the interim answers come after that, still before the final.
+    let mut client = connect(tg.addr("web"));
+    client
+        .write_all(
+            b"POST /up HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\nconnection: close\r\n\r\nabcde",
+        )
+        .unwrap();
+    let all = read_all(&mut client);
+    let text = String::from_utf8_lossy(&all).into_owned();
+    let at_103 = text.find("HTTP/1.1 103 Early Hints\r\n").expect(&text);
+    let at_200 = text.find("HTTP/1.1 200 OK\r\n").expect(&text);
+    assert!(at_103 < at_200, "in order: {text}");
+    assert!(text[at_200..].contains("hello"), "{text}");
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

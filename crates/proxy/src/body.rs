@@ -10,9 +10,10 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use tollgate_core::{ErrorKind, ProxyError};
 
+use crate::h2io::H2Body;
 use crate::policy::cache::TeeBody;
 use crate::policy::compress::CompressBody;
-use crate::server::{ClientIo, H1RequestBody};
+use crate::server::{ClientIo, H1RequestBody, H2Respond};
 use crate::snapshot::InFlightTicket;
 use crate::upstream::{describe_h2_error, RelayCount, UpstreamBody};
 
@@ -32,13 +33,15 @@ pub(crate) enum RequestBody<'a> {
     /// An HTTP/2 stream's body.
     H2 {
         /// The stream.
-        body: hyper::body::Incoming,
+        body: H2Body,
         /// Most bytes accepted.
         limit: u64,
         /// Bytes received so far.
         received: u64,
         /// A frame is being waited for (see [`RequestBody::waiting_on_client`]).
         waiting: bool,
+        /// Where interim answers (1xx) go.
+        interim: &'a H2Respond,
     },
     /// An HTTP/2 stream handed whole to an HTTP/2 upstream (full duplex);
     /// what it relayed so far.
@@ -75,6 +78,7 @@ impl RequestBody<'_> {
                 limit,
                 received,
                 waiting,
+                ..
             } => loop {
                 *waiting = true;
                 let frame = body.frame().await;
@@ -106,12 +110,13 @@ impl RequestBody<'_> {
         matches!(self, RequestBody::Empty | RequestBody::H1None(_))
     }
 
-    /// The HTTP/1.1 client connection to write interim answers to, once
-    /// the body was read.
-    pub(crate) fn interim_sink(&mut self) -> Option<&mut ClientIo> {
+    /// Where to send interim answers (1xx), once the body was read: the
+    /// HTTP/1.1 client connection or the HTTP/2 client's stream.
+    pub(crate) fn interim_sink(&mut self) -> Option<InterimSink<'_>> {
         match self {
-            RequestBody::H1(b) => Some(b.client_io()),
-            RequestBody::H1None(io) => Some(io),
+            RequestBody::H1(b) => Some(InterimSink::H1(b.client_io())),
+            RequestBody::H1None(io) => Some(InterimSink::H1(io)),
+            RequestBody::H2 { interim, .. } => Some(InterimSink::H2(interim)),
             _ => None,
         }
     }
@@ -162,6 +167,25 @@ impl RequestBody<'_> {
     }
 }
 
+/// Where an upstream's interim answers (1xx) are forwarded to.
+#[derive(Debug)]
+pub(crate) enum InterimSink<'s> {
+    /// An HTTP/1.1 client connection.
+    H1(&'s mut ClientIo),
+    /// An HTTP/2 client's stream.
+    H2(&'s H2Respond),
+}
+
+impl InterimSink<'_> {
+    /// Forwards one interim answer; hop-by-hop fields are dropped.
+    pub(crate) async fn send(&mut self, status: http::StatusCode, headers: &mut http::HeaderMap) {
+        match self {
+            InterimSink::H1(io) => io.write_interim(status, headers).await,
+            InterimSink::H2(respond) => respond.send_interim(status, headers),
+        }
+    }
+}
+
 /// The 413 error for a body over the route's limit.
 pub(crate) fn too_large() -> ProxyError {
     ProxyError::client(ErrorKind::PayloadTooLarge, "request body too large")
@@ -182,7 +206,7 @@ pub enum ResponseBody {
     Upstream(UpstreamBody),
     /// Streamed from an HTTP/2 upstream; the request counts as in flight
     /// on its target until this body is dropped.
-    H2(hyper::body::Incoming, InFlightTicket),
+    H2(H2Body, InFlightTicket),
     /// Streamed from a static file.
     File(tollgate_edge::static_files::FileBody),
     /// Compressed on its way (the `compress` policy).

@@ -10,6 +10,7 @@ mod drain;
 mod explain;
 mod forward;
 mod gateway;
+mod h2io;
 mod health;
 mod l4;
 mod limits;
@@ -26,6 +27,7 @@ mod upstream;
 
 pub use body::ResponseBody;
 pub use explain::explain;
+pub use h2io::H2Body;
 pub use policy::cache::TeeBody;
 pub use policy::compress::CompressBody;
 pub use router::{RouteInput, Router, Specificity};

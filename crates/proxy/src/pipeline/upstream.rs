@@ -308,7 +308,12 @@ async fn attempt<'b>(
             let resp = tokio::time::timeout(
                 upstream.response_header_timeout,
                 // Boxed: the h2 client's state would otherwise enlarge every request's future.
-                Box::pin(h2_send(sender, builder, body)),
+                Box::pin(h2_send(
+                    sender,
+                    builder,
+                    body,
+                    req.version >= Version::HTTP_11,
+                )),
             )
             .await
             .map_err(|_| {
@@ -357,7 +362,7 @@ async fn attempt<'b>(
             body,
             // RFC 9110 §15.2: never to HTTP/1.0 clients. (A body kept for
             // retries has no client connection: its interim answers drop.)
-            forward_interim: req.version == Version::HTTP_11,
+            forward_interim: req.version >= Version::HTTP_11,
         };
         match exchange(
             &mut conn,

@@ -96,7 +96,7 @@ pub(crate) async fn serve(
             }
             Ok(NextHead::H2) => {
                 let prefix = std::mem::take(&mut io.rbuf).to_vec();
-                // Boxed: hyper's connection state is large and only HTTP/2 clients need it.
+                // Boxed: the HTTP/2 connection state is large and only HTTP/2 clients need it.
                 Box::pin(super::h2::serve(
                     io.stream, prefix, client, ctx, worker, shutdown,
                 ))

@@ -1,28 +1,35 @@
-//! HTTP/2 connections (cleartext, prior knowledge), served by hyper with
-//! the listener's stream, header-list and reset limits.
+//! HTTP/2 connections (cleartext with prior knowledge, or TLS agreed by
+//! ALPN), served on the `h2` crate directly with the listener's stream,
+//! header-list and reset limits. Not hyper's HTTP/2 server: it cannot send
+//! interim answers (1xx), which a proxy must forward (RFC 9110 §15.2).
+//! Each stream runs on its own task (`h2_stream.rs`); this task drives the
+//! connection: accepting streams, keep-alive PINGs, graceful shutdown, and
+//! closing connections that reset streams or read answers abusively.
 
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Duration;
 
-use http::Request;
-use hyper::body::Incoming as HyperBody;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use bytes::Bytes;
+use h2::{Ping, PingPong};
 use tokio::sync::{watch, Notify};
 use tollgate_net::Rewind;
 
-use super::h2_log::{LoggedBody, Pending};
-use super::h2_pace::{ConnPace, PacedBody};
+use super::h2_pace::ConnPace;
+use super::h2_stream::{self, Shared};
 use super::ListenerCtx;
-use crate::body::RequestBody;
 use crate::forward::ClientInfo;
-use crate::pipeline::{self, error_response, Exchange, Incoming};
 use crate::snapshot::Worker;
 
 /// Interval of HTTP/2 PINGs that check the client still reads.
-const H2_PING_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+const H2_PING_EVERY: Duration = Duration::from_secs(30);
+/// Windows and buffers as hyper's HTTP/2 server had them: 1 MiB per
+/// stream and per connection (the RFC's 64 KiB throttles uploads over any
+/// real round trip), 16 KiB frames, 400 KiB queued per stream.
+const STREAM_WINDOW: u32 = 1024 * 1024;
+const CONN_WINDOW: u32 = 1024 * 1024;
+const MAX_FRAME: u32 = 16 * 1024;
+const MAX_SEND_BUFFER: usize = 400 * 1024;
 
 /// Serves an HTTP/2 connection whose first bytes (`prefix`) were already read.
 pub(crate) async fn serve(
@@ -33,67 +40,89 @@ pub(crate) async fn serve(
     worker: Arc<Worker>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let io = TokioIo::new(Rewind::new(prefix, stream));
-    let mut builder = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    let io = Rewind::new(prefix, stream);
+    let limits = &ctx.http2;
+    let mut builder = h2::server::Builder::new();
     builder
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(ctx.http2.max_concurrent_streams)
-        .max_header_list_size(ctx.http2.max_header_list_size)
-        .max_pending_accept_reset_streams(ctx.http2.max_pending_resets)
-        .max_local_error_reset_streams(ctx.http2.max_pending_resets)
-        // A peer that stops reading cannot answer PINGs: the connection is
-        // closed instead of holding streams and upstream connections forever.
-        .keep_alive_interval(Some(H2_PING_EVERY))
-        .keep_alive_timeout(ctx.limits.send_timeout);
-    let listener = ctx.index;
-    let hsts = ctx.hsts.clone();
-    let peer = client.peer;
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONN_WINDOW)
+        .max_frame_size(MAX_FRAME)
+        .max_send_buffer_size(MAX_SEND_BUFFER)
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .max_header_list_size(limits.max_header_list_size)
+        .max_pending_accept_reset_streams(limits.max_pending_resets)
+        .max_local_error_reset_streams(Some(limits.max_pending_resets));
+    let mut conn = tokio::select! {
+        hs = builder.handshake::<_, Bytes>(io) => match hs {
+            Ok(conn) => conn,
+            Err(_) => return,
+        },
+        _ = shutdown.changed() => return,
+    };
     let pace = ConnPace::new(ctx.limits.min_send_rate, ctx.limits.send_rate_window);
-    let paces = pace.clone();
-    let resets = Arc::new(ResetBudget {
-        cancelled: AtomicUsize::new(0),
-        completed: AtomicUsize::new(0),
-        limit: ctx.http2.max_pending_resets,
-        exceeded: Notify::new(),
+    let peer = client.peer;
+    let shared = Arc::new(Shared {
+        listener: ctx.index,
+        client,
+        hsts: ctx.hsts.clone(),
+        pace: pace.clone(),
+        budget: ResetBudget {
+            cancelled: AtomicUsize::new(0),
+            completed: AtomicUsize::new(0),
+            limit: limits.max_pending_resets,
+            exceeded: Notify::new(),
+        },
+        worker,
     });
-    let budget = resets.clone();
-    let service = service_fn(move |req: Request<HyperBody>| {
-        let worker = worker.clone();
-        let client = client.clone();
-        let hsts = hsts.clone();
-        let stream_pace = paces.as_ref().map(|p| p.track());
-        let guard = CancelGuard {
-            budget: budget.clone(),
-            armed: true,
-        };
-        // Boxed so hyper moves a pointer, not the whole pipeline state, into each stream task.
-        Box::pin(async move {
-            let mut guard = guard;
-            let mut resp = handle(&worker, listener, client, req).await;
-            if let Some(v) = hsts {
-                resp.headers_mut()
-                    .entry(http::header::STRICT_TRANSPORT_SECURITY)
-                    .or_insert(v);
+    // Both made once: a timer made afresh on every accepted stream would
+    // never run out on a busy connection.
+    let keepalive = keepalive(conn.ping_pong(), ctx.limits.send_timeout);
+    let slow = slow_reader(pace.as_deref());
+    tokio::pin!(keepalive, slow);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            next = conn.accept() => match next {
+                Some(Ok((req, respond))) => {
+                    tokio::spawn(h2_stream::run(shared.clone(), req, respond));
+                }
+                // Closed, or a connection error h2 already answered with GOAWAY.
+                Some(Err(_)) | None => return,
+            },
+            // GOAWAY, then the streams in flight finish before `accept`
+            // reports the end.
+            _ = shutdown.changed(), if !draining => {
+                draining = true;
+                conn.graceful_shutdown();
             }
-            guard.armed = false;
-            guard.budget.completed.fetch_add(1, Ordering::Relaxed);
-            Ok::<_, Infallible>(resp.map(|b| PacedBody::new(b, stream_pace)))
-        })
-    });
-    let conn = builder.serve_connection(io, service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = shutdown.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+            // Dropping the connection closes it at once: a client resetting
+            // streams faster than it lets them finish is attacking, not browsing.
+            () = shared.budget.exceeded.notified() => return,
+            // So is one that reads an answer slower than the listener's bound.
+            () = &mut slow => {
+                tracing::info!(client = %peer, "closing HTTP/2 connection: the client read an answer below min_send_rate");
+                return;
+            }
+            // A peer that stops reading cannot answer PINGs: the connection is
+            // closed instead of holding streams and upstream connections forever.
+            () = &mut keepalive => return,
         }
-        // Dropping the connection closes it at once: a client resetting
-        // streams faster than it lets them finish is attacking, not browsing.
-        _ = resets.exceeded.notified() => {}
-        // So is one that reads an answer slower than the listener's bound.
-        () = slow_reader(pace.as_deref()) => {
-            tracing::info!(client = %peer, "closing HTTP/2 connection: the client read an answer below min_send_rate");
+    }
+}
+
+/// Resolves when a PING goes unanswered for `timeout`; PINGs every
+/// [`H2_PING_EVERY`].
+async fn keepalive(pings: Option<PingPong>, timeout: Duration) {
+    let Some(mut pings) = pings else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(H2_PING_EVERY).await;
+        match tokio::time::timeout(timeout, pings.ping(Ping::opaque())).await {
+            Ok(Ok(_)) => {}
+            // The connection failed: `accept` reports it.
+            Ok(Err(_)) => return std::future::pending().await,
+            Err(_) => return,
         }
     }
 }
@@ -111,20 +140,27 @@ async fn slow_reader(pace: Option<&ConnPace>) {
 /// connection whose cancellations pass the limit and outnumber its completed
 /// requests is closed.
 #[derive(Debug)]
-struct ResetBudget {
+pub(super) struct ResetBudget {
     cancelled: AtomicUsize,
     completed: AtomicUsize,
     limit: usize,
     exceeded: Notify,
 }
 
-/// Counts the handler as cancelled if it is dropped before it answered.
-struct CancelGuard {
-    budget: Arc<ResetBudget>,
-    armed: bool,
+impl ResetBudget {
+    /// A stream's handler answered.
+    pub(super) fn completed(&self) {
+        self.completed.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
-impl Drop for CancelGuard {
+/// Counts the handler as cancelled if it is dropped before it answered.
+pub(super) struct CancelGuard<'a> {
+    pub(super) budget: &'a ResetBudget,
+    pub(super) armed: bool,
+}
+
+impl Drop for CancelGuard<'_> {
     fn drop(&mut self) {
         if !self.armed {
             return;
@@ -136,82 +172,4 @@ impl Drop for CancelGuard {
             self.budget.exceeded.notify_one();
         }
     }
-}
-
-async fn handle(
-    worker: &Arc<Worker>,
-    listener: usize,
-    client: ClientInfo,
-    req: Request<HyperBody>,
-) -> http::Response<LoggedBody> {
-    let start = Instant::now();
-    let wall = SystemTime::now();
-    let in_flight = worker
-        .metrics
-        .hold(listener, crate::metrics::Gauge::Request);
-    let (parts, body) = req.into_parts();
-    let request_id = match parts.headers.get(&pipeline::DEFAULT_REQUEST_ID) {
-        Some(v) if !v.is_empty() && v.len() <= 200 => v.clone(),
-        _ => worker.new_request_id(),
-    };
-    // Host and path are copied only for the access log; the metrics need
-    // neither.
-    let logged = worker.log.enabled().then(|| {
-        let host = pipeline::request_host(&parts.uri, &parts.headers).into_owned();
-        let path = parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
-        (host, path, parts.method.clone())
-    });
-    let grpc = pipeline::GrpcCall::of(&parts.headers);
-    let mut incoming = Incoming {
-        listener,
-        client,
-        method: parts.method,
-        uri: parts.uri,
-        version: parts.version,
-        headers: parts.headers,
-        body: RequestBody::H2 {
-            body,
-            limit: u64::MAX,
-            received: 0,
-            waiting: false,
-        },
-        upgrade: false,
-        request_id: request_id.clone(),
-        grpc,
-    };
-    let mut ex = Exchange::default();
-    let mut resp = match pipeline::handle(worker, &mut incoming, &mut ex).await {
-        Ok(r) => r,
-        Err(e) => error_response(&e, &request_id),
-    };
-    // gRPC clients read tollgate's errors as statuses, not JSON bodies.
-    let grpc_status = match incoming.grpc {
-        Some(_) => {
-            resp = pipeline::grpc_reshape(resp);
-            pipeline::grpc_head_status(resp.headers())
-        }
-        None => None,
-    };
-    let status = resp.status().as_u16();
-    let (host, path, method) = logged.unwrap_or_default();
-    let line = Some(Pending {
-        worker: worker.clone(),
-        wall,
-        start,
-        request_id,
-        client: incoming.client.peer,
-        method,
-        host,
-        path,
-        status,
-        bytes_in: incoming.body.received(),
-        exchange: ex,
-        grpc: incoming.grpc.is_some(),
-        grpc_status,
-        _in_flight: in_flight,
-    });
-    resp.map(|body| LoggedBody::new(body, line))
 }

@@ -1,7 +1,7 @@
 //! The access line of an HTTP/2 request, written when its answer's body
-//! ends rather than when its head is ready: hyper sends the body after the
-//! handler returns, so only the body itself knows how many bytes left and
-//! when (a download the client cancels half way is logged with the bytes
+//! ends rather than when its head is ready: the stream's task writes the
+//! body after the pipeline returned, so only the body itself knows how many
+//! bytes left and when (a download the client cancels half way is logged with the bytes
 //! sent until then, `end: "aborted"`).
 
 use std::net::SocketAddr;
@@ -42,7 +42,7 @@ pub(super) struct Pending {
     pub(super) _in_flight: crate::metrics::Held,
 }
 
-/// An answer's body that counts the bytes handed to hyper and writes the
+/// An answer's body that counts the bytes handed to the stream and writes the
 /// access line once, when the body ends or is dropped.
 #[derive(Debug)]
 pub(crate) struct LoggedBody {

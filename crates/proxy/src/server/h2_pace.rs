@@ -1,8 +1,9 @@
 //! The slow-reader bound on HTTP/2 answers (`limits.min_send_rate` over
-//! `limits.send_rate_window`, as `pace.rs` does for HTTP/1.1). hyper polls
-//! an answer's body for its next piece only once the stream has flow-control
-//! capacity again, so the time between handing hyper a piece and being
-//! polled for the next is time spent waiting for the client to read. Each
+//! `limits.send_rate_window`, as `pace.rs` does for HTTP/1.1). The stream's
+//! writer (`h2_stream.rs`) polls an answer's body for its next piece only
+//! once the stream has flow-control capacity again, so the time between
+//! handing a piece over and being polled for the next is time spent waiting
+//! for the client to read. Each
 //! answer's body is wrapped in a [`PacedBody`] that adds that time up; a
 //! check on a timer (a body that is not polled cannot check itself) closes
 //! the connection when some stream took less than the minimum rate over a

@@ -12,8 +12,10 @@ mod admission;
 mod h1;
 mod h1_body;
 mod h2;
+mod h2_body;
 mod h2_log;
 mod h2_pace;
+mod h2_stream;
 mod pace;
 mod tls;
 mod worker;
@@ -21,6 +23,7 @@ mod worker;
 pub(crate) use admission::{admit, Admitted, AtAccept};
 pub(crate) use h1_body::ClientIo;
 pub use h1_body::H1RequestBody;
+pub(crate) use h2_body::H2Respond;
 pub(crate) use worker::{next_connection, ActiveGuard};
 
 use std::io;

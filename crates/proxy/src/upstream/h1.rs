@@ -15,8 +15,8 @@ use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_h1::{FramingField, HeadExtras, HeadLimits, ResponseHead};
 
 use super::pool::PooledConn;
+use crate::body::InterimSink;
 use crate::body::RequestBody;
-use crate::server::ClientIo;
 
 /// Limits on upstream response heads.
 const RESPONSE_HEAD_LIMITS: HeadLimits = HeadLimits {
@@ -292,7 +292,7 @@ fn write_error(e: std::io::Error) -> ProxyError {
 async fn read_head(
     conn: &mut PooledConn,
     method: &Method,
-    interim: &mut Option<&mut ClientIo>,
+    interim: &mut Option<InterimSink<'_>>,
 ) -> Result<ResponseHead, (ProxyError, bool)> {
     use tokio::io::AsyncReadExt;
     let mut any = !conn.rbuf.is_empty();
@@ -303,8 +303,8 @@ async fn read_head(
                     conn.rbuf.advance(used);
                     let code = head.status.as_u16();
                     if (100..200).contains(&code) && code != 101 {
-                        if let Some(io) = interim.as_deref_mut() {
-                            io.write_interim(head.status, &mut head.headers).await;
+                        if let Some(sink) = interim.as_mut() {
+                            sink.send(head.status, &mut head.headers).await;
                         }
                         continue;
                     }
