@@ -527,3 +527,82 @@ fn invalid_preface_ends_with_goaway_protocol_error() {
     );
     assert_still_serving(addr);
 }
+
+fn start_with_limits(up: &Upstream, limits: &str) -> Tollgate {
+    Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - name: web
+    address: 127.0.0.1:0
+    limits: {limits}
+upstreams:
+  - {name: u, targets: [{address: "{up}"}]}
+routes:
+  - {name: all, upstream: u}
+"#,
+        &[("up", &up.addr()), ("limits", &limits)],
+    ))
+}
+
+/// Reads frames until the end of stream `id`'s answer; its HEADERS block.
+fn answer_of(c: &mut RawH2, id: u32, deadline: Instant) -> Vec<u8> {
+    let mut head = None;
+    loop {
+        match c.next(deadline) {
+            Next::Frame(f) if f.stream == id && f.ty == HEADERS && head.is_none() => {
+                let end = f.flags & END_STREAM != 0;
+                head = Some(f.payload);
+                if end {
+                    return head.expect("head");
+                }
+            }
+            Next::Frame(f) if f.stream == id && f.flags & END_STREAM != 0 => {
+                return head.expect("an answer's HEADERS before its end");
+            }
+            Next::Frame(_) => {}
+            other => panic!("stream {id} not answered: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn idle_connection_is_closed_after_keepalive_timeout_but_not_a_busy_one() {
+    // The answer takes longer than the idle timeout: an open stream keeps
+    // the connection; once it has ended, 1s of silence closes it.
+    let up = Upstream::slow(Duration::from_millis(1500));
+    let tg = start_with_limits(&up, "{keepalive_timeout: 1s}");
+    let (mut c, _) = RawH2::connect(tg.addr("web"));
+    c.send(&get_frame(1, "/slow"));
+    let head = answer_of(&mut c, 1, Instant::now() + Duration::from_secs(10));
+    assert!(is_status_200(&head), "the slow stream was cut off");
+    let ended = Instant::now();
+    let outcome = goaway_or_close(&mut c, ended + Duration::from_secs(8));
+    let waited = ended.elapsed();
+    assert!(
+        matches!(outcome.as_deref(), Some("closed") | Some("GOAWAY 0x0")),
+        "an idle connection was not closed: {outcome:?}"
+    );
+    assert!(
+        waited >= Duration::from_millis(900),
+        "closed {waited:?} after the last stream, before the idle timeout"
+    );
+    assert_still_serving(tg.addr("web"));
+}
+
+#[test]
+fn client_that_never_sends_its_settings_is_closed_after_header_read_timeout() {
+    let up = Upstream::echo();
+    let tg = start_with_limits(&up, "{header_read_timeout: 1s}");
+    let mut c = RawH2 {
+        stream: connect(tg.addr("web")),
+        buf: Vec::new(),
+    };
+    // The connection preface without the SETTINGS frame that must follow.
+    c.send(PREFACE);
+    let outcome = goaway_or_close(&mut c, Instant::now() + Duration::from_secs(8));
+    assert!(
+        outcome.is_some(),
+        "a stalled HTTP/2 handshake held the connection"
+    );
+    assert_still_serving(tg.addr("web"));
+}

@@ -52,10 +52,16 @@ pub(crate) async fn serve(
         .max_header_list_size(limits.max_header_list_size)
         .max_pending_accept_reset_streams(limits.max_pending_resets)
         .max_local_error_reset_streams(Some(limits.max_pending_resets));
+    // A client that agrees to HTTP/2 and never sends its preface and
+    // SETTINGS holds nothing longer than a slow request head would.
+    let handshake = tokio::time::timeout(
+        ctx.limits.header_read_timeout,
+        builder.handshake::<_, Bytes>(io),
+    );
     let mut conn = tokio::select! {
-        hs = builder.handshake::<_, Bytes>(io) => match hs {
-            Ok(conn) => conn,
-            Err(_) => return,
+        hs = handshake => match hs {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(_)) | Err(_) => return,
         },
         _ = shutdown.changed() => return,
     };
@@ -72,23 +78,41 @@ pub(crate) async fn serve(
             limit: limits.max_pending_resets,
             exceeded: Notify::new(),
         },
+        open: OpenStreams::default(),
         worker,
     });
     // Both made once: a timer made afresh on every accepted stream would
     // never run out on a busy connection.
     let keepalive = keepalive(conn.ping_pong(), ctx.limits.send_timeout);
     let slow = slow_reader(pace.as_deref());
-    tokio::pin!(keepalive, slow);
+    let idle_for = ctx.limits.keepalive_timeout;
+    let idle = tokio::time::sleep(idle_for);
+    tokio::pin!(keepalive, slow, idle);
     let mut draining = false;
     loop {
         tokio::select! {
             next = conn.accept() => match next {
                 Some(Ok((req, respond))) => {
+                    shared.open.opened();
                     tokio::spawn(h2_stream::run(shared.clone(), req, respond));
                 }
                 // Closed, or a connection error h2 already answered with GOAWAY.
                 Some(Err(_)) | None => return,
             },
+            // As an idle HTTP/1.1 keep-alive connection is closed after
+            // `keepalive_timeout`, so is an HTTP/2 one without open streams
+            // (GOAWAY first, so the client knows no stream was lost).
+            () = &mut idle, if !draining => {
+                if shared.open.count() == 0 {
+                    draining = true;
+                    conn.graceful_shutdown();
+                } else {
+                    idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
+                }
+            }
+            () = shared.open.last_ended.notified() => {
+                idle.as_mut().reset(tokio::time::Instant::now() + idle_for);
+            }
             // GOAWAY, then the streams in flight finish before `accept`
             // reports the end.
             _ = shutdown.changed(), if !draining => {
@@ -132,6 +156,43 @@ async fn slow_reader(pace: Option<&ConnPace>) {
     match pace {
         Some(p) => p.too_slow().await,
         None => std::future::pending().await,
+    }
+}
+
+/// Streams of one connection whose tasks have not ended, so an idle
+/// connection can be told from a busy one.
+#[derive(Debug, Default)]
+pub(super) struct OpenStreams {
+    open: AtomicUsize,
+    /// Woken when the last open stream ends: the idle time starts then.
+    last_ended: Notify,
+}
+
+impl OpenStreams {
+    /// A stream was accepted (counted before its task is spawned).
+    fn opened(&self) {
+        self.open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Streams whose tasks are still running.
+    fn count(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Ties a stream's task to the count: the returned guard ends it.
+    pub(super) fn enter(&self) -> StreamEnds<'_> {
+        StreamEnds(self)
+    }
+}
+
+/// Ends one open stream when its task ends, however it ends.
+pub(super) struct StreamEnds<'a>(&'a OpenStreams);
+
+impl Drop for StreamEnds<'_> {
+    fn drop(&mut self) {
+        if self.0.open.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.0.last_ended.notify_one();
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use h2::{RecvStream, SendStream};
 use http::{header, HeaderValue, Request, Response};
 use http_body::Body;
 
-use super::h2::{CancelGuard, ResetBudget};
+use super::h2::{CancelGuard, OpenStreams, ResetBudget};
 use super::h2_body::H2Respond;
 use super::h2_log::{LoggedBody, Pending};
 use super::h2_pace::{ConnPace, PacedBody};
@@ -34,6 +34,7 @@ pub(super) struct Shared {
     pub(super) hsts: Option<HeaderValue>,
     pub(super) pace: Option<Arc<ConnPace>>,
     pub(super) budget: ResetBudget,
+    pub(super) open: OpenStreams,
     pub(super) worker: Arc<Worker>,
 }
 
@@ -43,6 +44,7 @@ pub(super) async fn run(
     req: Request<RecvStream>,
     respond: SendResponse<Bytes>,
 ) {
+    let _open = shared.open.enter();
     let respond = H2Respond::new(respond);
     let resp = {
         let mut guard = CancelGuard {
