@@ -2,6 +2,7 @@
 //! its field path and location; nothing stops at the first error.
 
 mod admin;
+mod api;
 mod forwarding;
 mod gateway;
 mod l4;

@@ -15,6 +15,7 @@ mod gateway;
 mod headers;
 mod rate_limit;
 mod security_headers;
+mod validate;
 mod vars;
 
 use std::sync::Arc;
@@ -167,6 +168,12 @@ pub(crate) async fn request_phase(
                     Err(refused) => return Some(*refused),
                 }
             }
+            Policy::Validate(policy) => {
+                if let Some(refused) = validate::on_request(policy, route, req).await {
+                    return Some(refused);
+                }
+                state.steps.push(StepState::None);
+            }
         }
     }
     None
@@ -226,6 +233,8 @@ pub(crate) fn response_phase(
                 rate_limit::on_response(step, resp);
             }
             (Policy::Limit(_), _) => {}
+            // Request bodies only (answer validation is not built).
+            (Policy::Validate(_), _) => {}
         }
     }
 }
