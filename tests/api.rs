@@ -416,3 +416,59 @@ fn openapi_unknown_operations_are_404_or_passed_by_config() {
     );
     assert_eq!(up.request_count(), 1);
 }
+
+#[test]
+fn answers_not_matching_their_schema_are_counted_not_blocked() {
+    const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
+    let up = Upstream::scripted(|r| {
+        let body = if r.path == "/good" {
+            r#"[1, 2]"#
+        } else {
+            r#"{"not": "a list"}"#
+        };
+        Reply::ok(body).header("content-type", "application/json")
+    });
+    let dir = tollgate_testkit::TempDir::new();
+    let config = dir.write(
+        "tollgate.yaml",
+        render(
+            r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams: [{name: u, targets: [{address: "{up}"}]}]
+routes:
+  - name: list
+    upstream: u
+    policies:
+      - validate: {schema: {type: object}, answers: {schema: {type: array}}}
+"#,
+            &[("up", &up.addr())],
+        ),
+    );
+    let mut tg = tollgate_testkit::TollgateProcess::start(BIN, &config, &[], &["web"]);
+    let web = tg.addr("web");
+    let admin = tg.admin_addr();
+    let bad = request(web, "POST", "/bad", &[], b"{}");
+    assert_eq!(bad.status, 200, "report mode never blocks");
+    assert_eq!(
+        bad.text(),
+        r#"{"not": "a list"}"#,
+        "the answer is sent as is"
+    );
+    assert_eq!(request(web, "POST", "/good", &[], b"{}").status, 200);
+    assert_eq!(request(web, "POST", "/good", &[], b"[]").status, 400);
+    let answer = r#"tollgate_validation_failures_total{route="list",side="answer"} 1"#;
+    let refused = r#"tollgate_validation_failures_total{route="list",side="request"} 1"#;
+    let started = Instant::now();
+    loop {
+        // The check runs when the answer's end has been sent: poll briefly.
+        let text = tollgate_testkit::get(admin, "/metrics").text();
+        if text.contains(answer) && text.contains(refused) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -400,3 +400,41 @@ fn openapi_errors_name_the_file_and_place() {
     );
     assert_eq!(errs[0].path, "routes[0].policies[0].validate.openapi");
 }
+
+#[test]
+fn answer_checks_are_report_only_with_their_own_schema() {
+    let c = parse(&VALIDATE.replace(
+        "          errors: problem\n",
+        "          errors: problem\n          answers: {mode: report, schema: {type: array}}\n",
+    ))
+    .unwrap();
+    let Policy::Validate(v) = &c.routes[0].policies[0] else {
+        panic!("not a validate policy")
+    };
+    let answers = v.answers.as_ref().unwrap();
+    assert!(answers.validator.is_valid(&serde_json::json!([1])));
+    assert!(!answers.validator.is_valid(&serde_json::json!({})));
+    expect_errors(
+        r#"
+listeners: [{name: web, address: 127.0.0.1:0}]
+routes:
+  - name: r
+    respond: {status: 200}
+    policies:
+      - validate: {schema: {}, answers: {mode: enforce, schema: {}}}
+      - validate: {schema: {}, answers: {}}
+"#,
+        &[
+            (
+                7,
+                "routes[0].policies[0].validate.answers.mode",
+                "expected `report`",
+            ),
+            (
+                8,
+                "routes[0].policies[1].validate.answers",
+                "exactly one of `schema` or `schema_file`",
+            ),
+        ],
+    );
+}

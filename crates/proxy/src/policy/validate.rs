@@ -2,7 +2,11 @@
 //! JSON Schema, or the operation of an OpenAPI document), read the body
 //! when it is needed (bounded in size and in time by the route's
 //! deadline), check with `tollgate-gateway`, keep the body to be sent
-//! upstream, or answer the refusal.
+//! upstream, or answer the refusal. With `answers`, JSON answers are
+//! watched on their way (not held back) and checked at their end: a
+//! mismatch is logged and counted, never blocked (report mode).
+
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderValue};
@@ -12,8 +16,9 @@ use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_gateway::validate::openapi::{check_operation_body, check_parameters, find};
 use tollgate_gateway::validate::{check_body, refusal_body, Violation};
 
-use crate::body::{too_large, RequestBody, ResponseBody};
+use crate::body::{too_large, RequestBody, ResponseBody, WatchedBody, Watcher};
 use crate::pipeline::{error_response, refusal, Incoming};
+use crate::snapshot::Worker;
 
 /// The request phase: `Some` is the refusal (400, 404, 413, 408).
 pub(super) async fn on_request(
@@ -102,4 +107,93 @@ async fn read_limited(body: &mut RequestBody<'_>, max: u64) -> Result<Bytes, Pro
         all.extend_from_slice(&data);
     }
     Ok(all.freeze())
+}
+
+/// What the response phase needs to check an answer.
+#[derive(Debug)]
+pub(crate) struct AnswerStep {
+    worker: Arc<Worker>,
+    policy: Arc<ValidatePolicy>,
+}
+
+impl AnswerStep {
+    /// The check of `policy`'s `answers`, counted in `worker`'s metrics.
+    pub(super) fn new(worker: &Arc<Worker>, policy: &Arc<ValidatePolicy>) -> Self {
+        Self {
+            worker: worker.clone(),
+            policy: policy.clone(),
+        }
+    }
+}
+
+/// Watches a JSON answer (one announced larger than `max_body` is not
+/// checked); other answers pass unseen.
+pub(super) fn on_response(step: AnswerStep, route: &Route, resp: &mut Response<ResponseBody>) {
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
+        });
+    let too_big = resp
+        .body()
+        .exact_len()
+        .is_some_and(|n| n > step.policy.max_body);
+    if !json || too_big {
+        return;
+    }
+    let checker = AnswerChecker {
+        step,
+        route: route.name.clone(),
+        status: resp.status().as_u16(),
+        bytes: Some(BytesMut::new()),
+    };
+    let inner = std::mem::replace(resp.body_mut(), ResponseBody::Empty);
+    *resp.body_mut() = ResponseBody::Watched(Box::new(WatchedBody::new(inner, Box::new(checker))));
+}
+
+/// Keeps a copy of the answer (up to `max_body`) and checks it at its end.
+struct AnswerChecker {
+    step: AnswerStep,
+    route: String,
+    status: u16,
+    /// `None` once the answer grew past `max_body` (then not checked).
+    bytes: Option<BytesMut>,
+}
+
+impl Watcher for AnswerChecker {
+    fn data(&mut self, data: &Bytes) {
+        let max = self.step.policy.max_body;
+        if let Some(b) = &mut self.bytes {
+            if (b.len() + data.len()) as u64 > max {
+                self.bytes = None;
+            } else {
+                b.extend_from_slice(data);
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        let (Some(bytes), Some(schema)) = (self.bytes.take(), &self.step.policy.answers) else {
+            return;
+        };
+        let Err(violations) = check_body(schema, &bytes) else {
+            return;
+        };
+        let first = &violations[0];
+        tracing::warn!(
+            route = %self.route,
+            status = self.status,
+            violations = violations.len(),
+            pointer = %first.pointer,
+            message = %first.message,
+            "answer does not match the validate policy's answer schema (report mode: sent as is)"
+        );
+        self.step
+            .worker
+            .metrics
+            .validation_failed(&self.route, "answer");
+    }
 }
