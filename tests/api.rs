@@ -148,6 +148,7 @@ routes:
         - {name: recs, upstream: recs, path: /recs, headers: {X-Call: recs}}
         - {name: broken, upstream: broken, path: /x, required: {required}}
         - {name: orders, upstream: orders, after: user, path: "/orders?owner={user:/id}"}
+        - {name: late, upstream: orders, after: broken, path: /never, required: false}
 "#,
         &[
             ("users", &b.users.addr()),
@@ -181,6 +182,14 @@ fn aggregate_overlaps_calls_merges_answers_and_lists_failed_optional_ones() {
     assert_eq!(json["errors"][0]["call"], "broken");
     assert_eq!(json["errors"][0]["status"], 503);
     assert!(json.get("broken").is_none());
+    // A call after a failed one does not run, and is listed too.
+    assert_eq!(json["errors"][1]["call"], "late");
+    assert_eq!(json["errors"][1]["reason"], "the call it depends on failed");
+    assert_eq!(
+        b.orders.request_count(),
+        1,
+        "only the `orders` call reached it"
+    );
     // Three slow calls at once, then the dependent one: two slow steps,
     // not four (the sum); the bound leaves room for a loaded machine.
     assert!(took >= SLOW * 2, "{took:?}");

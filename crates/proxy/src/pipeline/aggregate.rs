@@ -123,6 +123,11 @@ fn prepare<'r>(
         status: None,
         reason,
     };
+    if let Some(a) = call.after {
+        if !matches!(outcomes[a], Some(Outcome::Done(..))) {
+            return Err(failed("the call it depends on failed".into()));
+        }
+    }
     let host = request_host(&req.uri, &req.headers);
     let vars = RequestVars::new(route, req, &host).with_identity(ex);
     let mut target = String::new();
@@ -130,6 +135,7 @@ fn prepare<'r>(
         match part {
             CallPart::Text(t) => vars.render(t, &mut target),
             CallPart::Answer { call: c, pointer } => {
+                // `c` is the call's `after` (validated), checked above.
                 let Some(Outcome::Done(v, _)) = &outcomes[*c] else {
                     return Err(failed("the call it depends on failed".into()));
                 };
