@@ -8,7 +8,7 @@ mod gateway;
 mod l4;
 mod listener;
 mod log;
-mod policy;
+pub(crate) mod policy;
 mod resilience;
 mod route;
 mod security;

@@ -7,7 +7,7 @@ mod cache;
 mod compress;
 mod gateway;
 mod jwt;
-mod openapi;
+pub(crate) mod openapi;
 mod ratelimit;
 mod validate;
 

@@ -61,3 +61,40 @@ fn refusal_bodies_in_both_formats() {
     assert_eq!(b["status"], 400);
     assert_eq!(b["violations"][0]["pointer"], "/amount");
 }
+
+#[test]
+fn openapi_operations_prefer_literal_segments_and_decode_parameters() {
+    let api = tollgate_config::openapi_from_str(
+        r#"{"openapi": "3.0.3", "paths": {
+            "/pets/{id}": {"get": {"parameters": [{"name": "id", "in": "path", "schema": {"type": "integer"}}]}},
+            "/pets/mine": {"get": {}},
+            "/pets": {"post": {"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}}}
+        }}"#,
+        "api.json",
+        true,
+    )
+    .unwrap();
+    let get = http::Method::GET;
+    let (op, values) = openapi::find(&api, &get, "/pets/mine").unwrap();
+    assert_eq!(op.template, "/pets/mine");
+    assert!(values.is_empty());
+    let (op, values) = openapi::find(&api, &get, "/pets/a%20b").unwrap();
+    assert_eq!(op.template, "/pets/{id}");
+    assert_eq!(values, [("id", "a b".to_string())]);
+    let v = openapi::check_parameters(op, &values, None, &http::HeaderMap::new());
+    assert!(v[0].message.starts_with("path parameter `id`"), "{v:?}");
+    let (_, values) = openapi::find(&api, &get, "/pets/7").unwrap();
+    assert!(openapi::check_parameters(op, &values, None, &http::HeaderMap::new()).is_empty());
+    assert!(openapi::find(&api, &get, "/pets").is_none());
+    assert!(openapi::find(&api, &get, "/pets/1/x").is_none());
+    let (post, _) = openapi::find(&api, &http::Method::POST, "/pets").unwrap();
+    let rule = post.body.as_ref().unwrap();
+    assert!(
+        openapi::check_operation_body(rule, b"").is_empty(),
+        "not required"
+    );
+    assert_eq!(openapi::check_operation_body(rule, b"[]").len(), 1);
+    let err = tollgate_config::openapi_from_str("openapi: 3.1.0\npaths: [\n", "api.yaml", false)
+        .unwrap_err();
+    assert!(err.starts_with("api.yaml:"), "{err}");
+}

@@ -12,7 +12,7 @@ use std::path::Path;
 use http::Method;
 use serde_json::{Map, Value};
 
-use super::validate::{compile_schema, read_document};
+use super::validate::{compile_schema, parse_document, read_document};
 use crate::typed::*;
 
 const METHODS: [&str; 8] = [
@@ -21,7 +21,16 @@ const METHODS: [&str; 8] = [
 
 /// Reads the document at `file` (`shown` as written in the config).
 pub(super) fn read(file: &Path, shown: &str, pass_unknown: bool) -> Result<OpenApi, String> {
-    let doc = read_document(file)?;
+    from_document(&read_document(file)?, shown, pass_unknown)
+}
+
+/// Reads an OpenAPI document from text (JSON when `json`, else YAML), as
+/// `validate.openapi` does with a file; errors start with `shown`.
+pub fn openapi_from_str(text: &str, shown: &str, json: bool) -> Result<OpenApi, String> {
+    from_document(&parse_document(text, shown, json)?, shown, false)
+}
+
+fn from_document(doc: &Value, shown: &str, pass_unknown: bool) -> Result<OpenApi, String> {
     let version = doc.get("openapi").and_then(Value::as_str).unwrap_or("");
     if !(version.starts_with("3.0") || version.starts_with("3.1")) {
         return Err(format!(
@@ -30,7 +39,7 @@ pub(super) fn read(file: &Path, shown: &str, pass_unknown: bool) -> Result<OpenA
     }
     let components = doc.get("components").cloned().unwrap_or(Value::Null);
     let reader = Reader {
-        doc: &doc,
+        doc,
         components,
         shown,
     };

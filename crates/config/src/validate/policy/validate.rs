@@ -176,18 +176,27 @@ pub(super) fn compile_schema(
 
 /// Reads a JSON (`.json`) or YAML document; errors say `file:line:col`.
 pub(super) fn read_document(file: &Path) -> Result<serde_json::Value, String> {
-    let shown = file.display();
+    let shown = file.display().to_string();
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read {shown}: {e}"))?;
     let json = file.extension().is_some_and(|e| e == "json");
+    parse_document(&text, &shown, json)
+}
+
+/// Parses a JSON (`json`) or YAML document; errors say `shown:line:col`.
+pub(crate) fn parse_document(
+    text: &str,
+    shown: &str,
+    json: bool,
+) -> Result<serde_json::Value, String> {
     if json {
-        return serde_json::from_str(&text).map_err(|e| {
+        return serde_json::from_str(text).map_err(|e| {
             let msg = e.to_string();
             // serde_json appends " at line L column C"; the prefix says it.
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
             format!("{shown}:{}:{}: {msg}", e.line(), e.column())
         });
     }
-    serde_saphyr::from_str::<serde_json::Value>(&text).map_err(|e| {
+    serde_saphyr::from_str::<serde_json::Value>(text).map_err(|e| {
         let (line, col) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
         let msg = e.to_string();
         let msg = msg.lines().next().unwrap_or("");
