@@ -26,6 +26,9 @@ pub(crate) fn routes(config: &Config) -> Value {
                 RouteTarget::Respond(f) => json!({ "respond": { "status": f.status.as_u16() } }),
                 RouteTarget::Redirect(d) => json!({ "redirect": { "status": d.status.as_u16() } }),
                 RouteTarget::Static(s) => json!({ "static": { "root": s.root } }),
+                RouteTarget::Aggregate(a) => json!({ "aggregate": {
+                    "calls": a.calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>()
+                } }),
             };
             json!({
                 "name": r.name,

@@ -17,6 +17,7 @@ mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
 pub use typed::*;
+pub use validate::policy::openapi::openapi_from_str;
 
 use std::path::Path;
 

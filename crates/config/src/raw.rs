@@ -16,11 +16,13 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_saphyr::Spanned;
 
+mod api;
 mod cache;
 mod compress;
 mod gateway;
 mod ratelimit;
 
+pub(crate) use api::*;
 pub(crate) use cache::*;
 pub(crate) use compress::*;
 pub(crate) use gateway::*;
@@ -369,6 +371,9 @@ pub(crate) struct RawRoute {
     pub(crate) redirect: Option<Sp<RawRedirect>>,
     #[serde(rename = "static")]
     pub(crate) static_files: Option<Sp<RawStatic>>,
+    pub(crate) aggregate: Option<Sp<RawAggregate>>,
+    pub(crate) deprecation: Option<Sp<RawLifecycleDate>>,
+    pub(crate) sunset: Option<Sp<RawLifecycleDate>>,
     pub(crate) rewrite: Option<Sp<RawRewrite>>,
     pub(crate) timeout: Text,
     pub(crate) max_body: Text,
@@ -385,6 +390,7 @@ pub(crate) struct RawMatch {
     pub(crate) methods: List<String>,
     pub(crate) headers: List<RawValueMatch>,
     pub(crate) query: List<RawValueMatch>,
+    pub(crate) version: Option<Sp<RawVersion>>,
 }
 
 /// `path:` of a match.
@@ -547,6 +553,7 @@ pub(crate) struct RawPolicy {
     pub(crate) rate_limit: Option<Sp<RawRateLimit>>,
     pub(crate) quota: Option<Sp<RawQuota>>,
     pub(crate) concurrency_limit: Option<Sp<RawConcurrencyLimit>>,
+    pub(crate) validate: Option<Sp<RawValidate>>,
 }
 
 /// `security_headers:` policy; `off` disables a field.

@@ -2,12 +2,13 @@
 //! its field path and location; nothing stops at the first error.
 
 mod admin;
+mod api;
 mod forwarding;
 mod gateway;
 mod l4;
 mod listener;
 mod log;
-mod policy;
+pub(crate) mod policy;
 mod resilience;
 mod route;
 mod security;

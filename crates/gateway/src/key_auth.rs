@@ -95,7 +95,7 @@ fn take_query_param(uri: &mut Uri, name: &str) -> Option<String> {
 }
 
 /// `%XX` and `+` decoded; `None` when not UTF-8.
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

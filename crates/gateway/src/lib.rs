@@ -2,9 +2,11 @@
 //! consumer [`Directory`], built from the configuration and swapped with
 //! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`, `mtls_auth`),
 //! what a consumer may do (`acl`, `require`), and how its identity travels
-//! upstream (`identity`). No sockets: `tollgate-proxy` calls it.
+//! upstream (`identity`); request bodies checked against JSON Schemas
+//! (`validate`); the answers of an `aggregate` target merged (`aggregate`). No sockets: `tollgate-proxy` calls it.
 
 pub mod acl;
+pub mod aggregate;
 pub mod basic_auth;
 mod directory;
 pub mod identity;
@@ -14,6 +16,7 @@ pub mod mtls_auth;
 pub mod ratelimit;
 mod refusal;
 pub mod require;
+pub mod validate;
 pub mod xml;
 
 pub use directory::{Consumer, Directory};

@@ -216,6 +216,64 @@ pub enum ResponseBody {
     /// A body holding something (a `concurrency_limit` permit) until it
     /// ends or is dropped.
     Held(Box<HeldBody>),
+    /// A body a [`Watcher`] sees go by (report-only checks of answers).
+    Watched(Box<WatchedBody>),
+}
+
+/// Sees the bytes of an answer on their way, and its complete end; it
+/// cannot change them.
+pub(crate) trait Watcher: Send + Sync {
+    /// A piece of the body, as sent.
+    fn data(&mut self, data: &Bytes);
+    /// The body ended complete (not called when it failed or was dropped).
+    fn end(&mut self);
+}
+
+/// A body and its [`Watcher`].
+pub struct WatchedBody {
+    inner: ResponseBody,
+    watcher: Option<Box<dyn Watcher>>,
+}
+
+impl WatchedBody {
+    /// `inner`, seen by `watcher`.
+    pub(crate) fn new(inner: ResponseBody, watcher: Box<dyn Watcher>) -> Self {
+        Self {
+            inner,
+            watcher: Some(watcher),
+        }
+    }
+
+    fn poll_data(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ProxyError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let (Some(data), Some(w)) = (frame.data_ref(), self.watcher.as_mut()) {
+                    w.data(data);
+                }
+            }
+            Poll::Ready(None) => {
+                if let Some(mut w) = self.watcher.take() {
+                    w.end();
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.watcher = None,
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
+
+impl std::fmt::Debug for WatchedBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WatchedBody")
+            .field("inner", &self.inner)
+            .field("watching", &self.watcher.is_some())
+            .finish()
+    }
 }
 
 /// A body and what it holds until its end.
@@ -278,6 +336,7 @@ impl ResponseBody {
             ResponseBody::Compress(_) => None,
             ResponseBody::Tee(t) => t.exact_len(),
             ResponseBody::Held(h) => h.inner.exact_len(),
+            ResponseBody::Watched(w) => w.inner.exact_len(),
         }
     }
 }
@@ -323,6 +382,7 @@ impl Body for ResponseBody {
             ResponseBody::Compress(c) => c.poll_data(cx),
             ResponseBody::Tee(t) => t.poll_data(cx),
             ResponseBody::Held(h) => h.poll_data(cx),
+            ResponseBody::Watched(w) => w.poll_data(cx),
         }
     }
 
@@ -336,6 +396,7 @@ impl Body for ResponseBody {
             ResponseBody::Compress(c) => c.is_end_stream(),
             ResponseBody::Tee(t) => t.is_end_stream(),
             ResponseBody::Held(h) => h.inner.is_end_stream(),
+            ResponseBody::Watched(w) => w.inner.is_end_stream(),
         }
     }
 

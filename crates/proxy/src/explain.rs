@@ -116,7 +116,12 @@ pub fn explain(
                     "  => no route: 404 {{\"error\": \"no route matches this request\"}}"
                 );
             }
-            Some(i) => describe_route(config, i, &method, &normalized, &mut out),
+            Some(i) => {
+                if let Some(v) = &config.routes[i].matcher.version {
+                    let _ = writeln!(out, "  {}", crate::version::explain(v, &input));
+                }
+                describe_route(config, i, &method, &normalized, &mut out);
+            }
         }
     }
     if !any {
@@ -244,7 +249,28 @@ fn describe_route(config: &Config, i: usize, method: &Method, path: &str, out: &
         Some(rw) => tollgate_edge::rewrite_path(rw, path),
         None => std::borrow::Cow::Borrowed(path),
     };
+    if let Some(l) = &route.lifecycle {
+        let _ = writeln!(out, "     {}", crate::pipeline::describe_lifecycle(l));
+    }
     match &route.target {
+        RouteTarget::Aggregate(a) => {
+            let calls: Vec<String> = a
+                .calls
+                .iter()
+                .map(|c| {
+                    let after = c.after.map(|i| format!(" after {}", a.calls[i].name));
+                    format!(
+                        "{} ({} {}{}{})",
+                        c.name,
+                        c.method,
+                        config.upstreams[c.upstream].name,
+                        if c.required { "" } else { ", optional" },
+                        after.unwrap_or_default()
+                    )
+                })
+                .collect();
+            let _ = writeln!(out, "     target: aggregate of {}", calls.join(", "));
+        }
         RouteTarget::Respond(r) => {
             let _ = writeln!(
                 out,

@@ -24,6 +24,7 @@ mod server;
 mod snapshot;
 mod state;
 mod upstream;
+mod version;
 
 pub use body::ResponseBody;
 pub use explain::explain;

@@ -81,6 +81,9 @@ pub(crate) struct Decisions {
     pub(crate) auth: BTreeMap<String, u64>,
     /// Refusals by the limiting policy that refused (`rate_limit:name`).
     pub(crate) limited: BTreeMap<String, u64>,
+    /// `validate` failures by route and side (`request`: refused,
+    /// `answer`: reported).
+    pub(crate) validation: BTreeMap<(String, &'static str), u64>,
 }
 
 impl Decisions {
@@ -90,6 +93,9 @@ impl Decisions {
         }
         for (k, v) in &other.limited {
             *self.limited.entry(k.clone()).or_default() += v;
+        }
+        for (k, v) in &other.validation {
+            *self.validation.entry(k.clone()).or_default() += v;
         }
     }
 }
@@ -317,6 +323,13 @@ impl WorkerMetrics {
         if let Some(l) = limited {
             *d.limited.entry(l.to_owned()).or_default() += 1;
         }
+    }
+
+    /// Counts a `validate` failure on route `route`: a request refused
+    /// (`side` = `request`) or an answer reported (`answer`).
+    pub(crate) fn validation_failed(&self, route: &str, side: &'static str) {
+        let mut d = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        *d.validation.entry((route.to_owned(), side)).or_default() += 1;
     }
 
     /// Counts a retry sent to upstream `u`.

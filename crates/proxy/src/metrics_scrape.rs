@@ -146,6 +146,19 @@ pub(crate) fn request_families(t: &Totals) -> Vec<Family> {
                 .collect(),
         },
         Family {
+            name: "tollgate_validation_failures",
+            help: "Requests a validate policy refused (side=request) and answers it reported as not matching their schema (side=answer), by route.",
+            series: t
+                .decisions
+                .validation
+                .iter()
+                .map(|((r, side), n)| {
+                    let labels = vec![("route", r.clone()), ("side", (*side).to_owned())];
+                    (labels, Value::Counter(*n))
+                })
+                .collect(),
+        },
+        Family {
             name: "tollgate_request_body_bytes",
             help: "Request body bytes received, by route.",
             series: t

@@ -121,10 +121,15 @@ fn match_route(route: &Route, input: &RouteInput<'_>) -> Result<Specificity, Str
             .max()
             .ok_or_else(|| format!("host {:?} is not one of the route's hosts", input.host))?
     };
+    // A version named in the path is not part of what `path` matches.
+    let path = match &m.version {
+        Some(v) => crate::version::check(v, input)?,
+        None => input.path,
+    };
     let (path_kind, path_len) = match &m.path {
         None => (0, 0),
-        Some(p) => path_rank(p, input.path)
-            .ok_or_else(|| format!("path {:?} does not match {}", input.path, describe_path(p)))?,
+        Some(p) => path_rank(p, path)
+            .ok_or_else(|| format!("path {path:?} does not match {}", describe_path(p)))?,
     };
     if !m.methods.is_empty() && !m.methods.contains(input.method) {
         return Err(format!(
@@ -142,7 +147,9 @@ fn match_route(route: &Route, input: &RouteInput<'_>) -> Result<Specificity, Str
             return Err(format!("query parameter {:?} does not match", q.name));
         }
     }
-    let conditions = u32::from(!m.methods.is_empty()) + (m.headers.len() + m.query.len()) as u32;
+    let conditions = u32::from(!m.methods.is_empty())
+        + u32::from(m.version.is_some())
+        + (m.headers.len() + m.query.len()) as u32;
     Ok(Specificity {
         host,
         path_kind,
@@ -204,7 +211,7 @@ fn query_matches(q: &QueryMatch, query: Option<&str>) -> bool {
 }
 
 /// Decodes `%XX` escapes and `+` as space (form encoding, as query strings use).
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -3,6 +3,7 @@
 //! shared by all of them.
 
 mod admin;
+mod api;
 mod core;
 mod edge;
 mod gateway;

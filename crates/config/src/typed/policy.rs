@@ -41,6 +41,8 @@ pub enum Policy {
     Gateway(super::GatewayPolicy),
     /// Rate limits, quotas and concurrency limits (`tollgate-gateway`).
     Limit(LimitPolicy),
+    /// Request bodies checked against a JSON Schema (`tollgate-gateway`).
+    Validate(Arc<super::ValidatePolicy>),
 }
 
 impl Policy {
@@ -71,6 +73,7 @@ impl Policy {
             Policy::Compress(_) => "compress",
             Policy::Gateway(g) => g.kind(),
             Policy::Limit(l) => l.kind(),
+            Policy::Validate(_) => "validate",
         }
     }
 }

@@ -30,6 +30,8 @@ pub struct Route {
     /// Policy chain: `defaults.policies`, then the route's own, with every
     /// `use` resolved.
     pub policies: Vec<Policy>,
+    /// Deprecation and sunset fields added to every answer.
+    pub lifecycle: Option<Box<super::Lifecycle>>,
 }
 
 /// Match conditions of a route. Empty lists match anything.
@@ -45,6 +47,8 @@ pub struct RouteMatch {
     pub headers: Vec<HeaderMatch>,
     /// Query parameter conditions.
     pub query: Vec<QueryMatch>,
+    /// API version condition.
+    pub version: Option<super::VersionMatch>,
 }
 
 /// A host to match.
@@ -129,6 +133,8 @@ pub enum RouteTarget {
     Redirect(Redirect),
     /// Serve files from a directory.
     Static(Box<StaticFiles>),
+    /// Answer from several upstream calls merged into one JSON document.
+    Aggregate(Box<super::Aggregate>),
 }
 
 /// A fixed response.

@@ -7,7 +7,9 @@ mod cache;
 mod compress;
 mod gateway;
 mod jwt;
+pub(crate) mod openapi;
 mod ratelimit;
+mod validate;
 
 use http::HeaderName;
 
@@ -104,8 +106,9 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         raw.rate_limit.as_ref().map(|_| "rate_limit"),
         raw.quota.as_ref().map(|_| "quota"),
         raw.concurrency_limit.as_ref().map(|_| "concurrency_limit"),
+        raw.validate.as_ref().map(|_| "validate"),
     ];
-    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `mtls_auth`, `jwt`, `acl`, `require`, `rate_limit`, `quota` or `concurrency_limit`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `mtls_auth`, `jwt`, `acl`, `require`, `rate_limit`, `quota`, `concurrency_limit` or `validate`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -189,6 +192,10 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         let r = jwt::require(ctx, r, &p(path, "require"))?;
         return Some(Policy::Gateway(GatewayPolicy::Require(r)));
     }
+    if let Some(v) = &raw.validate {
+        let v = validate::validate(ctx, v, &p(path, "validate"))?;
+        return Some(Policy::Validate(std::sync::Arc::new(v)));
+    }
     limit(ctx, raw, path).map(Policy::Limit)
 }
 
@@ -255,7 +262,7 @@ fn refuse_hop_by_hop(name: &HeaderName) -> Result<(), String> {
 
 /// `name: template` entries; a literal value must also be a valid header
 /// value, and the name may not be a hop-by-hop field.
-fn templated_fields(
+pub(super) fn templated_fields(
     ctx: &mut Ctx<'_>,
     raw: Option<&Sp<OrderedMap>>,
     path: &str,

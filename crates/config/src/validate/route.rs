@@ -67,9 +67,11 @@ pub(super) fn route(
         Some(m) => route_match(ctx, &m.value, &p(path, "match")),
         None => RouteMatch::default(),
     };
-    let target = target(ctx, raw, here, path, known);
+    let timeout = ctx.timeout(&raw.timeout, &p(path, "timeout"), defaults.timeout);
+    let target = target(ctx, raw, here, path, known, timeout);
     let rewrite = raw.rewrite.as_ref().map(|r| {
-        let other_target = raw.respond.is_some() || raw.redirect.is_some();
+        let other_target =
+            raw.respond.is_some() || raw.redirect.is_some() || raw.aggregate.is_some();
         if raw.upstream.is_none() && raw.static_files.is_none() && other_target {
             let loc = ctx.at(r);
             ctx.err(
@@ -104,7 +106,7 @@ pub(super) fn route(
             &defaults.forwarding,
             &p(path, "forwarding"),
         ),
-        timeout: ctx.timeout(&raw.timeout, &p(path, "timeout"), defaults.timeout),
+        timeout,
         max_body: ctx.size(
             &raw.max_body,
             &p(path, "max_body"),
@@ -113,6 +115,7 @@ pub(super) fn route(
             u64::MAX,
         ),
         policies,
+        lifecycle: super::api::lifecycle(ctx, raw, path),
     };
     (route, name)
 }
@@ -123,6 +126,7 @@ fn target(
     here: Loc,
     path: &str,
     known: &Known<'_>,
+    timeout: std::time::Duration,
 ) -> RouteTarget {
     let placeholder = || {
         RouteTarget::Respond(FixedResponse {
@@ -136,8 +140,10 @@ fn target(
         raw.respond.as_ref().map(|_| "respond"),
         raw.redirect.as_ref().map(|_| "redirect"),
         raw.static_files.as_ref().map(|_| "static"),
+        raw.aggregate.as_ref().map(|_| "aggregate"),
     ];
-    let needs = "a route needs exactly one of `upstream`, `respond`, `redirect` or `static`";
+    let needs =
+        "a route needs exactly one of `upstream`, `respond`, `redirect`, `static` or `aggregate`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return placeholder();
     }
@@ -153,6 +159,11 @@ fn target(
     }
     if let Some(r) = &raw.respond {
         return RouteTarget::Respond(respond(ctx, &r.value, &p(path, "respond")));
+    }
+    if let Some(a) = &raw.aggregate {
+        let apath = p(path, "aggregate");
+        return super::api::aggregate(ctx, a, &apath, known.upstreams, timeout)
+            .map_or_else(placeholder, |a| RouteTarget::Aggregate(Box::new(a)));
     }
     if let Some(s) = &raw.static_files {
         return super::static_files::static_files(ctx, s, &p(path, "static"))
@@ -264,6 +275,9 @@ fn route_match(ctx: &mut Ctx<'_>, raw: &RawMatch, path: &str) -> RouteMatch {
     }
     if let Some(pm) = &raw.path {
         m.path = path_match(ctx, pm, &p(path, "path"));
+    }
+    if let Some(v) = &raw.version {
+        m.version = super::api::version(ctx, v, &p(path, "version"));
     }
     if let Some(methods) = &raw.methods {
         m.methods = ctx.each(methods, &p(path, "methods"), method);

@@ -1,12 +1,16 @@
 //! The request's way through, top to bottom: the listener's checks
 //! (`guard.rs`: per-client rate, path normalization), route, check limits,
 //! then answer from the route's target (fixed response, redirect, static
-//! files in `static_target.rs`, or upstream in `upstream.rs`). Errors
+//! files in `static_target.rs`, upstream in `upstream.rs`, or several
+//! upstream calls merged in `aggregate.rs`); a route's deprecation and
+//! sunset fields are added in `lifecycle.rs`. Errors
 //! become responses in [`error_response`] and nowhere else.
 
+mod aggregate;
 mod grpc;
 mod guard;
 mod hash_key;
+mod lifecycle;
 mod screen;
 mod static_target;
 mod upstream;
@@ -26,6 +30,7 @@ use crate::policy::{self, ChainState, RequestVars};
 use crate::router::RouteInput;
 use crate::snapshot::{Snapshot, Worker};
 pub(crate) use grpc::{head_status as grpc_head_status, reshape as grpc_reshape, GrpcCall};
+pub(crate) use lifecycle::describe_lifecycle;
 use upstream::forward_upstream;
 
 /// The request id header read before a route is known.
@@ -182,15 +187,18 @@ pub(crate) async fn handle(
     let host = (!route.policies.is_empty()).then(|| host.into_owned());
     screen_fields(snapshot, route, req, ex)?;
     let Some(host) = host else {
-        return answer(worker, route, req, ex).await;
+        let mut answered = answer(worker, route, req, ex).await;
+        lifecycle::announce(route, &mut answered);
+        return answered;
     };
     let mut chain = ChainState::new(index);
     // Boxed: the policy phases are a large future that routes without
     // policies should not carry.
-    let answered = Box::pin(chained(worker, route, req, &host, ex, &mut chain)).await;
+    let mut answered = Box::pin(chained(worker, route, req, &host, ex, &mut chain)).await;
     if let Some(job) = chain.background.take() {
         tokio::spawn(policy::cache::revalidate(worker.clone(), index, job));
     }
+    lifecycle::announce(route, &mut answered);
     answered
 }
 
@@ -286,6 +294,22 @@ async fn answer(
             resp.headers_mut()
                 .entry(id_header)
                 .or_insert_with(|| req.request_id.clone());
+            Ok(resp)
+        }
+        RouteTarget::Aggregate(agg) => {
+            let deadline = tokio::time::Instant::now() + route.timeout;
+            let served = aggregate::serve(worker, route, agg, req, ex, deadline);
+            let mut resp = match tokio::time::timeout_at(deadline, served).await {
+                Ok(result) => result?,
+                Err(_) => {
+                    ex.timeout = Some("upstream");
+                    return Err(ProxyError::upstream(
+                        ErrorKind::UpstreamTimeout,
+                        "aggregate timed out",
+                    ));
+                }
+            };
+            resp.headers_mut().insert(id_header, req.request_id.clone());
             Ok(resp)
         }
         RouteTarget::Upstream(u) => {

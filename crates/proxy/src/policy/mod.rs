@@ -15,6 +15,7 @@ mod gateway;
 mod headers;
 mod rate_limit;
 mod security_headers;
+mod validate;
 mod vars;
 
 use std::sync::Arc;
@@ -92,6 +93,8 @@ enum StepState {
     Compress(tollgate_edge::compress::RequestSide),
     /// What a limit reports on the answer, or holds until its end.
     Limit(rate_limit::LimitStep),
+    /// The answer is checked against the `validate` policy's schema.
+    CheckAnswer(validate::AnswerStep),
 }
 
 /// Runs the request phase of every policy of `route`, in order. `Some` is
@@ -167,6 +170,16 @@ pub(crate) async fn request_phase(
                     Err(refused) => return Some(*refused),
                 }
             }
+            Policy::Validate(policy) => {
+                if let Some(refused) = validate::on_request(policy, route, req).await {
+                    worker.metrics.validation_failed(&route.name, "request");
+                    return Some(refused);
+                }
+                state.steps.push(match policy.answers {
+                    Some(_) => StepState::CheckAnswer(validate::AnswerStep::new(worker, policy)),
+                    None => StepState::None,
+                });
+            }
         }
     }
     None
@@ -226,6 +239,10 @@ pub(crate) fn response_phase(
                 rate_limit::on_response(step, resp);
             }
             (Policy::Limit(_), _) => {}
+            (Policy::Validate(_), Some(StepState::CheckAnswer(step))) => {
+                validate::on_response(step, route, resp);
+            }
+            (Policy::Validate(_), _) => {}
         }
     }
 }

@@ -117,5 +117,6 @@ fn route(e: &JwksEndpoint) -> Route {
         timeout: e.timeout,
         max_body: 0,
         policies: Vec::new(),
+        lifecycle: None,
     }
 }

@@ -1,0 +1,199 @@
+//! Glue of the `validate` policy: find what to check (the body against a
+//! JSON Schema, or the operation of an OpenAPI document), read the body
+//! when it is needed (bounded in size and in time by the route's
+//! deadline), check with `tollgate-gateway`, keep the body to be sent
+//! upstream, or answer the refusal. With `answers`, JSON answers are
+//! watched on their way (not held back) and checked at their end: a
+//! mismatch is logged and counted, never blocked (report mode).
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderValue};
+use http::{Method, Response, StatusCode};
+use tollgate_config::{Route, ValidateAgainst, ValidatePolicy};
+use tollgate_core::{ErrorKind, ProxyError};
+use tollgate_gateway::validate::openapi::{check_operation_body, check_parameters, find};
+use tollgate_gateway::validate::{check_body, refusal_body, Violation};
+
+use crate::body::{too_large, RequestBody, ResponseBody, WatchedBody, Watcher};
+use crate::pipeline::{error_response, refusal, Incoming};
+use crate::snapshot::Worker;
+
+/// The request phase: `Some` is the refusal (400, 404, 413, 408).
+pub(super) async fn on_request(
+    policy: &ValidatePolicy,
+    route: &Route,
+    req: &mut Incoming<'_>,
+) -> Option<Response<ResponseBody>> {
+    let violations = match &policy.against {
+        ValidateAgainst::Schema(schema) => {
+            let empty = req.body.known_length() == Some(0);
+            // Methods without a body by nature are not checked when none is sent.
+            let bodiless = [Method::GET, Method::HEAD, Method::OPTIONS, Method::DELETE];
+            if empty && bodiless.contains(&req.method) {
+                return None;
+            }
+            let body = match read_body(policy, route, req).await {
+                Ok(b) => b,
+                Err(refused) => return Some(refused),
+            };
+            check_body(schema, &body).err().unwrap_or_default()
+        }
+        ValidateAgainst::OpenApi(api) => {
+            let Some((op, values)) = find(api, &req.method, req.uri.path()) else {
+                return (!api.pass_unknown).then(|| {
+                    let why = "no operation of the API matches this request";
+                    refusal(ErrorKind::NotFound, why, &req.request_id)
+                });
+            };
+            let mut v = check_parameters(op, &values, req.uri.query(), &req.headers);
+            if let Some(rule) = &op.body {
+                match read_body(policy, route, req).await {
+                    Ok(body) => v.extend(check_operation_body(rule, &body)),
+                    Err(refused) => return Some(refused),
+                }
+            }
+            v
+        }
+    };
+    (!violations.is_empty()).then(|| refused(policy, &violations))
+}
+
+/// The 400 listing `violations`.
+fn refused(policy: &ValidatePolicy, violations: &[Violation]) -> Response<ResponseBody> {
+    let (content_type, text) = refusal_body(policy.errors, violations);
+    let mut resp = Response::new(ResponseBody::full(text));
+    *resp.status_mut() = StatusCode::BAD_REQUEST;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Reads the body whole and puts it back as the body sent upstream; the
+/// error answer (413, 408, 400) when that fails.
+async fn read_body(
+    policy: &ValidatePolicy,
+    route: &Route,
+    req: &mut Incoming<'_>,
+) -> Result<Bytes, Response<ResponseBody>> {
+    if req.body.known_length().is_some_and(|n| n > policy.max_body) {
+        return Err(error_response(&too_large(), &req.request_id));
+    }
+    let read = tokio::time::timeout(route.timeout, read_limited(&mut req.body, policy.max_body));
+    let body = match read.await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => return Err(error_response(&e, &req.request_id)),
+        Err(_) => {
+            let e = ProxyError::client(
+                ErrorKind::RequestTimeout,
+                "request body not received in time",
+            );
+            return Err(error_response(&e, &req.request_id));
+        }
+    };
+    req.body = RequestBody::Buffered(Some(body.clone()));
+    Ok(body)
+}
+
+/// The whole body, refused with 413 past `max` bytes.
+async fn read_limited(body: &mut RequestBody<'_>, max: u64) -> Result<Bytes, ProxyError> {
+    let mut all = BytesMut::new();
+    while let Some(data) = body.next_data().await? {
+        if (all.len() + data.len()) as u64 > max {
+            return Err(too_large());
+        }
+        all.extend_from_slice(&data);
+    }
+    Ok(all.freeze())
+}
+
+/// What the response phase needs to check an answer.
+#[derive(Debug)]
+pub(crate) struct AnswerStep {
+    worker: Arc<Worker>,
+    policy: Arc<ValidatePolicy>,
+}
+
+impl AnswerStep {
+    /// The check of `policy`'s `answers`, counted in `worker`'s metrics.
+    pub(super) fn new(worker: &Arc<Worker>, policy: &Arc<ValidatePolicy>) -> Self {
+        Self {
+            worker: worker.clone(),
+            policy: policy.clone(),
+        }
+    }
+}
+
+/// Watches a JSON answer (one announced larger than `max_body` is not
+/// checked); other answers pass unseen.
+pub(super) fn on_response(step: AnswerStep, route: &Route, resp: &mut Response<ResponseBody>) {
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            essence.eq_ignore_ascii_case("application/json") || essence.ends_with("+json")
+        });
+    let too_big = resp
+        .body()
+        .exact_len()
+        .is_some_and(|n| n > step.policy.max_body);
+    if !json || too_big {
+        return;
+    }
+    let checker = AnswerChecker {
+        step,
+        route: route.name.clone(),
+        status: resp.status().as_u16(),
+        bytes: Some(BytesMut::new()),
+    };
+    let inner = std::mem::replace(resp.body_mut(), ResponseBody::Empty);
+    *resp.body_mut() = ResponseBody::Watched(Box::new(WatchedBody::new(inner, Box::new(checker))));
+}
+
+/// Keeps a copy of the answer (up to `max_body`) and checks it at its end.
+struct AnswerChecker {
+    step: AnswerStep,
+    route: String,
+    status: u16,
+    /// `None` once the answer grew past `max_body` (then not checked).
+    bytes: Option<BytesMut>,
+}
+
+impl Watcher for AnswerChecker {
+    fn data(&mut self, data: &Bytes) {
+        let max = self.step.policy.max_body;
+        if let Some(b) = &mut self.bytes {
+            if (b.len() + data.len()) as u64 > max {
+                self.bytes = None;
+            } else {
+                b.extend_from_slice(data);
+            }
+        }
+    }
+
+    fn end(&mut self) {
+        let (Some(bytes), Some(schema)) = (self.bytes.take(), &self.step.policy.answers) else {
+            return;
+        };
+        let Err(violations) = check_body(schema, &bytes) else {
+            return;
+        };
+        let first = &violations[0];
+        tracing::warn!(
+            route = %self.route,
+            status = self.status,
+            violations = violations.len(),
+            pointer = %first.pointer,
+            message = %first.message,
+            "answer does not match the validate policy's answer schema (report mode: sent as is)"
+        );
+        self.step
+            .worker
+            .metrics
+            .validation_failed(&self.route, "answer");
+    }
+}
