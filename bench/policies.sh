@@ -24,6 +24,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+cd "$ROOT"   # wrk scripts open their files relative to the repository
 DIR=$HERE/policies
 ROUNDS=3; DUR=8; CONNS=50; ONLY=""; BIN=$ROOT/target/release/tollgate
 NOISE_MAX=${NOISE_MAX:-10}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Answer and request bodies for bench/policies.sh: python3 make_bodies.py DIR
 1k.json / 16k.json: a JSON object of about that size (an order with items);
-16k.xml: the same kind of document as XML; body1k.json: a 1 KiB order to POST."""
+16k.xml: the same kind of document as XML. (The POSTed body1k.json is committed.)"""
 import json
 import os
 import sys
@@ -39,6 +39,3 @@ while len(xml(order(n + 1))) <= 16384:
     n += 1
 with open(os.path.join(out, "16k.xml"), "w") as f:
     f.write(xml(order(n)))
-body = fit(1024)
-with open(os.path.join(out, "body1k.json"), "w") as f:
-    json.dump(body, f)
