@@ -4,6 +4,7 @@
 //! from the crate root).
 
 mod admin;
+mod external_auth;
 mod gateway;
 mod jwt;
 mod listener;
@@ -18,6 +19,7 @@ mod upstream;
 use std::time::Duration;
 
 pub use admin::*;
+pub use external_auth::*;
 pub use gateway::*;
 pub use jwt::*;
 pub use listener::*;

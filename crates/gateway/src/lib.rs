@@ -1,13 +1,16 @@
 //! The API gateway role, independent of the data path: who is calling (the
 //! consumer [`Directory`], built from the configuration and swapped with
-//! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`, `mtls_auth`),
+//! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`, `mtls_auth`,
+//! `introspection`, `forward_auth`),
 //! what a consumer may do (`acl`, `require`), and how its identity travels
 //! upstream (`identity`). No sockets: `tollgate-proxy` calls it.
 
 pub mod acl;
 pub mod basic_auth;
 mod directory;
+pub mod forward_auth;
 pub mod identity;
+pub mod introspection;
 pub mod jwt;
 pub mod key_auth;
 pub mod mtls_auth;
