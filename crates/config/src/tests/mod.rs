@@ -5,6 +5,7 @@
 mod admin;
 mod core;
 mod edge;
+mod external_auth;
 mod gateway;
 mod l4;
 mod log;
