@@ -40,7 +40,13 @@ routes:
 
 fn bearer(tg: &Tollgate, token: &str) -> HttpResponse {
     let auth = format!("Bearer {token}");
-    request(tg.addr("web"), "GET", "/", &[("Authorization", auth.as_str())], b"")
+    request(
+        tg.addr("web"),
+        "GET",
+        "/",
+        &[("Authorization", auth.as_str())],
+        b"",
+    )
 }
 
 const INTROSPECTION_CONSUMERS: &str = "  - {name: alice}\n  - {name: reports-job}";
@@ -56,13 +62,21 @@ fn introspection(up: &Upstream, idp: &IntrospectionServer, dir: &TempDir, extra:
 {extra}"#,
         secret.display()
     );
-    with_service(up, &idp.addr().to_string(), INTROSPECTION_CONSUMERS, &policies)
+    with_service(
+        up,
+        &idp.addr().to_string(),
+        INTROSPECTION_CONSUMERS,
+        &policies,
+    )
 }
 
 #[test]
 fn introspected_tokens_identify_and_concurrent_requests_share_one_call() {
     let idp = IntrospectionServer::start("tollgate", "s3cret-value");
-    idp.activate("opaque-1", json!({"sub": "alice", "scope": "read write", "exp": unix_now() + 600}));
+    idp.activate(
+        "opaque-1",
+        json!({"sub": "alice", "scope": "read write", "exp": unix_now() + 600}),
+    );
     idp.set_delay(Duration::from_millis(500));
     let up = Upstream::echo();
     let dir = TempDir::new();
@@ -71,7 +85,13 @@ fn introspected_tokens_identify_and_concurrent_requests_share_one_call() {
         .map(|_| {
             let addr = tg.addr("web");
             std::thread::spawn(move || {
-                request(addr, "GET", "/", &[("Authorization", "Bearer opaque-1")], b"")
+                request(
+                    addr,
+                    "GET",
+                    "/",
+                    &[("Authorization", "Bearer opaque-1")],
+                    b"",
+                )
             })
         })
         .collect();
@@ -87,7 +107,10 @@ fn introspected_tokens_identify_and_concurrent_requests_share_one_call() {
     // RFC 7662: a form POST of the token, tollgate's credentials as Basic
     // (the server answers 401 to anything else, which would be a 503 here).
     let call = &idp.requests()[0];
-    assert_eq!(String::from_utf8_lossy(&call.body), "token=opaque-1&token_type_hint=access_token");
+    assert_eq!(
+        String::from_utf8_lossy(&call.body),
+        "token=opaque-1&token_type_hint=access_token"
+    );
     assert_eq!(
         call.headers.get("content-type").unwrap(),
         "application/x-www-form-urlencoded"
@@ -115,7 +138,10 @@ fn inactive_tokens_get_401_and_are_remembered_briefly() {
     // Active but without the required scope: 403 insufficient_scope.
     let resp = bearer(&tg, "narrow");
     assert_eq!(resp.status, 403);
-    assert!(resp.header("www-authenticate").unwrap().contains("insufficient_scope"));
+    assert!(resp
+        .header("www-authenticate")
+        .unwrap()
+        .contains("insufficient_scope"));
     // No token: 401 with a plain Bearer challenge.
     let resp = request(tg.addr("web"), "GET", "/", &[], b"");
     assert_eq!(resp.status, 401);
@@ -133,7 +159,11 @@ fn an_unavailable_endpoint_gives_503_within_the_timeout_and_grpc_statuses() {
     let started = Instant::now();
     let resp = bearer(&tg, "t");
     assert_eq!(resp.status, 503, "{}", resp.text());
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
     idp.set_mode(ServiceMode::Fail);
     assert_eq!(bearer(&tg, "t").status, 503);
     // A failure is not remembered: once the endpoint is back, it passes.
@@ -145,7 +175,13 @@ fn an_unavailable_endpoint_gives_503_within_the_timeout_and_grpc_statuses() {
         ("te", "trailers"),
         ("authorization", "Bearer unknown"),
     ];
-    let resp = h2_request(tg.addr("web"), "POST", "/test.Echo/Unary", &grpc, &[0, 0, 0, 0, 0]);
+    let resp = h2_request(
+        tg.addr("web"),
+        "POST",
+        "/test.Echo/Unary",
+        &grpc,
+        &[0, 0, 0, 0, 0],
+    );
     assert_eq!(resp.header("grpc-status"), Some("16"), "{resp:?}");
 
     // Nothing listening at all: 503 too, never 500.
@@ -157,8 +193,18 @@ fn an_unavailable_endpoint_gives_503_within_the_timeout_and_grpc_statuses() {
         "      - oauth2_introspection: {endpoint: {upstream: auth, path: /i}, client_id: a, client_secret: b}\n",
     );
     assert_eq!(bearer(&tg, "t").status, 503);
-    let resp = h2_request(tg.addr("web"), "POST", "/test.Echo/Unary", &grpc, &[0, 0, 0, 0, 0]);
-    assert_eq!(resp.header("grpc-status"), Some("14"), "UNAVAILABLE: {resp:?}");
+    let resp = h2_request(
+        tg.addr("web"),
+        "POST",
+        "/test.Echo/Unary",
+        &grpc,
+        &[0, 0, 0, 0, 0],
+    );
+    assert_eq!(
+        resp.header("grpc-status"),
+        Some("14"),
+        "UNAVAILABLE: {resp:?}"
+    );
 }
 
 const FORWARD: &str = r#"      - forward_auth:
@@ -188,7 +234,11 @@ fn forward_auth_copies_answer_headers_or_passes_the_denial_back() {
     );
     assert_eq!(resp.status, 200, "{}", resp.text());
     let echo = resp.echo();
-    assert_eq!(echo.header_all("x-auth-user"), ["ann"], "the client's copy is gone");
+    assert_eq!(
+        echo.header_all("x-auth-user"),
+        ["ann"],
+        "the client's copy is gone"
+    );
     assert_eq!(echo.header("x-auth-scope"), Some("all"));
     assert!(!echo.has_header("x_auth_scope"));
     assert_eq!(echo.header("x-consumer-name"), Some("ann"));
@@ -204,7 +254,10 @@ fn forward_auth_copies_answer_headers_or_passes_the_denial_back() {
     let before = up.request_count();
     let resp = bearer(&tg, "bad");
     assert_eq!(resp.status, 401);
-    assert_eq!(resp.header("www-authenticate"), Some("Bearer realm=\"ext\""));
+    assert_eq!(
+        resp.header("www-authenticate"),
+        Some("Bearer realm=\"ext\"")
+    );
     assert_eq!(resp.header("x-denied-by"), Some("ext-auth"));
     assert_eq!(resp.text(), "denied by ext-auth");
     assert_eq!(up.request_count(), before);
@@ -220,12 +273,19 @@ fn forward_auth_failures_are_503_unless_fail_open() {
     ext.set_mode(ServiceMode::Stall(Duration::from_secs(20)));
     let started = Instant::now();
     assert_eq!(bearer(&tg, "good-ann").status, 503);
-    assert!(started.elapsed() < Duration::from_secs(8), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
     let open = FORWARD.replace("timeout: 1s}", "timeout: 1s}\n          fail_open: true");
     let tg = with_service(&up, &unused_addr().to_string(), "  - {name: ann}", &open);
     let resp = bearer(&tg, "good-ann");
     assert_eq!(resp.status, 200, "{}", resp.text());
-    assert!(!resp.echo().has_header("x-consumer-name"), "fail_open passes unidentified");
+    assert!(
+        !resp.echo().has_header("x-consumer-name"),
+        "fail_open passes unidentified"
+    );
     // A 5xx from the service is its answer, passed back as a denial.
     ext.set_mode(ServiceMode::Fail);
     let tg = with_service(&up, &ext.addr().to_string(), "  - {name: ann}", FORWARD);
@@ -260,14 +320,23 @@ fn any_takes_the_first_method_presented_and_never_falls_through() {
     let resp = bearer(&tg, &token);
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.echo().header("x-consumer-name"), Some("token-user"));
-    let resp = request(tg.addr("web"), "GET", "/", &[("X-API-Key", "key-0123456789")], b"");
+    let resp = request(
+        tg.addr("web"),
+        "GET",
+        "/",
+        &[("X-API-Key", "key-0123456789")],
+        b"",
+    );
     assert_eq!(resp.echo().header("x-consumer-name"), Some("key-user"));
     // A bad token with a good key: the token was presented, so it decides.
     let auth = "Bearer not.a.token";
     let headers = [("Authorization", auth), ("X-API-Key", "key-0123456789")];
     let resp = request(tg.addr("web"), "GET", "/", &headers, b"");
     assert_eq!(resp.status, 401);
-    assert!(resp.header("www-authenticate").unwrap().contains("invalid_token"));
+    assert!(resp
+        .header("www-authenticate")
+        .unwrap()
+        .contains("invalid_token"));
     // Nothing presented: one challenge per scheme.
     let resp = request(tg.addr("web"), "GET", "/", &[], b"");
     assert_eq!(resp.status, 401);

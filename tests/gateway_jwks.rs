@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tollgate_testkit::jwt::{unix_now, JwksMode, JwksServer, TestKey};
-use tollgate_testkit::{render, request, HttpResponse, TempDir, Tollgate, TollgateProcess, Upstream};
+use tollgate_testkit::{
+    render, request, HttpResponse, TempDir, Tollgate, TollgateProcess, Upstream,
+};
 
 const ISS: &str = "https://idp.example.com";
 

@@ -47,6 +47,7 @@ pub fn explain(
         uri.path(),
         uri.query().unwrap_or("")
     );
+    let dir = tollgate_gateway::Directory::build(&config.gateway);
     let mut any = false;
     for (index, l) in config.listeners.iter().enumerate() {
         if listener.is_some_and(|n| n != l.name) {
@@ -116,7 +117,10 @@ pub fn explain(
                     "  => no route: 404 {{\"error\": \"no route matches this request\"}}"
                 );
             }
-            Some(i) => describe_route(config, i, &method, &normalized, &mut out),
+            Some(i) => {
+                describe_route(config, i, &method, &normalized, &mut out);
+                crate::explain_auth::describe(&config.routes[i], &dir, &map, &uri, &mut out);
+            }
         }
     }
     if !any {
