@@ -317,9 +317,18 @@ fn any_takes_the_first_method_presented_and_never_falls_through() {
     let tg = any_chain(&up, "");
     let key = TestKey::hmac("k", Algorithm::HS256, SECRET);
     let token = key.sign(&json!({"iss": "iss", "sub": "x", "exp": unix_now() + 300}));
-    let resp = bearer(&tg, &token);
+    let auth = format!("Bearer {token}");
+    let both = [
+        ("Authorization", auth.as_str()),
+        ("X-API-Key", "key-0123456789"),
+    ];
+    let resp = request(tg.addr("web"), "GET", "/", &both, b"");
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(resp.echo().header("x-consumer-name"), Some("token-user"));
+    assert!(
+        !resp.echo().has_header("x-api-key"),
+        "an unused key never goes upstream"
+    );
     let resp = request(
         tg.addr("web"),
         "GET",

@@ -3,12 +3,13 @@
 //! request (no fall-through, so a bad token never becomes a try with
 //! another method); one whose credential is absent passes to the next.
 //! None present: the `anonymous` consumer, or a 401 carrying every
-//! method's challenge.
+//! method's challenge. API keys of methods that did not run are taken out
+//! of the request all the same: no key reaches the upstream.
 
 use std::sync::Arc;
 
-use tollgate_config::AnyAuth;
-use tollgate_gateway::{Challenge, Refusal};
+use tollgate_config::{AnyAuth, GatewayPolicy};
+use tollgate_gateway::{key_auth, Challenge, Refusal};
 
 use crate::gateway::StepRuntime;
 use crate::pipeline::{Exchange, Incoming};
@@ -30,7 +31,10 @@ pub(super) async fn on_request(
     for (i, method) in any.methods.iter().enumerate() {
         let rt = members.get(i).and_then(Option::as_ref);
         match super::identify(worker, method, rt, req, ex).await {
-            None => return None,
+            None => {
+                drop_unused_keys(&any.methods[i + 1..], req, ex);
+                return None;
+            }
             Some(r) if r.is_missing() => challenges.extend(r.challenge),
             Some(r) => return Some(r),
         }
@@ -46,4 +50,17 @@ pub(super) async fn on_request(
         "credentials required",
         Challenge::Several(challenges),
     ))
+}
+
+/// Removes the keys of the `key_auth` methods left unrun.
+fn drop_unused_keys(rest: &[GatewayPolicy], req: &mut Incoming<'_>, ex: &mut Exchange) {
+    for m in rest {
+        if let GatewayPolicy::KeyAuth(k) = m {
+            let query_len = req.uri.query().map(str::len);
+            let _ = key_auth::take_key(&k.sources, &mut req.headers, &mut req.uri);
+            if req.uri.query().map(str::len) != query_len {
+                super::redact_logged_target(req, ex);
+            }
+        }
+    }
 }

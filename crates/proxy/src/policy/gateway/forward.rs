@@ -18,7 +18,7 @@ pub(super) enum Decision {
     /// Allowed (the request's headers are updated).
     Allow,
     /// Refused: the service's own answer goes back to the client.
-    Deny(Response<ResponseBody>),
+    Deny(Box<Response<ResponseBody>>),
     /// No usable answer (503).
     Failed(Refusal),
 }
@@ -65,7 +65,7 @@ pub(super) async fn on_request(
     let mut resp = Response::new(ResponseBody::Full(answer.body));
     *resp.status_mut() = answer.status;
     *resp.headers_mut() = forward_auth::denial_headers(&answer.headers);
-    Decision::Deny(resp)
+    Decision::Deny(Box::new(resp))
 }
 
 fn failed(policy: &ForwardAuth, why: &str, ex: &mut Exchange) -> Decision {

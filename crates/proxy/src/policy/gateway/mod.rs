@@ -54,7 +54,7 @@ pub(super) async fn on_request(
             let dir = &gateway.directory;
             match forward::on_request(worker, p, dir, req, host, ex).await {
                 forward::Decision::Allow => None,
-                forward::Decision::Deny(resp) => return Some(resp),
+                forward::Decision::Deny(resp) => return Some(*resp),
                 forward::Decision::Failed(r) => Some(r),
             }
         }
