@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tollgate_testkit::jwt::{unix_now, JwksMode, JwksServer, TestKey};
-use tollgate_testkit::{request, HttpResponse, Tollgate, Upstream};
+use tollgate_testkit::{
+    render, request, HttpResponse, TempDir, Tollgate, TollgateProcess, Upstream,
+};
 
 const ISS: &str = "https://idp.example.com";
 
@@ -177,4 +179,57 @@ fn a_stalled_endpoint_at_start_answers_within_the_timeout() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// The binary started while its identity provider's key set cannot be
+/// fetched: it runs (no crash), logs a warning naming the endpoint, answers
+/// 401, and accepts tokens once the key set can be fetched.
+#[test]
+fn the_binary_started_with_the_endpoint_down_warns_then_recovers() {
+    let key = TestKey::ec256("k");
+    let idp = JwksServer::start(&[&key], Some(300));
+    idp.set_mode(JwksMode::Fail);
+    let up = Upstream::echo();
+    let dir = TempDir::new();
+    let config = dir.write(
+        "tollgate.yaml",
+        render(
+            r#"
+server: {workers: 1}
+access_log: {output: off}
+listeners: [{name: web, address: 127.0.0.1:0}]
+upstreams:
+  - {name: u, targets: [{address: "{up}"}]}
+  - {name: idp, targets: [{address: "{idp}"}]}
+consumers: [{name: users}]
+routes:
+  - name: api
+    upstream: u
+    policies:
+      - jwt:
+          issuers:
+            - issuer: "{iss}"
+              consumer: users
+              jwks_endpoint: {upstream: idp, path: /jwks.json, refetch_interval: 1s, timeout: 2s}
+"#,
+            &[("up", &up.addr()), ("idp", &idp.addr()), ("iss", &ISS)],
+        ),
+    );
+    let bin = env!("CARGO_BIN_EXE_tollgate");
+    let mut tg = TollgateProcess::start(bin, &config, &[], &["web"]);
+    let t = token(&key);
+    let auth = format!("Bearer {t}");
+    let call = |addr| request(addr, "GET", "/", &[("Authorization", auth.as_str())], b"");
+    let resp = call(tg.addr("web"));
+    assert_eq!(resp.status, 401, "{}", resp.text());
+    let line = tg.wait_for("JWKS", Duration::from_secs(10));
+    assert!(line.contains("WARN") || line.contains("warn"), "{line}");
+    assert!(line.contains("/jwks.json"), "{line}");
+    assert!(!line.contains(&t), "the token is never logged: {line}");
+    idp.set_mode(JwksMode::Serve);
+    eventually("a token accepted once the key set is served", || {
+        std::thread::sleep(Duration::from_millis(300));
+        call(tg.addr("web")).status == 200
+    });
+    assert_eq!(up.request_count(), 1);
 }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod api;
+mod external_auth;
 mod gateway;
 mod jwt;
 mod listener;
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 pub use admin::*;
 pub use api::*;
+pub use external_auth::*;
 pub use gateway::*;
 pub use jwt::*;
 pub use listener::*;

@@ -1,6 +1,7 @@
 //! The API gateway role, independent of the data path: who is calling (the
 //! consumer [`Directory`], built from the configuration and swapped with
-//! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`, `mtls_auth`),
+//! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`, `mtls_auth`,
+//! `introspection`, `forward_auth`),
 //! what a consumer may do (`acl`, `require`), and how its identity travels
 //! upstream (`identity`); request bodies checked against JSON Schemas
 //! (`validate`); the answers of an `aggregate` target merged (`aggregate`). No sockets: `tollgate-proxy` calls it.
@@ -9,7 +10,9 @@ pub mod acl;
 pub mod aggregate;
 pub mod basic_auth;
 mod directory;
+pub mod forward_auth;
 pub mod identity;
+pub mod introspection;
 pub mod jwt;
 pub mod key_auth;
 pub mod mtls_auth;

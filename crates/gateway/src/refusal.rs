@@ -20,6 +20,9 @@ pub enum Challenge {
     InvalidToken(&'static str),
     /// `Bearer error="insufficient_scope"` on a 403.
     InsufficientScope,
+    /// Several schemes (`auth: {any}` with no credential): one
+    /// `WWW-Authenticate` field each.
+    Several(Vec<Challenge>),
 }
 
 impl Challenge {
@@ -38,6 +41,27 @@ impl Challenge {
             Challenge::InsufficientScope => {
                 "Bearer realm=\"tollgate\", error=\"insufficient_scope\"".to_string()
             }
+            Challenge::Several(all) => {
+                let each: Vec<String> = all.iter().map(Challenge::header_value).collect();
+                each.join(", ")
+            }
+        }
+    }
+
+    /// The `WWW-Authenticate` values, one per field (several for
+    /// [`Challenge::Several`], the same scheme once).
+    pub fn header_values(&self) -> Vec<String> {
+        match self {
+            Challenge::Several(all) => {
+                let mut out: Vec<String> = Vec::new();
+                for v in all.iter().flat_map(Challenge::header_values) {
+                    if !out.contains(&v) {
+                        out.push(v);
+                    }
+                }
+                out
+            }
+            one => vec![one.header_value()],
         }
     }
 }
@@ -45,7 +69,8 @@ impl Challenge {
 /// An auth policy's refusal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// 401 (no or bad credential) or 403 (identified, not allowed).
+    /// 401 (no or bad credential), 403 (identified, not allowed) or 503
+    /// (the deciding service is unavailable).
     pub status: u16,
     /// For the access log: `key_auth:missing`, `acl:denied`, ...
     pub reason: &'static str,
@@ -64,6 +89,23 @@ impl Refusal {
             message,
             challenge: Some(challenge),
         }
+    }
+
+    /// A 503: the service that decides (an introspection endpoint, an
+    /// external auth service) did not answer usably.
+    pub fn unavailable(reason: &'static str) -> Self {
+        Self {
+            status: 503,
+            reason,
+            message: "authorization service unavailable",
+            challenge: None,
+        }
+    }
+
+    /// Whether the request carried no credential for the policy (so
+    /// `auth: {any}` tries the next method).
+    pub fn is_missing(&self) -> bool {
+        self.status == 401 && self.reason.ends_with(":missing")
     }
 
     /// A 403.

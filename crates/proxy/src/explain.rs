@@ -47,6 +47,7 @@ pub fn explain(
         uri.path(),
         uri.query().unwrap_or("")
     );
+    let dir = tollgate_gateway::Directory::build(&config.gateway);
     let mut any = false;
     for (index, l) in config.listeners.iter().enumerate() {
         if listener.is_some_and(|n| n != l.name) {
@@ -121,6 +122,7 @@ pub fn explain(
                     let _ = writeln!(out, "  {}", crate::version::explain(v, &input));
                 }
                 describe_route(config, i, &method, &normalized, &mut out);
+                crate::explain_auth::describe(&config.routes[i], &dir, &map, &uri, &mut out);
             }
         }
     }

@@ -1,6 +1,7 @@
 //! The gateway's part of the runtime snapshot: the consumer directory, the
 //! identity header names removed from every request, and the runtime of
-//! each `jwt` and `basic_auth` definition (keys loaded, caches). Built
+//! each stateful definition (`jwt` keys, the `basic_auth` and
+//! `oauth2_introspection` caches, those of `auth: {any}`'s methods). Built
 //! with the snapshot, so a reload swaps all of it at once.
 
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use http::HeaderName;
 use tollgate_config::{Config, ConfigError, GatewayPolicy, Policy};
 use tollgate_gateway::basic_auth::BasicAuthRt;
+use tollgate_gateway::introspection::IntrospectionAuth;
 use tollgate_gateway::jwt::JwtAuth;
 use tollgate_gateway::Directory;
 
@@ -18,6 +20,10 @@ pub(crate) enum StepRuntime {
     Jwt(Arc<JwtAuth>),
     /// A `basic_auth` step: its verification cache.
     Basic(Arc<BasicAuthRt>),
+    /// An `oauth2_introspection` step: its answer cache, calls in flight.
+    Introspection(Arc<IntrospectionAuth>),
+    /// An `auth: {any}` step: the runtime of each method, in order.
+    Any(Vec<Option<StepRuntime>>),
 }
 
 /// What the gateway policies read at run time.
@@ -76,20 +82,9 @@ impl GatewayState {
         })
     }
 
-    /// The `jwt` runtime of step `step` of route `route`.
-    pub(crate) fn jwt(&self, route: usize, step: usize) -> Option<&Arc<JwtAuth>> {
-        match self.steps.get(route)?.get(step)? {
-            Some(StepRuntime::Jwt(j)) => Some(j),
-            _ => None,
-        }
-    }
-
-    /// The `basic_auth` runtime of step `step` of route `route`.
-    pub(crate) fn basic(&self, route: usize, step: usize) -> Option<&Arc<BasicAuthRt>> {
-        match self.steps.get(route)?.get(step)? {
-            Some(StepRuntime::Basic(b)) => Some(b),
-            _ => None,
-        }
+    /// The runtime of step `step` of route `route`, if it keeps state.
+    pub(crate) fn step(&self, route: usize, step: usize) -> Option<&StepRuntime> {
+        self.steps.get(route)?.get(step)?.as_ref()
     }
 }
 
@@ -102,6 +97,9 @@ fn runtime(
     let found = made.iter().find(|rt| match (rt, g) {
         (StepRuntime::Jwt(j), GatewayPolicy::Jwt(def)) => Arc::ptr_eq(j.policy(), def),
         (StepRuntime::Basic(b), GatewayPolicy::BasicAuth(def)) => Arc::ptr_eq(b.policy(), def),
+        (StepRuntime::Introspection(i), GatewayPolicy::Introspection(def)) => {
+            Arc::ptr_eq(i.policy(), def)
+        }
         _ => false,
     });
     if let Some(rt) = found {
@@ -110,6 +108,17 @@ fn runtime(
     let rt = match g {
         GatewayPolicy::Jwt(def) => StepRuntime::Jwt(Arc::new(JwtAuth::build(def)?)),
         GatewayPolicy::BasicAuth(def) => StepRuntime::Basic(Arc::new(BasicAuthRt::new(def))),
+        GatewayPolicy::Introspection(def) => {
+            StepRuntime::Introspection(Arc::new(IntrospectionAuth::new(def)))
+        }
+        GatewayPolicy::Any(any) => {
+            let mut members = Vec::with_capacity(any.methods.len());
+            for m in &any.methods {
+                members.push(runtime(m, made)?);
+            }
+            // Not shared: its methods are (through `made`).
+            return Ok(Some(StepRuntime::Any(members)));
+        }
         _ => return Ok(None),
     };
     made.push(rt.clone());

@@ -8,6 +8,7 @@ mod body;
 mod date;
 mod drain;
 mod explain;
+mod explain_auth;
 mod forward;
 mod gateway;
 mod h2io;

@@ -29,6 +29,8 @@
 //! - [`jwt`]: signing keys (RSA, EC, Ed25519, HMAC), their PEM/JWK/JWKS
 //!   forms, tokens with any header, and [`jwt::JwksServer`] (serves a key
 //!   set, counts fetches, rotates, fails, stalls), for the gateway's tests.
+//! - [`auth`]: an OAuth2 introspection endpoint and a forward-auth service
+//!   (count calls, fail, stall).
 //!
 //! # Sync by design
 //!
@@ -38,6 +40,7 @@
 //! own worker threads. Do not call the client helpers from inside an async
 //! context (they use `block_on`).
 
+pub mod auth;
 mod client;
 mod grpc;
 mod harness;

@@ -170,3 +170,54 @@ pub(crate) struct RawBasicAuth {
 pub(crate) struct RawMtlsAuth {
     pub(crate) anonymous: Text,
 }
+
+/// Where a policy asks a service of its own (`oauth2_introspection`,
+/// `forward_auth`): an upstream of `upstreams:` and a path on it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServiceEndpoint {
+    pub(crate) upstream: Text,
+    pub(crate) path: Text,
+    pub(crate) host: Text,
+    pub(crate) timeout: Text,
+}
+
+/// `oauth2_introspection:` in a policy list (RFC 7662).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIntrospection {
+    pub(crate) endpoint: Option<Sp<RawServiceEndpoint>>,
+    pub(crate) client_id: Text,
+    pub(crate) client_secret: Text,
+    pub(crate) source: Option<Sp<RawCredentialSource>>,
+    pub(crate) scopes: List<String>,
+    pub(crate) audiences: List<String>,
+    pub(crate) issuer: Text,
+    pub(crate) consumer_claims: List<String>,
+    pub(crate) consumer: Text,
+    pub(crate) cache_ttl: Text,
+    pub(crate) negative_cache_ttl: Text,
+    pub(crate) cache_size: Text,
+    pub(crate) anonymous: Text,
+}
+
+/// `forward_auth:` in a policy list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawForwardAuth {
+    pub(crate) endpoint: Option<Sp<RawServiceEndpoint>>,
+    pub(crate) request_headers: List<String>,
+    pub(crate) response_headers: List<String>,
+    pub(crate) consumer_header: Text,
+    pub(crate) fail_open: Text,
+    pub(crate) max_body: Text,
+}
+
+/// `auth:` in a policy list: several methods, the first that identifies
+/// wins.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAuthChoice {
+    pub(crate) any: List<super::RawPolicy>,
+    pub(crate) anonymous: Text,
+}

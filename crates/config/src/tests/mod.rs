@@ -6,6 +6,7 @@ mod admin;
 mod api;
 mod core;
 mod edge;
+mod external_auth;
 mod gateway;
 mod l4;
 mod log;

@@ -238,6 +238,13 @@ pub enum GatewayPolicy {
     Jwt(std::sync::Arc<super::JwtPolicy>),
     /// Claims and scopes the token must carry.
     Require(super::Require),
+    /// Tokens checked by an introspection endpoint (RFC 7662). The `Arc`
+    /// is the policy's identity: routes sharing one share its cache.
+    Introspection(std::sync::Arc<super::Introspection>),
+    /// An external auth service decides.
+    ForwardAuth(super::ForwardAuth),
+    /// Several methods; the first whose credential is present decides.
+    Any(super::AnyAuth),
 }
 
 impl GatewayPolicy {
@@ -250,18 +257,25 @@ impl GatewayPolicy {
             GatewayPolicy::Acl(_) => "acl",
             GatewayPolicy::Jwt(_) => "jwt",
             GatewayPolicy::Require(_) => "require",
+            GatewayPolicy::Introspection(_) => "oauth2_introspection",
+            GatewayPolicy::ForwardAuth(_) => "forward_auth",
+            GatewayPolicy::Any(_) => "auth",
         }
     }
 
     /// True for policies that identify the consumer.
     pub fn identifies(&self) -> bool {
-        matches!(
-            self,
+        match self {
             GatewayPolicy::KeyAuth(_)
-                | GatewayPolicy::BasicAuth(_)
-                | GatewayPolicy::MtlsAuth(_)
-                | GatewayPolicy::Jwt(_)
-        )
+            | GatewayPolicy::BasicAuth(_)
+            | GatewayPolicy::MtlsAuth(_)
+            | GatewayPolicy::Jwt(_)
+            | GatewayPolicy::Introspection(_)
+            | GatewayPolicy::Any(_) => true,
+            // Only when the service names the consumer.
+            GatewayPolicy::ForwardAuth(f) => f.consumer_header.is_some(),
+            GatewayPolicy::Acl(_) | GatewayPolicy::Require(_) => false,
+        }
     }
 
     /// True for policies that need an identity from an earlier policy.

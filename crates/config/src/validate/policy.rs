@@ -5,6 +5,7 @@
 
 mod cache;
 mod compress;
+mod external_auth;
 mod gateway;
 mod jwt;
 pub(crate) mod openapi;
@@ -103,12 +104,17 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         raw.acl.as_ref().map(|_| "acl"),
         raw.jwt.as_ref().map(|_| "jwt"),
         raw.require.as_ref().map(|_| "require"),
+        raw.oauth2_introspection
+            .as_ref()
+            .map(|_| "oauth2_introspection"),
+        raw.forward_auth.as_ref().map(|_| "forward_auth"),
+        raw.auth.as_ref().map(|_| "auth"),
         raw.rate_limit.as_ref().map(|_| "rate_limit"),
         raw.quota.as_ref().map(|_| "quota"),
         raw.concurrency_limit.as_ref().map(|_| "concurrency_limit"),
         raw.validate.as_ref().map(|_| "validate"),
     ];
-    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `mtls_auth`, `jwt`, `acl`, `require`, `rate_limit`, `quota`, `concurrency_limit` or `validate`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `mtls_auth`, `jwt`, `oauth2_introspection`, `forward_auth`, `auth`, `acl`, `require`, `rate_limit`, `quota`, `concurrency_limit` or `validate`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -196,7 +202,32 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         let v = validate::validate(ctx, v, &p(path, "validate"))?;
         return Some(Policy::Validate(std::sync::Arc::new(v)));
     }
+    if let Some(g) = external_auth(ctx, raw, path, named) {
+        return Some(Policy::Gateway(g));
+    }
     limit(ctx, raw, path).map(Policy::Limit)
+}
+
+/// The auth policies that ask another service, and `auth: {any}`.
+fn external_auth(
+    ctx: &mut Ctx<'_>,
+    raw: &RawPolicy,
+    path: &str,
+    named: &Named,
+) -> Option<GatewayPolicy> {
+    if let Some(i) = &raw.oauth2_introspection {
+        let i = external_auth::introspection(ctx, i, &p(path, "oauth2_introspection"))?;
+        return Some(GatewayPolicy::Introspection(i));
+    }
+    if let Some(f) = &raw.forward_auth {
+        let f = external_auth::forward_auth(ctx, f, &p(path, "forward_auth"))?;
+        return Some(GatewayPolicy::ForwardAuth(f));
+    }
+    if let Some(a) = &raw.auth {
+        let a = external_auth::any(ctx, a, &p(path, "auth"), named)?;
+        return Some(GatewayPolicy::Any(a));
+    }
+    None
 }
 
 /// The limiting policies (`rate_limit`, `quota`, `concurrency_limit`).

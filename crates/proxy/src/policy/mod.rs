@@ -155,7 +155,8 @@ pub(crate) async fn request_phase(
             // The API gateway's policies: one dispatch for the role.
             Policy::Gateway(policy) => {
                 let at = (state.route, i);
-                if let Some(refused) = gateway::on_request(worker, policy, at, req, ex).await {
+                if let Some(refused) = gateway::on_request(worker, policy, at, req, host, ex).await
+                {
                     return Some(refused);
                 }
                 state.steps.push(StepState::None);

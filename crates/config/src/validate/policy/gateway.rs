@@ -189,4 +189,12 @@ pub(crate) fn check_order(
 }
 
 /// The policy kinds that identify a consumer.
-const AUTH_KINDS: &[&str] = &["key_auth", "basic_auth", "jwt", "mtls_auth"];
+const AUTH_KINDS: &[&str] = &[
+    "key_auth",
+    "basic_auth",
+    "jwt",
+    "mtls_auth",
+    "oauth2_introspection",
+    "forward_auth with consumer_header",
+    "auth",
+];

@@ -81,7 +81,11 @@ fn claims_to_headers(ctx: &mut Ctx<'_>, r: &RawJwt, path: &str) -> Vec<(String, 
     out
 }
 
-fn source(ctx: &mut Ctx<'_>, raw: &Sp<RawCredentialSource>, path: &str) -> Option<TokenSource> {
+pub(super) fn source(
+    ctx: &mut Ctx<'_>,
+    raw: &Sp<RawCredentialSource>,
+    path: &str,
+) -> Option<TokenSource> {
     let needs = "a token source needs exactly one of `header`, `query` or `cookie` (leave `source` out for `Authorization: Bearer`)";
     super::gateway::credential_source(ctx, raw, path, needs).map(|s| match s {
         KeySource::Header(h) => TokenSource::Header(h),
