@@ -20,11 +20,13 @@ mod cache;
 mod compress;
 mod gateway;
 mod ratelimit;
+mod transform;
 
 pub(crate) use cache::*;
 pub(crate) use compress::*;
 pub(crate) use gateway::*;
 pub(crate) use ratelimit::*;
+pub(crate) use transform::*;
 
 /// A value with the place it was written.
 pub(crate) type Sp<T> = Spanned<T>;
@@ -547,6 +549,10 @@ pub(crate) struct RawPolicy {
     pub(crate) rate_limit: Option<Sp<RawRateLimit>>,
     pub(crate) quota: Option<Sp<RawQuota>>,
     pub(crate) concurrency_limit: Option<Sp<RawConcurrencyLimit>>,
+    pub(crate) transform: Option<Sp<RawTransform>>,
+    pub(crate) json_to_xml: Option<Sp<RawXmlConvert>>,
+    pub(crate) xml_to_json: Option<Sp<RawXmlConvert>>,
+    pub(crate) soap: Option<Sp<RawSoap>>,
 }
 
 /// `security_headers:` policy; `off` disables a field.

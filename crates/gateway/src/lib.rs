@@ -2,7 +2,8 @@
 //! consumer [`Directory`], built from the configuration and swapped with
 //! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`, `mtls_auth`),
 //! what a consumer may do (`acl`, `require`), and how its identity travels
-//! upstream (`identity`). No sockets: `tollgate-proxy` calls it.
+//! upstream (`identity`), and how requests and answers are reshaped
+//! (`transform`, the JSON↔XML mapping `xml`, SOAP↔REST `soap`). No sockets: `tollgate-proxy` calls it.
 
 pub mod acl;
 pub mod basic_auth;
@@ -14,6 +15,8 @@ pub mod mtls_auth;
 pub mod ratelimit;
 mod refusal;
 pub mod require;
+pub mod soap;
+pub mod transform;
 pub mod xml;
 
 pub use directory::{Consumer, Directory};

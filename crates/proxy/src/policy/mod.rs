@@ -15,6 +15,7 @@ mod gateway;
 mod headers;
 mod rate_limit;
 mod security_headers;
+mod transform;
 mod vars;
 
 use std::sync::Arc;
@@ -92,6 +93,8 @@ enum StepState {
     Compress(tollgate_edge::compress::RequestSide),
     /// What a limit reports on the answer, or holds until its end.
     Limit(rate_limit::LimitStep),
+    /// What a reshaping policy needs for the answer.
+    Reshape(Box<transform::ReshapeStep>),
 }
 
 /// Runs the request phase of every policy of `route`, in order. `Some` is
@@ -167,6 +170,12 @@ pub(crate) async fn request_phase(
                     Err(refused) => return Some(*refused),
                 }
             }
+            Policy::Reshape(policy) => {
+                match transform::on_request(policy, route, req, host, ex).await {
+                    Ok(step) => state.steps.push(StepState::Reshape(Box::new(step))),
+                    Err(refused) => return Some(*refused),
+                }
+            }
         }
     }
     None
@@ -190,8 +199,9 @@ pub(crate) fn error_phase(
     None
 }
 
-/// Runs the response phase of every step whose request phase ran, last first.
-pub(crate) fn response_phase(
+/// Runs the response phase of every step whose request phase ran, last
+/// first. Async: a reshaping step may read the answer's body whole.
+pub(crate) async fn response_phase(
     route: &Route,
     resp: &mut Response<ResponseBody>,
     state: &mut ChainState,
@@ -226,6 +236,10 @@ pub(crate) fn response_phase(
                 rate_limit::on_response(step, resp);
             }
             (Policy::Limit(_), _) => {}
+            (Policy::Reshape(policy), Some(StepState::Reshape(step))) => {
+                transform::on_response(policy, *step, resp).await;
+            }
+            (Policy::Reshape(_), _) => {}
         }
     }
 }
