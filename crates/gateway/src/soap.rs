@@ -119,7 +119,7 @@ pub enum SoapAnswer {
 /// Reads a SOAP answer (either version).
 pub fn read_answer(policy: &SoapPolicy, body: &[u8]) -> Result<SoapAnswer, XmlError> {
     let opts = options(&policy.mapping, policy.max_body);
-    let doc = simplify(xml::xml_to_json(body, &opts)?, &opts.attribute_prefix);
+    let doc = simplify(xml::xml_to_json(body, &opts)?, &opts);
     let not_soap = || XmlError::Unrepresentable("the answer is not a SOAP envelope".into());
     let envelope = member(&doc, "Envelope").ok_or_else(not_soap)?;
     let body = member(envelope, "Body").ok_or_else(not_soap)?;
@@ -186,20 +186,27 @@ fn member<'j>(v: &'j Json, name: &str) -> Option<&'j Json> {
 }
 
 /// Takes namespace prefixes off element and attribute names and drops
-/// namespace declarations.
-fn simplify(v: Json, prefix: &str) -> Json {
+/// namespace declarations; an element left with only its text is a string
+/// again, one left with nothing an empty string (as the mapping reads them).
+fn simplify(v: Json, opts: &XmlOptions) -> Json {
+    let prefix = opts.attribute_prefix.as_str();
     match v {
-        Json::Object(entries) => Json::Object(
-            entries
+        Json::Object(entries) => {
+            let mut kept: Vec<(String, Json)> = entries
                 .into_iter()
                 .filter(|(k, _)| {
                     let name = k.strip_prefix(prefix).filter(|_| !prefix.is_empty());
                     !name.is_some_and(|n| n == "xmlns" || n.starts_with("xmlns:"))
                 })
-                .map(|(k, v)| (local_name(&k, prefix), simplify(v, prefix)))
-                .collect(),
-        ),
-        Json::Array(items) => Json::Array(items.into_iter().map(|i| simplify(i, prefix)).collect()),
+                .map(|(k, v)| (local_name(&k, prefix), simplify(v, opts)))
+                .collect();
+            match kept.as_slice() {
+                [] => Json::String(String::new()),
+                [(k, Json::String(_))] if *k == opts.text_key => kept.remove(0).1,
+                _ => Json::Object(kept),
+            }
+        }
+        Json::Array(items) => Json::Array(items.into_iter().map(|i| simplify(i, opts)).collect()),
         other => other,
     }
 }

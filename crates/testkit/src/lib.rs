@@ -48,6 +48,7 @@ mod process;
 mod raw;
 mod redis;
 mod scripted;
+mod soap;
 mod tempdir;
 mod tls;
 mod upstream;
