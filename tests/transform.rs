@@ -122,6 +122,15 @@ fn request_bodies_and_queries_are_edited_before_forwarding() {
     assert_eq!(echo.path, "/p?query=a&page=1&client=app%201");
     assert!(!echo.headers.contains_key("x-debug"));
     assert_eq!(echo.headers["x-via"], ["POST"]);
+    // Over HTTP/2 the same edits, the new length sent upstream.
+    let r = h2_request(tg.addr("web"), "POST", "/p?q=a", &headers, body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let echo = r.echo();
+    assert_eq!(echo.body, r#"{"name":"Ann","n":[1],"source":"app 1"}"#);
+    assert_eq!(
+        echo.headers["content-length"],
+        [echo.body.len().to_string()]
+    );
     // A body that is not JSON (by its type) streams through unedited.
     let plain = [("Content-Type", "text/plain"), ("X-Client", "c")];
     let r = request(tg.addr("web"), "POST", "/p", &plain, b"{\"password\":1}");
