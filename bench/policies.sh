@@ -46,7 +46,7 @@ RUN=$(mktemp -d -t benchpol.XXXXXX)
 RES=${RESULTS_DIR:-/tmp/bench-results}/policies-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RES/wrk" "$RUN/www"
 head -c 16384 /dev/urandom > "$RUN/www/16k.bin"
-python3 "$DIR/make_bodies.py" "$RUN/www"
+cp "$HERE"/www/*.json "$HERE"/www/*.xml "$RUN/www/"
 ulimit -n 20000 2>/dev/null || true
 . "$HERE/lib.sh"
 

@@ -21,12 +21,14 @@ mod cache;
 mod compress;
 mod gateway;
 mod ratelimit;
+mod transform;
 
 pub(crate) use api::*;
 pub(crate) use cache::*;
 pub(crate) use compress::*;
 pub(crate) use gateway::*;
 pub(crate) use ratelimit::*;
+pub(crate) use transform::*;
 
 /// A value with the place it was written.
 pub(crate) type Sp<T> = Spanned<T>;
@@ -557,6 +559,10 @@ pub(crate) struct RawPolicy {
     pub(crate) quota: Option<Sp<RawQuota>>,
     pub(crate) concurrency_limit: Option<Sp<RawConcurrencyLimit>>,
     pub(crate) validate: Option<Sp<RawValidate>>,
+    pub(crate) transform: Option<Sp<RawTransform>>,
+    pub(crate) json_to_xml: Option<Sp<RawXmlConvert>>,
+    pub(crate) xml_to_json: Option<Sp<RawXmlConvert>>,
+    pub(crate) soap: Option<Sp<RawSoap>>,
 }
 
 /// `security_headers:` policy; `off` disables a field.

@@ -3,8 +3,10 @@
 //! the snapshot on reload), how a request proves it (`key_auth`, `basic_auth`, `jwt`, `mtls_auth`,
 //! `introspection`, `forward_auth`),
 //! what a consumer may do (`acl`, `require`), and how its identity travels
-//! upstream (`identity`); request bodies checked against JSON Schemas
-//! (`validate`); the answers of an `aggregate` target merged (`aggregate`). No sockets: `tollgate-proxy` calls it.
+//! upstream (`identity`), and how requests and answers are reshaped
+//! (`transform`, the JSON↔XML mapping `xml`, SOAP↔REST `soap`); request
+//! bodies checked against JSON Schemas (`validate`); the answers of an
+//! `aggregate` target merged (`aggregate`). No sockets: `tollgate-proxy` calls it.
 
 pub mod acl;
 pub mod aggregate;
@@ -20,6 +22,8 @@ pub mod ratelimit;
 mod refusal;
 pub mod require;
 pub mod validate;
+pub mod soap;
+pub mod transform;
 pub mod xml;
 
 pub use directory::{Consumer, Directory};

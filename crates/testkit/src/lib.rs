@@ -51,6 +51,7 @@ mod process;
 mod raw;
 mod redis;
 mod scripted;
+mod soap;
 mod tempdir;
 mod tls;
 mod upstream;

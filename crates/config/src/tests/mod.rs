@@ -14,6 +14,7 @@ mod policies;
 mod probes;
 mod ratelimit;
 mod tls;
+mod transform;
 mod upstream;
 
 use std::path::PathBuf;

@@ -9,12 +9,17 @@ use super::security::{AllowedMethods, Cors, IpFilter, SecurityHeaders};
 mod cache;
 mod compress;
 mod ratelimit;
+mod transform;
 
 pub use cache::{CacheKey, CachePolicy, Purge, QueryKey};
 pub use compress::{Coding, CompressPolicy, TypePattern, DEFAULT_TYPES};
 pub use ratelimit::{
     Algorithm, Calendar, ConcurrencyLimit, LimitKey, LimitPolicy, LimitStore, Quota, Rate,
     RateHeaders, RateLimit,
+};
+pub use transform::{
+    BodyEdit, Compressed, EditValue, Pointer, QueryOps, Reshape, SoapPolicy, SoapVersion,
+    TransformPolicy, TransformSide, XmlMapping, XmlPolicy,
 };
 
 /// One step of a route's policy chain. Request phases run in the order
@@ -43,6 +48,9 @@ pub enum Policy {
     Limit(LimitPolicy),
     /// Request bodies checked against a JSON Schema (`tollgate-gateway`).
     Validate(Arc<super::ValidatePolicy>),
+    /// Reshaping of requests and answers: `transform`, `json_to_xml`,
+    /// `xml_to_json`, `soap` (`tollgate-gateway`).
+    Reshape(Reshape),
 }
 
 impl Policy {
@@ -51,6 +59,7 @@ impl Policy {
     pub fn needs_identity(&self) -> bool {
         match self {
             Policy::Gateway(g) => g.needs_identity(),
+            Policy::Reshape(r) => r.needs_identity(),
             Policy::Headers(rules) => [&rules.request, &rules.response].iter().any(|ops| {
                 ops.set
                     .iter()
@@ -74,6 +83,7 @@ impl Policy {
             Policy::Gateway(g) => g.kind(),
             Policy::Limit(l) => l.kind(),
             Policy::Validate(_) => "validate",
+            Policy::Reshape(r) => r.kind(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod jwt;
 pub(crate) mod openapi;
 mod ratelimit;
 mod validate;
+mod transform;
 
 use http::HeaderName;
 
@@ -112,9 +113,13 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
         raw.rate_limit.as_ref().map(|_| "rate_limit"),
         raw.quota.as_ref().map(|_| "quota"),
         raw.concurrency_limit.as_ref().map(|_| "concurrency_limit"),
+        raw.transform.as_ref().map(|_| "transform"),
+        raw.json_to_xml.as_ref().map(|_| "json_to_xml"),
+        raw.xml_to_json.as_ref().map(|_| "xml_to_json"),
+        raw.soap.as_ref().map(|_| "soap"),
         raw.validate.as_ref().map(|_| "validate"),
     ];
-    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `mtls_auth`, `jwt`, `oauth2_introspection`, `forward_auth`, `auth`, `acl`, `require`, `rate_limit`, `quota`, `concurrency_limit` or `validate`";
+    let needs = "a policy needs exactly one of `use`, `headers`, `ip_filter`, `methods`, `security_headers`, `cors`, `cache`, `compress`, `key_auth`, `basic_auth`, `mtls_auth`, `jwt`, `oauth2_introspection`, `forward_auth`, `auth`, `acl`, `require`, `rate_limit`, `quota`, `concurrency_limit`, `transform`, `json_to_xml`, `xml_to_json`, `soap` or `validate`";
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
@@ -205,6 +210,9 @@ fn policy(ctx: &mut Ctx<'_>, item: &Sp<RawPolicy>, path: &str, named: &Named) ->
     if let Some(g) = external_auth(ctx, raw, path, named) {
         return Some(Policy::Gateway(g));
     }
+    if let Some(r) = reshape(ctx, raw, path) {
+        return r.map(Policy::Reshape);
+    }
     limit(ctx, raw, path).map(Policy::Limit)
 }
 
@@ -228,6 +236,23 @@ fn external_auth(
         return Some(GatewayPolicy::Any(a));
     }
     None
+}
+
+/// The reshaping policies (`transform`, `json_to_xml`, `xml_to_json`,
+/// `soap`); `None` when the entry is none of them.
+fn reshape(ctx: &mut Ctx<'_>, raw: &RawPolicy, path: &str) -> Option<Option<Reshape>> {
+    if let Some(t) = &raw.transform {
+        return Some(Some(transform::transform(ctx, t, &p(path, "transform"))));
+    }
+    if let Some(x) = &raw.json_to_xml {
+        return Some(Some(transform::xml(ctx, x, &p(path, "json_to_xml"), true)));
+    }
+    if let Some(x) = &raw.xml_to_json {
+        return Some(Some(transform::xml(ctx, x, &p(path, "xml_to_json"), false)));
+    }
+    raw.soap
+        .as_ref()
+        .map(|s| transform::soap(ctx, s, &p(path, "soap")))
 }
 
 /// The limiting policies (`rate_limit`, `quota`, `concurrency_limit`).

@@ -255,7 +255,7 @@ pub(crate) async fn chained(
         }
     }
     if let Ok(resp) = &mut answered {
-        policy::response_phase(route, resp, chain);
+        policy::response_phase(route, resp, chain).await;
     }
     answered
 }

@@ -35,7 +35,7 @@ pub(super) fn on_response(rules: &HeaderRules, rendered: Rendered, headers: &mut
     apply(&rules.response.remove, set, add, headers);
 }
 
-fn render(ops: &HeaderOps, vars: &RequestVars<'_, '_>) -> Rendered {
+pub(super) fn render(ops: &HeaderOps, vars: &RequestVars<'_, '_>) -> Rendered {
     // A value that renders to something invalid (a header variable holding
     // obs-text) is left out rather than sent broken.
     let each = |list: &[(HeaderName, tollgate_config::Template)]| {
@@ -46,7 +46,7 @@ fn render(ops: &HeaderOps, vars: &RequestVars<'_, '_>) -> Rendered {
     (each(&ops.set), each(&ops.add))
 }
 
-fn apply(
+pub(super) fn apply(
     remove: &[HeaderName],
     set: Vec<(HeaderName, HeaderValue)>,
     add: Vec<(HeaderName, HeaderValue)>,

@@ -16,6 +16,7 @@ mod headers;
 mod rate_limit;
 mod security_headers;
 mod validate;
+mod transform;
 mod vars;
 
 use std::sync::Arc;
@@ -95,6 +96,8 @@ enum StepState {
     Limit(rate_limit::LimitStep),
     /// The answer is checked against the `validate` policy's schema.
     CheckAnswer(validate::AnswerStep),
+    /// What a reshaping policy needs for the answer.
+    Reshape(Box<transform::ReshapeStep>),
 }
 
 /// Runs the request phase of every policy of `route`, in order. `Some` is
@@ -181,6 +184,12 @@ pub(crate) async fn request_phase(
                     None => StepState::None,
                 });
             }
+            Policy::Reshape(policy) => {
+                match transform::on_request(policy, route, req, host, ex).await {
+                    Ok(step) => state.steps.push(StepState::Reshape(Box::new(step))),
+                    Err(refused) => return Some(*refused),
+                }
+            }
         }
     }
     None
@@ -204,8 +213,9 @@ pub(crate) fn error_phase(
     None
 }
 
-/// Runs the response phase of every step whose request phase ran, last first.
-pub(crate) fn response_phase(
+/// Runs the response phase of every step whose request phase ran, last
+/// first. Async: a reshaping step may read the answer's body whole.
+pub(crate) async fn response_phase(
     route: &Route,
     resp: &mut Response<ResponseBody>,
     state: &mut ChainState,
@@ -244,6 +254,10 @@ pub(crate) fn response_phase(
                 validate::on_response(step, route, resp);
             }
             (Policy::Validate(_), _) => {}
+            (Policy::Reshape(policy), Some(StepState::Reshape(step))) => {
+                transform::on_response(policy, *step, resp).await;
+            }
+            (Policy::Reshape(_), _) => {}
         }
     }
 }

@@ -34,6 +34,11 @@ impl<'a, 'b> RequestVars<'a, 'b> {
         self
     }
 
+    /// The request's query string, without `?`.
+    pub(crate) fn query(&self) -> Option<&'a str> {
+        self.req.uri.query()
+    }
+
     /// Renders `t` as a header value; `None` when the result is not a
     /// valid header value (a variable brought a control character).
     pub(crate) fn header_value(&self, t: &Template) -> Option<HeaderValue> {
