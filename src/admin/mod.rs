@@ -301,6 +301,27 @@ impl AdminBackend for Backend {
     fn drain(&self, upstream: &str, address: &str, drained: bool) -> Reply {
         self.drain_target(upstream, address, drained)
     }
+
+    fn weight(&self, upstream: &str, address: &str, weight: Option<u32>) -> Reply {
+        let Some(server) = self.server() else {
+            return Reply::error(503, "tollgate is starting or draining");
+        };
+        match server.set_weight(upstream, address, weight) {
+            Ok(()) => {
+                tracing::info!(
+                    upstream,
+                    target = address,
+                    weight,
+                    "target weight set through the admin API"
+                );
+                Reply::ok(
+                    json!({ "upstream": upstream, "target": address, "weight_override": weight }),
+                )
+            }
+            Err(e) if e.starts_with("weight") => Reply::error(400, e),
+            Err(e) => Reply::error(404, e),
+        }
+    }
 }
 
 impl Backend {

@@ -94,6 +94,20 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
             let drained = *action == "drain";
             blocking(shared, move |b| b.drain(&name, &address, drained)).await
         }
+        (["upstreams", name, "targets", address, "weight"], m)
+            if m == Method::POST || m == Method::DELETE =>
+        {
+            let (name, address) = (percent_decode(name), percent_decode(address));
+            let weight = if m == Method::POST {
+                match read_weight(req.into_body()).await {
+                    Ok(w) => Some(w),
+                    Err(reply) => return respond(reply),
+                }
+            } else {
+                None
+            };
+            blocking(shared, move |b| b.weight(&name, &address, weight)).await
+        }
         _ => return not_routed(&segments, &method),
     };
     respond(reply)
@@ -126,6 +140,17 @@ async fn read_text(body: Incoming) -> Result<String, Reply> {
         .map_err(|_| Reply::error(400, "the body is not UTF-8 text"))
 }
 
+/// The weight in a `{"weight": N}` body.
+async fn read_weight(body: Incoming) -> Result<u32, Reply> {
+    let text = read_text(body).await?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Reply::error(400, format!("the body is not JSON: {e}")))?;
+    value["weight"]
+        .as_u64()
+        .and_then(|w| u32::try_from(w).ok())
+        .ok_or_else(|| Reply::error(400, "give {\"weight\": N} with N a whole number"))
+}
+
 /// 405 with `Allow` for a known path asked with the wrong method, else 404.
 fn not_routed(segments: &[&str], method: &Method) -> Response<Full<Bytes>> {
     let allow = match segments {
@@ -135,6 +160,7 @@ fn not_routed(segments: &[&str], method: &Method) -> Response<Full<Bytes>> {
         ["reload"]
         | ["caches", _, "purge"]
         | ["upstreams", _, "targets", _, "drain" | "enable"] => "POST",
+        ["upstreams", _, "targets", _, "weight"] => "POST, DELETE",
         _ => return respond(Reply::error(404, "no such admin endpoint")),
     };
     let mut res = respond(Reply::error(
