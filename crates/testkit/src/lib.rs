@@ -38,6 +38,7 @@
 //! own worker threads. Do not call the client helpers from inside an async
 //! context (they use `block_on`).
 
+mod browser;
 mod client;
 mod grpc;
 mod harness;
@@ -56,6 +57,7 @@ mod ws;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub use browser::{Chromium, CHROMIUM_INSTALL};
 pub use client::{get, h2_get, h2_request, request, Echo, HttpResponse};
 pub use grpc::{run, EchoMsg, GrpcChannel, GrpcClient, GrpcServer};
 pub use harness::{render, unused_addr, PoolTarget, Tollgate, TEST_PREAMBLE};

@@ -8,6 +8,7 @@
 //! paths to backend calls (`routes.rs`); answers are JSON.
 
 mod auth;
+mod dashboard;
 mod routes;
 mod server;
 

@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn AdminBackend>,
     /// `GET /metrics` answers without the token.
     pub(crate) metrics_public: bool,
+    /// The dashboard's history, sampled by the admin thread.
+    pub(crate) ring: std::sync::Mutex<super::dashboard::ring::Ring>,
 }
 
 /// The largest configuration `PUT /config` accepts.
@@ -31,6 +33,11 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
+    if method == Method::GET {
+        if let Some((kind, text)) = super::dashboard::asset(&path) {
+            return super::dashboard::respond(kind, text);
+        }
+    }
     let open = matches!(path.as_str(), "/healthz" | "/readyz")
         || (shared.metrics_public && path == "/metrics");
     if !open && !authorized(req.headers(), shared.token.as_deref()) {
@@ -70,6 +77,9 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
         (["certificates"], &Method::GET) => Reply::ok(backend.certificates()),
         (["caches"], &Method::GET) => Reply::ok(backend.caches()),
         (["consumers"], &Method::GET) => Reply::ok(backend.consumers()),
+        (["dashboard", "data"], &Method::GET) => {
+            Reply::ok(shared.ring.lock().unwrap_or_else(|p| p.into_inner()).data())
+        }
         (["reload"], &Method::POST) => {
             let dry_run = param(&query, "dry_run").is_some_and(|v| v == "true" || v == "1");
             blocking(shared, move |b| b.reload(dry_run)).await
@@ -156,7 +166,8 @@ fn not_routed(segments: &[&str], method: &Method) -> Response<Full<Bytes>> {
     let allow = match segments {
         ["config"] => "GET, PUT",
         ["healthz" | "readyz" | "status" | "metrics" | "routes" | "upstreams" | "certificates"
-        | "caches" | "consumers"] => "GET",
+        | "caches" | "consumers"]
+        | ["dashboard", "data"] => "GET",
         ["reload"]
         | ["caches", _, "purge"]
         | ["upstreams", _, "targets", _, "drain" | "enable"] => "POST",

@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::dashboard::ring::{Sample, INTERVAL};
 use super::routes::{answer, Shared};
 use super::AdminBackend;
 
@@ -46,6 +47,7 @@ impl AdminServer {
             token,
             backend,
             metrics_public,
+            ring: Default::default(),
         });
         let thread = std::thread::Builder::new()
             .name("tollgate-admin".into())
@@ -95,6 +97,7 @@ async fn serve(
             return;
         }
     };
+    tokio::spawn(sample(shared.clone()));
     loop {
         let (stream, _) = tokio::select! {
             _ = stopped.changed() => return,
@@ -116,5 +119,22 @@ async fn serve(
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
+    }
+}
+
+/// Takes one dashboard sample now and every [`INTERVAL`] after, until the
+/// runtime stops with the listener.
+async fn sample(shared: Arc<Shared>) {
+    let mut every = tokio::time::interval(INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let families = shared.backend.metrics();
+        let sample = Sample::of(&families, std::time::SystemTime::now());
+        shared
+            .ring
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(sample);
     }
 }
