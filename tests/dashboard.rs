@@ -5,6 +5,8 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tollgate_testkit::{get, render, request, Chromium, TempDir, TollgateProcess, Upstream};
@@ -27,20 +29,38 @@ routes:
   - {name: site, upstream: app}
 "#;
 
-/// Sends requests to `web` for `span`, pausing `pause` between them, and
-/// some to a route that answers 503 so the error rate is not zero.
-fn load(web: SocketAddr, span: Duration, pause: Duration) {
-    let end = Instant::now() + span;
-    let mut n = 0u64;
-    while Instant::now() < end {
-        let path = match n % 10 {
-            0 => "/gone/x",
-            1..=4 => "/api/items",
-            _ => "/",
-        };
-        let _ = get(web, path);
-        n += 1;
-        std::thread::sleep(pause);
+/// Requests sent to `web` from a thread, pausing `pause` between them,
+/// one in ten to a route that answers 503 so the error rate is not zero;
+/// until [`Load::stop`], and never past 60 s.
+struct Load {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Load {
+    fn start(web: SocketAddr, pause: Duration) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let end = Instant::now() + Duration::from_secs(60);
+            let mut n = 0u64;
+            while !flag.load(Ordering::Relaxed) && Instant::now() < end {
+                let path = match n % 10 {
+                    0 => "/gone/x",
+                    1..=4 => "/api/items",
+                    _ => "/",
+                };
+                let _ = get(web, path);
+                n += 1;
+                std::thread::sleep(pause);
+            }
+        });
+        Self { stop, thread }
+    }
+
+    fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().expect("load thread");
     }
 }
 
@@ -96,9 +116,12 @@ fn the_dashboard_shows_live_rates_and_a_killed_target_in_chromium() {
     let page = format!("http://{admin}/");
     let budget = Duration::from_secs(3);
 
-    // Paced load across at least two samples of the dashboard's ring.
-    load(web, Duration::from_millis(4500), Duration::from_millis(20));
+    // Paced load across at least two samples of the dashboard's ring, and
+    // on while the browser renders, so the last interval has traffic.
+    let paced = Load::start(web, Duration::from_millis(20));
+    std::thread::sleep(Duration::from_millis(4500));
     let first = browser.dump_dom(&page, budget);
+    paced.stop();
     let rps1: f64 = text_of(&first, "total-rps").parse().expect("a rate");
     let total1: u64 = text_of(&first, "total-requests").parse().expect("a count");
     assert!(rps1 > 0.0, "no request rate shown under load");
@@ -113,9 +136,11 @@ fn the_dashboard_shows_live_rates_and_a_killed_target_in_chromium() {
 
     // Kill one target; load again, unpaced this time.
     drop(b);
-    load(web, Duration::from_millis(4500), Duration::ZERO);
+    let unpaced = Load::start(web, Duration::ZERO);
+    std::thread::sleep(Duration::from_millis(4500));
     wait_unhealthy(admin, &target_b);
     let second = browser.dump_dom(&page, budget);
+    unpaced.stop();
     let rps2: f64 = text_of(&second, "total-rps").parse().expect("a rate");
     let total2: u64 = text_of(&second, "total-requests").parse().expect("a count");
     assert!(
@@ -140,11 +165,10 @@ fn the_dashboard_shows_live_rates_and_a_killed_target_in_chromium() {
         dir.path().join("dashboard.png")
     };
     // Under load, so the picture shows traffic.
-    let loader =
-        std::thread::spawn(move || load(web, Duration::from_secs(5), Duration::from_millis(5)));
+    let load = Load::start(web, Duration::from_millis(5));
     std::thread::sleep(Duration::from_millis(2500));
     browser.screenshot(&page, &shot, (1280, 900), budget);
-    loader.join().expect("load thread");
+    load.stop();
     let png = std::fs::read(&shot).expect("screenshot");
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 10_000,
