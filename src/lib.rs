@@ -51,6 +51,10 @@ pub fn run(path: &Path) -> ExitCode {
     let backend = Arc::new(admin::Backend::new(path, &config));
     // The admin listener comes up first, so `/readyz` answers 503 while the
     // listeners are bound and the snapshot built.
+    let admin_scheme = match config.admin.as_ref().and_then(|a| a.tls.as_ref()) {
+        Some(_) => "https",
+        None => "http",
+    };
     let admin = match start_admin(&config, &backend) {
         Ok(a) => a,
         Err(e) => {
@@ -72,7 +76,7 @@ pub fn run(path: &Path) -> ExitCode {
     // Said once the server is attached, so a caller that waits for this
     // line finds `/readyz` ready.
     if let Some(a) = &admin {
-        eprintln!("tollgate: admin API on http://{}", a.address());
+        eprintln!("tollgate: admin API on {admin_scheme}://{}", a.address());
     }
     while signals.wait() == Wakeup::Reload {
         // The same path as the admin API's `POST /reload`; it logs the outcome.
@@ -100,9 +104,40 @@ fn start_admin(
         return Ok(None);
     };
     let token = a.token.as_ref().map(|t| t.read()).transpose()?;
-    AdminServer::start(a.address, token, backend.clone(), a.metrics_public)
+    let tls = a.tls.as_ref().map(admin_tls).transpose()?;
+    AdminServer::start_with_tls(a.address, token, backend.clone(), a.metrics_public, tls)
         .map(Some)
         .map_err(|e| format!("{}: {e}", a.address))
+}
+
+/// The admin listener's rustls configuration, built as an HTTPS
+/// listener's is (same file reading, same client verification), with
+/// client certificates required when `client_ca` is given.
+fn admin_tls(tls: &tollgate_config::AdminTls) -> Result<Arc<rustls::ServerConfig>, String> {
+    use tollgate_config::{Alpn, ClientAuth, ClientAuthMode, ListenerTls, TlsVersion};
+    let listener = ListenerTls {
+        certificates: vec![tls.certificate.clone()],
+        default_certificate: 0,
+        min_version: TlsVersion::Tls12,
+        alpn: vec![Alpn::Http11],
+        session_tickets: false,
+        session_cache: 0,
+        handshake_timeout: std::time::Duration::from_secs(10),
+        reload_interval: None,
+        client_auth: tls.client_ca.clone().map(|ca| ClientAuth {
+            mode: ClientAuthMode::Required,
+            ca,
+            // Unused: admin requests go to no upstream.
+            subject_header: http::HeaderName::from_static("x-client-cert-subject"),
+            san_header: http::HeaderName::from_static("x-client-cert-san"),
+        }),
+    };
+    tollgate_net::tls::ServerTls::build(&listener)
+        .map(|t| t.config.clone())
+        .map_err(|errors| {
+            let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            format!("admin.tls: {}", lines.join("; "))
+        })
 }
 
 /// Why [`Signals::wait`] returned.

@@ -319,6 +319,9 @@ fn the_openapi_file_documents_every_endpoint() {
         "/upstreams",
         "/upstreams/{name}/targets/{address}/drain",
         "/upstreams/{name}/targets/{address}/enable",
+        "/upstreams/{name}/targets/{address}/weight",
+        "/dashboard/data",
+        "/",
         "/certificates",
         "/caches",
         "/caches/{name}/purge",
@@ -329,6 +332,8 @@ fn the_openapi_file_documents_every_endpoint() {
         assert!(spec["paths"][path].is_object(), "{path} is not documented");
     }
     assert!(spec["paths"]["/config"]["put"].is_object());
+    let weight = &spec["paths"]["/upstreams/{name}/targets/{address}/weight"];
+    assert!(weight["post"].is_object() && weight["delete"].is_object());
 }
 
 #[test]

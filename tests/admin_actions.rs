@@ -158,6 +158,89 @@ fn a_drained_target_takes_no_new_requests_across_a_reload_until_enabled() {
     assert_eq!(ups["upstreams"][0]["targets"][1]["drained"], false);
 }
 
+/// `POST .../weight` with a JSON body, with the right token.
+fn set_weight(
+    admin: std::net::SocketAddr,
+    target: &str,
+    body: &str,
+) -> tollgate_testkit::HttpResponse {
+    let path = format!("/upstreams/app/targets/{target}/weight");
+    let auth = format!("Bearer {TOKEN}");
+    request(
+        admin,
+        "POST",
+        &path,
+        &[("authorization", &auth)],
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn a_weight_override_steers_traffic_across_a_reload_until_cleared() {
+    let s = start();
+    let web = s.tg.addr("web");
+    let (a, b) = (&s.ups[0], &s.ups[1]);
+    let target_b = b.addr().to_string();
+    assert_eq!(
+        set_weight(s.admin, &target_b, r#"{"weight": 0}"#).status,
+        400
+    );
+    assert_eq!(set_weight(s.admin, &target_b, "nine").status, 400);
+    assert_eq!(
+        set_weight(s.admin, "10.9.9.9:1", r#"{"weight": 9}"#).status,
+        404
+    );
+    let r = set_weight(s.admin, &target_b, r#"{"weight": 9}"#);
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Round robin with weights 1 and 9: b takes 9 of every 10 (some slack
+    // in case a request in the middle of the swap used the old weights).
+    let share_of_b = |n: usize| {
+        let (a0, b0) = (a.request_count(), b.request_count());
+        for _ in 0..n {
+            assert_eq!(get(web, "/any").status, 200);
+        }
+        let (da, db) = (a.request_count() - a0, b.request_count() - b0);
+        assert_eq!(da + db, n);
+        db
+    };
+    let to_b = share_of_b(50);
+    assert!(to_b >= 40, "b took {to_b} of 50 at weight 9 against 1");
+    let ups = json(&call(s.admin, "GET", "/upstreams"));
+    let shown = &ups["upstreams"][0]["targets"][1];
+    assert_eq!(shown["weight"], 9);
+    assert_eq!(shown["weight_override"], 9);
+    assert_eq!(shown["configured_weight"], 1);
+    assert_eq!(ups["weights"][0]["target"], target_b);
+
+    // A reload that rebuilds the upstream keeps the override.
+    s.dir.write(
+        "tollgate.yaml",
+        s.text
+            .replace("  - name: app\n", "  - name: app\n    balance: random\n"),
+    );
+    let reloaded = call(s.admin, "POST", "/reload");
+    assert_eq!(reloaded.status, 200, "{}", reloaded.text());
+    assert_eq!(json(&reloaded)["changes"]["upstreams"]["changed"][0], "app");
+    // Random at 9:1 over 200 requests: b's expected 180, 150 is > 6 sigma off.
+    let to_b = share_of_b(200);
+    assert!(to_b >= 150, "after the reload b took {to_b} of 200");
+
+    // Cleared, both get about half again.
+    let auth = format!("Bearer {TOKEN}");
+    let path = format!("/upstreams/app/targets/{target_b}/weight");
+    let cleared = request(s.admin, "DELETE", &path, &[("authorization", &auth)], b"");
+    assert_eq!(cleared.status, 200, "{}", cleared.text());
+    let to_b = share_of_b(200);
+    assert!((50..=150).contains(&to_b), "cleared, b took {to_b} of 200");
+    let ups = json(&call(s.admin, "GET", "/upstreams"));
+    assert_eq!(
+        ups["upstreams"][0]["targets"][1]["weight_override"],
+        Value::Null
+    );
+    assert_eq!(ups["upstreams"][0]["targets"][1]["weight"], 1);
+}
+
 #[test]
 fn put_config_validates_applies_and_optionally_writes_the_file() {
     let s = start();

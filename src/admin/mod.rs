@@ -50,7 +50,12 @@ struct FileState {
     reload_failures: u64,
     /// When the last reload was tried.
     last_reload_at: Option<SystemTime>,
+    /// The last [`HISTORY`] reloads, oldest first, for the dashboard.
+    history: std::collections::VecDeque<Value>,
 }
+
+/// How many reloads `/status` lists in `reload_history`.
+const HISTORY: usize = 20;
 
 impl Backend {
     /// A backend for the configuration file at `path`, loaded as
@@ -121,13 +126,19 @@ impl Backend {
     /// Reads the file again and applies it (SIGHUP, `POST /reload`), or
     /// only checks it (`dry_run`); logs and remembers the outcome.
     pub(crate) fn reload_file(&self, dry_run: bool) -> Reply {
-        self.apply(reload::read_file(&self.path), dry_run, false)
+        self.apply(reload::read_file(&self.path), dry_run, false, "signal")
     }
 
     /// Validates `text` as the configuration file and, unless `dry_run`,
     /// applies it; with `write`, an applied text replaces the file
     /// (keeping `FILE.prev`). One at a time: SIGHUP and admin calls queue.
-    fn apply(&self, text: Result<String, String>, dry_run: bool, write: bool) -> Reply {
+    fn apply(
+        &self,
+        text: Result<String, String>,
+        dry_run: bool,
+        write: bool,
+        source: &str,
+    ) -> Reply {
         let Some(server) = self.server() else {
             return Reply::error(503, "tollgate is starting or draining");
         };
@@ -159,16 +170,28 @@ impl Backend {
                 body["write_error"] = json!(e.to_string());
             }
         }
-        self.remember(&outcome, &at, applied_text);
+        self.remember(&outcome, &at, applied_text, source);
         let status = if outcome.applied { 200 } else { 422 };
         Reply { status, body }
     }
 
     /// Logs a reload's outcome and keeps it for `/status` (and the applied
     /// text for `/config`).
-    fn remember(&self, outcome: &reload::Outcome, at: &str, text: Option<String>) {
+    fn remember(&self, outcome: &reload::Outcome, at: &str, text: Option<String>, source: &str) {
         let file = self.path.display();
         let mut state = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        if state.history.len() == HISTORY {
+            state.history.pop_front();
+        }
+        state.history.push_back(json!({
+            "at": at,
+            "source": source,
+            "result": if outcome.applied { "applied" } else { "refused" },
+            "reason": outcome.reason,
+            "errors": outcome.errors.len(),
+            "config_hash": outcome.hash,
+            "changes": outcome.changes,
+        }));
         state.reloads += 1;
         state.reload_failures += u64::from(!outcome.applied);
         state.last_reload_at = Some(SystemTime::now());
@@ -216,6 +239,7 @@ impl AdminBackend for Backend {
             "ready": self.ready(),
             "config": { "path": self.path.display().to_string(), "hash": state.hash },
             "last_reload": state.last_reload,
+            "reload_history": state.history,
             "workers": snapshot.as_ref().map(|s| s.config.server.workers),
             "listeners": server.as_deref().map(views::listeners).unwrap_or_default(),
             "routes": snapshot.as_ref().map(|s| s.config.routes.len()),
@@ -232,7 +256,7 @@ impl AdminBackend for Backend {
     }
 
     fn put_config(&self, text: String, dry_run: bool, write: bool) -> Reply {
-        self.apply(Ok(text), dry_run, write)
+        self.apply(Ok(text), dry_run, write, "admin: PUT /config")
     }
 
     fn routes(&self) -> Value {
@@ -264,7 +288,8 @@ impl AdminBackend for Backend {
     }
 
     fn reload(&self, dry_run: bool) -> Reply {
-        self.reload_file(dry_run)
+        let text = reload::read_file(&self.path);
+        self.apply(text, dry_run, false, "admin: POST /reload")
     }
 
     fn purge(&self, name: &str, what: Purge) -> Reply {
@@ -300,6 +325,27 @@ impl AdminBackend for Backend {
 
     fn drain(&self, upstream: &str, address: &str, drained: bool) -> Reply {
         self.drain_target(upstream, address, drained)
+    }
+
+    fn weight(&self, upstream: &str, address: &str, weight: Option<u32>) -> Reply {
+        let Some(server) = self.server() else {
+            return Reply::error(503, "tollgate is starting or draining");
+        };
+        match server.set_weight(upstream, address, weight) {
+            Ok(()) => {
+                tracing::info!(
+                    upstream,
+                    target = address,
+                    weight,
+                    "target weight set through the admin API"
+                );
+                Reply::ok(
+                    json!({ "upstream": upstream, "target": address, "weight_override": weight }),
+                )
+            }
+            Err(e) if e.starts_with("weight") => Reply::error(400, e),
+            Err(e) => Reply::error(404, e),
+        }
     }
 }
 

@@ -49,6 +49,7 @@ pub(crate) fn routes(config: &Config) -> Value {
 pub(crate) fn upstreams(server: &RunningServer) -> Value {
     let snapshot = server.snapshot();
     let drained = server.drained_targets();
+    let overrides = server.weight_overrides();
     let upstreams: Vec<Value> = server
         .upstream_states()
         .iter()
@@ -60,7 +61,13 @@ pub(crate) fn upstreams(server: &RunningServer) -> Value {
                 .iter()
                 .enumerate()
                 .map(|(i, t)| {
-                    let mut v = target(t, weight(i));
+                    let set = overrides
+                        .iter()
+                        .find(|(n, a, _)| *n == u.name && *a == t.address)
+                        .map(|(_, _, w)| *w);
+                    let mut v = target(t, set.or(weight(i)));
+                    v["configured_weight"] = json!(weight(i));
+                    v["weight_override"] = json!(set);
                     v["drained"] =
                         json!(drained.iter().any(|(n, a)| *n == u.name && *a == t.address));
                     v
@@ -80,7 +87,11 @@ pub(crate) fn upstreams(server: &RunningServer) -> Value {
         .iter()
         .map(|(u, t)| json!({ "upstream": u, "target": t }))
         .collect();
-    json!({ "upstreams": upstreams, "drained": drained })
+    let weights: Vec<Value> = overrides
+        .iter()
+        .map(|(u, t, w)| json!({ "upstream": u, "target": t, "weight": w }))
+        .collect();
+    json!({ "upstreams": upstreams, "drained": drained, "weights": weights })
 }
 
 /// One target: health and why, ejection, load, latency, addresses.

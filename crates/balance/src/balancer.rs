@@ -1,6 +1,8 @@
 //! One type over every algorithm, as a pool's configuration selects it.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::hash::hash64;
@@ -125,9 +127,20 @@ impl<'a> PickContext<'a> {
 /// ```
 #[derive(Debug)]
 pub struct Balancer {
+    algorithm: Algorithm,
+    /// The targets' ids, to build the picker again with other weights.
+    ids: Vec<String>,
+    /// The weights the balancer was built with (the configured ones).
+    configured: Vec<u32>,
     kind: Kind,
-    /// Counts for the algorithms that do not keep their own.
-    in_flight: InFlight,
+    /// Whether `reweighted` holds a picker; read first so a pool without
+    /// an operator's weights pays one relaxed load, not a lock.
+    overridden: AtomicBool,
+    /// The weights an operator set at run time and the picker built with them.
+    reweighted: Mutex<Option<(Vec<u32>, Arc<Kind>)>>,
+    /// Requests in flight per target, shared by every picker built here so
+    /// that new weights do not lose the counts.
+    in_flight: Arc<InFlight>,
 }
 
 #[derive(Debug)]
@@ -144,47 +157,41 @@ enum Kind {
     Consistent(ConsistentHash, SmoothRoundRobin),
 }
 
-impl Balancer {
-    /// A balancer running `algorithm` over `targets`, in their order.
-    pub fn new(algorithm: &Algorithm, targets: &[Target<'_>]) -> Self {
-        let weights: Vec<u32> = targets.iter().map(|t| t.weight).collect();
-        let n = targets.len();
-        let (kind, own_counts) = match *algorithm {
-            Algorithm::RoundRobin => (Kind::RoundRobin(SmoothRoundRobin::new(&weights)), n),
-            Algorithm::WeightedLeastConnections => (
-                Kind::WeightedLeast(WeightedLeastConnections::new(&weights)),
-                0,
+impl Kind {
+    /// The picker of `algorithm` over targets `ids` with `weights`.
+    fn build(
+        algorithm: &Algorithm,
+        ids: &[String],
+        weights: &[u32],
+        in_flight: &Arc<InFlight>,
+    ) -> Self {
+        match *algorithm {
+            Algorithm::RoundRobin => Kind::RoundRobin(SmoothRoundRobin::new(weights)),
+            Algorithm::WeightedLeastConnections => Kind::WeightedLeast(
+                WeightedLeastConnections::sharing(weights, in_flight.clone()),
             ),
-            Algorithm::PowerOfTwoChoices { decay, seed } => {
-                (Kind::P2c(PowerOfTwoChoices::new(&weights, decay, seed)), 0)
-            }
-            Algorithm::WeightedRandom { seed } => {
-                (Kind::Random(WeightedRandom::new(&weights, seed)), n)
-            }
-            Algorithm::IpHash => (
-                Kind::IpHash(IpHash::new(&weights), SmoothRoundRobin::new(&weights)),
-                n,
-            ),
+            Algorithm::PowerOfTwoChoices { decay, seed } => Kind::P2c(PowerOfTwoChoices::sharing(
+                weights,
+                decay,
+                seed,
+                in_flight.clone(),
+            )),
+            Algorithm::WeightedRandom { seed } => Kind::Random(WeightedRandom::new(weights, seed)),
+            Algorithm::IpHash => Kind::IpHash(IpHash::new(weights), SmoothRoundRobin::new(weights)),
             Algorithm::ConsistentHash => {
-                let ring: Vec<(&str, u32)> = targets.iter().map(|t| (t.id, t.weight)).collect();
-                (
-                    Kind::Consistent(ConsistentHash::new(&ring), SmoothRoundRobin::new(&weights)),
-                    n,
-                )
+                let ring: Vec<(&str, u32)> = ids
+                    .iter()
+                    .zip(weights)
+                    .map(|(id, &w)| (id.as_str(), w))
+                    .collect();
+                Kind::Consistent(ConsistentHash::new(&ring), SmoothRoundRobin::new(weights))
             }
-        };
-        Self {
-            kind,
-            in_flight: InFlight::new(own_counts),
         }
     }
 
-    /// The index of the target for this request; `None` when no target is
-    /// available. Does not count the request: call [`Self::acquire`] or
-    /// [`Self::guard`] when it starts.
-    pub fn pick(&self, ctx: &PickContext<'_>) -> Option<usize> {
+    fn pick(&self, ctx: &PickContext<'_>) -> Option<usize> {
         let available = ctx.available;
-        match &self.kind {
+        match self {
             Kind::RoundRobin(p) => p.pick_available(available),
             Kind::WeightedLeast(p) => p.pick(available),
             Kind::P2c(p) => p.pick(available),
@@ -199,6 +206,75 @@ impl Balancer {
             },
         }
     }
+}
+
+impl Balancer {
+    /// A balancer running `algorithm` over `targets`, in their order.
+    pub fn new(algorithm: &Algorithm, targets: &[Target<'_>]) -> Self {
+        let configured: Vec<u32> = targets.iter().map(|t| t.weight).collect();
+        let ids: Vec<String> = targets.iter().map(|t| t.id.to_string()).collect();
+        let in_flight = Arc::new(InFlight::new(targets.len()));
+        Self {
+            kind: Kind::build(algorithm, &ids, &configured, &in_flight),
+            algorithm: algorithm.clone(),
+            ids,
+            configured,
+            overridden: AtomicBool::new(false),
+            reweighted: Mutex::new(None),
+            in_flight,
+        }
+    }
+
+    /// Picks with `weights` (one per target, in order) from now on instead
+    /// of the configured ones, or with the configured ones again (`None`,
+    /// or a list of the wrong length). The picker's own bookkeeping (round
+    /// robin scores, latency estimates) starts afresh; in-flight counts
+    /// are kept. Setting the weights already in use changes nothing.
+    pub fn set_weights(&self, weights: Option<&[u32]>) {
+        let weights = weights.filter(|w| w.len() == self.configured.len());
+        let mut slot = self.reweighted.lock().unwrap_or_else(|p| p.into_inner());
+        if weights == slot.as_ref().map(|(w, _)| w.as_slice()) {
+            return;
+        }
+        *slot = weights.map(|w| {
+            let kind = Kind::build(&self.algorithm, &self.ids, w, &self.in_flight);
+            (w.to_vec(), Arc::new(kind))
+        });
+        self.overridden.store(slot.is_some(), Ordering::Release);
+    }
+
+    /// The weights set by [`Self::set_weights`], if any.
+    pub fn overrides(&self) -> Option<Vec<u32>> {
+        let slot = self.reweighted.lock().unwrap_or_else(|p| p.into_inner());
+        slot.as_ref().map(|(w, _)| w.clone())
+    }
+
+    /// The weights picks use now, one per target (0 counts as 1).
+    pub fn weights(&self) -> Vec<u32> {
+        self.overrides().unwrap_or_else(|| self.configured.clone())
+    }
+
+    /// The picker in use: the one with the operator's weights when set.
+    fn active(&self) -> Option<Arc<Kind>> {
+        if !self.overridden.load(Ordering::Acquire) {
+            return None;
+        }
+        self.reweighted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|(_, kind)| kind.clone())
+    }
+
+    /// The index of the target for this request; `None` when no target is
+    /// available. Does not count the request: call [`Self::acquire`] or
+    /// [`Self::guard`] when it starts.
+    pub fn pick(&self, ctx: &PickContext<'_>) -> Option<usize> {
+        match self.active() {
+            Some(kind) => kind.pick(ctx),
+            None => self.kind.pick(ctx),
+        }
+    }
 
     /// Picks a target and counts the request as started until the guard
     /// drops.
@@ -208,39 +284,34 @@ impl Balancer {
 
     /// A request to target `i` started.
     pub fn acquire(&self, i: usize) {
-        self.in_flight().acquire(i);
+        self.in_flight.acquire(i);
     }
 
     /// A request to target `i` finished.
     pub fn release(&self, i: usize) {
-        self.in_flight().release(i);
+        self.in_flight.release(i);
     }
 
     /// Starts a request to target `i`, finished when the guard drops.
     pub fn guard(&self, i: usize) -> InFlightGuard<'_> {
-        self.in_flight().guard(i)
+        self.in_flight.guard(i)
     }
 
     /// Requests in flight per target.
     pub fn in_flight(&self) -> &InFlight {
-        match &self.kind {
-            Kind::WeightedLeast(p) => p.in_flight(),
-            Kind::P2c(p) => p.in_flight(),
-            _ => &self.in_flight,
-        }
+        &self.in_flight
     }
 
     /// Records how long a request to target `i` took, observed now (used by
     /// power of two choices, ignored by the others).
     pub fn record_latency(&self, i: usize, rtt: Duration) {
-        if let Kind::P2c(p) = &self.kind {
-            p.record_latency(i, rtt);
-        }
+        self.record_latency_at(i, rtt, Instant::now());
     }
 
     /// Records how long a request to target `i` took, observed at `now`.
     pub fn record_latency_at(&self, i: usize, rtt: Duration, now: Instant) {
-        if let Kind::P2c(p) = &self.kind {
+        let active = self.active();
+        if let Kind::P2c(p) = active.as_deref().unwrap_or(&self.kind) {
             p.record_latency_at(i, rtt, now);
         }
     }
@@ -360,6 +431,30 @@ mod tests {
         b.release(1);
         assert_eq!(b.in_flight().get(1), 0);
         b.record_latency(0, Duration::MAX); // ignored
+    }
+
+    #[test]
+    fn weights_set_at_run_time_steer_picks_until_cleared() {
+        let targets = [Target::new("a", 1), Target::new("b", 1)];
+        let all = Available::all(2);
+        let ctx = PickContext::new(&all);
+        for algorithm in algorithms() {
+            let b = Balancer::new(&algorithm, &targets);
+            let g = b.guard(1);
+            b.set_weights(Some(&[1, 999]));
+            assert_eq!(b.weights(), [1, 999], "{algorithm:?}");
+            assert_eq!(b.in_flight().get(1), 1, "{algorithm:?}: counts kept");
+            drop(g);
+            let to_b = (0..1000).filter(|_| b.pick(&ctx) == Some(1)).count();
+            // P2c samples two of two targets, so weight decides its every pick.
+            assert!(to_b > 900, "{algorithm:?}: {to_b}");
+            b.set_weights(None);
+            assert_eq!(b.overrides(), None);
+            let to_b = (0..1000).filter(|_| b.pick(&ctx) == Some(1)).count();
+            assert!((300..=700).contains(&to_b), "{algorithm:?}: {to_b}");
+            b.set_weights(Some(&[1])); // wrong length: the configured weights
+            assert_eq!(b.weights(), [1, 1]);
+        }
     }
 
     /// Arbitrary pools (weights including 0 and u32::MAX), availability sets

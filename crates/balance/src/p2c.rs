@@ -26,7 +26,7 @@
 //! which makes the choice plain least-request), and wins ties, so it is
 //! measured soon without drawing a burst.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::hash::Rng;
@@ -39,7 +39,9 @@ pub const DEFAULT_DECAY: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub struct PowerOfTwoChoices {
     weights: Vec<f64>,
-    in_flight: InFlight,
+    /// Shared with the [`crate::Balancer`] that owns the picker, so a
+    /// picker rebuilt with new weights keeps the counts.
+    in_flight: Arc<InFlight>,
     decay: Duration,
     rng: Rng,
     latency: Mutex<Vec<Option<Ewma>>>,
@@ -57,13 +59,23 @@ impl PowerOfTwoChoices {
     /// estimates that decay over `decay`, and random draws fixed by `seed`
     /// (give each picker its own).
     pub fn new(weights: &[u32], decay: Duration, seed: u64) -> Self {
+        Self::sharing(weights, decay, seed, Arc::new(InFlight::new(weights.len())))
+    }
+
+    /// A picker that reads (and counts into) `in_flight`.
+    pub(crate) fn sharing(
+        weights: &[u32],
+        decay: Duration,
+        seed: u64,
+        in_flight: Arc<InFlight>,
+    ) -> Self {
         Self {
             // u32 -> f64 is exact.
             weights: weights
                 .iter()
                 .map(|&w| effective_weight(w) as f64)
                 .collect(),
-            in_flight: InFlight::new(weights.len()),
+            in_flight,
             decay,
             rng: Rng::new(seed),
             latency: Mutex::new(vec![None; weights.len()]),

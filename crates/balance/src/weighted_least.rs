@@ -9,7 +9,7 @@
 //! `least_conn` does), so an idle pool is not always answered by its first
 //! target.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::round_robin::{smooth_step, weight_i64};
 use crate::{Available, InFlight, InFlightGuard};
@@ -18,7 +18,9 @@ use crate::{Available, InFlight, InFlightGuard};
 #[derive(Debug)]
 pub struct WeightedLeastConnections {
     weights: Vec<i64>,
-    in_flight: InFlight,
+    /// Shared with the [`crate::Balancer`] that owns the picker, so a
+    /// picker rebuilt with new weights keeps the counts.
+    in_flight: Arc<InFlight>,
     /// Smooth round-robin scores used only to break ties.
     current: Mutex<Vec<i64>>,
 }
@@ -26,9 +28,14 @@ pub struct WeightedLeastConnections {
 impl WeightedLeastConnections {
     /// A picker over targets with these weights (0 counts as 1).
     pub fn new(weights: &[u32]) -> Self {
+        Self::sharing(weights, Arc::new(InFlight::new(weights.len())))
+    }
+
+    /// A picker that reads (and counts into) `in_flight`.
+    pub(crate) fn sharing(weights: &[u32], in_flight: Arc<InFlight>) -> Self {
         Self {
             weights: weights.iter().map(|&w| weight_i64(w)).collect(),
-            in_flight: InFlight::new(weights.len()),
+            in_flight,
             current: Mutex::new(vec![0; weights.len()]),
         }
     }

@@ -61,6 +61,17 @@ pub(crate) struct RawAdmin {
     pub(crate) address: Text,
     pub(crate) token: Option<Sp<RawSecretSource>>,
     pub(crate) metrics_public: Text,
+    pub(crate) tls: Option<Sp<RawAdminTls>>,
+}
+
+/// `admin.tls`: HTTPS on the admin listener, optionally with client
+/// certificates.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAdminTls {
+    pub(crate) certificate: Text,
+    pub(crate) key: Text,
+    pub(crate) client_ca: Text,
 }
 
 /// Where a secret is read from: `{file: PATH}` or `{env: NAME}`.

@@ -47,6 +47,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "admin: {address: 127.0.0.1:9901, token: {file: /etc/tollgate/admin.token}}",
     ),
     ("admin.token", "token: {file: /etc/tollgate/admin.token}"),
+    (
+        "admin.tls",
+        "tls: {certificate: admin.pem, key: admin.key, client_ca: operators-ca.pem}",
+    ),
     ("defaults", "defaults: {timeout: 30s, max_body: 10MiB}"),
     // Listeners.
     (

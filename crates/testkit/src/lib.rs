@@ -41,6 +41,7 @@
 //! context (they use `block_on`).
 
 pub mod auth;
+mod browser;
 mod client;
 mod grpc;
 mod harness;
@@ -60,6 +61,7 @@ mod ws;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub use browser::{Chromium, CHROMIUM_INSTALL};
 pub use client::{get, h2_get, h2_request, request, Echo, HttpResponse};
 pub use grpc::{run, EchoMsg, GrpcChannel, GrpcClient, GrpcServer};
 pub use harness::{render, unused_addr, PoolTarget, Tollgate, TEST_PREAMBLE};

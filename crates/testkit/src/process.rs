@@ -77,10 +77,14 @@ impl TollgateProcess {
         if let Some(a) = self.addrs.get(ADMIN) {
             return *a;
         }
-        let prefix = "tollgate: admin API on http://";
+        // `http://ADDR`, or `https://ADDR` with `admin.tls`.
+        let prefix = "tollgate: admin API on ";
         let line = self.wait_for(prefix, Duration::from_secs(10));
-        let addr: SocketAddr = line[line.find(prefix).unwrap_or(0) + prefix.len()..]
+        let url = &line[line.find(prefix).unwrap_or(0) + prefix.len()..];
+        let addr: SocketAddr = url
             .trim()
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
             .parse()
             .expect("admin address");
         self.addrs.insert(ADMIN.to_owned(), addr);

@@ -19,7 +19,32 @@ fn present_block_defaults_to_loopback_9901_without_token() {
             address: "127.0.0.1:9901".parse().unwrap(),
             token: None,
             metrics_public: false,
+            tls: None,
         })
+    );
+}
+
+#[test]
+fn tls_with_client_ca_lets_a_non_loopback_address_go_without_token() {
+    let c = parse(&format!(
+        "admin:\n  address: \"0.0.0.0:9443\"\n  tls: {{certificate: a.pem, key: a.key, client_ca: ca.pem}}\n{REST}"
+    ))
+    .unwrap();
+    let tls = c.admin.unwrap().tls.unwrap();
+    assert_eq!(tls.certificate.cert.path, std::path::Path::new("./a.pem"));
+    assert_eq!(tls.certificate.key.path, std::path::Path::new("./a.key"));
+    assert_eq!(
+        tls.client_ca.unwrap().path,
+        std::path::Path::new("./ca.pem")
+    );
+    // Without client_ca, TLS alone authenticates nobody.
+    expect_errors(
+        &format!("admin:\n  address: \"0.0.0.0:9443\"\n  tls: {{certificate: a.pem, key: a.key}}\n{REST}"),
+        &[(2, "admin.address", "0.0.0.0:9443 is not a loopback address")],
+    );
+    expect_errors(
+        &format!("admin:\n  tls: {{certificate: a.pem}}\n{REST}"),
+        &[(2, "admin.tls.key", "missing required field `key`")],
     );
 }
 

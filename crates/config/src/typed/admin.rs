@@ -15,6 +15,20 @@ pub struct Admin {
     /// Whether `GET /metrics` answers without the token (scrapers that
     /// cannot send one); `false` unless written.
     pub metrics_public: bool,
+    /// HTTPS on the admin listener; `None`: plain HTTP.
+    pub tls: Option<AdminTls>,
+}
+
+/// `admin.tls`: the admin listener's certificate and, with `client_ca`,
+/// the CAs a caller's certificate must chain to (mTLS: the handshake
+/// fails without one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminTls {
+    /// The certificate chain and key the admin listener presents.
+    pub certificate: super::CertificateFiles,
+    /// PEM bundle of the CAs client certificates must chain to; `None`:
+    /// no client certificate is asked for.
+    pub client_ca: Option<super::TlsFile>,
 }
 
 /// Where a secret is read from when tollgate starts; the value itself is

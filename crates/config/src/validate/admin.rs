@@ -4,15 +4,16 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use super::Ctx;
-use crate::raw::{RawAdmin, RawSecretSource, Sp};
-use crate::typed::{Admin, Listener, SecretSource};
+use crate::raw::{RawAdmin, RawAdminTls, RawSecretSource, Sp};
+use crate::typed::{Admin, AdminTls, CertificateFiles, Listener, SecretSource};
 
 /// The address used when `admin:` is present without one.
 const DEFAULT_ADDRESS: &str = "127.0.0.1:9901";
 
 /// Validates `admin:`; absent means no admin listener. An address other
-/// than loopback needs a token: the admin API can reload the
-/// configuration and drain targets, so it must not be open to a network.
+/// than loopback needs a token or client certificates (`tls.client_ca`):
+/// the admin API can reload the configuration and drain targets, so it
+/// must not be open to a network.
 pub(super) fn admin(
     ctx: &mut Ctx<'_>,
     raw: Option<&Sp<RawAdmin>>,
@@ -40,13 +41,16 @@ pub(super) fn admin(
             format!("address {address} is already used by listener `{}`", l.name),
         );
     }
-    if token.is_none() && !address.ip().is_loopback() {
+    let tls = r.tls.as_ref().and_then(|t| tls(ctx, t));
+    let mtls = tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+    if token.is_none() && !mtls && !address.ip().is_loopback() {
         ctx.err(
             loc,
             "admin.address",
             format!(
                 "{address} is not a loopback address: add `token: {{file: PATH}}` or \
-                 `token: {{env: NAME}}` so callers must authenticate"
+                 `token: {{env: NAME}}`, or `tls: {{certificate, key, client_ca}}`, \
+                 so callers must authenticate"
             ),
         );
     }
@@ -60,6 +64,26 @@ pub(super) fn admin(
         address,
         token,
         metrics_public,
+        tls,
+    })
+}
+
+/// `admin.tls`: `certificate` and `key` required, `client_ca` optional.
+fn tls(ctx: &mut Ctx<'_>, raw: &Sp<RawAdminTls>) -> Option<AdminTls> {
+    let here = ctx.at(raw);
+    let r = &raw.value;
+    let cert = ctx.file_path(&r.certificate, here, "admin.tls.certificate");
+    let key = ctx.file_path(&r.key, here, "admin.tls.key");
+    let client_ca = match &r.client_ca {
+        Some(_) => Some(ctx.file_path(&r.client_ca, here, "admin.tls.client_ca")?),
+        None => None,
+    };
+    Some(AdminTls {
+        certificate: CertificateFiles {
+            cert: cert?,
+            key: key?,
+        },
+        client_ca,
     })
 }
 

@@ -8,6 +8,7 @@
 //! paths to backend calls (`routes.rs`); answers are JSON.
 
 mod auth;
+mod dashboard;
 mod routes;
 mod server;
 
@@ -86,6 +87,10 @@ pub trait AdminBackend: Send + Sync + 'static {
     /// Drains (`true`) or enables again one target of an upstream
     /// (`POST /upstreams/{name}/targets/{address}/drain|enable`).
     fn drain(&self, upstream: &str, address: &str, drained: bool) -> Reply;
+    /// Gives one target of an upstream a weight (`Some`, the body of
+    /// `POST /upstreams/{name}/targets/{address}/weight`) or its configured
+    /// one again (`None`, `DELETE` of the same path).
+    fn weight(&self, upstream: &str, address: &str, weight: Option<u32>) -> Reply;
     /// Every metric family, summed over the workers now (`/metrics`).
     fn metrics(&self) -> Vec<crate::metrics::Family>;
 }

@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn AdminBackend>,
     /// `GET /metrics` answers without the token.
     pub(crate) metrics_public: bool,
+    /// The dashboard's history, sampled by the admin thread.
+    pub(crate) ring: std::sync::Mutex<super::dashboard::ring::Ring>,
 }
 
 /// The largest configuration `PUT /config` accepts.
@@ -31,6 +33,11 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let method = req.method().clone();
+    if method == Method::GET {
+        if let Some((kind, text)) = super::dashboard::asset(&path) {
+            return super::dashboard::respond(kind, text);
+        }
+    }
     let open = matches!(path.as_str(), "/healthz" | "/readyz")
         || (shared.metrics_public && path == "/metrics");
     if !open && !authorized(req.headers(), shared.token.as_deref()) {
@@ -70,6 +77,9 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
         (["certificates"], &Method::GET) => Reply::ok(backend.certificates()),
         (["caches"], &Method::GET) => Reply::ok(backend.caches()),
         (["consumers"], &Method::GET) => Reply::ok(backend.consumers()),
+        (["dashboard", "data"], &Method::GET) => {
+            Reply::ok(shared.ring.lock().unwrap_or_else(|p| p.into_inner()).data())
+        }
         (["reload"], &Method::POST) => {
             let dry_run = param(&query, "dry_run").is_some_and(|v| v == "true" || v == "1");
             blocking(shared, move |b| b.reload(dry_run)).await
@@ -93,6 +103,20 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
             let (name, address) = (percent_decode(name), percent_decode(address));
             let drained = *action == "drain";
             blocking(shared, move |b| b.drain(&name, &address, drained)).await
+        }
+        (["upstreams", name, "targets", address, "weight"], m)
+            if m == Method::POST || m == Method::DELETE =>
+        {
+            let (name, address) = (percent_decode(name), percent_decode(address));
+            let weight = if m == Method::POST {
+                match read_weight(req.into_body()).await {
+                    Ok(w) => Some(w),
+                    Err(reply) => return respond(reply),
+                }
+            } else {
+                None
+            };
+            blocking(shared, move |b| b.weight(&name, &address, weight)).await
         }
         _ => return not_routed(&segments, &method),
     };
@@ -126,15 +150,28 @@ async fn read_text(body: Incoming) -> Result<String, Reply> {
         .map_err(|_| Reply::error(400, "the body is not UTF-8 text"))
 }
 
+/// The weight in a `{"weight": N}` body.
+async fn read_weight(body: Incoming) -> Result<u32, Reply> {
+    let text = read_text(body).await?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| Reply::error(400, format!("the body is not JSON: {e}")))?;
+    value["weight"]
+        .as_u64()
+        .and_then(|w| u32::try_from(w).ok())
+        .ok_or_else(|| Reply::error(400, "give {\"weight\": N} with N a whole number"))
+}
+
 /// 405 with `Allow` for a known path asked with the wrong method, else 404.
 fn not_routed(segments: &[&str], method: &Method) -> Response<Full<Bytes>> {
     let allow = match segments {
         ["config"] => "GET, PUT",
         ["healthz" | "readyz" | "status" | "metrics" | "routes" | "upstreams" | "certificates"
-        | "caches" | "consumers"] => "GET",
+        | "caches" | "consumers"]
+        | ["dashboard", "data"] => "GET",
         ["reload"]
         | ["caches", _, "purge"]
         | ["upstreams", _, "targets", _, "drain" | "enable"] => "POST",
+        ["upstreams", _, "targets", _, "weight"] => "POST, DELETE",
         _ => return respond(Reply::error(404, "no such admin endpoint")),
     };
     let mut res = respond(Reply::error(

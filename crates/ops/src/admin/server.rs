@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use super::dashboard::ring::{Sample, INTERVAL};
 use super::routes::{answer, Shared};
 use super::AdminBackend;
 
@@ -35,6 +36,19 @@ impl AdminServer {
         backend: Arc<dyn AdminBackend>,
         metrics_public: bool,
     ) -> io::Result<Self> {
+        Self::start_with_tls(address, token, backend, metrics_public, None)
+    }
+
+    /// [`AdminServer::start`], speaking HTTPS with `tls` when given: with
+    /// a client certificate verifier in it (`admin.tls.client_ca`), a
+    /// caller without a certificate from those CAs cannot even connect.
+    pub fn start_with_tls(
+        address: SocketAddr,
+        token: Option<String>,
+        backend: Arc<dyn AdminBackend>,
+        metrics_public: bool,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<Self> {
         let listener = std::net::TcpListener::bind(address)?;
         listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
@@ -46,10 +60,11 @@ impl AdminServer {
             token,
             backend,
             metrics_public,
+            ring: Default::default(),
         });
         let thread = std::thread::Builder::new()
             .name("tollgate-admin".into())
-            .spawn(move || runtime.block_on(serve(listener, shared, stopped)))?;
+            .spawn(move || runtime.block_on(serve(listener, shared, tls, stopped)))?;
         Ok(Self {
             address,
             stop,
@@ -86,8 +101,10 @@ impl Drop for AdminServer {
 async fn serve(
     listener: std::net::TcpListener,
     shared: Arc<Shared>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     mut stopped: watch::Receiver<bool>,
 ) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let listener = match TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -95,6 +112,7 @@ async fn serve(
             return;
         }
     };
+    tokio::spawn(sample(shared.clone()));
     loop {
         let (stream, _) = tokio::select! {
             _ = stopped.changed() => return,
@@ -107,14 +125,51 @@ async fn serve(
             },
         };
         let shared = shared.clone();
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, Infallible>(answer(&shared, req).await) }
-            });
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let Some(acceptor) = acceptor else {
+                return connection(stream, shared).await;
+            };
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => connection(tls, shared).await,
+                // No certificate, one from another CA, or not TLS at all.
+                Ok(Err(e)) => tracing::debug!(error = %e, "admin TLS handshake failed"),
+                Err(_) => tracing::debug!("admin TLS handshake timed out"),
+            }
         });
+    }
+}
+
+/// Longest an admin TLS handshake may take.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves HTTP/1.1 admin requests on one connection until it closes.
+async fn connection<S>(stream: S, shared: Arc<Shared>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |req| {
+        let shared = shared.clone();
+        async move { Ok::<_, Infallible>(answer(&shared, req).await) }
+    });
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+/// Takes one dashboard sample now and every [`INTERVAL`] after, until the
+/// runtime stops with the listener.
+async fn sample(shared: Arc<Shared>) {
+    let mut every = tokio::time::interval(INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let families = shared.backend.metrics();
+        let sample = Sample::of(&families, std::time::SystemTime::now());
+        shared
+            .ring
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(sample);
     }
 }

@@ -18,6 +18,7 @@ mod h2_pace;
 mod h2_stream;
 mod pace;
 mod tls;
+mod weights;
 mod worker;
 
 pub(crate) use admission::{admit, Admitted, AtAccept};
@@ -170,6 +171,8 @@ pub struct RunningServer {
     /// Targets drained through the admin API, by upstream name and target
     /// address; written into every new snapshot.
     drained: Mutex<Vec<(String, String)>>,
+    /// Target weights set through the admin API (`weights.rs`).
+    weights: Mutex<Vec<weights::WeightOverride>>,
 }
 
 /// What a reload changed.
@@ -286,6 +289,7 @@ impl RunningServer {
             threads,
             helpers: Mutex::new((helpers_stop, helper_threads)),
             drained: Mutex::new(Vec::new()),
+            weights: Mutex::new(Vec::new()),
         })
     }
 
@@ -310,6 +314,7 @@ impl RunningServer {
                 .join("\n")
         })?;
         self.apply_drains(&snapshot);
+        self.apply_weights(&snapshot);
         let snapshot = Arc::new(snapshot);
         let mut summary = ReloadSummary {
             kept: Vec::new(),
