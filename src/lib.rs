@@ -2,169 +2,19 @@
 //! testable: each loads the configuration and calls into the crates.
 
 mod admin;
+mod notify;
+mod run;
 mod status;
+mod upgrade;
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use tollgate_ops::admin::AdminServer;
-use tollgate_proxy::RunningServer;
-
+pub use run::run;
 pub use status::status;
+pub use upgrade_command::upgrade;
 
-/// `tollgate run`: serve until SIGTERM/SIGINT, then drain and exit 0;
-/// SIGHUP reloads the configuration file.
-pub fn run(path: &Path) -> ExitCode {
-    let config = match tollgate_config::load(path) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("{errors}");
-            return ExitCode::from(1);
-        }
-    };
-    // The event log first, so nothing the start-up does goes unsaid.
-    if let Err(e) = tollgate_ops::logging::install(&config.log) {
-        eprintln!("tollgate: cannot open the log output: {e}");
-        return ExitCode::from(1);
-    }
-    // Signal handlers go in before anything is announced, so a SIGTERM sent
-    // as soon as the listeners are printed still drains instead of killing.
-    let mut signals = match Signals::install() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tollgate: cannot install signal handlers: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let schemes: Vec<&'static str> = config
-        .listeners
-        .iter()
-        .map(|l| match l.protocol {
-            tollgate_config::ListenerProtocol::Https => "https",
-            tollgate_config::ListenerProtocol::Http => "http",
-            tollgate_config::ListenerProtocol::Tcp => "tcp",
-            tollgate_config::ListenerProtocol::TlsPassthrough => "tls",
-            tollgate_config::ListenerProtocol::Udp => "udp",
-        })
-        .collect();
-    let backend = Arc::new(admin::Backend::new(path, &config));
-    // The admin listener comes up first, so `/readyz` answers 503 while the
-    // listeners are bound and the snapshot built.
-    let admin = match start_admin(&config, &backend) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("tollgate: cannot start the admin API: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let server = match RunningServer::start(config) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tollgate: cannot start: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    for ((name, addr), scheme) in server.addresses().iter().zip(schemes) {
-        eprintln!("tollgate: listener {name} on {scheme}://{addr}");
-    }
-    backend.attach(server);
-    // Said once the server is attached, so a caller that waits for this
-    // line finds `/readyz` ready.
-    if let Some(a) = &admin {
-        eprintln!("tollgate: admin API on http://{}", a.address());
-    }
-    while signals.wait() == Wakeup::Reload {
-        // The same path as the admin API's `POST /reload`; it logs the outcome.
-        backend.reload_file(false);
-    }
-    backend.mark_draining();
-    eprintln!("tollgate: shutting down, draining in-flight requests");
-    // `/readyz` says 503 while the workers drain; the admin listener
-    // closes once they are done.
-    if let Some(server) = backend.detach() {
-        server.shutdown();
-    }
-    if let Some(a) = admin {
-        a.stop();
-    }
-    ExitCode::SUCCESS
-}
-
-/// Starts the admin listener when the file has `admin:`, reading its token.
-fn start_admin(
-    config: &tollgate_config::Config,
-    backend: &Arc<admin::Backend>,
-) -> Result<Option<AdminServer>, String> {
-    let Some(a) = &config.admin else {
-        return Ok(None);
-    };
-    let token = a.token.as_ref().map(|t| t.read()).transpose()?;
-    AdminServer::start(a.address, token, backend.clone(), a.metrics_public)
-        .map(Some)
-        .map_err(|e| format!("{}: {e}", a.address))
-}
-
-/// Why [`Signals::wait`] returned.
-#[derive(Debug, PartialEq, Eq)]
-enum Wakeup {
-    /// SIGTERM or SIGINT: drain and exit.
-    Stop,
-    /// SIGHUP: reload the configuration.
-    Reload,
-}
-
-/// SIGTERM, SIGINT and SIGHUP, registered with the OS and waited for later.
-struct Signals {
-    runtime: tokio::runtime::Runtime,
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    int: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    hup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn install() -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{signal, SignalKind};
-            let _guard = runtime.enter();
-            let term = signal(SignalKind::terminate())?;
-            let int = signal(SignalKind::interrupt())?;
-            let hup = signal(SignalKind::hangup())?;
-            Ok(Self {
-                runtime,
-                term,
-                int,
-                hup,
-            })
-        }
-        #[cfg(not(unix))]
-        Ok(Self { runtime })
-    }
-
-    /// Blocks until a signal arrives and says which.
-    fn wait(&mut self) -> Wakeup {
-        #[cfg(unix)]
-        return self.runtime.block_on(async {
-            tokio::select! {
-                _ = self.term.recv() => Wakeup::Stop,
-                _ = self.int.recv() => Wakeup::Stop,
-                _ = self.hup.recv() => Wakeup::Reload,
-            }
-        });
-        #[cfg(not(unix))]
-        self.runtime.block_on(async {
-            let _ = tokio::signal::ctrl_c().await;
-            Wakeup::Stop
-        })
-    }
-}
+mod upgrade_command;
 
 /// `tollgate validate`: 0 when the file is valid, 1 with every error listed.
 pub fn validate(path: &Path) -> ExitCode {

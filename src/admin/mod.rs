@@ -19,6 +19,8 @@ use tollgate_edge::cache::Cache;
 use tollgate_ops::admin::{AdminBackend, Purge, Reply};
 use tollgate_proxy::RunningServer;
 
+use crate::upgrade::Upgrader;
+
 /// What the admin API reads and acts on for one `tollgate run`.
 #[derive(Debug)]
 pub(crate) struct Backend {
@@ -35,6 +37,8 @@ pub(crate) struct Backend {
     start_only: reload::StartOnly,
     /// Held while a configuration is validated and applied.
     applying: Mutex<()>,
+    /// Starts the new binary on `POST /upgrade` and SIGUSR2.
+    upgrader: Arc<Upgrader>,
 }
 
 /// What `/status` and `/config` say about the configuration.
@@ -55,7 +59,7 @@ struct FileState {
 impl Backend {
     /// A backend for the configuration file at `path`, loaded as
     /// `config`, before the server starts.
-    pub(crate) fn new(path: &Path, config: &Config) -> Self {
+    pub(crate) fn new(path: &Path, config: &Config, upgrader: Arc<Upgrader>) -> Self {
         let text = std::fs::read_to_string(path).ok();
         let hash = text.as_ref().map(|t| reload::hash_hex(t.as_bytes()));
         Self {
@@ -71,6 +75,7 @@ impl Backend {
                 ..FileState::default()
             }),
             applying: Mutex::new(()),
+            upgrader,
             start_only: reload::StartOnly {
                 log: config.log.clone(),
                 admin: config.admin.clone(),
@@ -119,21 +124,50 @@ impl Backend {
     }
 
     /// Reads the file again and applies it (SIGHUP, `POST /reload`), or
-    /// only checks it (`dry_run`); logs and remembers the outcome.
-    pub(crate) fn reload_file(&self, dry_run: bool) -> Reply {
-        self.apply(reload::read_file(&self.path), dry_run, false)
+    /// only checks it (`dry_run`); logs (saying `via` what) and remembers
+    /// the outcome.
+    pub(crate) fn reload_file(&self, dry_run: bool, via: &'static str) -> Reply {
+        self.apply(reload::read_file(&self.path), dry_run, false, via)
+    }
+
+    /// Starts the new binary and hands the listening sockets over (SIGUSR2,
+    /// `POST /upgrade`): the new pid once it serves, or why not.
+    pub(crate) fn upgrade_now(&self) -> Result<u32, String> {
+        let Some(server) = self.server() else {
+            return Err("tollgate is starting or draining".into());
+        };
+        let outcome = self.upgrader.upgrade(&server);
+        match &outcome {
+            Ok(pid) => tracing::info!(new_pid = pid, "upgrade: the new process serves"),
+            Err(why) => {
+                tracing::error!(reason = why.as_str(), "upgrade failed; still serving")
+            }
+        }
+        outcome
     }
 
     /// Validates `text` as the configuration file and, unless `dry_run`,
     /// applies it; with `write`, an applied text replaces the file
     /// (keeping `FILE.prev`). One at a time: SIGHUP and admin calls queue.
-    fn apply(&self, text: Result<String, String>, dry_run: bool, write: bool) -> Reply {
+    fn apply(
+        &self,
+        text: Result<String, String>,
+        dry_run: bool,
+        write: bool,
+        via: &'static str,
+    ) -> Reply {
         let Some(server) = self.server() else {
             return Reply::error(503, "tollgate is starting or draining");
         };
         let _one_at_a_time = self.applying.lock().unwrap_or_else(|p| p.into_inner());
         let applied_text = text.clone().ok();
+        if !dry_run {
+            crate::notify::reloading();
+        }
         let outcome = reload::reload(&server, &self.path, text, &self.start_only, dry_run);
+        if !dry_run {
+            crate::notify::reloaded();
+        }
         let mut at = String::new();
         tollgate_ops::format_rfc3339_millis(SystemTime::now(), &mut at);
         let mut body = json!({
@@ -159,14 +193,20 @@ impl Backend {
                 body["write_error"] = json!(e.to_string());
             }
         }
-        self.remember(&outcome, &at, applied_text);
+        self.remember(&outcome, &at, applied_text, via);
         let status = if outcome.applied { 200 } else { 422 };
         Reply { status, body }
     }
 
     /// Logs a reload's outcome and keeps it for `/status` (and the applied
     /// text for `/config`).
-    fn remember(&self, outcome: &reload::Outcome, at: &str, text: Option<String>) {
+    fn remember(
+        &self,
+        outcome: &reload::Outcome,
+        at: &str,
+        text: Option<String>,
+        via: &'static str,
+    ) {
         let file = self.path.display();
         let mut state = self.file.lock().unwrap_or_else(|p| p.into_inner());
         state.reloads += 1;
@@ -181,7 +221,14 @@ impl Backend {
             state.hash = outcome.hash.clone();
             state.text = text;
             let changes = outcome.changes.to_string();
-            tracing::info!(%file, changes = changes.as_str(), "reload applied");
+            let summary = reload::summary(&outcome.changes);
+            tracing::info!(
+                %file,
+                via,
+                summary = summary.as_str(),
+                changes = changes.as_str(),
+                "reload applied"
+            );
             for part in &outcome.next_start {
                 tracing::warn!(%file, "{part} settings changed; they apply at the next start");
             }
@@ -192,7 +239,13 @@ impl Backend {
                 .map(|e| e["text"].as_str().or(e["message"].as_str()).unwrap_or(""))
                 .collect();
             let reason = outcome.reason.as_deref().unwrap_or("");
-            tracing::warn!(%file, reason, errors = errors.join("; ").as_str(), "reload refused");
+            tracing::warn!(
+                %file,
+                via,
+                reason,
+                errors = errors.join("; ").as_str(),
+                "reload refused"
+            );
         }
     }
 }
@@ -232,7 +285,7 @@ impl AdminBackend for Backend {
     }
 
     fn put_config(&self, text: String, dry_run: bool, write: bool) -> Reply {
-        self.apply(Ok(text), dry_run, write)
+        self.apply(Ok(text), dry_run, write, "PUT /config")
     }
 
     fn routes(&self) -> Value {
@@ -264,7 +317,18 @@ impl AdminBackend for Backend {
     }
 
     fn reload(&self, dry_run: bool) -> Reply {
-        self.reload_file(dry_run)
+        self.reload_file(dry_run, "POST /reload")
+    }
+
+    fn upgrade(&self) -> Reply {
+        match self.upgrade_now() {
+            Ok(pid) => Reply::ok(json!({
+                "upgraded": true,
+                "old_pid": std::process::id(),
+                "new_pid": pid,
+            })),
+            Err(why) => Reply::error(502, why),
+        }
     }
 
     fn purge(&self, name: &str, what: Purge) -> Reply {
