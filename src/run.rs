@@ -38,10 +38,12 @@ pub fn run(path: &Path) -> ExitCode {
     let upgraded = predecessor.is_some();
     match start(path, &mut inherited, relaunch) {
         Ok(started) => {
+            // systemd learns the new main pid before the old process, told
+            // next, starts to exit.
+            notify::ready(upgraded);
             if let Some(p) = predecessor {
                 p.ready();
             }
-            notify::ready(upgraded);
             serve(started)
         }
         Err(e) => {

@@ -8,7 +8,11 @@ use std::os::unix::net::UnixDatagram;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tollgate_testkit::{get, render, LoadLoop, TempDir, TollgateProcess, Upstream};
+use std::io::{Read, Write};
+
+use tollgate_testkit::{
+    get, read_line, render, LoadLoop, TcpServer, TempDir, TollgateProcess, Upstream,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 
@@ -190,6 +194,61 @@ fn twenty_reloads_under_load_fail_no_request() {
     let_load_run(&load, 20);
     let report = load.stop();
     assert_eq!((report.failed, report.refused), (0, 0), "{report:?}");
+}
+
+#[test]
+fn a_relay_open_across_an_upgrade_gets_the_drain_grace_then_closes() {
+    let target = TcpServer::echo();
+    let dir = TempDir::new();
+    let cfg = dir.write(
+        "tollgate.yaml",
+        render(
+            r#"
+server: {workers: 2, shutdown_timeout: 3s}
+access_log: {output: off}
+admin: {address: 127.0.0.1:0}
+listeners:
+  - {name: tcp, address: 127.0.0.1:0, protocol: tcp, upstream: pool}
+upstreams:
+  - {name: pool, targets: [{address: "{target}"}]}
+"#,
+            &[("target", &target.addr())],
+        ),
+    );
+    let mut tg = TollgateProcess::start(BIN, &cfg, &[], &["tcp"]);
+    let admin = tg.admin_addr();
+    let old_pid = serving_pid(admin);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut relay = std::net::TcpStream::connect(tg.addr("tcp")).unwrap();
+    relay.write_all(b"before\n").unwrap();
+    assert_eq!(read_line(&mut relay), "before");
+
+    tg.signal("USR2");
+    tg.wait_for("upgrade: the new process serves", WAIT);
+    let new_pid = wait_for_new_pid(admin, old_pid);
+    let _stop_new = StopOnDrop(new_pid);
+    let handed_over = Instant::now();
+    // The old process's relay goes on during the drain; a new connection
+    // reaches the new process.
+    relay.write_all(b"during\n").unwrap();
+    assert_eq!(read_line(&mut relay), "during");
+    let mut fresh = std::net::TcpStream::connect(tg.addr("tcp")).unwrap();
+    fresh.write_all(b"fresh\n").unwrap();
+    assert_eq!(read_line(&mut fresh), "fresh");
+    // Past `shutdown_timeout` the old process closes it and exits.
+    relay
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let _ = relay.read_to_end(&mut rest);
+    assert!(
+        handed_over.elapsed() >= Duration::from_secs(2),
+        "closed after {:?}, before the grace",
+        handed_over.elapsed()
+    );
+    assert!(tg.wait_exit(WAIT).is_some(), "the old process exits");
+    fresh.write_all(b"still\n").unwrap();
+    assert_eq!(read_line(&mut fresh), "still");
 }
 
 /// A launcher that binds `127.0.0.1:PORT`, makes it fd 3, sets

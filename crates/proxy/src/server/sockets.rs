@@ -16,6 +16,9 @@ use super::ListenerCtx;
 /// A listening socket kept for a hand-over: kind, listener name, address.
 pub(crate) type Kept = (SocketKind, String, SocketAddr, OwnedFd);
 
+/// One worker's sockets, each with its listener's context.
+pub(super) type Dealt = Vec<(WorkerSocket, Arc<ListenerCtx>)>;
+
 /// The sockets of listener `l`: the inherited ones when there are, else
 /// `workers` bound with SO_REUSEPORT; with the bound address.
 pub(super) fn listener_sockets(
@@ -75,9 +78,8 @@ pub(super) fn deal(
     groups: Vec<Vec<WorkerSocket>>,
     contexts: &[Arc<ListenerCtx>],
     workers: usize,
-) -> io::Result<Vec<Vec<(WorkerSocket, Arc<ListenerCtx>)>>> {
-    let mut dealt: Vec<Vec<(WorkerSocket, Arc<ListenerCtx>)>> =
-        (0..workers).map(|_| Vec::new()).collect();
+) -> io::Result<Vec<Dealt>> {
+    let mut dealt: Vec<Dealt> = (0..workers).map(|_| Vec::new()).collect();
     for (group, ctx) in groups.into_iter().zip(contexts) {
         let count = group.len();
         for w in count..workers {
