@@ -166,6 +166,7 @@ fn serve(mut started: Started) -> ExitCode {
     };
     backend.mark_draining();
     if upgraded {
+        backend.stop_accepting();
         let pid = (*started.handed_over.borrow()).unwrap_or(0);
         tracing::info!(
             new_pid = pid,

@@ -101,7 +101,7 @@ fn sigusr2_hands_over_under_load_without_a_failed_request() {
     let load = LoadLoop::start(web, "/", "hello", 4);
     let_load_run(&load, 200);
     tg.signal("USR2");
-    tg.wait_for("upgrade: the new process serves", WAIT);
+    tg.wait_for("this one stops accepting and drains", WAIT);
     let new_pid = wait_for_new_pid(admin, old_pid);
     let _stop_new = StopOnDrop(new_pid);
     let status = tg
@@ -224,7 +224,7 @@ upstreams:
     assert_eq!(read_line(&mut relay), "before");
 
     tg.signal("USR2");
-    tg.wait_for("upgrade: the new process serves", WAIT);
+    tg.wait_for("this one stops accepting and drains", WAIT);
     let new_pid = wait_for_new_pid(admin, old_pid);
     let _stop_new = StopOnDrop(new_pid);
     let handed_over = Instant::now();

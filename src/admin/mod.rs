@@ -93,6 +93,14 @@ impl Backend {
         self.draining.store(true, Ordering::SeqCst);
     }
 
+    /// The workers stop accepting and start draining at once (the process
+    /// that replaced this one accepts now).
+    pub(crate) fn stop_accepting(&self) {
+        if let Some(server) = self.server() {
+            server.stop_accepting();
+        }
+    }
+
     /// Draining starts: `/readyz` answers 503 and the server is handed
     /// back for its shutdown (after admin calls in progress let go of it,
     /// waited for up to 10 s).

@@ -40,8 +40,12 @@ impl TollgateProcess {
     /// to pass it sockets) with stderr read, and waits (up to 10 s) for the
     /// start-up lines of `listeners`.
     pub fn start_command(mut cmd: Command, listeners: &[&str]) -> Self {
-        cmd.env_remove("RUST_LOG")
-            .stdin(Stdio::null())
+        // The test's own RUST_LOG would change what the process prints,
+        // unless the test set one for it.
+        if !cmd.get_envs().any(|(k, _)| k == "RUST_LOG") {
+            cmd.env_remove("RUST_LOG");
+        }
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn tollgate run");

@@ -460,6 +460,13 @@ impl RunningServer {
         Some((0..counts.len()).map(|t| counts.get(t)).collect())
     }
 
+    /// Stops accepting now and starts the drain without waiting for it
+    /// (after an upgrade, the new process accepts from the same sockets);
+    /// [`RunningServer::shutdown`] then waits.
+    pub fn stop_accepting(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to the configured
     /// drain timeout) and waits for the workers to exit.
     pub fn shutdown(self) {
