@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use std::io::{Read, Write};
 
 use tollgate_testkit::{
-    get, read_line, render, LoadLoop, TcpServer, TempDir, TollgateProcess, Upstream,
+    get, read_line, render, udp_exchange, LoadLoop, TcpServer, TempDir, TollgateProcess, UdpServer,
+    Upstream,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
@@ -249,6 +250,51 @@ upstreams:
     assert!(tg.wait_exit(WAIT).is_some(), "the old process exits");
     fresh.write_all(b"still\n").unwrap();
     assert_eq!(read_line(&mut fresh), "still");
+}
+
+#[test]
+fn udp_clients_after_an_upgrade_are_all_answered_by_the_new_process() {
+    let target = UdpServer::echo();
+    let dir = TempDir::new();
+    let cfg = dir.write(
+        "tollgate.yaml",
+        render(
+            r#"
+server: {workers: 2, shutdown_timeout: 10s}
+access_log: {output: off}
+admin: {address: 127.0.0.1:0}
+listeners:
+  - {name: dns, address: 127.0.0.1:0, protocol: udp, upstream: pool}
+upstreams:
+  - {name: pool, targets: [{address: "{target}"}]}
+"#,
+            &[("target", &target.addr())],
+        ),
+    );
+    let mut tg = TollgateProcess::start(BIN, &cfg, &[], &["dns"]);
+    let admin = tg.admin_addr();
+    let to = tg.addr("dns");
+    let old_pid = serving_pid(admin);
+    std::thread::sleep(Duration::from_millis(200));
+    // A session open on the old process keeps it draining (10 s).
+    let early = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert!(udp_exchange(&early, to, b"early", Duration::from_secs(5)).is_some());
+
+    tg.signal("USR2");
+    tg.wait_for("this one stops accepting and drains", WAIT);
+    let _stop_new = StopOnDrop(wait_for_new_pid(admin, old_pid));
+    // The old process reads the shared sockets no more: a new client's
+    // datagram is never taken (and dropped) by the draining process.
+    for i in 0..20 {
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let q = format!("q{i}");
+        let answer = udp_exchange(&client, to, q.as_bytes(), Duration::from_secs(5));
+        assert!(answer.is_some(), "no answer to new client {i}");
+    }
+    assert!(
+        tg.wait_exit(Duration::from_millis(10)).is_none(),
+        "the old process still drains"
+    );
 }
 
 /// A launcher that binds `127.0.0.1:PORT`, makes it fd 3, sets

@@ -36,7 +36,7 @@ const READ_BUF: usize = 1024;
 /// before; under an upgrade that queue lives on in the new process, so the
 /// client has no reason to expect a close, and its request is usually on
 /// the way.
-const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+pub(super) const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Below this much free room the read buffer is reclaimed or grown first.
 const READ_ROOM: usize = 256;
 /// Initial capacity of a client connection's write buffer.

@@ -60,6 +60,10 @@ pub(crate) struct ListenerCtx {
     pub(crate) tls: Option<Arc<ServerTls>>,
     /// `Strict-Transport-Security` for every answer (HTTPS listeners with `hsts`).
     pub(crate) hsts: Option<HeaderValue>,
+    /// Set when an upgrade handed the sockets to a new process: a UDP
+    /// listener then stops reading at once (the new process reads the
+    /// same socket), where a plain shutdown keeps reading for its sessions.
+    pub(crate) handed_over: std::sync::atomic::AtomicBool,
 }
 
 impl ListenerCtx {
@@ -83,6 +87,7 @@ impl ListenerCtx {
                 .hsts
                 .as_ref()
                 .and_then(|h| HeaderValue::from_str(&h.header_value()).ok()),
+            handed_over: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -172,6 +177,8 @@ pub struct RunningServer {
     /// A duplicate of every listening socket, handed to the process that
     /// replaces this one; closed first on shutdown.
     kept: Vec<sockets::Kept>,
+    /// Every listener's context, to mark them handed over.
+    contexts: Vec<Arc<ListenerCtx>>,
 }
 
 /// What a reload changed.
@@ -278,6 +285,7 @@ impl RunningServer {
             helpers: Mutex::new((helpers_stop, helper_threads)),
             drained: Mutex::new(Vec::new()),
             kept,
+            contexts,
         })
     }
 
@@ -464,6 +472,10 @@ impl RunningServer {
     /// (after an upgrade, the new process accepts from the same sockets);
     /// [`RunningServer::shutdown`] then waits.
     pub fn stop_accepting(&self) {
+        for ctx in &self.contexts {
+            ctx.handed_over
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         let _ = self.shutdown.send(true);
     }
 
