@@ -11,4 +11,12 @@ if ! command -v redis-server >/dev/null; then
         exit 1
     }
 fi
+# tests/upgrade.rs passes sockets the way systemd does through a small
+# python3 launcher (dup2 to fd 3, then exec), which needs no unsafe code.
+if ! command -v python3 >/dev/null; then
+    { apt-get update -qq && apt-get install -y -qq python3; } || {
+        echo "python3 is missing and could not be installed; run: apt-get install -y python3" >&2
+        exit 1
+    }
+fi
 cargo test --workspace --all-targets "$@"
