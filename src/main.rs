@@ -56,6 +56,20 @@ enum Command {
         #[arg(long)]
         token_file: Option<PathBuf>,
     },
+    /// Replace a running tollgate's binary without dropping a connection:
+    /// through its admin API, it starts the binary again, hands over its
+    /// listening sockets, and drains once the new process serves.
+    Upgrade {
+        /// Configuration file whose `admin:` block says where and with which token.
+        #[arg(short, long, conflicts_with = "admin")]
+        config: Option<PathBuf>,
+        /// Admin API address, `ip:port` (default 127.0.0.1:9901).
+        #[arg(long)]
+        admin: Option<String>,
+        /// File holding the admin API's bearer token.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
     /// Print the version.
     Version,
 }
@@ -77,6 +91,11 @@ fn main() -> ExitCode {
             admin,
             token_file,
         } => tollgate::status(config.as_deref(), admin.as_deref(), token_file.as_deref()),
+        Command::Upgrade {
+            config,
+            admin,
+            token_file,
+        } => tollgate::upgrade(config.as_deref(), admin.as_deref(), token_file.as_deref()),
         Command::Version => {
             println!("tollgate {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS

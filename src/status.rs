@@ -40,7 +40,7 @@ fn summary(
 }
 
 /// Where to ask and with which token.
-fn target(
+pub(crate) fn target(
     config: Option<&Path>,
     admin: Option<&str>,
     token_file: Option<&Path>,
@@ -88,12 +88,39 @@ fn reachable(mut address: SocketAddr) -> SocketAddr {
 
 /// `GET path` on the admin API; the JSON body of a 200 answer.
 fn get_json(address: SocketAddr, path: &str, token: Option<&str>) -> Result<Value, String> {
+    let (code, body) = call(address, "GET", path, token, TIMEOUT)?;
+    match code.as_str() {
+        "200" => serde_json::from_str(&body).map_err(|e| format!("admin API {path}: {e}")),
+        _ => Err(refused(address, path, &code, &body)),
+    }
+}
+
+/// Why an answer other than 200 came: the token, or the status and body.
+pub(crate) fn refused(address: SocketAddr, path: &str, code: &str, body: &str) -> String {
+    match code {
+        "401" => {
+            format!("admin API at {address} refused the token (401); give --token-file or -c FILE")
+        }
+        _ => format!("admin API {path} answered {code}: {}", body.trim()),
+    }
+}
+
+/// `METHOD path` on the admin API (no request body), waiting up to
+/// `timeout` for the answer: its status code and body.
+pub(crate) fn call(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<(String, String), String> {
     let fail = |e: std::io::Error| format!("admin API at {address}: {e}");
     let mut stream = TcpStream::connect_timeout(&address, TIMEOUT).map_err(fail)?;
-    stream.set_read_timeout(Some(TIMEOUT)).map_err(fail)?;
+    stream.set_read_timeout(Some(timeout)).map_err(fail)?;
     let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
-    let request =
-        format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Connection: close\r\n\r\n");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
     stream.write_all(request.as_bytes()).map_err(fail)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).map_err(fail)?;
@@ -101,14 +128,8 @@ fn get_json(address: SocketAddr, path: &str, token: Option<&str>) -> Result<Valu
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| format!("admin API at {address}: incomplete answer"))?;
-    let code = head.split(' ').nth(1).unwrap_or("");
-    match code {
-        "200" => serde_json::from_str(body).map_err(|e| format!("admin API {path}: {e}")),
-        "401" => Err(format!(
-            "admin API at {address} refused the token (401); give --token-file or -c FILE"
-        )),
-        _ => Err(format!("admin API {path} answered {code}: {}", body.trim())),
-    }
+    let code = head.split(' ').nth(1).unwrap_or("").to_owned();
+    Ok((code, body.to_owned()))
 }
 
 /// The summary text.

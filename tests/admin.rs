@@ -327,6 +327,7 @@ fn the_openapi_file_documents_every_endpoint() {
         "/caches/{name}/purge",
         "/consumers",
         "/reload",
+        "/upgrade",
         "/metrics",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is not documented");

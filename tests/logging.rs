@@ -178,5 +178,11 @@ routes:
     tg.signal("HUP");
     let applied = &json_events(&log, "reload applied", 1)[0];
     assert_eq!(applied["level"], "INFO", "{applied}");
+    // What changed, by name, and what asked for the reload.
+    assert_eq!(applied["fields"]["via"], "SIGHUP", "{applied}");
+    assert_eq!(
+        applied["fields"]["summary"], "routes changed [hello]",
+        "{applied}"
+    );
     assert_eq!(get(tg.addr("web"), "/").text(), "after");
 }

@@ -19,6 +19,8 @@ use tollgate_edge::cache::Cache;
 use tollgate_ops::admin::{AdminBackend, Purge, Reply};
 use tollgate_proxy::RunningServer;
 
+use crate::upgrade::Upgrader;
+
 /// What the admin API reads and acts on for one `tollgate run`.
 #[derive(Debug)]
 pub(crate) struct Backend {
@@ -35,6 +37,8 @@ pub(crate) struct Backend {
     start_only: reload::StartOnly,
     /// Held while a configuration is validated and applied.
     applying: Mutex<()>,
+    /// Starts the new binary on `POST /upgrade` and SIGUSR2.
+    upgrader: Arc<Upgrader>,
 }
 
 /// What `/status` and `/config` say about the configuration.
@@ -60,7 +64,7 @@ const HISTORY: usize = 20;
 impl Backend {
     /// A backend for the configuration file at `path`, loaded as
     /// `config`, before the server starts.
-    pub(crate) fn new(path: &Path, config: &Config) -> Self {
+    pub(crate) fn new(path: &Path, config: &Config, upgrader: Arc<Upgrader>) -> Self {
         let text = std::fs::read_to_string(path).ok();
         let hash = text.as_ref().map(|t| reload::hash_hex(t.as_bytes()));
         Self {
@@ -76,6 +80,7 @@ impl Backend {
                 ..FileState::default()
             }),
             applying: Mutex::new(()),
+            upgrader,
             start_only: reload::StartOnly {
                 log: config.log.clone(),
                 admin: config.admin.clone(),
@@ -91,6 +96,14 @@ impl Backend {
     /// Draining starts: `/readyz` answers 503 from now on.
     pub(crate) fn mark_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// The workers stop accepting and start draining at once (the process
+    /// that replaced this one accepts now).
+    pub(crate) fn stop_accepting(&self) {
+        if let Some(server) = self.server() {
+            server.stop_accepting();
+        }
     }
 
     /// Draining starts: `/readyz` answers 503 and the server is handed
@@ -124,9 +137,26 @@ impl Backend {
     }
 
     /// Reads the file again and applies it (SIGHUP, `POST /reload`), or
-    /// only checks it (`dry_run`); logs and remembers the outcome.
-    pub(crate) fn reload_file(&self, dry_run: bool) -> Reply {
-        self.apply(reload::read_file(&self.path), dry_run, false, "signal")
+    /// only checks it (`dry_run`); logs (saying `via` what) and remembers
+    /// the outcome.
+    pub(crate) fn reload_file(&self, dry_run: bool, via: &'static str) -> Reply {
+        self.apply(reload::read_file(&self.path), dry_run, false, via)
+    }
+
+    /// Starts the new binary and hands the listening sockets over (SIGUSR2,
+    /// `POST /upgrade`): the new pid once it serves, or why not.
+    pub(crate) fn upgrade_now(&self) -> Result<u32, String> {
+        let Some(server) = self.server() else {
+            return Err("tollgate is starting or draining".into());
+        };
+        let outcome = self.upgrader.upgrade(&server);
+        match &outcome {
+            Ok(pid) => tracing::info!(new_pid = pid, "upgrade: the new process serves"),
+            Err(why) => {
+                tracing::error!(reason = why.as_str(), "upgrade failed; still serving")
+            }
+        }
+        outcome
     }
 
     /// Validates `text` as the configuration file and, unless `dry_run`,
@@ -137,14 +167,20 @@ impl Backend {
         text: Result<String, String>,
         dry_run: bool,
         write: bool,
-        source: &str,
+        via: &'static str,
     ) -> Reply {
         let Some(server) = self.server() else {
             return Reply::error(503, "tollgate is starting or draining");
         };
         let _one_at_a_time = self.applying.lock().unwrap_or_else(|p| p.into_inner());
         let applied_text = text.clone().ok();
+        if !dry_run {
+            crate::notify::reloading();
+        }
         let outcome = reload::reload(&server, &self.path, text, &self.start_only, dry_run);
+        if !dry_run {
+            crate::notify::reloaded();
+        }
         let mut at = String::new();
         tollgate_ops::format_rfc3339_millis(SystemTime::now(), &mut at);
         let mut body = json!({
@@ -170,14 +206,20 @@ impl Backend {
                 body["write_error"] = json!(e.to_string());
             }
         }
-        self.remember(&outcome, &at, applied_text, source);
+        self.remember(&outcome, &at, applied_text, via);
         let status = if outcome.applied { 200 } else { 422 };
         Reply { status, body }
     }
 
     /// Logs a reload's outcome and keeps it for `/status` (and the applied
     /// text for `/config`).
-    fn remember(&self, outcome: &reload::Outcome, at: &str, text: Option<String>, source: &str) {
+    fn remember(
+        &self,
+        outcome: &reload::Outcome,
+        at: &str,
+        text: Option<String>,
+        via: &'static str,
+    ) {
         let file = self.path.display();
         let mut state = self.file.lock().unwrap_or_else(|p| p.into_inner());
         if state.history.len() == HISTORY {
@@ -185,7 +227,7 @@ impl Backend {
         }
         state.history.push_back(json!({
             "at": at,
-            "source": source,
+            "source": via,
             "result": if outcome.applied { "applied" } else { "refused" },
             "reason": outcome.reason,
             "errors": outcome.errors.len(),
@@ -204,7 +246,14 @@ impl Backend {
             state.hash = outcome.hash.clone();
             state.text = text;
             let changes = outcome.changes.to_string();
-            tracing::info!(%file, changes = changes.as_str(), "reload applied");
+            let summary = reload::summary(&outcome.changes);
+            tracing::info!(
+                %file,
+                via,
+                summary = summary.as_str(),
+                changes = changes.as_str(),
+                "reload applied"
+            );
             for part in &outcome.next_start {
                 tracing::warn!(%file, "{part} settings changed; they apply at the next start");
             }
@@ -215,7 +264,13 @@ impl Backend {
                 .map(|e| e["text"].as_str().or(e["message"].as_str()).unwrap_or(""))
                 .collect();
             let reason = outcome.reason.as_deref().unwrap_or("");
-            tracing::warn!(%file, reason, errors = errors.join("; ").as_str(), "reload refused");
+            tracing::warn!(
+                %file,
+                via,
+                reason,
+                errors = errors.join("; ").as_str(),
+                "reload refused"
+            );
         }
     }
 }
@@ -256,7 +311,7 @@ impl AdminBackend for Backend {
     }
 
     fn put_config(&self, text: String, dry_run: bool, write: bool) -> Reply {
-        self.apply(Ok(text), dry_run, write, "admin: PUT /config")
+        self.apply(Ok(text), dry_run, write, "PUT /config")
     }
 
     fn routes(&self) -> Value {
@@ -288,8 +343,18 @@ impl AdminBackend for Backend {
     }
 
     fn reload(&self, dry_run: bool) -> Reply {
-        let text = reload::read_file(&self.path);
-        self.apply(text, dry_run, false, "admin: POST /reload")
+        self.reload_file(dry_run, "POST /reload")
+    }
+
+    fn upgrade(&self) -> Reply {
+        match self.upgrade_now() {
+            Ok(pid) => Reply::ok(json!({
+                "upgraded": true,
+                "old_pid": std::process::id(),
+                "new_pid": pid,
+            })),
+            Err(why) => Reply::error(502, why),
+        }
     }
 
     fn purge(&self, name: &str, what: Purge) -> Reply {

@@ -162,6 +162,33 @@ pub(crate) fn diff(old: &Config, new: &Config) -> Value {
     })
 }
 
+/// What `changes` (from [`diff`]) says, for a log line: `routes added
+/// [a], changed [b]; upstreams removed [c]`, or `nothing changed`.
+pub(crate) fn summary(changes: &Value) -> String {
+    let mut parts = Vec::new();
+    for part in ["listeners", "upstreams", "routes"] {
+        let said: Vec<String> = ["added", "removed", "changed"]
+            .iter()
+            .filter_map(|what| {
+                let names: Vec<&str> = changes[part][what]
+                    .as_array()?
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                (!names.is_empty()).then(|| format!("{what} [{}]", names.join(", ")))
+            })
+            .collect();
+        if !said.is_empty() {
+            parts.push(format!("{part} {}", said.join(", ")));
+        }
+    }
+    if parts.is_empty() {
+        "nothing changed".into()
+    } else {
+        parts.join("; ")
+    }
+}
+
 /// Compares two lists of named items; "changed" compares their debug
 /// form, which covers every setting (routes hold regexes, which have no
 /// equality of their own).
@@ -225,6 +252,8 @@ mod tests {
         assert_eq!(d["routes"]["removed"], json!(["b"]));
         assert_eq!(d["routes"]["changed"], json!(["a"]));
         assert_eq!(d["upstreams"]["changed"], json!([]));
+        assert_eq!(summary(&d), "routes added [c], removed [b], changed [a]");
+        assert_eq!(summary(&diff(&old, &old)), "nothing changed");
     }
 
     #[test]

@@ -21,6 +21,8 @@
 //! - [`TempDir`]: a directory of files (static roots), removed when dropped.
 //! - [`TollgateProcess`]: the binary run as a child, its stderr lines read
 //!   (the event log, signals).
+//! - [`LoadLoop`]: client threads under which a test reloads or upgrades,
+//!   counting failed requests and refused connections.
 //! - gRPC: [`GrpcServer`] (h2c or TLS) serving `test.Echo` with every kind
 //!   of method, [`GrpcClient`] calling it (tonic's codec, no codegen), and
 //!   [`run`] for async test bodies.
@@ -48,6 +50,7 @@ mod harness;
 mod json_lines;
 pub mod jwt;
 mod l4;
+mod load;
 mod process;
 mod raw;
 mod redis;
@@ -67,6 +70,7 @@ pub use grpc::{run, EchoMsg, GrpcChannel, GrpcClient, GrpcServer};
 pub use harness::{render, unused_addr, PoolTarget, Tollgate, TEST_PREAMBLE};
 pub use json_lines::{json_lines, wait_json_lines};
 pub use l4::{read_line, read_line_buffered, udp_exchange, TcpServer, UdpServer};
+pub use load::{LoadLoop, LoadReport};
 pub use process::TollgateProcess;
 pub use raw::{
     connect, connect_from, parse_response, parse_status, raw_request, raw_request_from,

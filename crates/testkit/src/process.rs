@@ -29,15 +29,25 @@ impl TollgateProcess {
     /// for the start-up lines of `listeners`.
     pub fn start(bin: &str, config: &Path, env: &[(&str, &str)], listeners: &[&str]) -> Self {
         let mut cmd = Command::new(bin);
-        cmd.args(["run", "-c"])
-            .arg(config)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.args(["run", "-c"]).arg(config);
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Self::start_command(cmd, listeners)
+    }
+
+    /// Starts `cmd` (a `tollgate run`, or a launcher that execs one, e.g.
+    /// to pass it sockets) with stderr read, and waits (up to 10 s) for the
+    /// start-up lines of `listeners`.
+    pub fn start_command(mut cmd: Command, listeners: &[&str]) -> Self {
+        // The test's own RUST_LOG would change what the process prints,
+        // unless the test set one for it.
+        if !cmd.get_envs().any(|(k, _)| k == "RUST_LOG") {
+            cmd.env_remove("RUST_LOG");
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn tollgate run");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, lines) = mpsc::channel();
@@ -108,6 +118,21 @@ impl TollgateProcess {
             .status()
             .expect("kill");
         assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Waits up to `limit` for the process to exit: its status, or `None`
+    /// while it still runs.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// The first stderr line not returned before that contains `want`,

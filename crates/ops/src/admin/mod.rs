@@ -93,4 +93,10 @@ pub trait AdminBackend: Send + Sync + 'static {
     fn weight(&self, upstream: &str, address: &str, weight: Option<u32>) -> Reply;
     /// Every metric family, summed over the workers now (`/metrics`).
     fn metrics(&self) -> Vec<crate::metrics::Family>;
+    /// Starts the binary again and hands it the listening sockets
+    /// (`POST /upgrade`); answers once the new process serves, or with why
+    /// it did not.
+    fn upgrade(&self) -> Reply {
+        Reply::error(501, "this server cannot upgrade itself")
+    }
 }

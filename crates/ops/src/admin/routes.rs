@@ -84,6 +84,7 @@ pub(crate) async fn answer(shared: &Arc<Shared>, req: Request<Incoming>) -> Resp
             let dry_run = param(&query, "dry_run").is_some_and(|v| v == "true" || v == "1");
             blocking(shared, move |b| b.reload(dry_run)).await
         }
+        (["upgrade"], &Method::POST) => blocking(shared, |b| b.upgrade()).await,
         (["caches", name, "purge"], &Method::POST) => {
             let what = match (param(&query, "key"), param(&query, "prefix")) {
                 (None, None) => Ok(Purge::All),
@@ -168,7 +169,7 @@ fn not_routed(segments: &[&str], method: &Method) -> Response<Full<Bytes>> {
         ["healthz" | "readyz" | "status" | "metrics" | "routes" | "upstreams" | "certificates"
         | "caches" | "consumers"]
         | ["dashboard", "data"] => "GET",
-        ["reload"]
+        ["reload" | "upgrade"]
         | ["caches", _, "purge"]
         | ["upstreams", _, "targets", _, "drain" | "enable"] => "POST",
         ["upstreams", _, "targets", _, "weight"] => "POST, DELETE",

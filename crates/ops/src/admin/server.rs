@@ -21,6 +21,8 @@ use super::AdminBackend;
 #[derive(Debug)]
 pub struct AdminServer {
     address: SocketAddr,
+    /// A duplicate of the listening socket, for an upgrade's hand-over.
+    socket: std::net::TcpListener,
     stop: watch::Sender<bool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -50,7 +52,20 @@ impl AdminServer {
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> io::Result<Self> {
         let listener = std::net::TcpListener::bind(address)?;
+        Self::start_on(listener, token, backend, metrics_public, tls)
+    }
+
+    /// [`AdminServer::start`] on a socket already listening (inherited
+    /// from the process this one replaces, or from systemd).
+    pub fn start_on(
+        listener: std::net::TcpListener,
+        token: Option<String>,
+        backend: Arc<dyn AdminBackend>,
+        metrics_public: bool,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> io::Result<Self> {
         listener.set_nonblocking(true)?;
+        let socket = listener.try_clone()?;
         let address = listener.local_addr()?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -67,6 +82,7 @@ impl AdminServer {
             .spawn(move || runtime.block_on(serve(listener, shared, tls, stopped)))?;
         Ok(Self {
             address,
+            socket,
             stop,
             thread: Some(thread),
         })
@@ -75,6 +91,11 @@ impl AdminServer {
     /// The bound address (the port the OS chose when given port 0).
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The listening socket, for an upgrade's hand-over.
+    pub fn socket(&self) -> &std::net::TcpListener {
+        &self.socket
     }
 
     /// Stops accepting and waits for the thread; open admin connections

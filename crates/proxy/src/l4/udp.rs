@@ -85,7 +85,7 @@ impl Table {
 /// session takes the worker's current generation (a reload reaches new
 /// clients) and keeps it. After shutdown starts, datagrams of new clients
 /// are dropped while existing sessions go on until they end (they count as
-/// active for the drain).
+/// active for the drain); after an upgrade's hand-over nothing more is read.
 pub(crate) async fn serve_udp(
     socket: UdpSocket,
     ctx: Arc<ListenerCtx>,
@@ -111,6 +111,13 @@ pub(crate) async fn serve_udp(
         let received = tokio::select! {
             r = table.listener.recv_from(&mut buf) => r,
             _ = shutdown.changed(), if !stopping => {
+                // Handed over to a new process that reads this very socket:
+                // every datagram is its own from now on (a client of an
+                // open session starts a new one there); the sessions here
+                // still relay their replies until they end.
+                if ctx.handed_over.load(Ordering::SeqCst) {
+                    return;
+                }
                 stopping = true;
                 continue;
             }

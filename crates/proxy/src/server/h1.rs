@@ -30,6 +30,13 @@ use crate::snapshot::Worker;
 /// heads fit, and a thousand connections hold a thousand of them. Longer
 /// heads double it.
 const READ_BUF: usize = 1024;
+
+/// How long a connection's first request may still take to arrive once
+/// shutdown began. Its client was accepted from the listening queue just
+/// before; under an upgrade that queue lives on in the new process, so the
+/// client has no reason to expect a close, and its request is usually on
+/// the way.
+pub(super) const FIRST_REQUEST_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Below this much free room the read buffer is reclaimed or grown first.
 const READ_ROOM: usize = 256;
 /// Initial capacity of a client connection's write buffer.
@@ -151,6 +158,8 @@ async fn next_head(
         first.unwrap_or_else(|| tokio::time::Instant::now() + ctx.limits.keepalive_timeout);
     let first_request = first.is_some();
     let mut head_deadline: Option<tokio::time::Instant> = None;
+    // Set once shutdown is seen while the first request has not arrived.
+    let mut grace_until: Option<tokio::time::Instant> = None;
     loop {
         if !io.rbuf.is_empty() {
             let mut preface_pending = false;
@@ -178,16 +187,31 @@ async fn next_head(
                 }));
             }
         } else if *shutdown.borrow() {
-            return Ok(NextHead::Closed);
+            if !first_request {
+                return Ok(NextHead::Closed);
+            }
+            let until = *grace_until
+                .get_or_insert_with(|| tokio::time::Instant::now() + FIRST_REQUEST_GRACE);
+            if tokio::time::Instant::now() >= until {
+                return Ok(NextHead::Closed);
+            }
         }
-        let deadline = head_deadline.unwrap_or(idle_deadline);
+        let mut deadline = head_deadline.unwrap_or(idle_deadline);
+        if let (Some(g), true) = (grace_until, io.rbuf.is_empty()) {
+            deadline = deadline.min(g);
+        }
         if io.rbuf.capacity() - io.rbuf.len() < READ_ROOM {
             // Reclaims the buffer in place once the last head's bytes are gone.
             io.rbuf.reserve(io.rbuf.len().max(READ_BUF));
         }
         let read = tokio::select! {
             r = tokio::time::timeout_at(deadline, io.stream.read_buf(&mut io.rbuf)) => r,
-            _ = shutdown.changed(), if io.rbuf.is_empty() => return Ok(NextHead::Closed),
+            _ = shutdown.changed(), if io.rbuf.is_empty() && grace_until.is_none() => {
+                if first_request && *shutdown.borrow() {
+                    continue;
+                }
+                return Ok(NextHead::Closed);
+            }
         };
         match read {
             Err(_) if head_deadline.is_some() => {

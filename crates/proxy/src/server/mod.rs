@@ -17,6 +17,7 @@ mod h2_log;
 mod h2_pace;
 mod h2_stream;
 mod pace;
+mod sockets;
 mod tls;
 mod weights;
 mod worker;
@@ -40,10 +41,11 @@ use tokio::sync::{watch, Semaphore};
 use tollgate_config::{Config, ConfigError, Http2Limits, HttpLimits, Listener, ListenerProtocol};
 use tollgate_core::RequestIdGenerator;
 use tollgate_net::tls::ServerTls;
+use tollgate_net::Inherited;
 use tollgate_ops::AccessLog;
 
 use crate::snapshot::{Snapshot, Worker};
-use worker::{run_worker, WorkerSocket};
+use worker::run_worker;
 
 /// What a connection needs to know about the listener it came in on.
 #[derive(Debug)]
@@ -62,6 +64,10 @@ pub(crate) struct ListenerCtx {
     pub(crate) tls: Option<Arc<ServerTls>>,
     /// `Strict-Transport-Security` for every answer (HTTPS listeners with `hsts`).
     pub(crate) hsts: Option<HeaderValue>,
+    /// Set when an upgrade handed the sockets to a new process: a UDP
+    /// listener then stops reading at once (the new process reads the
+    /// same socket), where a plain shutdown keeps reading for its sessions.
+    pub(crate) handed_over: std::sync::atomic::AtomicBool,
 }
 
 impl ListenerCtx {
@@ -85,6 +91,7 @@ impl ListenerCtx {
                 .hsts
                 .as_ref()
                 .and_then(|h| HeaderValue::from_str(&h.header_value()).ok()),
+            handed_over: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -173,6 +180,11 @@ pub struct RunningServer {
     drained: Mutex<Vec<(String, String)>>,
     /// Target weights set through the admin API (`weights.rs`).
     weights: Mutex<Vec<weights::WeightOverride>>,
+    /// A duplicate of every listening socket, handed to the process that
+    /// replaces this one; closed first on shutdown.
+    kept: Vec<sockets::Kept>,
+    /// Every listener's context, to mark them handed over.
+    contexts: Vec<Arc<ListenerCtx>>,
 }
 
 /// What a reload changed.
@@ -210,10 +222,16 @@ fn start_helpers(
 impl RunningServer {
     /// Binds every listener and starts the workers.
     pub fn start(config: Config) -> io::Result<Self> {
+        Self::start_with(config, &mut Inherited::none())
+    }
+
+    /// Starts the workers on the listeners' sockets taken from `inherited`
+    /// (an upgrade's hand-over, systemd), binding those it does not hold.
+    pub fn start_with(config: Config, inherited: &mut Inherited) -> io::Result<Self> {
         let workers = config.server.workers.max(1);
         let drain = config.server.shutdown_timeout;
         let log = AccessLog::open(&config.access_log)?;
-        let mut sockets = Vec::new();
+        let mut groups = Vec::new();
         let mut addresses = Vec::new();
         let mut contexts = Vec::new();
         let mut errors = Vec::new();
@@ -228,26 +246,9 @@ impl RunningServer {
                 }
             };
             tls_listeners.extend(tls.clone());
-            let named = |e: io::Error| {
-                io::Error::new(
-                    e.kind(),
-                    format!("listener {} on {}: {e}", l.name, l.address),
-                )
-            };
-            let (group, local): (Vec<WorkerSocket>, SocketAddr) = match l.protocol {
-                ListenerProtocol::Udp => {
-                    let g = tollgate_net::bind_udp_group(l.address, workers).map_err(named)?;
-                    let local = g[0].local_addr()?;
-                    (g.into_iter().map(WorkerSocket::Datagram).collect(), local)
-                }
-                _ => {
-                    let g = tollgate_net::bind_group(l.address, workers).map_err(named)?;
-                    let local = g[0].local_addr()?;
-                    (g.into_iter().map(WorkerSocket::Stream).collect(), local)
-                }
-            };
+            let (group, local) = sockets::listener_sockets(l, workers, inherited)?;
             addresses.push((l.name.clone(), local));
-            sockets.push(group);
+            groups.push(group);
             contexts.push(Arc::new(ListenerCtx::new(index, l, tls)));
         }
         let snapshot = match Snapshot::build(config) {
@@ -269,16 +270,16 @@ impl RunningServer {
         {
             threads.push(reloader);
         }
-        for w in 0..workers {
-            let mine: Vec<WorkerSocket> = sockets.iter_mut().map(|g| g.remove(0)).collect();
+        let kept = sockets::keep(&groups, &addresses)?;
+        let dealt = sockets::deal(groups, &contexts, workers)?;
+        for (w, mine) in dealt.into_iter().enumerate() {
             let worker = Worker::new(snapshot.clone(), ids.clone(), log.clone());
             let slot = Arc::new(ArcSwap::from_pointee(worker));
             slots.push(slot.clone());
-            let contexts = contexts.clone();
             let rx = shutdown.subscribe();
             let thread = std::thread::Builder::new()
                 .name(format!("tollgate-worker-{w}"))
-                .spawn(move || run_worker(slot, mine, contexts, rx, drain))?;
+                .spawn(move || run_worker(slot, mine, rx, drain))?;
             threads.push(thread);
         }
         Ok(Self {
@@ -290,7 +291,19 @@ impl RunningServer {
             helpers: Mutex::new((helpers_stop, helper_threads)),
             drained: Mutex::new(Vec::new()),
             weights: Mutex::new(Vec::new()),
+            kept,
+            contexts,
         })
+    }
+
+    /// Every listening socket (each worker's), for a hand-over to the
+    /// process that replaces this one.
+    pub fn handover_sockets(&self) -> Vec<tollgate_net::inherit::handover::Outgoing<'_>> {
+        use std::os::fd::AsFd;
+        self.kept
+            .iter()
+            .map(|(kind, name, addr, fd)| (*kind, name.as_str(), *addr, fd.as_fd()))
+            .collect()
     }
 
     /// Applies a new configuration without dropping a connection: new
@@ -463,9 +476,23 @@ impl RunningServer {
         Some((0..counts.len()).map(|t| counts.get(t)).collect())
     }
 
+    /// Stops accepting now and starts the drain without waiting for it
+    /// (after an upgrade, the new process accepts from the same sockets);
+    /// [`RunningServer::shutdown`] then waits.
+    pub fn stop_accepting(&self) {
+        for ctx in &self.contexts {
+            ctx.handed_over
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        let _ = self.shutdown.send(true);
+    }
+
     /// Stops accepting, lets in-flight requests finish (up to the configured
     /// drain timeout) and waits for the workers to exit.
     pub fn shutdown(self) {
+        // The kept duplicates would hold the ports open (connections would
+        // queue with nobody to accept them) until the drain is over.
+        drop(self.kept);
         let _ = self.shutdown.send(true);
         let (stop, helpers) = self.helpers.into_inner().unwrap_or_else(|p| p.into_inner());
         let _ = stop.send(true);

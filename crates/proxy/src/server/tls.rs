@@ -45,7 +45,7 @@ async fn serve_tls(
     mut client: ClientInfo,
     ctx: Arc<ListenerCtx>,
     worker: Arc<Worker>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let peer = client.peer;
     let accept = tls.accept(tcp);
@@ -63,7 +63,12 @@ async fn serve_tls(
                 return;
             }
         },
-        _ = shutdown.changed() => return,
+        // A client accepted just before a shutdown (or an upgrade's
+        // hand-over) still gets a moment to finish its handshake.
+        () = async {
+            super::stopping(shutdown.clone()).await;
+            tokio::time::sleep(super::h1::FIRST_REQUEST_GRACE).await;
+        } => return,
     };
     let conn = stream.get_ref().1;
     let h2 = is_h2(conn.alpn_protocol());

@@ -21,11 +21,28 @@ pub(super) enum WorkerSocket {
     Datagram(std::net::UdpSocket),
 }
 
+impl WorkerSocket {
+    /// The address the socket is bound to.
+    pub(super) fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        match self {
+            Self::Stream(s) => s.local_addr(),
+            Self::Datagram(s) => s.local_addr(),
+        }
+    }
+
+    /// A second descriptor for the same socket (same accept queue).
+    pub(super) fn try_clone(&self) -> std::io::Result<Self> {
+        Ok(match self {
+            Self::Stream(s) => Self::Stream(s.try_clone()?),
+            Self::Datagram(s) => Self::Datagram(s.try_clone()?),
+        })
+    }
+}
+
 /// Runs one worker thread until shutdown and the drain are over.
 pub(super) fn run_worker(
     slot: Arc<WorkerSlot>,
-    sockets: Vec<WorkerSocket>,
-    contexts: Vec<Arc<ListenerCtx>>,
+    sockets: Vec<(WorkerSocket, Arc<ListenerCtx>)>,
     shutdown: watch::Receiver<bool>,
     drain: Duration,
 ) {
@@ -41,7 +58,7 @@ pub(super) fn run_worker(
     };
     let active = Arc::new(AtomicUsize::new(0));
     runtime.block_on(async {
-        for (socket, ctx) in sockets.into_iter().zip(contexts) {
+        for (socket, ctx) in sockets {
             let (w, rx, a) = (slot.clone(), shutdown.clone(), active.clone());
             match socket {
                 WorkerSocket::Stream(s) => match TcpListener::from_std(s) {
@@ -179,7 +196,11 @@ async fn accept_loop(
             let by = accepted + ctx.limits.header_read_timeout;
             // Waiting for the header is not a request in flight: a shutdown
             // closes the connection rather than wait for it.
+            // Biased: without a PROXY header expected the first branch is
+            // ready at once and must win, or a connection accepted just
+            // before a shutdown would be dropped unanswered.
             let header = tokio::select! {
+                biased;
                 h = crate::l4::accept_proxy_header(&mut stream, peer, &ctx, by) => h,
                 () = super::stopping(rx.clone()) => return,
             };
