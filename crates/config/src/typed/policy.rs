@@ -13,8 +13,8 @@ mod ratelimit;
 pub use cache::{CacheKey, CachePolicy, Purge, QueryKey};
 pub use compress::{Coding, CompressPolicy, TypePattern, DEFAULT_TYPES};
 pub use ratelimit::{
-    Algorithm, Calendar, ConcurrencyLimit, LimitKey, LimitPolicy, LimitStore, Quota, Rate,
-    RateHeaders, RateLimit,
+    Algorithm, Calendar, ConcurrencyLimit, LimitKey, LimitPolicy, LimitStore, OnStoreError, Quota,
+    Rate, RateHeaders, RateLimit, SharedStore, StoreMode,
 };
 
 /// One step of a route's policy chain. Request phases run in the order
