@@ -191,7 +191,7 @@ fn redis_store_with_every_field() {
     let text = format!(
         "{}redis: {{url: redis://127.0.0.1:6379, username: app, password: \"s3cret\", database: 2, pool: 4, timeout: 50ms}}\n",
         with_policies(
-            "      - rate_limit: {limits: [10/s], store: redis, mode: approximate, sync: 50ms, on_store_error: deny, nodes: 3}\n      - rate_limit: {limits: [10/s], store: redis}\n      - quota: {limit: 10/day, store: redis, on_store_error: allow}\n"
+            "      - rate_limit: {limits: [10/s], store: redis, mode: exact, sync: 50ms, on_store_error: deny, nodes: 3}\n      - rate_limit: {limits: [10/s], store: redis}\n      - quota: {limit: 10/day, store: redis, on_store_error: allow}\n"
         )
     );
     let c = parse(&text).unwrap();
@@ -211,9 +211,7 @@ fn redis_store_with_every_field() {
     assert_eq!(
         rate_limit(&c, 0).store,
         LimitStore::Redis(SharedStore {
-            mode: StoreMode::Approximate {
-                sync: std::time::Duration::from_millis(50)
-            },
+            mode: StoreMode::Exact,
             on_error: OnStoreError::Deny,
             nodes: 3,
         })
@@ -269,15 +267,16 @@ fn redis_errors_are_located() {
         &format!(
             "{}redis:\n  url: http://127.0.0.1:6379\n  timeout: 0s\n  pool: 0\n",
             with_policies(
-                "      - rate_limit: {limits: [1/s], sync: 1s}\n      - quota: {limit: 1/day, store: redis, mode: approximate}\n"
+                "      - rate_limit: {limits: [1/s], sync: 1s}\n      - quota: {limit: 1/day, store: redis, mode: approximate}\n      - rate_limit: {limits: [1/s], store: redis, mode: approximate}\n"
             )
         ),
         &[
             (8, "routes[0].policies[0].rate_limit.sync", "applies to `store: redis` only"),
             (9, "routes[0].policies[1].quota.mode", "a quota is counted exactly"),
-            (11, "redis.url", "expected `redis://host:port`"),
-            (12, "redis.timeout", "longer than zero"),
-            (13, "redis.pool", "between 1 and 64"),
+            (10, "routes[0].policies[2].rate_limit.mode", "not built yet"),
+            (12, "redis.url", "expected `redis://host:port`"),
+            (13, "redis.timeout", "longer than zero"),
+            (14, "redis.pool", "between 1 and 64"),
         ],
     );
     expect_errors(
