@@ -95,7 +95,7 @@ impl RedisStore {
                 });
                 runtime.shutdown_background();
             })?;
-        Ok(Arc::new(Self {
+        let store = Arc::new(Self {
             slots: (0..config.pool.max(1)).map(|_| Arc::default()).collect(),
             config,
             next: AtomicUsize::new(0),
@@ -103,7 +103,12 @@ impl RedisStore {
             epoch: Instant::now(),
             runtime: handle,
             _stop: stop,
-        }))
+        });
+        // Connect now, so the first requests need not wait for it.
+        for slot in &store.slots {
+            store.start_connect(slot);
+        }
+        Ok(store)
     }
 
     /// The settings it was made from (a reload keeps an equal store).
@@ -177,19 +182,26 @@ impl RedisStore {
         if let Some(c) = lock(&slot.conn).clone() {
             return Some(c);
         }
-        if !slot.connecting.swap(true, Ordering::AcqRel) {
-            let (slot, config) = (Arc::clone(slot), self.config.clone());
-            self.runtime.spawn(async move {
-                match connect(&config).await {
-                    Ok(c) => *lock(&slot.conn) = Some(c),
-                    Err(e) => tracing::debug!(error = %e, "redis: cannot connect"),
-                }
-                slot.connecting.store(false, Ordering::Release);
-                slot.ready.notify_waiters();
-            });
-        }
+        self.start_connect(slot);
         ready.await;
         lock(&slot.conn).clone()
+    }
+
+    /// Starts connecting `slot` on the store's thread, unless an attempt
+    /// is under way; waiters are woken when it ends.
+    fn start_connect(&self, slot: &Arc<Slot>) {
+        if slot.connecting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (slot, config) = (Arc::clone(slot), self.config.clone());
+        self.runtime.spawn(async move {
+            match connect(&config).await {
+                Ok(c) => *lock(&slot.conn) = Some(c),
+                Err(e) => tracing::debug!(error = %e, "redis: cannot connect"),
+            }
+            slot.connecting.store(false, Ordering::Release);
+            slot.ready.notify_waiters();
+        });
     }
 
     fn now(&self) -> u64 {
