@@ -267,4 +267,29 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn describes_a_redis_store() {
+        let config = tollgate_config::parse_str(
+            "listeners: [{name: web, address: 127.0.0.1:0}]\nredis: {url: redis://127.0.0.1:6379}\nroutes:\n  - name: r\n    respond: {status: 200}\n    policies:\n      - rate_limit: {limits: [10/s], key: route, store: redis, nodes: 3}\n      - quota: {limit: 5/day, key: route, store: redis, on_store_error: deny}\n",
+            "t.yaml",
+        )
+        .unwrap();
+        let lines: Vec<String> = config.routes[0]
+            .policies
+            .iter()
+            .map(|p| match p {
+                Policy::Limit(l) => describe(l),
+                _ => unreachable!(),
+            })
+            .collect();
+        assert!(
+            lines[0].ends_with("store redis (exact, on_store_error local (limit / 3 nodes))"),
+            "{lines:?}"
+        );
+        assert!(
+            lines[1].ends_with("store redis (exact, on_store_error deny)"),
+            "{lines:?}"
+        );
+    }
 }
