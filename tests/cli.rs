@@ -49,8 +49,17 @@ fn text(bytes: &[u8]) -> String {
 fn validate_accepts_every_example() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
     let mut checked = 0;
+    // The examples and those of one level of subdirectories (cluster/).
+    let mut paths = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            paths.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            paths.push(path);
+        }
+    }
+    for path in paths {
         if !matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml")

@@ -55,7 +55,8 @@ mod tests {
     fn secrets_are_redacted_and_references_stay_unexpanded() {
         let text = "admin: {token: {env: ADMIN}}\n\
             listeners: [{name: web, address: \"127.0.0.1:1\", tls: {certificates: [{cert: c.pem, key: k.pem}]}}]\n\
-            routes: [{name: r, respond: {body: \"${GREETING}\"}, headers: {api_key: abc, x: \"-----BEGIN KEY\"}}]\n";
+            routes: [{name: r, respond: {body: \"${GREETING}\"}, headers: {api_key: abc, x: \"-----BEGIN KEY\"}}]\n\
+            redis: {url: \"redis://127.0.0.1:6379\", username: app, password: hunter2}\n";
         let v = config_json(text).unwrap();
         let out = v.to_string();
         assert_eq!(v["admin"]["token"], "<redacted>");
@@ -66,5 +67,7 @@ mod tests {
         assert_eq!(v["listeners"][0]["tls"]["certificates"][0]["cert"], "c.pem");
         assert_eq!(v["routes"][0]["respond"]["body"], "${GREETING}");
         assert!(!out.contains("abc") && !out.contains("BEGIN"), "{out}");
+        assert_eq!(v["redis"]["password"], "<redacted>");
+        assert!(!out.contains("hunter2"), "{out}");
     }
 }

@@ -52,6 +52,7 @@ pub(crate) struct RawConfig {
     pub(crate) consumers: List<RawConsumer>,
     pub(crate) identity_headers: Option<Sp<RawIdentityHeaders>>,
     pub(crate) admin: Option<Sp<RawAdmin>>,
+    pub(crate) redis: Option<Sp<RawRedis>>,
 }
 
 /// `admin:` (the admin API's listener)

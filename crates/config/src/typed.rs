@@ -11,6 +11,7 @@ mod jwt;
 mod listener;
 mod log;
 mod policy;
+mod redis;
 mod route;
 mod security;
 mod static_files;
@@ -27,6 +28,7 @@ pub use jwt::*;
 pub use listener::*;
 pub use log::*;
 pub use policy::*;
+pub use redis::*;
 pub use route::*;
 pub use security::*;
 pub use static_files::*;
@@ -52,6 +54,8 @@ pub struct Config {
     pub admin: Option<Admin>,
     /// Consumers and identity headers (the API gateway).
     pub gateway: Gateway,
+    /// The shared store of `store: redis` limits; `None` without `redis:`.
+    pub redis: Option<Redis>,
 }
 
 /// Process-wide settings.

@@ -9,6 +9,7 @@ mod l4;
 mod listener;
 mod log;
 pub(crate) mod policy;
+mod redis;
 mod resilience;
 mod route;
 mod security;
@@ -48,6 +49,8 @@ pub(crate) struct Ctx<'a> {
     /// Names of the upstreams, in file order (for policies that fetch
     /// through one, validated before the upstreams themselves).
     upstream_names: Vec<String>,
+    /// Whether the file has a `redis:` block (for `store: redis`).
+    redis_defined: bool,
 }
 
 /// `` `a`, `b` ``, or `none` for an empty list (in messages).
@@ -78,6 +81,7 @@ impl<'a> Ctx<'a> {
             errors: Vec::new(),
             consumers: Vec::new(),
             upstream_names: Vec::new(),
+            redis_defined: false,
         }
     }
 
@@ -278,6 +282,8 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     let access_log = access_log(ctx, raw.access_log.as_ref());
     let log = log::log(ctx, raw.log.as_ref());
     let gateway = gateway::gateway(ctx, raw);
+    let redis = redis::redis(ctx, raw.redis.as_ref());
+    ctx.redis_defined = raw.redis.is_some();
     ctx.upstream_names = raw
         .upstreams
         .iter()
@@ -385,6 +391,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         log,
         admin,
         gateway,
+        redis,
     }
 }
 

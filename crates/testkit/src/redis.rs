@@ -3,6 +3,8 @@
 //! when dropped. Outage tests kill it and start it again on the same port
 //! ([`RedisServer::kill`], [`RedisServer::restart`]) or freeze it with
 //! SIGSTOP ([`RedisServer::freeze`], [`RedisServer::thaw`]).
+//! [`RedisCluster`]: three such servers with `--cluster-enabled yes`,
+//! joined by `redis-cli --cluster create`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -20,20 +22,39 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: TempDir,
+    extra: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts `redis-server` from PATH on a free port. Panics with the
     /// install line when it is not installed: tests never skip silently.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// [`RedisServer::start`] with more `redis-server` arguments.
+    fn start_with(extra: &[&str]) -> Self {
         let port = free_port();
         let mut server = Self {
             child: None,
             port,
             dir: TempDir::tagged("redis"),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         server.restart();
         server
+    }
+
+    /// Runs `redis-cli -p <port> ARGS...` and returns its output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run redis-cli ({e}); install it with: {REDIS_INSTALL}")
+            });
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// `127.0.0.1:<port>`.
@@ -63,6 +84,7 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path())
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -123,6 +145,56 @@ impl Drop for RedisServer {
         // A frozen server must run again to die of anything but SIGKILL;
         // SIGKILL works either way.
         self.kill();
+    }
+}
+
+/// Three cluster-enabled servers joined into one Redis Cluster (no
+/// replicas), stopped on drop.
+#[derive(Debug)]
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts three nodes and joins them; waits (at most 20 s) until the
+    /// cluster reports `cluster_state:ok` on every node.
+    pub fn start() -> Self {
+        let nodes: Vec<RedisServer> = (0..3)
+            .map(|_| RedisServer::start_with(&["--cluster-enabled", "yes"]))
+            .collect();
+        let addrs: Vec<String> = nodes.iter().map(|n| n.addr().to_string()).collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run redis-cli ({e}); install it with: {REDIS_INSTALL}")
+            });
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !nodes
+            .iter()
+            .all(|n| n.cli(&["cluster", "info"]).contains("cluster_state:ok"))
+        {
+            assert!(Instant::now() < deadline, "the cluster did not become ok");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self { nodes }
+    }
+
+    /// The nodes (to read keys or stop one).
+    pub fn nodes(&self) -> &[RedisServer] {
+        &self.nodes
+    }
+
+    /// `[redis://127.0.0.1:<port>, ...]`, as YAML flow list items.
+    pub fn urls(&self) -> Vec<String> {
+        self.nodes.iter().map(RedisServer::url).collect()
     }
 }
 

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::de::{MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use super::{NamedMap, Sp, Text};
+use super::{List, NamedMap, Sp, Text};
 
 /// `rate_limit:` in a policy list.
 #[derive(Debug, Deserialize)]
@@ -22,6 +22,9 @@ pub(crate) struct RawRateLimit {
     pub(crate) consumers: Option<Sp<NamedMap<RawRates>>>,
     pub(crate) store: Text,
     pub(crate) mode: Text,
+    pub(crate) sync: Text,
+    pub(crate) on_store_error: Text,
+    pub(crate) nodes: Text,
     pub(crate) headers: Text,
     pub(crate) max_keys: Text,
 }
@@ -34,6 +37,10 @@ pub(crate) struct RawQuota {
     pub(crate) time_zone: Text,
     pub(crate) key: Option<Sp<RawLimitKey>>,
     pub(crate) store: Text,
+    pub(crate) mode: Text,
+    pub(crate) sync: Text,
+    pub(crate) on_store_error: Text,
+    pub(crate) nodes: Text,
     pub(crate) headers: Text,
     pub(crate) max_keys: Text,
 }
@@ -118,4 +125,26 @@ impl<'de> Deserialize<'de> for RawLimitKey {
 
         d.deserialize_any(KeyVisitor)
     }
+}
+
+/// `redis:` (top level): the shared store of `store: redis` limits.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRedis {
+    pub(crate) url: Text,
+    pub(crate) urls: List<String>,
+    pub(crate) sentinel: Option<Sp<RawSentinel>>,
+    pub(crate) tls: Text,
+    pub(crate) username: Text,
+    pub(crate) password: Text,
+    pub(crate) database: Text,
+    pub(crate) pool: Text,
+    pub(crate) timeout: Text,
+}
+
+/// `redis.sentinel:`: the master's name; `urls` then lists the sentinels.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSentinel {
+    pub(crate) master: Text,
 }

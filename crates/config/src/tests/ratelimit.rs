@@ -101,7 +101,7 @@ fn rate_limit_errors_are_located() {
             (8, "routes[0].policies[0].rate_limit.headers", "unknown headers `draft`"),
             (9, "routes[0].policies[1].rate_limit.limits", "at least one rate"),
             (9, "routes[0].policies[1].rate_limit.key", "exactly one of `header` or `jwt_claim`"),
-            (9, "routes[0].policies[1].rate_limit.store", "`redis` is not supported yet"),
+            (9, "routes[0].policies[1].rate_limit.store", "`store: redis` needs a top-level `redis:` block"),
             (9, "routes[0].policies[1].rate_limit.mode", "the local store is exact"),
             (10, "routes[0].policies[2].rate_limit.key", "unknown key `clientip`"),
             (10, "routes[0].policies[2].rate_limit.consumers.nobody", "unknown consumer `nobody`"),
@@ -182,6 +182,111 @@ fn concurrency_limit_fields_and_errors() {
                 "routes[0].policies[1].concurrency_limit.max",
                 "missing required field `max`",
             ),
+        ],
+    );
+}
+
+#[test]
+fn redis_store_with_every_field() {
+    let text = format!(
+        "{}redis: {{url: redis://127.0.0.1:6379, username: app, password: \"s3cret\", database: 2, pool: 4, timeout: 50ms}}\n",
+        with_policies(
+            "      - rate_limit: {limits: [10/s], store: redis, mode: exact, sync: 50ms, on_store_error: deny, nodes: 3}\n      - rate_limit: {limits: [10/s], store: redis}\n      - quota: {limit: 10/day, store: redis, on_store_error: allow}\n"
+        )
+    );
+    let c = parse(&text).unwrap();
+    let redis = c.redis.as_ref().unwrap();
+    assert_eq!(
+        redis.servers,
+        RedisServers::Standalone("127.0.0.1:6379".into())
+    );
+    assert_eq!(
+        (redis.username.as_deref(), redis.password.as_deref()),
+        (Some("app"), Some("s3cret"))
+    );
+    assert_eq!((redis.database, redis.pool, redis.tls), (2, 4, false));
+    assert_eq!(redis.timeout, std::time::Duration::from_millis(50));
+    // The password never shows in a debug print (logs).
+    assert!(!format!("{redis:?}").contains("s3cret"));
+    assert_eq!(
+        rate_limit(&c, 0).store,
+        LimitStore::Redis(SharedStore {
+            mode: StoreMode::Exact,
+            on_error: OnStoreError::Deny,
+            nodes: 3,
+        })
+    );
+    // Defaults: exact, `local` on store errors, one node.
+    assert_eq!(
+        rate_limit(&c, 1).store,
+        LimitStore::Redis(SharedStore {
+            mode: StoreMode::Exact,
+            on_error: OnStoreError::Local,
+            nodes: 1,
+        })
+    );
+    let Policy::Limit(LimitPolicy::Quota(q)) = &c.routes[0].policies[2] else {
+        panic!()
+    };
+    assert!(matches!(
+        q.store,
+        LimitStore::Redis(SharedStore {
+            on_error: OnStoreError::Allow,
+            ..
+        })
+    ));
+    // Defaults of the block; a cluster from `urls`; sentinels.
+    let c = parse(&format!(
+        "{}redis: {{urls: [\"rediss://10.0.0.1:7000\", \"rediss://10.0.0.2:7000\"]}}\n",
+        with_policies("      - rate_limit: {limits: [1/s]}\n")
+    ))
+    .unwrap();
+    let redis = c.redis.unwrap();
+    assert_eq!(
+        redis.servers,
+        RedisServers::Cluster(vec!["10.0.0.1:7000".into(), "10.0.0.2:7000".into()])
+    );
+    assert_eq!(
+        (redis.tls, redis.pool, redis.timeout),
+        (true, 2, std::time::Duration::from_millis(20))
+    );
+    let c = parse(&format!(
+        "{}redis: {{urls: [\"redis://10.0.0.1:26379\"], sentinel: {{master: mymaster}}}}\n",
+        with_policies("      - rate_limit: {limits: [1/s]}\n")
+    ))
+    .unwrap();
+    assert!(matches!(
+        c.redis.unwrap().servers,
+        RedisServers::Sentinel { master, .. } if master == "mymaster"
+    ));
+}
+
+#[test]
+fn redis_errors_are_located() {
+    expect_errors(
+        &format!(
+            "{}redis:\n  url: http://127.0.0.1:6379\n  timeout: 0s\n  pool: 0\n",
+            with_policies(
+                "      - rate_limit: {limits: [1/s], sync: 1s}\n      - quota: {limit: 1/day, store: redis, mode: approximate}\n      - rate_limit: {limits: [1/s], store: redis, mode: approximate}\n"
+            )
+        ),
+        &[
+            (8, "routes[0].policies[0].rate_limit.sync", "applies to `store: redis` only"),
+            (9, "routes[0].policies[1].quota.mode", "a quota is counted exactly"),
+            (10, "routes[0].policies[2].rate_limit.mode", "not built yet"),
+            (12, "redis.url", "expected `redis://host:port`"),
+            (13, "redis.timeout", "longer than zero"),
+            (14, "redis.pool", "between 1 and 64"),
+        ],
+    );
+    expect_errors(
+        &format!(
+            "{}redis: {{url: \"redis://:pw@127.0.0.1:6379\", urls: [\"redis://a:1\"]}}\n",
+            with_policies("      - rate_limit: {limits: [1/s]}\n")
+        ),
+        &[
+            (9, "redis", "exactly one of `url`"),
+            (9, "redis.url", "not in the URL"),
         ],
     );
 }

@@ -14,8 +14,8 @@ mod transform;
 pub use cache::{CacheKey, CachePolicy, Purge, QueryKey};
 pub use compress::{Coding, CompressPolicy, TypePattern, DEFAULT_TYPES};
 pub use ratelimit::{
-    Algorithm, Calendar, ConcurrencyLimit, LimitKey, LimitPolicy, LimitStore, Quota, Rate,
-    RateHeaders, RateLimit,
+    Algorithm, Calendar, ConcurrencyLimit, LimitKey, LimitPolicy, LimitStore, OnStoreError, Quota,
+    Rate, RateHeaders, RateLimit, SharedStore, StoreMode,
 };
 pub use transform::{
     BodyEdit, Compressed, EditValue, Pointer, QueryOps, Reshape, SoapPolicy, SoapVersion,

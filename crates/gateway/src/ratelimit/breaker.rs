@@ -3,9 +3,8 @@
 //! an outage costs no time per request. States and moves are written
 //! down in `LIFECYCLE.md` beside this file. Time is passed in
 //! (nanoseconds on the caller's clock) so tests need no sleeps; each
-//! state change is returned once, for one log line.
-//!
-//! Not wired yet: the Redis store that will use it is not built.
+//! state change is returned once, for one log line. The Redis store
+//! (`redis/client.rs`) asks it before each call.
 
 use std::sync::{Mutex, PoisonError};
 

@@ -10,16 +10,23 @@
 //!   every `period / count`; the sliding window admits `count + burst` in
 //!   any window whose previous part is spread evenly (see `algorithm`).
 //! - Exact within the process: one shard lock per decision.
+//! - `store: redis` decides with one script at the shared store
+//!   ([`redis`]); its failures follow `on_store_error`.
 
 mod algorithm;
 pub mod breaker;
 pub mod concurrency;
 pub mod quota;
+pub mod redis;
 mod table;
 
 use std::time::{Duration, Instant};
 
-use tollgate_config::{Algorithm, Consumer, Rate, RateLimit};
+use std::sync::Arc;
+
+use tollgate_config::{Algorithm, Consumer, LimitStore, OnStoreError, Rate, RateLimit};
+
+use self::redis::{key_name, RedisStore, Scripts};
 
 pub use algorithm::{gcra, window, Cell, Check, Limit};
 pub use table::Table;
@@ -49,21 +56,91 @@ impl Verdict {
     }
 }
 
-/// A `rate_limit` policy at run time: its settings and its table.
+/// A `rate_limit` policy at run time: its settings, its table (the
+/// store, or the fallback of `on_store_error: local`) and its shared
+/// store, if any.
 #[derive(Debug)]
 pub struct RateLimiter {
-    policy: std::sync::Arc<RateLimit>,
+    policy: Arc<RateLimit>,
     table: Table<Cell>,
     epoch: Instant,
+    shared: Option<Shared>,
+}
+
+/// The shared store of a limiter and its scripts.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) store: Arc<RedisStore>,
+    pub(crate) scripts: Scripts,
 }
 
 impl RateLimiter {
-    /// An empty limiter for `policy`.
-    pub fn new(policy: std::sync::Arc<RateLimit>) -> Self {
+    /// An empty limiter for `policy`, local only.
+    pub fn new(policy: Arc<RateLimit>) -> Self {
+        Self::with_store(policy, None)
+    }
+
+    /// An empty limiter for `policy`, deciding at `store` when the policy
+    /// says `store: redis` (a `None` store then decides locally, as
+    /// `on_store_error: local` would).
+    pub fn with_store(policy: Arc<RateLimit>, store: Option<Arc<RedisStore>>) -> Self {
+        let shared = match policy.store {
+            LimitStore::Redis(_) => store.map(|store| Shared {
+                store,
+                scripts: Scripts::default(),
+            }),
+            LimitStore::Local => None,
+        };
         Self {
             table: Table::new(policy.max_keys),
             policy,
             epoch: Instant::now(),
+            shared,
+        }
+    }
+
+    /// The shared store it decides at, if any.
+    pub fn store(&self) -> Option<&Arc<RedisStore>> {
+        self.shared.as_ref().map(|s| &s.store)
+    }
+
+    /// Decides a request counted under `key` for `consumer`: at the
+    /// shared store when the policy has one (within its timeout, else by
+    /// `on_store_error`), else in this process.
+    pub async fn decide(&self, key: &str, consumer: Option<&Consumer>) -> Verdict {
+        let (Some(shared), LimitStore::Redis(how)) = (&self.shared, self.policy.store) else {
+            return self.check(key, consumer);
+        };
+        let limits: Vec<Limit> = limits_for(&self.policy, consumer)
+            .iter()
+            .map(|r| limit(r, self.policy.burst))
+            .collect();
+        let (script, tag) = match self.policy.algorithm {
+            Algorithm::Gcra => (&shared.scripts.gcra, "g"),
+            Algorithm::SlidingWindow => (&shared.scripts.window, "w"),
+        };
+        let keys: Vec<String> = limits
+            .iter()
+            .map(|l| {
+                let suffix = format!("{tag}:{}+{}/{}", l.count, l.burst, l.period);
+                key_name("rl", &self.policy.name, key, &suffix)
+            })
+            .collect();
+        let args = script_args(self.policy.algorithm, &limits);
+        let reply = shared.store.eval(script, &keys, &args).await;
+        match reply
+            .ok()
+            .and_then(|r| redis::reply::decode_checks(&r, limits.len()).ok())
+        {
+            Some(checks) => report(&limits, &checks),
+            None => match how.on_error {
+                OnStoreError::Local => {
+                    let share: Vec<Limit> = limits.iter().map(|l| divided(*l, how.nodes)).collect();
+                    let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                    self.check_limits(key, &share, now)
+                }
+                other => blanket(&limits, other == OnStoreError::Allow),
+            },
         }
     }
 
@@ -87,6 +164,11 @@ impl RateLimiter {
     pub fn check_at(&self, key: &str, consumer: Option<&Consumer>, now: u64) -> Verdict {
         let rates = limits_for(&self.policy, consumer);
         let limits: Vec<Limit> = rates.iter().map(|r| limit(r, self.policy.burst)).collect();
+        self.check_limits(key, &limits, now)
+    }
+
+    /// Decides against `limits` in this process's table.
+    fn check_limits(&self, key: &str, limits: &[Limit], now: u64) -> Verdict {
         let algorithm = self.policy.algorithm;
         let fresh = || {
             limits
@@ -110,7 +192,7 @@ impl RateLimiter {
                     cell => window(*l, cell, now),
                 })
                 .collect();
-            let verdict = report(&limits, &checks);
+            let verdict = report(limits, &checks);
             let store = verdict.allowed.then(|| {
                 let cells = checks.iter().map(|c| c.next).collect();
                 (cells, table::idle_at(&checks))
@@ -143,6 +225,59 @@ fn limit(rate: &Rate, burst: u64) -> Limit {
             .unwrap_or(u64::MAX)
             .max(1),
         burst,
+    }
+}
+
+/// One limit's share of `nodes` processes (at least one request).
+fn divided(l: Limit, nodes: u64) -> Limit {
+    Limit {
+        count: (l.count / nodes.max(1)).max(1),
+        period: l.period,
+        burst: l.burst / nodes.max(1),
+    }
+}
+
+/// The scripts' arguments, in microseconds: GCRA's emission interval and
+/// span, or the window's period and capacity.
+fn script_args(algorithm: Algorithm, limits: &[Limit]) -> Vec<i64> {
+    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    limits
+        .iter()
+        .flat_map(|l| {
+            let period = l.period.div_ceil(1_000).max(1);
+            match algorithm {
+                Algorithm::Gcra => {
+                    let t = period.div_ceil(l.count.max(1)).max(1);
+                    [int(t), int(t.saturating_mul(l.capacity()))]
+                }
+                Algorithm::SlidingWindow => [int(period), int(l.capacity())],
+            }
+        })
+        .collect()
+}
+
+/// The verdict of `on_store_error: allow` (`allowed`) or `deny`: the
+/// first limit reported, nothing counted; a refusal waits one second.
+fn blanket(limits: &[Limit], allowed: bool) -> Verdict {
+    let l = limits.first().copied().unwrap_or(Limit {
+        count: 1,
+        period: 1_000_000_000,
+        burst: 0,
+    });
+    Verdict {
+        allowed,
+        quota: l.capacity(),
+        window: (l.period / 1_000_000_000).max(1),
+        remaining: if allowed {
+            l.capacity().saturating_sub(1)
+        } else {
+            0
+        },
+        reset: if allowed {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(1)
+        },
     }
 }
 

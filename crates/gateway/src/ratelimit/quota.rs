@@ -2,15 +2,18 @@
 //! UTC. A key's state is the window it counted in and its count; a
 //! request in a later window starts the count afresh. Time is Unix
 //! seconds passed in, so tests cross day and month boundaries without
-//! waiting.
+//! waiting. With `store: redis` the count is kept at the shared store,
+//! whose clock picks the window among this node's previous, current and
+//! next ones (so node clocks do not matter within a window).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tollgate_config::{Calendar, Quota};
+use tollgate_config::{Calendar, LimitStore, OnStoreError, Quota};
 
+use super::redis::{key_name, reply, RedisStore, Scripts};
 use super::table::Table;
-use super::Verdict;
+use super::{Shared, Verdict};
 
 const DAY: i64 = 86_400;
 
@@ -28,14 +31,75 @@ pub struct Counted {
 pub struct QuotaLimiter {
     policy: Arc<Quota>,
     table: Table<Counted>,
+    shared: Option<Shared>,
 }
 
 impl QuotaLimiter {
-    /// An empty limiter for `policy`.
+    /// An empty limiter for `policy`, local only.
     pub fn new(policy: Arc<Quota>) -> Self {
+        Self::with_store(policy, None)
+    }
+
+    /// An empty limiter for `policy`, counting at `store` when the
+    /// policy says `store: redis`.
+    pub fn with_store(policy: Arc<Quota>, store: Option<Arc<RedisStore>>) -> Self {
+        let shared = match policy.store {
+            LimitStore::Redis(_) => store.map(|store| Shared {
+                store,
+                scripts: Scripts::default(),
+            }),
+            LimitStore::Local => None,
+        };
         Self {
             table: Table::new(policy.max_keys),
             policy,
+            shared,
+        }
+    }
+
+    /// The shared store it counts at, if any.
+    pub fn store(&self) -> Option<&Arc<RedisStore>> {
+        self.shared.as_ref().map(|s| &s.store)
+    }
+
+    /// Decides a request counted under `key`: at the shared store when
+    /// the policy has one (else by `on_store_error`), else in this process.
+    pub async fn decide(&self, key: &str) -> Verdict {
+        let (Some(shared), LimitStore::Redis(how)) = (&self.shared, self.policy.store) else {
+            return self.check(key);
+        };
+        let now = unix_now();
+        let (per, off) = (self.policy.per, self.policy.utc_offset);
+        let cur = window(per, off, now);
+        let windows = [window(per, off, cur.0 - 1), cur, window(per, off, cur.1)];
+        let keys: Vec<String> = windows
+            .iter()
+            .map(|(start, _)| key_name("q", &self.policy.name, key, &start.to_string()))
+            .collect();
+        let mut args: Vec<i64> = windows.iter().flat_map(|(s, e)| [*s, *e]).collect();
+        args.push(i64::try_from(self.policy.count).unwrap_or(i64::MAX));
+        let reply = shared.store.eval(&shared.scripts.quota, &keys, &args).await;
+        match reply
+            .ok()
+            .and_then(|r| reply::decode_quota(&r, self.policy.count).ok())
+        {
+            Some(v) => v,
+            None => match how.on_error {
+                OnStoreError::Local => {
+                    let share = (self.policy.count / how.nodes.max(1)).max(1);
+                    self.check_limit(key, now, share)
+                }
+                other => {
+                    let allowed = other == OnStoreError::Allow;
+                    Verdict {
+                        allowed,
+                        quota: self.policy.count,
+                        window: u64::try_from(cur.1 - cur.0).unwrap_or(1),
+                        remaining: 0,
+                        reset: Duration::from_secs(if allowed { 0 } else { 1 }),
+                    }
+                }
+            },
         }
     }
 
@@ -46,16 +110,17 @@ impl QuotaLimiter {
 
     /// Decides a request counted under `key`, now (the system clock).
     pub fn check(&self, key: &str) -> Verdict {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        self.check_at(key, now)
+        self.check_at(key, unix_now())
     }
 
     /// [`QuotaLimiter::check`] at `now` Unix seconds.
     pub fn check_at(&self, key: &str, now: i64) -> Verdict {
+        self.check_limit(key, now, self.policy.count)
+    }
+
+    /// Decides against `limit` per window in this process's table.
+    fn check_limit(&self, key: &str, now: i64, limit: u64) -> Verdict {
         let (start, end) = window(self.policy.per, self.policy.utc_offset, now);
-        let limit = self.policy.count;
         let fresh = || vec![Counted { start, count: 0 }];
         let clock = u64::try_from(now).unwrap_or(0);
         self.table.decide(key, clock, 1, fresh, |cells| {
@@ -81,6 +146,13 @@ impl QuotaLimiter {
             (verdict, store)
         })
     }
+}
+
+/// Unix seconds now (the system clock).
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// The calendar window holding `now`: its start and end in Unix seconds.

@@ -169,7 +169,7 @@ pub(crate) async fn request_phase(
                     state.steps.push(StepState::None);
                     continue;
                 };
-                match rate_limit::on_request(rt, route, req, host, ex) {
+                match rate_limit::on_request(rt, route, req, host, ex).await {
                     Ok(step) => state.steps.push(StepState::Limit(step)),
                     Err(refused) => return Some(*refused),
                 }

@@ -45,7 +45,7 @@ pub(crate) enum LimitStep {
 
 /// Decides the request at a limiting step: `Ok` with what the answer
 /// needs, or the 429 that ends the request.
-pub(super) fn on_request(
+pub(super) async fn on_request(
     rt: &LimitRt,
     route: &Route,
     req: &Incoming<'_>,
@@ -56,7 +56,9 @@ pub(super) fn on_request(
         LimitRt::Rate(limiter) => {
             let policy = limiter.policy();
             let key = request_key(&policy.key, route, req, host, ex);
-            let verdict = limiter.check(&key, ex.consumer.as_ref().map(|c| &c.config));
+            let verdict = limiter
+                .decide(&key, ex.consumer.as_ref().map(|c| &c.config))
+                .await;
             let fields = LimitFields {
                 verdict,
                 name: policy.name.clone(),
@@ -68,7 +70,7 @@ pub(super) fn on_request(
             let policy = quota.policy();
             let key = request_key(&policy.key, route, req, host, ex);
             let fields = LimitFields {
-                verdict: quota.check(&key),
+                verdict: quota.decide(&key).await,
                 name: policy.name.clone(),
                 headers: policy.headers,
             };

@@ -105,6 +105,43 @@ pub enum Algorithm {
 pub enum LimitStore {
     /// In this process, shared by all its workers.
     Local,
+    /// In the top-level `redis:`, shared by every node using it.
+    Redis(SharedStore),
+}
+
+/// How a limit uses the shared store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedStore {
+    /// One script per decision, or local allowances synced in batches.
+    pub mode: StoreMode,
+    /// What applies when the store fails or is not asked (breaker open).
+    pub on_error: OnStoreError,
+    /// Nodes sharing the store: `local` enforces the limit / `nodes` per
+    /// process, and `approximate` sizes each node's allowance by it.
+    pub nodes: u64,
+}
+
+/// The shared store's accuracy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// One atomic script per decision on Redis's clock.
+    Exact,
+    /// Local admissions from a small allowance, counts synced every `sync`.
+    Approximate {
+        /// The interval between two batches of counts.
+        sync: Duration,
+    },
+}
+
+/// What a decision does when the shared store fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnStoreError {
+    /// Admit the request.
+    Allow,
+    /// Refuse it (429).
+    Deny,
+    /// Decide it in this process against the limit divided by `nodes`.
+    Local,
 }
 
 /// Which fields describe a limit on answers.

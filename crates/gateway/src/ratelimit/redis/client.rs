@@ -1,0 +1,331 @@
+//! [`RedisStore`]: the process's connections to the shared store, behind
+//! the breaker. Connections live on the store's own thread (one
+//! current-thread runtime), so they outlive no worker and need none;
+//! workers only send calls to them. Every call is bounded by `timeout`,
+//! connecting included; the breaker (see `LIFECYCLE.md`) keeps a failing
+//! store from being called at all until a probe answers.
+
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
+use redis::{Client, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
+use redis::{RedisResult, Script, Value};
+use tokio::sync::{oneshot, Notify};
+use tollgate_config::{Redis, RedisServers};
+
+use super::super::breaker::{Breaker, Change, Permission, Settings, State};
+
+/// Why a call got no answer to decide on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreError {
+    /// The breaker is open: the store was not called.
+    Skipped,
+    /// No answer within `timeout`.
+    Timeout,
+    /// The store or the connection failed, or the reply made no sense.
+    Failed,
+}
+
+/// One connection, of the deployment's kind (both are multiplexed and
+/// cheap to clone).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+/// One pooled connection: made on first use, dropped when the breaker
+/// opens (so a Sentinel failover is found again by the probe).
+#[derive(Default)]
+struct Slot {
+    conn: Mutex<Option<Conn>>,
+    connecting: AtomicBool,
+    ready: Notify,
+}
+
+/// The shared store of one process.
+pub struct RedisStore {
+    config: Redis,
+    slots: Vec<Arc<Slot>>,
+    next: AtomicUsize,
+    breaker: Breaker,
+    epoch: Instant,
+    runtime: tokio::runtime::Handle,
+    _stop: oneshot::Sender<()>,
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("config", &self.config)
+            .field("breaker", &self.breaker.state())
+            .finish()
+    }
+}
+
+/// The breaker's settings: three failures in a row open it for 200 ms,
+/// doubling per failed probe up to 1 s, so a store back is used again
+/// within about a second.
+const BREAKER: Settings = Settings {
+    failures: 3,
+    open_for: 200_000_000,
+    max_open: 1_000_000_000,
+};
+
+impl RedisStore {
+    /// A store for `config`, with its thread started; it connects on the
+    /// first call. The thread stops when the store is dropped.
+    pub fn new(config: Redis) -> std::io::Result<Arc<Self>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("tollgate-redis".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+                runtime.shutdown_background();
+            })?;
+        let store = Arc::new(Self {
+            slots: (0..config.pool.max(1)).map(|_| Arc::default()).collect(),
+            config,
+            next: AtomicUsize::new(0),
+            breaker: Breaker::new(BREAKER),
+            epoch: Instant::now(),
+            runtime: handle,
+            _stop: stop,
+        });
+        // Connect now, so the first requests need not wait for it.
+        for slot in &store.slots {
+            store.start_connect(slot);
+        }
+        Ok(store)
+    }
+
+    /// The settings it was made from (a reload keeps an equal store).
+    pub fn config(&self) -> &Redis {
+        &self.config
+    }
+
+    /// The breaker's state now.
+    pub fn state(&self) -> State {
+        self.breaker.state()
+    }
+
+    /// Runs `script` with `keys` and `args`, within `timeout`, unless the
+    /// breaker says not to; the reply as integers.
+    pub async fn eval(
+        &self,
+        script: &Script,
+        keys: &[String],
+        args: &[i64],
+    ) -> Result<Vec<i64>, StoreError> {
+        let (permission, change) = self.breaker.admit(self.now());
+        self.log(change);
+        if permission == Permission::Fallback {
+            return Err(StoreError::Skipped);
+        }
+        let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        let call = async {
+            let mut conn = self.connection(slot).await.ok_or(StoreError::Failed)?;
+            let mut invocation = script.prepare_invoke();
+            for k in keys {
+                invocation.key(k);
+            }
+            for a in args {
+                invocation.arg(*a);
+            }
+            let reply: RedisResult<Value> = match &mut conn {
+                Conn::Single(c) => invocation.invoke_async(c).await,
+                Conn::Cluster(c) => invocation.invoke_async(c).await,
+            };
+            integers(reply.map_err(|_| StoreError::Failed)?).ok_or(StoreError::Failed)
+        };
+        let out = match tokio::time::timeout(self.config.timeout, call).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Timeout),
+        };
+        let change = self.breaker.record(out.is_ok(), self.now());
+        if matches!(
+            change,
+            Some(Change {
+                to: State::Open { .. },
+                ..
+            })
+        ) {
+            // Reconnect from scratch once the store is back.
+            for s in &self.slots {
+                *lock(&s.conn) = None;
+            }
+        }
+        self.log(change);
+        out
+    }
+
+    /// The slot's connection, connecting on the store's thread if there
+    /// is none (one attempt at a time; the others wait for it).
+    async fn connection(&self, slot: &Arc<Slot>) -> Option<Conn> {
+        if let Some(c) = lock(&slot.conn).clone() {
+            return Some(c);
+        }
+        let mut ready = pin!(slot.ready.notified());
+        ready.as_mut().enable();
+        if let Some(c) = lock(&slot.conn).clone() {
+            return Some(c);
+        }
+        self.start_connect(slot);
+        ready.await;
+        lock(&slot.conn).clone()
+    }
+
+    /// Starts connecting `slot` on the store's thread, unless an attempt
+    /// is under way; waiters are woken when it ends.
+    fn start_connect(&self, slot: &Arc<Slot>) {
+        if slot.connecting.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (slot, config) = (Arc::clone(slot), self.config.clone());
+        self.runtime.spawn(async move {
+            match connect(&config).await {
+                Ok(c) => *lock(&slot.conn) = Some(c),
+                Err(e) => tracing::debug!(error = %e, "redis: cannot connect"),
+            }
+            slot.connecting.store(false, Ordering::Release);
+            slot.ready.notify_waiters();
+        });
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    /// One log line per change of the breaker's state.
+    fn log(&self, change: Option<Change>) {
+        let Some(Change { from, to }) = change else {
+            return;
+        };
+        let name = |s: State| match s {
+            State::Healthy => "healthy",
+            State::Failing { .. } => "failing",
+            State::Open { .. } => "open",
+            State::Probing { .. } => "probing",
+        };
+        match to {
+            State::Open { wait, .. } => tracing::warn!(
+                from = name(from),
+                retry_in_ms = wait / 1_000_000,
+                "redis store unavailable: limits follow on_store_error until a probe answers"
+            ),
+            State::Healthy => tracing::info!(from = name(from), "redis store healthy again"),
+            other => tracing::info!(from = name(from), to = name(other), "redis store state"),
+        }
+    }
+}
+
+/// Integers of a script's reply (an array of integers).
+fn integers(v: Value) -> Option<Vec<i64>> {
+    match v {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::Int(n) => Some(n),
+                _ => None,
+            })
+            .collect(),
+        _ => None,
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Connects to the deployment `config` describes.
+async fn connect(config: &Redis) -> RedisResult<Conn> {
+    // Connecting may take longer than one decision's timeout (TLS, a
+    // cluster's slot map); the calls waiting for it are bounded anyway.
+    let patience = config.timeout.max(Duration::from_secs(2));
+    let settings = redis_settings(config);
+    match &config.servers {
+        RedisServers::Standalone(addr) => {
+            let info = info(addr, config.tls)?.set_redis_settings(settings);
+            manager(Client::open(info)?, patience).await
+        }
+        RedisServers::Cluster(seeds) => {
+            let infos = seeds
+                .iter()
+                .map(|a| info(a, config.tls))
+                .collect::<RedisResult<Vec<_>>>()?;
+            let mut b = ClusterClientBuilder::new(infos)
+                .connection_timeout(patience)
+                .response_timeout(patience)
+                .retries(1);
+            if let Some(u) = &config.username {
+                b = b.username(u);
+            }
+            if let Some(p) = &config.password {
+                b = b.password(p);
+            }
+            Ok(Conn::Cluster(b.build()?.get_async_connection().await?))
+        }
+        RedisServers::Sentinel { master, sentinels } => {
+            let mut b = SentinelClientBuilder::new(
+                sentinels
+                    .iter()
+                    .map(|a| info(a, false).map(|i| i.addr().clone()))
+                    .collect::<RedisResult<Vec<_>>>()?,
+                master.clone(),
+                SentinelServerType::Master,
+            )?
+            .set_client_to_redis_db(config.database);
+            if config.tls {
+                b = b.set_client_to_redis_tls_mode(redis::TlsMode::Secure);
+            }
+            if let Some(u) = &config.username {
+                b = b.set_client_to_redis_username(u);
+            }
+            if let Some(p) = &config.password {
+                b = b.set_client_to_redis_password(p);
+            }
+            let client = b.build()?.async_get_client().await?;
+            manager(client, patience).await
+        }
+    }
+}
+
+async fn manager(client: Client, patience: Duration) -> RedisResult<Conn> {
+    let settings = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(patience))
+        .set_response_timeout(Some(patience))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200));
+    Ok(Conn::Single(
+        ConnectionManager::new_with_config(client, settings).await?,
+    ))
+}
+
+fn redis_settings(config: &Redis) -> RedisConnectionInfo {
+    let mut s = RedisConnectionInfo::default().set_db(config.database);
+    if let Some(u) = &config.username {
+        s = s.set_username(u);
+    }
+    if let Some(p) = &config.password {
+        s = s.set_password(p);
+    }
+    s
+}
+
+/// `host:port` as a connection address, with TLS when asked.
+fn info(addr: &str, tls: bool) -> RedisResult<ConnectionInfo> {
+    let scheme = if tls { "rediss" } else { "redis" };
+    format!("{scheme}://{addr}").into_connection_info()
+}
