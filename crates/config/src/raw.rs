@@ -48,6 +48,27 @@ pub(crate) struct RawConfig {
     pub(crate) consumers: List<RawConsumer>,
     pub(crate) identity_headers: Option<Sp<RawIdentityHeaders>>,
     pub(crate) admin: Option<Sp<RawAdmin>>,
+    pub(crate) tracing: Option<Sp<RawTracing>>,
+}
+
+/// `tracing:` (spans exported with OTLP over HTTP)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTracing {
+    pub(crate) otlp: Option<Sp<RawOtlp>>,
+    pub(crate) sample_ratio: Text,
+    pub(crate) service_name: Text,
+    pub(crate) queue: Text,
+    pub(crate) batch: Text,
+    pub(crate) batch_delay: Text,
+}
+
+/// `tracing.otlp:` (where spans are sent)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOtlp {
+    pub(crate) endpoint: Text,
+    pub(crate) timeout: Text,
 }
 
 /// `admin:` (the admin API's listener)

@@ -13,6 +13,7 @@ mod route;
 mod security;
 mod static_files;
 mod tls;
+mod trace;
 mod upstream;
 
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub use route::*;
 pub use security::*;
 pub use static_files::*;
 pub use tls::*;
+pub use trace::*;
 pub use upstream::*;
 
 /// The whole validated configuration of one tollgate process.
@@ -48,6 +50,8 @@ pub struct Config {
     pub admin: Option<Admin>,
     /// Consumers and identity headers (the API gateway).
     pub gateway: Gateway,
+    /// Span export; `None` (no `tracing:` block) turns tracing off.
+    pub tracing: Option<Tracing>,
 }
 
 /// Process-wide settings.

@@ -13,6 +13,7 @@ mod route;
 mod security;
 mod static_files;
 mod tls;
+mod trace;
 mod upstream;
 
 use std::collections::HashMap;
@@ -374,6 +375,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     }
     l4::check(ctx, raw, &mut listeners, &mut upstreams, &routes);
     let admin = admin::admin(ctx, raw.admin.as_ref(), &listeners);
+    let tracing = trace::tracing(ctx, raw.tracing.as_ref());
 
     Config {
         server,
@@ -384,6 +386,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         log,
         admin,
         gateway,
+        tracing,
     }
 }
 

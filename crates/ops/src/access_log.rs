@@ -111,6 +111,9 @@ pub struct AccessRecord<'a> {
     pub auth: Option<&'a str>,
     /// The limiting policy that refused the request (`rate_limit:<name>`).
     pub limit: Option<&'a str>,
+    /// The W3C trace id (32 hex digits) when tracing is on, sampled or
+    /// not; the field is left out of the line otherwise.
+    pub trace_id: Option<&'a str>,
 }
 
 /// What is logged about one L4 connection (`tcp`, `tls_passthrough`) or
@@ -248,6 +251,10 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
         out.push_str(",\"timeout\":");
         push_json_string(out, t);
     }
+    if let Some(id) = r.trace_id {
+        out.push_str(",\"trace_id\":");
+        push_json_string(out, id);
+    }
     out.push_str("}\n");
 }
 
@@ -328,6 +335,7 @@ mod tests {
             consumer: Some("app"),
             auth: None,
             limit: Some("rate_limit:default"),
+            trace_id: None,
         };
         let mut s = String::new();
         write_record(&r, &mut s);
@@ -342,6 +350,19 @@ mod tests {
         assert!(
             grpc.ends_with(",\"limit\":\"rate_limit:default\",\"grpc_status\":14}\n"),
             "{grpc}"
+        );
+        let mut traced = String::new();
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        write_record(
+            &AccessRecord {
+                trace_id: Some(id),
+                ..r.clone()
+            },
+            &mut traced,
+        );
+        assert!(
+            traced.ends_with(&format!(",\"trace_id\":\"{id}\"}}\n")),
+            "{traced}"
         );
         assert_eq!(
             s,

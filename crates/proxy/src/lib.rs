@@ -22,6 +22,7 @@ mod router;
 mod server;
 mod snapshot;
 mod state;
+mod trace;
 mod upstream;
 
 pub use body::ResponseBody;

@@ -12,6 +12,7 @@ mod policies;
 mod probes;
 mod ratelimit;
 mod tls;
+mod trace;
 mod upstream;
 
 use std::path::PathBuf;

@@ -364,7 +364,9 @@ async fn serve_one(
         upstream_time: ex.upstream_time,
     });
     worker.metrics.decided(ex.auth, ex.limited.as_deref());
+    crate::trace::end_server(worker, &mut ex, status.as_u16());
     if let Some((log_host, log_path)) = &logged {
+        let trace_id = ex.trace.as_deref().map(|t| t.trace_id_hex());
         let snapshot = &worker.snapshot;
         worker.log.record(&AccessRecord {
             start: wall,
@@ -387,6 +389,7 @@ async fn serve_one(
             consumer: ex.consumer.as_ref().map(|c| c.name()),
             auth: ex.auth,
             limit: ex.limited.as_deref(),
+            trace_id: trace_id.as_ref().and_then(|b| std::str::from_utf8(b).ok()),
         });
     }
     !close

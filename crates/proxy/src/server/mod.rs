@@ -375,6 +375,9 @@ impl RunningServer {
             &self.slots,
             &names,
         ));
+        families.extend(crate::metrics_scrape::trace_families(
+            snapshot.tracer.as_deref(),
+        ));
         families
     }
 
