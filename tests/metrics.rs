@@ -414,3 +414,42 @@ routes:
     assert_eq!(*refused[0].1, 1.0, "{refused:?}");
     assert!(refused[0].0 .1.contains("rate_limit"), "{refused:?}");
 }
+
+#[test]
+fn metrics_false_counts_no_request_but_keeps_health() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let config = CONFIG.replace(
+        r#"admin: {address: "127.0.0.1:0"}"#,
+        r#"admin: {address: "127.0.0.1:0", metrics: false}"#,
+    );
+    assert_ne!(config, CONFIG);
+    let s = start_with(&config, &a, &b);
+    let web = s.tg.addr("web");
+    for _ in 0..5 {
+        assert_eq!(get(web, "/x").status, 200);
+    }
+    assert_eq!(a.request_count(), 5);
+    let m = until(s.admin, |m| {
+        value(
+            m,
+            "tollgate_target_up",
+            &format!(r#"target="{}",upstream="checked""#, b.addr()),
+        ) == Some(1.0)
+    });
+    // No request family at all; the gauges per listener stay.
+    let counted = |name: &str| {
+        name == "tollgate_requests_total"
+            || [
+                "tollgate_request_",
+                "tollgate_response_",
+                "tollgate_upstream_",
+            ]
+            .iter()
+            .any(|p| name.starts_with(p))
+    };
+    assert!(!m.keys().any(|(name, _)| counted(name)), "{m:?}");
+    assert_eq!(
+        value(&m, "tollgate_requests_in_flight", r#"listener="web""#),
+        Some(0.0)
+    );
+}

@@ -78,6 +78,7 @@ pub(crate) struct RawAdmin {
     pub(crate) address: Text,
     pub(crate) token: Option<Sp<RawSecretSource>>,
     pub(crate) metrics_public: Text,
+    pub(crate) metrics: Text,
 }
 
 /// Where a secret is read from: `{file: PATH}` or `{env: NAME}`.

@@ -71,6 +71,8 @@ pub(crate) struct WorkerMetrics {
     decisions: Mutex<Decisions>,
     /// What the worker thread's generations share.
     carried: Carried,
+    /// `false` with `admin: {metrics: false}`: requests are not counted.
+    counting: bool,
 }
 
 /// Counts of gateway decisions, by what decided and how.
@@ -272,6 +274,7 @@ impl WorkerMetrics {
             budget_refusals,
             decisions: Mutex::default(),
             carried,
+            counting: config.admin.as_ref().is_none_or(|a| a.metrics),
         }
     }
 
@@ -287,6 +290,9 @@ impl WorkerMetrics {
 
     /// Counts one answered request.
     pub(crate) fn record(&self, request: Served) {
+        if !self.counting {
+            return;
+        }
         let last = self.routes.len() - 1;
         let r = &self.routes[request.route.unwrap_or(last).min(last)];
         if let Some(c) = (request.status as usize).checked_sub(100) {
@@ -307,7 +313,7 @@ impl WorkerMetrics {
     /// Counts what the gateway decided for one request: the auth outcome
     /// and the limiting policy that refused it, when any ran.
     pub(crate) fn decided(&self, auth: Option<&str>, limited: Option<&str>) {
-        if auth.is_none() && limited.is_none() {
+        if !self.counting || (auth.is_none() && limited.is_none()) {
             return;
         }
         let mut d = self.decisions.lock().unwrap_or_else(|p| p.into_inner());

@@ -359,12 +359,17 @@ impl RunningServer {
     /// The request counters of every worker summed by route and upstream
     /// name, and the targets' health and breakers, as metric families.
     pub fn metrics(&self) -> Vec<tollgate_ops::metrics::Family> {
-        let totals = crate::metrics_scrape::totals(&self.slots);
-        let mut families = crate::metrics_scrape::request_families(&totals);
+        let snapshot = self.snapshot.load();
+        // `admin: {metrics: false}`: nothing was counted, so no zeros either.
+        let counting = snapshot.config.admin.as_ref().is_none_or(|a| a.metrics);
+        let mut families = if counting {
+            crate::metrics_scrape::request_families(&crate::metrics_scrape::totals(&self.slots))
+        } else {
+            Vec::new()
+        };
         families.extend(crate::metrics_scrape::upstream_families(
             &self.upstream_states(),
         ));
-        let snapshot = self.snapshot.load();
         let names: Vec<String> = snapshot
             .config
             .listeners
