@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tollgate_testkit::{get, h2_get, render, request, TempDir, TollgateProcess, Upstream};
+use tollgate_testkit::{
+    get, h2_get, read_line, render, request, tls_get, TcpServer, TempDir, TestCa, TlsOptions,
+    TollgateProcess, Upstream,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 
@@ -451,5 +454,107 @@ fn metrics_false_counts_no_request_but_keeps_health() {
     assert_eq!(
         value(&m, "tollgate_requests_in_flight", r#"listener="web""#),
         Some(0.0)
+    );
+}
+
+#[test]
+fn tls_handshakes_compressions_and_l4_connections_are_counted() {
+    let up = Upstream::echo();
+    let echo = TcpServer::echo();
+    let ca = TestCa::new("metrics CA");
+    let dir = TempDir::new();
+    let (cert, key) = dir.write_pair("site", &ca.server_cert(&["localhost"]));
+    let config = render(
+        r#"
+server: {workers: 2, shutdown_timeout: 5s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+  - name: secure
+    address: "127.0.0.1:0"
+    protocol: https
+    tls: {certificates: [{cert: "{cert}", key: "{key}"}]}
+  - {name: pg, address: "127.0.0.1:0", protocol: tcp, upstream: echo}
+upstreams:
+  - {name: app, targets: [{address: "{up}"}]}
+  - {name: echo, targets: [{address: "{echo}"}]}
+routes:
+  - name: app
+    upstream: app
+    policies: [{compress: {min_length: 1}}]
+"#,
+        &[
+            ("cert", &cert.display()),
+            ("key", &key.display()),
+            ("up", &up.addr()),
+            ("echo", &echo.addr()),
+        ],
+    );
+    let file = dir.write("tollgate.yaml", &config);
+    let mut tg = TollgateProcess::start(BIN, &file, &[], &["web", "secure", "pg"]);
+    let admin = tg.admin_addr();
+    // Three TLS 1.3 handshakes, one TLS 1.2, two failures (plain text).
+    let opts = TlsOptions::new(&ca, "localhost");
+    for _ in 0..3 {
+        assert_eq!(tls_get(tg.addr("secure"), &opts, "/").unwrap().status, 200);
+    }
+    let tls12 = TlsOptions::new(&ca, "localhost").tls12_only();
+    assert_eq!(tls_get(tg.addr("secure"), &tls12, "/").unwrap().status, 200);
+    for _ in 0..2 {
+        let _ = tollgate_testkit::raw_request(tg.addr("secure"), b"GET / HTTP/1.1\r\n\r\n");
+    }
+    // Two gzip answers, one br, one not compressed (no Accept-Encoding).
+    let web = tg.addr("web");
+    for coding in ["gzip", "gzip", "br"] {
+        let r = request(web, "GET", "/", &[("accept-encoding", coding)], b"");
+        assert_eq!(r.header("content-encoding"), Some(coding));
+    }
+    assert_eq!(get(web, "/").header("content-encoding"), None);
+    // Two L4 connections: 6 bytes in and echoed back, then nothing.
+    {
+        let mut c = std::net::TcpStream::connect(tg.addr("pg")).unwrap();
+        std::io::Write::write_all(&mut c, b"hello\n").unwrap();
+        assert_eq!(read_line(&mut c), "hello");
+    }
+    drop(std::net::TcpStream::connect(tg.addr("pg")).unwrap());
+    let m = until(admin, |m| {
+        value(m, "tollgate_l4_connections_total", r#"listener="pg""#) == Some(2.0)
+            && value(
+                m,
+                "tollgate_tls_handshake_failures_total",
+                r#"reason="error""#,
+            ) == Some(2.0)
+    });
+    let v = |name: &str, labels: &str| value(&m, name, labels);
+    assert_eq!(
+        v("tollgate_tls_handshakes_total", r#"version="TLSv1.3""#),
+        Some(3.0)
+    );
+    assert_eq!(
+        v("tollgate_tls_handshakes_total", r#"version="TLSv1.2""#),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("tollgate_compressions_total", r#"encoding="gzip""#),
+        Some(2.0)
+    );
+    assert_eq!(
+        v("tollgate_compressions_total", r#"encoding="br""#),
+        Some(1.0)
+    );
+    assert_eq!(v("tollgate_compressions_total", r#"encoding="zstd""#), None);
+    assert_eq!(
+        v("tollgate_l4_received_bytes_total", r#"listener="pg""#),
+        Some(6.0)
+    );
+    assert_eq!(
+        v("tollgate_l4_sent_bytes_total", r#"listener="pg""#),
+        Some(6.0)
+    );
+    // HTTP listeners have no L4 series.
+    assert_eq!(
+        v("tollgate_l4_connections_total", r#"listener="web""#),
+        None
     );
 }

@@ -105,6 +105,8 @@ pub(crate) struct Carried {
     pub(crate) retired: Arc<Mutex<Totals>>,
     /// Open connections and requests in flight, per listener.
     pub(crate) gauges: Arc<ListenerGauges>,
+    /// TLS handshakes, compressions, L4 connections and bytes.
+    pub(crate) edge: Arc<crate::metrics_edge::EdgeCounters>,
 }
 
 impl Carried {
@@ -117,6 +119,7 @@ impl Carried {
                 connections: zeros(),
                 in_flight: zeros(),
             }),
+            edge: Arc::new(crate::metrics_edge::EdgeCounters::new(listeners)),
         }
     }
 }

@@ -254,6 +254,9 @@ pub(crate) async fn chained(
     }
     if let Ok(resp) = &mut answered {
         policy::response_phase(route, resp, chain);
+        if let Some(coding) = chain.compressed {
+            worker.metrics.carried().edge.compressed(coding);
+        }
     }
     answered
 }

@@ -47,6 +47,9 @@ pub(crate) struct ChainState {
     /// A background revalidation a step asked for, started by the pipeline
     /// once this request is answered.
     pub(crate) background: Option<cache::Background>,
+    /// The coding a `compress` step compressed the answer with (counted
+    /// by the pipeline, which has the worker's counters).
+    pub(crate) compressed: Option<tollgate_config::Coding>,
 }
 
 impl ChainState {
@@ -217,7 +220,7 @@ pub(crate) fn response_phase(
             (Policy::Cache(_), Some(StepState::Cache(step))) => cache::on_response(*step, resp),
             (Policy::Cache(_), _) => {}
             (Policy::Compress(policy), Some(StepState::Compress(side))) => {
-                compress::on_response(policy, &side, resp);
+                state.compressed = compress::on_response(policy, &side, resp);
             }
             (Policy::Compress(_), _) => {}
             // Gateway policies only act on requests (so far).

@@ -380,6 +380,19 @@ impl RunningServer {
             &self.slots,
             &names,
         ));
+        let l4: Vec<bool> = snapshot
+            .config
+            .listeners
+            .iter()
+            .map(|l| {
+                matches!(
+                    l.protocol,
+                    tollgate_config::ListenerProtocol::Tcp
+                        | tollgate_config::ListenerProtocol::TlsPassthrough
+                )
+            })
+            .collect();
+        families.extend(crate::metrics_edge::families(&self.slots, &names, &l4));
         families.extend(crate::metrics_scrape::trace_families(
             snapshot.tracer.as_deref(),
         ));
