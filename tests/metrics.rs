@@ -458,8 +458,9 @@ fn metrics_false_counts_no_request_but_keeps_health() {
 }
 
 #[test]
-fn tls_handshakes_compressions_and_l4_connections_are_counted() {
+fn tls_cache_compression_l4_and_certificate_series_are_counted() {
     let up = Upstream::echo();
+    let cacheable = Upstream::with_headers(&[("cache-control", "max-age=600")]);
     let echo = TcpServer::echo();
     let ca = TestCa::new("metrics CA");
     let dir = TempDir::new();
@@ -479,7 +480,9 @@ listeners:
 upstreams:
   - {name: app, targets: [{address: "{up}"}]}
   - {name: echo, targets: [{address: "{echo}"}]}
+  - {name: origin, targets: [{address: "{cacheable}"}]}
 routes:
+  - {name: cached, match: {path: {prefix: /c}}, upstream: origin, policies: [{cache: {}}]}
   - name: app
     upstream: app
     policies: [{compress: {min_length: 1}}]
@@ -489,6 +492,7 @@ routes:
             ("key", &key.display()),
             ("up", &up.addr()),
             ("echo", &echo.addr()),
+            ("cacheable", &cacheable.addr()),
         ],
     );
     let file = dir.write("tollgate.yaml", &config);
@@ -511,6 +515,12 @@ routes:
         assert_eq!(r.header("content-encoding"), Some(coding));
     }
     assert_eq!(get(web, "/").header("content-encoding"), None);
+    // A miss, two hits, a POST passed by.
+    for _ in 0..3 {
+        assert_eq!(get(web, "/c/page").status, 200);
+    }
+    assert_eq!(request(web, "POST", "/c/page", &[], b"x").status, 200);
+    assert_eq!(cacheable.request_count(), 2);
     // Two L4 connections: 6 bytes in and echoed back, then nothing.
     {
         let mut c = std::net::TcpStream::connect(tg.addr("pg")).unwrap();
@@ -545,6 +555,19 @@ routes:
     );
     assert_eq!(v("tollgate_compressions_total", r#"encoding="zstd""#), None);
     assert_eq!(
+        v("tollgate_cache_lookups_total", r#"result="miss""#),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("tollgate_cache_lookups_total", r#"result="hit""#),
+        Some(2.0)
+    );
+    assert_eq!(
+        v("tollgate_cache_lookups_total", r#"result="bypass""#),
+        Some(1.0)
+    );
+    assert_eq!(v("tollgate_cache_lookups_total", r#"result="stale""#), None);
+    assert_eq!(
         v("tollgate_l4_received_bytes_total", r#"listener="pg""#),
         Some(6.0)
     );
@@ -557,4 +580,20 @@ routes:
         v("tollgate_l4_connections_total", r#"listener="web""#),
         None
     );
+    // The certificate's expiry, in the future.
+    let expiry: Vec<f64> = m
+        .iter()
+        .filter(|((name, labels), _)| {
+            name == "tollgate_certificate_expiry_timestamp_seconds"
+                && labels.contains(r#"listener="secure""#)
+                && labels.contains("site.pem")
+        })
+        .map(|(_, v)| *v)
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert_eq!(expiry.len(), 1, "{m:?}");
+    assert!(expiry[0] > now + 3600.0, "{expiry:?}");
 }

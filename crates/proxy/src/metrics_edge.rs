@@ -1,6 +1,6 @@
 //! Counters of the work around requests rather than per route: TLS
-//! handshakes on HTTPS listeners, compressed answers, L4 connections and
-//! their bytes. One set per worker thread (in `Carried`, so kept across
+//! handshakes on HTTPS listeners, cache lookups, compressed answers, L4
+//! connections and their bytes. One set per worker thread (in `Carried`, so kept across
 //! generations: listeners never change on a reload), written only by that
 //! thread with relaxed adds, summed over the threads at scrape.
 
@@ -19,6 +19,25 @@ const TLS_VERSIONS: [&str; 3] = ["TLSv1.2", "TLSv1.3", "other"];
 const TLS_FAILURES: [&str; 2] = ["error", "timeout"];
 /// Content codings, in label order (as [`Coding`] orders them).
 const CODINGS: [&str; 3] = ["gzip", "br", "zstd"];
+/// Cache lookup results, in label order (as [`CacheLookup`] orders them).
+const CACHE_RESULTS: [&str; 6] = ["hit", "stale", "miss", "expired", "request", "bypass"];
+
+/// What a `cache` step's lookup came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CacheLookup {
+    /// Served fresh from the store.
+    Hit = 0,
+    /// Served stale (`max-stale`, `stale-while-revalidate`).
+    Stale = 1,
+    /// Not in the store (no entry, or none for this Vary).
+    Miss = 2,
+    /// In the store but stale: fetched or revalidated.
+    Expired = 3,
+    /// The request's own directives sent it to the origin.
+    Request = 4,
+    /// Not cacheable by method (or an upgrade): passed through.
+    Bypass = 5,
+}
 
 /// One worker thread's counters.
 #[derive(Debug)]
@@ -26,6 +45,7 @@ pub(crate) struct EdgeCounters {
     tls_ok: [AtomicU64; 3],
     tls_failed: [AtomicU64; 2],
     compressed: [AtomicU64; 3],
+    cache: [AtomicU64; 6],
     /// Per listener index: L4 connections ended, bytes from and to clients.
     l4: Box<[[AtomicU64; 3]]>,
 }
@@ -48,6 +68,7 @@ impl EdgeCounters {
             tls_ok: Default::default(),
             tls_failed: Default::default(),
             compressed: Default::default(),
+            cache: Default::default(),
             l4: (0..listeners).map(|_| Default::default()).collect(),
         }
     }
@@ -74,6 +95,11 @@ impl EdgeCounters {
         self.compressed[i].fetch_add(1, Relaxed);
     }
 
+    /// Counts one cache lookup.
+    pub(crate) fn cache_lookup(&self, result: CacheLookup) {
+        self.cache[result as usize].fetch_add(1, Relaxed);
+    }
+
     /// Counts one L4 connection (or UDP session) that ended on `listener`.
     pub(crate) fn l4_ended(&self, listener: usize, bytes_in: u64, bytes_out: u64) {
         if let Some(c) = self.l4.get(listener) {
@@ -91,12 +117,14 @@ pub(crate) fn families(slots: &[Arc<WorkerSlot>], names: &[String], l4: &[bool])
     let mut tls_ok = [0u64; 3];
     let mut tls_failed = [0u64; 2];
     let mut compressed = [0u64; 3];
+    let mut cache = [0u64; 6];
     let mut relayed = vec![[0u64; 3]; names.len()];
     for slot in slots {
         let c = slot.load_full().metrics.carried().edge.clone();
         add(&mut tls_ok, &c.tls_ok);
         add(&mut tls_failed, &c.tls_failed);
         add(&mut compressed, &c.compressed);
+        add(&mut cache, &c.cache);
         for (sum, l) in relayed.iter_mut().zip(&*c.l4) {
             add(sum, l);
         }
@@ -128,6 +156,12 @@ pub(crate) fn families(slots: &[Arc<WorkerSlot>], names: &[String], l4: &[bool])
             name: "tollgate_tls_handshake_failures",
             help: "TLS handshakes on HTTPS listeners that failed (error) or timed out.",
             series: by("reason", &TLS_FAILURES, &tls_failed),
+        },
+        Family {
+            name: "tollgate_cache_lookups",
+            help:
+                "Lookups by cache policies, by result (hit, stale, miss, expired, request, bypass).",
+            series: by("result", &CACHE_RESULTS, &cache),
         },
         Family {
             name: "tollgate_compressions",

@@ -254,8 +254,12 @@ pub(crate) async fn chained(
     }
     if let Ok(resp) = &mut answered {
         policy::response_phase(route, resp, chain);
+        let edge = &worker.metrics.carried().edge;
         if let Some(coding) = chain.compressed {
-            worker.metrics.carried().edge.compressed(coding);
+            edge.compressed(coding);
+        }
+        if let Some(result) = chain.cache_lookup {
+            edge.cache_lookup(result);
         }
     }
     answered

@@ -50,6 +50,8 @@ pub(crate) struct ChainState {
     /// The coding a `compress` step compressed the answer with (counted
     /// by the pipeline, which has the worker's counters).
     pub(crate) compressed: Option<tollgate_config::Coding>,
+    /// What the (last) `cache` step's lookup came to, counted likewise.
+    pub(crate) cache_lookup: Option<crate::metrics_edge::CacheLookup>,
 }
 
 impl ChainState {
