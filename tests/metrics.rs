@@ -597,3 +597,92 @@ routes:
     assert_eq!(expiry.len(), 1, "{m:?}");
     assert!(expiry[0] > now + 3600.0, "{expiry:?}");
 }
+
+/// tollgate with three consumers behind key_auth and `metrics` as given.
+fn consumer_setup(metrics: &str, a: &Upstream, b: &Upstream) -> Setup {
+    let config = format!(
+        r#"
+server: {{workers: 2, shutdown_timeout: 5s}}
+access_log: {{output: off}}
+admin: {{address: "127.0.0.1:0"}}
+{metrics}
+listeners: [{{name: web, address: "127.0.0.1:0"}}]
+consumers:
+  - {{name: alpha, api_keys: [k-alpha]}}
+  - {{name: beta, api_keys: [k-beta]}}
+  - {{name: gamma, api_keys: [k-gamma]}}
+upstreams:
+  - {{name: a, targets: [{{address: "{{a}}"}}]}}
+  - {{name: b, targets: [{{address: "{{b}}"}}]}}
+routes:
+  - {{name: keyed, upstream: a, policies: [{{key_auth: {{}}}}]}}
+"#
+    );
+    start_with(&config, a, b)
+}
+
+/// Sends `n` requests with API key `key`.
+fn calls(web: SocketAddr, key: &str, n: usize) {
+    for _ in 0..n {
+        let r = request(web, "GET", "/x", &[("x-api-key", key)], b"");
+        assert_eq!(r.status, 200);
+    }
+}
+
+#[test]
+fn per_consumer_series_are_opt_in_and_bounded() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let series = |m: &Scrape| -> Vec<(String, f64)> {
+        m.iter()
+            .filter(|((name, _), _)| name == "tollgate_consumer_requests_total")
+            .map(|((_, labels), v)| (labels.clone(), *v))
+            .collect()
+    };
+    // Listed: alpha by name, the others as `other`.
+    let s = consumer_setup("metrics: {consumers: [alpha]}", &a, &b);
+    let web = s.tg.addr("web");
+    calls(web, "k-alpha", 3);
+    calls(web, "k-beta", 2);
+    calls(web, "k-gamma", 1);
+    assert_eq!(request(web, "GET", "/x", &[], b"").status, 401);
+    let m = until(s.admin, |m| {
+        series(m).iter().map(|(_, v)| v).sum::<f64>() == 6.0
+    });
+    assert_eq!(
+        series(&m),
+        [
+            (r#"class="2xx",consumer="alpha""#.to_string(), 3.0),
+            (r#"class="2xx",consumer="other""#.to_string(), 3.0),
+        ]
+    );
+    drop(s);
+    // Top 2: the two busiest by name, the rest folded into `other`.
+    let s = consumer_setup("metrics: {top_consumers: 2}", &a, &b);
+    let web = s.tg.addr("web");
+    calls(web, "k-alpha", 1);
+    calls(web, "k-beta", 4);
+    calls(web, "k-gamma", 2);
+    let m = until(s.admin, |m| {
+        series(m).iter().map(|(_, v)| v).sum::<f64>() == 7.0
+    });
+    assert_eq!(
+        series(&m),
+        [
+            (r#"class="2xx",consumer="beta""#.to_string(), 4.0),
+            (r#"class="2xx",consumer="gamma""#.to_string(), 2.0),
+            (r#"class="2xx",consumer="other""#.to_string(), 1.0),
+        ]
+    );
+    drop(s);
+    // Off unless asked for.
+    let s = consumer_setup("", &a, &b);
+    calls(s.tg.addr("web"), "k-alpha", 2);
+    let m = until(s.admin, |m| {
+        value(
+            m,
+            "tollgate_requests_total",
+            r#"code="200",route="keyed",upstream="a""#,
+        ) == Some(2.0)
+    });
+    assert!(series(&m).is_empty(), "{m:?}");
+}

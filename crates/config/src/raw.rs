@@ -49,6 +49,15 @@ pub(crate) struct RawConfig {
     pub(crate) identity_headers: Option<Sp<RawIdentityHeaders>>,
     pub(crate) admin: Option<Sp<RawAdmin>>,
     pub(crate) tracing: Option<Sp<RawTracing>>,
+    pub(crate) metrics: Option<Sp<RawMetrics>>,
+}
+
+/// `metrics:` (what `/metrics` counts beyond the defaults)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub(crate) consumers: Option<Sp<Vec<Sp<String>>>>,
+    pub(crate) top_consumers: Text,
 }
 
 /// `tracing:` (spans exported with OTLP over HTTP)

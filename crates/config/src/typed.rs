@@ -52,6 +52,8 @@ pub struct Config {
     pub gateway: Gateway,
     /// Span export; `None` (no `tracing:` block) turns tracing off.
     pub tracing: Option<Tracing>,
+    /// Per-consumer series in `/metrics` (`metrics:`).
+    pub consumer_metrics: ConsumerMetrics,
 }
 
 /// Process-wide settings.

@@ -376,6 +376,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     l4::check(ctx, raw, &mut listeners, &mut upstreams, &routes);
     let admin = admin::admin(ctx, raw.admin.as_ref(), &listeners);
     let tracing = trace::tracing(ctx, raw.tracing.as_ref());
+    let consumer_metrics = trace::consumer_metrics(ctx, raw.metrics.as_ref(), &gateway);
 
     Config {
         server,
@@ -387,6 +388,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         admin,
         gateway,
         tracing,
+        consumer_metrics,
     }
 }
 

@@ -14,6 +14,7 @@ mod health;
 mod l4;
 mod limits;
 mod metrics;
+mod metrics_consumers;
 mod metrics_edge;
 mod metrics_scrape;
 mod pipeline;

@@ -73,6 +73,8 @@ pub(crate) struct WorkerMetrics {
     carried: Carried,
     /// `false` with `admin: {metrics: false}`: requests are not counted.
     counting: bool,
+    /// Which consumers get series of their own (`metrics:`).
+    consumer_mode: tollgate_config::ConsumerMetrics,
 }
 
 /// Counts of gateway decisions, by what decided and how.
@@ -107,6 +109,8 @@ pub(crate) struct Carried {
     pub(crate) gauges: Arc<ListenerGauges>,
     /// TLS handshakes, compressions, L4 connections and bytes.
     pub(crate) edge: Arc<crate::metrics_edge::EdgeCounters>,
+    /// Requests by consumer, when `metrics:` asks for them.
+    pub(crate) consumers: crate::metrics_consumers::ConsumerCounts,
 }
 
 impl Carried {
@@ -120,6 +124,7 @@ impl Carried {
                 in_flight: zeros(),
             }),
             edge: Arc::new(crate::metrics_edge::EdgeCounters::new(listeners)),
+            consumers: Arc::default(),
         }
     }
 }
@@ -278,6 +283,7 @@ impl WorkerMetrics {
             decisions: Mutex::default(),
             carried,
             counting: config.admin.as_ref().is_none_or(|a| a.metrics),
+            consumer_mode: config.consumer_metrics.clone(),
         }
     }
 
@@ -311,6 +317,15 @@ impl WorkerMetrics {
                 h.observe(took);
             }
         }
+    }
+
+    /// Counts one request an auth policy identified `consumer` for, when
+    /// `metrics:` asks for per-consumer series.
+    pub(crate) fn consumer_served(&self, consumer: Option<&str>, status: u16) {
+        let Some(name) = consumer.filter(|_| self.counting) else {
+            return;
+        };
+        crate::metrics_consumers::count(&self.carried.consumers, &self.consumer_mode, name, status);
     }
 
     /// Counts what the gateway decided for one request: the auth outcome

@@ -82,3 +82,36 @@ fn bad_values_are_located() {
         &[(1, "tracing.otlp.endpoint", "expected an `http://` URL")],
     );
 }
+
+const CONSUMERS: &str = "consumers: [{name: app, api_keys: [k1]}, {name: web, api_keys: [k2]}]\n";
+
+#[test]
+fn per_consumer_metrics_are_opt_in_and_bounded() {
+    assert_eq!(parse(REST).unwrap().consumer_metrics, ConsumerMetrics::Off);
+    let c = parse(&format!("metrics: {{consumers: [app]}}\n{CONSUMERS}{REST}")).unwrap();
+    assert_eq!(
+        c.consumer_metrics,
+        ConsumerMetrics::Listed(vec!["app".into()])
+    );
+    let c = parse(&format!("metrics: {{top_consumers: 5}}\n{CONSUMERS}{REST}")).unwrap();
+    assert_eq!(c.consumer_metrics, ConsumerMetrics::Top(5));
+    expect_errors(
+        &format!("metrics: {{consumers: [app, nobody, other]}}\n{CONSUMERS}{REST}"),
+        &[
+            (1, "metrics.consumers[1]", "unknown consumer `nobody`"),
+            (1, "metrics.consumers[2]", "`other` is the series"),
+        ],
+    );
+    expect_errors(
+        &format!("metrics: {{consumers: [app], top_consumers: 0}}\n{CONSUMERS}{REST}"),
+        &[(
+            1,
+            "metrics",
+            "exactly one of `consumers` or `top_consumers`",
+        )],
+    );
+    expect_errors(
+        &format!("metrics: {{top_consumers: 0}}\n{CONSUMERS}{REST}"),
+        &[(1, "metrics.top_consumers", "must be between 1 and 1000")],
+    );
+}

@@ -1,5 +1,6 @@
 //! `tracing:`: W3C trace context on every request, spans sampled by a
-//! ratio and exported with OTLP over HTTP.
+//! ratio and exported with OTLP over HTTP; and `metrics:`, the opt-in
+//! series of `/metrics`.
 
 use std::time::Duration;
 
@@ -45,4 +46,17 @@ impl OtlpEndpoint {
             format!("{}:{}", self.host, self.port)
         }
     }
+}
+
+/// Per-consumer series (`metrics:`): off unless written, and bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ConsumerMetrics {
+    /// No per-consumer series.
+    #[default]
+    Off,
+    /// These consumers by name; every other one is counted as `other`.
+    Listed(Vec<String>),
+    /// The `N` consumers with the most requests at scrape time; the rest
+    /// are summed as `other`.
+    Top(usize),
 }

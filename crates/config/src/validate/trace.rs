@@ -1,10 +1,11 @@
-//! `tracing:`: the OTLP endpoint, the sampling ratio and the export queue.
+//! `tracing:`: the OTLP endpoint, the sampling ratio and the export
+//! queue; `metrics:`: the per-consumer series.
 
 use std::time::Duration;
 
 use super::Ctx;
-use crate::raw::{RawOtlp, RawTracing, Sp};
-use crate::typed::{OtlpEndpoint, Tracing};
+use crate::raw::{RawMetrics, RawOtlp, RawTracing, Sp};
+use crate::typed::{ConsumerMetrics, Gateway, OtlpEndpoint, Tracing};
 
 /// The path OTLP/HTTP collectors take traces on.
 const TRACES_PATH: &str = "/v1/traces";
@@ -103,4 +104,50 @@ fn parse_endpoint(s: &str) -> Result<(String, u16, String), String> {
         p => p.to_string(),
     };
     Ok((host, uri.port_u16().unwrap_or(4318), path))
+}
+
+/// Validates `metrics:`: `consumers` (defined names) or `top_consumers`
+/// (1..=1000), not both; absent means no per-consumer series.
+pub(super) fn consumer_metrics(
+    ctx: &mut Ctx<'_>,
+    raw: Option<&Sp<RawMetrics>>,
+    gateway: &Gateway,
+) -> ConsumerMetrics {
+    let Some(raw) = raw else {
+        return ConsumerMetrics::Off;
+    };
+    let r = &raw.value;
+    let given = [
+        r.consumers.as_ref().map(|_| "consumers"),
+        r.top_consumers.as_ref().map(|_| "top_consumers"),
+    ];
+    let loc = ctx.at(raw);
+    if !ctx.exactly_one(
+        loc,
+        "metrics",
+        &given,
+        "`metrics` needs exactly one of `consumers` or `top_consumers`",
+    ) {
+        return ConsumerMetrics::Off;
+    }
+    if r.top_consumers.is_some() {
+        let n = ctx.count(&r.top_consumers, "metrics.top_consumers", 10, 1, 1000);
+        return ConsumerMetrics::Top(n as usize);
+    }
+    let defined: Vec<&str> = gateway.consumers.iter().map(|c| c.name.as_str()).collect();
+    let mut names = Vec::new();
+    for (i, name) in r.consumers.iter().flat_map(|l| &l.value).enumerate() {
+        let path = format!("metrics.consumers[{i}]");
+        if name.value == "other" {
+            let loc = ctx.at(name);
+            ctx.err(
+                loc,
+                &path,
+                "`other` is the series of every consumer not listed",
+            );
+        } else if ctx.reference("consumer", name, &path, &defined).is_some() {
+            names.push(name.value.clone());
+        }
+    }
+    ConsumerMetrics::Listed(names)
 }

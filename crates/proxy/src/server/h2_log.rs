@@ -127,6 +127,8 @@ impl Drop for LoggedBody {
         p.worker
             .metrics
             .decided(p.exchange.auth, p.exchange.limited.as_deref());
+        let consumer = p.exchange.consumer.as_ref().map(|c| c.name());
+        p.worker.metrics.consumer_served(consumer, p.status);
         crate::trace::end_server(&p.worker, &mut p.exchange, p.status);
         if !p.worker.log.enabled() {
             return;

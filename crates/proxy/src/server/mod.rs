@@ -393,6 +393,10 @@ impl RunningServer {
             })
             .collect();
         families.extend(crate::metrics_edge::families(&self.slots, &names, &l4));
+        families.extend(crate::metrics_consumers::families(
+            &self.slots,
+            &snapshot.config.consumer_metrics,
+        ));
         families.extend(crate::metrics_scrape::trace_families(
             snapshot.tracer.as_deref(),
         ));
