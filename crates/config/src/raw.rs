@@ -112,6 +112,7 @@ pub(crate) struct RawServer {
 pub(crate) struct RawAccessLog {
     pub(crate) output: Text,
     pub(crate) path: Text,
+    pub(crate) headers: List<String>,
 }
 
 /// `log:` (the operator's event log, not the access log)

@@ -44,6 +44,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Where access log lines go.
     pub access_log: AccessLog,
+    /// Request fields written into each access line (`access_log.headers`).
+    pub access_log_headers: Vec<http::HeaderName>,
     /// The event log: level, line format and destination.
     pub log: Log,
     /// The admin API's listener; `None` when the file has no `admin:` block.

@@ -276,6 +276,14 @@ impl<'a> Ctx<'a> {
 pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     let server = server(ctx, raw.server.as_ref());
     let access_log = access_log(ctx, raw.access_log.as_ref());
+    let access_log_headers = match raw
+        .access_log
+        .as_ref()
+        .and_then(|a| a.value.headers.as_ref())
+    {
+        Some(list) => ctx.each(list, "access_log.headers", logged_header_name),
+        None => Vec::new(),
+    };
     let log = log::log(ctx, raw.log.as_ref());
     let gateway = gateway::gateway(ctx, raw);
     ctx.upstream_names = raw
@@ -384,6 +392,7 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         upstreams,
         routes,
         access_log,
+        access_log_headers,
         log,
         admin,
         gateway,
@@ -505,6 +514,23 @@ fn absolute_path(s: &str) -> Result<String, String> {
     } else {
         Err(format!("must start with `/`, got `{}`", s.escape_debug()))
     }
+}
+
+/// A request field the access log may copy: never one that carries a
+/// credential (secrets never reach a log).
+fn logged_header_name(s: &str) -> Result<HeaderName, String> {
+    let name = header_name(s)?;
+    let n = name.as_str();
+    let secret = ["authorization", "proxy-authorization", "cookie"].contains(&n)
+        || ["key", "token", "secret", "password", "auth"]
+            .iter()
+            .any(|w| n.contains(w));
+    if secret {
+        return Err(format!(
+            "`{s}` may carry a credential and is never written to the access log"
+        ));
+    }
+    Ok(name)
 }
 
 /// Parses a header name such as `X-Request-Id`.

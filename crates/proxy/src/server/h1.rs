@@ -280,7 +280,8 @@ async fn serve_one(
         let path = uri
             .path_and_query()
             .map_or_else(|| uri.to_string(), |pq| pq.as_str().to_owned());
-        (host, path)
+        let fields = crate::server::logged_fields(&worker.snapshot.config, &headers);
+        (host, path, fields)
     });
 
     let decoder = match framing {
@@ -367,7 +368,7 @@ async fn serve_one(
     let consumer = ex.consumer.as_ref().map(|c| c.name());
     worker.metrics.consumer_served(consumer, status.as_u16());
     crate::trace::end_server(worker, &mut ex, status.as_u16());
-    if let Some((log_host, log_path)) = &logged {
+    if let Some((log_host, log_path, log_fields)) = &logged {
         let trace_id = ex.trace.as_deref().map(|t| t.trace_id_hex());
         let snapshot = &worker.snapshot;
         worker.log.record(&AccessRecord {
@@ -392,6 +393,7 @@ async fn serve_one(
             auth: ex.auth,
             limit: ex.limited.as_deref(),
             trace_id: trace_id.as_ref().and_then(|b| std::str::from_utf8(b).ok()),
+            headers: log_fields,
         });
     }
     !close

@@ -31,6 +31,8 @@ pub(super) struct Pending {
     pub(super) method: Method,
     pub(super) host: String,
     pub(super) path: String,
+    /// The request fields `access_log.headers` names, as received.
+    pub(super) fields: Vec<(http::HeaderName, Option<HeaderValue>)>,
     pub(super) status: u16,
     pub(super) bytes_in: u64,
     pub(super) exchange: Exchange,
@@ -160,6 +162,7 @@ impl Drop for LoggedBody {
             upstream_time: p.exchange.upstream_time,
             end: Some(end),
             trace_id: trace_id.as_ref().and_then(|b| std::str::from_utf8(b).ok()),
+            headers: &p.fields,
         });
     }
 }

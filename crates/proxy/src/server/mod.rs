@@ -491,3 +491,16 @@ impl RunningServer {
         }
     }
 }
+
+/// The request fields `access_log.headers` names, copied for the access
+/// line (values are shared bytes: no copy of their text).
+pub(crate) fn logged_fields(
+    config: &tollgate_config::Config,
+    headers: &http::HeaderMap,
+) -> Vec<(http::HeaderName, Option<http::HeaderValue>)> {
+    config
+        .access_log_headers
+        .iter()
+        .map(|n| (n.clone(), headers.get(n).cloned()))
+        .collect()
+}
