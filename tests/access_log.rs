@@ -234,3 +234,41 @@ upstreams:
     assert!(session["bytes_out"].as_u64().unwrap() > 0, "{session}");
     assert_eq!(session["end"], "idle_timeout", "{session}");
 }
+
+#[test]
+fn chosen_request_fields_are_written_on_both_protocols() {
+    let dir = TempDir::new();
+    let up = Upstream::echo();
+    let log = dir.path().join("access.log");
+    let tg = Tollgate::start(&render(
+        r#"
+server: {workers: 1, shutdown_timeout: 5s}
+access_log: {output: file, path: "{log}", headers: [user-agent, x-client-version]}
+listeners: [{name: web, address: "127.0.0.1:0"}]
+upstreams: [{name: u, targets: [{address: "{up}"}]}]
+routes: [{name: all, upstream: u}]
+"#,
+        &[("log", &log.display()), ("up", &up.addr())],
+    ));
+    let web = tg.addr("web");
+    let r = tollgate_testkit::request(
+        web,
+        "GET",
+        "/one",
+        &[("user-agent", "probe/1"), ("x-client-version", "7")],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(tollgate_testkit::h2_get(web, "/two").status, 200);
+    let lines = lines(&log, 2, |_| true);
+    let by_path = |p: &str| lines.iter().find(|l| l["path"] == p).expect(p).clone();
+    let one = by_path("/one");
+    assert_eq!(one["headers"]["user-agent"], "probe/1");
+    assert_eq!(one["headers"]["x-client-version"], "7");
+    let two = by_path("/two");
+    assert_eq!(two["headers"]["x-client-version"], Value::Null);
+    assert!(two["headers"]
+        .as_object()
+        .unwrap()
+        .contains_key("user-agent"));
+}

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tollgate_testkit::{get, h2_get, render, request, TempDir, TollgateProcess, Upstream};
+use tollgate_testkit::{
+    get, h2_get, read_line, render, request, tls_get, TcpServer, TempDir, TestCa, TlsOptions,
+    TollgateProcess, Upstream,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tollgate");
 
@@ -413,4 +416,273 @@ routes:
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(*refused[0].1, 1.0, "{refused:?}");
     assert!(refused[0].0 .1.contains("rate_limit"), "{refused:?}");
+}
+
+#[test]
+fn metrics_false_counts_no_request_but_keeps_health() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let config = CONFIG.replace(
+        r#"admin: {address: "127.0.0.1:0"}"#,
+        r#"admin: {address: "127.0.0.1:0", metrics: false}"#,
+    );
+    assert_ne!(config, CONFIG);
+    let s = start_with(&config, &a, &b);
+    let web = s.tg.addr("web");
+    for _ in 0..5 {
+        assert_eq!(get(web, "/x").status, 200);
+    }
+    assert_eq!(a.request_count(), 5);
+    let m = until(s.admin, |m| {
+        value(
+            m,
+            "tollgate_target_up",
+            &format!(r#"target="{}",upstream="checked""#, b.addr()),
+        ) == Some(1.0)
+    });
+    // No request family at all; the gauges per listener stay.
+    let counted = |name: &str| {
+        name == "tollgate_requests_total"
+            || [
+                "tollgate_request_",
+                "tollgate_response_",
+                "tollgate_upstream_",
+            ]
+            .iter()
+            .any(|p| name.starts_with(p))
+    };
+    assert!(!m.keys().any(|(name, _)| counted(name)), "{m:?}");
+    assert_eq!(
+        value(&m, "tollgate_requests_in_flight", r#"listener="web""#),
+        Some(0.0)
+    );
+}
+
+#[test]
+fn tls_cache_compression_l4_and_certificate_series_are_counted() {
+    let up = Upstream::echo();
+    let cacheable = Upstream::with_headers(&[("cache-control", "max-age=600")]);
+    let echo = TcpServer::echo();
+    let ca = TestCa::new("metrics CA");
+    let dir = TempDir::new();
+    let (cert, key) = dir.write_pair("site", &ca.server_cert(&["localhost"]));
+    let config = render(
+        r#"
+server: {workers: 2, shutdown_timeout: 5s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+  - name: secure
+    address: "127.0.0.1:0"
+    protocol: https
+    tls: {certificates: [{cert: "{cert}", key: "{key}"}]}
+  - {name: pg, address: "127.0.0.1:0", protocol: tcp, upstream: echo}
+upstreams:
+  - {name: app, targets: [{address: "{up}"}]}
+  - {name: echo, targets: [{address: "{echo}"}]}
+  - {name: origin, targets: [{address: "{cacheable}"}]}
+routes:
+  - {name: cached, match: {path: {prefix: /c}}, upstream: origin, policies: [{cache: {}}]}
+  - name: app
+    upstream: app
+    policies: [{compress: {min_length: 1}}]
+"#,
+        &[
+            ("cert", &cert.display()),
+            ("key", &key.display()),
+            ("up", &up.addr()),
+            ("echo", &echo.addr()),
+            ("cacheable", &cacheable.addr()),
+        ],
+    );
+    let file = dir.write("tollgate.yaml", &config);
+    let mut tg = TollgateProcess::start(BIN, &file, &[], &["web", "secure", "pg"]);
+    let admin = tg.admin_addr();
+    // Three TLS 1.3 handshakes, one TLS 1.2, two failures (plain text).
+    let opts = TlsOptions::new(&ca, "localhost");
+    for _ in 0..3 {
+        assert_eq!(tls_get(tg.addr("secure"), &opts, "/").unwrap().status, 200);
+    }
+    let tls12 = TlsOptions::new(&ca, "localhost").tls12_only();
+    assert_eq!(tls_get(tg.addr("secure"), &tls12, "/").unwrap().status, 200);
+    for _ in 0..2 {
+        let _ = tollgate_testkit::raw_request(tg.addr("secure"), b"GET / HTTP/1.1\r\n\r\n");
+    }
+    // Two gzip answers, one br, one not compressed (no Accept-Encoding).
+    let web = tg.addr("web");
+    for coding in ["gzip", "gzip", "br"] {
+        let r = request(web, "GET", "/", &[("accept-encoding", coding)], b"");
+        assert_eq!(r.header("content-encoding"), Some(coding));
+    }
+    assert_eq!(get(web, "/").header("content-encoding"), None);
+    // A miss, two hits, a POST passed by.
+    for _ in 0..3 {
+        assert_eq!(get(web, "/c/page").status, 200);
+    }
+    assert_eq!(request(web, "POST", "/c/page", &[], b"x").status, 200);
+    assert_eq!(cacheable.request_count(), 2);
+    // Two L4 connections: 6 bytes in and echoed back, then nothing.
+    {
+        let mut c = std::net::TcpStream::connect(tg.addr("pg")).unwrap();
+        std::io::Write::write_all(&mut c, b"hello\n").unwrap();
+        assert_eq!(read_line(&mut c), "hello");
+    }
+    drop(std::net::TcpStream::connect(tg.addr("pg")).unwrap());
+    let m = until(admin, |m| {
+        value(m, "tollgate_l4_connections_total", r#"listener="pg""#) == Some(2.0)
+            && value(
+                m,
+                "tollgate_tls_handshake_failures_total",
+                r#"reason="error""#,
+            ) == Some(2.0)
+    });
+    let v = |name: &str, labels: &str| value(&m, name, labels);
+    assert_eq!(
+        v("tollgate_tls_handshakes_total", r#"version="TLSv1.3""#),
+        Some(3.0)
+    );
+    assert_eq!(
+        v("tollgate_tls_handshakes_total", r#"version="TLSv1.2""#),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("tollgate_compressions_total", r#"encoding="gzip""#),
+        Some(2.0)
+    );
+    assert_eq!(
+        v("tollgate_compressions_total", r#"encoding="br""#),
+        Some(1.0)
+    );
+    assert_eq!(v("tollgate_compressions_total", r#"encoding="zstd""#), None);
+    assert_eq!(
+        v("tollgate_cache_lookups_total", r#"result="miss""#),
+        Some(1.0)
+    );
+    assert_eq!(
+        v("tollgate_cache_lookups_total", r#"result="hit""#),
+        Some(2.0)
+    );
+    assert_eq!(
+        v("tollgate_cache_lookups_total", r#"result="bypass""#),
+        Some(1.0)
+    );
+    assert_eq!(v("tollgate_cache_lookups_total", r#"result="stale""#), None);
+    assert_eq!(
+        v("tollgate_l4_received_bytes_total", r#"listener="pg""#),
+        Some(6.0)
+    );
+    assert_eq!(
+        v("tollgate_l4_sent_bytes_total", r#"listener="pg""#),
+        Some(6.0)
+    );
+    // HTTP listeners have no L4 series.
+    assert_eq!(
+        v("tollgate_l4_connections_total", r#"listener="web""#),
+        None
+    );
+    // The certificate's expiry, in the future.
+    let expiry: Vec<f64> = m
+        .iter()
+        .filter(|((name, labels), _)| {
+            name == "tollgate_certificate_expiry_timestamp_seconds"
+                && labels.contains(r#"listener="secure""#)
+                && labels.contains("site.pem")
+        })
+        .map(|(_, v)| *v)
+        .collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert_eq!(expiry.len(), 1, "{m:?}");
+    assert!(expiry[0] > now + 3600.0, "{expiry:?}");
+}
+
+/// tollgate with three consumers behind key_auth and `metrics` as given.
+fn consumer_setup(metrics: &str, a: &Upstream, b: &Upstream) -> Setup {
+    let config = format!(
+        r#"
+server: {{workers: 2, shutdown_timeout: 5s}}
+access_log: {{output: off}}
+admin: {{address: "127.0.0.1:0"}}
+{metrics}
+listeners: [{{name: web, address: "127.0.0.1:0"}}]
+consumers:
+  - {{name: alpha, api_keys: [k-alpha]}}
+  - {{name: beta, api_keys: [k-beta]}}
+  - {{name: gamma, api_keys: [k-gamma]}}
+upstreams:
+  - {{name: a, targets: [{{address: "{{a}}"}}]}}
+  - {{name: b, targets: [{{address: "{{b}}"}}]}}
+routes:
+  - {{name: keyed, upstream: a, policies: [{{key_auth: {{}}}}]}}
+"#
+    );
+    start_with(&config, a, b)
+}
+
+/// Sends `n` requests with API key `key`.
+fn calls(web: SocketAddr, key: &str, n: usize) {
+    for _ in 0..n {
+        let r = request(web, "GET", "/x", &[("x-api-key", key)], b"");
+        assert_eq!(r.status, 200);
+    }
+}
+
+#[test]
+fn per_consumer_series_are_opt_in_and_bounded() {
+    let (a, b) = (Upstream::echo(), Upstream::echo());
+    let series = |m: &Scrape| -> Vec<(String, f64)> {
+        m.iter()
+            .filter(|((name, _), _)| name == "tollgate_consumer_requests_total")
+            .map(|((_, labels), v)| (labels.clone(), *v))
+            .collect()
+    };
+    // Listed: alpha by name, the others as `other`.
+    let s = consumer_setup("metrics: {consumers: [alpha]}", &a, &b);
+    let web = s.tg.addr("web");
+    calls(web, "k-alpha", 3);
+    calls(web, "k-beta", 2);
+    calls(web, "k-gamma", 1);
+    assert_eq!(request(web, "GET", "/x", &[], b"").status, 401);
+    let m = until(s.admin, |m| {
+        series(m).iter().map(|(_, v)| v).sum::<f64>() == 6.0
+    });
+    assert_eq!(
+        series(&m),
+        [
+            (r#"class="2xx",consumer="alpha""#.to_string(), 3.0),
+            (r#"class="2xx",consumer="other""#.to_string(), 3.0),
+        ]
+    );
+    drop(s);
+    // Top 2: the two busiest by name, the rest folded into `other`.
+    let s = consumer_setup("metrics: {top_consumers: 2}", &a, &b);
+    let web = s.tg.addr("web");
+    calls(web, "k-alpha", 1);
+    calls(web, "k-beta", 4);
+    calls(web, "k-gamma", 2);
+    let m = until(s.admin, |m| {
+        series(m).iter().map(|(_, v)| v).sum::<f64>() == 7.0
+    });
+    assert_eq!(
+        series(&m),
+        [
+            (r#"class="2xx",consumer="beta""#.to_string(), 4.0),
+            (r#"class="2xx",consumer="gamma""#.to_string(), 2.0),
+            (r#"class="2xx",consumer="other""#.to_string(), 1.0),
+        ]
+    );
+    drop(s);
+    // Off unless asked for.
+    let s = consumer_setup("", &a, &b);
+    calls(s.tg.addr("web"), "k-alpha", 2);
+    let m = until(s.admin, |m| {
+        value(
+            m,
+            "tollgate_requests_total",
+            r#"code="200",route="keyed",upstream="a""#,
+        ) == Some(2.0)
+    });
+    assert!(series(&m).is_empty(), "{m:?}");
 }

@@ -1,8 +1,9 @@
 //! `/metrics` families the binary knows of itself: configuration reloads,
-//! the configuration's hash, and the build.
+//! the configuration's hash, the build, and certificate expiry.
 
 use std::time::UNIX_EPOCH;
 
+use tollgate_config::Config;
 use tollgate_ops::metrics::{Family, Value};
 
 use super::FileState;
@@ -49,4 +50,34 @@ pub(super) fn process_families(state: &FileState) -> Vec<Family> {
         });
     }
     families
+}
+
+/// When each HTTPS listener's certificates expire, read from the files as
+/// `/certificates` reads them (what the TLS reload thread serves); a file
+/// that cannot be read has no series (`/certificates` says why).
+pub(super) fn certificate_families(config: &Config) -> Vec<Family> {
+    let mut series = Vec::new();
+    for l in &config.listeners {
+        let Some(tls) = &l.tls else { continue };
+        for c in &tls.certificates {
+            let Ok((names, Some(not_after))) = tollgate_net::tls::leaf_certificate(&c.cert) else {
+                continue;
+            };
+            let seconds = not_after
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            let labels = vec![
+                ("listener", l.name.clone()),
+                ("file", c.cert.path.display().to_string()),
+                ("subject", names.subject.clone()),
+            ];
+            series.push((labels, Value::Gauge(seconds)));
+        }
+    }
+    vec![Family {
+        name: "tollgate_certificate_expiry_timestamp_seconds",
+        help: "When each HTTPS listener certificate stops being valid (not after), in seconds since the Unix epoch.",
+        series,
+    }]
 }

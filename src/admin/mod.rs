@@ -383,6 +383,9 @@ impl AdminBackend for Backend {
 
     fn metrics(&self) -> Vec<tollgate_ops::metrics::Family> {
         let mut families = self.server().map(|s| s.metrics()).unwrap_or_default();
+        if let Some(server) = self.server() {
+            families.extend(metrics::certificate_families(&server.snapshot().config));
+        }
         let state = self.file.lock().unwrap_or_else(|p| p.into_inner());
         families.extend(metrics::process_families(&state));
         families

@@ -53,6 +53,36 @@ pub(crate) struct RawConfig {
     pub(crate) identity_headers: Option<Sp<RawIdentityHeaders>>,
     pub(crate) admin: Option<Sp<RawAdmin>>,
     pub(crate) redis: Option<Sp<RawRedis>>,
+    pub(crate) tracing: Option<Sp<RawTracing>>,
+    pub(crate) metrics: Option<Sp<RawMetrics>>,
+}
+
+/// `metrics:` (what `/metrics` counts beyond the defaults)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMetrics {
+    pub(crate) consumers: Option<Sp<Vec<Sp<String>>>>,
+    pub(crate) top_consumers: Text,
+}
+
+/// `tracing:` (spans exported with OTLP over HTTP)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTracing {
+    pub(crate) otlp: Option<Sp<RawOtlp>>,
+    pub(crate) sample_ratio: Text,
+    pub(crate) service_name: Text,
+    pub(crate) queue: Text,
+    pub(crate) batch: Text,
+    pub(crate) batch_delay: Text,
+}
+
+/// `tracing.otlp:` (where spans are sent)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOtlp {
+    pub(crate) endpoint: Text,
+    pub(crate) timeout: Text,
 }
 
 /// `admin:` (the admin API's listener)
@@ -62,6 +92,7 @@ pub(crate) struct RawAdmin {
     pub(crate) address: Text,
     pub(crate) token: Option<Sp<RawSecretSource>>,
     pub(crate) metrics_public: Text,
+    pub(crate) metrics: Text,
     pub(crate) tls: Option<Sp<RawAdminTls>>,
 }
 
@@ -97,6 +128,7 @@ pub(crate) struct RawServer {
 pub(crate) struct RawAccessLog {
     pub(crate) output: Text,
     pub(crate) path: Text,
+    pub(crate) headers: List<String>,
 }
 
 /// `log:` (the operator's event log, not the access log)

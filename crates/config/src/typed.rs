@@ -16,6 +16,7 @@ mod route;
 mod security;
 mod static_files;
 mod tls;
+mod trace;
 mod upstream;
 
 use std::time::Duration;
@@ -33,6 +34,7 @@ pub use route::*;
 pub use security::*;
 pub use static_files::*;
 pub use tls::*;
+pub use trace::*;
 pub use upstream::*;
 
 /// The whole validated configuration of one tollgate process.
@@ -48,6 +50,8 @@ pub struct Config {
     pub routes: Vec<Route>,
     /// Where access log lines go.
     pub access_log: AccessLog,
+    /// Request fields written into each access line (`access_log.headers`).
+    pub access_log_headers: Vec<http::HeaderName>,
     /// The event log: level, line format and destination.
     pub log: Log,
     /// The admin API's listener; `None` when the file has no `admin:` block.
@@ -56,6 +60,10 @@ pub struct Config {
     pub gateway: Gateway,
     /// The shared store of `store: redis` limits; `None` without `redis:`.
     pub redis: Option<Redis>,
+    /// Span export; `None` (no `tracing:` block) turns tracing off.
+    pub tracing: Option<Tracing>,
+    /// Per-consumer series in `/metrics` (`metrics:`).
+    pub consumer_metrics: ConsumerMetrics,
 }
 
 /// Process-wide settings.

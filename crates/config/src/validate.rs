@@ -15,6 +15,7 @@ mod route;
 mod security;
 mod static_files;
 mod tls;
+mod trace;
 mod upstream;
 
 use std::collections::HashMap;
@@ -280,6 +281,14 @@ impl<'a> Ctx<'a> {
 pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     let server = server(ctx, raw.server.as_ref());
     let access_log = access_log(ctx, raw.access_log.as_ref());
+    let access_log_headers = match raw
+        .access_log
+        .as_ref()
+        .and_then(|a| a.value.headers.as_ref())
+    {
+        Some(list) => ctx.each(list, "access_log.headers", logged_header_name),
+        None => Vec::new(),
+    };
     let log = log::log(ctx, raw.log.as_ref());
     let gateway = gateway::gateway(ctx, raw);
     let redis = redis::redis(ctx, raw.redis.as_ref());
@@ -381,6 +390,8 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
     }
     l4::check(ctx, raw, &mut listeners, &mut upstreams, &routes);
     let admin = admin::admin(ctx, raw.admin.as_ref(), &listeners);
+    let tracing = trace::tracing(ctx, raw.tracing.as_ref());
+    let consumer_metrics = trace::consumer_metrics(ctx, raw.metrics.as_ref(), &gateway);
 
     Config {
         server,
@@ -388,10 +399,13 @@ pub(crate) fn validate(ctx: &mut Ctx<'_>, raw: &RawConfig) -> Config {
         upstreams,
         routes,
         access_log,
+        access_log_headers,
         log,
         admin,
         gateway,
         redis,
+        tracing,
+        consumer_metrics,
     }
 }
 
@@ -508,6 +522,23 @@ fn absolute_path(s: &str) -> Result<String, String> {
     } else {
         Err(format!("must start with `/`, got `{}`", s.escape_debug()))
     }
+}
+
+/// A request field the access log may copy: never one that carries a
+/// credential (secrets never reach a log).
+fn logged_header_name(s: &str) -> Result<HeaderName, String> {
+    let name = header_name(s)?;
+    let n = name.as_str();
+    let secret = ["authorization", "proxy-authorization", "cookie"].contains(&n)
+        || ["key", "token", "secret", "password", "auth"]
+            .iter()
+            .any(|w| n.contains(w));
+    if secret {
+        return Err(format!(
+            "`{s}` may carry a credential and is never written to the access log"
+        ));
+    }
+    Ok(name)
 }
 
 /// Parses a header name such as `X-Request-Id`.

@@ -21,9 +21,9 @@ pub mod mtls_auth;
 pub mod ratelimit;
 mod refusal;
 pub mod require;
-pub mod validate;
 pub mod soap;
 pub mod transform;
+pub mod validate;
 pub mod xml;
 
 pub use directory::{Consumer, Directory};

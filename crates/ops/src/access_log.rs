@@ -111,6 +111,12 @@ pub struct AccessRecord<'a> {
     pub auth: Option<&'a str>,
     /// The limiting policy that refused the request (`rate_limit:<name>`).
     pub limit: Option<&'a str>,
+    /// The W3C trace id (32 hex digits) when tracing is on, sampled or
+    /// not; the field is left out of the line otherwise.
+    pub trace_id: Option<&'a str>,
+    /// The request fields `access_log.headers` names, with their values
+    /// as received (`None`: absent); the field is left out when none is named.
+    pub headers: &'a [(http::HeaderName, Option<http::HeaderValue>)],
 }
 
 /// What is logged about one L4 connection (`tcp`, `tls_passthrough`) or
@@ -248,6 +254,25 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
         out.push_str(",\"timeout\":");
         push_json_string(out, t);
     }
+    if let Some(id) = r.trace_id {
+        out.push_str(",\"trace_id\":");
+        push_json_string(out, id);
+    }
+    if !r.headers.is_empty() {
+        out.push_str(",\"headers\":{");
+        for (i, (name, value)) in r.headers.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_json_string(out, name.as_str());
+            out.push(':');
+            match value {
+                Some(v) => push_json_string(out, &String::from_utf8_lossy(v.as_bytes())),
+                None => out.push_str("null"),
+            }
+        }
+        out.push('}');
+    }
     out.push_str("}\n");
 }
 
@@ -328,6 +353,8 @@ mod tests {
             consumer: Some("app"),
             auth: None,
             limit: Some("rate_limit:default"),
+            trace_id: None,
+            headers: &[],
         };
         let mut s = String::new();
         write_record(&r, &mut s);
@@ -342,6 +369,40 @@ mod tests {
         assert!(
             grpc.ends_with(",\"limit\":\"rate_limit:default\",\"grpc_status\":14}\n"),
             "{grpc}"
+        );
+        let mut traced = String::new();
+        let id = "4bf92f3577b34da6a3ce929d0e0e4736";
+        write_record(
+            &AccessRecord {
+                trace_id: Some(id),
+                ..r.clone()
+            },
+            &mut traced,
+        );
+        assert!(
+            traced.ends_with(&format!(",\"trace_id\":\"{id}\"}}\n")),
+            "{traced}"
+        );
+        let mut with_headers = String::new();
+        let fields = [
+            (
+                http::header::USER_AGENT,
+                Some(http::HeaderValue::from_static("curl/8 \"x\"")),
+            ),
+            (http::header::REFERER, None),
+        ];
+        write_record(
+            &AccessRecord {
+                headers: &fields,
+                ..r.clone()
+            },
+            &mut with_headers,
+        );
+        assert!(
+            with_headers.ends_with(
+                ",\"headers\":{\"user-agent\":\"curl/8 \\\"x\\\"\",\"referer\":null}}\n"
+            ),
+            "{with_headers}"
         );
         assert_eq!(
             s,

@@ -16,6 +16,8 @@ mod health;
 mod l4;
 mod limits;
 mod metrics;
+mod metrics_consumers;
+mod metrics_edge;
 mod metrics_scrape;
 mod pipeline;
 mod policy;
@@ -24,6 +26,7 @@ mod router;
 mod server;
 mod snapshot;
 mod state;
+mod trace;
 mod upstream;
 mod version;
 

@@ -71,6 +71,10 @@ pub(crate) struct WorkerMetrics {
     decisions: Mutex<Decisions>,
     /// What the worker thread's generations share.
     carried: Carried,
+    /// `false` with `admin: {metrics: false}`: requests are not counted.
+    counting: bool,
+    /// Which consumers get series of their own (`metrics:`).
+    consumer_mode: tollgate_config::ConsumerMetrics,
 }
 
 /// Counts of gateway decisions, by what decided and how.
@@ -109,6 +113,10 @@ pub(crate) struct Carried {
     pub(crate) retired: Arc<Mutex<Totals>>,
     /// Open connections and requests in flight, per listener.
     pub(crate) gauges: Arc<ListenerGauges>,
+    /// TLS handshakes, compressions, L4 connections and bytes.
+    pub(crate) edge: Arc<crate::metrics_edge::EdgeCounters>,
+    /// Requests by consumer, when `metrics:` asks for them.
+    pub(crate) consumers: crate::metrics_consumers::ConsumerCounts,
 }
 
 impl Carried {
@@ -121,6 +129,8 @@ impl Carried {
                 connections: zeros(),
                 in_flight: zeros(),
             }),
+            edge: Arc::new(crate::metrics_edge::EdgeCounters::new(listeners)),
+            consumers: Arc::default(),
         }
     }
 }
@@ -278,6 +288,8 @@ impl WorkerMetrics {
             budget_refusals,
             decisions: Mutex::default(),
             carried,
+            counting: config.admin.as_ref().is_none_or(|a| a.metrics),
+            consumer_mode: config.consumer_metrics.clone(),
         }
     }
 
@@ -293,6 +305,9 @@ impl WorkerMetrics {
 
     /// Counts one answered request.
     pub(crate) fn record(&self, request: Served) {
+        if !self.counting {
+            return;
+        }
         let last = self.routes.len() - 1;
         let r = &self.routes[request.route.unwrap_or(last).min(last)];
         if let Some(c) = (request.status as usize).checked_sub(100) {
@@ -310,10 +325,19 @@ impl WorkerMetrics {
         }
     }
 
+    /// Counts one request an auth policy identified `consumer` for, when
+    /// `metrics:` asks for per-consumer series.
+    pub(crate) fn consumer_served(&self, consumer: Option<&str>, status: u16) {
+        let Some(name) = consumer.filter(|_| self.counting) else {
+            return;
+        };
+        crate::metrics_consumers::count(&self.carried.consumers, &self.consumer_mode, name, status);
+    }
+
     /// Counts what the gateway decided for one request: the auth outcome
     /// and the limiting policy that refused it, when any ran.
     pub(crate) fn decided(&self, auth: Option<&str>, limited: Option<&str>) {
-        if auth.is_none() && limited.is_none() {
+        if !self.counting || (auth.is_none() && limited.is_none()) {
             return;
         }
         let mut d = self.decisions.lock().unwrap_or_else(|p| p.into_inner());

@@ -179,6 +179,32 @@ pub(crate) fn request_families(t: &Totals) -> Vec<Family> {
     ]
 }
 
+/// Spans by fate when `tracing:` is on (no series without it).
+pub(crate) fn trace_families(tracer: Option<&tollgate_ops::trace::Tracer>) -> Vec<Family> {
+    let Some(stats) = tracer.map(|t| t.stats()) else {
+        return Vec::new();
+    };
+    let counter = |n: u64| vec![(Vec::new(), Value::Counter(n))];
+    vec![
+        Family {
+            name: "tollgate_trace_spans_exported",
+            help: "Spans the OTLP collector accepted.",
+            series: counter(stats.exported),
+        },
+        Family {
+            name: "tollgate_trace_spans_dropped",
+            help: "Spans dropped because the export queue was full.",
+            series: counter(stats.dropped),
+        },
+        Family {
+            name: "tollgate_trace_spans_failed",
+            help:
+                "Spans lost with an export request that failed (no connection, timeout, not 2xx).",
+            series: counter(stats.failed),
+        },
+    ]
+}
+
 /// Per-target health and per-upstream breaker state, as gauges.
 pub(crate) fn upstream_families(states: &[UpstreamState]) -> Vec<Family> {
     let mut health = Vec::new();

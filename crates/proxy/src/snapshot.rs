@@ -65,6 +65,9 @@ pub struct Snapshot {
     /// The `rate_limit` limiters; an unchanged definition keeps its
     /// counters across a reload.
     pub(crate) limits: LimitState,
+    /// Span export when `tracing:` is on: the sampler and the queue to
+    /// the exporter thread; a reload with the same `tracing:` keeps it.
+    pub(crate) tracer: Option<Arc<tollgate_ops::trace::Tracer>>,
 }
 
 impl Snapshot {
@@ -179,6 +182,7 @@ impl Snapshot {
             .collect();
         let gateway = GatewayState::build(&config)?;
         let limits = LimitState::build(&config, old.map(|o| &o.limits));
+        let tracer = tracer(&config, old)?;
         Ok(Self {
             config,
             router,
@@ -195,6 +199,7 @@ impl Snapshot {
             drained,
             gateway,
             limits,
+            tracer,
         })
     }
 
@@ -213,6 +218,31 @@ impl Snapshot {
         }
         out
     }
+}
+
+/// The exporter for `tracing:`: the old snapshot's when the section did
+/// not change, else a new one (the old thread ends with its last handle).
+fn tracer(
+    config: &Config,
+    old: Option<&Snapshot>,
+) -> Result<Option<Arc<tollgate_ops::trace::Tracer>>, Vec<ConfigError>> {
+    let Some(cfg) = &config.tracing else {
+        return Ok(None);
+    };
+    let previous = old.and_then(|o| o.tracer.as_ref());
+    if let Some(p) = previous.filter(|p| p.config() == cfg) {
+        return Ok(Some(p.clone()));
+    }
+    tollgate_ops::trace::Tracer::start(cfg, previous.map(|p| &**p))
+        .map(Some)
+        .map_err(|e| {
+            vec![ConfigError::new(
+                "",
+                None,
+                "tracing",
+                format!("cannot start the span exporter thread: {e}"),
+            )]
+        })
 }
 
 /// One store per distinct cache definition, placed at every step using it.

@@ -108,6 +108,24 @@ upstreams:
             .reload(config)
     }
 
+    /// The sum of every series of counter `name` (as `/metrics` names it,
+    /// without `_total`) now, read from the server without an admin
+    /// listener; `None` when no series has that name.
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        let families = self.server.as_ref()?.metrics();
+        let family = families.into_iter().find(|f| f.name == name)?;
+        Some(
+            family
+                .series
+                .iter()
+                .map(|(_, v)| match v {
+                    tollgate_ops::metrics::Value::Counter(n) => *n,
+                    _ => 0,
+                })
+                .sum(),
+        )
+    }
+
     /// The load balancer's view of every upstream and target now.
     pub fn upstream_states(&self) -> Vec<tollgate_proxy::UpstreamState> {
         self.server

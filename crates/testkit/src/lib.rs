@@ -26,6 +26,9 @@
 //! - gRPC: [`GrpcServer`] (h2c or TLS) serving `test.Echo` with every kind
 //!   of method, [`GrpcClient`] calling it (tonic's codec, no codegen), and
 //!   [`run`] for async test bodies.
+//! - [`OtlpReceiver`]: an OTLP/HTTP collector (POST `/v1/traces`) that
+//!   decodes each `ExportTraceServiceRequest` with the OpenTelemetry
+//!   protobuf types and keeps the spans; it can stall (a slow collector).
 //! - [`RedisServer`]: a real `redis-server` on its own port and directory
 //!   (kill, restart, SIGSTOP/SIGCONT for outage tests).
 //! - [`jwt`]: signing keys (RSA, EC, Ed25519, HMAC), their PEM/JWK/JWKS
@@ -51,6 +54,7 @@ mod json_lines;
 pub mod jwt;
 mod l4;
 mod load;
+mod otlp;
 mod process;
 mod raw;
 mod redis;
@@ -71,6 +75,7 @@ pub use harness::{render, unused_addr, PoolTarget, Tollgate, TEST_PREAMBLE};
 pub use json_lines::{json_lines, wait_json_lines};
 pub use l4::{read_line, read_line_buffered, udp_exchange, TcpServer, UdpServer};
 pub use load::{LoadLoop, LoadReport};
+pub use otlp::{OtlpReceiver, ReceivedSpan};
 pub use process::TollgateProcess;
 pub use raw::{
     connect, connect_from, parse_response, parse_status, raw_request, raw_request_from,

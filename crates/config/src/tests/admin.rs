@@ -20,6 +20,7 @@ fn present_block_defaults_to_loopback_9901_without_token() {
             token: None,
             metrics_public: false,
             tls: None,
+            metrics: true,
         })
     );
 }
@@ -115,6 +116,16 @@ fn the_admin_address_must_not_be_a_listener_s() {
             "admin.address",
             "address 127.0.0.1:1 is already used by listener `a`",
         )],
+    );
+}
+
+#[test]
+fn metrics_can_be_turned_off() {
+    let c = parse(&format!("admin: {{metrics: false}}\n{REST}")).unwrap();
+    assert!(!c.admin.unwrap().metrics);
+    expect_errors(
+        &format!("admin:\n  metrics: sometimes\n{REST}"),
+        &[(2, "admin.metrics", "")],
     );
 }
 

@@ -52,3 +52,27 @@ fn bad_values_are_located() {
         ],
     );
 }
+
+#[test]
+fn access_log_headers_are_named_fields_without_credentials() {
+    assert!(parse(REST).unwrap().access_log_headers.is_empty());
+    let c = parse(&format!(
+        "access_log: {{output: stdout, headers: [User-Agent, referer]}}\n{REST}"
+    ))
+    .unwrap();
+    assert_eq!(
+        c.access_log_headers,
+        [http::header::USER_AGENT, http::header::REFERER]
+    );
+    expect_errors(
+        &format!(
+            "access_log: {{headers: [Authorization, x-api-key, Cookie, \"bad name\"]}}\n{REST}"
+        ),
+        &[
+            (1, "access_log.headers[0]", "may carry a credential"),
+            (1, "access_log.headers[1]", "may carry a credential"),
+            (1, "access_log.headers[2]", "may carry a credential"),
+            (1, "access_log.headers[3]", "invalid header name"),
+        ],
+    );
+}

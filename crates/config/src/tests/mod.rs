@@ -14,6 +14,7 @@ mod policies;
 mod probes;
 mod ratelimit;
 mod tls;
+mod trace;
 mod transform;
 mod upstream;
 

@@ -15,6 +15,10 @@ pub struct Admin {
     /// Whether `GET /metrics` answers without the token (scrapers that
     /// cannot send one); `false` unless written.
     pub metrics_public: bool,
+    /// Whether requests are counted for `/metrics` (`true` unless
+    /// written); `false` skips the per-request counting on the data path
+    /// and leaves the request families out of `/metrics`.
+    pub metrics: bool,
     /// HTTPS on the admin listener; `None`: plain HTTP.
     pub tls: Option<AdminTls>,
 }

@@ -60,10 +60,12 @@ pub(super) fn admin(
         false,
         crate::units::parse_bool,
     );
+    let metrics = ctx.field(&r.metrics, "admin.metrics", true, crate::units::parse_bool);
     Some(Admin {
         address,
         token,
         metrics_public,
+        metrics,
         tls,
     })
 }

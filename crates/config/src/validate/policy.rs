@@ -10,8 +10,8 @@ mod gateway;
 mod jwt;
 pub(crate) mod openapi;
 mod ratelimit;
-mod validate;
 mod transform;
+mod validate;
 
 use http::HeaderName;
 

@@ -92,6 +92,11 @@ pub(crate) async fn accept_loop(
         let sniff_by = tokio::time::Instant::now() + ctx.limits.header_read_timeout;
         tokio::spawn(async move {
             let ended = serve(stream, peer, sniff_by, admission, &ctx, &plan, &snapshot).await;
+            slot.load()
+                .metrics
+                .carried()
+                .edge
+                .l4_ended(ctx.index, ended.bytes_in, ended.bytes_out);
             if plan.access_log {
                 ended.log(&slot, &plan, &snapshot, wall, start);
             }

@@ -91,6 +91,9 @@ pub(crate) struct Exchange {
     /// The limiting policy that refused the request
     /// (`rate_limit:<name>`), for the access log.
     pub(crate) limited: Option<String>,
+    /// The request's trace context when `tracing:` is on (boxed: most
+    /// exchanges carry none).
+    pub(crate) trace: Option<Box<crate::trace::RequestTrace>>,
 }
 
 impl Exchange {
@@ -136,6 +139,9 @@ pub(crate) async fn handle(
     ex: &mut Exchange,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let snapshot = &*worker.snapshot;
+    if let Some(tracer) = &snapshot.tracer {
+        ex.trace = Some(Box::new(crate::trace::begin(tracer, req)));
+    }
     if req.method == Method::CONNECT {
         // tollgate is a reverse proxy: it opens no tunnels to arbitrary hosts.
         return Err(ProxyError::client(
@@ -256,6 +262,13 @@ pub(crate) async fn chained(
     }
     if let Ok(resp) = &mut answered {
         policy::response_phase(route, resp, chain).await;
+        let edge = &worker.metrics.carried().edge;
+        if let Some(coding) = chain.compressed {
+            edge.compressed(coding);
+        }
+        if let Some(result) = chain.cache_lookup {
+            edge.cache_lookup(result);
+        }
     }
     answered
 }

@@ -63,8 +63,12 @@ enum Failed {
     /// The exchange failed after the request (or part of it) was sent.
     Exchange(ProxyError),
     /// The upstream answered with a status `retries.on` names.
-    Status,
+    Status(StatusCode),
 }
+
+/// What one attempt came to: the target and its answer with the time to
+/// its head, or the target tried (if any) and why it failed.
+type Attempted = Result<(usize, Response<ResponseBody>, Duration), (Option<usize>, Failed)>;
 
 /// The attempts: pick a target (failover on connect), send, and retry on
 /// the conditions `retries` allows while the budget lasts.
@@ -156,6 +160,10 @@ async fn attempts(
             .budget
             .as_ref()
             .filter(|_| resendable && retry.is_some_and(|r| retries_done < r.attempts));
+        let span = ex
+            .trace
+            .as_deref()
+            .map(|t| crate::trace::begin_client(t, &mut headers));
         let outcome = attempt(
             worker,
             route,
@@ -171,6 +179,9 @@ async fn attempts(
             &mut slot,
         )
         .await;
+        if let (Some(span), Some(trace)) = (span, ex.trace.as_deref()) {
+            end_attempt_span(worker, route, u, req, trace, span, &outcome, retries_done);
+        }
         let (t, failed) = match outcome {
             Ok((t, mut resp, elapsed)) => {
                 ex.upstream = Some((u, t));
@@ -214,6 +225,41 @@ async fn attempts(
     }
 }
 
+/// Ends an attempt's client span with what the attempt came to.
+#[allow(clippy::too_many_arguments)]
+fn end_attempt_span(
+    worker: &Worker,
+    route: &Route,
+    u: usize,
+    req: &Incoming<'_>,
+    trace: &crate::trace::RequestTrace,
+    span: crate::trace::ClientSpan,
+    outcome: &Attempted,
+    resends: u32,
+) {
+    use crate::trace::AttemptEnd;
+    if !trace.sampled() {
+        return;
+    }
+    let (target, end) = match outcome {
+        Ok((t, resp, _)) => (Some(*t), AttemptEnd::Status(resp.status().as_u16())),
+        Err((t, Failed::Status(code))) => (*t, AttemptEnd::Status(code.as_u16())),
+        Err((t, Failed::Connect(_))) => (*t, AttemptEnd::Failed("connect_error")),
+        Err((t, Failed::Exchange(e))) => (
+            *t,
+            AttemptEnd::Failed(match e.kind {
+                ErrorKind::UpstreamTimeout => "timeout",
+                ErrorKind::UpstreamConnect => "connect_error",
+                ErrorKind::UpstreamProtocol => "upstream_protocol",
+                _ => "_OTHER",
+            }),
+        ),
+    };
+    let address = target.map(|t| worker.pools[u][t].address.as_str());
+    let path = upstream_target(route, &req.uri);
+    crate::trace::end_client(worker, trace, span, address, &path, end, resends);
+}
+
 /// One attempt: connect to `first` (failing over to others of `set` on
 /// connect errors), send, and read the head. On success returns the target
 /// and the answer with its in-flight ticket.
@@ -231,7 +277,7 @@ async fn attempt<'b>(
     headers: &mut HeaderMap,
     deadline: tokio::time::Instant,
     slot: &mut Option<ConcurrencyPermit>,
-) -> Result<(usize, Response<ResponseBody>, Duration), (Option<usize>, Failed)> {
+) -> Attempted {
     let snapshot = &*worker.snapshot;
     let upstream = &snapshot.config.upstreams[u];
     let health = snapshot.health[u].as_deref();
@@ -334,7 +380,7 @@ async fn attempt<'b>(
             balancer.record_latency(t, elapsed);
             pool.record_latency(elapsed);
             if retry_status(resp.status()) {
-                return Err((Some(t), Failed::Status));
+                return Err((Some(t), Failed::Status(resp.status())));
             }
             ticket.hold(slot.take());
             let (mut parts, body) = resp.into_parts();
@@ -398,7 +444,7 @@ async fn attempt<'b>(
     pool.record_latency(elapsed);
     if retry_status(head.status) {
         // The connection is dropped with the unread answer.
-        return Err((Some(t), Failed::Status));
+        return Err((Some(t), Failed::Status(head.status)));
     }
     let switching = head.status == StatusCode::SWITCHING_PROTOCOLS;
     if switching && !req.upgrade {
@@ -485,7 +531,7 @@ fn give_up(
 ) -> Option<ProxyError> {
     let (error, condition) = match failed {
         // The budget was charged when the status was judged retryable.
-        Failed::Status => return None,
+        Failed::Status(_) => return None,
         // Not retryable: refused by the upstream's own connection limit,
         // which every target shares.
         Failed::Connect(e) => {

@@ -15,8 +15,8 @@ mod gateway;
 mod headers;
 mod rate_limit;
 mod security_headers;
-mod validate;
 mod transform;
+mod validate;
 mod vars;
 
 use std::sync::Arc;
@@ -49,6 +49,11 @@ pub(crate) struct ChainState {
     /// A background revalidation a step asked for, started by the pipeline
     /// once this request is answered.
     pub(crate) background: Option<cache::Background>,
+    /// The coding a `compress` step compressed the answer with (counted
+    /// by the pipeline, which has the worker's counters).
+    pub(crate) compressed: Option<tollgate_config::Coding>,
+    /// What the (last) `cache` step's lookup came to, counted likewise.
+    pub(crate) cache_lookup: Option<crate::metrics_edge::CacheLookup>,
 }
 
 impl ChainState {
@@ -241,7 +246,7 @@ pub(crate) async fn response_phase(
             (Policy::Cache(_), Some(StepState::Cache(step))) => cache::on_response(*step, resp),
             (Policy::Cache(_), _) => {}
             (Policy::Compress(policy), Some(StepState::Compress(side))) => {
-                compress::on_response(policy, &side, resp);
+                state.compressed = compress::on_response(policy, &side, resp);
             }
             (Policy::Compress(_), _) => {}
             // Gateway policies only act on requests (so far).

@@ -304,7 +304,8 @@ async fn serve_one(
         let path = uri
             .path_and_query()
             .map_or_else(|| uri.to_string(), |pq| pq.as_str().to_owned());
-        (host, path)
+        let fields = crate::server::logged_fields(&worker.snapshot.config, &headers);
+        (host, path, fields)
     });
 
     let decoder = match framing {
@@ -388,7 +389,11 @@ async fn serve_one(
         upstream_time: ex.upstream_time,
     });
     worker.metrics.decided(ex.auth, ex.limited.as_deref());
-    if let Some((log_host, log_path)) = &logged {
+    let consumer = ex.consumer.as_ref().map(|c| c.name());
+    worker.metrics.consumer_served(consumer, status.as_u16());
+    crate::trace::end_server(worker, &mut ex, status.as_u16());
+    if let Some((log_host, log_path, log_fields)) = &logged {
+        let trace_id = ex.trace.as_deref().map(|t| t.trace_id_hex());
         let snapshot = &worker.snapshot;
         worker.log.record(&AccessRecord {
             start: wall,
@@ -411,6 +416,8 @@ async fn serve_one(
             consumer: ex.consumer.as_ref().map(|c| c.name()),
             auth: ex.auth,
             limit: ex.limited.as_deref(),
+            trace_id: trace_id.as_ref().and_then(|b| std::str::from_utf8(b).ok()),
+            headers: log_fields,
         });
     }
     !close

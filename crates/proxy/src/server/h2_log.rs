@@ -31,6 +31,8 @@ pub(super) struct Pending {
     pub(super) method: Method,
     pub(super) host: String,
     pub(super) path: String,
+    /// The request fields `access_log.headers` names, as received.
+    pub(super) fields: Vec<(http::HeaderName, Option<HeaderValue>)>,
     pub(super) status: u16,
     pub(super) bytes_in: u64,
     pub(super) exchange: Exchange,
@@ -105,7 +107,9 @@ impl Body for LoggedBody {
 
 impl Drop for LoggedBody {
     fn drop(&mut self) {
-        let Some(p) = self.line.take() else { return };
+        let Some(mut p) = self.line.take() else {
+            return;
+        };
         // Dropped before its end: the stream was reset (client cancelled,
         // connection gone), unless nothing was left to send.
         let end = self.end.unwrap_or(if self.inner.is_end_stream() {
@@ -125,9 +129,13 @@ impl Drop for LoggedBody {
         p.worker
             .metrics
             .decided(p.exchange.auth, p.exchange.limited.as_deref());
+        let consumer = p.exchange.consumer.as_ref().map(|c| c.name());
+        p.worker.metrics.consumer_served(consumer, p.status);
+        crate::trace::end_server(&p.worker, &mut p.exchange, p.status);
         if !p.worker.log.enabled() {
             return;
         }
+        let trace_id = p.exchange.trace.as_deref().map(|t| t.trace_id_hex());
         let snapshot = &p.worker.snapshot;
         p.worker.log.record(&AccessRecord {
             start: p.wall,
@@ -153,6 +161,8 @@ impl Drop for LoggedBody {
             limit: p.exchange.limited.as_deref(),
             upstream_time: p.exchange.upstream_time,
             end: Some(end),
+            trace_id: trace_id.as_ref().and_then(|b| std::str::from_utf8(b).ok()),
+            headers: &p.fields,
         });
     }
 }

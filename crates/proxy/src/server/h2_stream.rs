@@ -133,7 +133,8 @@ async fn handle(
             .uri
             .path_and_query()
             .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned());
-        (host, path, parts.method.clone())
+        let fields = crate::server::logged_fields(&worker.snapshot.config, &parts.headers);
+        (host, path, parts.method.clone(), fields)
     });
     let grpc = pipeline::GrpcCall::of(&parts.headers);
     let body = H2Body::new(recv, &parts.headers);
@@ -169,7 +170,7 @@ async fn handle(
         None => None,
     };
     let status = resp.status().as_u16();
-    let (host, path, method) = logged.unwrap_or_default();
+    let (host, path, method, fields) = logged.unwrap_or_default();
     let line = Some(Pending {
         worker: worker.clone(),
         wall,
@@ -179,6 +180,7 @@ async fn handle(
         method,
         host,
         path,
+        fields,
         status,
         bytes_in: incoming.body.received(),
         exchange: ex,

@@ -380,12 +380,17 @@ impl RunningServer {
     /// The request counters of every worker summed by route and upstream
     /// name, and the targets' health and breakers, as metric families.
     pub fn metrics(&self) -> Vec<tollgate_ops::metrics::Family> {
-        let totals = crate::metrics_scrape::totals(&self.slots);
-        let mut families = crate::metrics_scrape::request_families(&totals);
+        let snapshot = self.snapshot.load();
+        // `admin: {metrics: false}`: nothing was counted, so no zeros either.
+        let counting = snapshot.config.admin.as_ref().is_none_or(|a| a.metrics);
+        let mut families = if counting {
+            crate::metrics_scrape::request_families(&crate::metrics_scrape::totals(&self.slots))
+        } else {
+            Vec::new()
+        };
         families.extend(crate::metrics_scrape::upstream_families(
             &self.upstream_states(),
         ));
-        let snapshot = self.snapshot.load();
         let names: Vec<String> = snapshot
             .config
             .listeners
@@ -395,6 +400,26 @@ impl RunningServer {
         families.extend(crate::metrics_scrape::listener_families(
             &self.slots,
             &names,
+        ));
+        let l4: Vec<bool> = snapshot
+            .config
+            .listeners
+            .iter()
+            .map(|l| {
+                matches!(
+                    l.protocol,
+                    tollgate_config::ListenerProtocol::Tcp
+                        | tollgate_config::ListenerProtocol::TlsPassthrough
+                )
+            })
+            .collect();
+        families.extend(crate::metrics_edge::families(&self.slots, &names, &l4));
+        families.extend(crate::metrics_consumers::families(
+            &self.slots,
+            &snapshot.config.consumer_metrics,
+        ));
+        families.extend(crate::metrics_scrape::trace_families(
+            snapshot.tracer.as_deref(),
         ));
         families
     }
@@ -500,4 +525,17 @@ impl RunningServer {
             let _ = t.join();
         }
     }
+}
+
+/// The request fields `access_log.headers` names, copied for the access
+/// line (values are shared bytes: no copy of their text).
+pub(crate) fn logged_fields(
+    config: &tollgate_config::Config,
+    headers: &http::HeaderMap,
+) -> Vec<(http::HeaderName, Option<http::HeaderValue>)> {
+    config
+        .access_log_headers
+        .iter()
+        .map(|n| (n.clone(), headers.get(n).cloned()))
+        .collect()
 }

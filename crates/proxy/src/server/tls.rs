@@ -12,6 +12,7 @@ use tollgate_net::InboundStream;
 
 use super::{h1, h2, ListenerCtx};
 use crate::forward::{ClientCert, ClientInfo};
+use crate::metrics_edge::Handshake;
 use crate::snapshot::Worker;
 
 /// Serves one connection accepted at `accepted`: plain HTTP directly,
@@ -56,10 +57,12 @@ async fn serve_tls(
             // routine on the internet, not worth more than a debug line.
             Ok(Err(e)) => {
                 tracing::debug!(%peer, "TLS handshake failed: {e}");
+                worker.metrics.carried().edge.handshake(Handshake::Failed);
                 return;
             }
             Err(_) => {
                 tracing::debug!(%peer, "TLS handshake timed out");
+                worker.metrics.carried().edge.handshake(Handshake::TimedOut);
                 return;
             }
         },
@@ -71,6 +74,12 @@ async fn serve_tls(
         } => return,
     };
     let conn = stream.get_ref().1;
+    let version = conn.protocol_version().map(u16::from);
+    worker
+        .metrics
+        .carried()
+        .edge
+        .handshake(Handshake::Ok(version));
     let h2 = is_h2(conn.alpn_protocol());
     client.cert = conn
         .peer_certificates()

@@ -36,6 +36,7 @@ pub use tee::TeeBody;
 
 use super::ChainState;
 use crate::body::ResponseBody;
+use crate::metrics_edge::CacheLookup;
 use crate::pipeline::{refusal, Incoming};
 use answer::CACHE_STATUS;
 use invalidate::{invalidation, is_safe, Invalidate};
@@ -126,6 +127,7 @@ async fn decide(
             Fwd::Method
         };
         let status = CacheStatus::forward(fwd);
+        chain.cache_lookup = Some(CacheLookup::Bypass);
         return Ok(Mode::Pass { status, invalidate });
     }
     let directives = RequestDirectives::parse(&req.headers);
@@ -173,6 +175,9 @@ async fn decide(
         }
     };
     let now = SystemTime::now();
+    if !chain.is_revalidation() {
+        chain.cache_lookup = Some(lookup_result(&found));
+    }
     match found {
         Found::Serve {
             entry,
@@ -242,6 +247,20 @@ async fn decide(
             };
             Ok(Mode::Fetch(Box::new(fetch)))
         }
+    }
+}
+
+/// A lookup's result as `/metrics` counts it.
+fn lookup_result(found: &Found) -> CacheLookup {
+    match found {
+        Found::Serve { status, .. } if status.detail.is_some() => CacheLookup::Stale,
+        Found::Serve { .. } => CacheLookup::Hit,
+        Found::Fetch { fwd, .. } => match fwd {
+            Fwd::UriMiss | Fwd::VaryMiss => CacheLookup::Miss,
+            Fwd::Stale => CacheLookup::Expired,
+            Fwd::Request => CacheLookup::Request,
+            Fwd::Method | Fwd::Bypass => CacheLookup::Bypass,
+        },
     }
 }
 
