@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """An OTLP/HTTP sink for benchmarks: answers every POST with 200 and an empty
-ExportTraceServiceResponse, counting bytes. python3 otlp_sink.py PORT"""
+ExportTraceServiceResponse. python3 otlp_sink.py PORT | HOST:PORT"""
 import http.server
 import sys
 
@@ -19,4 +19,5 @@ class Sink(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+host, _, port = sys.argv[1].rpartition(":")
+http.server.ThreadingHTTPServer((host or "127.0.0.1", int(port)), Sink).serve_forever()
