@@ -105,7 +105,47 @@ fn parse_text(
                 .collect(),
         )
     })?;
-    let mut ctx = validate::Ctx::new(file, &expanded, base);
+    on_large_stack(file, || parse_expanded(&expanded, file, base))
+}
+
+/// Stack of the thread that parses and validates: serde's derived
+/// visitors and the validators take a frame per level of the document, and
+/// unoptimized a policy's frame is tens of kilobytes (`RawPolicy` holds
+/// every policy kind inline), so a 2 MiB thread (a test's, the admin
+/// API's) overflowed on `auth: {any: [...]}`. Only touched pages are used.
+const PARSE_STACK: usize = 64 << 20;
+
+/// Runs `parse` on a thread with [`PARSE_STACK`] and waits for it.
+fn on_large_stack(
+    file: &str,
+    parse: impl FnOnce() -> Result<Config, ConfigErrors> + Send,
+) -> Result<Config, ConfigErrors> {
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("tollgate-config".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, parse);
+        match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(e) => Err(ConfigErrors::single(ConfigError::new(
+                file,
+                None,
+                "",
+                format!("cannot start a thread to read the configuration: {e}"),
+            ))),
+        }
+    })
+}
+
+/// Parses and validates text whose `${...}` are already expanded.
+fn parse_expanded(
+    expanded: &env::Expanded,
+    file: &str,
+    base: &Path,
+) -> Result<Config, ConfigErrors> {
+    let mut ctx = validate::Ctx::new(file, expanded, base);
     let read = parse_yaml(&expanded.text).map_err(|(line, column, message)| {
         ConfigErrors::single(ConfigError::new(file, ctx.map(line, column), "", message))
     })?;

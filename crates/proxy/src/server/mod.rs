@@ -430,11 +430,9 @@ impl RunningServer {
         self.snapshot.load_full()
     }
 
-    /// Drains (`true`) or enables again the target `address` of upstream
-    /// `upstream`: a drained target takes no new request, relayed
-    /// connection or UDP session; those in flight finish. Kept across
-    /// reloads until enabled again.
-    pub fn set_drained(&self, upstream: &str, address: &str, drained: bool) -> Result<(), String> {
+    /// Whether the running configuration has upstream `upstream` with a
+    /// target `address`; the admin API's answer when not.
+    fn known_target(&self, upstream: &str, address: &str) -> Result<(), String> {
         let snapshot = self.snapshot.load_full();
         let u = snapshot
             .config
@@ -442,9 +440,19 @@ impl RunningServer {
             .iter()
             .find(|u| u.name == upstream)
             .ok_or_else(|| format!("no upstream `{upstream}`"))?;
-        if !u.targets.iter().any(|t| t.address == address) {
-            return Err(format!("upstream `{upstream}` has no target `{address}`"));
+        if u.targets.iter().any(|t| t.address == address) {
+            Ok(())
+        } else {
+            Err(format!("upstream `{upstream}` has no target `{address}`"))
         }
+    }
+
+    /// Drains (`true`) or enables again the target `address` of upstream
+    /// `upstream`: a drained target takes no new request, relayed
+    /// connection or UDP session; those in flight finish. Kept across
+    /// reloads until enabled again.
+    pub fn set_drained(&self, upstream: &str, address: &str, drained: bool) -> Result<(), String> {
+        self.known_target(upstream, address)?;
         {
             let mut list = self.drained.lock().unwrap_or_else(|p| p.into_inner());
             let key = (upstream.to_string(), address.to_string());
@@ -453,7 +461,7 @@ impl RunningServer {
                 list.push(key);
             }
         }
-        self.apply_drains(&snapshot);
+        self.apply_drains(&self.snapshot.load_full());
         Ok(())
     }
 

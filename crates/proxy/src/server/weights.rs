@@ -22,16 +22,7 @@ impl RunningServer {
         if let Some(w) = weight.filter(|w| !(1..=1000).contains(w)) {
             return Err(format!("weight {w} is out of range: give 1 to 1000"));
         }
-        let snapshot = self.snapshot.load_full();
-        let u = snapshot
-            .config
-            .upstreams
-            .iter()
-            .find(|u| u.name == upstream)
-            .ok_or_else(|| format!("no upstream `{upstream}`"))?;
-        if !u.targets.iter().any(|t| t.address == address) {
-            return Err(format!("upstream `{upstream}` has no target `{address}`"));
-        }
+        self.known_target(upstream, address)?;
         {
             let mut list = self.weights.lock().unwrap_or_else(|p| p.into_inner());
             list.retain(|(n, a, _)| !(n == upstream && a == address));
@@ -39,7 +30,7 @@ impl RunningServer {
                 list.push((upstream.to_string(), address.to_string(), w));
             }
         }
-        self.apply_weights(&snapshot);
+        self.apply_weights(&self.snapshot.load_full());
         Ok(())
     }
 
