@@ -52,25 +52,27 @@ ulimit -n 20000 2>/dev/null || true
 
 # ------------------------------------------------------------------ cases
 NAMES=(); declare -A BASE SERVER CPATH WRKOPT
+# trim TEXT: without surrounding blanks (xargs would also eat the quotes)
+trim() { local s=$1; s=${s#"${s%%[![:space:]]*}"}; printf '%s' "${s%"${s##*[![:space:]]}"}"; }
 while IFS='|' read -r name base server path opts; do
-  name=$(echo "$name" | xargs); [ -z "$name" ] || [ "${name:0:1}" = "#" ] && continue
+  name=$(trim "$name"); [ -z "$name" ] || [ "${name:0:1}" = "#" ] && continue
   if [ -n "$ONLY" ]; then
     keep=0; IFS=, read -ra want <<<"$ONLY"
     for w in "${want[@]}"; do [[ $name == "$w"* ]] && keep=1; done
     # a case's base is always measured with it
     [ $keep = 0 ] && continue
   fi
-  NAMES+=("$name"); BASE[$name]=$(echo "$base" | xargs); SERVER[$name]=$(echo "$server" | xargs)
-  CPATH[$name]=$(echo "$path" | xargs); WRKOPT[$name]=$(echo "$opts" | xargs)
+  NAMES+=("$name"); BASE[$name]=$(trim "$base"); SERVER[$name]=$(trim "$server")
+  CPATH[$name]=$(trim "$path"); WRKOPT[$name]=$(trim "$opts")
 done < "$DIR/cases.txt"
 # add missing bases
 for n in "${NAMES[@]}"; do
   b=${BASE[$n]}
   if [ "$b" != "-" ] && [ -z "${SERVER[$b]:-}" ]; then
     while IFS='|' read -r name base server path opts; do
-      [ "$(echo "$name" | xargs)" = "$b" ] || continue
-      NAMES=("$b" "${NAMES[@]}"); BASE[$b]=$(echo "$base" | xargs); SERVER[$b]=$(echo "$server" | xargs)
-      CPATH[$b]=$(echo "$path" | xargs); WRKOPT[$b]=$(echo "$opts" | xargs)
+      [ "$(trim "$name")" = "$b" ] || continue
+      NAMES=("$b" "${NAMES[@]}"); BASE[$b]=$(trim "$base"); SERVER[$b]=$(trim "$server")
+      CPATH[$b]=$(trim "$path"); WRKOPT[$b]=$(trim "$opts")
     done < "$DIR/cases.txt"
   fi
 done
