@@ -103,11 +103,19 @@ fn the_breaker_opens_on_errors_then_half_opens_and_closes() {
         &[&up],
         "    circuit_breaker: {error_rate: {threshold: 50%, min_requests: 4, window: 10s, open_for: 1s, probes: 1}}",
     );
-    for _ in 0..4 {
+    // The breaker opens with the fourth failure: after `opened_after`,
+    // before `opened_by`; `open_for` counts from then, not from the loop
+    // below (a loaded machine may take long between the two).
+    let mut opened_after = Instant::now();
+    for i in 0..4 {
+        if i == 3 {
+            opened_after = Instant::now();
+        }
         assert_eq!(get(tg.addr("web"), "/").status, 500);
     }
     // Open: answered at once, the upstream sees nothing.
     let open = get(tg.addr("web"), "/");
+    let opened_by = Instant::now();
     assert_eq!(open.status, 503);
     assert!(
         open.text().contains("circuit breaker open"),
@@ -117,12 +125,13 @@ fn the_breaker_opens_on_errors_then_half_opens_and_closes() {
     assert_eq!(up.request_count(), 4);
 
     up.set_status(200);
-    let reopened = Instant::now() + Duration::from_secs(1);
-    while Instant::now() < reopened {
+    let still_open = opened_after + Duration::from_millis(900);
+    while Instant::now() < still_open {
         assert_eq!(get(tg.addr("web"), "/").status, 503);
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_millis(50));
+    let half_open = opened_by + Duration::from_millis(1050);
+    std::thread::sleep(half_open.saturating_duration_since(Instant::now()));
     // Half-open: the probe succeeds, which closes the breaker.
     assert_eq!(get(tg.addr("web"), "/").status, 200);
     for _ in 0..5 {
