@@ -79,6 +79,14 @@ impl Chromium {
                 "--disable-extensions",
                 "--mute-audio",
             ])
+            // Chromium's own calls home (updates, sync, field trials) fail
+            // on a machine without outside network and slow every start.
+            .args([
+                "--disable-quic",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(args)
             .stdin(Stdio::null())
