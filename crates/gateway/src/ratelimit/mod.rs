@@ -74,6 +74,21 @@ pub(crate) struct Shared {
     pub(crate) scripts: Scripts,
 }
 
+impl Shared {
+    /// The shared store a policy written with `store` decides at: `None`
+    /// for `store: local`, or when no Redis store was made (the policy
+    /// then decides locally, as `on_store_error: local` would).
+    pub(crate) fn for_store(store: &LimitStore, redis: Option<Arc<RedisStore>>) -> Option<Self> {
+        match store {
+            LimitStore::Redis(_) => redis.map(|store| Self {
+                store,
+                scripts: Scripts::default(),
+            }),
+            LimitStore::Local => None,
+        }
+    }
+}
+
 impl RateLimiter {
     /// An empty limiter for `policy`, local only.
     pub fn new(policy: Arc<RateLimit>) -> Self {
@@ -84,13 +99,7 @@ impl RateLimiter {
     /// says `store: redis` (a `None` store then decides locally, as
     /// `on_store_error: local` would).
     pub fn with_store(policy: Arc<RateLimit>, store: Option<Arc<RedisStore>>) -> Self {
-        let shared = match policy.store {
-            LimitStore::Redis(_) => store.map(|store| Shared {
-                store,
-                scripts: Scripts::default(),
-            }),
-            LimitStore::Local => None,
-        };
+        let shared = Shared::for_store(&policy.store, store);
         Self {
             table: Table::new(policy.max_keys),
             policy,

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tollgate_config::{Calendar, LimitStore, OnStoreError, Quota};
 
-use super::redis::{key_name, reply, RedisStore, Scripts};
+use super::redis::{key_name, reply, RedisStore};
 use super::table::Table;
 use super::{Shared, Verdict};
 
@@ -43,13 +43,7 @@ impl QuotaLimiter {
     /// An empty limiter for `policy`, counting at `store` when the
     /// policy says `store: redis`.
     pub fn with_store(policy: Arc<Quota>, store: Option<Arc<RedisStore>>) -> Self {
-        let shared = match policy.store {
-            LimitStore::Redis(_) => store.map(|store| Shared {
-                store,
-                scripts: Scripts::default(),
-            }),
-            LimitStore::Local => None,
-        };
+        let shared = Shared::for_store(&policy.store, store);
         Self {
             table: Table::new(policy.max_keys),
             policy,
