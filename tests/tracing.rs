@@ -354,3 +354,38 @@ routes: [{name: all, upstream: u}]
     assert_eq!(new_id.len(), 32);
     assert_eq!(sent_traceparent(&up.requests()[1])[1], new_id);
 }
+
+#[test]
+fn spans_are_exported_in_batches_not_one_request_per_span() {
+    let up = Upstream::echo();
+    let otlp = OtlpReceiver::start();
+    let tg = Tollgate::start(&render(
+        r#"
+server: {workers: 2, shutdown_timeout: 5s}
+access_log: {output: off}
+tracing:
+  otlp: {endpoint: "{endpoint}", timeout: 5s}
+  batch: 50
+  batch_delay: 1s
+listeners: [{name: web, address: 127.0.0.1:0}]
+upstreams: [{name: u, targets: [{address: "{up}"}]}]
+routes: [{name: all, upstream: u}]
+"#,
+        &[("endpoint", &otlp.endpoint()), ("up", &up.addr())],
+    ));
+    for i in 0..100 {
+        assert_eq!(get(tg.addr("web"), &format!("/r{i}")).status, 200);
+    }
+    // Every span arrives: 100 server spans and 100 client spans.
+    let spans = otlp.wait_spans(200, Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(otlp.spans().len(), 200, "{spans:#?}");
+    let ids: std::collections::HashSet<String> = spans.iter().map(|s| s.span_id()).collect();
+    assert_eq!(ids.len(), 200);
+    // In few export requests: at most 50 spans each (so at least 4),
+    // gathered per `batch_delay` or full batch, never one POST per span.
+    let exports = otlp.exports();
+    assert!((4..=25).contains(&exports), "{exports} exports");
+    assert_eq!(tg.counter("tollgate_trace_spans_exported"), Some(200));
+    assert_eq!(tg.counter("tollgate_trace_spans_dropped"), Some(0));
+}

@@ -1,6 +1,14 @@
-//! The exporter: spans go into a bounded queue (a full queue drops the
-//! span and counts it, never waiting), and one thread, `tollgate-otlp`,
-//! takes them out in batches and POSTs each batch to the collector.
+//! The exporter: finished spans go into per-thread buffers (a full
+//! buffer drops the span and counts it, never waiting), and one thread,
+//! `tollgate-otlp`, collects them on its own timer and POSTs them in
+//! batches to the collector.
+//!
+//! The hand-off never wakes a thread per span: a request locks its own
+//! thread's buffer (an uncontended mutex, each on its own cache line) and
+//! pushes. The exporter sleeps `batch_delay` between collections and is
+//! woken early only when a buffer reaches a full batch, so a wake-up (a
+//! futex call and maybe a cross-core interrupt) happens at most once per
+//! batch, not per span as a channel's `send` did.
 //!
 //! The thread sends through a minimal hyper HTTP/1.1 client of its own
 //! (one kept-alive connection, opened again after any failure), not
@@ -9,11 +17,11 @@
 //! them nor need a route or upstream to be declared. A failed batch is
 //! counted and dropped (no retry: the next batch is already waiting).
 
+use std::cell::Cell;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::Thread;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -44,14 +52,53 @@ pub struct TraceStats {
     pub failed: u64,
 }
 
-/// The handle requests use: sampling, and the queue to the exporter
-/// thread. The thread ends (after sending what is queued) when the last
-/// handle is dropped.
+/// One thread's buffer, alone on its cache lines so that threads pushing
+/// into neighbouring buffers do not contend.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Buffer(Mutex<Vec<SpanRecord>>);
+
+/// What the requests' threads and the exporter thread share.
+#[derive(Debug)]
+struct Shared {
+    buffers: Box<[Buffer]>,
+    /// Spans one buffer holds at most (the queue split among buffers).
+    per_buffer: usize,
+    /// A buffer reaching this many spans wakes the exporter (once: only
+    /// the push that reaches it does): a full batch, or half the buffer
+    /// when that is less, so it is collected before it fills.
+    wake_at: usize,
+    /// Set when the last handle is gone: send what is left and stop.
+    closed: AtomicBool,
+    counters: Arc<Counters>,
+}
+
+/// Threads are given buffers in turn, on their first span.
+static NEXT_BUFFER: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's turn (`usize::MAX` until its first span).
+    static TURN: Cell<usize> = const { Cell::new(usize::MAX) };
+}
+
+/// The calling thread's buffer index among `n`.
+fn my_buffer(n: usize) -> usize {
+    TURN.with(|t| {
+        if t.get() == usize::MAX {
+            t.set(NEXT_BUFFER.fetch_add(1, Ordering::Relaxed));
+        }
+        t.get() % n
+    })
+}
+
+/// The handle requests use: sampling, and the buffers the exporter
+/// thread collects. The thread ends (after sending what is buffered) when
+/// the last handle is dropped.
 #[derive(Debug)]
 pub struct Tracer {
-    tx: SyncSender<SpanRecord>,
+    shared: Arc<Shared>,
+    exporter: Thread,
     sampler: Sampler,
-    counters: Arc<Counters>,
     config: Tracing,
 }
 
@@ -59,17 +106,27 @@ impl Tracer {
     /// Starts the exporter thread for `config`; `previous` (the tracer a
     /// reload replaces) hands over its counts so they never go back.
     pub fn start(config: &Tracing, previous: Option<&Tracer>) -> io::Result<Arc<Self>> {
-        let (tx, rx) = sync_channel(config.queue);
-        let counters = previous.map_or_else(Default::default, |p| p.counters.clone());
-        let thread_counters = counters.clone();
+        // About one buffer per thread that serves requests: workers are
+        // at most one per core as a rule, twice that leaves room.
+        let n = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
+        let n = n.clamp(1, 64);
+        let per_buffer = config.queue.div_ceil(n).max(1);
+        let shared = Arc::new(Shared {
+            buffers: (0..n).map(|_| Buffer::default()).collect(),
+            per_buffer,
+            wake_at: config.batch.clamp(1, (per_buffer / 2).max(1)),
+            closed: AtomicBool::new(false),
+            counters: previous.map_or_else(Default::default, |p| p.shared.counters.clone()),
+        });
+        let thread_shared = shared.clone();
         let thread_config = config.clone();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("tollgate-otlp".into())
-            .spawn(move || run(rx, &thread_config, &thread_counters))?;
+            .spawn(move || run(&thread_shared, &thread_config))?;
         Ok(Arc::new(Self {
-            tx,
+            shared,
+            exporter: handle.thread().clone(),
             sampler: Sampler::new(config.sample_ratio),
-            counters,
             config: config.clone(),
         }))
     }
@@ -85,31 +142,49 @@ impl Tracer {
         self.sampler.sampled(parent, trace_id)
     }
 
-    /// Queues a finished span; when the queue is full it is dropped and
-    /// counted, so a request never waits for export.
+    /// Buffers a finished span; when the thread's buffer is full it is
+    /// dropped and counted, so a request never waits for export.
     pub fn submit(&self, span: SpanRecord) {
-        match self.tx.try_send(span) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+        let s = &*self.shared;
+        let buffer = &s.buffers[my_buffer(s.buffers.len())];
+        let len = {
+            let mut spans = buffer.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if spans.len() >= s.per_buffer {
+                drop(spans);
+                s.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
             }
+            spans.push(span);
+            spans.len()
+        };
+        if len == s.wake_at {
+            self.exporter.unpark();
         }
     }
 
     /// Spans dropped, exported and lost so far.
     pub fn stats(&self) -> TraceStats {
+        let c = &self.shared.counters;
         TraceStats {
-            dropped: self.counters.dropped.load(Ordering::Relaxed),
-            exported: self.counters.exported.load(Ordering::Relaxed),
-            failed: self.counters.failed.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            exported: c.exported.load(Ordering::Relaxed),
+            failed: c.failed.load(Ordering::Relaxed),
         }
     }
 }
 
-/// The exporter thread: wait for a span, gather a batch (up to `batch`
-/// spans or `batch_delay` after the first), send it, again; after the
-/// last handle is gone, send what is left and stop.
-fn run(rx: Receiver<SpanRecord>, config: &Tracing, counters: &Counters) {
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.exporter.unpark();
+    }
+}
+
+/// The exporter thread: sleep `batch_delay` (or until a buffer holds a
+/// full batch), take every buffer's spans, send them in batches of at
+/// most `batch`, again; once the last handle is gone, send what is left
+/// and stop.
+fn run(shared: &Shared, config: &Tracing) {
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -118,37 +193,52 @@ fn run(rx: Receiver<SpanRecord>, config: &Tracing, counters: &Counters) {
         return;
     };
     let mut conn: Option<SendRequest<Full<Bytes>>> = None;
-    let mut batch = Vec::with_capacity(config.batch);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        let until = Instant::now() + config.batch_delay;
-        while batch.len() < config.batch {
-            let left = until.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(span) => batch.push(span),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-            }
+    let mut taken: Vec<SpanRecord> = Vec::new();
+    loop {
+        std::thread::park_timeout(config.batch_delay);
+        // Read before collecting: a span buffered before the last handle
+        // went is then collected in this round at the latest.
+        let closed = shared.closed.load(Ordering::Acquire);
+        for buffer in shared.buffers.iter() {
+            let mut spans = buffer.0.lock().unwrap_or_else(PoisonError::into_inner);
+            taken.append(&mut spans);
         }
-        let body = encode_request(&batch, &config.service_name);
-        let n = batch.len() as u64;
-        batch.clear();
-        let sent = rt.block_on(async {
-            tokio::time::timeout(config.otlp.timeout, post(&mut conn, config, body)).await
-        });
-        match sent {
-            Ok(Ok(())) => {
-                counters.exported.fetch_add(n, Ordering::Relaxed);
-            }
-            Ok(Err(e)) => {
-                conn = None;
-                counters.failed.fetch_add(n, Ordering::Relaxed);
-                tracing::debug!("tracing: export of {n} spans failed: {e}");
-            }
-            Err(_) => {
-                conn = None;
-                counters.failed.fetch_add(n, Ordering::Relaxed);
-                tracing::debug!("tracing: export of {n} spans timed out");
-            }
+        for batch in taken.chunks(config.batch.max(1)) {
+            send(&rt, &mut conn, config, &shared.counters, batch);
+        }
+        taken.clear();
+        if closed {
+            return;
+        }
+    }
+}
+
+/// Encodes and POSTs one batch, counting its spans by the outcome.
+fn send(
+    rt: &tokio::runtime::Runtime,
+    conn: &mut Option<SendRequest<Full<Bytes>>>,
+    config: &Tracing,
+    counters: &Counters,
+    batch: &[SpanRecord],
+) {
+    let body = encode_request(batch, &config.service_name);
+    let n = batch.len() as u64;
+    let sent = rt.block_on(async {
+        tokio::time::timeout(config.otlp.timeout, post(conn, config, body)).await
+    });
+    match sent {
+        Ok(Ok(())) => {
+            counters.exported.fetch_add(n, Ordering::Relaxed);
+        }
+        Ok(Err(e)) => {
+            *conn = None;
+            counters.failed.fetch_add(n, Ordering::Relaxed);
+            tracing::debug!("tracing: export of {n} spans failed: {e}");
+        }
+        Err(_) => {
+            *conn = None;
+            counters.failed.fetch_add(n, Ordering::Relaxed);
+            tracing::debug!("tracing: export of {n} spans timed out");
         }
     }
 }
