@@ -614,3 +614,42 @@ upstreams:
         );
     }
 }
+
+#[test]
+fn udp_sessions_and_datagrams_are_counted() {
+    let a = UdpServer::echo();
+    let tg = Tollgate::start_with_defaults(&render(
+        r#"
+listeners:
+  - {name: dns, address: 127.0.0.1:0, protocol: udp, upstream: pool, idle_timeout: 400ms}
+upstreams:
+  - name: pool
+    targets: [{address: "{a}"}]
+"#,
+        &[("a", &a.addr())],
+    ));
+    let wait = Duration::from_secs(3);
+    let to = tg.addr("dns");
+    let (one, two) = (udp_client(), udp_client());
+    for q in ["q1", "q2", "q3"] {
+        answered_by(udp_exchange(&one, to, q.as_bytes(), wait), q);
+    }
+    answered_by(udp_exchange(&two, to, b"x", wait), "x");
+    assert_eq!(tg.counter("tollgate_udp_sessions_opened"), Some(2));
+    assert_eq!(tg.gauge("tollgate_udp_sessions_active"), Some(2.0));
+    // Datagrams and bytes are added when a session ends (idle: 400ms).
+    assert_eq!(tg.counter("tollgate_udp_received_datagrams"), Some(0));
+    wait_until(wait, "sessions end", || {
+        tg.gauge("tollgate_udp_sessions_active") == Some(0.0)
+    });
+    assert_eq!(tg.counter("tollgate_udp_received_datagrams"), Some(4));
+    assert_eq!(tg.counter("tollgate_udp_sent_datagrams"), Some(4));
+    assert_eq!(tg.counter("tollgate_l4_connections"), Some(2));
+    // "q1".."q3" and "x" in; each echo is `addr|payload` out.
+    assert_eq!(tg.counter("tollgate_l4_received_bytes"), Some(2 * 3 + 1));
+    let echo = a.addr().to_string().len() as u64 + 1;
+    assert_eq!(
+        tg.counter("tollgate_l4_sent_bytes"),
+        Some(4 * echo + 2 * 3 + 1)
+    );
+}

@@ -48,6 +48,22 @@ pub(crate) struct EdgeCounters {
     cache: [AtomicU64; 6],
     /// Per listener index: L4 connections ended, bytes from and to clients.
     l4: Box<[[AtomicU64; 3]]>,
+    /// Per listener index, UDP sessions: opened, closed, datagrams from
+    /// and to clients (added when a session ends).
+    udp: Box<[[AtomicU64; 4]]>,
+}
+
+/// What one UDP session relayed, counted when it ends.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct UdpSessionEnd {
+    /// Datagrams from the client sent to the target.
+    pub(crate) datagrams_in: u64,
+    /// Replies sent back to the client.
+    pub(crate) datagrams_out: u64,
+    /// Their bytes, each way.
+    pub(crate) bytes_in: u64,
+    /// Reply bytes sent to the client.
+    pub(crate) bytes_out: u64,
 }
 
 /// How a TLS handshake ended.
@@ -70,6 +86,7 @@ impl EdgeCounters {
             compressed: Default::default(),
             cache: Default::default(),
             l4: (0..listeners).map(|_| Default::default()).collect(),
+            udp: (0..listeners).map(|_| Default::default()).collect(),
         }
     }
 
@@ -108,17 +125,50 @@ impl EdgeCounters {
             c[2].fetch_add(bytes_out, Relaxed);
         }
     }
+
+    /// Counts one UDP session opened on `listener`.
+    pub(crate) fn udp_opened(&self, listener: usize) {
+        if let Some(c) = self.udp.get(listener) {
+            c[0].fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Counts one UDP session that ended on `listener`: in the `udp`
+    /// families, and in the L4 sessions and bytes as a TCP connection is.
+    pub(crate) fn udp_closed(&self, listener: usize, end: UdpSessionEnd) {
+        if let Some(c) = self.udp.get(listener) {
+            c[1].fetch_add(1, Relaxed);
+            c[2].fetch_add(end.datagrams_in, Relaxed);
+            c[3].fetch_add(end.datagrams_out, Relaxed);
+        }
+        self.l4_ended(listener, end.bytes_in, end.bytes_out);
+    }
+}
+
+/// Which L4 families a listener has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum L4Kind {
+    /// An HTTP listener: none.
+    Http,
+    /// `tcp` or `tls_passthrough`: connections and bytes.
+    Stream,
+    /// `udp`: sessions and bytes as connections are, and the `udp` families.
+    Udp,
 }
 
 /// The families of every worker thread's counters; `names` are the
-/// listeners' names by index, `l4` says which are `tcp` or
-/// `tls_passthrough` listeners (UDP sessions are not counted yet).
-pub(crate) fn families(slots: &[Arc<WorkerSlot>], names: &[String], l4: &[bool]) -> Vec<Family> {
+/// listeners' names by index, `kinds` what each one is.
+pub(crate) fn families(
+    slots: &[Arc<WorkerSlot>],
+    names: &[String],
+    kinds: &[L4Kind],
+) -> Vec<Family> {
     let mut tls_ok = [0u64; 3];
     let mut tls_failed = [0u64; 2];
     let mut compressed = [0u64; 3];
     let mut cache = [0u64; 6];
     let mut relayed = vec![[0u64; 3]; names.len()];
+    let mut udp = vec![[0u64; 4]; names.len()];
     for slot in slots {
         let c = slot.load_full().metrics.carried().edge.clone();
         add(&mut tls_ok, &c.tls_ok);
@@ -126,6 +176,9 @@ pub(crate) fn families(slots: &[Arc<WorkerSlot>], names: &[String], l4: &[bool])
         add(&mut compressed, &c.compressed);
         add(&mut cache, &c.cache);
         for (sum, l) in relayed.iter_mut().zip(&*c.l4) {
+            add(sum, l);
+        }
+        for (sum, l) in udp.iter_mut().zip(&*c.udp) {
             add(sum, l);
         }
     }
@@ -141,9 +194,18 @@ pub(crate) fn families(slots: &[Arc<WorkerSlot>], names: &[String], l4: &[bool])
         names
             .iter()
             .zip(&relayed)
-            .zip(l4)
-            .filter(|(_, is_l4)| **is_l4)
+            .zip(kinds)
+            .filter(|(_, kind)| **kind != L4Kind::Http)
             .map(|((n, v), _)| (vec![("listener", n.clone())], Value::Counter(v[i])))
+            .collect()
+    };
+    let per_udp = |value: &dyn Fn(&[u64; 4]) -> Value| {
+        names
+            .iter()
+            .zip(&udp)
+            .zip(kinds)
+            .filter(|(_, kind)| **kind == L4Kind::Udp)
+            .map(|((n, v), _)| (vec![("listener", n.clone())], value(v)))
             .collect()
     };
     vec![
@@ -170,7 +232,7 @@ pub(crate) fn families(slots: &[Arc<WorkerSlot>], names: &[String], l4: &[bool])
         },
         Family {
             name: "tollgate_l4_connections",
-            help: "L4 connections (tcp, tls_passthrough) ended, by listener.",
+            help: "L4 connections (tcp, tls_passthrough) and UDP sessions ended, by listener.",
             series: per_listener(0),
         },
         Family {
@@ -182,6 +244,26 @@ pub(crate) fn families(slots: &[Arc<WorkerSlot>], names: &[String], l4: &[bool])
             name: "tollgate_l4_sent_bytes",
             help: "Bytes L4 listeners sent to clients, by listener.",
             series: per_listener(2),
+        },
+        Family {
+            name: "tollgate_udp_sessions_opened",
+            help: "UDP sessions opened (a new client address and port), by listener.",
+            series: per_udp(&|v| Value::Counter(v[0])),
+        },
+        Family {
+            name: "tollgate_udp_sessions_active",
+            help: "UDP sessions open now, by listener.",
+            series: per_udp(&|v| Value::Gauge(v[0].saturating_sub(v[1]) as f64)),
+        },
+        Family {
+            name: "tollgate_udp_received_datagrams",
+            help: "Datagrams from clients relayed by UDP sessions that ended, by listener.",
+            series: per_udp(&|v| Value::Counter(v[2])),
+        },
+        Family {
+            name: "tollgate_udp_sent_datagrams",
+            help: "Replies sent to clients by UDP sessions that ended, by listener.",
+            series: per_udp(&|v| Value::Counter(v[3])),
         },
     ]
 }

@@ -23,6 +23,7 @@ use tokio::time::Instant;
 use tollgate_ops::{AccessLogBuffer, L4Record};
 
 use super::connect::{pick, report, Candidates};
+use crate::metrics_edge::{EdgeCounters, UdpSessionEnd};
 use crate::server::{admit, ActiveGuard, Admitted, ListenerCtx, WorkerSlot};
 use crate::snapshot::{InFlightTicket, Snapshot};
 
@@ -48,6 +49,8 @@ struct Session {
     closed: Notify,
     /// Datagram bytes from the client to the target.
     bytes_in: AtomicU64,
+    /// Datagrams from the client sent to the target.
+    datagrams_in: AtomicU64,
 }
 
 /// What a listener's receive loop and its sessions' tasks share.
@@ -151,6 +154,7 @@ pub(crate) async fn serve_udp(
         match sent {
             Ok(n) => {
                 session.bytes_in.fetch_add(n as u64, Ordering::Relaxed);
+                session.datagrams_in.fetch_add(1, Ordering::Relaxed);
             }
             // A full socket buffer drops the datagram, as the network would.
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
@@ -215,7 +219,10 @@ async fn open(
                     last_seen: AtomicU64::new(0),
                     closed: Notify::new(),
                     bytes_in: AtomicU64::new(0),
+                    datagrams_in: AtomicU64::new(0),
                 });
+                let edge = slot.load().metrics.carried().edge.clone();
+                edge.udp_opened(ctx.index);
                 table.lock().insert(client, session.clone());
                 let listener = snapshot.config.listeners.get(ctx.index);
                 let task = SessionTask {
@@ -232,6 +239,9 @@ async fn open(
                             start: Instant::now(),
                         }),
                     bytes_out: 0,
+                    datagrams_out: 0,
+                    edge,
+                    listener: ctx.index,
                     _ticket: InFlightTicket::acquire(&snapshot, u, t),
                     _permit: permit,
                     _admitted: admitted,
@@ -285,6 +295,12 @@ struct SessionTask {
     log: Option<SessionLog>,
     /// Reply bytes sent to the client.
     bytes_out: u64,
+    /// Replies sent to the client.
+    datagrams_out: u64,
+    /// The worker thread's counters (sessions, datagrams, bytes).
+    edge: Arc<EdgeCounters>,
+    /// The listener's index.
+    listener: usize,
     // Held for the session's life: in flight on the target, one of
     // `max_sessions`, its client's place under `per_client`, active for
     // the drain.
@@ -298,6 +314,15 @@ impl SessionTask {
     async fn run(mut self) {
         let end = self.relay().await;
         self.table.remove(self.client, &self.session);
+        self.edge.udp_closed(
+            self.listener,
+            UdpSessionEnd {
+                datagrams_in: self.session.datagrams_in.load(Ordering::Relaxed),
+                datagrams_out: self.datagrams_out,
+                bytes_in: self.session.bytes_in.load(Ordering::Relaxed),
+                bytes_out: self.bytes_out,
+            },
+        );
         self.log_line(end);
     }
 
@@ -397,6 +422,7 @@ impl SessionTask {
                     // Best effort, as UDP is: a full buffer drops the reply.
                     if let Ok(n) = self.table.listener.try_send_to(&buf[..n], self.client) {
                         self.bytes_out += n as u64;
+                        self.datagrams_out += 1;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(sent),

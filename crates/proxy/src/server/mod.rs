@@ -401,16 +401,17 @@ impl RunningServer {
             &self.slots,
             &names,
         ));
-        let l4: Vec<bool> = snapshot
+        let l4: Vec<crate::metrics_edge::L4Kind> = snapshot
             .config
             .listeners
             .iter()
-            .map(|l| {
-                matches!(
-                    l.protocol,
-                    tollgate_config::ListenerProtocol::Tcp
-                        | tollgate_config::ListenerProtocol::TlsPassthrough
-                )
+            .map(|l| match l.protocol {
+                tollgate_config::ListenerProtocol::Tcp
+                | tollgate_config::ListenerProtocol::TlsPassthrough => {
+                    crate::metrics_edge::L4Kind::Stream
+                }
+                tollgate_config::ListenerProtocol::Udp => crate::metrics_edge::L4Kind::Udp,
+                _ => crate::metrics_edge::L4Kind::Http,
             })
             .collect();
         families.extend(crate::metrics_edge::families(&self.slots, &names, &l4));
