@@ -15,7 +15,7 @@
 //! Without `tracing:` none of this runs and the client's fields pass
 //! through untouched.
 
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 use tollgate_config::PathMatch;
@@ -101,7 +101,12 @@ pub(crate) fn begin(tracer: &Tracer, req: &mut Incoming<'_>) -> RequestTrace {
         parent: parent.map(|p| p.parent_id),
         sampled,
         state,
-        start: SystemTime::now(),
+        // An unsampled request never reads its span's times: no clock read.
+        start: if sampled {
+            SystemTime::now()
+        } else {
+            UNIX_EPOCH
+        },
         method: req.method.clone(),
         attributes: if sampled {
             server_attributes(req)
@@ -203,7 +208,11 @@ pub(crate) fn begin_client(t: &RequestTrace, headers: &mut HeaderMap) -> ClientS
     }
     ClientSpan {
         span_id,
-        start: SystemTime::now(),
+        start: if t.sampled {
+            SystemTime::now()
+        } else {
+            UNIX_EPOCH
+        },
     }
 }
 
