@@ -129,17 +129,28 @@ fn requests_are_counted_per_route_and_code_with_durations() {
     let requests = "tollgate_requests_total";
     // A request is counted just after its last byte is written.
     let m = until(s.admin, |m| {
-        value(m, requests, r#"code="200",route="app",upstream="app""#) == Some(5.0)
+        value(
+            m,
+            requests,
+            r#"code="200",listener="web",route="app",upstream="app""#,
+        ) == Some(5.0)
     });
     assert_eq!(
-        value(&m, requests, r#"code="418",route="teapot""#),
+        value(&m, requests, r#"code="418",listener="web",route="teapot""#),
         Some(7.0)
     );
     assert_eq!(
-        value(&m, requests, r#"code="200",route="app",upstream="app""#),
+        value(
+            &m,
+            requests,
+            r#"code="200",listener="web",route="app",upstream="app""#
+        ),
         Some(5.0)
     );
-    assert_eq!(value(&m, requests, r#"code="200",route="teapot""#), None);
+    assert_eq!(
+        value(&m, requests, r#"code="200",listener="web",route="teapot""#),
+        None
+    );
     let count = |route: &str| {
         let labels = format!(r#"route="{route}""#);
         value(&m, "tollgate_request_duration_seconds_count", &labels)
@@ -194,7 +205,7 @@ fn openmetrics_is_served_when_asked_for() {
     let (a, b) = (Upstream::echo(), Upstream::echo());
     let s = start(&a, &b);
     assert_eq!(get(s.tg.addr("web"), "/tea").status, 418);
-    let labels = r#"code="418",route="teapot""#;
+    let labels = r#"code="418",listener="web",route="teapot""#;
     until(s.admin, |m| {
         value(m, "tollgate_requests_total", labels) == Some(1.0)
     });
@@ -233,7 +244,7 @@ fn reloads_are_counted_and_request_counts_survive_them() {
     for _ in 0..3 {
         assert_eq!(get(s.tg.addr("web"), "/tea").status, 418);
     }
-    let labels = r#"code="418",route="teapot""#;
+    let labels = r#"code="418",listener="web",route="teapot""#;
     let m = until(s.admin, |m| {
         value(m, "tollgate_requests_total", labels) == Some(3.0)
     });
@@ -285,7 +296,7 @@ fn http2_requests_are_counted_too() {
     for _ in 0..3 {
         assert_eq!(h2_get(s.tg.addr("web"), "/tea").status, 418);
     }
-    let labels = r#"code="418",route="teapot""#;
+    let labels = r#"code="418",listener="web",route="teapot""#;
     // Counted, and out of flight, when the answer's body ends.
     let m = until(s.admin, |m| {
         value(m, "tollgate_requests_total", labels) == Some(3.0)
@@ -325,7 +336,7 @@ fn retries_and_budget_refusals_are_counted_per_upstream() {
         value(
             m,
             "tollgate_requests_total",
-            r#"code="503",route="all",upstream="flaky""#,
+            r#"code="503",listener="web",route="all",upstream="flaky""#,
         ) == Some(50.0)
     });
     let sent = (a.request_count() + b.request_count()) as f64;
@@ -681,8 +692,61 @@ fn per_consumer_series_are_opt_in_and_bounded() {
         value(
             m,
             "tollgate_requests_total",
-            r#"code="200",route="keyed",upstream="a""#,
+            r#"code="200",listener="web",route="keyed",upstream="a""#,
         ) == Some(2.0)
     });
     assert!(series(&m).is_empty(), "{m:?}");
+}
+
+/// Two HTTP listeners sharing one route.
+const TWO_LISTENERS: &str = r#"
+server: {workers: 2, shutdown_timeout: 5s}
+access_log: {output: off}
+admin: {address: "127.0.0.1:0"}
+listeners:
+  - {name: web, address: "127.0.0.1:0"}
+  - {name: alt, address: "127.0.0.1:0"}
+upstreams: [{name: app, targets: [{address: "{a}"}]}]
+routes:
+  - {name: tea, match: {path: {prefix: /tea}}, respond: {status: 418}}
+  - {name: app, upstream: app}
+"#;
+
+#[test]
+fn requests_are_counted_per_listener() {
+    let a = Upstream::echo();
+    let text = render(TWO_LISTENERS, &[("a", &a.addr())]);
+    let dir = TempDir::new();
+    let config = dir.write("tollgate.yaml", &text);
+    let mut tg = TollgateProcess::start(BIN, &config, &[], &["web", "alt"]);
+    let admin = tg.admin_addr();
+    for _ in 0..3 {
+        assert_eq!(get(tg.addr("web"), "/x").status, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(get(tg.addr("alt"), "/x").status, 200);
+        assert_eq!(get(tg.addr("alt"), "/tea").status, 418);
+    }
+    assert_eq!(get(tg.addr("web"), "/tea").status, 418);
+    let requests = "tollgate_requests_total";
+    let m = until(admin, |m| {
+        value(m, requests, r#"code="418",listener="web",route="tea""#) == Some(1.0)
+    });
+    let app = |listener: &str| {
+        let labels = format!(r#"code="200",listener="{listener}",route="app",upstream="app""#);
+        value(&m, requests, &labels)
+    };
+    assert_eq!(app("web"), Some(3.0));
+    assert_eq!(app("alt"), Some(2.0));
+    assert_eq!(
+        value(&m, requests, r#"code="418",listener="alt",route="tea""#),
+        Some(2.0)
+    );
+    // Every request is in exactly one series.
+    let total: f64 = m
+        .iter()
+        .filter(|((name, _), _)| name == requests)
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(total, 8.0);
 }

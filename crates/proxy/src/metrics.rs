@@ -44,7 +44,7 @@ impl Histogram {
 /// One route's counters in one worker.
 #[derive(Debug)]
 struct RouteCounters {
-    /// `[code - 100]`: answers sent.
+    /// `[listener * CODES + code - 100]`: answers sent.
     codes: Box<[AtomicU64]>,
     duration: Histogram,
     bytes_in: AtomicU64,
@@ -56,6 +56,8 @@ struct RouteCounters {
 pub(crate) struct WorkerMetrics {
     /// Route names by index, with `""` last for requests no route took.
     route_names: Vec<String>,
+    /// Listener names by index (the `listener` label of request counts).
+    listener_names: Vec<String>,
     /// Per route (same order), the upstream it forwards to, or `""`.
     route_upstreams: Vec<String>,
     upstream_names: Vec<String>,
@@ -209,8 +211,8 @@ impl HistogramSum {
 /// Counters summed over workers, keyed by name (`""` for no route).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Totals {
-    /// By route, its upstream (`""`: none) and status code.
-    pub(crate) requests: BTreeMap<(String, String, u16), u64>,
+    /// By listener, route, its upstream (`""`: none) and status code.
+    pub(crate) requests: BTreeMap<(String, String, String, u16), u64>,
     pub(crate) durations: BTreeMap<String, HistogramSum>,
     pub(crate) bytes_in: BTreeMap<String, u64>,
     pub(crate) bytes_out: BTreeMap<String, u64>,
@@ -262,10 +264,12 @@ impl WorkerMetrics {
             })
             .collect();
         route_upstreams.push(String::new());
+        let listener_names: Vec<String> = config.listeners.iter().map(|l| l.name.clone()).collect();
+        let codes = CODES * listener_names.len().max(1);
         let routes = route_names
             .iter()
             .map(|_| RouteCounters {
-                codes: (0..CODES).map(|_| AtomicU64::new(0)).collect(),
+                codes: (0..codes).map(|_| AtomicU64::new(0)).collect(),
                 duration: Histogram::default(),
                 bytes_in: AtomicU64::new(0),
                 bytes_out: AtomicU64::new(0),
@@ -280,6 +284,7 @@ impl WorkerMetrics {
         let (retries, budget_refusals) = (zeros(), zeros());
         Self {
             route_names,
+            listener_names,
             route_upstreams,
             upstream_names,
             routes,
@@ -310,8 +315,11 @@ impl WorkerMetrics {
         }
         let last = self.routes.len() - 1;
         let r = &self.routes[request.route.unwrap_or(last).min(last)];
-        if let Some(c) = (request.status as usize).checked_sub(100) {
-            if let Some(c) = r.codes.get(c) {
+        if let Some(c) = (request.status as usize)
+            .checked_sub(100)
+            .filter(|c| *c < CODES)
+        {
+            if let Some(c) = r.codes.get(request.listener * CODES + c) {
                 c.fetch_add(1, Relaxed);
             }
         }
@@ -380,7 +388,14 @@ impl WorkerMetrics {
             for (i, c) in r.codes.iter().enumerate() {
                 let n = c.load(Relaxed);
                 if n > 0 {
-                    let key = (name.clone(), upstream.clone(), i as u16 + 100);
+                    let listener = self.listener_names.get(i / CODES).cloned();
+                    let code = (i % CODES) as u16 + 100;
+                    let key = (
+                        listener.unwrap_or_default(),
+                        name.clone(),
+                        upstream.clone(),
+                        code,
+                    );
                     *totals.requests.entry(key).or_default() += n;
                 }
             }
@@ -429,6 +444,8 @@ impl Drop for WorkerMetrics {
 /// What one answered request reports.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Served {
+    /// The listener's index.
+    pub(crate) listener: usize,
     pub(crate) route: Option<usize>,
     pub(crate) upstream: Option<usize>,
     pub(crate) status: u16,

@@ -69,13 +69,14 @@ pub(crate) fn request_families(t: &Totals) -> Vec<Family> {
     vec![
         Family {
             name: "tollgate_requests",
-            help:
-                "Requests answered, by route (empty: none matched), its upstream and status code.",
+            help: "Requests answered, by listener, route (empty: none matched), its upstream \
+                   and status code.",
             series: t
                 .requests
                 .iter()
-                .map(|((r, u, code), n)| {
-                    let mut labels = route(r);
+                .map(|((l, r, u, code), n)| {
+                    let mut labels = vec![("listener", l.clone())];
+                    labels.extend(route(r));
                     if !u.is_empty() {
                         labels.push(("upstream", u.clone()));
                     }

@@ -380,6 +380,7 @@ async fn serve_one(
 
     let duration = start.elapsed();
     worker.metrics.record(crate::metrics::Served {
+        listener: ctx.index,
         route: ex.route,
         upstream: ex.upstream.map(|(u, _)| u),
         status: status.as_u16(),

@@ -24,6 +24,8 @@ use crate::snapshot::Worker;
 #[derive(Debug)]
 pub(super) struct Pending {
     pub(super) worker: Arc<Worker>,
+    /// The listener's index (the `listener` label of request counts).
+    pub(super) listener: usize,
     pub(super) wall: SystemTime,
     pub(super) start: Instant,
     pub(super) request_id: HeaderValue,
@@ -118,6 +120,7 @@ impl Drop for LoggedBody {
             "aborted"
         });
         p.worker.metrics.record(crate::metrics::Served {
+            listener: p.listener,
             route: p.exchange.route,
             upstream: p.exchange.upstream.map(|(u, _)| u),
             status: p.status,

@@ -173,6 +173,7 @@ async fn handle(
     let (host, path, method, fields) = logged.unwrap_or_default();
     let line = Some(Pending {
         worker: worker.clone(),
+        listener,
         wall,
         start,
         request_id,
