@@ -272,3 +272,50 @@ routes: [{name: all, upstream: u}]
         .unwrap()
         .contains_key("user-agent"));
 }
+
+#[test]
+fn upstream_time_is_split_into_connect_head_and_body() {
+    let dir = TempDir::new();
+    let slow = Upstream::slow(Duration::from_millis(200));
+    let streaming = Upstream::streaming(&["a", "b", "c"], Duration::from_millis(150));
+    let (tg, log) = start(
+        &dir,
+        &render(
+            r#"
+listeners: [{name: web, address: 127.0.0.1:0}]
+upstreams:
+  - {name: slow, targets: [{address: "{slow}"}]}
+  - {name: streaming, targets: [{address: "{streaming}"}]}
+routes:
+  - {name: s, match: {path: {prefix: /slow}}, upstream: slow}
+  - {name: b, upstream: streaming}
+"#,
+            &[("slow", &slow.addr()), ("streaming", &streaming.addr())],
+        ),
+    );
+    let web = tg.addr("web");
+    assert_eq!(tollgate_testkit::get(web, "/slow").status, 200);
+    assert_eq!(tollgate_testkit::get(web, "/body").status, 200);
+    let lines = lines(&log, 2, |_| true);
+    let ms = |line: &Value, key: &str| {
+        line[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key}: {line}"))
+    };
+    let by_path = |p: &str| lines.iter().find(|l| l["path"] == p).expect(p).clone();
+    // The head waited 200ms; connecting on loopback takes far less.
+    let head = by_path("/slow");
+    assert!(ms(&head, "upstream_ms") >= 190.0, "{head}");
+    assert!(ms(&head, "upstream_connect_ms") < 190.0, "{head}");
+    assert!(
+        ms(&head, "upstream_body_ms") < ms(&head, "upstream_ms"),
+        "{head}"
+    );
+    // The body came in three chunks 150ms apart, after the head.
+    let body = by_path("/body");
+    assert!(ms(&body, "upstream_body_ms") >= 250.0, "{body}");
+    assert!(
+        ms(&body, "upstream_ms") < ms(&body, "upstream_body_ms"),
+        "{body}"
+    );
+}

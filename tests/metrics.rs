@@ -750,3 +750,28 @@ fn requests_are_counted_per_listener() {
         .sum();
     assert_eq!(total, 8.0);
 }
+
+#[test]
+fn connect_and_response_head_times_are_kept_per_target() {
+    let a = Upstream::slow(Duration::from_millis(100));
+    let b = Upstream::echo();
+    let s = start(&a, &b);
+    for _ in 0..4 {
+        assert_eq!(get(s.tg.addr("web"), "/x").status, 200);
+    }
+    let target = format!(r#"target="{}",upstream="app""#, a.addr());
+    let head = "tollgate_target_response_head_duration_seconds";
+    let connect = "tollgate_target_connect_duration_seconds";
+    let m = until(s.admin, |m| {
+        value(m, &format!("{head}_count"), &target) == Some(4.0)
+    });
+    // Every answered attempt has both; the head waited for the delay.
+    assert_eq!(value(&m, &format!("{connect}_count"), &target), Some(4.0));
+    let head_sum = value(&m, &format!("{head}_sum"), &target).unwrap();
+    assert!(head_sum >= 0.4, "{head_sum}");
+    let connect_sum = value(&m, &format!("{connect}_sum"), &target).unwrap();
+    assert!(connect_sum < head_sum, "{connect_sum} {head_sum}");
+    // The other upstream's target answered nothing but health checks.
+    let other = format!(r#"target="{}",upstream="checked""#, b.addr());
+    assert_eq!(value(&m, &format!("{head}_count"), &other), None);
+}

@@ -88,6 +88,12 @@ pub struct AccessRecord<'a> {
     pub upstream: Option<&'a str>,
     /// Time from sending upstream to its response head.
     pub upstream_time: Option<Duration>,
+    /// Time the answering attempt took to get a connection (about none
+    /// when an idle one was reused); written with `upstream_time`.
+    pub upstream_connect_time: Option<Duration>,
+    /// Time from the upstream's response head to the last byte sent to the
+    /// client; written with `upstream_time`.
+    pub upstream_body_time: Option<Duration>,
     /// How the exchange ended, when the server knows: `complete`,
     /// `aborted` (the client went away mid-answer), `error` (the upstream
     /// failed mid-answer); a WebSocket tunnel: `closed`, `idle_timeout`,
@@ -231,6 +237,13 @@ fn write_record(r: &AccessRecord<'_>, out: &mut String) {
     match r.upstream_time {
         Some(t) => {
             let _ = write!(out, ",\"upstream_ms\":{:.3}", t.as_secs_f64() * 1000.0);
+            let ms = |d: Option<Duration>| d.unwrap_or_default().as_secs_f64() * 1000.0;
+            let _ = write!(
+                out,
+                ",\"upstream_connect_ms\":{:.3},\"upstream_body_ms\":{:.3}",
+                ms(r.upstream_connect_time),
+                ms(r.upstream_body_time)
+            );
         }
         None => out.push_str(",\"upstream_ms\":null"),
     }
@@ -346,6 +359,8 @@ mod tests {
             route: Some("r1"),
             upstream: None,
             upstream_time: None,
+            upstream_connect_time: None,
+            upstream_body_time: None,
             end: None,
             grpc_status: None,
             timeout: None,
@@ -369,6 +384,22 @@ mod tests {
         assert!(
             grpc.ends_with(",\"limit\":\"rate_limit:default\",\"grpc_status\":14}\n"),
             "{grpc}"
+        );
+        let mut timed = String::new();
+        write_record(
+            &AccessRecord {
+                upstream_time: Some(Duration::from_micros(2500)),
+                upstream_connect_time: Some(Duration::from_micros(500)),
+                upstream_body_time: Some(Duration::from_millis(4)),
+                ..r.clone()
+            },
+            &mut timed,
+        );
+        assert!(
+            timed.contains(
+                ",\"upstream_ms\":2.500,\"upstream_connect_ms\":0.500,\"upstream_body_ms\":4.000,"
+            ),
+            "{timed}"
         );
         let mut traced = String::new();
         let id = "4bf92f3577b34da6a3ce929d0e0e4736";

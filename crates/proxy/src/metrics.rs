@@ -51,6 +51,15 @@ struct RouteCounters {
     bytes_out: AtomicU64,
 }
 
+/// One target's times in one worker.
+#[derive(Debug, Default)]
+struct TargetTimes {
+    /// Getting a connection for an attempt that got an answer.
+    connect: Histogram,
+    /// The request sent to the answer's head.
+    head: Histogram,
+}
+
 /// One worker generation's counters.
 #[derive(Debug)]
 pub(crate) struct WorkerMetrics {
@@ -64,6 +73,10 @@ pub(crate) struct WorkerMetrics {
     routes: Box<[RouteCounters]>,
     /// Per upstream: time to the response head.
     upstreams: Box<[Histogram]>,
+    /// Per upstream, per target: connect and response-head times.
+    targets: Box<[Box<[TargetTimes]>]>,
+    /// Target addresses per upstream (same order).
+    target_names: Vec<Vec<String>>,
     /// Per upstream: retries sent, and retries the budget refused.
     retries: Box<[AtomicU64]>,
     budget_refusals: Box<[AtomicU64]>,
@@ -217,6 +230,10 @@ pub(crate) struct Totals {
     pub(crate) bytes_in: BTreeMap<String, u64>,
     pub(crate) bytes_out: BTreeMap<String, u64>,
     pub(crate) upstream_durations: BTreeMap<String, HistogramSum>,
+    /// By upstream and target address: connect times.
+    pub(crate) target_connect: BTreeMap<(String, String), HistogramSum>,
+    /// By upstream and target address: response-head times.
+    pub(crate) target_head: BTreeMap<(String, String), HistogramSum>,
     pub(crate) retries: BTreeMap<String, u64>,
     pub(crate) budget_refusals: BTreeMap<String, u64>,
     pub(crate) decisions: Decisions,
@@ -239,6 +256,12 @@ impl Totals {
         }
         for (k, v) in &other.upstream_durations {
             self.upstream_durations.entry(k.clone()).or_default().add(v);
+        }
+        for (k, v) in &other.target_connect {
+            self.target_connect.entry(k.clone()).or_default().add(v);
+        }
+        for (k, v) in &other.target_head {
+            self.target_head.entry(k.clone()).or_default().add(v);
         }
         for (k, v) in &other.retries {
             *self.retries.entry(k.clone()).or_default() += v;
@@ -280,6 +303,15 @@ impl WorkerMetrics {
             .iter()
             .map(|_| Histogram::default())
             .collect();
+        let target_names: Vec<Vec<String>> = config
+            .upstreams
+            .iter()
+            .map(|u| u.targets.iter().map(|t| t.address.clone()).collect())
+            .collect();
+        let targets = target_names
+            .iter()
+            .map(|ts| ts.iter().map(|_| TargetTimes::default()).collect())
+            .collect();
         let zeros = || upstream_names.iter().map(|_| AtomicU64::new(0)).collect();
         let (retries, budget_refusals) = (zeros(), zeros());
         Self {
@@ -289,6 +321,8 @@ impl WorkerMetrics {
             upstream_names,
             routes,
             upstreams,
+            targets,
+            target_names,
             retries,
             budget_refusals,
             decisions: Mutex::default(),
@@ -329,6 +363,13 @@ impl WorkerMetrics {
         if let (Some(u), Some(took)) = (request.upstream, request.upstream_time) {
             if let Some(h) = self.upstreams.get(u) {
                 h.observe(took);
+            }
+            let target = request.target.and_then(|t| self.targets.get(u)?.get(t));
+            if let Some(times) = target {
+                times.head.observe(took);
+                if let Some(connect) = request.upstream_connect {
+                    times.connect.observe(connect);
+                }
             }
         }
     }
@@ -428,6 +469,28 @@ impl WorkerMetrics {
                     .add(&d);
             }
         }
+        self.add_targets_to(totals);
+    }
+
+    /// Adds the per-target times to `totals` (targets that answered).
+    fn add_targets_to(&self, totals: &mut Totals) {
+        let upstreams = self.upstream_names.iter().zip(&self.target_names);
+        for ((upstream, names), times) in upstreams.zip(&*self.targets) {
+            for (target, t) in names.iter().zip(&**times) {
+                let key = || (upstream.clone(), target.clone());
+                let (head, connect) = (t.head.read(), t.connect.read());
+                if head.buckets.iter().any(|b| *b > 0) {
+                    totals.target_head.entry(key()).or_default().add(&head);
+                }
+                if connect.buckets.iter().any(|b| *b > 0) {
+                    totals
+                        .target_connect
+                        .entry(key())
+                        .or_default()
+                        .add(&connect);
+                }
+            }
+        }
     }
 }
 
@@ -448,6 +511,10 @@ pub(crate) struct Served {
     pub(crate) listener: usize,
     pub(crate) route: Option<usize>,
     pub(crate) upstream: Option<usize>,
+    /// The target's index in the upstream.
+    pub(crate) target: Option<usize>,
+    /// Time the answering attempt took to get its connection.
+    pub(crate) upstream_connect: Option<Duration>,
     pub(crate) status: u16,
     pub(crate) bytes_in: u64,
     pub(crate) bytes_out: u64,

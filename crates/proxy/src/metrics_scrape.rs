@@ -58,6 +58,14 @@ pub(crate) fn listener_families(slots: &[Arc<WorkerSlot>], names: &[String]) -> 
     ]
 }
 
+/// The labels of a per-target series.
+fn target_labels(upstream: &str, target: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("upstream", upstream.to_string()),
+        ("target", target.to_string()),
+    ]
+}
+
 /// The request families of `totals`: requests, durations, bytes.
 pub(crate) fn request_families(t: &Totals) -> Vec<Family> {
     let route = |name: &str| vec![("route", name.to_string())];
@@ -101,6 +109,25 @@ pub(crate) fn request_families(t: &Totals) -> Vec<Family> {
                 .upstream_durations
                 .iter()
                 .map(|(u, h)| (vec![("upstream", u.clone())], histogram(h)))
+                .collect(),
+        },
+        Family {
+            name: "tollgate_target_connect_duration_seconds",
+            help: "Time to get a connection (about none when an idle one was reused) for \
+                   attempts that got an answer, by upstream and target.",
+            series: t
+                .target_connect
+                .iter()
+                .map(|((u, target), h)| (target_labels(u, target), histogram(h)))
+                .collect(),
+        },
+        Family {
+            name: "tollgate_target_response_head_duration_seconds",
+            help: "Time from sending upstream to its response head, by upstream and target.",
+            series: t
+                .target_head
+                .iter()
+                .map(|((u, target), h)| (target_labels(u, target), histogram(h)))
                 .collect(),
         },
         Family {

@@ -72,6 +72,11 @@ pub(crate) struct Exchange {
     pub(crate) upstream: Option<(usize, usize)>,
     /// Time the upstream took to answer with a head.
     pub(crate) upstream_time: Option<Duration>,
+    /// Time the answering attempt took to get its connection.
+    pub(crate) upstream_connect: Option<Duration>,
+    /// When the upstream's answer head came (its body's time is from here
+    /// to the last byte sent).
+    pub(crate) upstream_head_at: Option<std::time::Instant>,
     /// Which side a timeout blamed (`client_body`, `client_read`,
     /// `upstream`), when one ended the exchange.
     pub(crate) timeout: Option<&'static str>,

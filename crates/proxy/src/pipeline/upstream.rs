@@ -68,7 +68,18 @@ enum Failed {
 
 /// What one attempt came to: the target and its answer with the time to
 /// its head, or the target tried (if any) and why it failed.
-type Attempted = Result<(usize, Response<ResponseBody>, Duration), (Option<usize>, Failed)>;
+type Attempted = Result<(usize, Response<ResponseBody>, Timing), (Option<usize>, Failed)>;
+
+/// How long an attempt that got an answer took, by phase.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    /// Getting a connection (or an HTTP/2 sender): about nothing when an
+    /// idle one was reused, else the TCP (and TLS) connect, failovers
+    /// included.
+    connect: Duration,
+    /// The request sent to the answer's head.
+    head: Duration,
+}
 
 /// The attempts: pick a target (failover on connect), send, and retry on
 /// the conditions `retries` allows while the budget lasts.
@@ -183,9 +194,11 @@ async fn attempts(
             end_attempt_span(worker, route, u, req, trace, span, &outcome, retries_done);
         }
         let (t, failed) = match outcome {
-            Ok((t, mut resp, elapsed)) => {
+            Ok((t, mut resp, timing)) => {
                 ex.upstream = Some((u, t));
-                ex.upstream_time = Some(elapsed);
+                ex.upstream_time = Some(timing.head);
+                ex.upstream_connect = Some(timing.connect);
+                ex.upstream_head_at = Some(Instant::now());
                 if let Some(st) = &upstream.sticky {
                     if sticky != Some(t) {
                         set_sticky_cookie(resp.headers_mut(), st, &guards.sticky_ids[t], req);
@@ -294,6 +307,7 @@ async fn attempt<'b>(
     };
     // Failover: a target that cannot be connected to got nothing of the
     // request, so another one is tried (each at most once).
+    let connecting = Instant::now();
     let (t, opened) = if upstream.protocol == UpstreamProtocol::Http1 {
         let (t, conn) = failover(worker, u, first, set, key, |t| {
             worker.pools[u][t].checkout()
@@ -309,6 +323,7 @@ async fn attempt<'b>(
     };
     // In flight from here until the response body is over (or this
     // attempt fails and the ticket drops).
+    let connect = connecting.elapsed();
     let mut ticket = InFlightTicket::acquire(&worker.snapshot, u, t);
     let pool = &worker.pools[u][t];
     let balancer = &snapshot.balancers[u];
@@ -388,7 +403,10 @@ async fn attempt<'b>(
             return Ok((
                 t,
                 Response::from_parts(parts, ResponseBody::H2(body, ticket)),
-                elapsed,
+                Timing {
+                    connect,
+                    head: elapsed,
+                },
             ));
         }
     };
@@ -474,7 +492,14 @@ async fn attempt<'b>(
     let mut resp = Response::new(ResponseBody::Upstream(body));
     *resp.status_mut() = head.status;
     *resp.headers_mut() = resp_headers;
-    Ok((t, resp, elapsed))
+    Ok((
+        t,
+        resp,
+        Timing {
+            connect,
+            head: elapsed,
+        },
+    ))
 }
 
 /// What an attempt sends on.
