@@ -14,13 +14,14 @@ pub struct Tracing {
     pub sample_ratio: f64,
     /// The `service.name` resource attribute (`tollgate` unless written).
     pub service_name: String,
-    /// Spans waiting for export at most; more are dropped and counted
-    /// (2048 unless written).
+    /// Spans waiting for export at most (split among the exporter's
+    /// per-thread buffers); more are dropped and counted (2048 unless
+    /// written).
     pub queue: usize,
     /// Spans sent in one export request at most (512 unless written).
     pub batch: usize,
-    /// How long the exporter waits for a batch to fill before sending
-    /// what it has (1s unless written).
+    /// How often the exporter collects buffered spans; a thread's buffer
+    /// reaching a full batch wakes it earlier (1s unless written).
     pub batch_delay: Duration,
 }
 
