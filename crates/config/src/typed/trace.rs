@@ -14,8 +14,8 @@ pub struct Tracing {
     pub sample_ratio: f64,
     /// The `service.name` resource attribute (`tollgate` unless written).
     pub service_name: String,
-    /// Spans waiting for export at most (split among the exporter's
-    /// per-thread buffers); more are dropped and counted (2048 unless
+    /// Spans waiting for export at most in each of the exporter's
+    /// per-thread buffers; more are dropped and counted (2048 unless
     /// written).
     pub queue: usize,
     /// Spans sent in one export request at most (512 unless written).

@@ -62,7 +62,9 @@ struct Buffer(Mutex<Vec<SpanRecord>>);
 #[derive(Debug)]
 struct Shared {
     buffers: Box<[Buffer]>,
-    /// Spans one buffer holds at most (the queue split among buffers).
+    /// Spans one buffer holds at most (`queue`: each thread's share is
+    /// the whole queue, so one busy worker has as much room while the
+    /// exporter is sending as a single queue gave it).
     per_buffer: usize,
     /// A buffer reaching this many spans wakes the exporter (once: only
     /// the push that reaches it does): a full batch, or half the buffer
@@ -110,7 +112,7 @@ impl Tracer {
         // at most one per core as a rule, twice that leaves room.
         let n = std::thread::available_parallelism().map_or(4, |n| n.get() * 2);
         let n = n.clamp(1, 64);
-        let per_buffer = config.queue.div_ceil(n).max(1);
+        let per_buffer = config.queue.max(1);
         let shared = Arc::new(Shared {
             buffers: (0..n).map(|_| Buffer::default()).collect(),
             per_buffer,
