@@ -315,7 +315,9 @@ paths:
     get: {}
 "##;
 
-fn openapi_config(dir: &TempDir, api: &str, extra: &str) -> std::path::PathBuf {
+/// Writes `api` as api.yaml and a configuration validating against it
+/// (`extra`: more settings of the policy); the configuration's path.
+pub(super) fn openapi_config(dir: &TempDir, api: &str, extra: &str) -> std::path::PathBuf {
     std::fs::write(dir.0.join("api.yaml"), api).unwrap();
     let config = dir.0.join("tollgate.yaml");
     std::fs::write(
@@ -411,7 +413,9 @@ fn answer_checks_are_report_only_with_their_own_schema() {
     let Policy::Validate(v) = &c.routes[0].policies[0] else {
         panic!("not a validate policy")
     };
-    let answers = v.answers.as_ref().unwrap();
+    let Some(AnswerCheck::Schema(answers)) = &v.answers else {
+        panic!("answers against their own schema")
+    };
     assert!(answers.validator.is_valid(&serde_json::json!([1])));
     assert!(!answers.validator.is_valid(&serde_json::json!({})));
     expect_errors(

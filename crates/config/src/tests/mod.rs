@@ -10,6 +10,7 @@ mod external_auth;
 mod gateway;
 mod l4;
 mod log;
+mod openapi;
 mod policies;
 mod probes;
 mod ratelimit;

@@ -53,8 +53,18 @@ pub struct ValidatePolicy {
     /// Largest body read for validation; larger is 413. Also the most
     /// of an answer kept for checking (a larger answer is not checked).
     pub max_body: u64,
-    /// Answer bodies checked in report mode: logged and counted, never blocked.
-    pub answers: Option<JsonSchema>,
+    /// Answers checked in report mode: logged and counted, never blocked.
+    pub answers: Option<AnswerCheck>,
+}
+
+/// What the `validate` policy checks answers against (report mode).
+#[derive(Debug, Clone)]
+pub enum AnswerCheck {
+    /// One schema for the body of every JSON answer.
+    Schema(JsonSchema),
+    /// The `responses` of the OpenAPI operation the request matched:
+    /// status, declared headers, media type and JSON body.
+    Operation,
 }
 
 /// The parts of an OpenAPI 3.0 / 3.1 document that requests are checked
@@ -82,6 +92,39 @@ pub struct Operation {
     pub parameters: Vec<Parameter>,
     /// The JSON request body, when the operation declares one.
     pub body: Option<RequestBodyRule>,
+    /// Its `responses` (read only when answers are checked against them).
+    pub responses: Vec<ResponseRule>,
+}
+
+/// Which answers a `responses` entry is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusMatch {
+    /// One status code (`"404"`).
+    Exact(u16),
+    /// A class of codes (`"2XX"` is `Class(2)`).
+    Class(u16),
+    /// `default`: any code no other entry names.
+    Default,
+}
+
+/// One `responses` entry of an operation.
+#[derive(Debug, Clone)]
+pub struct ResponseRule {
+    /// The answers it is for.
+    pub status: StatusMatch,
+    /// Its declared media types (empty: the body is not checked).
+    pub content: Vec<MediaRule>,
+    /// Its declared header fields (`Content-Type` left out, as OpenAPI says).
+    pub headers: Vec<Parameter>,
+}
+
+/// One media type of a response's `content`.
+#[derive(Debug, Clone)]
+pub struct MediaRule {
+    /// The media range as written, lowercase (`application/json`, `image/*`).
+    pub media_type: String,
+    /// The body's schema, for JSON media types (`application/json`, `+json`).
+    pub schema: Option<JsonSchema>,
 }
 
 /// A segment of an operation's path template.

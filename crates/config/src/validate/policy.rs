@@ -9,6 +9,7 @@ mod external_auth;
 mod gateway;
 mod jwt;
 pub(crate) mod openapi;
+mod openapi30;
 mod ratelimit;
 mod transform;
 mod validate;

@@ -10,8 +10,10 @@
 //!   (RFC 9457: `type`, `title`, `status`, `detail`, with `violations` as
 //!   an extension member);
 //! - against an OpenAPI document (`openapi`), the request's operation,
-//!   parameters and body are checked.
+//!   parameters and body are checked, and its answer against the
+//!   operation's `responses` ([`answer`]).
 
+pub mod answer;
 pub mod openapi;
 
 use serde_json::{json, Value};
@@ -40,8 +42,14 @@ pub fn check_body(schema: &JsonSchema, body: &[u8]) -> Result<(), Vec<Violation>
     check_value(schema, &value)
 }
 
-/// Checks a JSON value against `schema`.
+/// Checks a JSON value against `schema`. The validator's yes/no answer
+/// comes first: it stops at the first failure and builds no error, so a
+/// valid value (the common case) costs only that; the violations are
+/// collected only for a value that fails.
 pub fn check_value(schema: &JsonSchema, value: &Value) -> Result<(), Vec<Violation>> {
+    if schema.validator.is_valid(value) {
+        return Ok(());
+    }
     let violations: Vec<Violation> = schema
         .validator
         .iter_errors(value)

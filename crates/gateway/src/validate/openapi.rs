@@ -13,22 +13,31 @@
 
 use http::{HeaderMap, Method};
 use serde_json::Value;
-use tollgate_config::{OpenApi, Operation, ParamIn, Parameter, RequestBodyRule, TemplateSegment};
+use tollgate_config::{
+    JsonSchema, OpenApi, Operation, ParamIn, Parameter, RequestBodyRule, TemplateSegment,
+};
 
 use super::{check_body, check_value, Violation};
 use crate::key_auth::percent_decode;
 
+/// The operation a request is for.
+#[derive(Debug)]
+pub struct Found<'a> {
+    /// Its position in the document's operations.
+    pub index: usize,
+    /// The operation.
+    pub operation: &'a Operation,
+    /// The path parameters' values (percent-decoded).
+    pub path_values: Vec<(&'a str, String)>,
+}
+
 /// The operation `method` and `path` are for, with the path parameters'
-/// values (percent-decoded).
-pub fn find<'a>(
-    api: &'a OpenApi,
-    method: &Method,
-    path: &str,
-) -> Option<(&'a Operation, Vec<(&'a str, String)>)> {
+/// values.
+pub fn find<'a>(api: &'a OpenApi, method: &Method, path: &str) -> Option<Found<'a>> {
     let segs: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    let mut best: Option<(&Operation, usize)> = None;
-    for op in api.operations.iter().filter(|o| o.method == *method) {
-        if op.segments.len() != segs.len() {
+    let mut best: Option<(usize, usize)> = None;
+    for (index, op) in api.operations.iter().enumerate() {
+        if op.method != *method || op.segments.len() != segs.len() {
             continue;
         }
         let mut literals = 0;
@@ -40,11 +49,12 @@ pub fn find<'a>(
             TemplateSegment::Param(_) => !s.is_empty(),
         });
         if fits && best.is_none_or(|(_, n)| literals > n) {
-            best = Some((op, literals));
+            best = Some((index, literals));
         }
     }
-    let (op, _) = best?;
-    let values = op
+    let (index, _) = best?;
+    let operation = &api.operations[index];
+    let path_values = operation
         .segments
         .iter()
         .zip(&segs)
@@ -56,7 +66,11 @@ pub fn find<'a>(
             TemplateSegment::Literal(_) => None,
         })
         .collect();
-    Some((op, values))
+    Some(Found {
+        index,
+        operation,
+        path_values,
+    })
 }
 
 /// Checks the operation's parameters.
@@ -92,9 +106,16 @@ pub fn check_parameters(
 }
 
 fn check_parameter(p: &Parameter, text: &str) -> Vec<Violation> {
-    let Some(schema) = &p.schema else {
-        return Vec::new();
-    };
+    match &p.schema {
+        Some(schema) => check_value_text(schema, text, &describe(p)),
+        None => Vec::new(),
+    }
+}
+
+/// Checks a value that arrived as text (a parameter, a header field)
+/// against `schema`: as a string, then, when that fails and the text reads
+/// as a JSON number or boolean, as that. Messages start with `label`.
+pub fn check_value_text(schema: &JsonSchema, text: &str, label: &str) -> Vec<Violation> {
     let as_text = Value::String(text.to_string());
     let Err(first) = check_value(schema, &as_text) else {
         return Vec::new();
@@ -113,7 +134,7 @@ fn check_parameter(p: &Parameter, text: &str) -> Vec<Violation> {
         .into_iter()
         .map(|v| Violation {
             pointer: v.pointer,
-            message: format!("{}: {}", describe(p), v.message),
+            message: format!("{label}: {}", v.message),
         })
         .collect()
 }

@@ -180,12 +180,17 @@ pub(crate) async fn request_phase(
                 }
             }
             Policy::Validate(policy) => {
-                if let Some(refused) = validate::on_request(policy, route, req).await {
-                    worker.metrics.validation_failed(&route.name, "request");
-                    return Some(refused);
-                }
+                let operation = match validate::on_request(policy, route, req).await {
+                    Ok(op) => op,
+                    Err(refused) => {
+                        worker.metrics.validation_failed(&route.name, "request");
+                        return Some(refused);
+                    }
+                };
                 state.steps.push(match policy.answers {
-                    Some(_) => StepState::CheckAnswer(validate::AnswerStep::new(worker, policy)),
+                    Some(_) => {
+                        StepState::CheckAnswer(validate::AnswerStep::new(worker, policy, operation))
+                    }
                     None => StepState::None,
                 });
             }

@@ -67,7 +67,17 @@ pub(super) fn validate(
         Some(f) => {
             let at = p(path, "openapi");
             let loc = ctx.at(f);
-            let api = super::openapi::read(&ctx.base.join(&f.value), &f.value, pass_unknown);
+            // The operations' `responses` are needed only when answers are
+            // checked against them (no schema of their own).
+            let responses = r
+                .answers
+                .as_ref()
+                .is_some_and(|a| a.value.schema.is_none() && a.value.schema_file.is_none());
+            let options = super::openapi::ReadOptions {
+                pass_unknown,
+                responses,
+            };
+            let api = super::openapi::read(&ctx.base.join(&f.value), &f.value, options);
             match api {
                 Ok(api) => ValidateAgainst::OpenApi(Box::new(api)),
                 Err(e) => {
@@ -78,7 +88,7 @@ pub(super) fn validate(
         }
     };
     let answers = match &r.answers {
-        Some(a) => Some(answers(ctx, a, &p(path, "answers"))?),
+        Some(a) => Some(answers(ctx, a, &p(path, "answers"), r.openapi.is_some())?),
         None => None,
     };
     Some(ValidatePolicy {
@@ -89,8 +99,15 @@ pub(super) fn validate(
     })
 }
 
-/// `validate.answers:` → the schema answers are checked against.
-fn answers(ctx: &mut Ctx<'_>, raw: &Sp<RawAnswerCheck>, path: &str) -> Option<JsonSchema> {
+/// `validate.answers:` → what answers are checked against: their own
+/// schema, or (with `openapi` and no schema) the matched operation's
+/// `responses`.
+fn answers(
+    ctx: &mut Ctx<'_>,
+    raw: &Sp<RawAnswerCheck>,
+    path: &str,
+    openapi: bool,
+) -> Option<AnswerCheck> {
     let r = &raw.value;
     let here = ctx.at(raw);
     ctx.field(&r.mode, &p(path, "mode"), (), |s| match s {
@@ -103,11 +120,18 @@ fn answers(ctx: &mut Ctx<'_>, raw: &Sp<RawAnswerCheck>, path: &str) -> Option<Js
         r.schema.as_ref().map(|_| "schema"),
         r.schema_file.as_ref().map(|_| "schema_file"),
     ];
-    let needs = "`answers` needs exactly one of `schema` or `schema_file`";
+    if openapi && given.iter().all(Option::is_none) {
+        return Some(AnswerCheck::Operation);
+    }
+    let needs = if openapi {
+        "`answers` takes at most one of `schema` or `schema_file` (none: the OpenAPI operation's `responses`)"
+    } else {
+        "`answers` needs exactly one of `schema` or `schema_file`"
+    };
     if !ctx.exactly_one(here, path, &given, needs) {
         return None;
     }
-    schema_source(ctx, &r.schema, &r.schema_file, path)
+    schema_source(ctx, &r.schema, &r.schema_file, path).map(AnswerCheck::Schema)
 }
 
 /// An inline `schema` or a `schema_file`, compiled.
