@@ -228,7 +228,7 @@ impl<'a, 'o> Builder<'a, 'o> {
         };
         let has_children = frame.has_children;
         frame.flush_run(has_children);
-        let forced = self.opts.arrays.iter().any(|p| *p == self.path);
+        let forced = self.opts.arrays.contains(&self.path);
         self.path.truncate(frame.path_len);
         let (name, value) = frame.into_value(self.opts);
         match self.stack.last_mut() {
