@@ -135,12 +135,29 @@ pub(crate) fn write_json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
+/// The bytes a JSON string cannot hold as they are: `"`, `\\` and the
+/// control characters (one table look-up per byte in the common case).
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// The inside of a JSON string (see [`write_json_str`]).
 fn escape_json(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
+        if !ESCAPED[usize::from(b)] {
+            continue;
+        }
         let short: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
