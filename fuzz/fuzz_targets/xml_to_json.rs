@@ -1,12 +1,13 @@
 //! The XML→JSON mapper on arbitrary bytes: it must answer, never panic;
 //! whatever it accepts maps back to XML that it reads to the same JSON,
 //! unless the writer refuses a character XML 1.0 cannot hold (never
-//! malformed output).
+//! malformed output). The JSON text written straight from the reader's
+//! tree is the text of the JSON value.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tollgate_gateway::xml::{json_to_xml, xml_to_json, Limits, XmlOptions};
+use tollgate_gateway::xml::{json_to_xml, xml_to_json, xml_to_json_text, Limits, XmlOptions};
 
 fuzz_target!(|data: &[u8]| {
     let opts = XmlOptions {
@@ -19,8 +20,11 @@ fuzz_target!(|data: &[u8]| {
         ..XmlOptions::default()
     };
     let Ok(json) = xml_to_json(data, &opts) else {
+        assert!(xml_to_json_text(data, &opts).is_err());
         return;
     };
+    let text = xml_to_json_text(data, &opts).expect("accepted by both");
+    assert_eq!(text, json.to_json_string().into_bytes());
     let Ok(xml) = json_to_xml(&json, &opts) else {
         return;
     };

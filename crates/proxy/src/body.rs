@@ -123,13 +123,27 @@ impl RequestBody<'_> {
 
     /// Reads the whole body into memory (the caller checked its length).
     pub(crate) async fn read_all(&mut self) -> Result<Bytes, ProxyError> {
-        let mut all = bytes::BytesMut::with_capacity(
-            usize::try_from(self.known_length().unwrap_or(0)).unwrap_or(0),
-        );
+        let mut all = Gather::new(self.known_length());
         while let Some(data) = self.next_data().await? {
-            all.extend_from_slice(&data);
+            all.push(data);
         }
-        Ok(all.freeze())
+        Ok(all.finish())
+    }
+
+    /// Reads the whole body into memory for a policy that needs all of it;
+    /// past `limit` bytes (announced or received) it is a 413.
+    pub(crate) async fn read_within(&mut self, limit: u64) -> Result<Bytes, ProxyError> {
+        if self.known_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut all = Gather::new(self.known_length());
+        while let Some(data) = self.next_data().await? {
+            if (all.len() + data.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            all.push(data);
+        }
+        Ok(all.finish())
     }
 
     /// Sets the most bytes the body may have (the route's limit).
@@ -182,6 +196,57 @@ impl InterimSink<'_> {
         match self {
             InterimSink::H1(io) => io.write_interim(status, headers).await,
             InterimSink::H2(respond) => respond.send_interim(status, headers),
+        }
+    }
+}
+
+/// The pieces of a body read whole. A body that came in one piece (most
+/// small ones) is kept as that piece, without a copy; from the second piece
+/// on they go into one buffer, sized by the announced length when there is
+/// one, so it is not grown piece by piece.
+#[derive(Debug)]
+pub(crate) struct Gather {
+    one: Option<Bytes>,
+    all: bytes::BytesMut,
+    announced: usize,
+}
+
+impl Gather {
+    /// Nothing gathered yet; `announced` is the length the message gave.
+    pub(crate) fn new(announced: Option<u64>) -> Self {
+        Self {
+            one: None,
+            all: bytes::BytesMut::new(),
+            announced: announced.and_then(|n| usize::try_from(n).ok()).unwrap_or(0),
+        }
+    }
+
+    /// Bytes gathered so far.
+    pub(crate) fn len(&self) -> usize {
+        self.one.as_ref().map_or(self.all.len(), Bytes::len)
+    }
+
+    /// Adds the next piece.
+    pub(crate) fn push(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        if self.one.is_none() && self.all.is_empty() {
+            self.one = Some(data);
+            return;
+        }
+        if let Some(one) = self.one.take() {
+            self.all.reserve(self.announced.max(one.len() + data.len()));
+            self.all.extend_from_slice(&one);
+        }
+        self.all.extend_from_slice(&data);
+    }
+
+    /// The whole body.
+    pub(crate) fn finish(self) -> Bytes {
+        match self.one {
+            Some(one) => one,
+            None => self.all.freeze(),
         }
     }
 }

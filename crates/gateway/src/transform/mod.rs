@@ -12,6 +12,7 @@
 //! passed in, one per edit.
 
 pub mod decode;
+mod lazy;
 pub mod pointer;
 pub mod query;
 
@@ -22,10 +23,27 @@ use crate::xml::{Json, XmlError};
 /// Applies `edits` to the JSON text `body`; `values[i]` is what edit `i`
 /// writes (ignored for edits that write nothing). Edits that cannot apply
 /// are skipped; only a body that is not JSON is an error.
+/// Only the values on the edits' paths are built; the rest is carried as
+/// text (`lazy`), with the same result as editing the whole tree.
 pub fn edit_body(body: &[u8], edits: &[BodyEdit], values: Vec<Json>) -> Result<Vec<u8>, XmlError> {
-    let mut doc = Json::parse(body)?;
+    let pointers: Vec<&[String]> = edits.iter().flat_map(pointers).flatten().collect();
+    let mut doc = lazy::parse(body, &pointers)?;
     apply_edits(&mut doc, edits, values);
-    Ok(doc.to_json_string().into_bytes())
+    // Edits rarely change the length much: one allocation, usually.
+    let mut out = Vec::with_capacity(body.len() + body.len() / 8 + 64);
+    doc.write_to(&mut out);
+    Ok(out)
+}
+
+/// The pointers an edit reads or writes at.
+fn pointers(edit: &BodyEdit) -> [Option<&[String]>; 2] {
+    match edit {
+        BodyEdit::Set(at, _)
+        | BodyEdit::Add(at, _)
+        | BodyEdit::Remove(at)
+        | BodyEdit::Rename(at, _) => [Some(at.tokens.as_slice()), None],
+        BodyEdit::Move(from, to) => [Some(from.tokens.as_slice()), Some(to.tokens.as_slice())],
+    }
 }
 
 /// Applies `edits` to `doc` in order (see [`edit_body`]).

@@ -1,6 +1,7 @@
 use tollgate_config::{BodyEdit, EditValue, Pointer, Template};
 
 use super::*;
+use crate::xml::XmlError;
 
 fn ptr(s: &str) -> Pointer {
     Pointer::parse(s).unwrap()
@@ -93,4 +94,89 @@ fn content_types() {
     assert!(is_xml(Some(b"text/xml")));
     assert!(is_xml(Some(b"application/soap+xml; action=x")));
     assert!(!is_xml(Some(b"application/json")));
+}
+
+/// The edit of the whole parsed tree, as `edit_body` did before it read
+/// only the edited paths: the reference the lazy reading must match.
+fn edit_whole(doc: &str, edits: &[BodyEdit], values: Vec<Json>) -> Result<String, XmlError> {
+    let mut tree = Json::parse(doc.as_bytes())?;
+    apply_edits(&mut tree, edits, values);
+    let mut out = Vec::new();
+    tree.write_to(&mut out);
+    Ok(String::from_utf8(out).unwrap())
+}
+
+#[test]
+fn reading_only_the_edited_paths_gives_what_the_whole_tree_gives() {
+    let docs = [
+        // Spacing, escapes written two ways, numbers in several spellings.
+        " {\"keep\" : {\"s\":\"\\u0041\\/\\n\\u001f\\\"\", \"f\":[1.50, 1e2, -0, -0.0, 12345678901234567890]},\n\t\"user\":{\"id\":7, \"fullName\":\"Ann\", \"x\":{\"y\":[1, {\"z\":null}]}}, \"list\":[3,2,1], \"é\":\"ü\"} ",
+        r#"{"user":{"id":1,"id":2},"user":"dup","a":{"b":{"c":true}}}"#,
+        r#"[1,{"user":2}]"#,
+        r#""just a string""#,
+        r#"{"list":[{"id":1},{"id":2}],"internal":{"shard":7}}"#,
+    ];
+    let edit_sets: Vec<Vec<BodyEdit>> = vec![
+        vec![
+            BodyEdit::Remove(ptr("/internal")),
+            BodyEdit::Rename(ptr("/user/fullName"), "name".into()),
+            BodyEdit::Set(ptr("/gateway"), tv()),
+        ],
+        // A move brings a value under a path a later edit goes into.
+        vec![
+            BodyEdit::Move(ptr("/keep"), ptr("/user/kept")),
+            BodyEdit::Set(ptr("/user/kept/s"), tv()),
+            BodyEdit::Remove(ptr("/user/kept/f/0")),
+        ],
+        // An insert shifts the indexes of the array it goes into.
+        vec![
+            BodyEdit::Add(ptr("/list/0"), tv()),
+            BodyEdit::Set(ptr("/list/1/id"), tv()),
+            BodyEdit::Rename(ptr("/a/b"), "c".into()),
+            BodyEdit::Set(ptr("/a/c/d"), tv()),
+        ],
+        vec![BodyEdit::Set(ptr(""), tv())],
+        vec![
+            BodyEdit::Remove(ptr("/1/user")),
+            BodyEdit::Add(ptr("/-"), tv()),
+        ],
+    ];
+    for doc in docs {
+        for edits in &edit_sets {
+            let values = || edits.iter().map(|_| s("v")).collect::<Vec<_>>();
+            let lazy = edit_body(doc.as_bytes(), edits, values())
+                .map(|out| String::from_utf8(out).unwrap());
+            assert_eq!(
+                lazy,
+                edit_whole(doc, edits, values()),
+                "{doc} with {edits:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn bodies_that_are_not_json_are_refused_with_the_parser_s_reason() {
+    let edits = [BodyEdit::Remove(ptr("/a/b"))];
+    for doc in [
+        "",
+        "{",
+        r#"{"a":1} x"#,
+        r#"{"a":{"b":1},"c":[1,]}"#,
+        r#"{"c":"\ud800"}"#,
+        r#"{"c":1e999}"#,
+    ] {
+        let lazy = edit_body(doc.as_bytes(), &edits, vec![]);
+        let whole = edit_whole(doc, &edits, vec![]);
+        assert!(lazy.is_err(), "{doc}");
+        assert_eq!(lazy.unwrap_err(), whole.unwrap_err(), "{doc}");
+    }
+}
+
+#[test]
+fn strings_are_escaped_as_serde_json_escapes_them() {
+    let text: String = (0u8..0x80).map(char::from).chain("é€😀".chars()).collect();
+    let mut out = Vec::new();
+    Json::String(text.clone()).write_to(&mut out);
+    assert_eq!(out, serde_json::to_vec(&text).unwrap());
 }

@@ -49,6 +49,7 @@
 
 mod error;
 mod names;
+mod node;
 mod to_json;
 mod to_xml;
 mod tree;
@@ -57,7 +58,8 @@ mod tree;
 mod tests;
 
 pub use error::XmlError;
-pub use to_json::xml_to_json;
+pub(crate) use node::write_json_str;
+pub use to_json::{xml_to_json, xml_to_json_text};
 pub use to_xml::{json_bytes_to_xml, json_to_xml};
 pub use tree::Json;
 

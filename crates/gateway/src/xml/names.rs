@@ -20,6 +20,13 @@ pub(super) fn check(name: &str) -> Result<(), XmlError> {
 }
 
 fn is_ncname(s: &str) -> bool {
+    // Nearly every name is ASCII: checked by bytes, the same rule.
+    if s.is_ascii() {
+        let b = s.as_bytes();
+        let start = |c: &u8| c.is_ascii_alphabetic() || *c == b'_';
+        let rest = |c: &u8| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.');
+        return b.first().is_some_and(start) && b[1..].iter().all(rest);
+    }
     let mut chars = s.chars();
     match chars.next() {
         Some(c) if is_start(c) => chars.all(is_name_char),

@@ -1,23 +1,52 @@
-//! XML → JSON: reads events with quick-xml and builds the ordered tree of
-//! the mapping (module doc of `xml`), refusing DTDs, unknown entities and
-//! documents over the limits as it goes.
+//! XML → JSON: reads events with quick-xml into the light tree of
+//! `node` (names and text borrowed from the input where possible), refusing
+//! DTDs, unknown entities and documents over the limits as it goes. The
+//! `arrays:` paths are matched against the current element path, kept in
+//! one buffer for the whole document; repeated siblings find their array
+//! by a search of the element's keys (an index only for wide elements).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use quick_xml::events::{BytesRef, BytesStart, Event};
 use quick_xml::Reader;
 
+use super::node::{cow_in, within, Key, KeyKind, Node};
 use super::{names, Json, XmlError, XmlOptions};
 
 /// Maps an XML document to JSON; never panics, whatever the input.
 pub fn xml_to_json(xml: &[u8], opts: &XmlOptions) -> Result<Json, XmlError> {
+    let (name, value) = read(xml, opts)?;
+    Ok(Json::Object(vec![(
+        name.into_owned(),
+        value.into_json(opts),
+    )]))
+}
+
+/// Maps an XML document to compact JSON text: the same JSON as
+/// [`xml_to_json`] gives, written without building a [`Json`] value.
+pub fn xml_to_json_text(xml: &[u8], opts: &XmlOptions) -> Result<Vec<u8>, XmlError> {
+    let (name, value) = read(xml, opts)?;
+    // Element markup is usually longer than the JSON punctuation that
+    // replaces it: the input's length is a fair first capacity.
+    let mut out = Vec::with_capacity(xml.len());
+    out.push(b'{');
+    super::node::write_json_str(&name, &mut out);
+    out.push(b':');
+    value.write(opts, &mut out);
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Reads the document into its root element's name and value.
+fn read<'a>(xml: &'a [u8], opts: &XmlOptions) -> Result<(Cow<'a, str>, Node<'a>), XmlError> {
     if xml.len() > opts.limits.max_bytes {
         return Err(XmlError::TooLarge {
             limit: opts.limits.max_bytes,
         });
     }
     let text = std::str::from_utf8(xml).map_err(|_| XmlError::NotUtf8)?;
-    let mut builder = Builder::new(opts);
+    let mut builder = Builder::new(text, opts);
     let mut reader = Reader::from_str(text);
     loop {
         let event = reader
@@ -33,37 +62,48 @@ fn malformed(e: &dyn std::fmt::Display, at: u64) -> XmlError {
     XmlError::Malformed(format!("{e} (at byte {at})"))
 }
 
+/// Past this many keys an element indexes them (a search of every key per
+/// child would make a very wide element quadratic).
+const INDEX_FROM: usize = 16;
+
 /// An element being read: its entries (attributes and children, in order),
-/// an index of entry keys so repeated siblings find their array, its text.
-struct Frame {
-    name: String,
-    path: String,
-    entries: Vec<(String, Json)>,
-    index: HashMap<String, usize>,
-    text: String,
-    run: String,
+/// its text, and where its path ends in the builder's path buffer.
+struct Frame<'a> {
+    name: Cow<'a, str>,
+    /// Length of the path buffer before this element's `/name`.
+    path_len: usize,
+    entries: Vec<(Key<'a>, Node<'a>)>,
+    /// Written keys → entry, once the element has [`INDEX_FROM`] keys.
+    index: Option<HashMap<String, usize>>,
+    text: Cow<'a, str>,
+    run: Cow<'a, str>,
     has_children: bool,
 }
 
-struct Builder<'o> {
+struct Builder<'a, 'o> {
+    input: &'a str,
     opts: &'o XmlOptions,
-    stack: Vec<Frame>,
-    root: Option<Json>,
+    stack: Vec<Frame<'a>>,
+    /// The open elements' path, `/a/b/c`, as `arrays:` writes paths.
+    path: String,
+    root: Option<(Cow<'a, str>, Node<'a>)>,
     nodes: usize,
 }
 
-impl<'o> Builder<'o> {
-    fn new(opts: &'o XmlOptions) -> Self {
+impl<'a, 'o> Builder<'a, 'o> {
+    fn new(input: &'a str, opts: &'o XmlOptions) -> Self {
         Builder {
+            input,
             opts,
             stack: Vec::new(),
+            path: String::new(),
             root: None,
             nodes: 0,
         }
     }
 
     /// Takes one event; true at the end of the input.
-    fn event(&mut self, event: Event<'_>) -> Result<bool, XmlError> {
+    fn event(&mut self, event: Event<'a>) -> Result<bool, XmlError> {
         match event {
             Event::Start(start) => self.open(&start)?,
             Event::Empty(start) => {
@@ -72,16 +112,22 @@ impl<'o> Builder<'o> {
             }
             Event::End(_) => self.close()?,
             Event::Text(t) => {
-                let t = t.decode().map_err(|e| XmlError::Malformed(e.to_string()))?;
-                self.text(&t)?;
+                let t = match within(self.input, &t) {
+                    Some(s) => Cow::Borrowed(s),
+                    None => {
+                        let t = t.decode().map_err(|e| XmlError::Malformed(e.to_string()))?;
+                        Cow::Owned(t.into_owned())
+                    }
+                };
+                self.text(t)?;
             }
             Event::CData(c) => {
                 let c = c.decode().map_err(|e| XmlError::Malformed(e.to_string()))?;
-                self.text(&c)?;
+                self.text(c)?;
             }
             Event::GeneralRef(r) => {
                 let c = resolve(&r)?;
-                self.text(c.encode_utf8(&mut [0; 4]))?;
+                self.text(Cow::Owned(c.to_string()))?;
             }
             Event::DocType(_) => return Err(XmlError::DoctypeRefused),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
@@ -100,6 +146,20 @@ impl<'o> Builder<'o> {
         Ok(())
     }
 
+    /// A name of the input, borrowed when it can be.
+    fn name(&self, raw: &[u8]) -> Result<Cow<'a, str>, XmlError> {
+        let name = match within(self.input, raw) {
+            Some(s) => Cow::Borrowed(s),
+            None => Cow::Owned(
+                std::str::from_utf8(raw)
+                    .map_err(|_| XmlError::NotUtf8)?
+                    .to_owned(),
+            ),
+        };
+        names::check(&name)?;
+        Ok(name)
+    }
+
     fn open(&mut self, start: &BytesStart<'_>) -> Result<(), XmlError> {
         if self.root.is_some() {
             return Err(XmlError::Malformed("more than one root element".into()));
@@ -110,25 +170,21 @@ impl<'o> Builder<'o> {
             });
         }
         self.count()?;
-        let name = std::str::from_utf8(start.name().as_ref())
-            .map_err(|_| XmlError::NotUtf8)?
-            .to_owned();
-        names::check(&name)?;
-        let parent_path = match self.stack.last_mut() {
-            Some(parent) => {
-                parent.flush_run(true);
-                parent.has_children = true;
-                parent.path.as_str()
-            }
-            None => "",
-        };
+        let name = self.name(start.name().as_ref())?;
+        if let Some(parent) = self.stack.last_mut() {
+            parent.flush_run(true);
+            parent.has_children = true;
+        }
+        let path_len = self.path.len();
+        self.path.push('/');
+        self.path.push_str(&name);
         let mut frame = Frame {
-            path: format!("{parent_path}/{name}"),
             name,
+            path_len,
             entries: Vec::new(),
-            index: HashMap::new(),
-            text: String::new(),
-            run: String::new(),
+            index: None,
+            text: Cow::Borrowed(""),
+            run: Cow::Borrowed(""),
             has_children: false,
         };
         self.attributes(start, &mut frame)?;
@@ -136,22 +192,29 @@ impl<'o> Builder<'o> {
         Ok(())
     }
 
-    fn attributes(&mut self, start: &BytesStart<'_>, frame: &mut Frame) -> Result<(), XmlError> {
+    fn attributes(
+        &mut self,
+        start: &BytesStart<'_>,
+        frame: &mut Frame<'a>,
+    ) -> Result<(), XmlError> {
         for attr in start.attributes() {
             let attr = attr.map_err(|e| XmlError::Malformed(e.to_string()))?;
             self.count()?;
-            let key = std::str::from_utf8(attr.key.as_ref()).map_err(|_| XmlError::NotUtf8)?;
-            names::check(key)?;
+            let name = self.name(attr.key.as_ref())?;
             let value = attr.unescape_value().map_err(entity_error)?;
-            let value = scalar(&value, self.opts);
-            frame.insert(format!("{}{key}", self.opts.attribute_prefix), value, false);
+            let value = scalar_node(cow_in(self.input, value), self.opts);
+            let key = Key {
+                kind: KeyKind::Attribute,
+                name,
+            };
+            frame.insert(key, value, false, self.opts);
         }
         Ok(())
     }
 
-    fn text(&mut self, text: &str) -> Result<(), XmlError> {
+    fn text(&mut self, text: Cow<'a, str>) -> Result<(), XmlError> {
         match self.stack.last_mut() {
-            Some(frame) => frame.run.push_str(text),
+            Some(frame) => append(&mut frame.run, text),
             // Only whitespace may stand outside the root element.
             None if text.trim().is_empty() => {}
             None => return Err(XmlError::Malformed("text outside the root element".into())),
@@ -165,16 +228,23 @@ impl<'o> Builder<'o> {
         };
         let has_children = frame.has_children;
         frame.flush_run(has_children);
-        let forced = self.opts.arrays.contains(&frame.path);
+        let forced = self.opts.arrays.contains(&self.path);
+        self.path.truncate(frame.path_len);
         let (name, value) = frame.into_value(self.opts);
         match self.stack.last_mut() {
-            Some(parent) => parent.insert(name, value, forced),
-            None => self.root = Some(Json::Object(vec![(name, value)])),
+            Some(parent) => {
+                let key = Key {
+                    kind: KeyKind::Element,
+                    name,
+                };
+                parent.insert(key, value, forced, self.opts);
+            }
+            None => self.root = Some((name, value)),
         }
         Ok(())
     }
 
-    fn finish(self) -> Result<Json, XmlError> {
+    fn finish(self) -> Result<(Cow<'a, str>, Node<'a>), XmlError> {
         if let Some(open) = self.stack.last() {
             return Err(XmlError::Malformed(format!(
                 "element <{}> not closed",
@@ -186,48 +256,87 @@ impl<'o> Builder<'o> {
     }
 }
 
-impl Frame {
+/// Appends `more` to `to`, borrowing while `to` is empty.
+fn append<'a>(to: &mut Cow<'a, str>, more: Cow<'a, str>) {
+    if to.is_empty() {
+        *to = more;
+    } else {
+        to.to_mut().push_str(&more);
+    }
+}
+
+impl<'a> Frame<'a> {
     /// Moves the pending text run into the element's text; beside child
     /// elements a whitespace-only run is indentation and is dropped.
     fn flush_run(&mut self, beside_children: bool) {
-        if !beside_children || !self.run.trim().is_empty() {
-            self.text.push_str(&self.run);
+        let run = std::mem::take(&mut self.run);
+        if !beside_children || !run.trim().is_empty() {
+            append(&mut self.text, run);
         }
-        self.run.clear();
+    }
+
+    /// The entry written as `key`, if any.
+    fn find(&mut self, key: &Key<'_>, opts: &XmlOptions) -> Option<usize> {
+        if self.index.is_none() && self.entries.len() >= INDEX_FROM {
+            let index = self.entries.iter().enumerate();
+            self.index = Some(index.map(|(i, (k, _))| (k.text(opts), i)).collect());
+        }
+        match &self.index {
+            Some(index) => index.get(&key.text(opts)).copied(),
+            // Repeated siblings usually follow each other: search from the end.
+            None => self.entries.iter().rposition(|(k, _)| k.same_as(key, opts)),
+        }
     }
 
     /// Adds an attribute or child; a repeated key becomes (or grows) an array.
-    fn insert(&mut self, key: String, value: Json, forced: bool) {
-        match self.index.get(&key) {
+    fn insert(&mut self, key: Key<'a>, value: Node<'a>, forced: bool, opts: &XmlOptions) {
+        match self.find(&key, opts) {
             // Entries are strings, nulls or objects unless made arrays here.
-            Some(&i) => match &mut self.entries[i].1 {
-                Json::Array(items) => items.push(value),
+            Some(i) => match &mut self.entries[i].1 {
+                Node::Array(items) => items.push(value),
                 other => {
-                    let first = std::mem::replace(other, Json::Null);
-                    *other = Json::Array(vec![first, value]);
+                    let first = std::mem::replace(other, Node::Array(Vec::new()));
+                    *other = Node::Array(vec![first, value]);
                 }
             },
             None => {
                 let value = if forced {
-                    Json::Array(vec![value])
+                    Node::Array(vec![value])
                 } else {
                     value
                 };
-                self.index.insert(key.clone(), self.entries.len());
+                if let Some(index) = &mut self.index {
+                    index.insert(key.text(opts), self.entries.len());
+                }
                 self.entries.push((key, value));
             }
         }
     }
 
-    fn into_value(mut self, opts: &XmlOptions) -> (String, Json) {
+    fn into_value(mut self, opts: &XmlOptions) -> (Cow<'a, str>, Node<'a>) {
         if self.entries.is_empty() {
-            return (self.name, scalar(&self.text, opts));
+            return (self.name, scalar_node(self.text, opts));
         }
         if !self.text.is_empty() {
-            let text = scalar(&self.text, opts);
-            self.entries.push((opts.text_key.clone(), text));
+            let text = scalar_node(self.text, opts);
+            let key = Key {
+                kind: KeyKind::Text,
+                name: Cow::Borrowed(""),
+            };
+            self.entries.push((key, text));
         }
-        (self.name, Json::Object(self.entries))
+        (self.name, Node::Object(self.entries))
+    }
+}
+
+/// A text or attribute value as a node (see [`scalar`]).
+fn scalar_node<'a>(text: Cow<'a, str>, opts: &XmlOptions) -> Node<'a> {
+    if !opts.infer_types {
+        return Node::Text(text);
+    }
+    match scalar(&text, opts) {
+        Json::String(_) => Node::Text(text),
+        typed => Node::Typed(typed),
     }
 }
 

@@ -1,8 +1,8 @@
 //! JSON → XML: the inverse of `to_json`. Every name is checked and every
 //! value escaped, so the output is always well-formed or there is none.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fmt::Write as _;
 
 use super::{names, Json, XmlError, XmlOptions};
 
@@ -20,7 +20,7 @@ pub fn json_bytes_to_xml(json: &[u8], opts: &XmlOptions) -> Result<String, XmlEr
 pub fn json_to_xml(json: &Json, opts: &XmlOptions) -> Result<String, XmlError> {
     let mut writer = Writer {
         opts,
-        out: String::new(),
+        out: String::with_capacity(256),
         nodes: 0,
     };
     match single_root(json, opts) {
@@ -56,20 +56,19 @@ struct Writer<'o> {
 impl Writer<'_> {
     /// Writes a value that has no root of its own inside `opts.root`.
     fn wrapped(&mut self, json: &Json) -> Result<(), XmlError> {
-        let root = self.opts.root.clone();
+        let opts = self.opts;
         match json {
             Json::Array(items) => {
-                names::check(&root)?;
+                names::check(&opts.root)?;
                 self.count(1)?;
-                let item = self.opts.item.clone();
-                let _ = write!(self.out, "<{root}>");
+                self.open_tag(&opts.root);
                 for value in items {
-                    self.element(&item, value, 2)?;
+                    self.element(&opts.item, value, 2)?;
                 }
-                let _ = write!(self.out, "</{root}>");
+                self.close_tag(&opts.root);
                 Ok(())
             }
-            other => self.element(&root, other, 1),
+            other => self.element(&opts.root, other, 1),
         }
     }
 
@@ -104,15 +103,19 @@ impl Writer<'_> {
                 Ok(())
             }
             Json::Object(entries) => self.object(name, entries, depth),
+            // Only body edits keep raw values; read as what they spell.
+            Json::Raw(text) => self.element(name, &Json::parse(text.as_bytes())?, depth),
             scalar => {
                 self.count(depth)?;
                 let text = scalar_text(scalar);
                 if text.is_empty() {
-                    let _ = write!(self.out, "<{name}/>");
+                    self.out.push('<');
+                    self.out.push_str(name);
+                    self.out.push_str("/>");
                 } else {
-                    let _ = write!(self.out, "<{name}>");
+                    self.open_tag(name);
                     escape(&text, false, &mut self.out)?;
-                    let _ = write!(self.out, "</{name}>");
+                    self.close_tag(name);
                 }
                 Ok(())
             }
@@ -127,8 +130,9 @@ impl Writer<'_> {
         depth: usize,
     ) -> Result<(), XmlError> {
         self.count(depth)?;
-        let _ = write!(self.out, "<{name}");
-        let mut seen = HashSet::new();
+        self.out.push('<');
+        self.out.push_str(name);
+        let mut seen = Seen::default();
         for (key, value) in entries.iter().filter(|(k, _)| is_attribute(k, self.opts)) {
             self.count(depth)?;
             let attr = &key[self.opts.attribute_prefix.len()..];
@@ -144,15 +148,15 @@ impl Writer<'_> {
                     "attribute {attr:?} is not a plain value"
                 )));
             }
-            let _ = write!(self.out, " {attr}=\"");
+            self.out.push(' ');
+            self.out.push_str(attr);
+            self.out.push_str("=\"");
             escape(&scalar_text(value), true, &mut self.out)?;
             self.out.push('"');
         }
-        let content: Vec<_> = entries
-            .iter()
-            .filter(|(k, _)| !is_attribute(k, self.opts))
-            .collect();
-        if content.is_empty() {
+        let opts = self.opts;
+        let content = entries.iter().filter(|(k, _)| !is_attribute(k, opts));
+        if content.clone().next().is_none() {
             self.out.push_str("/>");
             return Ok(());
         }
@@ -169,18 +173,57 @@ impl Writer<'_> {
                 self.element(key, value, depth + 1)?;
             }
         }
-        let _ = write!(self.out, "</{name}>");
+        self.close_tag(name);
         Ok(())
+    }
+
+    fn open_tag(&mut self, name: &str) {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
+    fn close_tag(&mut self, name: &str) {
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+}
+
+/// Attribute names already written on an element: a short list searched
+/// in place (most elements have a few), a set past that.
+#[derive(Default)]
+struct Seen<'j> {
+    few: Vec<&'j str>,
+    many: Option<HashSet<&'j str>>,
+}
+
+impl<'j> Seen<'j> {
+    /// False when `name` was already there.
+    fn insert(&mut self, name: &'j str) -> bool {
+        if let Some(many) = &mut self.many {
+            return many.insert(name);
+        }
+        if self.few.contains(&name) {
+            return false;
+        }
+        self.few.push(name);
+        if self.few.len() > 16 {
+            self.many = Some(self.few.drain(..).collect());
+        }
+        true
     }
 }
 
 /// A plain value as text: null is empty, numbers and booleans as JSON writes them.
-fn scalar_text(value: &Json) -> String {
+fn scalar_text(value: &Json) -> Cow<'_, str> {
     match value {
-        Json::String(s) => s.clone(),
-        Json::Bool(b) => b.to_string(),
-        Json::Number(n) => n.to_string(),
-        _ => String::new(),
+        Json::String(s) => Cow::Borrowed(s),
+        Json::Bool(true) => Cow::Borrowed("true"),
+        Json::Bool(false) => Cow::Borrowed("false"),
+        Json::Number(n) => Cow::Owned(n.to_string()),
+        Json::Raw(text) => Cow::Borrowed(text.as_str()),
+        _ => Cow::Borrowed(""),
     }
 }
 
@@ -188,6 +231,14 @@ fn scalar_text(value: &Json) -> String {
 /// tabs and newlines) become character references so that a reader's
 /// line-end and attribute normalization gives back the same characters.
 fn escape(text: &str, attribute: bool, out: &mut String) -> Result<(), XmlError> {
+    // Most text needs no escaping at all: copied in one piece.
+    let plain = |c: char| {
+        !matches!(c, '&' | '<' | '>' | '\r' | '"' | '\'' | '\t' | '\n') && names::is_xml_char(c)
+    };
+    if text.chars().all(plain) {
+        out.push_str(text);
+        return Ok(());
+    }
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),

@@ -23,13 +23,55 @@ pub enum Json {
     Array(Vec<Json>),
     /// An object, keys in order.
     Object(Vec<(String, Json)>),
+    /// A value kept as the compact JSON text that writing it gives: what
+    /// the JSON body edits read past without building it (never made by
+    /// [`Json::parse`] nor by the XML mapping).
+    Raw(String),
 }
 
 impl Json {
     /// The value as compact JSON text, keys in order.
     pub fn to_json_string(&self) -> String {
-        // Writing into a String cannot fail and every key is a string.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = Vec::new();
+        self.write_to(&mut out);
+        // Only whole UTF-8 strings and ASCII are written.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Appends the value as compact JSON text (keys in order, serde_json's
+    /// escaping and number forms) to `out`; no serializer in between.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match self {
+            Json::Null => out.extend_from_slice(b"null"),
+            Json::Bool(true) => out.extend_from_slice(b"true"),
+            Json::Bool(false) => out.extend_from_slice(b"false"),
+            // Writing into a Vec cannot fail.
+            Json::Number(n) => drop(serde_json::to_writer(&mut *out, n)),
+            Json::String(s) => super::node::write_json_str(s, out),
+            Json::Raw(text) => out.extend_from_slice(text.as_bytes()),
+            Json::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write_to(out);
+                }
+                out.push(b']');
+            }
+            Json::Object(entries) => {
+                out.push(b'{');
+                for (i, (key, value)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    super::node::write_json_str(key, out);
+                    out.push(b':');
+                    value.write_to(out);
+                }
+                out.push(b'}');
+            }
+        }
     }
 
     /// Reads JSON text, keeping key order.
@@ -45,6 +87,10 @@ impl Serialize for Json {
             Json::Bool(b) => s.serialize_bool(*b),
             Json::Number(n) => n.serialize(s),
             Json::String(t) => s.serialize_str(t),
+            // Rare (raw values are written, not serialized): read back.
+            Json::Raw(text) => Json::parse(text.as_bytes())
+                .unwrap_or(Json::Null)
+                .serialize(s),
             Json::Array(items) => {
                 let mut seq = s.serialize_seq(Some(items.len()))?;
                 for item in items {

@@ -105,14 +105,7 @@ async fn read_body(
 
 /// The whole body, refused with 413 past `max` bytes.
 async fn read_limited(body: &mut RequestBody<'_>, max: u64) -> Result<Bytes, ProxyError> {
-    let mut all = BytesMut::new();
-    while let Some(data) = body.next_data().await? {
-        if (all.len() + data.len()) as u64 > max {
-            return Err(too_large());
-        }
-        all.extend_from_slice(&data);
-    }
-    Ok(all.freeze())
+    body.read_within(max).await
 }
 
 /// What the response phase needs to check an answer.

@@ -182,3 +182,57 @@ fn malformed_documents_are_errors_not_panics() {
     }
     assert_eq!(xml_to_json(b"<a>\xff</a>", &opts), Err(XmlError::NotUtf8));
 }
+
+#[test]
+fn json_text_is_what_the_tree_writes() {
+    let forced = XmlOptions {
+        arrays: vec!["/o/i".into(), "/o/w/c".into()],
+        ..XmlOptions::default()
+    };
+    let typed = XmlOptions {
+        infer_types: true,
+        attribute_prefix: String::new(),
+        ..XmlOptions::default()
+    };
+    // Wider than the point where an element indexes its keys, with repeats.
+    let wide: String = (0..40)
+        .map(|i| format!("<c{}>{i}</c{}>", i % 25, i % 25))
+        .collect();
+    let docs = [
+        r#"<o a="1&amp;2" b="&#9;"><i>x</i><x/><i>y</i></o>"#.to_owned(),
+        "<p>Hi <b>you</b> th&lt;ere<![CDATA[ <x> ]]>\"\\\u{1}</p>".to_owned(),
+        r#"<o id="7"><id>8</id><i n="1">1.5</i><w><c/></w><e></e><t>true</t></o>"#.to_owned(),
+        format!("<o><w>{wide}<c1>again</c1></w></o>"),
+        "<s:E xmlns:s=\"urn:x\">\r\n  <s:B>é</s:B>\n</s:E>".to_owned(),
+    ];
+    for doc in &docs {
+        for opts in [&XmlOptions::default(), &forced, &typed] {
+            let text = crate::xml::xml_to_json_text(doc.as_bytes(), opts).unwrap();
+            let tree = xml_to_json(doc.as_bytes(), opts).unwrap().to_json_string();
+            assert_eq!(String::from_utf8(text).unwrap(), tree, "{doc}");
+        }
+    }
+    let err = crate::xml::xml_to_json_text(b"<!DOCTYPE a><a/>", &forced);
+    assert_eq!(err, Err(XmlError::DoctypeRefused));
+}
+
+#[test]
+fn wide_elements_group_repeats_as_narrow_ones_do() {
+    let wide: String = (0..40).map(|i| format!("<c{}/>", i % 20)).collect();
+    let out = json(&format!("<w>{wide}</w>"));
+    let expected: Vec<String> = (0..20).map(|i| format!(r#""c{i}":["",""]"#)).collect();
+    assert_eq!(out, format!(r#"{{"w":{{{}}}}}"#, expected.join(",")));
+}
+
+#[test]
+fn an_empty_prefix_lets_an_attribute_and_a_child_share_a_key() {
+    let opts = XmlOptions {
+        infer_types: true,
+        attribute_prefix: String::new(),
+        ..XmlOptions::default()
+    };
+    assert_eq!(
+        json_of(r#"<o id="7"><id>8</id></o>"#, &opts),
+        r#"{"o":{"id":[7,8]}}"#
+    );
+}

@@ -172,8 +172,11 @@ pub(super) async fn on_response(
         Ok(data) => data,
         Err(e) => return read::failed(resp, &e, &step.request_id),
     };
-    let mut fields = resp.headers().clone();
-    let plain = match read::decoded(coding, data.clone(), policy.max_body, &mut fields) {
+    // The answer keeps its fields (and its coding) unless the edit works:
+    // `decoded` drops `Content-Encoding` from a map of its own, and the
+    // answer's field is dropped below once the edit is done.
+    let mut decoded_fields = HeaderMap::new();
+    let plain = match read::decoded(coding, data.clone(), policy.max_body, &mut decoded_fields) {
         Ok(plain) => plain,
         Err(e) => {
             let why = format!("upstream answer could not be decoded for a transform: {e:?}");
@@ -183,7 +186,9 @@ pub(super) async fn on_response(
     };
     match transform::edit_body(&plain, &side.body, rendered.values) {
         Ok(edited) => {
-            *resp.headers_mut() = fields;
+            if coding != Coding::Identity {
+                resp.headers_mut().remove(header::CONTENT_ENCODING);
+            }
             read::replace_response(resp, Bytes::from(edited), None);
         }
         // Labelled JSON but not JSON: passed on as received.

@@ -1,28 +1,18 @@
 //! Reading a whole body for a reshaping policy, bounded by its `max_body`,
 //! and undoing its content coding.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue};
 use http_body_util::BodyExt;
 use tollgate_core::{ErrorKind, ProxyError};
 use tollgate_gateway::transform::decode::{self, Coding, DecodeError};
 
-use crate::body::{too_large, RequestBody, ResponseBody};
+use crate::body::{Gather, RequestBody, ResponseBody};
 use crate::pipeline::error_response;
 
 /// Reads a request body whole; over `limit` bytes it is a 413.
 pub(super) async fn request(body: &mut RequestBody<'_>, limit: u64) -> Result<Bytes, ProxyError> {
-    if body.known_length().is_some_and(|n| n > limit) {
-        return Err(too_large());
-    }
-    let mut all = BytesMut::new();
-    while let Some(data) = body.next_data().await? {
-        if (all.len() + data.len()) as u64 > limit {
-            return Err(too_large());
-        }
-        all.extend_from_slice(&data);
-    }
-    Ok(all.freeze())
+    body.read_within(limit).await
 }
 
 /// Reads an answer's body whole; over `limit` bytes or failing, the
@@ -34,20 +24,21 @@ pub(super) async fn response(body: &mut ResponseBody, limit: u64) -> Result<Byte
             format!("upstream answer larger than the {limit} bytes a transform may buffer"),
         )
     };
-    if body.exact_len().is_some_and(|n| n > limit) {
+    let announced = body.exact_len();
+    if announced.is_some_and(|n| n > limit) {
         return Err(over());
     }
-    let mut all = BytesMut::new();
+    let mut all = Gather::new(announced);
     while let Some(frame) = body.frame().await {
         // Trailers are dropped: the answer is sent with a length.
         if let Ok(data) = frame?.into_data() {
             if (all.len() + data.len()) as u64 > limit {
                 return Err(over());
             }
-            all.extend_from_slice(&data);
+            all.push(data);
         }
     }
-    Ok(all.freeze())
+    Ok(all.finish())
 }
 
 /// The coding of a message, when it is one tollgate can undo.

@@ -35,7 +35,7 @@ fn convert(policy: &XmlPolicy, data: &[u8]) -> Result<(Bytes, HeaderValue), xml:
             HeaderValue::from_static("application/xml; charset=utf-8"),
         ))
     } else {
-        let out = xml::xml_to_json(data, &opts)?.to_json_string();
+        let out = xml::xml_to_json_text(data, &opts)?;
         Ok((
             Bytes::from(out),
             HeaderValue::from_static("application/json"),
