@@ -15,6 +15,7 @@ use tollgate_testkit::{connect, get, h2_get, render, Tollgate, Upstream};
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 // Frame types.
+const DATA: u8 = 0x0;
 const HEADERS: u8 = 0x1;
 const RST_STREAM: u8 = 0x3;
 const SETTINGS: u8 = 0x4;
@@ -605,4 +606,36 @@ fn client_that_never_sends_its_settings_is_closed_after_header_read_timeout() {
         "a stalled HTTP/2 handshake held the connection"
     );
     assert_still_serving(tg.addr("web"));
+}
+
+/// A sized answer ends its stream with END_STREAM on its last DATA frame,
+/// not on an empty DATA frame sent after it (one frame and one write fewer
+/// per answer, as other servers do).
+#[test]
+fn a_sized_answer_ends_its_stream_on_its_last_data_frame() {
+    let up = Upstream::echo();
+    let tg = start(&up, "{}");
+    let (mut c, _) = RawH2::connect(tg.addr("web"));
+    c.send(&get_frame(1, "/sized"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut data_frames = Vec::new();
+    loop {
+        match c.next(deadline) {
+            Next::Frame(f) if f.stream == 1 && f.ty == DATA => {
+                data_frames.push(f.payload.len());
+                if f.flags & END_STREAM != 0 {
+                    break;
+                }
+            }
+            Next::Frame(f) if f.stream == 1 && f.flags & END_STREAM != 0 => {
+                panic!("the answer ended without DATA: {f:?}")
+            }
+            Next::Frame(_) => {}
+            other => panic!("stream 1 not answered: {other:?}"),
+        }
+    }
+    assert!(
+        data_frames.iter().all(|n| *n > 0),
+        "an empty DATA frame carried the end: {data_frames:?}"
+    );
 }

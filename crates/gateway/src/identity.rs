@@ -11,30 +11,31 @@ use crate::Consumer;
 /// Removes `names` and their `_` spellings (`x_consumer_name` for
 /// `x-consumer-name`; header names are already lowercase).
 pub fn strip(headers: &mut HeaderMap, names: &[HeaderName]) {
-    for name in names {
-        headers.remove(name);
-    }
-    if !headers.keys().any(|k| k.as_str().contains('_')) {
+    // One pass over the request's few fields finds the usual case (none
+    // of them) without hashing each configured name for a lookup.
+    if !headers
+        .keys()
+        .any(|k| names.iter().any(|n| same_name(n, k)))
+    {
         return;
     }
     let spoofed: Vec<HeaderName> = headers
         .keys()
-        .filter(|k| {
-            let k = k.as_str();
-            k.contains('_')
-                && names.iter().any(|n| {
-                    let n = n.as_str();
-                    n.len() == k.len()
-                        && n.bytes()
-                            .zip(k.bytes())
-                            .all(|(a, b)| a == b || (a == b'-' && b == b'_'))
-                })
-        })
+        .filter(|k| names.iter().any(|n| same_name(n, k)))
         .cloned()
         .collect();
     for name in spoofed {
         headers.remove(name);
     }
+}
+
+/// `sent` is `name`, or `name` with `_` for some `-`.
+fn same_name(name: &HeaderName, sent: &HeaderName) -> bool {
+    let (n, k) = (name.as_str(), sent.as_str());
+    n.len() == k.len()
+        && n.bytes()
+            .zip(k.bytes())
+            .all(|(a, b)| a == b || (a == b'-' && b == b'_'))
 }
 
 /// Writes `consumer`'s name, groups and chosen metadata.

@@ -183,7 +183,10 @@ impl Fields {
         shared: &Bytes,
     ) -> Result<Fields, HeadError> {
         let mut f = Fields {
-            map: HeaderMap::with_capacity(headers.len()),
+            // Room for the few fields a proxy adds on the way (request id,
+            // X-Forwarded-*, Via, Date): the map is sized once, not grown
+            // and rehashed on the way out.
+            map: HeaderMap::with_capacity(headers.len() + 4),
             ..Fields::default()
         };
         for h in headers {

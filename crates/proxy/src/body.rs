@@ -319,6 +319,12 @@ impl WatchedBody {
                 if let (Some(data), Some(w)) = (frame.data_ref(), self.watcher.as_mut()) {
                     w.data(data);
                 }
+                // A writer may stop polling once the body says it is over.
+                if self.inner.is_end_stream() {
+                    if let Some(mut w) = self.watcher.take() {
+                        w.end();
+                    }
+                }
             }
             Poll::Ready(None) => {
                 if let Some(mut w) = self.watcher.take() {
@@ -363,7 +369,7 @@ impl HeldBody {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         // Released at the end (or a failure), not when the connection is
         // next reused.
-        if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) || self.inner.is_end_stream() {
             self.held = None;
         }
         polled

@@ -168,6 +168,19 @@ pub(crate) async fn capacity(tx: &mut SendStream<Bytes>) -> bool {
 /// requests. The pipeline drops them from what it forwards, so this only
 /// guards messages tollgate made or changed.
 pub(crate) fn strip_connection_fields(headers: &mut HeaderMap, request: bool) {
+    // One pass over the fields finds the usual case (none of them) without
+    // a hashed lookup per name.
+    let connection_specific = |k: &header::HeaderName| {
+        k == header::CONNECTION
+            || k == header::TRANSFER_ENCODING
+            || k == header::UPGRADE
+            || k == header::TE
+            || k.as_str() == "keep-alive"
+            || k.as_str() == "proxy-connection"
+    };
+    if !headers.keys().any(connection_specific) {
+        return;
+    }
     if let Some(conn) = headers.remove(header::CONNECTION) {
         if let Ok(names) = conn.to_str() {
             for name in names.split(',') {

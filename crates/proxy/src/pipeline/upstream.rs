@@ -624,6 +624,9 @@ fn forwarded_headers(
     h2: bool,
 ) -> HeaderMap {
     let mut headers = std::mem::take(&mut req.headers);
+    // Room for the fields added below (request id, Host, X-Forwarded-*),
+    // made once: a map decoded with no spare room would grow on each.
+    headers.reserve(4);
     // The Host as sent is read while the fields change below: a handle on
     // the field's value (a reference count on the head's buffer), not a copy.
     let host_field = match req.uri.authority() {

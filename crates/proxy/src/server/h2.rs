@@ -94,7 +94,9 @@ pub(crate) async fn serve(
             next = conn.accept() => match next {
                 Some(Ok((req, respond))) => {
                     shared.open.opened();
-                    tokio::spawn(h2_stream::run(shared.clone(), req, respond));
+                    // Boxed: a task's future is copied whole when spawned and
+                    // again when it ends; a pointer costs nothing to copy.
+                    tokio::spawn(Box::pin(h2_stream::run(shared.clone(), req, respond)));
                 }
                 // Closed, or a connection error h2 already answered with GOAWAY.
                 Some(Err(_)) | None => return,

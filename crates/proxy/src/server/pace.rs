@@ -9,9 +9,11 @@
 //! answers) cost no time, and an upstream that streams slowly (SSE, long
 //! polls) is never the client's fault.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tollgate_net::InboundStream;
 
@@ -105,31 +107,21 @@ impl Pace {
     ) -> Result<(), WriteFailed> {
         let mut stalled = Duration::ZERO;
         while !first.is_empty() || !second.is_empty() {
-            let started = Instant::now();
-            let limit = self.allowance(stalled);
-            let write = async {
-                if first.is_empty() {
-                    stream.write(second).await
-                } else {
-                    let slices = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
-                    stream.write_vectored(&slices).await
+            // Most writes fit in the socket buffer at once: tried before any
+            // clock is read or timer made, and (waiting for nobody) they
+            // cost no time.
+            let n = match try_now(|cx| poll_write_pair(stream, cx, first, second)).await {
+                Some(Ok(0) | Err(_)) => return Err(WriteFailed::Io),
+                Some(Ok(n)) => {
+                    stalled = Duration::ZERO;
+                    self.record(n, Duration::ZERO)?;
+                    n
+                }
+                None => {
+                    self.timed_write(stream, first, second, &mut stalled)
+                        .await?
                 }
             };
-            let n = match tokio::time::timeout(limit, write).await {
-                Ok(Ok(0)) | Ok(Err(_)) => return Err(WriteFailed::Io),
-                Ok(Ok(n)) => n,
-                Err(_) => 0,
-            };
-            let took = started.elapsed();
-            if n == 0 {
-                stalled += took;
-                if stalled >= self.send_timeout {
-                    return Err(WriteFailed::Stalled);
-                }
-            } else {
-                stalled = Duration::ZERO;
-            }
-            self.record(n, took)?;
             if n < first.len() {
                 first = &first[n..];
             } else {
@@ -138,12 +130,73 @@ impl Pace {
             }
         }
         // A no-op for TCP; over TLS it pushes out records still buffered.
+        match try_now(|cx| Pin::new(&mut *stream).poll_flush(cx)).await {
+            Some(Ok(())) => return Ok(()),
+            Some(Err(_)) => return Err(WriteFailed::Io),
+            None => {}
+        }
         match tokio::time::timeout(self.send_timeout, stream.flush()).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(WriteFailed::Io),
             Err(_) => Err(WriteFailed::Stalled),
         }
     }
+
+    /// One write that had to wait for the client, bounded by the window and
+    /// the stall limit; the bytes it took (possibly none).
+    async fn timed_write(
+        &mut self,
+        stream: &mut InboundStream,
+        first: &[u8],
+        second: &[u8],
+        stalled: &mut Duration,
+    ) -> Result<usize, WriteFailed> {
+        let started = Instant::now();
+        let limit = self.allowance(*stalled);
+        let write = std::future::poll_fn(|cx| poll_write_pair(stream, cx, first, second));
+        let n = match tokio::time::timeout(limit, write).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(WriteFailed::Io),
+            Ok(Ok(n)) => n,
+            Err(_) => 0,
+        };
+        let took = started.elapsed();
+        if n == 0 {
+            *stalled += took;
+            if *stalled >= self.send_timeout {
+                return Err(WriteFailed::Stalled);
+            }
+        } else {
+            *stalled = Duration::ZERO;
+        }
+        self.record(n, took)?;
+        Ok(n)
+    }
+}
+
+/// Writes what it can of `first` then `second`, vectored while both are left.
+fn poll_write_pair(
+    stream: &mut InboundStream,
+    cx: &mut Context<'_>,
+    first: &[u8],
+    second: &[u8],
+) -> Poll<std::io::Result<usize>> {
+    if first.is_empty() {
+        Pin::new(stream).poll_write(cx, second)
+    } else {
+        let slices = [std::io::IoSlice::new(first), std::io::IoSlice::new(second)];
+        Pin::new(stream).poll_write_vectored(cx, &slices)
+    }
+}
+
+/// `poll` polled once: its result if it is ready now, `None` if it would wait.
+async fn try_now<T>(mut poll: impl FnMut(&mut Context<'_>) -> Poll<T>) -> Option<T> {
+    std::future::poll_fn(|cx| {
+        Poll::Ready(match poll(cx) {
+            Poll::Ready(v) => Some(v),
+            Poll::Pending => None,
+        })
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -166,7 +166,16 @@ impl UpstreamBody {
                 }
             };
             match event {
-                ChunkEvent::Data(b) => return Poll::Ready(Some(Ok(b))),
+                ChunkEvent::Data(b) => {
+                    // The last bytes of a sized body end it now: the
+                    // connection goes back to the pool at once, and an
+                    // HTTP/2 client gets END_STREAM on this DATA frame
+                    // rather than on an empty one after it.
+                    if matches!(&self.decoder, Decoder::Length(d) if d.is_done()) {
+                        self.finish();
+                    }
+                    return Poll::Ready(Some(Ok(b)));
+                }
                 ChunkEvent::End { .. } => {
                     self.finish();
                     return Poll::Ready(None);

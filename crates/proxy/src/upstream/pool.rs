@@ -326,26 +326,33 @@ impl TargetPool {
     }
 
     fn take_idle(&self) -> Option<PooledConn> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        while let Some(mut c) = idle.pop() {
-            // An address that left the target's DNS answer is drained:
-            // its idle connections are closed instead of reused.
-            if now.duration_since(c.since) < self.idle_timeout
-                && self.addrs.contains(&c.peer)
-                && still_open(&mut c.stream)
-            {
-                return Some(PooledConn {
-                    stream: c.stream,
-                    peer: c.peer,
-                    slot: c._slot,
-                    rbuf: c.rbuf,
-                    wbuf: c.wbuf,
-                    reused: true,
-                });
+        let mut c = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            loop {
+                let mut c = idle.pop()?;
+                // An address that left the target's DNS answer is drained:
+                // its idle connections are closed instead of reused.
+                if now.duration_since(c.since) < self.idle_timeout
+                    && self.addrs.contains(&c.peer)
+                    && still_open(&mut c.stream)
+                {
+                    break c;
+                }
             }
-        }
-        None
+        };
+        // Reclaims the whole buffer in place, now that the pieces of the
+        // last body split off it are gone (when the connection went back,
+        // its body's last piece was often still on its way to the client).
+        c.rbuf.reserve(READ_BUF);
+        Some(PooledConn {
+            stream: c.stream,
+            peer: c.peer,
+            slot: c._slot,
+            rbuf: c.rbuf,
+            wbuf: c.wbuf,
+            reused: true,
+        })
     }
 
     /// Closes the connection idle the longest, if any (its slot under the
@@ -378,9 +385,6 @@ impl TargetPool {
             let mut rbuf = conn.rbuf;
             if rbuf.capacity() > KEEP_BUF_BELOW {
                 rbuf = BytesMut::with_capacity(READ_BUF);
-            } else {
-                // Reclaims the whole buffer when the body pieces split off it are gone.
-                rbuf.reserve(READ_BUF);
             }
             idle.push(IdleConn {
                 stream: conn.stream,
