@@ -28,9 +28,10 @@ fuzz_target!(|data: &[u8]| {
         };
         for (method, path, query) in REQUESTS {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
-            if let Some((op, values)) = find(&api, &method, path) {
+            if let Some(found) = find(&api, &method, path) {
+                let op = found.operation;
                 assert_eq!(op.method, method);
-                let _ = check_parameters(op, &values, query, &headers);
+                let _ = check_parameters(op, &found.path_values, query, &headers);
                 if let Some(rule) = &op.body {
                     let _ = check_operation_body(rule, b"{\"name\": 1}");
                     let _ = check_operation_body(rule, b"");
