@@ -126,6 +126,23 @@ upstreams:
         )
     }
 
+    /// The sum of every series of gauge `name` (as `/metrics` names it)
+    /// now, read from the server; `None` when no series has that name.
+    pub fn gauge(&self, name: &str) -> Option<f64> {
+        let families = self.server.as_ref()?.metrics();
+        let family = families.into_iter().find(|f| f.name == name)?;
+        Some(
+            family
+                .series
+                .iter()
+                .map(|(_, v)| match v {
+                    tollgate_ops::metrics::Value::Gauge(n) => *n,
+                    _ => 0.0,
+                })
+                .sum(),
+        )
+    }
+
     /// The load balancer's view of every upstream and target now.
     pub fn upstream_states(&self) -> Vec<tollgate_proxy::UpstreamState> {
         self.server
