@@ -1,6 +1,6 @@
 //! What a `store: redis` rate-limit decision costs: a redis-server of its
-//! own on a free loopback port, `TASKS` concurrent tasks on a one-worker
-//! runtime (as the benchmark's `workers: 1`), each deciding in a loop for
+//! own on a free loopback port, `TASKS` concurrent tasks on one
+//! current-thread runtime (as a tollgate worker), each deciding in a loop for
 //! its own key. Prints per-decision latency (p50, p99) and this process's
 //! CPU µs per decision, for `mode: exact` and `mode: approximate`.
 //!
@@ -48,8 +48,7 @@ fn limiter(port: u16, mode: &str) -> (Arc<RateLimiter>, Arc<RedisStore>) {
 }
 
 fn measure(port: u16, mode: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
@@ -58,6 +57,7 @@ fn measure(port: u16, mode: &str) {
     rt.block_on(async {
         for _ in 0..200 {
             limiter.decide("warm", None).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     });
     let cpu0 = cpu();

@@ -1,10 +1,15 @@
 //! [`RedisStore`]: the process's connections to the shared store, behind
-//! the breaker. Connections live on the store's own thread (one
-//! current-thread runtime), so they outlive no worker and need none;
-//! workers only send calls to them. Every call is bounded by `timeout`,
+//! the breaker. The pooled connections live on the store's own thread
+//! (one current-thread runtime), so they outlive no worker; they serve
+//! the batches of `mode: approximate` and a worker's first calls. Each
+//! worker thread also makes a multiplexed connection of its own in the
+//! background, driven on its own runtime, so a decision's call does not
+//! cross threads twice (the hop cost more CPU and p99 than the call
+//! itself). Every call is bounded by `timeout`,
 //! connecting included; the breaker (see `LIFECYCLE.md`) keeps a failing
 //! store from being called at all until a probe answers.
 
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -51,8 +56,34 @@ struct Slot {
     ready: Notify,
 }
 
+/// A worker thread's own connection to one store.
+struct Local {
+    /// The store's [`RedisStore::id`].
+    store: u64,
+    /// Gone once the store is dropped, so the entry goes too.
+    alive: Weak<()>,
+    /// The store's generation when it was made (a newer one replaces it).
+    generation: u64,
+    /// `None` while connecting.
+    conn: Option<Conn>,
+}
+
+thread_local! {
+    /// This thread's connections, one per live store (a few at most).
+    static LOCAL: RefCell<Vec<Local>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Numbers the stores of the process, for [`LOCAL`].
+static STORES: AtomicU64 = AtomicU64::new(0);
+
 /// The shared store of one process.
 pub struct RedisStore {
+    /// This store among the process's, for the threads' own connections.
+    id: u64,
+    /// Bumped when the breaker opens: threads connect afresh.
+    generation: AtomicU64,
+    /// Dropped with the store, so threads drop their connections to it.
+    alive: Arc<()>,
     config: Redis,
     slots: Vec<Arc<Slot>>,
     next: AtomicUsize,
@@ -106,6 +137,9 @@ impl RedisStore {
                 runtime.shutdown_background();
             })?;
         let store = Arc::new(Self {
+            id: STORES.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
+            alive: Arc::new(()),
             slots: (0..config.pool.max(1)).map(|_| Arc::default()).collect(),
             config,
             next: AtomicUsize::new(0),
@@ -159,7 +193,7 @@ impl RedisStore {
         keys: &[String],
         args: &[i64],
     ) -> Result<Vec<i64>, StoreError> {
-        self.guarded(|mut conn| async move {
+        self.guarded_on(true, |mut conn| async move {
             let mut invocation = script.prepare_invoke();
             for k in keys {
                 invocation.key(k);
@@ -211,14 +245,28 @@ impl RedisStore {
         F: FnOnce(Conn) -> Fut,
         Fut: Future<Output = Result<T, StoreError>>,
     {
+        self.guarded_on(false, call).await
+    }
+
+    /// [`RedisStore::guarded`] on this thread's own connection when
+    /// `local` and it is made, else on a pooled one.
+    async fn guarded_on<T, F, Fut>(&self, local: bool, call: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(Conn) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
         let (permission, change) = self.breaker.admit(self.now());
         self.log(change);
         if permission == Permission::Fallback {
             return Err(StoreError::Skipped);
         }
         let slot = &self.slots[self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len()];
+        let conn = if local { self.local() } else { None };
         let run = async {
-            let conn = self.connection(slot).await.ok_or(StoreError::Failed)?;
+            let conn = match conn {
+                Some(c) => c,
+                None => self.connection(slot).await.ok_or(StoreError::Failed)?,
+            };
             call(conn).await
         };
         let out = match tokio::time::timeout(self.config.timeout, run).await {
@@ -240,9 +288,53 @@ impl RedisStore {
             for s in &self.slots {
                 *lock(&s.conn) = None;
             }
+            self.generation.fetch_add(1, Ordering::Relaxed);
         }
         self.log(change);
         out
+    }
+
+    /// This thread's own connection, if made; else starts making it on
+    /// this thread's runtime (the call then takes a pooled one).
+    fn local(&self) -> Option<Conn> {
+        let generation = self.generation.load(Ordering::Relaxed);
+        let found = LOCAL.with_borrow_mut(|locals| {
+            locals.retain(|l| l.alive.strong_count() > 0);
+            let i = locals.iter().position(|l| l.store == self.id)?;
+            if locals[i].generation == generation {
+                return Some(locals[i].conn.clone());
+            }
+            locals.swap_remove(i);
+            None
+        });
+        if let Some(conn) = found {
+            return conn;
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        LOCAL.with_borrow_mut(|locals| {
+            locals.push(Local {
+                store: self.id,
+                alive: Arc::downgrade(&self.alive),
+                generation,
+                conn: None,
+            })
+        });
+        let (id, config) = (self.id, self.config.clone());
+        runtime.spawn(async move {
+            let made = connect(&config).await;
+            LOCAL.with_borrow_mut(|locals| {
+                let mine = locals
+                    .iter()
+                    .position(|l| l.store == id && l.generation == generation);
+                // Not made: this thread uses the pool until the breaker
+                // next opens (a new generation), so an outage does not
+                // start one attempt per call.
+                if let (Ok(c), Some(i)) = (made, mine) {
+                    locals[i].conn = Some(c);
+                }
+            });
+        });
+        None
     }
 
     /// Adds a `mode: approximate` limiter to the store's one syncing
