@@ -2,12 +2,13 @@
 //! tollgate instances (exact, on Redis's clock), a quota shared the same
 //! way, a Redis Cluster, `on_store_error` when Redis is killed or frozen
 //! (no request waits much longer than `timeout`), recovery without a
-//! restart, and the script loaded again after `SCRIPT FLUSH`.
+//! restart, the script loaded again after `SCRIPT FLUSH`, and a master
+//! found through a Sentinel.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tollgate_testkit::{request, RedisCluster, RedisServer, Tollgate, Upstream};
+use tollgate_testkit::{request, RedisCluster, RedisSentinel, RedisServer, Tollgate, Upstream};
 
 /// A generous bound for one request while Redis is down or frozen on a
 /// loaded 2-core CI machine (the configured `timeout` is 50 ms).
@@ -216,4 +217,35 @@ fn a_redis_cluster_holds_the_shared_limit() {
         .collect();
     assert_eq!(holding.iter().sum::<usize>(), 2, "{holding:?}");
     assert!(holding.contains(&2), "{holding:?}");
+}
+
+#[test]
+fn a_master_found_through_a_sentinel_holds_the_shared_limit() {
+    let master = RedisServer::start();
+    let sentinel = RedisSentinel::watching(&master);
+    let up = Upstream::echo();
+    let redis = format!(
+        "urls: [\"{}\"], sentinel: {{master: {}}}",
+        sentinel.url(),
+        RedisSentinel::MASTER
+    );
+    let policy =
+        "      - rate_limit: {limits: [2/min], key: route, store: redis, on_store_error: allow}\n";
+    let a = Tollgate::for_upstream(
+        &up,
+        &format!("redis: {{{redis}, timeout: 2s}}\nroutes:\n  - name: api\n    upstream: u\n    policies:\n{policy}"),
+    );
+    let b = Tollgate::for_upstream(
+        &up,
+        &format!("redis: {{{redis}, timeout: 2s}}\nroutes:\n  - name: api\n    upstream: u\n    policies:\n{policy}"),
+    );
+    let statuses: Vec<u16> = [&a, &b, &a]
+        .iter()
+        .map(|n| request(n.addr("web"), "GET", "/x", &[], b"").status)
+        .collect();
+    // Shared (two nodes, one limit of 2), so not a local fallback (each
+    // node alone would admit its own 2), and kept at the master the
+    // sentinel named.
+    assert_eq!(statuses, [200, 200, 429]);
+    assert!(!master.cli(&["--scan", "--pattern", "tg:rl:*"]).is_empty());
 }

@@ -94,6 +94,11 @@ impl LimitState {
         Self { steps, redis }
     }
 
+    /// The shared store of the `store: redis` limits, if any.
+    pub(crate) fn redis(&self) -> Option<&Arc<RedisStore>> {
+        self.redis.as_ref()
+    }
+
     /// The runtime of step `step` of route `route`.
     pub(crate) fn step(&self, route: usize, step: usize) -> Option<&LimitRt> {
         self.steps.get(route)?.get(step)?.as_ref()

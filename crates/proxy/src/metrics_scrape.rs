@@ -207,6 +207,29 @@ pub(crate) fn request_families(t: &Totals) -> Vec<Family> {
     ]
 }
 
+/// The shared store's failed calls and breaker state, when `redis:` is
+/// configured (read from the store itself: one per process).
+pub(crate) fn store_families(
+    store: Option<&tollgate_gateway::ratelimit::redis::RedisStore>,
+) -> Vec<Family> {
+    let Some(store) = store else {
+        return Vec::new();
+    };
+    let labels = || vec![("store", "redis".to_owned())];
+    vec![
+        Family {
+            name: "tollgate_limit_store_errors",
+            help: "Calls to the rate-limit store that failed or got no answer within its timeout (the breaker's skipped calls are not counted).",
+            series: vec![(labels(), Value::Counter(store.errors()))],
+        },
+        Family {
+            name: "tollgate_limit_store_breaker_state",
+            help: "The rate-limit store's breaker: 0 healthy, 1 failing, 2 open (on_store_error applies), 3 probing.",
+            series: vec![(labels(), Value::Gauge(f64::from(store.state_code())))],
+        },
+    ]
+}
+
 /// Spans by fate when `tracing:` is on (no series without it).
 pub(crate) fn trace_families(tracer: Option<&tollgate_ops::trace::Tracer>) -> Vec<Family> {
     let Some(stats) = tracer.map(|t| t.stats()) else {

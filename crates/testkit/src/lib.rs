@@ -81,7 +81,7 @@ pub use raw::{
     connect, connect_from, parse_response, parse_status, raw_request, raw_request_from,
     raw_request_timeout, read_all, read_until, read_until_timeout,
 };
-pub use redis::{RedisCluster, RedisServer, REDIS_INSTALL};
+pub use redis::{RedisCluster, RedisSentinel, RedisServer, REDIS_INSTALL};
 pub use scripted::Reply;
 pub use tempdir::TempDir;
 pub use tls::{tls_connect, tls_get, tls_raw_request, CertPair, TestCa, TlsConn, TlsOptions};

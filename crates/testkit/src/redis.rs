@@ -4,7 +4,9 @@
 //! ([`RedisServer::kill`], [`RedisServer::restart`]) or freeze it with
 //! SIGSTOP ([`RedisServer::freeze`], [`RedisServer::thaw`]).
 //! [`RedisCluster`]: three such servers with `--cluster-enabled yes`,
-//! joined by `redis-cli --cluster create`.
+//! joined by `redis-cli --cluster create`. [`RedisSentinel`]: one
+//! sentinel (`redis-server --sentinel`) watching a [`RedisServer`] as
+//! master `mymaster`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -195,6 +197,90 @@ impl RedisCluster {
     /// `[redis://127.0.0.1:<port>, ...]`, as YAML flow list items.
     pub fn urls(&self) -> Vec<String> {
         self.nodes.iter().map(RedisServer::url).collect()
+    }
+}
+
+/// One sentinel (`redis-server CONF --sentinel`, no separate binary
+/// needed) on a free loopback port watching one master as `mymaster`,
+/// with its own directory and configuration file; stopped on drop.
+#[derive(Debug)]
+pub struct RedisSentinel {
+    child: Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl RedisSentinel {
+    /// The master's name the sentinel knows.
+    pub const MASTER: &'static str = "mymaster";
+
+    /// Starts a sentinel watching `master` and waits (at most 10 s) until
+    /// it names the master's address.
+    pub fn watching(master: &RedisServer) -> Self {
+        let port = free_port();
+        let dir = TempDir::tagged("sentinel");
+        let conf = dir.path().join("sentinel.conf");
+        // The sentinel rewrites its file, so it is its own, in its dir.
+        let text = format!(
+            "port {port}\nbind 127.0.0.1\ndir {}\nsentinel monitor {} 127.0.0.1 {} 1\nsentinel down-after-milliseconds {} 5000\n",
+            dir.path().display(),
+            Self::MASTER,
+            master.addr().port(),
+            Self::MASTER,
+        );
+        std::fs::write(&conf, text).expect("write sentinel.conf");
+        let child = Command::new("redis-server")
+            .arg(&conf)
+            .arg("--sentinel")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot run redis-server --sentinel ({e}); install it with: {REDIS_INSTALL}")
+            });
+        let sentinel = Self {
+            child,
+            port,
+            _dir: dir,
+        };
+        let want = master.addr().port().to_string();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let named = sentinel.cli(&["sentinel", "get-master-addr-by-name", Self::MASTER]);
+            if named.lines().any(|l| l.trim() == want) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the sentinel on port {port} did not name the master: {named:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sentinel
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Runs `redis-cli -p <port> ARGS...` against the sentinel.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run redis-cli ({e}); install it with: {REDIS_INSTALL}")
+            });
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

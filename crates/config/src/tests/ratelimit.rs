@@ -228,6 +228,27 @@ fn redis_store_with_every_field() {
     let Policy::Limit(LimitPolicy::Quota(q)) = &c.routes[0].policies[2] else {
         panic!()
     };
+    // `approximate` syncs every 100 ms unless `sync` says otherwise.
+    let approx = |sync: &str| {
+        let text = format!(
+            "{}redis: {{url: redis://127.0.0.1:6379}}\n",
+            with_policies(&format!(
+                "      - rate_limit: {{limits: [10/s], store: redis, mode: approximate{sync}, nodes: 3}}\n"
+            ))
+        );
+        rate_limit(&parse(&text).unwrap(), 0).store
+    };
+    let ms = std::time::Duration::from_millis;
+    for (sync, want) in [("", ms(100)), (", sync: 250ms", ms(250))] {
+        assert_eq!(
+            approx(sync),
+            LimitStore::Redis(SharedStore {
+                mode: StoreMode::Approximate { sync: want },
+                on_error: OnStoreError::Local,
+                nodes: 3,
+            })
+        );
+    }
     assert!(matches!(
         q.store,
         LimitStore::Redis(SharedStore {
@@ -267,13 +288,13 @@ fn redis_errors_are_located() {
         &format!(
             "{}redis:\n  url: http://127.0.0.1:6379\n  timeout: 0s\n  pool: 0\n",
             with_policies(
-                "      - rate_limit: {limits: [1/s], sync: 1s}\n      - quota: {limit: 1/day, store: redis, mode: approximate}\n      - rate_limit: {limits: [1/s], store: redis, mode: approximate}\n"
+                "      - rate_limit: {limits: [1/s], sync: 1s}\n      - quota: {limit: 1/day, store: redis, mode: approximate}\n      - rate_limit: {limits: [1/s], store: redis, mode: approximate, sync: 0s}\n"
             )
         ),
         &[
             (8, "routes[0].policies[0].rate_limit.sync", "applies to `store: redis` only"),
             (9, "routes[0].policies[1].quota.mode", "a quota is counted exactly"),
-            (10, "routes[0].policies[2].rate_limit.mode", "not built yet"),
+            (10, "routes[0].policies[2].rate_limit.sync", "longer than zero"),
             (12, "redis.url", "expected `redis://host:port`"),
             (13, "redis.timeout", "longer than zero"),
             (14, "redis.pool", "between 1 and 64"),

@@ -11,9 +11,12 @@
 //!   any window whose previous part is spread evenly (see `algorithm`).
 //! - Exact within the process: one shard lock per decision.
 //! - `store: redis` decides with one script at the shared store
-//!   ([`redis`]); its failures follow `on_store_error`.
+//!   ([`redis`], `mode: exact`), or from this node's view of the shared
+//!   counts, synced in batches ([`approx`], `mode: approximate`); store
+//!   failures follow `on_store_error`.
 
 mod algorithm;
+pub mod approx;
 pub mod breaker;
 pub mod concurrency;
 pub mod quota;
@@ -24,7 +27,11 @@ use std::time::{Duration, Instant};
 
 use std::sync::Arc;
 
-use tollgate_config::{Algorithm, Consumer, LimitStore, OnStoreError, Rate, RateLimit};
+use tollgate_config::{
+    Algorithm, Consumer, LimitStore, OnStoreError, Rate, RateLimit, SharedStore, StoreMode,
+};
+
+use self::approx::Approx;
 
 use self::redis::{key_name, RedisStore, Scripts};
 
@@ -65,6 +72,8 @@ pub struct RateLimiter {
     table: Table<Cell>,
     epoch: Instant,
     shared: Option<Shared>,
+    /// The local views of `mode: approximate` (synced by the store's task).
+    approx: Option<Arc<Approx>>,
 }
 
 /// The shared store of a limiter and its scripts.
@@ -100,11 +109,26 @@ impl RateLimiter {
     /// `on_store_error: local` would).
     pub fn with_store(policy: Arc<RateLimit>, store: Option<Arc<RedisStore>>) -> Self {
         let shared = Shared::for_store(&policy.store, store);
+        let approx = match (&shared, policy.store) {
+            (
+                Some(shared),
+                LimitStore::Redis(SharedStore {
+                    mode: StoreMode::Approximate { sync },
+                    ..
+                }),
+            ) => {
+                let views = Arc::new(Approx::new(&policy.name, sync, policy.max_keys));
+                shared.store.sync(&views);
+                Some(views)
+            }
+            _ => None,
+        };
         Self {
             table: Table::new(policy.max_keys),
             policy,
             epoch: Instant::now(),
             shared,
+            approx,
         }
     }
 
@@ -120,10 +144,17 @@ impl RateLimiter {
         let (Some(shared), LimitStore::Redis(how)) = (&self.shared, self.policy.store) else {
             return self.check(key, consumer);
         };
-        let limits: Vec<Limit> = limits_for(&self.policy, consumer)
-            .iter()
-            .map(|r| limit(r, self.policy.burst))
-            .collect();
+        if let Some(views) = &self.approx {
+            // Never waits for Redis: the local view, or `on_store_error`
+            // while the breaker keeps the store out.
+            if shared.store.available() {
+                let rates = limits_for(&self.policy, consumer);
+                return views.decide(key, rates, self.policy.burst);
+            }
+            let limits = self.limits(consumer);
+            return self.fallback(key, &limits, how.on_error, how.nodes);
+        }
+        let limits = self.limits(consumer);
         let (script, tag) = match self.policy.algorithm {
             Algorithm::Gcra => (&shared.scripts.gcra, "g"),
             Algorithm::SlidingWindow => (&shared.scripts.window, "w"),
@@ -142,14 +173,28 @@ impl RateLimiter {
             .and_then(|r| redis::reply::decode_checks(&r, limits.len()).ok())
         {
             Some(checks) => report(&limits, &checks),
-            None => match how.on_error {
-                OnStoreError::Local => {
-                    let share: Vec<Limit> = limits.iter().map(|l| divided(*l, how.nodes)).collect();
-                    let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                    self.check_limits(key, &share, now)
-                }
-                other => blanket(&limits, other == OnStoreError::Allow),
-            },
+            None => self.fallback(key, &limits, how.on_error, how.nodes),
+        }
+    }
+
+    /// The limits that apply to `consumer`, as the limiter sees them.
+    fn limits(&self, consumer: Option<&Consumer>) -> Vec<Limit> {
+        limits_for(&self.policy, consumer)
+            .iter()
+            .map(|r| limit(r, self.policy.burst))
+            .collect()
+    }
+
+    /// The verdict of `on_store_error` when the shared store did not
+    /// answer or was not asked.
+    fn fallback(&self, key: &str, limits: &[Limit], on_error: OnStoreError, nodes: u64) -> Verdict {
+        match on_error {
+            OnStoreError::Local => {
+                let share: Vec<Limit> = limits.iter().map(|l| divided(*l, nodes)).collect();
+                let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                self.check_limits(key, &share, now)
+            }
+            other => blanket(limits, other == OnStoreError::Allow),
         }
     }
 
@@ -158,9 +203,9 @@ impl RateLimiter {
         &self.policy
     }
 
-    /// Keys held in the table.
+    /// Keys held in the table (and the approximate views).
     pub fn keys(&self) -> usize {
-        self.table.len()
+        self.table.len() + self.approx.as_ref().map_or(0, |a| a.len())
     }
 
     /// Decides a request counted under `key` for `consumer`, now.

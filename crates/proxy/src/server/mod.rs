@@ -422,6 +422,9 @@ impl RunningServer {
         families.extend(crate::metrics_scrape::trace_families(
             snapshot.tracer.as_deref(),
         ));
+        families.extend(crate::metrics_scrape::store_families(
+            snapshot.limits.redis().map(|s| &**s),
+        ));
         families
     }
 

@@ -409,12 +409,7 @@ fn mode(ctx: &mut Ctx<'_>, raw: &Text, path: &str, is_redis: bool, offered: bool
             "a quota is counted exactly (`mode: exact`); `approximate` applies to `rate_limit`"
                 .to_string(),
         ),
-        // The batched mode is designed (typed::StoreMode::Approximate)
-        // but its syncing task is not built yet: refuse rather than run
-        // it as `exact` under another name.
-        "approximate" => Err(
-            "`mode: approximate` is not built yet in this version; use `mode: exact`".to_string(),
-        ),
+        "approximate" => Ok(true),
         _ => Err(format!("unknown mode `{s}`; use `exact` or `approximate`")),
     })
 }
