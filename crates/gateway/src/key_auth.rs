@@ -44,20 +44,41 @@ pub fn authenticate(
     }
 }
 
+/// A key taken out of a request.
+#[derive(Debug)]
+pub enum TakenKey {
+    /// A header field's value, kept as it came (no copy per request);
+    /// known to be text.
+    Header(HeaderValue),
+    /// A decoded query parameter or a cookie value.
+    Text(String),
+}
+
+impl TakenKey {
+    /// The key's bytes (a header value without surrounding whitespace).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            TakenKey::Header(v) => v.as_bytes().trim_ascii(),
+            TakenKey::Text(s) => s.as_bytes(),
+        }
+    }
+}
+
 /// The first key found in `sources`; every source is removed from the
 /// request. An empty value counts as no key.
-pub fn take_key(sources: &[KeySource], headers: &mut HeaderMap, uri: &mut Uri) -> Option<String> {
+pub fn take_key(sources: &[KeySource], headers: &mut HeaderMap, uri: &mut Uri) -> Option<TakenKey> {
     let mut found = None;
     for source in sources {
         let value = match source {
             KeySource::Header(name) => headers
                 .remove(name)
-                .and_then(|v| v.to_str().ok().map(|s| s.trim().to_string())),
-            KeySource::Query(name) => take_query_param(uri, name),
-            KeySource::Cookie(name) => take_cookie(headers, name),
+                .filter(|v| v.to_str().is_ok())
+                .map(TakenKey::Header),
+            KeySource::Query(name) => take_query_param(uri, name).map(TakenKey::Text),
+            KeySource::Cookie(name) => take_cookie(headers, name).map(TakenKey::Text),
         };
         if found.is_none() {
-            found = value.filter(|v| !v.is_empty());
+            found = value.filter(|v| !v.as_bytes().is_empty());
         }
     }
     found
@@ -191,8 +212,8 @@ mod tests {
         h.append(COOKIE, HeaderValue::from_static("b=2"));
         let mut uri: Uri = "/p?x=1&api_key=from%2Dquery&y=2".parse().unwrap();
         assert_eq!(
-            take_key(&sources(), &mut h, &mut uri).unwrap(),
-            "from-header"
+            take_key(&sources(), &mut h, &mut uri).unwrap().as_bytes(),
+            b"from-header"
         );
         assert!(!h.contains_key("x-api-key"));
         assert_eq!(uri, "/p?x=1&y=2");
@@ -200,18 +221,30 @@ mod tests {
 
         let mut h = HeaderMap::new();
         let mut uri: Uri = "/p?api_key=q%2Dk".parse().unwrap();
-        assert_eq!(take_key(&sources(), &mut h, &mut uri).unwrap(), "q-k");
+        assert_eq!(
+            take_key(&sources(), &mut h, &mut uri).unwrap().as_bytes(),
+            b"q-k"
+        );
         assert_eq!(uri, "/p");
 
         let mut h = HeaderMap::new();
         h.insert(COOKIE, HeaderValue::from_static("key=\"c\""));
         let mut uri: Uri = "/p?other=1".parse().unwrap();
-        assert_eq!(take_key(&sources(), &mut h, &mut uri).unwrap(), "c");
+        assert_eq!(
+            take_key(&sources(), &mut h, &mut uri).unwrap().as_bytes(),
+            b"c"
+        );
         assert!(!h.contains_key(COOKIE));
         assert_eq!(uri, "/p?other=1");
 
         let mut h = HeaderMap::new();
         h.insert("x-api-key", HeaderValue::from_static(""));
+        assert!(take_key(&sources(), &mut h, &mut "/".parse().unwrap()).is_none());
+        // Surrounding whitespace is not part of the key; a blank one is none.
+        h.insert("x-api-key", HeaderValue::from_static(" k-app\t"));
+        let key = take_key(&sources(), &mut h, &mut "/".parse().unwrap()).unwrap();
+        assert_eq!(key.as_bytes(), b"k-app");
+        h.insert("x-api-key", HeaderValue::from_static("  "));
         assert!(take_key(&sources(), &mut h, &mut "/".parse().unwrap()).is_none());
     }
 

@@ -119,6 +119,17 @@ impl Decisions {
     }
 }
 
+/// Adds one to `key`'s count; the key is copied only the first time
+/// (`entry` would allocate it on every request).
+fn bump(counts: &mut BTreeMap<String, u64>, key: &str) {
+    match counts.get_mut(key) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(key.to_owned(), 1);
+        }
+    }
+}
+
 /// What a worker thread's generations share: the sums of those dropped,
 /// and the per-listener gauges (listeners never change on a reload, so
 /// their indices hold across generations).
@@ -391,10 +402,10 @@ impl WorkerMetrics {
         }
         let mut d = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(a) = auth {
-            *d.auth.entry(a.to_owned()).or_default() += 1;
+            bump(&mut d.auth, a);
         }
         if let Some(l) = limited {
-            *d.limited.entry(l.to_owned()).or_default() += 1;
+            bump(&mut d.limited, l);
         }
     }
 

@@ -233,8 +233,8 @@ mod tests {
     }
 
     const DOC: &str = r#"{"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1",
-        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-        "y": "x_FEzRjNZkCGuK-1QvD2WRWQ82BuBXzAigv7bnf91as"}]}"#;
+        "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+        "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}]}"#;
 
     #[test]
     fn lifecycle_empty_refetching_fresh_stale_serving() {

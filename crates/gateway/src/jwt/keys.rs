@@ -3,8 +3,12 @@
 //! itself, never from a token). RSA keys under 2048 bits and symmetric
 //! keys in JWK(S) documents are refused.
 
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::{self as sig, ParsedPublicKey, VerificationAlgorithm};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::{DecodingKey, DecodingKeyKind};
 use serde_json::Value;
 use tollgate_config::{ConfigError, JwtAlgorithm, JwtKey, KeyMaterial};
 
@@ -15,7 +19,18 @@ pub struct Key {
     pub kid: Option<String>,
     /// Its algorithm.
     pub alg: JwtAlgorithm,
-    decoding: DecodingKey,
+    verifier: Verifier,
+}
+
+/// A key ready to verify with: parsed once, when loaded (parsing an RSA
+/// key for every token cost microseconds a request).
+#[derive(Clone)]
+enum Verifier {
+    /// RSA, ECDSA or Ed25519, bound to the key's algorithm.
+    Public(ParsedPublicKey),
+    /// An HMAC secret (verified in constant time); boxed, the key holds
+    /// its precomputed hash states.
+    Hmac(Box<hmac::Key>),
 }
 
 impl std::fmt::Debug for Key {
@@ -30,35 +45,109 @@ impl std::fmt::Debug for Key {
 /// Smallest RSA modulus accepted (RFC 7518 §3.3).
 const MIN_RSA_BITS: usize = 2048;
 
+/// Longest signature read: RSA 8192 (the largest modulus aws-lc-rs verifies).
+const MAX_SIGNATURE: usize = 1024;
+
 impl Key {
     /// Whether `signature` (base64url) signs `input` under this key.
     pub fn verifies(&self, input: &str, signature: &str) -> bool {
-        jsonwebtoken::crypto::verify(
-            signature,
-            input.as_bytes(),
-            &self.decoding,
-            algorithm(self.alg),
-        )
-        .unwrap_or(false)
+        // Decoded on the stack: no allocation per token. Anything longer
+        // than the largest signature cannot be one.
+        let mut buf = [0u8; MAX_SIGNATURE + 3];
+        if signature.len() > (MAX_SIGNATURE * 4).div_ceil(3) {
+            return false;
+        }
+        let Ok(n) = URL_SAFE_NO_PAD.decode_slice(signature, &mut buf) else {
+            return false;
+        };
+        let signature = &buf[..n];
+        match &self.verifier {
+            Verifier::Public(key) => key.verify_sig(input.as_bytes(), signature).is_ok(),
+            Verifier::Hmac(key) => hmac::verify(key, input.as_bytes(), signature).is_ok(),
+        }
+    }
+
+    /// A key of `alg` from what `jsonwebtoken` read (PEM or JWK).
+    fn new(kid: Option<String>, alg: JwtAlgorithm, decoding: &DecodingKey) -> Result<Self, String> {
+        let verifier = match verification(alg) {
+            None => Verifier::Hmac(Box::new(hmac::Key::new(
+                hmac_algorithm(alg),
+                decoding.as_bytes(),
+            ))),
+            Some(v) => {
+                let parsed = match decoding.kind() {
+                    DecodingKeyKind::SecretOrDer(bytes) => ParsedPublicKey::new(v, bytes),
+                    DecodingKeyKind::RsaModulusExponent { n, e } => {
+                        ParsedPublicKey::new(v, rsa_public_key_der(n, e))
+                    }
+                };
+                Verifier::Public(
+                    parsed.map_err(|e| format!("not a usable {} key: {e}", alg.name()))?,
+                )
+            }
+        };
+        Ok(Key { kid, alg, verifier })
     }
 }
 
-/// The `jsonwebtoken` name of an algorithm.
-pub(crate) fn algorithm(a: JwtAlgorithm) -> Algorithm {
+/// The aws-lc-rs verification of an asymmetric algorithm (`None`: HMAC).
+/// RSA moduli from 2048 to 8192 bits, as `jsonwebtoken` used.
+fn verification(a: JwtAlgorithm) -> Option<&'static dyn VerificationAlgorithm> {
+    Some(match a {
+        JwtAlgorithm::HS256 | JwtAlgorithm::HS384 | JwtAlgorithm::HS512 => return None,
+        JwtAlgorithm::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+        JwtAlgorithm::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+        JwtAlgorithm::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+        JwtAlgorithm::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
+        JwtAlgorithm::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
+        JwtAlgorithm::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
+        // Fixed-size r || s, as JWS writes them (RFC 7518 §3.4).
+        JwtAlgorithm::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
+        JwtAlgorithm::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
+        JwtAlgorithm::EdDSA => &sig::ED25519,
+    })
+}
+
+fn hmac_algorithm(a: JwtAlgorithm) -> hmac::Algorithm {
     match a {
-        JwtAlgorithm::HS256 => Algorithm::HS256,
-        JwtAlgorithm::HS384 => Algorithm::HS384,
-        JwtAlgorithm::HS512 => Algorithm::HS512,
-        JwtAlgorithm::RS256 => Algorithm::RS256,
-        JwtAlgorithm::RS384 => Algorithm::RS384,
-        JwtAlgorithm::RS512 => Algorithm::RS512,
-        JwtAlgorithm::PS256 => Algorithm::PS256,
-        JwtAlgorithm::PS384 => Algorithm::PS384,
-        JwtAlgorithm::PS512 => Algorithm::PS512,
-        JwtAlgorithm::ES256 => Algorithm::ES256,
-        JwtAlgorithm::ES384 => Algorithm::ES384,
-        JwtAlgorithm::EdDSA => Algorithm::EdDSA,
+        JwtAlgorithm::HS384 => hmac::HMAC_SHA384,
+        JwtAlgorithm::HS512 => hmac::HMAC_SHA512,
+        _ => hmac::HMAC_SHA256,
     }
+}
+
+/// A PKCS#1 `RSAPublicKey` (SEQUENCE { INTEGER n, INTEGER e }) from the
+/// big-endian modulus and exponent of a JWK.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    let mut body = der_integer(n);
+    body.extend(der_integer(e));
+    der_wrap(0x30, &body)
+}
+
+/// A DER INTEGER of the unsigned big-endian `v`.
+fn der_integer(v: &[u8]) -> Vec<u8> {
+    let v = &v[v.iter().take_while(|b| **b == 0).count()..];
+    let mut content = Vec::with_capacity(v.len() + 1);
+    if v.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(v);
+    der_wrap(0x02, &content)
+}
+
+fn der_wrap(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
 }
 
 /// The keys one configured key entry stands for (a JWKS file may hold
@@ -66,11 +155,13 @@ pub(crate) fn algorithm(a: JwtAlgorithm) -> Algorithm {
 pub fn load(key: &JwtKey) -> Result<Vec<Key>, ConfigError> {
     let (file, text) = match &key.material {
         KeyMaterial::Secret(secret) => {
-            return Ok(vec![Key {
-                kid: key.kid.clone(),
-                alg: key.algorithm.unwrap_or(JwtAlgorithm::HS256),
-                decoding: DecodingKey::from_secret(secret),
-            }])
+            let alg = key.algorithm.unwrap_or(JwtAlgorithm::HS256);
+            // Validation allows only HS algorithms here; were another one
+            // to arrive, the secret would not parse as its public key.
+            let decoding = DecodingKey::from_secret(secret);
+            return Key::new(key.kid.clone(), alg, &decoding)
+                .map(|k| vec![k])
+                .map_err(|e| ConfigError::new("", None, "", e));
         }
         KeyMaterial::Pem(f) | KeyMaterial::Jwk(f) | KeyMaterial::Jwks(f) => {
             let text = std::fs::read_to_string(&f.path).map_err(|e| {
@@ -119,11 +210,7 @@ fn from_pem(text: &str, key: &JwtKey) -> Result<Key, String> {
         return Err("not a PEM public key (RSA, EC P-256/P-384 or Ed25519)".into());
     };
     let alg = fit(key.algorithm, default)?;
-    Ok(Key {
-        kid: key.kid.clone(),
-        alg,
-        decoding,
-    })
+    Key::new(key.kid.clone(), alg, &decoding)
 }
 
 /// The configured algorithm if it belongs to the key's family, else the key's own.
@@ -251,11 +338,8 @@ fn from_jwk_value(v: &Value, kid: Option<&str>, alg: Option<JwtAlgorithm>) -> Re
         .transpose()?;
     let alg = fit(alg.or(own), default)?;
     let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| format!("not a usable JWK: {e}"))?;
-    Ok(Key {
-        kid: kid.map(str::to_string).or(jwk.common.key_id.clone()),
-        alg,
-        decoding,
-    })
+    let kid = kid.map(str::to_string).or(jwk.common.key_id.clone());
+    Key::new(kid, alg, &decoding)
 }
 
 #[cfg(test)]
@@ -277,14 +361,18 @@ mod tests {
     fn jwks_documents_keep_only_usable_signature_keys() {
         let doc = r#"{"keys": [
             {"kty": "EC", "crv": "P-256", "kid": "ec1",
-             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-             "y": "x_FEzRjNZkCGuK-1QvD2WRWQ82BuBXzAigv7bnf91as"},
+             "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+             "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"},
             {"kty": "oct", "k": "c2VjcmV0", "kid": "sym"},
             {"kty": "EC", "crv": "P-256", "use": "enc", "kid": "enc",
-             "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
-             "y": "x_FEzRjNZkCGuK-1QvD2WRWQ82BuBXzAigv7bnf91as"},
+             "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+             "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"},
             {"kty": "weird"}
         ]}"#;
+        // A point off the curve is refused when loaded (it could verify nothing).
+        let mut off_curve = serde_json::from_str::<Value>(doc).unwrap()["keys"][0].clone();
+        off_curve["y"] = "x_FEzRjNZkCGuK-1QvD2WRWQ82BuBXzAigv7bnf91as".into();
+        assert!(from_jwk_value(&off_curve, None, None).is_err());
         let keys = jwks(doc).unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].kid.as_deref(), Some("ec1"));

@@ -10,13 +10,15 @@
 //!   the keys of its algorithm, at most four); the key's own algorithm
 //!   must be the header's `alg` (`none` is never one), so an RSA public key
 //!   can never serve as an HMAC secret.
-//! - Signature (`jsonwebtoken` on aws-lc-rs), then claims (`claims`).
-//! - A verified token is remembered by its SHA-256 until its `exp`, so a
-//!   client reusing it skips the signature; `exp`/`nbf` are checked again
-//!   on every reuse.
+//! - Signature (aws-lc-rs, with each key parsed once when loaded), then
+//!   claims (`claims`).
+//! - A verified token is remembered (`cache`: by a keyed hash, the whole
+//!   token compared on a hit) until its `exp`, so a client reusing it
+//!   skips the signature; `exp`/`nbf` are checked again on every reuse.
 //! - The consumer is the one whose `jwt` mapping names the issuer and the
 //!   claim's value, else the issuer's `consumer`, else the token is refused.
 
+pub mod cache;
 pub mod claims;
 pub mod jwks;
 pub mod keys;
@@ -27,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use tollgate_config::{ConfigError, JwtAlgorithm, JwtPolicy, KeyDigest};
+use tollgate_config::{ConfigError, JwtAlgorithm, JwtPolicy};
 
 use crate::{Consumer, Directory};
 use claims::Times;
@@ -137,7 +139,7 @@ const MAX_KEYS_TRIED: usize = 4;
 pub struct JwtAuth {
     policy: Arc<JwtPolicy>,
     issuers: Vec<IssuerKeys>,
-    cache: Option<moka::sync::Cache<KeyDigest, Arc<Verified>>>,
+    cache: Option<cache::TokenCache>,
 }
 
 impl JwtAuth {
@@ -162,13 +164,7 @@ impl JwtAuth {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let cache = (policy.cache_size > 0).then(|| {
-            moka::sync::Cache::builder()
-                .max_capacity(policy.cache_size)
-                // An upper bound; each entry's own `exp` is checked on use.
-                .time_to_live(Duration::from_secs(3600))
-                .build()
-        });
+        let cache = (policy.cache_size > 0).then(|| cache::TokenCache::new(policy.cache_size));
         Ok(Self {
             policy: policy.clone(),
             issuers,
@@ -244,8 +240,7 @@ impl JwtAuth {
         if token.len() > self.policy.max_token_size {
             return Err(JwtError::TooLarge);
         }
-        let digest = KeyDigest::of(token.as_bytes());
-        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(&digest)) {
+        if let Some(hit) = self.cache.as_ref().and_then(|c| c.get(token, now)) {
             if hit.generation == self.generation(hit.issuer) {
                 hit.times.check(now, leeway)?;
                 return Ok(hit);
@@ -253,7 +248,7 @@ impl JwtAuth {
         }
         let verified = Arc::new(self.verify_uncached(dir, token, now)?);
         if let Some(c) = &self.cache {
-            c.insert(digest, verified.clone());
+            c.insert(token, verified.clone(), now);
         }
         Ok(verified)
     }
@@ -517,8 +512,8 @@ mod tests {
         );
         let v = auth.verify(&dir, &token).unwrap();
         assert_eq!(v.consumer.name(), "svc");
-        let digest = KeyDigest::of(token.as_bytes());
-        assert!(auth.cache.as_ref().unwrap().contains_key(&digest));
+        let cache = auth.cache.as_ref().unwrap();
+        assert!(cache.get(&token, now()).is_some());
         assert!(Arc::ptr_eq(&v, &auth.verify(&dir, &token).unwrap()));
         // A refusal is not cached, and another secret never verifies.
         let forged = sign(
@@ -526,11 +521,21 @@ mod tests {
             json!({"iss": "iss", "client_id": "svc-1", "exp": now() + 60}),
         );
         assert_eq!(auth.verify(&dir, &forged).unwrap_err(), JwtError::Signature);
-        assert!(!auth
-            .cache
-            .as_ref()
-            .unwrap()
-            .contains_key(&KeyDigest::of(forged.as_bytes())));
+        assert!(cache.get(&forged, now()).is_none());
+        // Another token ending as a cached one does (same signature, other
+        // claims) is no hit: it is verified, and refused.
+        let other = sign(
+            b"another-secret-another-secret-00",
+            json!({"iss": "iss", "client_id": "svc-2", "exp": now() + 60}),
+        );
+        let (_, signature) = token.rsplit_once('.').unwrap();
+        let (forged_input, _) = other.rsplit_once('.').unwrap();
+        let spliced = format!("{forged_input}.{signature}");
+        assert!(cache.get(&spliced, now()).is_none());
+        assert_eq!(
+            auth.verify(&dir, &spliced).unwrap_err(),
+            JwtError::Signature
+        );
         let nobody = sign(
             SECRET,
             json!({"iss": "iss", "client_id": "x", "exp": now() + 60}),
@@ -545,6 +550,29 @@ mod tests {
             nbf: None,
         };
         assert_eq!(expired.check(now(), 30), Err(JwtError::Expired));
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_size_and_drops_the_oldest() {
+        let (auth, dir) = setup();
+        let cache = auth.cache.as_ref().unwrap();
+        let tokens: Vec<String> = (0..1000)
+            .map(|n| {
+                sign(
+                    SECRET,
+                    json!({"iss": "iss", "client_id": "svc-1", "exp": now() + 60, "n": n}),
+                )
+            })
+            .collect();
+        for t in &tokens {
+            auth.verify(&dir, t).unwrap();
+            assert!(cache.len() <= 100, "{}", cache.len());
+        }
+        assert!(cache.len() >= 50, "{}", cache.len());
+        assert!(cache.get(&tokens[999], now()).is_some());
+        assert!(cache.get(&tokens[0], now()).is_none());
+        // Past the cache's own age limit an entry is gone, whatever its `exp`.
+        assert!(cache.get(&tokens[999], now() + cache::MAX_AGE).is_none());
     }
 
     #[test]
