@@ -1,7 +1,8 @@
 //! Requests against an OpenAPI document:
 //! - the operation is the one whose path template and method match; a
 //!   template with more literal segments wins (`/pets/mine` before
-//!   `/pets/{id}`), then the document's order;
+//!   `/pets/{id}`), then the paths in sorted order (the document is read
+//!   into a sorted map, so its own order is not kept);
 //! - every parameter the operation declares is checked: present when
 //!   required (path parameters always are), and its value against its
 //!   schema; a value that reads as a JSON number or boolean is checked as
