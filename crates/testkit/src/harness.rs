@@ -112,35 +112,31 @@ upstreams:
     /// without `_total`) now, read from the server without an admin
     /// listener; `None` when no series has that name.
     pub fn counter(&self, name: &str) -> Option<u64> {
+        self.series_sum(name, |v| match v {
+            tollgate_ops::metrics::Value::Counter(n) => *n,
+            _ => 0,
+        })
+    }
+
+    /// `value` of every series of family `name` summed; `None` when no
+    /// family has that name.
+    fn series_sum<T: std::iter::Sum>(
+        &self,
+        name: &str,
+        value: impl Fn(&tollgate_ops::metrics::Value) -> T,
+    ) -> Option<T> {
         let families = self.server.as_ref()?.metrics();
         let family = families.into_iter().find(|f| f.name == name)?;
-        Some(
-            family
-                .series
-                .iter()
-                .map(|(_, v)| match v {
-                    tollgate_ops::metrics::Value::Counter(n) => *n,
-                    _ => 0,
-                })
-                .sum(),
-        )
+        Some(family.series.iter().map(|(_, v)| value(v)).sum())
     }
 
     /// The sum of every series of gauge `name` now (as [`Self::counter`]
     /// reads counters); `None` when no series has that name.
     pub fn gauge(&self, name: &str) -> Option<f64> {
-        let families = self.server.as_ref()?.metrics();
-        let family = families.into_iter().find(|f| f.name == name)?;
-        Some(
-            family
-                .series
-                .iter()
-                .map(|(_, v)| match v {
-                    tollgate_ops::metrics::Value::Gauge(n) => *n,
-                    _ => 0.0,
-                })
-                .sum(),
-        )
+        self.series_sum(name, |v| match v {
+            tollgate_ops::metrics::Value::Gauge(n) => *n,
+            _ => 0.0,
+        })
     }
 
     /// The load balancer's view of every upstream and target now.

@@ -49,14 +49,7 @@ impl RedisServer {
 
     /// Runs `redis-cli -p <port> ARGS...` and returns its output.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run redis-cli ({e}); install it with: {REDIS_INSTALL}")
-            });
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        redis_cli(self.port, args)
     }
 
     /// `127.0.0.1:<port>`.
@@ -266,14 +259,7 @@ impl RedisSentinel {
 
     /// Runs `redis-cli -p <port> ARGS...` against the sentinel.
     pub fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
-            .args(args)
-            .output()
-            .unwrap_or_else(|e| {
-                panic!("cannot run redis-cli ({e}); install it with: {REDIS_INSTALL}")
-            });
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        redis_cli(self.port, args)
     }
 }
 
@@ -290,6 +276,16 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .expect("no free loopback port")
         .port()
+}
+
+/// Runs `redis-cli -p <port> ARGS...` and returns its output.
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string()])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run redis-cli ({e}); install it with: {REDIS_INSTALL}"));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@ mod node;
 mod to_json;
 mod to_xml;
 mod tree;
+pub(crate) use tree::json_scalar_visits;
 
 #[cfg(test)]
 mod tests;
