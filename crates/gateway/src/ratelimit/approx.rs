@@ -105,6 +105,9 @@ struct Sent {
 
 type Shard = Mutex<HashMap<Box<str>, Entry>>;
 
+/// A counter chosen to report: its index and its check.
+type Picked = Option<(usize, Check)>;
+
 /// The local views of one `mode: approximate` policy.
 #[derive(Debug)]
 pub struct Approx {
@@ -161,16 +164,26 @@ impl Approx {
     /// from the local view; never waits for the store.
     pub fn decide(&self, key: &str, rates: &[Rate], burst: u64) -> Verdict {
         let now = self.now();
-        let sync = u64::try_from(self.sync.as_nanos()).unwrap_or(u64::MAX);
         let mut shard = self.shard(key);
-        if !shard.contains_key(key) && shard.len() >= self.per_shard {
-            evict(&mut shard, now);
+        if !shard.contains_key(key) {
+            if shard.len() >= self.per_shard {
+                evict(&mut shard, now);
+            }
+            // The key is copied once, when first seen, not per request.
+            shard.insert(
+                key.into(),
+                Entry {
+                    counters: Vec::new(),
+                    dirty: false,
+                    seen: now,
+                },
+            );
         }
-        let entry = shard.entry(key.into()).or_insert_with(|| Entry {
-            counters: Vec::new(),
-            dirty: false,
-            seen: now,
-        });
+        let Some(entry) = shard.get_mut(key) else {
+            // Cannot happen (inserted above under the same lock); admitting
+            // is what a limit with nothing to count does.
+            return verdict(&[], true, None);
+        };
         let same = entry.counters.len() == rates.len()
             && entry
                 .counters
@@ -183,11 +196,26 @@ impl Approx {
                 .map(|r| Counter::new(super::limit(r, burst)))
                 .collect();
         }
-        // The reported limit: refused with the longest wait, else the
-        // least remaining (as `report` does, without a list).
-        let mut refused: Option<(usize, Check)> = None;
-        let mut tightest: Option<(usize, Check)> = None;
-        for (i, c) in entry.counters.iter_mut().enumerate() {
+        let (refused, tightest) = self.check(&mut entry.counters, now);
+        let allowed = refused.is_none();
+        if allowed {
+            for c in &mut entry.counters {
+                c.pending += 1;
+            }
+            entry.dirty = true;
+            entry.seen = now;
+        }
+        verdict(&entry.counters, allowed, refused.or(tightest))
+    }
+
+    /// Each counter rolled to `now` and checked: the refusing one with the
+    /// longest wait, and the allowing one with the least remaining (the
+    /// limit reported, as `report` does, without a list).
+    fn check(&self, counters: &mut [Counter], now: u64) -> (Picked, Picked) {
+        let sync = u64::try_from(self.sync.as_nanos()).unwrap_or(u64::MAX);
+        let mut refused: Picked = None;
+        let mut tightest: Picked = None;
+        for (i, c) in counters.iter_mut().enumerate() {
             c.roll(now);
             let cell = Cell::Window {
                 start: c.window * c.limit.period,
@@ -217,39 +245,7 @@ impl Approx {
                 None => {}
             }
         }
-        let allowed = refused.is_none();
-        if allowed {
-            for c in &mut entry.counters {
-                c.pending += 1;
-            }
-            entry.dirty = true;
-            entry.seen = now;
-        }
-        let (i, check) = refused.or(tightest).unwrap_or((
-            0,
-            Check {
-                next: Cell::Gcra(0),
-                wait: None,
-                remaining: 0,
-                reset: 0,
-                idle_at: 0,
-            },
-        ));
-        let limit = entry.counters.get(i).map_or(
-            Limit {
-                count: 1,
-                period: 1_000_000_000,
-                burst: 0,
-            },
-            |c| c.limit,
-        );
-        Verdict {
-            allowed,
-            quota: limit.capacity(),
-            window: (limit.period / 1_000_000_000).max(1),
-            remaining: check.remaining,
-            reset: Duration::from_nanos(check.reset),
-        }
+        (refused, tightest)
     }
 
     /// Keys held now.
@@ -443,6 +439,36 @@ fn count(v: &Value) -> u64 {
 fn idle(e: &Entry, now: u64) -> bool {
     let longest = e.counters.iter().map(|c| c.limit.period).max().unwrap_or(0);
     e.counters.iter().all(|c| c.sending == 0) && e.seen.saturating_add(2 * longest) < now
+}
+
+/// What a decision reports: the counter `reported` names (index and check),
+/// or a neutral answer when there was none to report.
+fn verdict(counters: &[Counter], allowed: bool, reported: Picked) -> Verdict {
+    let (i, check) = reported.unwrap_or((
+        0,
+        Check {
+            next: Cell::Gcra(0),
+            wait: None,
+            remaining: 0,
+            reset: 0,
+            idle_at: 0,
+        },
+    ));
+    let limit = counters.get(i).map_or(
+        Limit {
+            count: 1,
+            period: 1_000_000_000,
+            burst: 0,
+        },
+        |c| c.limit,
+    );
+    Verdict {
+        allowed,
+        quota: limit.capacity(),
+        window: (limit.period / 1_000_000_000).max(1),
+        remaining: check.remaining,
+        reset: Duration::from_nanos(check.reset),
+    }
 }
 
 /// Makes room in a full shard: idle keys go, else the one seen longest ago.
