@@ -177,16 +177,16 @@ pub(crate) struct Fields {
 impl Fields {
     /// Builds the map from httparse headers whose slices point into `base`;
     /// values are shared out of `shared` (a copy of `base`) without copying.
+    /// `room`: fields the caller expects to add, so the map is sized once
+    /// rather than grown and rehashed on the way out.
     pub(crate) fn collect(
         headers: &[httparse::Header<'_>],
         base: &[u8],
         shared: &Bytes,
+        room: usize,
     ) -> Result<Fields, HeadError> {
         let mut f = Fields {
-            // Room for the few fields a proxy adds on the way (request id,
-            // X-Forwarded-*, Via, Date): the map is sized once, not grown
-            // and rehashed on the way out.
-            map: HeaderMap::with_capacity(headers.len() + 4),
+            map: HeaderMap::with_capacity(headers.len() + room),
             ..Fields::default()
         };
         for h in headers {

@@ -116,7 +116,8 @@ fn parse_in<'b>(
     }
 
     let shared = Bytes::copy_from_slice(head);
-    let mut fields = Fields::collect(req.headers, window, &shared)?;
+    // A proxied request gains a few fields (request id, X-Forwarded-*, Via).
+    let mut fields = Fields::collect(req.headers, window, &shared, 4)?;
     let target = share(window, &shared, target).ok_or(HeadError::InvalidTarget)?;
     let (uri, absolute) = parse_target(&method, target)?;
 

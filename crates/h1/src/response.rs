@@ -87,7 +87,8 @@ fn parse_in<'b>(
         .reason
         .filter(|r| !r.is_empty())
         .and_then(|r| share(window, &shared, r.as_bytes()));
-    let mut fields = Fields::collect(res.headers, window, &shared)?;
+    // An answer is passed on with what it has (Date is most often there).
+    let mut fields = Fields::collect(res.headers, window, &shared, 0)?;
 
     let http10 = version == Version::HTTP_10;
     let no_body = *request_method == Method::HEAD
