@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// tollgate: reverse proxy, load balancer and API gateway in one binary.
 #[derive(Debug, Parser)]
 #[command(name = "tollgate", version, about)]

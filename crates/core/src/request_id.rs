@@ -26,11 +26,18 @@ impl RequestIdGenerator {
 
     /// The next id, 32 lowercase hex characters.
     pub fn next_id(&self) -> String {
+        let bytes = self.next_id_bytes();
+        bytes.iter().map(|&b| b as char).collect()
+    }
+
+    /// The next id as its 32 ASCII bytes: the per-request form (no String
+    /// grown a character at a time).
+    pub fn next_id_bytes(&self) -> [u8; 32] {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let mut s = String::with_capacity(32);
-        push_hex(&mut s, self.prefix);
-        push_hex(&mut s, n);
-        s
+        let mut out = [0u8; 32];
+        put_hex(&mut out[..16], self.prefix);
+        put_hex(&mut out[16..], n);
+        out
     }
 }
 
@@ -48,10 +55,10 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-fn push_hex(s: &mut String, v: u64) {
+fn put_hex(out: &mut [u8], v: u64) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    for i in (0..16).rev() {
-        s.push(HEX[((v >> (i * 4)) & 0xf) as usize] as char);
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = HEX[((v >> ((15 - i) * 4)) & 0xf) as usize];
     }
 }
 
@@ -67,5 +74,8 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        let c = g.next_id_bytes();
+        assert_ne!(&c[..], b.as_bytes());
+        assert_eq!(&c[..16], &a.as_bytes()[..16], "one process, one prefix");
     }
 }

@@ -351,8 +351,8 @@ pub(crate) struct Worker {
 impl Worker {
     /// A fresh request id as a header value.
     pub(crate) fn new_request_id(&self) -> http::HeaderValue {
-        let id = bytes::Bytes::from(self.ids.next_id().into_bytes());
-        http::HeaderValue::from_maybe_shared(id).unwrap_or(http::HeaderValue::from_static(""))
+        http::HeaderValue::from_bytes(&self.ids.next_id_bytes())
+            .unwrap_or(http::HeaderValue::from_static(""))
     }
 
     /// The worker that replaces `self` after a reload to `snapshot`: pools
