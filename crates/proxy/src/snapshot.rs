@@ -351,8 +351,14 @@ pub(crate) struct Worker {
 impl Worker {
     /// A fresh request id as a header value.
     pub(crate) fn new_request_id(&self) -> http::HeaderValue {
-        http::HeaderValue::from_bytes(&self.ids.next_id_bytes())
-            .unwrap_or(http::HeaderValue::from_static(""))
+        let mut id = http::HeaderValue::from_bytes(&self.ids.next_id_bytes())
+            .unwrap_or(http::HeaderValue::from_static(""));
+        // Unique per request: HPACK would add each one to the connection's
+        // dynamic table, evicting entries that do repeat and comparing the
+        // new id with every id still there (~7 k instructions an HTTP/2
+        // answer). Marked sensitive, it is sent as a never-indexed literal.
+        id.set_sensitive(true);
+        id
     }
 
     /// The worker that replaces `self` after a reload to `snapshot`: pools
