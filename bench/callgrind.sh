@@ -2,6 +2,7 @@
 # bench/callgrind.sh BIN CONFIG NAME SECS_OR_N [h1|h2] [PATH]
 # Callgrind instruction counts per request of a tollgate binary behind a real nginx backend.
 # Env: PB=port base (default 18200; uses PB..PB+4),
+# EXTRA_ENV="REDIS_URL=redis://127.0.0.1:P OTLP_ADDR=…" (more environment for tollgate),
 # WRKH='Header: v' (one header), WRKS=/abs/script.lua (wrk script, e.g. bench/policies/post1k.lua),
 # OUT=/tmp/cg-NAME.out (callgrind file). Prints the requests served and the
 # instructions of the whole process: instructions per request = total / requests.
@@ -16,7 +17,7 @@ RUN=$(mktemp -d); mkdir -p $RUN/www; head -c 16384 /dev/urandom > $RUN/www/16k.b
 sed -e "s#@RUN@#$RUN#g" -e "s#127.0.0.1:18080#127.0.0.1:$BE#" -e "s#127.0.0.1:18078#127.0.0.1:$BE2#" -e "s#127.0.0.1:18079#127.0.0.1:$((PB+4))#" bench/conf/backend-nginx.conf > $RUN/b.conf
 nginx -p $RUN -c $RUN/b.conf -g 'daemon off;' 2>$RUN/ng.err & NG=$!
 sleep 0.5; kill -0 $NG 2>/dev/null || { echo "BACKEND NGINX FAILED:"; cat $RUN/ng.err; exit 1; }
-LISTEN_ADDR=127.0.0.1:$LP BACKEND_ADDR=127.0.0.1:$BE BENCH_DIR=$PWD/bench/policies ADMIN_ADDR=127.0.0.1:$AP ${EXTRA_ENV:-} \
+LISTEN_ADDR=127.0.0.1:$LP BACKEND_ADDR=127.0.0.1:$BE BENCH_DIR=$PWD/bench/policies ADMIN_ADDR=127.0.0.1:$AP env ${EXTRA_ENV:-} \
   valgrind --tool=callgrind --callgrind-out-file=$OUT $BIN run -c $CFG >$RUN/tg.log 2>&1 & TG=$!
 for i in $(seq 90); do curl -s -o /dev/null ${WRKH:+-H "$WRKH"} http://127.0.0.1:$LP$P && break; sleep 1; done
 load() { if [ $MODE = h2 ]; then h2load -t1 -c20 -m10 -n $1 ${WRKH:+-H "$WRKH"} http://127.0.0.1:$LP$P | grep -E '^requests:|status codes'; else wrk -t1 -c20 -d$2s ${WRKH:+-H "$WRKH"} ${WRKS:+-s $WRKS} http://127.0.0.1:$LP$P | grep -E 'requests in|Non-2xx'; fi; }
