@@ -16,15 +16,19 @@ use tollgate_gateway::ratelimit::quota::QuotaLimiter;
 use tollgate_gateway::ratelimit::redis::RedisStore;
 use tollgate_gateway::ratelimit::RateLimiter;
 
+mod fields;
+
+pub(crate) use fields::FieldText;
+
 /// The runtime of one limiting step.
 #[derive(Debug, Clone)]
 pub(crate) enum LimitRt {
-    /// A `rate_limit` step's table.
-    Rate(Arc<RateLimiter>),
+    /// A `rate_limit` step's table, and its answers' fields made at load.
+    Rate(Arc<RateLimiter>, Arc<FieldText>),
     /// A `concurrency_limit` step's in-flight counts.
     InFlight(Arc<InFlight>),
-    /// A `quota` step's calendar counts.
-    Quota(Arc<QuotaLimiter>),
+    /// A `quota` step's calendar counts, and its answers' label.
+    Quota(Arc<QuotaLimiter>, Arc<FieldText>),
 }
 
 impl LimitRt {
@@ -32,8 +36,8 @@ impl LimitRt {
     /// Redis store is not carried over).
     fn uses(&self, store: Option<&Arc<RedisStore>>) -> bool {
         let mine = match self {
-            LimitRt::Rate(l) => l.store(),
-            LimitRt::Quota(q) => q.store(),
+            LimitRt::Rate(l, _) => l.store(),
+            LimitRt::Quota(q, _) => q.store(),
             LimitRt::InFlight(_) => None,
         };
         match (mine, store) {
@@ -47,13 +51,13 @@ impl LimitRt {
     /// settings when `equal`).
     fn serves(&self, def: &LimitPolicy, equal: bool) -> bool {
         match (self, def) {
-            (LimitRt::Rate(l), LimitPolicy::RateLimit(d)) => {
+            (LimitRt::Rate(l, _), LimitPolicy::RateLimit(d)) => {
                 Arc::ptr_eq(l.policy(), d) || (equal && **l.policy() == **d)
             }
             (LimitRt::InFlight(t), LimitPolicy::Concurrency(d)) => {
                 Arc::ptr_eq(t.policy(), d) || (equal && **t.policy() == **d)
             }
-            (LimitRt::Quota(q), LimitPolicy::Quota(d)) => {
+            (LimitRt::Quota(q, _), LimitPolicy::Quota(d)) => {
                 Arc::ptr_eq(q.policy(), d) || (equal && **q.policy() == **d)
             }
             _ => false,
@@ -123,15 +127,17 @@ fn runtime(
     let rt = match kept {
         Some(old) => (*old).clone(),
         None => match def {
-            LimitPolicy::RateLimit(d) => {
-                LimitRt::Rate(Arc::new(RateLimiter::with_store(Arc::clone(d), store())))
-            }
+            LimitPolicy::RateLimit(d) => LimitRt::Rate(
+                Arc::new(RateLimiter::with_store(Arc::clone(d), store())),
+                Arc::new(FieldText::for_rate(d)),
+            ),
             LimitPolicy::Concurrency(d) => {
                 LimitRt::InFlight(Arc::new(InFlight::new(Arc::clone(d))))
             }
-            LimitPolicy::Quota(d) => {
-                LimitRt::Quota(Arc::new(QuotaLimiter::with_store(Arc::clone(d), store())))
-            }
+            LimitPolicy::Quota(d) => LimitRt::Quota(
+                Arc::new(QuotaLimiter::with_store(Arc::clone(d), store())),
+                Arc::new(FieldText::for_quota(d)),
+            ),
         },
     };
     made.push(rt.clone());

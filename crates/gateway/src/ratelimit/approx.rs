@@ -17,13 +17,13 @@
 //!   over its limit stays refused from the local view until the window
 //!   math admits again, with no Redis round trip.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use foldhash::fast::FixedState;
 use redis::{Pipeline, Value};
 use tollgate_config::Rate;
 
@@ -41,6 +41,8 @@ const BATCH: usize = 1024;
 #[derive(Debug, Clone, Copy)]
 struct Counter {
     limit: Limit,
+    /// [`Approx::allowance`] of `limit`, worked out once.
+    allowance: u64,
     /// Index of the fixed window `known` and `pending` count in.
     window: u64,
     /// The previous window's count, as known here.
@@ -57,9 +59,10 @@ struct Counter {
 }
 
 impl Counter {
-    fn new(limit: Limit) -> Self {
+    fn new(limit: Limit, allowance: u64) -> Self {
         Self {
             limit,
+            allowance,
             window: 0,
             prev: 0,
             known: 0,
@@ -103,7 +106,7 @@ struct Sent {
     carry: u64,
 }
 
-type Shard = Mutex<HashMap<Box<str>, Entry>>;
+type Shard = Mutex<HashMap<Box<str>, Entry, FixedState>>;
 
 /// A counter chosen to report: its index and its check.
 type Picked = Option<(usize, Check)>;
@@ -115,7 +118,7 @@ pub struct Approx {
     sync: Duration,
     shards: Box<[Shard]>,
     per_shard: usize,
-    hasher: RandomState,
+    hasher: FixedState,
     epoch: Instant,
     /// Store clock minus `epoch`'s, in ns (this node's clock until the
     /// first batch reads `TIME`).
@@ -132,9 +135,11 @@ impl Approx {
         Self {
             policy: policy.to_owned(),
             sync,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(super::table::seeded())))
+                .collect(),
             per_shard: max_keys.div_ceil(SHARDS).max(1),
-            hasher: RandomState::new(),
+            hasher: super::table::seeded(),
             epoch: Instant::now(),
             offset: AtomicI64::new(i64::try_from(wall.as_nanos()).unwrap_or(i64::MAX)),
         }
@@ -165,25 +170,23 @@ impl Approx {
     pub fn decide(&self, key: &str, rates: &[Rate], burst: u64) -> Verdict {
         let now = self.now();
         let mut shard = self.shard(key);
-        if !shard.contains_key(key) {
-            if shard.len() >= self.per_shard {
-                evict(&mut shard, now);
-            }
-            // The key is copied once, when first seen, not per request.
-            shard.insert(
-                key.into(),
-                Entry {
-                    counters: Vec::new(),
-                    dirty: false,
-                    seen: now,
-                },
-            );
+        if let Some(entry) = shard.get_mut(key) {
+            return self.decide_entry(entry, rates, burst, now);
         }
-        let Some(entry) = shard.get_mut(key) else {
-            // Cannot happen (inserted above under the same lock); admitting
-            // is what a limit with nothing to count does.
-            return verdict(&[], true, None);
-        };
+        if shard.len() >= self.per_shard {
+            evict(&mut shard, now);
+        }
+        // The key is copied once, when first seen, not per request.
+        let entry = shard.entry(key.into()).or_insert(Entry {
+            counters: Vec::new(),
+            dirty: false,
+            seen: now,
+        });
+        self.decide_entry(entry, rates, burst, now)
+    }
+
+    /// [`Approx::decide`] on the key's entry, under its shard's lock.
+    fn decide_entry(&self, entry: &mut Entry, rates: &[Rate], burst: u64, now: u64) -> Verdict {
         let same = entry.counters.len() == rates.len()
             && entry
                 .counters
@@ -193,7 +196,10 @@ impl Approx {
         if !same {
             entry.counters = rates
                 .iter()
-                .map(|r| Counter::new(super::limit(r, burst)))
+                .map(|r| {
+                    let limit = super::limit(r, burst);
+                    Counter::new(limit, self.allowance(limit))
+                })
                 .collect();
         }
         let (refused, tightest) = self.check(&mut entry.counters, now);
@@ -224,7 +230,7 @@ impl Approx {
             };
             let mut check = window(c.limit, cell, now);
             let unsynced = c.pending + c.carry + c.sending;
-            if check.wait.is_none() && unsynced >= self.allowance(c.limit) {
+            if check.wait.is_none() && unsynced >= c.allowance {
                 // Room, as far as this node knows, but its allowance is
                 // spent until the next batch is acknowledged.
                 check = Check {
@@ -404,8 +410,9 @@ impl Approx {
         }
     }
 
-    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<Box<str>, Entry>> {
-        let i = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<Box<str>, Entry, FixedState>> {
+        // The top bits: the maps inside use the low ones.
+        let i = (self.hasher.hash_one(key) >> 58) as usize % SHARDS;
         lock(&self.shards[i])
     }
 }
@@ -472,7 +479,7 @@ fn verdict(counters: &[Counter], allowed: bool, reported: Picked) -> Verdict {
 }
 
 /// Makes room in a full shard: idle keys go, else the one seen longest ago.
-fn evict(shard: &mut HashMap<Box<str>, Entry>, now: u64) {
+fn evict(shard: &mut HashMap<Box<str>, Entry, FixedState>, now: u64) {
     let before = shard.len();
     shard.retain(|_, e| e.dirty || !idle(e, now));
     if shard.len() < before {

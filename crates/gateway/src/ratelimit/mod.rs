@@ -144,15 +144,14 @@ impl RateLimiter {
         let (Some(shared), LimitStore::Redis(how)) = (&self.shared, self.policy.store) else {
             return self.check(key, consumer);
         };
+        let rates = limits_for(&self.policy, consumer);
         if let Some(views) = &self.approx {
             // Never waits for Redis: the local view, or `on_store_error`
             // while the breaker keeps the store out.
             if shared.store.available() {
-                let rates = limits_for(&self.policy, consumer);
                 return views.decide(key, rates, self.policy.burst);
             }
-            let limits = self.limits(consumer);
-            return self.fallback(key, &limits, how.on_error, how.nodes);
+            return self.fallback(key, rates, how.on_error, how.nodes);
         }
         let limits = self.limits(consumer);
         let (script, tag) = match self.policy.algorithm {
@@ -173,7 +172,7 @@ impl RateLimiter {
             .and_then(|r| redis::reply::decode_checks(&r, limits.len()).ok())
         {
             Some(checks) => report(&limits, &checks),
-            None => self.fallback(key, &limits, how.on_error, how.nodes),
+            None => self.fallback(key, rates, how.on_error, how.nodes),
         }
     }
 
@@ -187,15 +186,19 @@ impl RateLimiter {
 
     /// The verdict of `on_store_error` when the shared store did not
     /// answer or was not asked.
-    fn fallback(&self, key: &str, limits: &[Limit], on_error: OnStoreError, nodes: u64) -> Verdict {
+    fn fallback(&self, key: &str, rates: &[Rate], on_error: OnStoreError, nodes: u64) -> Verdict {
         match on_error {
-            OnStoreError::Local => {
-                let share: Vec<Limit> = limits.iter().map(|l| divided(*l, nodes)).collect();
-                let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                self.check_limits(key, &share, now)
+            OnStoreError::Local => self.check_rates(key, rates, Some(nodes), self.now()),
+            other => {
+                let first = rates.first().map(|r| limit(r, self.policy.burst));
+                blanket(first, other == OnStoreError::Allow)
             }
-            other => blanket(limits, other == OnStoreError::Allow),
         }
+    }
+
+    /// Nanoseconds on the limiter's clock (one read per decision).
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// The policy it enforces.
@@ -210,49 +213,59 @@ impl RateLimiter {
 
     /// Decides a request counted under `key` for `consumer`, now.
     pub fn check(&self, key: &str, consumer: Option<&Consumer>) -> Verdict {
-        let now = u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.check_at(key, consumer, now)
+        self.check_at(key, consumer, self.now())
     }
 
     /// [`RateLimiter::check`] at `now` nanoseconds on the limiter's clock.
     pub fn check_at(&self, key: &str, consumer: Option<&Consumer>, now: u64) -> Verdict {
-        let rates = limits_for(&self.policy, consumer);
-        let limits: Vec<Limit> = rates.iter().map(|r| limit(r, self.policy.burst)).collect();
-        self.check_limits(key, &limits, now)
+        self.check_rates(key, limits_for(&self.policy, consumer), None, now)
     }
 
-    /// Decides against `limits` in this process's table.
-    fn check_limits(&self, key: &str, limits: &[Limit], now: u64) -> Verdict {
-        let algorithm = self.policy.algorithm;
-        let fresh = || {
-            limits
-                .iter()
-                .map(|_| match algorithm {
-                    Algorithm::Gcra => Cell::Gcra(0),
-                    Algorithm::SlidingWindow => Cell::Window {
-                        start: 0,
-                        prev: 0,
-                        cur: 0,
-                    },
-                })
-                .collect()
+    /// Decides against `rates` (each one's share of `nodes` processes when
+    /// given) in this process's table. Nothing is collected: the limits
+    /// are checked once to decide, and again to charge an admitted
+    /// request in place, so a known key costs no allocation.
+    fn check_rates(&self, key: &str, rates: &[Rate], nodes: Option<u64>, now: u64) -> Verdict {
+        let (algorithm, burst) = (self.policy.algorithm, self.policy.burst);
+        let limit_of = |r: &Rate| {
+            let l = limit(r, burst);
+            nodes.map_or(l, |n| divided(l, n))
         };
-        self.table.decide(key, now, limits.len(), fresh, |cells| {
-            let checks: Vec<Check> = limits
-                .iter()
-                .zip(cells)
-                .map(|(l, c)| match *c {
-                    Cell::Gcra(tat) => gcra(*l, tat, now),
-                    cell => window(*l, cell, now),
-                })
-                .collect();
-            let verdict = report(limits, &checks);
-            let store = verdict.allowed.then(|| {
-                let cells = checks.iter().map(|c| c.next).collect();
-                (cells, table::idle_at(&checks))
-            });
-            (verdict, store)
+        let check = |l: Limit, cell: Cell| match cell {
+            Cell::Gcra(tat) => gcra(l, tat, now),
+            cell => window(l, cell, now),
+        };
+        let fresh = || rates.iter().map(|_| fresh_cell(algorithm)).collect();
+        self.table.decide(key, now, rates.len(), fresh, |cells| {
+            let mut pick = Pick::default();
+            for (r, cell) in rates.iter().zip(cells.iter()) {
+                let l = limit_of(r);
+                pick.add(l, check(l, *cell));
+            }
+            let verdict = pick.verdict();
+            if !verdict.allowed {
+                return (verdict, None);
+            }
+            let mut idle_at = 0;
+            for (r, cell) in rates.iter().zip(cells.iter_mut()) {
+                let done = check(limit_of(r), *cell);
+                *cell = done.next;
+                idle_at = idle_at.max(done.idle_at);
+            }
+            (verdict, Some(idle_at))
         })
+    }
+}
+
+/// A key's state under one limit before its first request.
+fn fresh_cell(algorithm: Algorithm) -> Cell {
+    match algorithm {
+        Algorithm::Gcra => Cell::Gcra(0),
+        Algorithm::SlidingWindow => Cell::Window {
+            start: 0,
+            prev: 0,
+            cur: 0,
+        },
     }
 }
 
@@ -312,8 +325,8 @@ fn script_args(algorithm: Algorithm, limits: &[Limit]) -> Vec<i64> {
 
 /// The verdict of `on_store_error: allow` (`allowed`) or `deny`: the
 /// first limit reported, nothing counted; a refusal waits one second.
-fn blanket(limits: &[Limit], allowed: bool) -> Verdict {
-    let l = limits.first().copied().unwrap_or(Limit {
+fn blanket(first: Option<Limit>, allowed: bool) -> Verdict {
+    let l = first.unwrap_or(Limit {
         count: 1,
         period: 1_000_000_000,
         burst: 0,
@@ -335,29 +348,54 @@ fn blanket(limits: &[Limit], allowed: bool) -> Verdict {
     }
 }
 
-/// The verdict the answer reports: refused by the limit with the longest
-/// wait, else admitted with the least remaining.
-fn report(limits: &[Limit], checks: &[Check]) -> Verdict {
-    let refused = checks
-        .iter()
-        .enumerate()
-        .filter_map(|(i, c)| c.wait.map(|w| (i, w)))
-        .max_by_key(|(_, w)| *w);
-    let (i, allowed) = match refused {
-        Some((i, _)) => (i, false),
-        None => {
-            let tightest = checks.iter().enumerate().min_by_key(|(_, c)| c.remaining);
-            (tightest.map_or(0, |(i, _)| i), true)
+/// The limit an answer reports, picked as the checks come: refused by the
+/// one with the longest wait (the last of equals), else admitted with the
+/// least remaining (the first of equals).
+#[derive(Default)]
+struct Pick {
+    refused: Option<(Limit, Check)>,
+    tightest: Option<(Limit, Check)>,
+}
+
+impl Pick {
+    fn add(&mut self, l: Limit, c: Check) {
+        match c.wait {
+            Some(w) => {
+                if self.refused.is_none_or(|(_, r)| r.wait <= Some(w)) {
+                    self.refused = Some((l, c));
+                }
+            }
+            None => {
+                if self.tightest.is_none_or(|(_, t)| c.remaining < t.remaining) {
+                    self.tightest = Some((l, c));
+                }
+            }
         }
-    };
-    let (l, c) = (limits[i], checks[i]);
-    Verdict {
-        allowed,
-        quota: l.capacity(),
-        window: (l.period / 1_000_000_000).max(1),
-        remaining: c.remaining,
-        reset: Duration::from_nanos(c.reset),
     }
+
+    fn verdict(&self) -> Verdict {
+        let (allowed, (l, c)) = match (self.refused, self.tightest) {
+            (Some(r), _) => (false, r),
+            (None, Some(t)) => (true, t),
+            (None, None) => return blanket(None, true),
+        };
+        Verdict {
+            allowed,
+            quota: l.capacity(),
+            window: (l.period / 1_000_000_000).max(1),
+            remaining: c.remaining,
+            reset: Duration::from_nanos(c.reset),
+        }
+    }
+}
+
+/// The verdict the answer reports for `checks` of `limits` (see [`Pick`]).
+fn report(limits: &[Limit], checks: &[Check]) -> Verdict {
+    let mut pick = Pick::default();
+    for (l, c) in limits.iter().zip(checks) {
+        pick.add(*l, *c);
+    }
+    pick.verdict()
 }
 
 #[cfg(test)]

@@ -130,14 +130,16 @@ impl QuotaLimiter {
                 remaining: limit.saturating_sub(used + 1),
                 reset: Duration::from_secs(u64::try_from(end - now).unwrap_or(0)),
             };
-            let store = allowed.then(|| {
-                let cells = vec![Counted {
+            if !allowed {
+                return (verdict, None);
+            }
+            if let Some(c) = cells.first_mut() {
+                *c = Counted {
                     start,
                     count: used + 1,
-                }];
-                (cells, u64::try_from(end).unwrap_or(u64::MAX))
-            });
-            (verdict, store)
+                };
+            }
+            (verdict, Some(u64::try_from(end).unwrap_or(u64::MAX)))
         })
     }
 }

@@ -5,13 +5,17 @@
 //! shard first drops its idle keys (state back to that of an unseen key,
 //! so dropping them changes no decision), and only then the key idle
 //! soonest.
+//!
+//! Keys are hashed with foldhash (seeded per map from the OS), several
+//! times cheaper than SipHash on short keys. It is not a keyed PRF, but a
+//! flood of colliding keys is bounded all the same: a shard holds at most
+//! `max_keys / SHARDS` keys, so the longest probe is that many.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard};
 
-use super::algorithm::Check;
+use foldhash::fast::FixedState;
 
 /// Shards per table: enough that workers rarely meet on one lock.
 pub(super) const SHARDS: usize = 64;
@@ -24,53 +28,55 @@ struct Entry<C> {
 }
 
 /// One shard: keys and their entries.
-type Shard<C> = Mutex<HashMap<Box<str>, Entry<C>>>;
+type Shard<C> = Mutex<HashMap<Box<str>, Entry<C>, FixedState>>;
 
 /// Counters of one policy, by key; `C` is one limit's state of a key.
 #[derive(Debug)]
 pub struct Table<C> {
     shards: Box<[Shard<C>]>,
     per_shard: usize,
-    hasher: RandomState,
+    hasher: FixedState,
 }
 
 impl<C> Table<C> {
     /// A table holding about `max_keys` keys at most.
     pub fn new(max_keys: usize) -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Mutex::new(HashMap::with_hasher(seeded())))
+                .collect(),
             per_shard: max_keys.div_ceil(SHARDS).max(1),
-            hasher: RandomState::new(),
+            hasher: seeded(),
         }
     }
 
     /// Runs `decide` on `key`'s `n` cells (fresh ones from `fresh` for a
-    /// new key, or when the number of limits changed) under its shard's lock,
-    /// and stores the cells it returns. `decide` returns the checks and
-    /// whether the request was admitted.
+    /// new key, or when the number of limits changed) under its shard's
+    /// lock. `decide` updates the cells in place only when it admits, and
+    /// then returns when the key is idle again: a known key costs no
+    /// allocation, and a refused new key is not stored.
     pub fn decide<R>(
         &self,
         key: &str,
         now: u64,
         n: usize,
         fresh: impl Fn() -> Vec<C>,
-        decide: impl FnOnce(&[C]) -> (R, Option<(Vec<C>, u64)>),
+        decide: impl FnOnce(&mut [C]) -> (R, Option<u64>),
     ) -> R {
         let mut shard = self.shard(key);
         if let Some(entry) = shard.get_mut(key) {
             if entry.cells.len() != n {
                 entry.cells = fresh();
             }
-            let (out, store) = decide(&entry.cells);
-            if let Some((cells, idle_at)) = store {
-                entry.cells = cells;
+            let (out, idle_at) = decide(&mut entry.cells);
+            if let Some(idle_at) = idle_at {
                 entry.idle_at = idle_at;
             }
             return out;
         }
-        let cells = fresh();
-        let (out, store) = decide(&cells);
-        if let Some((cells, idle_at)) = store {
+        let mut cells = fresh();
+        let (out, idle_at) = decide(&mut cells);
+        if let Some(idle_at) = idle_at {
             if shard.len() >= self.per_shard {
                 evict(&mut shard, now, self.per_shard);
             }
@@ -89,10 +95,17 @@ impl<C> Table<C> {
         self.len() == 0
     }
 
-    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<Box<str>, Entry<C>>> {
-        let i = (self.hasher.hash_one(key) % SHARDS as u64) as usize;
+    fn shard(&self, key: &str) -> MutexGuard<'_, HashMap<Box<str>, Entry<C>, FixedState>> {
+        // The top bits: the maps inside use the low ones.
+        let i = (self.hasher.hash_one(key) >> 58) as usize % SHARDS;
         lock(&self.shards[i])
     }
+}
+
+/// A foldhash state with a seed from the OS (std's `RandomState` keys
+/// are random per process), so keys cannot be chosen to collide.
+pub(super) fn seeded() -> FixedState {
+    FixedState::with_seed(std::collections::hash_map::RandomState::new().hash_one(0u64))
 }
 
 /// A poisoned shard still holds valid counters (every update is one
@@ -102,7 +115,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Makes room in a full shard: idle keys go first, else the one idle soonest.
-fn evict<C>(shard: &mut HashMap<Box<str>, Entry<C>>, now: u64, max: usize) {
+fn evict<C>(shard: &mut HashMap<Box<str>, Entry<C>, FixedState>, now: u64, max: usize) {
     shard.retain(|_, e| e.idle_at > now);
     if shard.len() < max {
         return;
@@ -114,9 +127,4 @@ fn evict<C>(shard: &mut HashMap<Box<str>, Entry<C>>, now: u64, max: usize) {
     if let Some(k) = soonest {
         shard.remove(&k);
     }
-}
-
-/// The idle time of a set of checks: the latest of theirs.
-pub(super) fn idle_at(checks: &[Check]) -> u64 {
-    checks.iter().map(|c| c.idle_at).max().unwrap_or(0)
 }

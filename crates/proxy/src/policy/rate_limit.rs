@@ -10,6 +10,8 @@
 //! unlimited.
 
 use std::fmt::Write;
+use std::net::IpAddr;
+use std::sync::Arc;
 
 use http::header::{HeaderName, HeaderValue, RETRY_AFTER};
 use http::{HeaderMap, Response, StatusCode};
@@ -20,7 +22,7 @@ use tollgate_gateway::ratelimit::Verdict;
 
 use super::RequestVars;
 use crate::body::{HeldBody, ResponseBody};
-use crate::limits::LimitRt;
+use crate::limits::{FieldText, LimitRt};
 use crate::pipeline::{refusal, Exchange, Incoming};
 
 /// The 429 that ends a refused request (boxed: refusals are the rare path).
@@ -30,7 +32,7 @@ pub(super) type Refused = Box<Response<ResponseBody>>;
 #[derive(Debug)]
 pub(crate) struct LimitFields {
     verdict: Verdict,
-    name: String,
+    text: Arc<FieldText>,
     headers: RateHeaders,
 }
 
@@ -53,32 +55,32 @@ pub(super) async fn on_request(
     ex: &mut Exchange,
 ) -> Result<LimitStep, Refused> {
     match rt {
-        LimitRt::Rate(limiter) => {
+        LimitRt::Rate(limiter, text) => {
             let policy = limiter.policy();
             let key = request_key(&policy.key, route, req, host, ex);
             let verdict = limiter
-                .decide(&key, ex.consumer.as_ref().map(|c| &c.config))
+                .decide(key.as_str(), ex.consumer.as_ref().map(|c| &c.config))
                 .await;
             let fields = LimitFields {
                 verdict,
-                name: policy.name.clone(),
+                text: Arc::clone(text),
                 headers: policy.headers,
             };
-            decided(fields, "rate_limit", req, ex).map(LimitStep::Fields)
+            decided(fields, "rate_limit", &policy.name, req, ex).map(LimitStep::Fields)
         }
-        LimitRt::Quota(quota) => {
+        LimitRt::Quota(quota, text) => {
             let policy = quota.policy();
             let key = request_key(&policy.key, route, req, host, ex);
             let fields = LimitFields {
-                verdict: quota.decide(&key).await,
-                name: policy.name.clone(),
+                verdict: quota.decide(key.as_str()).await,
+                text: Arc::clone(text),
                 headers: policy.headers,
             };
-            decided(fields, "quota", req, ex).map(LimitStep::Fields)
+            decided(fields, "quota", &policy.name, req, ex).map(LimitStep::Fields)
         }
         LimitRt::InFlight(table) => {
             let key = request_key(&table.policy().key, route, req, host, ex);
-            match table.acquire(&key) {
+            match table.acquire(key.as_str()) {
                 Some(permit) => Ok(LimitStep::Permit(permit)),
                 None => {
                     ex.limited = Some(format!("concurrency_limit:{}", table.policy().name));
@@ -95,13 +97,14 @@ pub(super) async fn on_request(
 fn decided(
     fields: LimitFields,
     kind: &str,
+    name: &str,
     req: &Incoming<'_>,
     ex: &mut Exchange,
 ) -> Result<LimitFields, Refused> {
     if fields.verdict.allowed {
         return Ok(fields);
     }
-    ex.limited = Some(format!("{kind}:{}", fields.name));
+    ex.limited = Some(format!("{kind}:{name}"));
     let mut resp = too_many(&req.request_id, fields.verdict.reset_secs());
     write_fields(&fields, resp.headers_mut());
     Err(Box::new(resp))
@@ -139,7 +142,7 @@ fn request_key(
     req: &Incoming<'_>,
     host: &str,
     ex: &Exchange,
-) -> String {
+) -> KeyText {
     let value = match key {
         LimitKey::Consumer { .. } => ex.consumer.as_ref().map(|c| format!("c:{}", c.config.name)),
         LimitKey::ClientIp => None,
@@ -160,72 +163,99 @@ fn request_key(
             (out.len() > 2).then_some(out)
         }
     };
-    value.unwrap_or_else(|| {
-        let mut out = String::from("ip:");
-        let _ = write!(out, "{}", req.client.peer.ip());
-        out
-    })
+    match value {
+        Some(text) => KeyText::Text(text),
+        None => KeyText::ip(req.client.peer.ip()),
+    }
 }
+
+/// A request's key: the client address (`ip:` and its text) is written
+/// on the stack, as it is the default and the most common key.
+enum KeyText {
+    /// `ip:ADDRESS` in a buffer (45 bytes is the longest IPv6 text).
+    Ip { buf: [u8; 48], len: usize },
+    /// Any other key.
+    Text(String),
+}
+
+impl KeyText {
+    /// `ip:` and `addr` as `Display` writes it.
+    fn ip(addr: IpAddr) -> Self {
+        let mut buf = [0u8; 48];
+        buf[..3].copy_from_slice(b"ip:");
+        let mut len = 3;
+        match addr {
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        buf[len] = b'.';
+                        len += 1;
+                    }
+                    len += write_octet(octet, &mut buf[len..len + 3]);
+                }
+            }
+            IpAddr::V6(v6) => {
+                let mut out = String::from("ip:");
+                let _ = write!(out, "{v6}");
+                return KeyText::Text(out);
+            }
+        }
+        KeyText::Ip { buf, len }
+    }
+
+    fn as_str(&self) -> &str {
+        match self {
+            // Only ASCII digits and dots are written in the buffer.
+            KeyText::Ip { buf, len } => std::str::from_utf8(&buf[..*len]).unwrap_or("ip:"),
+            KeyText::Text(s) => s,
+        }
+    }
+}
+
+/// One IPv4 octet in decimal into `out` (3 bytes); the length written.
+fn write_octet(n: u8, out: &mut [u8]) -> usize {
+    let digits = [n / 100, n / 10 % 10, n % 10];
+    let skip = if n >= 100 {
+        0
+    } else if n >= 10 {
+        1
+    } else {
+        2
+    };
+    for (o, d) in out.iter_mut().zip(&digits[skip..]) {
+        *o = b'0' + d;
+    }
+    3 - skip
+}
+
+/// The draft's field names (not among `http`'s own).
+static RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+static X_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+static X_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+static X_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
 /// `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers,
 /// structured fields), or `X-RateLimit-*`, or nothing.
 fn write_fields(fields: &LimitFields, headers: &mut HeaderMap) {
     let v = &fields.verdict;
     let reset = v.reset_secs();
-    let pairs: Vec<(HeaderName, String)> = match fields.headers {
-        RateHeaders::None => return,
+    match fields.headers {
+        RateHeaders::None => {}
         RateHeaders::Ietf => {
-            let name = sf_string(&fields.name);
-            vec![
-                (
-                    HeaderName::from_static("ratelimit-policy"),
-                    format!("{name};q={};w={}", v.quota, v.window),
-                ),
-                (
-                    HeaderName::from_static("ratelimit"),
-                    format!("{name};r={};t={reset}", v.remaining),
-                ),
-            ]
-        }
-        RateHeaders::Legacy => vec![
-            (
-                HeaderName::from_static("x-ratelimit-limit"),
-                v.quota.to_string(),
-            ),
-            (
-                HeaderName::from_static("x-ratelimit-remaining"),
-                v.remaining.to_string(),
-            ),
-            (
-                HeaderName::from_static("x-ratelimit-reset"),
-                reset.to_string(),
-            ),
-        ],
-    };
-    for (name, value) in pairs {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.append(name, value);
-        }
-    }
-}
-
-/// A structured-field string (RFC 8941 §3.3.3): printable ASCII, with `"`
-/// and `\` escaped; other characters become `_`.
-fn sf_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                out.push('\\');
-                out.push(c);
+            if let Some(value) = fields.text.policy(v.quota, v.window) {
+                headers.append(RATELIMIT_POLICY.clone(), value);
             }
-            ' '..='~' => out.push(c),
-            _ => out.push('_'),
+            if let Some(value) = fields.text.remaining(v.remaining, reset) {
+                headers.append(RATELIMIT.clone(), value);
+            }
+        }
+        RateHeaders::Legacy => {
+            headers.append(X_LIMIT.clone(), HeaderValue::from(v.quota));
+            headers.append(X_REMAINING.clone(), HeaderValue::from(v.remaining));
+            headers.append(X_RESET.clone(), HeaderValue::from(reset));
         }
     }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -233,8 +263,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn structured_field_strings_are_escaped() {
-        assert_eq!(sf_string("default"), "\"default\"");
-        assert_eq!(sf_string("a\"b\\c\u{e9}"), "\"a\\\"b\\\\c_\"");
+    fn client_addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.199.255",
+            "255.9.100.1",
+            "::1",
+            "2001:db8::8a2e:370:7334",
+            "::ffff:1.2.3.4",
+        ] {
+            let addr: IpAddr = ip.parse().unwrap();
+            assert_eq!(KeyText::ip(addr).as_str(), format!("ip:{addr}"));
+        }
     }
 }
