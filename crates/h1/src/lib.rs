@@ -27,4 +27,4 @@ pub use framing::BodyFraming;
 pub use length::LengthDecoder;
 pub use limits::HeadLimits;
 pub use request::{is_h2_preface, parse_request, RequestHead, H2_PREFACE};
-pub use response::{parse_response, ResponseHead};
+pub use response::{parse_response, parse_response_with_room, ResponseHead};

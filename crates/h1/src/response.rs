@@ -38,12 +38,24 @@ pub fn parse_response(
     limits: &HeadLimits,
     request_method: &Method,
 ) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    parse_response_with_room(buf, limits, request_method, 0)
+}
+
+/// [`parse_response`], with the header map made with room for `room` more
+/// fields: a proxy that will add some sizes the map once instead of growing
+/// (rehashing) it on the way out.
+pub fn parse_response_with_room(
+    buf: &[u8],
+    limits: &HeadLimits,
+    request_method: &Method,
+    room: usize,
+) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     if buf.is_empty() {
         return Ok(None);
     }
     let window = buf.get(..limits.max_head_bytes).unwrap_or(buf);
     with_header_slots(limits.max_headers, |slots| {
-        parse_in(buf, window, limits, request_method, slots)
+        parse_in(buf, window, limits, request_method, room, slots)
     })
 }
 
@@ -52,6 +64,7 @@ fn parse_in<'b>(
     window: &'b [u8],
     limits: &HeadLimits,
     request_method: &Method,
+    room: usize,
     slots: &mut [MaybeUninit<httparse::Header<'b>>],
 ) -> Result<Option<(ResponseHead, usize)>, HeadError> {
     let mut res = httparse::Response::new(&mut []);
@@ -88,7 +101,7 @@ fn parse_in<'b>(
         .filter(|r| !r.is_empty())
         .and_then(|r| share(window, &shared, r.as_bytes()));
     // An answer is passed on with what it has (Date is most often there).
-    let mut fields = Fields::collect(res.headers, window, &shared, 0)?;
+    let mut fields = Fields::collect(res.headers, window, &shared, room)?;
 
     let http10 = version == Version::HTTP_10;
     let no_body = *request_method == Method::HEAD

@@ -427,6 +427,7 @@ async fn attempt<'b>(
             // RFC 9110 §15.2: never to HTTP/1.0 clients. (A body kept for
             // retries has no client connection: its interim answers drop.)
             forward_interim: req.version >= Version::HTTP_11,
+            answer_room: answer_room(route),
         };
         match exchange(
             &mut conn,
@@ -666,6 +667,21 @@ fn forwarded_headers(
         }
     }
     headers
+}
+
+/// Fields the route adds to an answer: the request id, and what its
+/// policies write (estimates; a wrong one costs a map grow, nothing more).
+fn answer_room(route: &Route) -> usize {
+    use tollgate_config::Policy;
+    route.policies.iter().fold(1, |room, policy| {
+        room + match policy {
+            Policy::Headers(rules) => rules.response.set.len() + rules.response.add.len(),
+            Policy::SecurityHeaders(_) => 6,
+            Policy::Cors(_) | Policy::Limit(_) => 3,
+            Policy::Cache(_) | Policy::Compress(_) => 2,
+            _ => 0,
+        }
+    })
 }
 
 /// The request target sent upstream: the route's rewrite applied, origin form.

@@ -40,6 +40,8 @@ pub(crate) struct OutgoingRequest<'r, 'b> {
     /// Interim answers (1xx) go to the client (an HTTP/1.1 client whose
     /// own body this is); otherwise they are dropped.
     pub(crate) forward_interim: bool,
+    /// Fields the route will add to the answer (its map is made with room).
+    pub(crate) answer_room: usize,
 }
 
 /// Why an exchange failed, and whether anything reached the upstream.
@@ -101,16 +103,19 @@ pub(crate) async fn exchange(
     // timer is only armed when the header timeout would fire before it.
     let header_deadline = tokio::time::Instant::now() + header_timeout;
     let head = if header_deadline < outer_deadline {
-        tokio::time::timeout_at(header_deadline, read_head(conn, req.method, &mut interim))
-            .await
-            .map_err(|_| {
-                ExchangeError::from(ProxyError::upstream(
-                    ErrorKind::UpstreamTimeout,
-                    "upstream did not answer in time",
-                ))
-            })?
+        tokio::time::timeout_at(
+            header_deadline,
+            read_head(conn, req.method, req.answer_room, &mut interim),
+        )
+        .await
+        .map_err(|_| {
+            ExchangeError::from(ProxyError::upstream(
+                ErrorKind::UpstreamTimeout,
+                "upstream did not answer in time",
+            ))
+        })?
     } else {
-        read_head(conn, req.method, &mut interim).await
+        read_head(conn, req.method, req.answer_room, &mut interim).await
     };
     let mut head = head.map_err(|(error, nothing_read)| ExchangeError {
         before_response: nothing_read && body_was_empty && conn.reused,
@@ -292,13 +297,19 @@ fn write_error(e: std::io::Error) -> ProxyError {
 async fn read_head(
     conn: &mut PooledConn,
     method: &Method,
+    room: usize,
     interim: &mut Option<InterimSink<'_>>,
 ) -> Result<ResponseHead, (ProxyError, bool)> {
     use tokio::io::AsyncReadExt;
     let mut any = !conn.rbuf.is_empty();
     loop {
         if !conn.rbuf.is_empty() {
-            match tollgate_h1::parse_response(&conn.rbuf, &RESPONSE_HEAD_LIMITS, method) {
+            match tollgate_h1::parse_response_with_room(
+                &conn.rbuf,
+                &RESPONSE_HEAD_LIMITS,
+                method,
+                room,
+            ) {
                 Ok(Some((mut head, used))) => {
                     conn.rbuf.advance(used);
                     let code = head.status.as_u16();
