@@ -7,23 +7,18 @@
 //!   Reported: the submitting thread's CPU and the `tollgate-otlp`
 //!   thread's CPU per span (from `/proc/self/task/*/stat`), and how often
 //!   the exporter thread was switched to (its context switches).
-//! - The same through a `std::sync::mpsc::sync_channel` drained by a
-//!   thread named `tollgate-otlp` that gathers batches as the exporter did
-//!   before per-thread buffers (encoding each batch, not sending it): the
-//!   hand-off this crate replaced, for comparison.
+//! - Encoding alone: a batch of 512 spans written as one export request.
 //! - Unsampled: what a request not recorded pays here (ids, the sampling
 //!   decision, the upstream's `traceparent`), in ns per request.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::sync_channel;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tollgate_config::{OtlpEndpoint, Tracing};
 use tollgate_ops::trace::{
-    encode_request, new_span_id, new_trace_id, traceparent, Attr, Sampler, SpanKind, SpanRecord,
-    Tracer,
+    encode_request, new_span_id, new_trace_id, traceparent, unix_nanos_now, Attr, Sampler,
+    SpanKind, SpanRecord, Tracer,
 };
 
 const SPANS: usize = 400_000;
@@ -59,7 +54,7 @@ fn main() {
     );
     drop(tracer);
     std::thread::sleep(Duration::from_millis(300));
-    channel(&config);
+    encode_only();
     unsampled();
 }
 
@@ -93,84 +88,45 @@ fn answer_posts(conn: TcpStream) {
     }
 }
 
-/// A span shaped like tollgate's server span (the same attribute kinds).
-fn server_span() -> SpanRecord {
-    let start = SystemTime::now();
-    SpanRecord {
+/// Submits a span shaped like tollgate's server span (the same
+/// attribute kinds), built the way the proxy builds it: borrowed, with
+/// the clock read at both ends.
+fn submit_server_span(submit: &impl Fn(&SpanRecord<'_>)) {
+    let start = unix_nanos_now();
+    let attributes = [
+        ("http.request.method", Attr::Str("GET")),
+        ("url.path", Attr::Str("/api/users/42")),
+        ("url.scheme", Attr::Str("http")),
+        ("server.address", Attr::Str("example.test")),
+        ("client.address", Attr::Str("127.0.0.1")),
+        ("network.peer.address", Attr::Str("127.0.0.1")),
+        ("network.peer.port", Attr::Int(50_000)),
+        ("network.protocol.version", Attr::Str("1.1")),
+        ("http.route", Attr::Parts(&["/api/", "*"])),
+        ("tollgate.route", Attr::Str("api")),
+        ("http.response.status_code", Attr::Int(200)),
+    ];
+    submit(&SpanRecord {
         trace_id: new_trace_id(),
         span_id: new_span_id(),
         parent: None,
-        trace_state: None,
-        name: "GET /api/*".to_string(),
+        trace_state: "",
+        name: &["GET", " ", "/api/", "*"],
         kind: SpanKind::Server,
         start,
-        end: SystemTime::now(),
-        attributes: vec![
-            ("http.request.method", "GET".into()),
-            ("url.path", "/api/users/42".to_string().into()),
-            ("url.scheme", "http".into()),
-            ("server.address", "example.test".to_string().into()),
-            ("client.address", "127.0.0.1".to_string().into()),
-            ("network.peer.address", "127.0.0.1".to_string().into()),
-            ("network.peer.port", Attr::Int(50_000)),
-            ("network.protocol.version", "1.1".into()),
-            ("http.route", "/api/*".to_string().into()),
-            ("tollgate.route", "api".to_string().into()),
-            ("http.response.status_code", Attr::Int(200)),
-        ],
+        end: unix_nanos_now(),
+        attributes: &attributes,
         error: false,
-    }
+    });
 }
 
-/// The hand-off before per-thread buffers: a bounded channel whose every
-/// `try_send` may wake the exporter thread.
-fn channel(config: &Tracing) {
-    let (tx, rx) = sync_channel::<SpanRecord>(config.queue);
-    let (batch, delay, name) = (
-        config.batch,
-        config.batch_delay,
-        config.service_name.clone(),
-    );
-    let exporter = std::thread::Builder::new()
-        .name("tollgate-otlp".into())
-        .spawn(move || {
-            let mut spans = Vec::with_capacity(batch);
-            while let Ok(first) = rx.recv() {
-                spans.push(first);
-                let until = Instant::now() + delay;
-                while spans.len() < batch {
-                    let left = until.saturating_duration_since(Instant::now());
-                    match rx.recv_timeout(left) {
-                        Ok(span) => spans.push(span),
-                        Err(_) => break,
-                    }
-                }
-                std::hint::black_box(encode_request(&spans, &name));
-                spans.clear();
-            }
-        })
-        .expect("thread");
-    let dropped = AtomicU64::new(0);
-    sampled(
-        "channel (before)",
-        |span| {
-            if tx.try_send(span).is_err() {
-                dropped.fetch_add(1, Ordering::Relaxed);
-            }
-        },
-        || dropped.load(Ordering::Relaxed),
-    );
-    drop(tx);
-    exporter.join().expect("exporter");
-}
-
-fn sampled(what: &str, submit: impl Fn(SpanRecord), dropped: impl Fn() -> u64) {
+fn sampled(what: &str, submit: impl Fn(&SpanRecord<'_>), dropped: impl Fn() -> u64) {
     let before = threads();
     let started = Instant::now();
     let mut sent = 0;
     while sent < SPANS {
         for _ in 0..BURST {
-            submit(server_span());
+            submit_server_span(&submit);
         }
         sent += BURST;
         // ~64k spans/s: two spans per request at ~32k requests/s.
@@ -190,6 +146,36 @@ fn sampled(what: &str, submit: impl Fn(SpanRecord), dropped: impl Fn() -> u64) {
         after.exporter_switches - before.exporter_switches,
         dropped(),
     );
+}
+
+/// What encoding alone costs: a batch of 512 server spans as one export
+/// request, in ns per span.
+fn encode_only() {
+    let attributes = [
+        ("http.request.method", Attr::Str("GET")),
+        ("url.path", Attr::Str("/api/users/42")),
+        ("http.response.status_code", Attr::Int(200)),
+    ];
+    let record = |i: u8| SpanRecord {
+        trace_id: [i | 1; 16],
+        span_id: [i | 1; 8],
+        parent: None,
+        trace_state: "",
+        name: &["GET", " ", "/api/", "*"],
+        kind: SpanKind::Server,
+        start: 1,
+        end: 2,
+        attributes: &attributes,
+        error: false,
+    };
+    let batch: Vec<SpanRecord<'_>> = (0..=255u8).chain(0..=255u8).map(record).collect();
+    let rounds = 2_000;
+    let started = Instant::now();
+    for _ in 0..rounds {
+        std::hint::black_box(encode_request(&batch, "cost"));
+    }
+    let ns = started.elapsed().as_nanos() as f64 / (rounds * batch.len()) as f64;
+    println!("encode only: {ns:.0} ns/span (batches of {})", batch.len());
 }
 
 fn unsampled() {

@@ -10,18 +10,22 @@
 //!   to the upstream as its parent in `traceparent` (and `tracestate` as
 //!   received), sampled or not, so the context always travels on.
 //! - [`end_client`] / [`end_server`]: the sampled spans go to the
-//!   exporter's queue; an unsampled request records nothing.
+//!   exporter's buffers, as borrowed records encoded there at once (no
+//!   owned attribute strings); an unsampled request records nothing,
+//!   reads no clock and allocates nothing here beyond its `traceparent`.
 //!
 //! Without `tracing:` none of this runs and the client's fields pass
 //! through untouched.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::io::Write as _;
+use std::net::{IpAddr, SocketAddr};
 
+use http::header::Entry;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Version};
 use tollgate_config::PathMatch;
 use tollgate_ops::trace::{
-    hex_lower, new_span_id, new_trace_id, parse_traceparent, traceparent, Attr, SpanId, SpanKind,
-    SpanRecord, TraceId, Tracer,
+    hex_lower, new_span_id, new_trace_id, parse_traceparent, traceparent, unix_nanos_now, Attr,
+    SpanId, SpanKind, SpanRecord, TraceId, TraceParent, Tracer,
 };
 
 use crate::pipeline::{request_host, Exchange, Incoming};
@@ -30,7 +34,8 @@ use crate::snapshot::Worker;
 static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
-/// A request's place in its trace.
+/// A request's place in its trace (kept in the exchange, not boxed: an
+/// unsampled request allocates nothing for it).
 #[derive(Debug)]
 pub(crate) struct RequestTrace {
     trace_id: TraceId,
@@ -38,19 +43,49 @@ pub(crate) struct RequestTrace {
     span_id: SpanId,
     /// The caller's span, from a valid `traceparent`.
     parent: Option<SpanId>,
-    sampled: bool,
     /// The caller's `tracestate`, passed on unchanged.
     state: Option<HeaderValue>,
-    start: SystemTime,
-    method: Method,
-    /// The server span's attributes known on arrival (sampled only).
-    attributes: Vec<(&'static str, Attr)>,
+    /// What the server span needs from the request: sampled only.
+    server: Option<Box<ServerStart>>,
+}
+
+/// The server span's data known on arrival, kept until the answer is
+/// over (the request itself is gone by then).
+#[derive(Debug)]
+struct ServerStart {
+    /// Nanoseconds since the Unix epoch.
+    start: u64,
+    /// `http.request.method` (`_OTHER` for unknown methods).
+    method: &'static str,
+    scheme: &'static str,
+    version: &'static str,
+    peer: SocketAddr,
+    /// `url.path`, `server.address` and `user_agent.original` one after
+    /// the other: one allocation for the three.
+    text: String,
+    path_end: usize,
+    host_end: usize,
+    has_user_agent: bool,
+}
+
+impl ServerStart {
+    fn path(&self) -> &str {
+        &self.text[..self.path_end]
+    }
+
+    fn host(&self) -> &str {
+        &self.text[self.path_end..self.host_end]
+    }
+
+    fn user_agent(&self) -> Option<&str> {
+        self.has_user_agent.then(|| &self.text[self.host_end..])
+    }
 }
 
 impl RequestTrace {
     /// Whether its spans are recorded.
     pub(crate) fn sampled(&self) -> bool {
-        self.sampled
+        self.server.is_some()
     }
 
     /// The trace id as 32 lowercase hex digits (for the access log).
@@ -59,13 +94,22 @@ impl RequestTrace {
         hex_lower(&self.trace_id, &mut out);
         out
     }
+
+    /// The caller's `tracestate` as text, empty when none (or not text).
+    fn state_text(&self) -> &str {
+        self.state
+            .as_ref()
+            .and_then(|s| s.to_str().ok())
+            .unwrap_or("")
+    }
 }
 
 /// A client span begun for one upstream attempt.
 #[derive(Debug)]
 pub(crate) struct ClientSpan {
     span_id: SpanId,
-    start: SystemTime,
+    /// Nanoseconds since the Unix epoch (0 when unsampled: no clock read).
+    start: u64,
 }
 
 /// How an upstream attempt ended, for its client span.
@@ -79,114 +123,117 @@ pub(crate) enum AttemptEnd {
 
 /// The trace context of `req`, taking the client's fields out of it.
 pub(crate) fn begin(tracer: &Tracer, req: &mut Incoming<'_>) -> RequestTrace {
-    let parent = {
-        let mut fields = req.headers.get_all(&TRACEPARENT).iter();
-        // W3C: more than one `traceparent` is as invalid as a broken one.
-        match (fields.next(), fields.next()) {
-            (Some(v), None) => parse_traceparent(v.as_bytes()),
-            _ => None,
-        }
+    let parent = take_traceparent(&mut req.headers);
+    let state = if parent.is_some() {
+        take_state(&mut req.headers)
+    } else {
+        // Without a valid `traceparent` the caller's state means nothing.
+        req.headers.remove(&TRACESTATE);
+        None
     };
-    req.headers.remove(&TRACEPARENT);
-    let state = match req.headers.remove(&TRACESTATE) {
-        Some(first) if parent.is_some() => Some(joined_state(first, &req.headers)),
-        _ => None,
-    };
-    req.headers.remove(&TRACESTATE);
     let trace_id = parent.map_or_else(new_trace_id, |p| p.trace_id);
     let sampled = tracer.sampled(parent.as_ref(), &trace_id);
     RequestTrace {
         trace_id,
         span_id: new_span_id(),
         parent: parent.map(|p| p.parent_id),
-        sampled,
         state,
-        // An unsampled request never reads its span's times: no clock read.
-        start: if sampled {
-            SystemTime::now()
-        } else {
-            UNIX_EPOCH
-        },
-        method: req.method.clone(),
-        attributes: if sampled {
-            server_attributes(req)
-        } else {
-            Vec::new()
-        },
+        server: sampled.then(|| Box::new(server_start(req))),
     }
 }
 
-/// `tracestate` sent as several fields is one list (RFC 9110 §5.3);
-/// `first` was already taken out, the rest are still in `headers`.
-fn joined_state(first: HeaderValue, headers: &HeaderMap) -> HeaderValue {
-    let rest: Vec<&[u8]> = headers
-        .get_all(&TRACESTATE)
-        .iter()
-        .map(|v| v.as_bytes())
-        .collect();
-    if rest.is_empty() {
-        return first;
+/// Reads and removes `traceparent`: exactly one valid field, else `None`
+/// (W3C: more than one is as invalid as a broken one).
+fn take_traceparent(headers: &mut HeaderMap) -> Option<TraceParent> {
+    // One lookup when absent, as most requests come.
+    if !headers.contains_key(&TRACEPARENT) {
+        return None;
     }
-    let mut all = first.as_bytes().to_vec();
-    for v in rest {
+    let Entry::Occupied(entry) = headers.entry(&TRACEPARENT) else {
+        return None;
+    };
+    let mut fields = entry.iter();
+    let parent = match (fields.next(), fields.next()) {
+        (Some(v), None) => parse_traceparent(v.as_bytes()),
+        _ => None,
+    };
+    entry.remove();
+    parent
+}
+
+/// Reads and removes `tracestate`; several fields are one list
+/// (RFC 9110 §5.3), joined with commas.
+fn take_state(headers: &mut HeaderMap) -> Option<HeaderValue> {
+    let Entry::Occupied(entry) = headers.entry(&TRACESTATE) else {
+        return None;
+    };
+    let mut fields = entry.iter();
+    let first = fields.next()?.clone();
+    let mut joined: Option<Vec<u8>> = None;
+    for v in fields {
+        let all = joined.get_or_insert_with(|| first.as_bytes().to_vec());
         all.push(b',');
-        all.extend_from_slice(v);
+        all.extend_from_slice(v.as_bytes());
     }
-    HeaderValue::from_bytes(&all).unwrap_or(first)
+    let state = match joined {
+        Some(all) => HeaderValue::from_bytes(&all).unwrap_or(first),
+        None => first,
+    };
+    // `remove` takes every field of the name.
+    entry.remove();
+    Some(state)
 }
 
-fn server_attributes(req: &Incoming<'_>) -> Vec<(&'static str, Attr)> {
-    let host = request_host(&req.uri, &req.headers).into_owned();
-    let mut a: Vec<(&'static str, Attr)> = vec![
-        ("http.request.method", method_attr(&req.method)),
-        ("url.path", req.uri.path().to_string().into()),
-        ("url.scheme", req.client.proto.into()),
-        ("server.address", host.into()),
-        ("client.address", req.client.peer.ip().to_string().into()),
-        (
-            "network.peer.address",
-            req.client.peer.ip().to_string().into(),
-        ),
-        (
-            "network.peer.port",
-            i64::from(req.client.peer.port()).into(),
-        ),
-        (
-            "network.protocol.version",
-            protocol_version(req.version).into(),
-        ),
-    ];
-    if let Some(ua) = req
+fn server_start(req: &Incoming<'_>) -> ServerStart {
+    let start = unix_nanos_now();
+    let path = req.uri.path();
+    let host = request_host(&req.uri, &req.headers);
+    let user_agent = req
         .headers
         .get(http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-    {
-        a.push(("user_agent.original", ua.to_string().into()));
+        .and_then(|v| v.to_str().ok());
+    let mut text = String::with_capacity(path.len() + host.len() + user_agent.map_or(0, str::len));
+    text.push_str(path);
+    let path_end = text.len();
+    text.push_str(&host);
+    let host_end = text.len();
+    text.push_str(user_agent.unwrap_or(""));
+    ServerStart {
+        start,
+        method: method_attr(&req.method),
+        scheme: req.client.proto,
+        version: protocol_version(req.version),
+        peer: req.client.peer,
+        text,
+        path_end,
+        host_end,
+        has_user_agent: user_agent.is_some(),
     }
-    a
 }
 
 /// Known methods by name; others as `_OTHER` (the conventions' rule, which
 /// keeps span names low in cardinality).
-fn method_attr(m: &Method) -> Attr {
+fn method_attr(m: &Method) -> &'static str {
     match *m {
-        Method::GET => "GET".into(),
-        Method::HEAD => "HEAD".into(),
-        Method::POST => "POST".into(),
-        Method::PUT => "PUT".into(),
-        Method::DELETE => "DELETE".into(),
-        Method::CONNECT => "CONNECT".into(),
-        Method::OPTIONS => "OPTIONS".into(),
-        Method::TRACE => "TRACE".into(),
-        Method::PATCH => "PATCH".into(),
-        _ => "_OTHER".into(),
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "_OTHER",
     }
 }
 
-fn method_name(m: &Method) -> &str {
-    match method_attr(m) {
-        Attr::Str(s) if s == "_OTHER" => "HTTP",
-        _ => m.as_str(),
+/// A span's name begins with the method; `HTTP` for an unknown one.
+fn method_name(attr: &'static str) -> &'static str {
+    if attr == "_OTHER" {
+        "HTTP"
+    } else {
+        attr
     }
 }
 
@@ -202,17 +249,40 @@ fn protocol_version(v: Version) -> &'static str {
 /// `traceparent` with this span as parent (replacing an earlier attempt's).
 pub(crate) fn begin_client(t: &RequestTrace, headers: &mut HeaderMap) -> ClientSpan {
     let span_id = new_span_id();
-    headers.insert(&TRACEPARENT, traceparent(&t.trace_id, &span_id, t.sampled));
+    headers.insert(
+        &TRACEPARENT,
+        traceparent(&t.trace_id, &span_id, t.sampled()),
+    );
     if let Some(state) = &t.state {
         headers.insert(&TRACESTATE, state.clone());
     }
     ClientSpan {
         span_id,
-        start: if t.sampled {
-            SystemTime::now()
-        } else {
-            UNIX_EPOCH
-        },
+        start: if t.sampled() { unix_nanos_now() } else { 0 },
+    }
+}
+
+/// Attributes gathered on the stack, at most `N`.
+struct Attrs<'a, const N: usize> {
+    list: [(&'static str, Attr<'a>); N],
+    len: usize,
+}
+
+impl<'a, const N: usize> Attrs<'a, N> {
+    fn new() -> Self {
+        Self {
+            list: [("", Attr::Int(0)); N],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, key: &'static str, value: Attr<'a>) {
+        self.list[self.len] = (key, value);
+        self.len += 1;
+    }
+
+    fn as_slice(&self) -> &[(&'static str, Attr<'a>)] {
+        &self.list[..self.len]
     }
 }
 
@@ -227,100 +297,161 @@ pub(crate) fn end_client(
     end: AttemptEnd,
     resends: u32,
 ) {
-    let Some(tracer) = worker.snapshot.tracer.as_deref().filter(|_| t.sampled) else {
+    let (Some(tracer), Some(server)) = (worker.snapshot.tracer.as_deref(), t.server.as_deref())
+    else {
         return;
     };
-    let mut a: Vec<(&'static str, Attr)> = vec![("http.request.method", method_attr(&t.method))];
+    let mut code_text = [0u8; 8];
+    let mut a = Attrs::<7>::new();
+    a.push("http.request.method", Attr::Str(server.method));
+    let url_full;
     if let Some(addr) = target {
         let (host, port) = split_host_port(addr);
-        a.push(("server.address", host.to_string().into()));
+        a.push("server.address", Attr::Str(host));
         if let Some(p) = port {
-            a.push(("server.port", i64::from(p).into()));
+            a.push("server.port", Attr::Int(i64::from(p)));
         }
-        a.push(("url.full", format!("http://{addr}{url_path}").into()));
+        url_full = ["http://", addr, url_path];
+        a.push("url.full", Attr::Parts(&url_full));
     }
     if resends > 0 {
-        a.push(("http.request.resend_count", i64::from(resends).into()));
+        a.push("http.request.resend_count", Attr::Int(i64::from(resends)));
     }
     let error = match end {
         AttemptEnd::Status(code) => {
-            a.push(("http.response.status_code", i64::from(code).into()));
-            (code >= 400).then(|| code.to_string())
+            a.push("http.response.status_code", Attr::Int(i64::from(code)));
+            (code >= 400).then(|| decimal(code, &mut code_text))
         }
-        AttemptEnd::Failed(kind) => Some(kind.to_string()),
+        AttemptEnd::Failed(kind) => Some(kind),
     };
-    if let Some(e) = &error {
-        a.push(("error.type", e.clone().into()));
+    if let Some(e) = error {
+        a.push("error.type", Attr::Str(e));
     }
-    tracer.submit(SpanRecord {
+    tracer.submit(&SpanRecord {
         trace_id: t.trace_id,
         span_id: span.span_id,
         parent: Some(t.span_id),
-        trace_state: state_text(t),
-        name: method_name(&t.method).to_string(),
+        trace_state: t.state_text(),
+        name: &[method_name(server.method)],
         kind: SpanKind::Client,
         start: span.start,
-        end: SystemTime::now(),
-        attributes: a,
+        end: unix_nanos_now(),
+        attributes: a.as_slice(),
         error: error.is_some(),
     });
 }
 
 /// Ends the request's server span when the answer is over.
-pub(crate) fn end_server(worker: &Worker, ex: &mut Exchange, status: u16) {
-    let Some(t) = ex.trace.as_deref_mut().filter(|t| t.sampled) else {
+pub(crate) fn end_server(worker: &Worker, ex: &Exchange, status: u16) {
+    let Some(t) = ex.trace.as_ref() else {
         return;
     };
-    let Some(tracer) = worker.snapshot.tracer.as_deref() else {
+    let (Some(tracer), Some(server)) = (worker.snapshot.tracer.as_deref(), t.server.as_deref())
+    else {
         return;
     };
-    let mut a = std::mem::take(&mut t.attributes);
     let route = ex.route.map(|i| &worker.snapshot.config.routes[i]);
     let template = route.and_then(|r| route_template(r.matcher.path.as_ref()));
-    let name = match &template {
-        Some(tpl) => format!("{} {tpl}", method_name(&t.method)),
-        None => method_name(&t.method).to_string(),
+    let method = method_name(server.method);
+    let name_parts;
+    let name: &[&str] = match &template {
+        Some([a, b]) => {
+            name_parts = [method, " ", a, b];
+            &name_parts
+        }
+        None => &[method],
     };
-    if let Some(tpl) = template {
-        a.push(("http.route", tpl.into()));
+    let mut ip_text = [0u8; 48];
+    let peer_ip = ip(server.peer.ip(), &mut ip_text);
+    let mut a = Attrs::<13>::new();
+    a.push("http.request.method", Attr::Str(server.method));
+    a.push("url.path", Attr::Str(server.path()));
+    a.push("url.scheme", Attr::Str(server.scheme));
+    a.push("server.address", Attr::Str(server.host()));
+    a.push("client.address", Attr::Str(peer_ip));
+    a.push("network.peer.address", Attr::Str(peer_ip));
+    let port = i64::from(server.peer.port());
+    a.push("network.peer.port", Attr::Int(port));
+    a.push("network.protocol.version", Attr::Str(server.version));
+    if let Some(ua) = server.user_agent() {
+        a.push("user_agent.original", Attr::Str(ua));
+    }
+    if let Some(tpl) = &template {
+        a.push("http.route", Attr::Parts(tpl));
     }
     if let Some(r) = route {
-        a.push(("tollgate.route", r.name.clone().into()));
+        a.push("tollgate.route", Attr::Str(&r.name));
     }
-    a.push(("http.response.status_code", i64::from(status).into()));
+    a.push("http.response.status_code", Attr::Int(i64::from(status)));
     // Server spans: only 5xx is an error (a 4xx is the client's doing).
+    let mut code_text = [0u8; 8];
     if status >= 500 {
-        a.push(("error.type", status.to_string().into()));
+        a.push("error.type", Attr::Str(decimal(status, &mut code_text)));
     }
-    tracer.submit(SpanRecord {
+    tracer.submit(&SpanRecord {
         trace_id: t.trace_id,
         span_id: t.span_id,
         parent: t.parent,
-        trace_state: state_text(t),
+        trace_state: t.state_text(),
         name,
         kind: SpanKind::Server,
-        start: t.start,
-        end: SystemTime::now(),
-        attributes: a,
+        start: server.start,
+        end: unix_nanos_now(),
+        attributes: a.as_slice(),
         error: status >= 500,
     });
 }
 
-fn state_text(t: &RequestTrace) -> Option<String> {
-    t.state
-        .as_ref()
-        .and_then(|s| s.to_str().ok())
-        .map(str::to_string)
+/// `http.route`: the route's path pattern as written (`/api/*` for a
+/// prefix), as two parts to write one after the other.
+fn route_template(path: Option<&PathMatch>) -> Option<[&str; 2]> {
+    match path? {
+        PathMatch::Exact(p) => Some([p, ""]),
+        PathMatch::Prefix(p) if p.ends_with('/') => Some([p, "*"]),
+        PathMatch::Prefix(p) => Some([p, "/*"]),
+        PathMatch::Regex(r) => Some([r.as_str(), ""]),
+    }
 }
 
-/// `http.route`: the route's path pattern as written (`/api/*` for a prefix).
-fn route_template(path: Option<&PathMatch>) -> Option<String> {
-    match path? {
-        PathMatch::Exact(p) => Some(p.clone()),
-        PathMatch::Prefix(p) if p.ends_with('/') => Some(format!("{p}*")),
-        PathMatch::Prefix(p) => Some(format!("{p}/*")),
-        PathMatch::Regex(r) => Some(r.as_str().to_string()),
-    }
+/// `n` in decimal, written into `buf`.
+fn decimal(n: u16, buf: &mut [u8; 8]) -> &str {
+    let mut w = &mut buf[..];
+    let _ = write!(w, "{n}");
+    let len = 8 - w.len();
+    std::str::from_utf8(&buf[..len]).unwrap_or("")
+}
+
+/// An address as text (as `Display` writes it), written into `buf`: an
+/// IPv4 address by hand, the common case, without the formatter.
+fn ip(addr: IpAddr, buf: &mut [u8; 48]) -> &str {
+    let len = match addr {
+        IpAddr::V4(v4) => {
+            let mut n = 0;
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    buf[n] = b'.';
+                    n += 1;
+                }
+                if octet >= 100 {
+                    buf[n] = b'0' + octet / 100;
+                    n += 1;
+                }
+                if octet >= 10 {
+                    buf[n] = b'0' + octet / 10 % 10;
+                    n += 1;
+                }
+                buf[n] = b'0' + octet % 10;
+                n += 1;
+            }
+            n
+        }
+        IpAddr::V6(v6) => {
+            let mut w = &mut buf[..];
+            let _ = write!(w, "{v6}");
+            48 - w.len()
+        }
+    };
+    std::str::from_utf8(&buf[..len]).unwrap_or("")
 }
 
 fn split_host_port(addr: &str) -> (&str, Option<u16>) {
@@ -330,5 +461,32 @@ fn split_host_port(addr: &str) -> (&str, Option<u16>) {
             p.parse().ok(),
         ),
         _ => (addr, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_and_codes_are_written_as_display_writes_them() {
+        for text in ["127.0.0.1", "0.0.0.0", "10.20.100.255", "::1", "fe80::1:2"] {
+            let addr: IpAddr = text.parse().unwrap();
+            let mut buf = [0u8; 48];
+            assert_eq!(ip(addr, &mut buf), addr.to_string());
+        }
+        let mut buf = [0u8; 8];
+        assert_eq!(decimal(503, &mut buf), "503");
+        assert_eq!(decimal(u16::MAX, &mut buf), "65535");
+    }
+
+    #[test]
+    fn several_tracestate_fields_are_one_list() {
+        let mut headers = HeaderMap::new();
+        headers.append(&TRACESTATE, HeaderValue::from_static("a=1"));
+        headers.append(&TRACESTATE, HeaderValue::from_static("b=2"));
+        let state = take_state(&mut headers).unwrap();
+        assert_eq!(state, "a=1,b=2");
+        assert!(headers.is_empty());
     }
 }

@@ -1,7 +1,13 @@
-//! The exporter: finished spans go into per-thread buffers (a full
-//! buffer drops the span and counts it, never waiting), and one thread,
-//! `tollgate-otlp`, collects them on its own timer and POSTs them in
-//! batches to the collector.
+//! The exporter: finished spans are encoded as OTLP protobuf into
+//! per-thread buffers (a full buffer drops the span and counts it, never
+//! waiting), and one thread, `tollgate-otlp`, collects them on its own
+//! timer and POSTs them in batches to the collector.
+//!
+//! A span is encoded once, on the request's thread, from the borrowed
+//! record straight into the buffer's bytes; the exporter only puts a
+//! batch's header in front of them (`otlp.rs`). The exporter swaps each
+//! buffer for its own emptied one and writes every batch into one reused
+//! output buffer, so neither side allocates once the buffers have grown.
 //!
 //! The hand-off never wakes a thread per span: a request locks its own
 //! thread's buffer (an uncontended mutex, each on its own cache line) and
@@ -23,14 +29,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::Thread;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tollgate_config::Tracing;
 
 use super::context::{Sampler, TraceId, TraceParent};
-use super::otlp::encode_request;
+use super::otlp::{encode_span, write_request};
 use super::span::SpanRecord;
 
 /// Counts of spans by fate, kept across exporters a reload replaces.
@@ -52,11 +58,26 @@ pub struct TraceStats {
     pub failed: u64,
 }
 
+/// Encoded spans: their `Span` messages one after the other, and where
+/// each ends.
+#[derive(Debug, Default)]
+struct Encoded {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Encoded {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+}
+
 /// One thread's buffer, alone on its cache lines so that threads pushing
 /// into neighbouring buffers do not contend.
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Buffer(Mutex<Vec<SpanRecord>>);
+struct Buffer(Mutex<Encoded>);
 
 /// What the requests' threads and the exporter thread share.
 #[derive(Debug)]
@@ -144,20 +165,23 @@ impl Tracer {
         self.sampler.sampled(parent, trace_id)
     }
 
-    /// Buffers a finished span; when the thread's buffer is full it is
-    /// dropped and counted, so a request never waits for export.
-    pub fn submit(&self, span: SpanRecord) {
+    /// Encodes a finished span into the thread's buffer; when that is
+    /// full the span is dropped and counted, so a request never waits for
+    /// export.
+    pub fn submit(&self, span: &SpanRecord<'_>) {
         let s = &*self.shared;
         let buffer = &s.buffers[my_buffer(s.buffers.len())];
         let len = {
             let mut spans = buffer.0.lock().unwrap_or_else(PoisonError::into_inner);
-            if spans.len() >= s.per_buffer {
+            if spans.ends.len() >= s.per_buffer {
                 drop(spans);
                 s.counters.dropped.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            spans.push(span);
-            spans.len()
+            encode_span(&mut spans.bytes, span);
+            let end = spans.bytes.len();
+            spans.ends.push(end);
+            spans.ends.len()
         };
         if len == s.wake_at {
             self.exporter.unpark();
@@ -183,9 +207,9 @@ impl Drop for Tracer {
 }
 
 /// The exporter thread: sleep `batch_delay` (or until a buffer holds a
-/// full batch), take every buffer's spans, send them in batches of at
-/// most `batch`, again; once the last handle is gone, send what is left
-/// and stop.
+/// full batch), take each buffer's spans in turn and send them in
+/// batches of at most `batch`, again; once the last handle is gone, send
+/// what is left and stop.
 fn run(shared: &Shared, config: &Tracing) {
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -195,36 +219,61 @@ fn run(shared: &Shared, config: &Tracing) {
         return;
     };
     let mut conn: Option<SendRequest<Full<Bytes>>> = None;
-    let mut taken: Vec<SpanRecord> = Vec::new();
+    // Swapped with each buffer in turn: the buffer gets this emptied one
+    // back, capacity and all.
+    let mut taken = Encoded::default();
+    let mut out = BytesMut::new();
     loop {
         std::thread::park_timeout(config.batch_delay);
         // Read before collecting: a span buffered before the last handle
         // went is then collected in this round at the latest.
         let closed = shared.closed.load(Ordering::Acquire);
         for buffer in shared.buffers.iter() {
-            let mut spans = buffer.0.lock().unwrap_or_else(PoisonError::into_inner);
-            taken.append(&mut spans);
+            std::mem::swap(
+                &mut *buffer.0.lock().unwrap_or_else(PoisonError::into_inner),
+                &mut taken,
+            );
+            let mut first = 0;
+            for ends in taken.ends.chunks(config.batch.max(1)) {
+                let last = ends[ends.len() - 1];
+                let body = batch_body(&mut out, config, &taken.bytes, first, ends);
+                send(&rt, &mut conn, config, &shared.counters, body, ends.len());
+                first = last;
+            }
+            taken.clear();
         }
-        for batch in taken.chunks(config.batch.max(1)) {
-            send(&rt, &mut conn, config, &shared.counters, batch);
-        }
-        taken.clear();
         if closed {
             return;
         }
     }
 }
 
-/// Encodes and POSTs one batch, counting its spans by the outcome.
+/// One batch's request body, written into `out` (whose memory comes back
+/// to it once the previous body was sent and dropped): the spans ending
+/// at `ends`, the first beginning at `first` in `bytes`.
+fn batch_body(
+    out: &mut BytesMut,
+    config: &Tracing,
+    bytes: &[u8],
+    first: usize,
+    ends: &[usize],
+) -> Bytes {
+    let last = ends.last().copied().unwrap_or(first);
+    out.reserve(last - first + 8 * ends.len() + 256);
+    write_request(out, &config.service_name, bytes, first, ends);
+    out.split().freeze()
+}
+
+/// POSTs one batch of `n` spans, counting them by the outcome.
 fn send(
     rt: &tokio::runtime::Runtime,
     conn: &mut Option<SendRequest<Full<Bytes>>>,
     config: &Tracing,
     counters: &Counters,
-    batch: &[SpanRecord],
+    body: Bytes,
+    n: usize,
 ) {
-    let body = encode_request(batch, &config.service_name);
-    let n = batch.len() as u64;
+    let n = n as u64;
     let sent = rt.block_on(async {
         tokio::time::timeout(config.otlp.timeout, post(conn, config, body)).await
     });
@@ -249,7 +298,7 @@ fn send(
 async fn post(
     conn: &mut Option<SendRequest<Full<Bytes>>>,
     config: &Tracing,
-    body: Vec<u8>,
+    body: Bytes,
 ) -> Result<(), String> {
     let authority = config.otlp.authority();
     let sender = match conn {
@@ -271,7 +320,7 @@ async fn post(
     let req = http::Request::post(config.otlp.path.as_str())
         .header(http::header::HOST, authority.as_str())
         .header(http::header::CONTENT_TYPE, "application/x-protobuf")
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(body))
         .map_err(|e| e.to_string())?;
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status();

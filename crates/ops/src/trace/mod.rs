@@ -1,8 +1,9 @@
 //! Tracing: the W3C trace context carried by requests (`context.rs`:
 //! `traceparent` read and written, ids, the sampling decision), the spans
-//! tollgate records (`span.rs`), and their export with OTLP over HTTP from
-//! one background thread through a bounded queue (`export.rs`, with the
-//! protobuf mapping in `otlp.rs`).
+//! tollgate records (`span.rs`: borrowed, encoded at once), and their
+//! export with OTLP over HTTP from one background thread through bounded
+//! per-thread buffers (`export.rs`, with the hand-written protobuf in
+//! `otlp.rs`).
 //!
 //! Nothing here knows requests or routes: `proxy` decides what a span is
 //! called and which attributes it has (the OpenTelemetry HTTP conventions).
@@ -18,4 +19,4 @@ pub use context::{
 };
 pub use export::{TraceStats, Tracer};
 pub use otlp::encode_request;
-pub use span::{Attr, SpanKind, SpanRecord};
+pub use span::{unix_nanos_now, Attr, SpanKind, SpanRecord};

@@ -96,9 +96,9 @@ pub(crate) struct Exchange {
     /// The limiting policy that refused the request
     /// (`rate_limit:<name>`), for the access log.
     pub(crate) limited: Option<String>,
-    /// The request's trace context when `tracing:` is on (boxed: most
-    /// exchanges carry none).
-    pub(crate) trace: Option<Box<crate::trace::RequestTrace>>,
+    /// The request's trace context when `tracing:` is on (inline: an
+    /// unsampled request allocates nothing for it).
+    pub(crate) trace: Option<crate::trace::RequestTrace>,
 }
 
 impl Exchange {
@@ -145,7 +145,7 @@ pub(crate) async fn handle(
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let snapshot = &*worker.snapshot;
     if let Some(tracer) = &snapshot.tracer {
-        ex.trace = Some(Box::new(crate::trace::begin(tracer, req)));
+        ex.trace = Some(crate::trace::begin(tracer, req));
     }
     if req.method == Method::CONNECT {
         // tollgate is a reverse proxy: it opens no tunnels to arbitrary hosts.

@@ -173,7 +173,7 @@ async fn attempts(
             .filter(|_| resendable && retry.is_some_and(|r| retries_done < r.attempts));
         let span = ex
             .trace
-            .as_deref()
+            .as_ref()
             .map(|t| crate::trace::begin_client(t, &mut headers));
         let outcome = attempt(
             worker,
@@ -190,7 +190,7 @@ async fn attempts(
             &mut slot,
         )
         .await;
-        if let (Some(span), Some(trace)) = (span, ex.trace.as_deref()) {
+        if let (Some(span), Some(trace)) = (span, ex.trace.as_ref()) {
             end_attempt_span(worker, route, u, req, trace, span, &outcome, retries_done);
         }
         let (t, failed) = match outcome {

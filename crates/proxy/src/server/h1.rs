@@ -394,9 +394,9 @@ async fn serve_one(
     worker.metrics.decided(ex.auth, ex.limited.as_deref());
     let consumer = ex.consumer.as_ref().map(|c| c.name());
     worker.metrics.consumer_served(consumer, status.as_u16());
-    crate::trace::end_server(worker, &mut ex, status.as_u16());
+    crate::trace::end_server(worker, &ex, status.as_u16());
     if let Some((log_host, log_path, log_fields)) = &logged {
-        let trace_id = ex.trace.as_deref().map(|t| t.trace_id_hex());
+        let trace_id = ex.trace.as_ref().map(|t| t.trace_id_hex());
         let snapshot = &worker.snapshot;
         worker.log.record(&AccessRecord {
             start: wall,

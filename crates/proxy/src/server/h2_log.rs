@@ -109,7 +109,7 @@ impl Body for LoggedBody {
 
 impl Drop for LoggedBody {
     fn drop(&mut self) {
-        let Some(mut p) = self.line.take() else {
+        let Some(p) = self.line.take() else {
             return;
         };
         // Dropped before its end: the stream was reset (client cancelled,
@@ -136,11 +136,11 @@ impl Drop for LoggedBody {
             .decided(p.exchange.auth, p.exchange.limited.as_deref());
         let consumer = p.exchange.consumer.as_ref().map(|c| c.name());
         p.worker.metrics.consumer_served(consumer, p.status);
-        crate::trace::end_server(&p.worker, &mut p.exchange, p.status);
+        crate::trace::end_server(&p.worker, &p.exchange, p.status);
         if !p.worker.log.enabled() {
             return;
         }
-        let trace_id = p.exchange.trace.as_deref().map(|t| t.trace_id_hex());
+        let trace_id = p.exchange.trace.as_ref().map(|t| t.trace_id_hex());
         let snapshot = &p.worker.snapshot;
         p.worker.log.record(&AccessRecord {
             start: p.wall,
