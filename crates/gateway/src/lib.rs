@@ -17,6 +17,7 @@ pub mod identity;
 pub mod introspection;
 pub mod jwt;
 pub mod key_auth;
+mod key_cache;
 pub mod mtls_auth;
 pub mod ratelimit;
 mod refusal;

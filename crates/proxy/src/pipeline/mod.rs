@@ -194,8 +194,8 @@ pub(crate) async fn handle(
         return Err(too_large());
     }
     // Policies read the host; the fields screened next may hold it, so it
-    // is copied first (only for routes with policies, as before).
-    let host = (!route.policies.is_empty()).then(|| host.into_owned());
+    // is copied first (only for routes with policies; inline when short).
+    let host = (!route.policies.is_empty()).then(|| policy::HostCopy::of(&host));
     screen_fields(snapshot, route, req, ex)?;
     let Some(host) = host else {
         let mut answered = answer(worker, route, req, ex).await;
@@ -205,7 +205,7 @@ pub(crate) async fn handle(
     let mut chain = ChainState::new(index);
     // Boxed: the policy phases are a large future that routes without
     // policies should not carry.
-    let mut answered = Box::pin(chained(worker, route, req, &host, ex, &mut chain)).await;
+    let mut answered = Box::pin(chained(worker, route, req, host.as_str(), ex, &mut chain)).await;
     if let Some(job) = chain.background.take() {
         tokio::spawn(policy::cache::revalidate(worker.clone(), index, job));
     }

@@ -13,6 +13,7 @@ pub(crate) mod compress;
 mod cors;
 mod gateway;
 mod headers;
+mod host;
 mod rate_limit;
 mod security_headers;
 mod transform;
@@ -29,6 +30,7 @@ use crate::body::ResponseBody;
 use crate::pipeline::{Exchange, Incoming};
 use crate::snapshot::Worker;
 
+pub(crate) use host::HostCopy;
 pub(crate) use vars::RequestVars;
 
 /// What one request's chain remembers between its two phases.
@@ -36,7 +38,9 @@ pub(crate) use vars::RequestVars;
 pub(crate) struct ChainState {
     /// How many steps' request phases ran (their response phases run).
     ran: usize,
-    /// Per step, what its request phase left for its response phase.
+    /// Per step (from `from`), what its request phase left for its
+    /// response phase; filled up to the last step that left something, so
+    /// a chain whose steps leave nothing (auth, acl) allocates nothing.
     steps: Vec<StepState>,
     /// Index of the route in the snapshot (stores are found by it).
     route: usize,
@@ -80,6 +84,21 @@ impl ChainState {
     pub(crate) fn is_revalidation(&self) -> bool {
         self.revalidation
     }
+
+    /// Keeps what step `i` (of the route's policies) left for its response
+    /// phase; `StepState::None` is kept only as room before a later step's.
+    fn keep(&mut self, i: usize, step: StepState) {
+        if matches!(step, StepState::None) {
+            return;
+        }
+        // Steps are kept in order: earlier ones that left nothing get
+        // their `None` place now.
+        let at = i - self.from;
+        if self.steps.len() < at {
+            self.steps.resize_with(at, StepState::default);
+        }
+        self.steps.push(step);
+    }
 }
 
 /// What a step's request phase left for its response phase.
@@ -115,50 +134,49 @@ pub(crate) async fn request_phase(
     ex: &mut Exchange,
     state: &mut ChainState,
 ) -> Option<Response<ResponseBody>> {
-    state.steps.reserve_exact(route.policies.len() - state.from);
     for (i, policy) in route.policies.iter().enumerate().skip(state.from) {
         state.ran += 1;
         match policy {
             Policy::Headers(rules) => {
                 let rendered = headers::on_request(rules, route, req, host, ex);
-                state.steps.push(StepState::Headers(rendered));
+                state.keep(i, StepState::Headers(rendered));
             }
             Policy::IpFilter(filter) => {
                 if let Some(refused) = access::ip_filter(filter, req) {
                     return Some(refused);
                 }
-                state.steps.push(StepState::None);
+                state.keep(i, StepState::None);
             }
             Policy::Methods(allowed) => {
                 if let Some(refused) = access::methods(allowed, req) {
                     return Some(refused);
                 }
-                state.steps.push(StepState::None);
+                state.keep(i, StepState::None);
             }
             Policy::SecurityHeaders(_) => {
                 let tls = req.client.proto == "https";
-                state.steps.push(StepState::Security { tls });
+                state.keep(i, StepState::Security { tls });
             }
             Policy::Cors(rules) => match cors::on_request(rules, &req.method, &req.headers) {
                 cors::CorsRequest::Preflight(fields) => {
                     return Some(cors::preflight_answer(fields));
                 }
-                cors::CorsRequest::Actual(fields) => state.steps.push(StepState::Cors(fields)),
-                cors::CorsRequest::NotCors => state.steps.push(StepState::None),
+                cors::CorsRequest::Actual(fields) => state.keep(i, StepState::Cors(fields)),
+                cors::CorsRequest::NotCors => state.keep(i, StepState::None),
             },
             Policy::Cache(_) => {
                 let Some(store) = worker.snapshot.cache(state.route, i) else {
-                    state.steps.push(StepState::None);
+                    state.keep(i, StepState::None);
                     continue;
                 };
                 match cache::on_request(store, route, req, host, i, state).await {
-                    Ok(step) => state.steps.push(StepState::Cache(step)),
+                    Ok(step) => state.keep(i, StepState::Cache(step)),
                     Err(answer) => return Some(answer),
                 }
             }
             Policy::Compress(policy) => {
                 let side = compress::on_request(policy, req);
-                state.steps.push(StepState::Compress(side));
+                state.keep(i, StepState::Compress(side));
             }
             // The API gateway's policies: one dispatch for the role.
             Policy::Gateway(policy) => {
@@ -167,15 +185,15 @@ pub(crate) async fn request_phase(
                 {
                     return Some(refused);
                 }
-                state.steps.push(StepState::None);
+                state.keep(i, StepState::None);
             }
             Policy::Limit(_) => {
                 let Some(rt) = worker.snapshot.limits.step(state.route, i) else {
-                    state.steps.push(StepState::None);
+                    state.keep(i, StepState::None);
                     continue;
                 };
                 match rate_limit::on_request(rt, route, req, host, ex).await {
-                    Ok(step) => state.steps.push(StepState::Limit(step)),
+                    Ok(step) => state.keep(i, StepState::Limit(step)),
                     Err(refused) => return Some(*refused),
                 }
             }
@@ -187,16 +205,19 @@ pub(crate) async fn request_phase(
                         return Some(refused);
                     }
                 };
-                state.steps.push(match policy.answers {
-                    Some(_) => {
-                        StepState::CheckAnswer(validate::AnswerStep::new(worker, policy, operation))
-                    }
-                    None => StepState::None,
-                });
+                state.keep(
+                    i,
+                    match policy.answers {
+                        Some(_) => StepState::CheckAnswer(validate::AnswerStep::new(
+                            worker, policy, operation,
+                        )),
+                        None => StepState::None,
+                    },
+                );
             }
             Policy::Reshape(policy) => {
                 match transform::on_request(policy, route, req, host, ex).await {
-                    Ok(step) => state.steps.push(StepState::Reshape(Box::new(step))),
+                    Ok(step) => state.keep(i, StepState::Reshape(Box::new(step))),
                     Err(refused) => return Some(*refused),
                 }
             }
