@@ -410,34 +410,73 @@ impl JwtAuth {
         uri: &http::Uri,
         fetch: &(dyn Fn(&tollgate_config::JwksEndpoint) -> FetchFuture + Sync),
     ) -> JwtOutcome {
-        use crate::{Challenge, Refusal};
-        let invalid = |e: JwtError| {
-            JwtOutcome::Refused(Refusal::unauthorized(
-                e.reason(),
-                "invalid token",
-                Challenge::InvalidToken(e.description()),
-            ))
-        };
-        match source::token(&self.policy.source, headers, uri) {
-            Ok(Some(token)) => match self.verify_fetching(dir, token, fetch).await {
-                Ok(v) => JwtOutcome::Verified(v),
-                Err(e) => invalid(e),
-            },
-            Ok(None) => match self
-                .policy
-                .anonymous
-                .as_deref()
-                .and_then(|n| dir.by_name(n))
-            {
-                Some(c) => JwtOutcome::Anonymous(c.clone()),
-                None => JwtOutcome::Refused(Refusal::unauthorized(
-                    "jwt:missing",
-                    "token required",
-                    Challenge::Bearer,
-                )),
-            },
-            Err(source::NotAToken) => invalid(JwtError::Malformed),
+        match self.token(dir, headers, uri) {
+            Ok(token) => outcome(self.verify_fetching(dir, token, fetch).await),
+            Err(early) => early,
         }
+    }
+
+    /// Whether an issuer's keys come from a `jwks_endpoint`: a request may
+    /// wait for them, so [`JwtAuth::authenticate`] must run it.
+    pub fn fetches_keys(&self) -> bool {
+        self.issuers.iter().any(|i| i.jwks.is_some())
+    }
+
+    /// [`JwtAuth::authenticate`] for a policy whose keys are all in the
+    /// file ([`JwtAuth::fetches_keys`] false): nothing to wait for.
+    pub fn authenticate_with_own_keys(
+        &self,
+        dir: &Directory,
+        headers: &http::HeaderMap,
+        uri: &http::Uri,
+    ) -> JwtOutcome {
+        match self.token(dir, headers, uri) {
+            Ok(token) => outcome(self.verify(dir, token)),
+            Err(early) => early,
+        }
+    }
+
+    /// The request's token, or what the policy makes of a request without
+    /// one (anonymous, refused).
+    fn token<'r>(
+        &self,
+        dir: &Directory,
+        headers: &'r http::HeaderMap,
+        uri: &'r http::Uri,
+    ) -> Result<&'r str, JwtOutcome> {
+        use crate::{Challenge, Refusal};
+        match source::token(&self.policy.source, headers, uri) {
+            Ok(Some(token)) => Ok(token),
+            Ok(None) => Err(
+                match self
+                    .policy
+                    .anonymous
+                    .as_deref()
+                    .and_then(|n| dir.by_name(n))
+                {
+                    Some(c) => JwtOutcome::Anonymous(c.clone()),
+                    None => JwtOutcome::Refused(Refusal::unauthorized(
+                        "jwt:missing",
+                        "token required",
+                        Challenge::Bearer,
+                    )),
+                },
+            ),
+            Err(source::NotAToken) => Err(outcome(Err(JwtError::Malformed))),
+        }
+    }
+}
+
+/// A verification's outcome; a refusal names the reason and describes it.
+fn outcome(verified: Result<Arc<Verified>, JwtError>) -> JwtOutcome {
+    use crate::{Challenge, Refusal};
+    match verified {
+        Ok(v) => JwtOutcome::Verified(v),
+        Err(e) => JwtOutcome::Refused(Refusal::unauthorized(
+            e.reason(),
+            "invalid token",
+            Challenge::InvalidToken(e.description()),
+        )),
     }
 }
 
