@@ -19,8 +19,7 @@
 use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, OnceLock};
 
-use subtle::ConstantTimeEq;
-
+use crate::ct::same;
 use crate::Consumer;
 
 /// Most slots probed from a key's own (a bound on the work of a lookup).
@@ -94,7 +93,7 @@ impl KeyCache {
         for slot in self.probe(key) {
             // Slots fill from a key's own on: an empty one ends the search.
             let v = slot.get()?;
-            if bool::from(v.key.as_ref().ct_eq(key)) {
+            if same(&v.key, key) {
                 return Some(&v.consumer);
             }
         }
@@ -115,7 +114,7 @@ impl KeyCache {
             });
             let stored = slot.get_or_init(|| fresh.take().expect("initialised once"));
             // Stored now, or by another worker that verified the same key.
-            if fresh.is_none() || bool::from(stored.key.as_ref().ct_eq(key)) {
+            if fresh.is_none() || same(&stored.key, key) {
                 return;
             }
         }

@@ -11,6 +11,7 @@
 pub mod acl;
 pub mod aggregate;
 pub mod basic_auth;
+mod ct;
 mod directory;
 pub mod forward_auth;
 pub mod identity;
