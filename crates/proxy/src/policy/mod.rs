@@ -125,6 +125,9 @@ enum StepState {
 }
 
 /// What a step's request phase came to without waiting.
+// Returned and matched at once, never stored: boxing the answer would
+// allocate for every early answer.
+#[allow(clippy::large_enum_variant)]
 enum Now {
     /// It ran: what it leaves for its response phase.
     Next(StepState),
@@ -136,6 +139,8 @@ enum Now {
 }
 
 /// How far [`request_phase_now`] got.
+// Matched at once by the pipeline (see `Now`).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Progress {
     /// Every step ran; the target is next. No step that waits ran, so the
     /// response phase needs no waiting either ([`response_phase_now`]).
