@@ -197,25 +197,32 @@ pub(crate) async fn handle(
     // is copied first (only for routes with policies; inline when short).
     let host = (!route.policies.is_empty()).then(|| policy::HostCopy::of(&host));
     screen_fields(snapshot, route, req, ex)?;
-    let Some(host) = host else {
-        let mut answered = answer(worker, route, req, ex).await;
-        lifecycle::announce(route, &mut answered);
-        return answered;
-    };
     let mut chain = ChainState::new(index);
-    let host = host.as_str();
-    let mut answered = match policy::request_phase_now(worker, route, req, host, ex, &mut chain) {
+    let progress = match &host {
+        Some(host) => policy::request_phase_now(worker, route, req, host.as_str(), ex, &mut chain),
+        None => Progress::Done,
+    };
+    // One await of `answer` for routes with and without policies: each
+    // await point would add its large future to the connection's (tens of
+    // KB copied when a connection's task is spawned).
+    let mut answered = match progress {
         // Boxed: the phases that may wait are a large future that routes
         // whose steps never wait (and those without policies) should not
         // carry.
-        Progress::Paused => Box::pin(chained(worker, route, req, host, ex, &mut chain)).await,
+        Progress::Paused => {
+            let host = host.as_ref().map_or("", policy::HostCopy::as_str);
+            Box::pin(chained(worker, route, req, host, ex, &mut chain)).await
+        }
         Progress::Answered(early) => {
             let early = Ok(with_request_id(early, route, req));
             after_steps_now(worker, route, early, &mut chain)
         }
         Progress::Done => {
             let answered = answer(worker, route, req, ex).await;
-            after_steps_now(worker, route, answered, &mut chain)
+            match host {
+                Some(_) => after_steps_now(worker, route, answered, &mut chain),
+                None => answered,
+            }
         }
     };
     if let Some(job) = chain.background.take() {
