@@ -11,6 +11,8 @@ use http::HeaderValue;
 use subtle::ConstantTimeEq;
 use tollgate_config::{Gateway, KeyDigest, MtlsMapping, PasswordHash};
 
+use crate::key_cache::KeyCache;
+
 /// A consumer as the data path uses it: its configuration and the header
 /// values that carry its identity upstream, rendered once.
 #[derive(Debug)]
@@ -24,7 +26,7 @@ pub struct Consumer {
 }
 
 impl Consumer {
-    fn new(config: tollgate_config::Consumer) -> Self {
+    pub(crate) fn new(config: tollgate_config::Consumer) -> Self {
         let groups = config.groups.join(",");
         Self {
             name_value: HeaderValue::from_str(&config.name).ok(),
@@ -60,6 +62,8 @@ impl Consumer {
 pub struct Directory {
     by_name: HashMap<String, Arc<Consumer>>,
     by_key: HashMap<KeyDigest, Arc<Consumer>, BuildHasherDefault<DigestHasher>>,
+    /// Presented keys already found by their digest (no SHA-256 again).
+    verified_keys: KeyCache,
     /// Basic-auth user names, with their password hashes.
     by_user: HashMap<String, (Arc<Consumer>, PasswordHash)>,
     /// Client-certificate subjects and alternative names.
@@ -119,6 +123,7 @@ impl Directory {
             }
             dir.by_name.insert(c.name.clone(), consumer);
         }
+        dir.verified_keys = KeyCache::new(dir.by_key.len());
         dir
     }
 
@@ -127,13 +132,19 @@ impl Directory {
         self.by_name.get(name)
     }
 
-    /// The consumer an API key belongs to. The key is hashed first, so an
-    /// unknown key and a wrong one cost the same; the digest found is
-    /// compared again in constant time.
+    /// The consumer an API key belongs to. A key verified before is found
+    /// in the verified-key cache (the whole key compared in constant time);
+    /// any other is hashed, so an unknown key and a wrong one cost the
+    /// same, and the digest found is compared again in constant time.
     pub fn by_api_key(&self, key: &[u8]) -> Option<&Arc<Consumer>> {
+        if let Some(c) = self.verified_keys.get(key) {
+            return Some(c);
+        }
         let digest = KeyDigest::of(key);
         let (stored, consumer) = self.by_key.get_key_value(&digest)?;
-        bool::from(stored.0.ct_eq(&digest.0)).then_some(consumer)
+        let found = bool::from(stored.0.ct_eq(&digest.0)).then_some(consumer)?;
+        self.verified_keys.insert(key, found);
+        Some(found)
     }
 
     /// The consumer a Basic user name belongs to, with its password hash.
@@ -214,6 +225,16 @@ mod tests {
         assert_eq!(dir.by_api_key(b"kb").unwrap().name(), "b");
         assert!(dir.by_api_key(b"kc").is_none());
         assert!(dir.by_api_key(b"").is_none());
+        // Again, from the verified-key cache; a near miss still is one.
+        assert_eq!(dir.by_api_key(b"ka2").unwrap().name(), "a");
+        assert_eq!(dir.by_api_key(b"kb").unwrap().name(), "b");
+        assert!(dir.by_api_key(b"ka").is_none());
+        assert!(dir.by_api_key(b"kb ").is_none());
+        // A new directory (a reload) knows only its own keys.
+        let mut changed = gateway();
+        changed.consumers[1].api_keys.clear();
+        let dir = Directory::build(&changed);
+        assert!(dir.by_api_key(b"kb").is_none());
         let a = dir.by_name("a").unwrap();
         assert_eq!(a.groups_value.as_ref().unwrap(), "paid,beta");
         assert!(dir.by_name("b").unwrap().groups_value.is_none());

@@ -11,12 +11,14 @@
 pub mod acl;
 pub mod aggregate;
 pub mod basic_auth;
+mod ct;
 mod directory;
 pub mod forward_auth;
 pub mod identity;
 pub mod introspection;
 pub mod jwt;
 pub mod key_auth;
+mod key_cache;
 pub mod mtls_auth;
 pub mod ratelimit;
 mod refusal;

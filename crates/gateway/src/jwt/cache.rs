@@ -21,6 +21,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 use super::Verified;
+use crate::ct::same;
 
 /// Longest an entry is kept, whatever its token's `exp`.
 pub const MAX_AGE: u64 = 3600;
@@ -172,23 +173,6 @@ fn lock(m: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Whether `a` and `b` are equal, without stopping at the first difference.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut diff = 0u64;
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        diff |= u64::from(x ^ y);
-    }
-    for (x, y) in ca.zip(cb) {
-        let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
-        diff |= word(x) ^ word(y);
-    }
-    std::hint::black_box(diff) == 0
-}
-
 /// The map's hasher: its keys already are keyed hashes, so they are
 /// used as they are (no second hash per lookup).
 #[derive(Default)]
@@ -208,19 +192,5 @@ impl Hasher for Spread {
 
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn comparison_sees_every_byte() {
-        assert!(same(b"", b""));
-        assert!(same(b"0123456789abc", b"0123456789abc"));
-        assert!(!same(b"0123456789abc", b"0123456789abd"));
-        assert!(!same(b"x123456789abc", b"0123456789abc"));
-        assert!(!same(b"0123456789ab", b"0123456789abc"));
     }
 }

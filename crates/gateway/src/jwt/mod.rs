@@ -22,6 +22,7 @@ pub mod cache;
 pub mod claims;
 pub mod jwks;
 pub mod keys;
+mod outcome;
 pub mod source;
 pub mod token;
 
@@ -34,6 +35,7 @@ use tollgate_config::{ConfigError, JwtAlgorithm, JwtPolicy};
 use crate::{Consumer, Directory};
 use claims::Times;
 use keys::Key;
+pub use outcome::{claim_text, JwtOutcome};
 pub use token::Claims;
 
 /// Why a token was refused; `reason` goes to the access log.
@@ -366,79 +368,6 @@ fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
-}
-
-/// A claim as header text: strings as they are, numbers and booleans
-/// printed, arrays of those joined with `,`; objects are not forwarded.
-pub fn claim_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Array(items) => {
-            let parts: Option<Vec<String>> = items
-                .iter()
-                .map(|i| match i {
-                    Value::Array(_) | Value::Object(_) => None,
-                    other => claim_text(other),
-                })
-                .collect();
-            parts.map(|p| p.join(","))
-        }
-        _ => None,
-    }
-}
-
-/// What the `jwt` policy made of a request.
-#[derive(Debug)]
-pub enum JwtOutcome {
-    /// A verified token and its consumer.
-    Verified(Arc<Verified>),
-    /// No token; the policy's `anonymous` consumer.
-    Anonymous(Arc<Consumer>),
-    /// No token (and no anonymous consumer), or an invalid one.
-    Refused(crate::Refusal),
-}
-
-impl JwtAuth {
-    /// Runs the policy on a request's fields; key sets of `jwks_endpoint`
-    /// issuers are fetched through `fetch`.
-    pub async fn authenticate(
-        &self,
-        dir: &Directory,
-        headers: &http::HeaderMap,
-        uri: &http::Uri,
-        fetch: &(dyn Fn(&tollgate_config::JwksEndpoint) -> FetchFuture + Sync),
-    ) -> JwtOutcome {
-        use crate::{Challenge, Refusal};
-        let invalid = |e: JwtError| {
-            JwtOutcome::Refused(Refusal::unauthorized(
-                e.reason(),
-                "invalid token",
-                Challenge::InvalidToken(e.description()),
-            ))
-        };
-        match source::token(&self.policy.source, headers, uri) {
-            Ok(Some(token)) => match self.verify_fetching(dir, token, fetch).await {
-                Ok(v) => JwtOutcome::Verified(v),
-                Err(e) => invalid(e),
-            },
-            Ok(None) => match self
-                .policy
-                .anonymous
-                .as_deref()
-                .and_then(|n| dir.by_name(n))
-            {
-                Some(c) => JwtOutcome::Anonymous(c.clone()),
-                None => JwtOutcome::Refused(Refusal::unauthorized(
-                    "jwt:missing",
-                    "token required",
-                    Challenge::Bearer,
-                )),
-            },
-            Err(source::NotAToken) => invalid(JwtError::Malformed),
-        }
-    }
 }
 
 #[cfg(test)]

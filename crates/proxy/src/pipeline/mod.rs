@@ -26,7 +26,7 @@ use tollgate_core::{ErrorKind, ErrorSource, ProxyError};
 
 use crate::body::{too_large, RequestBody, ResponseBody};
 use crate::forward::ClientInfo;
-use crate::policy::{self, ChainState, RequestVars};
+use crate::policy::{self, ChainState, Progress, RequestVars};
 use crate::router::RouteInput;
 use crate::snapshot::{Snapshot, Worker};
 pub(crate) use grpc::{head_status as grpc_head_status, reshape as grpc_reshape, GrpcCall};
@@ -194,18 +194,37 @@ pub(crate) async fn handle(
         return Err(too_large());
     }
     // Policies read the host; the fields screened next may hold it, so it
-    // is copied first (only for routes with policies, as before).
-    let host = (!route.policies.is_empty()).then(|| host.into_owned());
+    // is copied first (only for routes with policies; inline when short).
+    let host = (!route.policies.is_empty()).then(|| policy::HostCopy::of(&host));
     screen_fields(snapshot, route, req, ex)?;
-    let Some(host) = host else {
-        let mut answered = answer(worker, route, req, ex).await;
-        lifecycle::announce(route, &mut answered);
-        return answered;
-    };
     let mut chain = ChainState::new(index);
-    // Boxed: the policy phases are a large future that routes without
-    // policies should not carry.
-    let mut answered = Box::pin(chained(worker, route, req, &host, ex, &mut chain)).await;
+    let progress = match &host {
+        Some(host) => policy::request_phase_now(worker, route, req, host.as_str(), ex, &mut chain),
+        None => Progress::Done,
+    };
+    // One await of `answer` for routes with and without policies: each
+    // await point would add its large future to the connection's (tens of
+    // KB copied when a connection's task is spawned).
+    let mut answered = match progress {
+        // Boxed: the phases that may wait are a large future that routes
+        // whose steps never wait (and those without policies) should not
+        // carry.
+        Progress::Paused => {
+            let host = host.as_ref().map_or("", policy::HostCopy::as_str);
+            Box::pin(chained(worker, route, req, host, ex, &mut chain)).await
+        }
+        Progress::Answered(early) => {
+            let early = Ok(with_request_id(early, route, req));
+            after_steps_now(worker, route, early, &mut chain)
+        }
+        Progress::Done => {
+            let answered = answer(worker, route, req, ex).await;
+            match host {
+                Some(_) => after_steps_now(worker, route, answered, &mut chain),
+                None => answered,
+            }
+        }
+    };
     if let Some(job) = chain.background.take() {
         tokio::spawn(policy::cache::revalidate(worker.clone(), index, job));
     }
@@ -240,7 +259,9 @@ fn screen_fields(
     Ok(())
 }
 
-/// The route's policy chain around its target, from the step `chain` starts at.
+/// The route's policy chain around its target, from the step `chain` is
+/// at (a background revalidation starts at its cache step; a request,
+/// after the steps `policy::request_phase_now` ran).
 pub(crate) async fn chained(
     worker: &Arc<Worker>,
     route: &Route,
@@ -249,33 +270,70 @@ pub(crate) async fn chained(
     ex: &mut Exchange,
     chain: &mut ChainState,
 ) -> Result<Response<ResponseBody>, ProxyError> {
-    let id_header = &route.forwarding.request_id_header;
     let mut answered = match policy::request_phase(worker, route, req, host, ex, chain).await {
-        Some(mut early) => {
-            early
-                .headers_mut()
-                .entry(id_header)
-                .or_insert_with(|| req.request_id.clone());
-            Ok(early)
-        }
+        Some(early) => Ok(with_request_id(early, route, req)),
         None => answer(worker, route, req, ex).await,
     };
-    if let Err(e) = &answered {
-        if let Some(resp) = policy::error_phase(route, e, chain) {
-            answered = Ok(resp);
-        }
-    }
+    error_phase(route, &mut answered, chain);
     if let Ok(resp) = &mut answered {
         policy::response_phase(route, resp, chain).await;
-        let edge = &worker.metrics.carried().edge;
-        if let Some(coding) = chain.compressed {
-            edge.compressed(coding);
-        }
-        if let Some(result) = chain.cache_lookup {
-            edge.cache_lookup(result);
-        }
+        count_chain(worker, chain);
     }
     answered
+}
+
+/// The end of a chain whose steps never waited: the error and response
+/// phases need no waiting either.
+fn after_steps_now(
+    worker: &Worker,
+    route: &Route,
+    mut answered: Result<Response<ResponseBody>, ProxyError>,
+    chain: &mut ChainState,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    error_phase(route, &mut answered, chain);
+    if let Ok(resp) = &mut answered {
+        policy::response_phase_now(route, resp, chain);
+        count_chain(worker, chain);
+    }
+    answered
+}
+
+/// An early answer of a step carries the request id as the target's do.
+fn with_request_id(
+    mut early: Response<ResponseBody>,
+    route: &Route,
+    req: &Incoming<'_>,
+) -> Response<ResponseBody> {
+    early
+        .headers_mut()
+        .entry(&route.forwarding.request_id_header)
+        .or_insert_with(|| req.request_id.clone());
+    early
+}
+
+/// Lets the steps that ran replace an error with an answer.
+fn error_phase(
+    route: &Route,
+    answered: &mut Result<Response<ResponseBody>, ProxyError>,
+    chain: &mut ChainState,
+) {
+    if let Err(e) = answered {
+        if let Some(resp) = policy::error_phase(route, e, chain) {
+            *answered = Ok(resp);
+        }
+    }
+}
+
+/// Counts what the chain's edge steps did (a compressed answer, a cache
+/// lookup).
+fn count_chain(worker: &Worker, chain: &ChainState) {
+    let edge = &worker.metrics.carried().edge;
+    if let Some(coding) = chain.compressed {
+        edge.compressed(coding);
+    }
+    if let Some(result) = chain.cache_lookup {
+        edge.cache_lookup(result);
+    }
 }
 
 /// A request tollgate makes for itself (a policy fetching a key set)

@@ -13,6 +13,7 @@ pub(crate) mod compress;
 mod cors;
 mod gateway;
 mod headers;
+mod host;
 mod rate_limit;
 mod security_headers;
 mod transform;
@@ -29,6 +30,7 @@ use crate::body::ResponseBody;
 use crate::pipeline::{Exchange, Incoming};
 use crate::snapshot::Worker;
 
+pub(crate) use host::HostCopy;
 pub(crate) use vars::RequestVars;
 
 /// What one request's chain remembers between its two phases.
@@ -36,7 +38,9 @@ pub(crate) use vars::RequestVars;
 pub(crate) struct ChainState {
     /// How many steps' request phases ran (their response phases run).
     ran: usize,
-    /// Per step, what its request phase left for its response phase.
+    /// Per step (from `from`), what its request phase left for its
+    /// response phase; filled up to the last step that left something, so
+    /// a chain whose steps leave nothing (auth, acl) allocates nothing.
     steps: Vec<StepState>,
     /// Index of the route in the snapshot (stores are found by it).
     route: usize,
@@ -80,6 +84,21 @@ impl ChainState {
     pub(crate) fn is_revalidation(&self) -> bool {
         self.revalidation
     }
+
+    /// Keeps what step `i` (of the route's policies) left for its response
+    /// phase; `StepState::None` is kept only as room before a later step's.
+    fn keep(&mut self, i: usize, step: StepState) {
+        if matches!(step, StepState::None) {
+            return;
+        }
+        // Steps are kept in order: earlier ones that left nothing get
+        // their `None` place now.
+        let at = i - self.from;
+        if self.steps.len() < at {
+            self.steps.resize_with(at, StepState::default);
+        }
+        self.steps.push(step);
+    }
 }
 
 /// What a step's request phase left for its response phase.
@@ -105,8 +124,64 @@ enum StepState {
     Reshape(Box<transform::ReshapeStep>),
 }
 
-/// Runs the request phase of every policy of `route`, in order. `Some` is
-/// an answer that ends the request (the target is not called).
+/// What a step's request phase came to without waiting.
+// Returned and matched at once, never stored: boxing the answer would
+// allocate for every early answer.
+#[allow(clippy::large_enum_variant)]
+enum Now {
+    /// It ran: what it leaves for its response phase.
+    Next(StepState),
+    /// It answered: the request ends.
+    Answer(Response<ResponseBody>),
+    /// It may wait (a cache, a limit store, a body, a key set, a call):
+    /// [`request_phase`] runs it.
+    Wait,
+}
+
+/// How far [`request_phase_now`] got.
+// Matched at once by the pipeline (see `Now`).
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Progress {
+    /// Every step ran; the target is next. No step that waits ran, so the
+    /// response phase needs no waiting either ([`response_phase_now`]).
+    Done,
+    /// A step answered; the target is not called.
+    Answered(Response<ResponseBody>),
+    /// A step may wait: [`request_phase`] goes on from it.
+    Paused,
+}
+
+/// Runs the request phases that never wait (headers, access rules, CORS,
+/// `key_auth`, `acl`, a static-key `jwt`...), in order, up to the first
+/// that may. A chain of only those runs without a future of its own.
+pub(crate) fn request_phase_now(
+    worker: &Arc<Worker>,
+    route: &Route,
+    req: &mut Incoming<'_>,
+    host: &str,
+    ex: &mut Exchange,
+    state: &mut ChainState,
+) -> Progress {
+    let next = state.from + state.ran;
+    for (i, policy) in route.policies.iter().enumerate().skip(next) {
+        match step_now(worker, route, policy, (state.route, i), req, host, ex) {
+            Now::Next(step) => {
+                state.ran += 1;
+                state.keep(i, step);
+            }
+            Now::Answer(answer) => {
+                state.ran += 1;
+                return Progress::Answered(answer);
+            }
+            Now::Wait => return Progress::Paused,
+        }
+    }
+    Progress::Done
+}
+
+/// Runs the request phase of every policy of `route` not run yet, in
+/// order. `Some` is an answer that ends the request (the target is not
+/// called).
 pub(crate) async fn request_phase(
     worker: &Arc<Worker>,
     route: &Route,
@@ -115,94 +190,133 @@ pub(crate) async fn request_phase(
     ex: &mut Exchange,
     state: &mut ChainState,
 ) -> Option<Response<ResponseBody>> {
-    state.steps.reserve_exact(route.policies.len() - state.from);
-    for (i, policy) in route.policies.iter().enumerate().skip(state.from) {
+    let next = state.from + state.ran;
+    for (i, policy) in route.policies.iter().enumerate().skip(next) {
         state.ran += 1;
-        match policy {
-            Policy::Headers(rules) => {
-                let rendered = headers::on_request(rules, route, req, host, ex);
-                state.steps.push(StepState::Headers(rendered));
-            }
-            Policy::IpFilter(filter) => {
-                if let Some(refused) = access::ip_filter(filter, req) {
-                    return Some(refused);
-                }
-                state.steps.push(StepState::None);
-            }
-            Policy::Methods(allowed) => {
-                if let Some(refused) = access::methods(allowed, req) {
-                    return Some(refused);
-                }
-                state.steps.push(StepState::None);
-            }
-            Policy::SecurityHeaders(_) => {
-                let tls = req.client.proto == "https";
-                state.steps.push(StepState::Security { tls });
-            }
-            Policy::Cors(rules) => match cors::on_request(rules, &req.method, &req.headers) {
-                cors::CorsRequest::Preflight(fields) => {
-                    return Some(cors::preflight_answer(fields));
-                }
-                cors::CorsRequest::Actual(fields) => state.steps.push(StepState::Cors(fields)),
-                cors::CorsRequest::NotCors => state.steps.push(StepState::None),
+        let step = match step_now(worker, route, policy, (state.route, i), req, host, ex) {
+            Now::Next(step) => step,
+            Now::Answer(answer) => return Some(answer),
+            Now::Wait => match step_later(worker, route, policy, i, req, host, ex, state).await {
+                Ok(step) => step,
+                Err(answer) => return Some(answer),
             },
-            Policy::Cache(_) => {
-                let Some(store) = worker.snapshot.cache(state.route, i) else {
-                    state.steps.push(StepState::None);
-                    continue;
-                };
-                match cache::on_request(store, route, req, host, i, state).await {
-                    Ok(step) => state.steps.push(StepState::Cache(step)),
-                    Err(answer) => return Some(answer),
-                }
-            }
-            Policy::Compress(policy) => {
-                let side = compress::on_request(policy, req);
-                state.steps.push(StepState::Compress(side));
-            }
-            // The API gateway's policies: one dispatch for the role.
-            Policy::Gateway(policy) => {
-                let at = (state.route, i);
-                if let Some(refused) = gateway::on_request(worker, policy, at, req, host, ex).await
-                {
-                    return Some(refused);
-                }
-                state.steps.push(StepState::None);
-            }
-            Policy::Limit(_) => {
-                let Some(rt) = worker.snapshot.limits.step(state.route, i) else {
-                    state.steps.push(StepState::None);
-                    continue;
-                };
-                match rate_limit::on_request(rt, route, req, host, ex).await {
-                    Ok(step) => state.steps.push(StepState::Limit(step)),
-                    Err(refused) => return Some(*refused),
-                }
-            }
-            Policy::Validate(policy) => {
-                let operation = match validate::on_request(policy, route, req).await {
-                    Ok(op) => op,
-                    Err(refused) => {
-                        worker.metrics.validation_failed(&route.name, "request");
-                        return Some(refused);
-                    }
-                };
-                state.steps.push(match policy.answers {
-                    Some(_) => {
-                        StepState::CheckAnswer(validate::AnswerStep::new(worker, policy, operation))
-                    }
-                    None => StepState::None,
-                });
-            }
-            Policy::Reshape(policy) => {
-                match transform::on_request(policy, route, req, host, ex).await {
-                    Ok(step) => state.steps.push(StepState::Reshape(Box::new(step))),
-                    Err(refused) => return Some(*refused),
-                }
-            }
-        }
+        };
+        state.keep(i, step);
     }
     None
+}
+
+/// The request phase of a step that never waits; `Now::Wait` for the
+/// others.
+fn step_now(
+    worker: &Arc<Worker>,
+    route: &Route,
+    policy: &Policy,
+    at: (usize, usize),
+    req: &mut Incoming<'_>,
+    host: &str,
+    ex: &mut Exchange,
+) -> Now {
+    match policy {
+        Policy::Headers(rules) => Now::Next(StepState::Headers(headers::on_request(
+            rules, route, req, host, ex,
+        ))),
+        Policy::IpFilter(filter) => match access::ip_filter(filter, req) {
+            Some(refused) => Now::Answer(refused),
+            None => Now::Next(StepState::None),
+        },
+        Policy::Methods(allowed) => match access::methods(allowed, req) {
+            Some(refused) => Now::Answer(refused),
+            None => Now::Next(StepState::None),
+        },
+        Policy::SecurityHeaders(_) => Now::Next(StepState::Security {
+            tls: req.client.proto == "https",
+        }),
+        Policy::Cors(rules) => match cors::on_request(rules, &req.method, &req.headers) {
+            cors::CorsRequest::Preflight(fields) => Now::Answer(cors::preflight_answer(fields)),
+            cors::CorsRequest::Actual(fields) => Now::Next(StepState::Cors(fields)),
+            cors::CorsRequest::NotCors => Now::Next(StepState::None),
+        },
+        Policy::Compress(policy) => {
+            Now::Next(StepState::Compress(compress::on_request(policy, req)))
+        }
+        Policy::Gateway(policy) => match gateway::on_request_now(worker, policy, at, req, ex) {
+            Some(Some(refused)) => Now::Answer(refused),
+            Some(None) => Now::Next(StepState::None),
+            None => Now::Wait,
+        },
+        Policy::Cache(_) | Policy::Limit(_) | Policy::Validate(_) | Policy::Reshape(_) => Now::Wait,
+    }
+}
+
+/// The request phase of a step that may wait; `Err` is an answer that
+/// ends the request.
+#[allow(clippy::too_many_arguments)]
+async fn step_later(
+    worker: &Arc<Worker>,
+    route: &Route,
+    policy: &Policy,
+    i: usize,
+    req: &mut Incoming<'_>,
+    host: &str,
+    ex: &mut Exchange,
+    state: &mut ChainState,
+) -> Result<StepState, Response<ResponseBody>> {
+    match policy {
+        Policy::Cache(_) => {
+            let Some(store) = worker.snapshot.cache(state.route, i) else {
+                return Ok(StepState::None);
+            };
+            cache::on_request(store, route, req, host, i, state)
+                .await
+                .map(StepState::Cache)
+        }
+        // The API gateway's policies: one dispatch for the role.
+        Policy::Gateway(policy) => {
+            let at = (state.route, i);
+            match gateway::on_request(worker, policy, at, req, host, ex).await {
+                Some(refused) => Err(refused),
+                None => Ok(StepState::None),
+            }
+        }
+        Policy::Limit(_) => {
+            let Some(rt) = worker.snapshot.limits.step(state.route, i) else {
+                return Ok(StepState::None);
+            };
+            match rate_limit::on_request(rt, route, req, host, ex).await {
+                Ok(step) => Ok(StepState::Limit(step)),
+                Err(refused) => Err(*refused),
+            }
+        }
+        Policy::Validate(policy) => {
+            let operation = match validate::on_request(policy, route, req).await {
+                Ok(op) => op,
+                Err(refused) => {
+                    worker.metrics.validation_failed(&route.name, "request");
+                    return Err(refused);
+                }
+            };
+            Ok(match policy.answers {
+                Some(_) => {
+                    StepState::CheckAnswer(validate::AnswerStep::new(worker, policy, operation))
+                }
+                None => StepState::None,
+            })
+        }
+        Policy::Reshape(policy) => {
+            match transform::on_request(policy, route, req, host, ex).await {
+                Ok(step) => Ok(StepState::Reshape(Box::new(step))),
+                Err(refused) => Err(*refused),
+            }
+        }
+        // Never waits (run by `step_now`).
+        Policy::Headers(_)
+        | Policy::IpFilter(_)
+        | Policy::Methods(_)
+        | Policy::SecurityHeaders(_)
+        | Policy::Cors(_)
+        | Policy::Compress(_) => Ok(StepState::None),
+    }
 }
 
 /// Lets the steps whose request phase ran replace an error with an answer
@@ -234,40 +348,68 @@ pub(crate) async fn response_phase(
     for (i, policy) in ran.iter().enumerate().rev() {
         let step = state.steps.get_mut(i).map(std::mem::take);
         match (policy, step) {
-            (Policy::Headers(rules), Some(StepState::Headers(rendered))) => {
-                headers::on_response(rules, rendered, resp.headers_mut());
-            }
-            (Policy::SecurityHeaders(rules), Some(StepState::Security { tls })) => {
-                security_headers::on_response(rules, tls, resp.headers_mut());
-            }
-            (Policy::Cors(_), Some(StepState::Cors(fields))) => {
-                cors::on_response(fields, resp);
-            }
-            (Policy::Headers(_), _)
-            | (Policy::IpFilter(_), _)
-            | (Policy::Methods(_), _)
-            | (Policy::SecurityHeaders(_), _)
-            | (Policy::Cors(_), _) => {}
-            (Policy::Cache(_), Some(StepState::Cache(step))) => cache::on_response(*step, resp),
-            (Policy::Cache(_), _) => {}
-            (Policy::Compress(policy), Some(StepState::Compress(side))) => {
-                state.compressed = compress::on_response(policy, &side, resp);
-            }
-            (Policy::Compress(_), _) => {}
-            // Gateway policies only act on requests (so far).
-            (Policy::Gateway(_), _) => {}
-            (Policy::Limit(_), Some(StepState::Limit(step))) => {
-                rate_limit::on_response(step, resp);
-            }
-            (Policy::Limit(_), _) => {}
-            (Policy::Validate(_), Some(StepState::CheckAnswer(step))) => {
-                validate::on_response(step, route, resp);
-            }
-            (Policy::Validate(_), _) => {}
             (Policy::Reshape(policy), Some(StepState::Reshape(step))) => {
                 transform::on_response(policy, *step, resp).await;
             }
-            (Policy::Reshape(_), _) => {}
+            (policy, step) => respond_now(route, policy, step, resp, state),
         }
+    }
+}
+
+/// [`response_phase`] for a chain that [`request_phase_now`] ran whole
+/// (`Progress::Done` or `Answered`): no reshaping step ran, so none waits.
+pub(crate) fn response_phase_now(
+    route: &Route,
+    resp: &mut Response<ResponseBody>,
+    state: &mut ChainState,
+) {
+    let ran = &route.policies[state.from..state.from + state.ran];
+    for (i, policy) in ran.iter().enumerate().rev() {
+        let step = state.steps.get_mut(i).map(std::mem::take);
+        respond_now(route, policy, step, resp, state);
+    }
+}
+
+/// The response phase of one step, but a reshaping one's.
+fn respond_now(
+    route: &Route,
+    policy: &Policy,
+    step: Option<StepState>,
+    resp: &mut Response<ResponseBody>,
+    state: &mut ChainState,
+) {
+    match (policy, step) {
+        (Policy::Headers(rules), Some(StepState::Headers(rendered))) => {
+            headers::on_response(rules, rendered, resp.headers_mut());
+        }
+        (Policy::SecurityHeaders(rules), Some(StepState::Security { tls })) => {
+            security_headers::on_response(rules, tls, resp.headers_mut());
+        }
+        (Policy::Cors(_), Some(StepState::Cors(fields))) => {
+            cors::on_response(fields, resp);
+        }
+        (Policy::Headers(_), _)
+        | (Policy::IpFilter(_), _)
+        | (Policy::Methods(_), _)
+        | (Policy::SecurityHeaders(_), _)
+        | (Policy::Cors(_), _) => {}
+        (Policy::Cache(_), Some(StepState::Cache(step))) => cache::on_response(*step, resp),
+        (Policy::Cache(_), _) => {}
+        (Policy::Compress(policy), Some(StepState::Compress(side))) => {
+            state.compressed = compress::on_response(policy, &side, resp);
+        }
+        (Policy::Compress(_), _) => {}
+        // Gateway policies only act on requests (so far).
+        (Policy::Gateway(_), _) => {}
+        (Policy::Limit(_), Some(StepState::Limit(step))) => {
+            rate_limit::on_response(step, resp);
+        }
+        (Policy::Limit(_), _) => {}
+        (Policy::Validate(_), Some(StepState::CheckAnswer(step))) => {
+            validate::on_response(step, route, resp);
+        }
+        (Policy::Validate(_), _) => {}
+        // Run by `response_phase`, which awaits it.
+        (Policy::Reshape(_), _) => {}
     }
 }

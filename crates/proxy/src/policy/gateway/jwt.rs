@@ -17,6 +17,31 @@ pub(super) async fn on_request(
     req: &mut Incoming<'_>,
     ex: &mut Exchange,
 ) -> Option<Refusal> {
+    strip_claim_headers(policy, req);
+    let outcome = auth.authenticate(dir, &req.headers, &req.uri, fetch).await;
+    settle(outcome, policy, req, ex)
+}
+
+/// Runs the `jwt` policy when its keys are all at hand (no `jwks_endpoint`
+/// issuer: nothing to wait for); `None` when it may wait, else
+/// `Some(refusal)`.
+pub(super) fn on_request_now(
+    auth: &JwtAuth,
+    policy: &JwtPolicy,
+    dir: &Directory,
+    req: &mut Incoming<'_>,
+    ex: &mut Exchange,
+) -> Option<Option<Refusal>> {
+    if auth.fetches_keys() {
+        return None;
+    }
+    strip_claim_headers(policy, req);
+    let outcome = auth.authenticate_with_own_keys(dir, &req.headers, &req.uri);
+    Some(settle(outcome, policy, req, ex))
+}
+
+/// Removes client copies of the headers the policy writes claims in.
+fn strip_claim_headers(policy: &JwtPolicy, req: &mut Incoming<'_>) {
     if !policy.claims_to_headers.is_empty() {
         let names: Vec<_> = policy
             .claims_to_headers
@@ -25,7 +50,17 @@ pub(super) async fn on_request(
             .collect();
         identity::strip(&mut req.headers, &names);
     }
-    match auth.authenticate(dir, &req.headers, &req.uri, fetch).await {
+}
+
+/// Records what the policy found (claims forwarded, consumer and token
+/// kept); `Some` is its refusal.
+fn settle(
+    outcome: JwtOutcome,
+    policy: &JwtPolicy,
+    req: &mut Incoming<'_>,
+    ex: &mut Exchange,
+) -> Option<Refusal> {
+    match outcome {
         JwtOutcome::Verified(token) => {
             for (claim, header) in &policy.claims_to_headers {
                 let value = token.claims.get(claim).and_then(claim_text);

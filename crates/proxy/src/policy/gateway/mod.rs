@@ -64,18 +64,52 @@ pub(super) async fn on_request(
     refused.map(|r| answer(r, req, ex))
 }
 
-/// Runs one authentication method (a step, or one of `auth: {any}`'s);
-/// `Some` is its refusal.
-pub(super) async fn identify(
+/// Runs step `step` (a gateway policy) of route `route` when it never
+/// waits (`key_auth`, `mtls_auth`, `acl`, `require`, a `jwt` without a
+/// fetched key set): `Some(Some(answer))` ends the request, `Some(None)`
+/// lets it go on, `None` means the step may wait ([`on_request`] runs it).
+pub(super) fn on_request_now(
     worker: &Arc<Worker>,
     policy: &GatewayPolicy,
-    rt: Option<&StepRuntime>,
+    (route, step): (usize, usize),
     req: &mut Incoming<'_>,
     ex: &mut Exchange,
-) -> Option<Refusal> {
+) -> Option<Option<Response<ResponseBody>>> {
+    let refused = match policy {
+        GatewayPolicy::Acl(rules) => match &ex.consumer {
+            Some(consumer) => acl::check(rules, consumer).err(),
+            // Validation puts an auth policy first; it identified or refused.
+            None => Some(Refusal::forbidden("acl:no_consumer")),
+        },
+        GatewayPolicy::Require(rules) => {
+            require::check(rules, ex.token.as_ref().map(|t| &t.claims)).err()
+        }
+        GatewayPolicy::KeyAuth(_) | GatewayPolicy::MtlsAuth(_) => {
+            identify_now(worker, policy, req, ex)?
+        }
+        GatewayPolicy::Jwt(p) => {
+            let Some(StepRuntime::Jwt(auth)) = worker.snapshot.gateway.step(route, step) else {
+                return None;
+            };
+            let dir = &worker.snapshot.gateway.directory;
+            jwt::on_request_now(auth, p, dir, req, ex)?
+        }
+        _ => return None,
+    };
+    Some(refused.map(|r| answer(r, req, ex)))
+}
+
+/// Runs an authentication method that never waits; `Some(Some(_))` is its
+/// refusal, `None` a method that may wait.
+fn identify_now(
+    worker: &Arc<Worker>,
+    policy: &GatewayPolicy,
+    req: &mut Incoming<'_>,
+    ex: &mut Exchange,
+) -> Option<Option<Refusal>> {
     let dir = &worker.snapshot.gateway.directory;
-    match (policy, rt) {
-        (GatewayPolicy::KeyAuth(p), _) => {
+    let outcome = match policy {
+        GatewayPolicy::KeyAuth(p) => {
             let query_len = req.uri.query().map(str::len);
             let outcome = key_auth::authenticate(p, dir, &mut req.headers, &mut req.uri);
             if req.uri.query().map(str::len) != query_len {
@@ -83,10 +117,7 @@ pub(super) async fn identify(
             }
             settle(outcome, "key_auth", ex)
         }
-        (GatewayPolicy::BasicAuth(_), Some(StepRuntime::Basic(rt))) => {
-            basic::on_request(rt, dir, req, ex).await
-        }
-        (GatewayPolicy::MtlsAuth(p), _) => {
+        GatewayPolicy::MtlsAuth(p) => {
             let outcome = match req.client.cert.as_deref() {
                 Some(cert) => {
                     let n = &cert.names;
@@ -102,6 +133,28 @@ pub(super) async fn identify(
                 None => mtls_auth::authenticate(p, dir, None),
             };
             settle(outcome, "mtls_auth", ex)
+        }
+        _ => return None,
+    };
+    Some(outcome)
+}
+
+/// Runs one authentication method (a step, or one of `auth: {any}`'s);
+/// `Some` is its refusal.
+pub(super) async fn identify(
+    worker: &Arc<Worker>,
+    policy: &GatewayPolicy,
+    rt: Option<&StepRuntime>,
+    req: &mut Incoming<'_>,
+    ex: &mut Exchange,
+) -> Option<Refusal> {
+    let dir = &worker.snapshot.gateway.directory;
+    match (policy, rt) {
+        (GatewayPolicy::KeyAuth(_) | GatewayPolicy::MtlsAuth(_), _) => {
+            identify_now(worker, policy, req, ex).flatten()
+        }
+        (GatewayPolicy::BasicAuth(_), Some(StepRuntime::Basic(rt))) => {
+            basic::on_request(rt, dir, req, ex).await
         }
         (GatewayPolicy::Jwt(p), Some(StepRuntime::Jwt(auth))) => {
             let fetch = fetch::fetcher(worker);
