@@ -7,6 +7,7 @@ mod admin;
 mod api;
 mod external_auth;
 mod gateway;
+pub mod json_doc;
 mod jwt;
 mod listener;
 mod log;

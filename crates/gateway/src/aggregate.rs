@@ -65,6 +65,78 @@ pub struct CallError {
     pub reason: String,
 }
 
+/// One call's answer for [`merge_text`].
+#[derive(Debug)]
+pub enum Answer<T> {
+    /// JSON text as received (checked to be JSON), placed as it is.
+    Text(T),
+    /// An answer parsed (for a value taken from it, or a deep merge).
+    Parsed(Value),
+}
+
+/// Whether `text` is one JSON document, checked without building it.
+pub fn is_json(text: &[u8]) -> bool {
+    // Checked whole first: the parser skips strings without reading them
+    // as UTF-8 when it ignores them.
+    std::str::from_utf8(text).is_ok()
+        && serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+/// The merged answer as JSON text, as `merge(...).to_string()` would
+/// write it; with `keys`, an answer received as text is copied under its
+/// name, not parsed and written again (it keeps its own spacing).
+pub fn merge_text<T: AsRef<[u8]>>(
+    how: Merge,
+    answers: Vec<(String, Answer<T>)>,
+    errors: &[CallError],
+) -> Vec<u8> {
+    if how == Merge::Deep {
+        let parsed = answers
+            .into_iter()
+            .map(|(name, a)| match a {
+                // Checked to be JSON when it was received.
+                Answer::Text(t) => (
+                    name,
+                    serde_json::from_slice(t.as_ref()).unwrap_or(Value::Null),
+                ),
+                Answer::Parsed(v) => (name, v),
+            })
+            .collect();
+        return merge(how, parsed, errors).to_string().into_bytes();
+    }
+    // As a `serde_json::Map`: member names in order (names are unique,
+    // `errors` is reserved).
+    let mut members: Vec<(String, Answer<T>)> = answers;
+    if !errors.is_empty() {
+        members.push(("errors".into(), Answer::Parsed(errors_list(errors))));
+    }
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    let size: usize = members.iter().map(|(n, a)| n.len() + text_len(a) + 4).sum();
+    let mut out = Vec::with_capacity(size + 2);
+    out.push(b'{');
+    for (i, (name, answer)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        crate::xml::write_json_str(name, &mut out);
+        out.push(b':');
+        match answer {
+            Answer::Text(t) => out.extend_from_slice(t.as_ref().trim_ascii()),
+            // Writing into a Vec cannot fail.
+            Answer::Parsed(v) => drop(serde_json::to_writer(&mut out, v)),
+        }
+    }
+    out.push(b'}');
+    out
+}
+
+fn text_len<T: AsRef<[u8]>>(a: &Answer<T>) -> usize {
+    match a {
+        Answer::Text(t) => t.as_ref().len(),
+        Answer::Parsed(_) => 16,
+    }
+}
+
 /// The merged answer: the calls' answers (in call order) and the failed
 /// optional calls.
 pub fn merge(how: Merge, answers: Vec<(String, Value)>, errors: &[CallError]) -> Value {
@@ -78,13 +150,18 @@ pub fn merge(how: Merge, answers: Vec<(String, Value)>, errors: &[CallError]) ->
         }
     }
     if !errors.is_empty() {
-        let list = errors
-            .iter()
-            .map(|e| serde_json::json!({"call": e.call, "status": e.status, "reason": e.reason}))
-            .collect();
-        out.insert("errors".into(), Value::Array(list));
+        out.insert("errors".into(), errors_list(errors));
     }
     Value::Object(out)
+}
+
+/// The failed optional calls as listed under `errors`.
+fn errors_list(errors: &[CallError]) -> Value {
+    let list = errors
+        .iter()
+        .map(|e| serde_json::json!({"call": e.call, "status": e.status, "reason": e.reason}))
+        .collect();
+    Value::Array(list)
 }
 
 fn deep_merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
@@ -98,7 +175,8 @@ fn deep_merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
     }
 }
 
-/// The `Server-Timing` value: `name;dur=12.3` per call that ran.
+/// The `Server-Timing` value: `name;dur=12.3` per call that ran (to the
+/// nearest tenth of a millisecond, halves up).
 pub fn server_timing<'a>(timings: impl IntoIterator<Item = (&'a str, Duration)>) -> String {
     let mut out = String::new();
     for (name, d) in timings {
@@ -106,17 +184,16 @@ pub fn server_timing<'a>(timings: impl IntoIterator<Item = (&'a str, Duration)>)
             out.push_str(", ");
         }
         // Names are configuration, but a metric name must be a token.
-        let token: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let _ = write!(out, "{token};dur={:.1}", d.as_secs_f64() * 1000.0);
+        out.extend(name.chars().map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        }));
+        // Whole numbers: formatting an f64 costs several times more.
+        let tenths = (d.as_micros() + 50) / 100;
+        let _ = write!(out, ";dur={}.{}", tenths / 10, tenths % 10);
     }
     out
 }
@@ -159,11 +236,52 @@ mod tests {
     }
 
     #[test]
+    fn merged_text_is_the_merged_value() {
+        let texts: [&[u8]; 3] = [br#"{"x": {"p": 1}, "y": 1.50}"#, b" [1, 2]\n", br#""s""#];
+        assert!(texts.iter().all(|t| is_json(t)));
+        assert!(!is_json(b"{\"a\": 1} x") && !is_json(b"[\"\xff\"]") && !is_json(b""));
+        let errors = [CallError {
+            call: "d".into(),
+            status: None,
+            reason: "timed out".into(),
+        }];
+        for how in [Merge::Keys, Merge::Deep] {
+            let answers = || {
+                vec![
+                    ("b".to_string(), Answer::Text(texts[0])),
+                    ("a".to_string(), Answer::Parsed(json!({"x": {"q": 2}}))),
+                    ("f".to_string(), Answer::Text(texts[1])),
+                    ("c".to_string(), Answer::Text(texts[2])),
+                ]
+            };
+            let parsed = answers()
+                .into_iter()
+                .map(|(n, a)| match a {
+                    Answer::Text(t) => (n, serde_json::from_slice(t).unwrap()),
+                    Answer::Parsed(v) => (n, v),
+                })
+                .collect();
+            let text = merge_text(how, answers(), &errors);
+            let value: Value = serde_json::from_slice(&text).unwrap();
+            assert_eq!(value, merge(how, parsed, &errors), "{how:?}");
+        }
+        let keys = merge_text(
+            Merge::Keys,
+            vec![("c".into(), Answer::Text(texts[2]))],
+            &errors,
+        );
+        let expected = r#"{"c":"s","errors":[{"call":"d","reason":"timed out","status":null}]}"#;
+        assert_eq!(String::from_utf8(keys).unwrap(), expected);
+    }
+
+    #[test]
     fn timing_lists_each_call() {
         let s = server_timing([
             ("user", Duration::from_millis(12)),
             ("a b", Duration::from_micros(1500)),
+            ("c", Duration::from_micros(1249)),
+            ("d", Duration::from_micros(1250)),
         ]);
-        assert_eq!(s, "user;dur=12.0, a_b;dur=1.5");
+        assert_eq!(s, "user;dur=12.0, a_b;dur=1.5, c;dur=1.2, d;dur=1.3");
     }
 }

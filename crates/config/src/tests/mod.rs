@@ -8,6 +8,7 @@ mod core;
 mod edge;
 mod external_auth;
 mod gateway;
+mod json_doc;
 mod l4;
 mod log;
 mod openapi;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use http::{HeaderName, Method};
 
+use super::json_doc::BodyJson;
 use super::Template;
 
 /// A compiled JSON Schema (draft 7 or 2020-12, chosen by its `$schema`).
@@ -14,8 +15,41 @@ use super::Template;
 pub struct JsonSchema {
     /// The validator, compiled once when the file was loaded.
     pub validator: Arc<jsonschema::Validator>,
+    /// The same schema compiled for a body read in place ([`json_doc`]):
+    /// the yes/no check of a body without building a `serde_json::Value`.
+    ///
+    /// [`json_doc`]: super::json_doc
+    pub in_place: Arc<jsonschema::Validator<BodyJson>>,
     /// Where it came from (`inline` or the file), for `explain` and logs.
     pub source: String,
+}
+
+impl JsonSchema {
+    /// Compiles `schema`, its draft from `draft`, else its `$schema`, else
+    /// 2020-12; the error is the first the crate reports.
+    pub fn compile(
+        schema: &serde_json::Value,
+        draft: Option<jsonschema::Draft>,
+        source: String,
+    ) -> Result<Self, jsonschema::ValidationError<'static>> {
+        let (validator, in_place) = match draft {
+            Some(d) => (
+                jsonschema::options().with_draft(d).build(schema)?,
+                jsonschema::options_for::<BodyJson>()
+                    .with_draft(d)
+                    .build(schema)?,
+            ),
+            None => (
+                jsonschema::validator_for(schema)?,
+                jsonschema::options_for::<BodyJson>().build(schema)?,
+            ),
+        };
+        Ok(Self {
+            validator: Arc::new(validator),
+            in_place: Arc::new(in_place),
+            source,
+        })
+    }
 }
 
 impl std::fmt::Debug for JsonSchema {

@@ -91,6 +91,9 @@ impl<'de> Visitor<'de> for Along<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
         let mut entries = Vec::new();
+        // One buffer for the copies of this object's members: it grows
+        // once, not once per member.
+        let mut text = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
             let (whole, along) = self.classify(&key);
             let value = if whole != 0 {
@@ -102,10 +105,10 @@ impl<'de> Visitor<'de> for Along<'_> {
                     ..self
                 })?
             } else {
-                let mut text = Vec::new();
+                text.clear();
                 map.next_value_seed(Copy { out: &mut text })?;
                 // Only whole strings and ASCII were written.
-                Json::Raw(String::from_utf8(text).unwrap_or_default())
+                Json::Raw(std::str::from_utf8(&text).map_or_else(|_| String::new(), str::to_owned))
             };
             entries.push((key, value));
         }
@@ -156,6 +159,10 @@ impl<'de> Visitor<'de> for Copy<'_> {
             Some(n) => drop(serde_json::to_writer(&mut *self.out, &n)),
             None => self.out.extend_from_slice(b"null"),
         }
+        Ok(())
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<(), E> {
+        write_unescaped(s, self.out);
         Ok(())
     }
     fn visit_str<E>(self, s: &str) -> Result<(), E> {
@@ -221,8 +228,23 @@ impl<'de> Visitor<'de> for Key<'_> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an object key")
     }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<(), E> {
+        write_unescaped(s, self.out);
+        Ok(())
+    }
     fn visit_str<E>(self, s: &str) -> Result<(), E> {
         write_json_str(s, self.out);
         Ok(())
     }
+}
+
+/// Writes a string the parser lent from the body as it is: it held no
+/// escape, and an unescaped JSON string cannot hold a quote, a backslash
+/// or a control character (the parser refuses them), so escaping it again
+/// (as [`write_json_str`] would) finds nothing to change.
+fn write_unescaped(s: &str, out: &mut Vec<u8>) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }

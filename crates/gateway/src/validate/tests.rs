@@ -1,14 +1,9 @@
-use std::sync::Arc;
-
 use serde_json::json;
 
 use super::*;
 
 fn schema(v: serde_json::Value) -> JsonSchema {
-    JsonSchema {
-        validator: Arc::new(jsonschema::validator_for(&v).unwrap()),
-        source: "test".into(),
-    }
+    JsonSchema::compile(&v, None, "test".into()).unwrap()
 }
 
 #[test]
@@ -228,4 +223,18 @@ fn valid_values_skip_error_collection_and_invalid_ones_list_all() {
     let v = check_value(&s, &json!(["a", 2, "b"])).unwrap_err();
     let pointers: Vec<&str> = v.iter().map(|v| v.pointer.as_str()).collect();
     assert_eq!(pointers, ["/0", "/2"]);
+}
+
+#[test]
+fn bodies_not_read_in_place_get_the_value_verdict() {
+    // A member name twice: the body is checked as a `Value`, which keeps
+    // the last one (the first would fail the schema).
+    let s = schema(json!({"properties": {"a": {"type": "integer"}}}));
+    assert!(check_body(&s, br#"{"a": "x", "a": 1}"#).is_ok());
+    let v = check_body(&s, br#"{"a": 1, "a": "x"}"#).unwrap_err();
+    assert_eq!(v[0].pointer, "/a");
+    // Invalid in place, then the violations from the `Value`.
+    let v = check_body(&s, br#"{"a": 1.5}"#).unwrap_err();
+    assert_eq!((v.len(), v[0].pointer.as_str()), (1, "/a"));
+    assert!(check_body(&s, br#"{"a": 2.0}"#).is_ok());
 }

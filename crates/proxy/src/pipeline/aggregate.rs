@@ -13,9 +13,11 @@ use http::{HeaderMap, Response, StatusCode, Uri, Version};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tokio::sync::Semaphore;
-use tollgate_config::{Aggregate, Call, CallPart, Route};
+use tollgate_config::{Aggregate, Call, CallPart, Merge, Route};
 use tollgate_core::{ErrorKind, ProxyError};
-use tollgate_gateway::aggregate::{merge, pointer_text, server_timing, waves, CallError};
+use tollgate_gateway::aggregate::{
+    is_json, merge_text, pointer_text, server_timing, waves, Answer, CallError,
+};
 
 use super::upstream::forward_upstream;
 use super::{request_host, Exchange, Incoming};
@@ -25,10 +27,17 @@ use crate::snapshot::Worker;
 
 static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
+/// A call's JSON answer: as received, or parsed when a later call takes a
+/// value from it or the merge is deep.
+enum Got {
+    Text(BytesMut),
+    Parsed(Value),
+}
+
 /// What became of one call.
 enum Outcome {
     /// Its JSON answer, and how long it took.
-    Done(Value, Duration),
+    Done(Got, Duration),
     /// Why it failed (and how long it took, when it ran).
     Failed(CallError, Option<Duration>),
 }
@@ -54,7 +63,7 @@ pub(super) async fn serve(
                     Ok(sub) => {
                         // The semaphore is never closed.
                         let _permit = permits.acquire().await.ok();
-                        run(worker, route, agg, &agg.calls[i], sub, ex, deadline).await
+                        run(worker, route, agg, i, sub, ex, deadline).await
                     }
                     Err(e) => Outcome::Failed(e, None),
                 };
@@ -81,9 +90,13 @@ fn answer(agg: &Aggregate, outcomes: Vec<Option<Outcome>>) -> Response<ResponseB
     let mut timings = Vec::new();
     for (call, outcome) in agg.calls.iter().zip(outcomes) {
         match outcome {
-            Some(Outcome::Done(v, d)) => {
+            Some(Outcome::Done(got, d)) => {
                 timings.push((call.name.as_str(), d));
-                answers.push((call.name.clone(), v));
+                let answer = match got {
+                    Got::Text(t) => Answer::Text(t),
+                    Got::Parsed(v) => Answer::Parsed(v),
+                };
+                answers.push((call.name.clone(), answer));
             }
             Some(Outcome::Failed(e, d)) => {
                 if let Some(d) = d {
@@ -95,7 +108,7 @@ fn answer(agg: &Aggregate, outcomes: Vec<Option<Outcome>>) -> Response<ResponseB
         }
     }
     let timing = server_timing(timings);
-    let body = merge(agg.merge, answers, &errors).to_string();
+    let body = merge_text(agg.merge, answers, &errors);
     let mut resp = Response::new(ResponseBody::full(body));
     *resp.status_mut() = StatusCode::OK;
     let h = resp.headers_mut();
@@ -136,7 +149,7 @@ fn prepare<'r>(
             CallPart::Text(t) => vars.render(t, &mut target),
             CallPart::Answer { call: c, pointer } => {
                 // `c` is the call's `after` (validated), checked above.
-                let Some(Outcome::Done(v, _)) = &outcomes[*c] else {
+                let Some(Outcome::Done(Got::Parsed(v), _)) = &outcomes[*c] else {
                     return Err(failed("the call it depends on failed".into()));
                 };
                 let text = pointer_text(v, pointer).ok_or_else(|| {
@@ -180,11 +193,12 @@ async fn run(
     worker: &Worker,
     route: &Route,
     agg: &Aggregate,
-    call: &Call,
+    index: usize,
     mut sub: Incoming<'_>,
     ex: &Exchange,
     deadline: tokio::time::Instant,
 ) -> Outcome {
+    let call = &agg.calls[index];
     let started = Instant::now();
     let failed = |status: Option<u16>, reason: String| {
         Outcome::Failed(
@@ -218,9 +232,17 @@ async fn run(
         Ok(Err(reason)) => return failed(Some(status), reason),
         Err(_) => return failed(Some(status), "timed out reading the answer".into()),
     };
-    match serde_json::from_slice(&bytes) {
-        Ok(v) => Outcome::Done(v, started.elapsed()),
-        Err(_) => failed(Some(status), "the answer is not JSON".into()),
+    // Parsed only when something reads into it; else checked and kept
+    // as text, copied into the merged answer as it is.
+    let parse = agg.merge == Merge::Deep || agg.calls.iter().any(|c| c.after == Some(index));
+    let got = if parse {
+        serde_json::from_slice(&bytes).ok().map(Got::Parsed)
+    } else {
+        is_json(&bytes).then_some(Got::Text(bytes))
+    };
+    match got {
+        Some(got) => Outcome::Done(got, started.elapsed()),
+        None => failed(Some(status), "the answer is not JSON".into()),
     }
 }
 

@@ -3,7 +3,6 @@
 //! compiled here, once, so a broken schema is a configuration error.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use super::super::{p, Ctx, Loc};
 use crate::raw::*;
@@ -181,21 +180,11 @@ pub(super) fn compile_schema(
     draft: Option<jsonschema::Draft>,
     source: String,
 ) -> Result<JsonSchema, String> {
-    let built = match draft {
-        Some(d) => jsonschema::options().with_draft(d).build(value),
-        None => jsonschema::validator_for(value),
-    };
-    match built {
-        Ok(v) => Ok(JsonSchema {
-            validator: Arc::new(v),
-            source,
-        }),
-        Err(e) => {
-            let first = e.to_string();
-            let first = first.lines().next().unwrap_or("").to_string();
-            Err(format!("invalid JSON Schema: {first}"))
-        }
-    }
+    JsonSchema::compile(value, draft, source).map_err(|e| {
+        let first = e.to_string();
+        let first = first.lines().next().unwrap_or("").to_string();
+        format!("invalid JSON Schema: {first}")
+    })
 }
 
 /// Reads a JSON (`.json`) or YAML document; errors say `file:line:col`.
