@@ -39,17 +39,13 @@ pub(super) async fn on_request(
     host: &str,
     ex: &mut Exchange,
 ) -> Option<Response<ResponseBody>> {
+    // The kinds that never wait are run as the synchronous chain runs them.
+    if let Some(now) = on_request_now(worker, policy, (route, step), req, ex) {
+        return now;
+    }
     let gateway = &worker.snapshot.gateway;
     let rt = gateway.step(route, step);
     let refused = match policy {
-        GatewayPolicy::Acl(rules) => match &ex.consumer {
-            Some(consumer) => acl::check(rules, consumer).err(),
-            // Validation puts an auth policy first; it identified or refused.
-            None => Some(Refusal::forbidden("acl:no_consumer")),
-        },
-        GatewayPolicy::Require(rules) => {
-            require::check(rules, ex.token.as_ref().map(|t| &t.claims)).err()
-        }
         GatewayPolicy::ForwardAuth(p) => {
             let dir = &gateway.directory;
             match forward::on_request(worker, p, dir, req, host, ex).await {
