@@ -162,33 +162,10 @@ pub(crate) async fn handle(
         // A listener that only sends clients to HTTPS: no route runs.
         return https_redirect(r, &host, req);
     }
-    let input = RouteInput {
-        listener: req.listener,
-        host: &host,
-        path: req.uri.path(),
-        query: req.uri.query(),
-        method: &req.method,
-        headers: &req.headers,
-    };
-    let index = snapshot.router.route(&input).ok_or_else(|| {
-        ProxyError::new(
-            ErrorSource::Config,
-            ErrorKind::NoRoute,
-            "no route matches this request",
-        )
-    })?;
+    let index = pick_route(snapshot, req, &host)?;
     ex.route = Some(index);
     let route = &snapshot.config.routes[index];
-    let id_header = &route.forwarding.request_id_header;
-    // The servers read X-Request-Id before routing; a route that names
-    // another header takes the client's id from there.
-    if *id_header != DEFAULT_REQUEST_ID {
-        if let Some(v) = req.headers.get(id_header) {
-            if !v.is_empty() && v.len() <= 200 {
-                req.request_id = v.clone();
-            }
-        }
-    }
+    adopt_request_id(route, &req.headers, &mut req.request_id);
     req.body.set_limit(route.max_body);
     if req.body.known_length().is_some_and(|n| n > route.max_body) {
         return Err(too_large());
@@ -230,6 +207,38 @@ pub(crate) async fn handle(
     }
     lifecycle::announce(route, &mut answered);
     answered
+}
+
+/// The index of the route that takes the request.
+fn pick_route(snapshot: &Snapshot, req: &Incoming<'_>, host: &str) -> Result<usize, ProxyError> {
+    let input = RouteInput {
+        listener: req.listener,
+        host,
+        path: req.uri.path(),
+        query: req.uri.query(),
+        method: &req.method,
+        headers: &req.headers,
+    };
+    snapshot.router.route(&input).ok_or_else(|| {
+        ProxyError::new(
+            ErrorSource::Config,
+            ErrorKind::NoRoute,
+            "no route matches this request",
+        )
+    })
+}
+
+/// The servers read X-Request-Id before routing; a route that names
+/// another header takes the client's id from there.
+fn adopt_request_id(route: &Route, headers: &HeaderMap, request_id: &mut HeaderValue) {
+    let id_header = &route.forwarding.request_id_header;
+    if *id_header != DEFAULT_REQUEST_ID {
+        if let Some(v) = headers.get(id_header) {
+            if !v.is_empty() && v.len() <= 200 {
+                *request_id = v.clone();
+            }
+        }
+    }
 }
 
 /// The route's screening of the request's fields before its policies run:
