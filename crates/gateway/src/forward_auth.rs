@@ -135,12 +135,7 @@ mod tests {
         let dir = Directory::build(&Gateway {
             consumers: vec![tollgate_config::Consumer {
                 name: "ann".into(),
-                groups: vec![],
-                metadata: vec![],
-                api_keys: vec![],
-                basic_auth: vec![],
-                jwt: vec![],
-                mtls: vec![],
+                ..Default::default()
             }],
             identity_headers: Default::default(),
         });

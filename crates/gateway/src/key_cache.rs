@@ -128,12 +128,7 @@ mod tests {
     fn consumer(name: &str) -> Arc<Consumer> {
         Arc::new(Consumer::new(tollgate_config::Consumer {
             name: name.into(),
-            groups: vec![],
-            metadata: vec![],
-            api_keys: vec![],
-            basic_auth: vec![],
-            jwt: vec![],
-            mtls: vec![],
+            ..Default::default()
         }))
     }
 

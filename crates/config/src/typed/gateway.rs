@@ -18,7 +18,7 @@ pub struct Gateway {
 }
 
 /// Who is calling: a name, groups, metadata and credentials.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Consumer {
     /// Unique name (`$consumer`, `X-Consumer-Name`, access log).
     pub name: String,

@@ -32,12 +32,7 @@ fn policy() -> Introspection {
 fn dir() -> Directory {
     let c = |name: &str| tollgate_config::Consumer {
         name: name.into(),
-        groups: vec![],
-        metadata: vec![],
-        api_keys: vec![],
-        basic_auth: vec![],
-        jwt: vec![],
-        mtls: vec![],
+        ..Default::default()
     };
     Directory::build(&Gateway {
         consumers: vec![c("alice"), c("svc")],
